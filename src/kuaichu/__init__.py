@@ -1,0 +1,1 @@
+"""Kuaichu (快处): video handling of minor traffic accidents."""

@@ -1,0 +1,23 @@
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from kuaichu.db import Base, UtcDateTime
+
+
+class EvidenceItem(Base):
+    __tablename__ = "evidence_items"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    size: Mapped[int]
+    media_type: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(24))
+    uploaded_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    uploaded_by_role: Mapped[str] = mapped_column(String(16))
+    uploaded_by_id: Mapped[int | None]
+    uploaded_by_label: Mapped[str] = mapped_column(String(64))
+    lat: Mapped[float | None]
+    lng: Mapped[float | None]

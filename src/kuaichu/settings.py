@@ -1,0 +1,67 @@
+"""The one settings object: every knob comes from a KUAICHU_* variable (or .env)."""
+
+import secrets
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="KUAICHU_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Path("kuaichu-data")
+    # Empty means SQLite (WAL) inside data_dir.
+    database_url: str = ""
+    # Empty means the in-process event bus (one server process).
+    redis_url: str = ""
+    host: str = "127.0.0.1"
+    port: int = 8000
+    # Empty means a key generated once and kept in data_dir/secret.key.
+    secret_key: str = ""
+    public_base_url: str = "http://127.0.0.1:8000"
+
+    jurisdictions_file: Path | None = None
+
+    party_token_hours: int = 24
+    staff_token_hours: int = 12
+
+    sms_code_ttl_seconds: int = 300
+    sms_code_max_attempts: int = 5
+    sms_codes_per_phone_per_hour: int = 5
+    sms_code_min_interval_seconds: int = 60
+    sms_codes_per_address_per_hour: int = 20
+
+    sms_gateway: Literal["database", "http"] = "database"
+    sms_http_url: str = ""
+    sms_http_token: str = ""
+
+    evidence_max_bytes: int = Field(default=50 * 1024 * 1024, gt=0)
+
+    outbox_max_attempts: int = 8
+    outbox_poll_seconds: float = 1.0
+    outbox_lease_seconds: int = 60
+    run_dispatcher: bool = True
+
+    @cached_property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'kuaichu.db').resolve()}"
+
+    @cached_property
+    def signing_secret(self) -> str:
+        if self.secret_key:
+            return self.secret_key
+        key_file = self.data_dir / "secret.key"
+        if not key_file.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            key_file.write_text(secrets.token_urlsafe(48))
+            key_file.chmod(0o600)
+        return key_file.read_text().strip()
+
+    @property
+    def evidence_dir(self) -> Path:
+        return self.data_dir / "evidence"

@@ -1,0 +1,23 @@
+"""Imports every domain's tables so Base.metadata is complete (Alembic, tests)."""
+
+from kuaichu.auth import models as auth_models
+from kuaichu.cases import models as case_models
+from kuaichu.claims import models as claim_models
+from kuaichu.db import Base
+from kuaichu.evidence import models as evidence_models
+from kuaichu.geo import models as geo_models
+from kuaichu.liability import models as liability_models
+from kuaichu.notify import models as notify_models
+from kuaichu.reviews import models as review_models
+
+__all__ = [
+    "Base",
+    "auth_models",
+    "case_models",
+    "claim_models",
+    "evidence_models",
+    "geo_models",
+    "liability_models",
+    "notify_models",
+    "review_models",
+]
