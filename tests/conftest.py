@@ -1,18 +1,33 @@
 """Shared fixtures: a migrated database on SQLite and on PostgreSQL, and both event buses."""
 
 import os
+import re
 import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from datetime import datetime
 from pathlib import Path
 
+import httpx
 import psycopg
 import pytest
-from sqlalchemy import text
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
 
+from kuaichu.app import create_app
+from kuaichu.auth.principal import Role
+from kuaichu.auth.service import create_user
 from kuaichu.bus import EventBus, InProcessBus, RedisBus
+from kuaichu.clock import SHANGHAI, FrozenClock
+from kuaichu.context import AppContext
 from kuaichu.db import Database
+from kuaichu.demo.seed import DEMO_JURISDICTIONS
+from kuaichu.geo.models import Jurisdiction
 from kuaichu.migrate import upgrade
+from kuaichu.notify.models import SmsMessage
+from kuaichu.settings import Settings
 from kuaichu.tables import Base
 
 POSTGRES_ADMIN_URL = os.environ.get(
@@ -102,3 +117,99 @@ def artifacts_dir() -> Path:
     path = Path(os.environ.get("KUAICHU_TEST_ARTIFACTS", "test-artifacts"))
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+# The application, driven through HTTP.
+
+SHANGHAI_MORNING = datetime(2026, 11, 25, 10, 0, tzinfo=SHANGHAI)
+XIHU = {"lat": 30.26, "lng": 120.10}  # inside jurisdiction 330106
+SHANGCHENG = {"lat": 30.26, "lng": 120.20}  # inside jurisdiction 330102
+STAFF_PASSWORD = "correct-horse-42"
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock(SHANGHAI_MORNING)
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    return Settings(
+        data_dir=tmp_path / "data",
+        database_url=database_url,
+        secret_key="test-secret",
+        jurisdictions_file=DEMO_JURISDICTIONS,
+        run_dispatcher=False,
+        sms_code_min_interval_seconds=0,
+    )
+
+
+class Api:
+    """A test's view of the running app: an HTTP client plus the few levers a test needs."""
+
+    def __init__(self, app: FastAPI, client: httpx.AsyncClient) -> None:
+        self.app = app
+        self.client = client
+
+    @property
+    def context(self) -> AppContext:
+        return self.app.state.context
+
+    async def deliver_outbox(self) -> int:
+        return await self.app.state.dispatcher.run_once()
+
+    async def sms_to(self, phone: str) -> list[str]:
+        await self.deliver_outbox()
+
+        def texts(session: Session) -> list[str]:
+            query = select(SmsMessage.text).where(SmsMessage.phone == phone).order_by(SmsMessage.id)
+            return list(session.scalars(query))
+
+        return await self.context.database.read(texts)
+
+    async def party(self, phone: str) -> dict[str, str]:
+        """Log a party in the way a phone does: ask for a code, read the SMS, send it back."""
+        response = await self.client.post("/api/auth/sms-code", json={"phone": phone})
+        assert response.status_code == 202, response.text
+        code = re.findall(r"验证码为(\d{6})", (await self.sms_to(phone))[-1])[0]
+        response = await self.client.post("/api/auth/party", json={"phone": phone, "code": code})
+        assert response.status_code == 200, response.text
+        return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+    async def staff(
+        self, username: str, role: Role, jurisdiction_code: str | None = None
+    ) -> dict[str, str]:
+        """Create a staff account and log it in."""
+
+        def create(session: Session) -> None:
+            jurisdiction_id = (
+                session.scalar(select(Jurisdiction.id).where(Jurisdiction.code == jurisdiction_code))
+                if jurisdiction_code
+                else None
+            )
+            create_user(
+                session,
+                username=username,
+                password=STAFF_PASSWORD,
+                role=role,
+                display_name=f"{username}姓名",
+                jurisdiction_id=jurisdiction_id,
+                badge_number="10086" if role is Role.OFFICER else None,
+                now=self.context.clock.now(),
+            )
+
+        await self.context.database.write(create)
+        response = await self.client.post(
+            "/api/auth/staff", json={"username": username, "password": STAFF_PASSWORD}
+        )
+        assert response.status_code == 200, response.text
+        return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+@pytest.fixture
+async def api(settings: Settings, clock: FrozenClock, database: Database) -> AsyncIterator[Api]:
+    app = create_app(settings, clock)
+    async with LifespanManager(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://kuaichu.test") as client:
+            yield Api(app, client)

@@ -58,9 +58,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("sms_codes", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_sms_codes_address_created", ["address", "created_at"], unique=False
-        )
+        batch_op.create_index("ix_sms_codes_address_created", ["address", "created_at"], unique=False)
         batch_op.create_index("ix_sms_codes_phone_created", ["phone", "created_at"], unique=False)
 
     op.create_table(
@@ -139,12 +137,8 @@ def upgrade() -> None:
         sa.UniqueConstraint("number"),
     )
     with op.batch_alter_table("cases", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_cases_jurisdiction_state", ["jurisdiction_id", "state"], unique=False
-        )
-        batch_op.create_index(
-            batch_op.f("ix_cases_reporter_phone"), ["reporter_phone"], unique=False
-        )
+        batch_op.create_index("ix_cases_jurisdiction_state", ["jurisdiction_id", "state"], unique=False)
+        batch_op.create_index(batch_op.f("ix_cases_reporter_phone"), ["reporter_phone"], unique=False)
 
     op.create_table(
         "case_parties",

@@ -1,0 +1,97 @@
+"""The ASGI application: wiring only; the rules live in the domain services."""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from kuaichu.auth.api import router as auth_router
+from kuaichu.auth.service import TokenService
+from kuaichu.bus import create_bus
+from kuaichu.cases.api import router as cases_router
+from kuaichu.claims.api import router as claims_router
+from kuaichu.clock import Clock, SystemClock
+from kuaichu.context import AppContext
+from kuaichu.db import Database
+from kuaichu.errors import install_problem_handlers
+from kuaichu.evidence.api import router as evidence_router
+from kuaichu.evidence.storage import LocalEvidenceStore
+from kuaichu.geo.service import import_jurisdictions, read_feature_collection
+from kuaichu.liability.api import router as liability_router
+from kuaichu.limits import BodySizeLimit
+from kuaichu.migrate import upgrade
+from kuaichu.notify.dispatcher import OutboxDispatcher
+from kuaichu.notify.gateways import PushGateway, sms_gateway_from_settings
+from kuaichu.reviews.api import router as reviews_router
+from kuaichu.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:
+    settings = settings or Settings()
+    clock = clock or SystemClock()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        await asyncio.to_thread(upgrade, settings.effective_database_url)
+        database = Database(settings.effective_database_url)
+        if settings.jurisdictions_file:
+            features = read_feature_collection(settings.jurisdictions_file)
+            await database.write(lambda s: import_jurisdictions(s, features))
+        bus = create_bus(settings.redis_url)
+        context = AppContext(
+            settings=settings,
+            database=database,
+            clock=clock,
+            bus=bus,
+            tokens=TokenService(
+                settings.signing_secret, settings.party_token_hours, settings.staff_token_hours
+            ),
+            evidence_store=LocalEvidenceStore(settings.evidence_dir),
+        )
+        dispatcher = OutboxDispatcher(
+            database=database,
+            clock=clock,
+            sms_gateway=sms_gateway_from_settings(settings, database, clock),
+            push_gateway=PushGateway(bus),
+            max_attempts=settings.outbox_max_attempts,
+            lease_seconds=settings.outbox_lease_seconds,
+            poll_seconds=settings.outbox_poll_seconds,
+        )
+        app.state.context = context
+        app.state.dispatcher = dispatcher
+        app.state.wake_dispatcher = dispatcher.wake
+        task = asyncio.create_task(dispatcher.run_forever()) if settings.run_dispatcher else None
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await bus.close()
+            database.dispose()
+
+    app = FastAPI(title="快处 Kuaichu", version="0.1.0", lifespan=lifespan)
+    install_problem_handlers(app)
+    app.add_middleware(BodySizeLimit, upload_limit=settings.evidence_max_bytes)
+    for router in (
+        auth_router,
+        cases_router,
+        evidence_router,
+        liability_router,
+        reviews_router,
+        claims_router,
+    ):
+        app.include_router(router)
+
+    @app.get("/health", tags=["ops"])
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app

@@ -1,0 +1,52 @@
+from fastapi import APIRouter, Request, status
+
+from kuaichu.auth import service
+from kuaichu.auth.deps import Context, CurrentUser
+from kuaichu.auth.schemas import PartyLogin, SmsCodeRequest, StaffLogin, TokenOut
+
+router = APIRouter(prefix="/api/auth", tags=["auth"])
+
+
+def _client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+@router.post("/sms-code", status_code=status.HTTP_202_ACCEPTED)
+async def send_sms_code(body: SmsCodeRequest, request: Request, context: Context) -> dict[str, str]:
+    address = _client_address(request)
+    now = context.clock.now()
+    await context.database.write(
+        lambda s: service.request_sms_code(s, context.settings, body.phone, address, now)
+    )
+    request.app.state.wake_dispatcher()
+    return {"detail": "验证码已发送"}
+
+
+@router.post("/party", response_model=TokenOut)
+async def party_login(body: PartyLogin, context: Context) -> TokenOut:
+    phone = body.phone
+    now = context.clock.now()
+    result = await context.database.write(
+        lambda s: service.check_sms_code(s, context.settings, phone, body.code, now)
+    )
+    service.raise_for_code_check(result)
+    principal = service.party_principal(phone)
+    return TokenOut(access_token=context.tokens.issue(principal, now), role="party", name=principal.label)
+
+
+@router.post("/staff", response_model=TokenOut)
+async def staff_login(body: StaffLogin, context: Context) -> TokenOut:
+    principal = await context.database.read(
+        lambda s: service.authenticate_staff(s, body.username, body.password)
+    )
+    token = context.tokens.issue(principal, context.clock.now())
+    return TokenOut(access_token=token, role=principal.role.value, name=principal.label)
+
+
+@router.get("/me")
+async def me(principal: CurrentUser) -> dict[str, object]:
+    return {
+        "role": principal.role.value,
+        "name": principal.label,
+        "jurisdiction_id": principal.jurisdiction_id,
+    }

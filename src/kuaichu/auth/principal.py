@@ -1,0 +1,32 @@
+"""Who is acting: the authenticated principal every service call receives."""
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    PARTY = "party"
+    OPERATOR = "operator"
+    OFFICER = "officer"
+    REVIEWER = "reviewer"
+    SUPERVISOR = "supervisor"
+    ADMIN = "admin"
+    INSURER = "insurer"
+    SYSTEM = "system"
+
+
+STAFF_ROLES = frozenset({Role.OPERATOR, Role.OFFICER, Role.REVIEWER, Role.SUPERVISOR, Role.ADMIN})
+
+
+@dataclass(frozen=True)
+class Principal:
+    role: Role
+    # Staff user id or insurer id; None for parties, who are known by their phone.
+    id: int | None = None
+    phone: str | None = None
+    jurisdiction_id: int | None = None
+    insurer_code: str | None = None
+    label: str = ""
+
+
+SYSTEM = Principal(role=Role.SYSTEM, label="系统")

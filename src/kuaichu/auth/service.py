@@ -1,0 +1,223 @@
+"""Logins: parties by phone + SMS code, staff by password, insurers by API key; tokens."""
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import Enum
+
+import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerifyMismatchError
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from kuaichu.auth.models import ApiKey, Insurer, SmsCode, User
+from kuaichu.auth.principal import STAFF_ROLES, Principal, Role
+from kuaichu.errors import InvalidInput, NotAuthenticated, RateLimited
+from kuaichu.notify.outbox import enqueue_sms
+from kuaichu.settings import Settings
+
+_hasher = PasswordHasher()
+# A fixed hash to verify against when the username is unknown, so timing doesn't tell.
+_DUMMY_HASH = _hasher.hash("kuaichu-no-such-user")
+
+
+def hash_password(password: str) -> str:
+    if len(password) < 8:
+        raise InvalidInput("密码至少8位")
+    return _hasher.hash(password)
+
+
+def _code_hash(secret: str, phone: str, code: str) -> str:
+    return hmac.new(secret.encode(), f"{phone}:{code}".encode(), hashlib.sha256).hexdigest()
+
+
+def request_sms_code(session: Session, settings: Settings, phone: str, address: str, now: datetime) -> None:
+    """Send a 6-digit login code, within the per-phone and per-address limits."""
+    hour_ago = now - timedelta(hours=1)
+    by_phone = session.scalars(
+        select(SmsCode.created_at).where(SmsCode.phone == phone, SmsCode.created_at > hour_ago)
+    ).all()
+    if by_phone and max(by_phone) > now - timedelta(seconds=settings.sms_code_min_interval_seconds):
+        raise RateLimited("验证码已发送，请稍后再试")
+    if len(by_phone) >= settings.sms_codes_per_phone_per_hour:
+        raise RateLimited("该手机号获取验证码过于频繁，请一小时后再试")
+    by_address = session.scalar(
+        select(func.count()).where(SmsCode.address == address, SmsCode.created_at > hour_ago)
+    )
+    if (by_address or 0) >= settings.sms_codes_per_address_per_hour:
+        raise RateLimited("请求过于频繁，请稍后再试")
+
+    code = f"{secrets.randbelow(10**6):06d}"
+    row = SmsCode(
+        phone=phone,
+        code_hash=_code_hash(settings.signing_secret, phone, code),
+        address=address,
+        created_at=now,
+        expires_at=now + timedelta(seconds=settings.sms_code_ttl_seconds),
+    )
+    session.add(row)
+    session.flush()
+    minutes = settings.sms_code_ttl_seconds // 60
+    enqueue_sms(
+        session,
+        phone=phone,
+        text=f"【快处】您的登录验证码为{code}，{minutes}分钟内有效。如非本人操作请忽略。",
+        key=f"login-code:{row.id}",
+        now=now,
+    )
+
+
+class CodeCheck(Enum):
+    ACCEPTED = "accepted"
+    WRONG = "wrong"
+    EXPIRED = "expired"
+    EXHAUSTED = "exhausted"
+
+
+_CODE_MESSAGES = {
+    CodeCheck.WRONG: "验证码不正确",
+    CodeCheck.EXPIRED: "验证码已过期或不存在，请重新获取",
+    CodeCheck.EXHAUSTED: "验证码错误次数过多，请重新获取",
+}
+
+
+def check_sms_code(session: Session, settings: Settings, phone: str, code: str, now: datetime) -> CodeCheck:
+    """Returns rather than raises, so a wrong try is committed and counts against the limit."""
+    latest = session.scalars(
+        select(SmsCode)
+        .where(SmsCode.phone == phone, SmsCode.used_at.is_(None))
+        .order_by(SmsCode.created_at.desc(), SmsCode.id.desc())
+        .limit(1)
+    ).first()
+    if latest is None or latest.expires_at <= now:
+        return CodeCheck.EXPIRED
+    if latest.attempts >= settings.sms_code_max_attempts:
+        return CodeCheck.EXHAUSTED
+    latest.attempts += 1
+    expected = _code_hash(settings.signing_secret, phone, code)
+    if not hmac.compare_digest(latest.code_hash, expected):
+        return CodeCheck.WRONG
+    latest.used_at = now
+    return CodeCheck.ACCEPTED
+
+
+def raise_for_code_check(result: CodeCheck) -> None:
+    if result is not CodeCheck.ACCEPTED:
+        raise NotAuthenticated(_CODE_MESSAGES[result])
+
+
+def party_principal(phone: str) -> Principal:
+    return Principal(role=Role.PARTY, phone=phone, label=f"当事人{phone[:3]}****{phone[-4:]}")
+
+
+def staff_principal(user: User) -> Principal:
+    return Principal(
+        role=Role(user.role),
+        id=user.id,
+        jurisdiction_id=user.jurisdiction_id,
+        label=user.display_name,
+    )
+
+
+def authenticate_staff(session: Session, username: str, password: str) -> Principal:
+    user = session.scalars(select(User).where(User.username == username)).first()
+    try:
+        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+    except (VerifyMismatchError, InvalidHashError):
+        user = None
+    if user is None or not user.active:
+        raise NotAuthenticated("用户名或密码不正确")
+    return staff_principal(user)
+
+
+def create_user(
+    session: Session,
+    *,
+    username: str,
+    password: str,
+    role: Role,
+    display_name: str,
+    now: datetime,
+    jurisdiction_id: int | None = None,
+    badge_number: str | None = None,
+) -> User:
+    if role not in STAFF_ROLES:
+        raise InvalidInput(f"不是工作人员角色：{role}")
+    if role in (Role.OPERATOR, Role.OFFICER) and jurisdiction_id is None:
+        raise InvalidInput("接警员和民警必须属于一个辖区")
+    if session.scalars(select(User.id).where(User.username == username)).first():
+        raise InvalidInput(f"用户名已存在：{username}")
+    user = User(
+        username=username,
+        password_hash=hash_password(password),
+        role=role.value,
+        display_name=display_name,
+        jurisdiction_id=jurisdiction_id,
+        badge_number=badge_number,
+        created_at=now,
+    )
+    session.add(user)
+    session.flush()
+    return user
+
+
+def _key_hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def create_api_key(session: Session, insurer: Insurer, now: datetime) -> str:
+    """Returns the key once; only its hash is stored."""
+    key = "kci_" + secrets.token_urlsafe(32)
+    session.add(ApiKey(insurer_id=insurer.id, key_hash=_key_hash(key), prefix=key[:8], created_at=now))
+    return key
+
+
+def authenticate_api_key(session: Session, key: str) -> Principal:
+    row = session.execute(
+        select(Insurer)
+        .join(ApiKey, ApiKey.insurer_id == Insurer.id)
+        .where(ApiKey.key_hash == _key_hash(key), ApiKey.revoked_at.is_(None))
+    ).scalar_one_or_none()
+    if row is None:
+        raise NotAuthenticated("API密钥无效")
+    return Principal(role=Role.INSURER, id=row.id, insurer_code=row.code, label=row.name)
+
+
+@dataclass(frozen=True)
+class TokenService:
+    secret: str
+    party_hours: int
+    staff_hours: int
+
+    def issue(self, principal: Principal, now: datetime) -> str:
+        hours = self.party_hours if principal.role is Role.PARTY else self.staff_hours
+        claims = {
+            "sub": str(principal.id) if principal.id is not None else principal.phone,
+            "role": principal.role.value,
+            "jur": principal.jurisdiction_id,
+            "phone": principal.phone,
+            "label": principal.label,
+            "iat": int(now.timestamp()),
+            "exp": int((now + timedelta(hours=hours)).timestamp()),
+        }
+        return jwt.encode(claims, self.secret, algorithm="HS256")
+
+    def principal(self, token: str, now: datetime) -> Principal:
+        try:
+            claims = jwt.decode(token, self.secret, algorithms=["HS256"], options={"verify_exp": False})
+        except jwt.PyJWTError:
+            raise NotAuthenticated("登录已失效，请重新登录") from None
+        # Expiry is checked against the injected clock, not the wall clock.
+        if claims.get("exp", 0) <= now.timestamp():
+            raise NotAuthenticated("登录已过期，请重新登录")
+        role = Role(claims["role"])
+        return Principal(
+            role=role,
+            id=None if role is Role.PARTY else int(claims["sub"]),
+            phone=claims.get("phone"),
+            jurisdiction_id=claims.get("jur"),
+            label=claims.get("label", ""),
+        )

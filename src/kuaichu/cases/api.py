@@ -1,0 +1,111 @@
+from fastapi import APIRouter, Request, status
+
+from kuaichu.auth.deps import Context, CurrentUser, Operator, Party
+from kuaichu.cases import service
+from kuaichu.cases.lifecycle import CaseState
+from kuaichu.cases.schemas import (
+    CaseOut,
+    CaseSummary,
+    FactsIn,
+    PartiesIn,
+    ReportIn,
+    TimelineEventOut,
+    TransferIn,
+)
+
+router = APIRouter(prefix="/api/cases", tags=["cases"])
+
+
+def _delivered(request: Request) -> None:
+    """Outbox rows were committed: let the dispatcher deliver them now, not at its next poll."""
+    request.app.state.wake_dispatcher()
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=CaseOut)
+async def report(body: ReportIn, party: Party, context: Context) -> CaseOut:
+    now = context.clock.now()
+    return await context.database.write(
+        lambda s: service.case_view(s, service.report_case(s, party, body, now), party)
+    )
+
+
+@router.get("", response_model=list[CaseSummary])
+async def list_cases(
+    viewer: CurrentUser, context: Context, state: CaseState | None = None
+) -> list[CaseSummary]:
+    now = context.clock.now()
+    return await context.database.read(lambda s: service.list_cases(s, viewer, now, state))
+
+
+@router.get("/{case_id}", response_model=CaseOut)
+async def read_case(case_id: int, viewer: CurrentUser, context: Context) -> CaseOut:
+    return await context.database.read(lambda s: service.read_case(s, viewer, case_id))
+
+
+@router.get("/{case_id}/timeline", response_model=list[TimelineEventOut])
+async def timeline(case_id: int, viewer: CurrentUser, context: Context) -> list[TimelineEventOut]:
+    return await context.database.read(lambda s: service.timeline(s, viewer, case_id))
+
+
+@router.post("/{case_id}/abandon", response_model=CaseOut)
+async def abandon(case_id: int, party: Party, context: Context) -> CaseOut:
+    now = context.clock.now()
+    return await context.database.write(
+        lambda s: service.case_view(s, service.abandon(s, party, case_id, now), party)
+    )
+
+
+@router.post("/{case_id}/take", response_model=CaseOut)
+async def take(case_id: int, operator: Operator, context: Context, request: Request) -> CaseOut:
+    now = context.clock.now()
+    result = await context.database.write(
+        lambda s: service.case_view(s, service.take_case(s, operator, case_id, now), operator)
+    )
+    _delivered(request)
+    return result
+
+
+@router.put("/{case_id}/facts", response_model=CaseOut)
+async def record_facts(case_id: int, body: FactsIn, operator: Operator, context: Context) -> CaseOut:
+    now = context.clock.now()
+    return await context.database.write(
+        lambda s: service.case_view(s, service.record_facts(s, operator, case_id, body, now), operator)
+    )
+
+
+@router.put("/{case_id}/parties", response_model=CaseOut)
+async def record_parties(case_id: int, body: PartiesIn, operator: Operator, context: Context) -> CaseOut:
+    now = context.clock.now()
+    return await context.database.write(
+        lambda s: service.case_view(s, service.record_parties(s, operator, case_id, body, now), operator)
+    )
+
+
+@router.post("/{case_id}/collection-complete", response_model=CaseOut)
+async def complete_collection(case_id: int, operator: Operator, context: Context) -> CaseOut:
+    now = context.clock.now()
+    return await context.database.write(
+        lambda s: service.case_view(s, service.complete_collection(s, operator, case_id, now), operator)
+    )
+
+
+@router.post("/{case_id}/evacuate", response_model=CaseOut)
+async def evacuate(case_id: int, operator: Operator, context: Context, request: Request) -> CaseOut:
+    now = context.clock.now()
+    result = await context.database.write(
+        lambda s: service.case_view(s, service.evacuate(s, operator, case_id, now), operator)
+    )
+    _delivered(request)
+    return result
+
+
+@router.post("/{case_id}/transfer", response_model=CaseOut)
+async def transfer(
+    case_id: int, body: TransferIn, operator: Operator, context: Context, request: Request
+) -> CaseOut:
+    now = context.clock.now()
+    result = await context.database.write(
+        lambda s: service.case_view(s, service.transfer(s, operator, case_id, body.reason, now), operator)
+    )
+    _delivered(request)
+    return result

@@ -1,0 +1,138 @@
+"""The case's states and the only allowed transitions between them (the one owner).
+
+    queued ─► in_call ─► collected ─► evacuated ─► determined ─► closed
+       │         │                        ▲           │   ▲
+       │         └─► transferred          │           ▼   │ upheld
+       └─► abandoned                      └─ revoked ─ under_review
+
+Every change of state goes through `apply`, which checks the current state and the actor's
+role, and records the timeline event in the caller's transaction; services add the outbox
+rows in that same transaction.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from kuaichu.auth.principal import Principal, Role
+from kuaichu.cases.models import Case, TimelineEvent
+from kuaichu.errors import Forbidden, IllegalTransition
+
+
+class CaseState(StrEnum):
+    QUEUED = "queued"
+    IN_CALL = "in_call"
+    COLLECTED = "collected"
+    EVACUATED = "evacuated"
+    DETERMINED = "determined"
+    UNDER_REVIEW = "under_review"
+    CLOSED = "closed"
+    ABANDONED = "abandoned"
+    TRANSFERRED = "transferred"
+
+
+STATE_LABELS = {
+    CaseState.QUEUED: "排队等待接警",
+    CaseState.IN_CALL: "视频取证中",
+    CaseState.COLLECTED: "信息采集完成",
+    CaseState.EVACUATED: "已撤离现场，等待定责",
+    CaseState.DETERMINED: "已出具事故认定书",
+    CaseState.UNDER_REVIEW: "复核中",
+    CaseState.CLOSED: "已办结",
+    CaseState.ABANDONED: "已取消报警",
+    CaseState.TRANSFERRED: "已转现场处置",
+}
+
+
+class Action(StrEnum):
+    TAKE = "take"
+    ABANDON = "abandon"
+    COMPLETE_COLLECTION = "complete_collection"
+    EVACUATE = "evacuate"
+    TRANSFER = "transfer"
+    DETERMINE = "determine"
+    REQUEST_REVIEW = "request_review"
+    UPHOLD = "uphold"
+    REVOKE = "revoke"
+    PUSH_CLAIM = "push_claim"
+
+
+@dataclass(frozen=True)
+class Transition:
+    sources: frozenset[CaseState]
+    target: CaseState
+    roles: frozenset[Role]
+    label: str
+
+
+def _t(sources: set[CaseState], target: CaseState, roles: set[Role], label: str) -> Transition:
+    return Transition(frozenset(sources), target, frozenset(roles), label)
+
+
+S = CaseState
+TRANSITIONS: dict[Action, Transition] = {
+    Action.TAKE: _t({S.QUEUED}, S.IN_CALL, {Role.OPERATOR}, "坐席已接警"),
+    Action.ABANDON: _t({S.QUEUED}, S.ABANDONED, {Role.PARTY}, "报警人取消排队"),
+    Action.COMPLETE_COLLECTION: _t({S.IN_CALL}, S.COLLECTED, {Role.OPERATOR}, "信息采集完成"),
+    Action.EVACUATE: _t({S.COLLECTED}, S.EVACUATED, {Role.OPERATOR}, "已通知撤离现场"),
+    Action.TRANSFER: _t({S.IN_CALL, S.COLLECTED}, S.TRANSFERRED, {Role.OPERATOR}, "转现场处置"),
+    Action.DETERMINE: _t({S.EVACUATED}, S.DETERMINED, {Role.OFFICER}, "民警作出事故认定"),
+    Action.REQUEST_REVIEW: _t({S.DETERMINED}, S.UNDER_REVIEW, {Role.PARTY}, "当事人申请复核"),
+    Action.UPHOLD: _t({S.UNDER_REVIEW}, S.DETERMINED, {Role.REVIEWER}, "复核维持原认定"),
+    # A revoked determination sends the case back to be determined anew by another officer.
+    Action.REVOKE: _t({S.UNDER_REVIEW}, S.EVACUATED, {Role.REVIEWER}, "复核撤销原认定，重新认定"),
+    Action.PUSH_CLAIM: _t({S.DETERMINED}, S.CLOSED, {Role.PARTY}, "当事人提交定损理赔"),
+}
+
+
+def allowed_actions(state: str, role: Role) -> list[Action]:
+    return [a for a, t in TRANSITIONS.items() if state in t.sources and role in t.roles]
+
+
+def apply(
+    session: Session,
+    case: Case,
+    action: Action,
+    actor: Principal,
+    now: datetime,
+    detail: dict[str, Any] | None = None,
+) -> TimelineEvent:
+    transition = TRANSITIONS[action]
+    if actor.role not in transition.roles:
+        raise Forbidden(f"当前角色不能执行“{transition.label}”")
+    if case.state not in transition.sources:
+        current = STATE_LABELS[CaseState(case.state)]
+        raise IllegalTransition(
+            f"案件当前状态为“{current}”，不能执行“{transition.label}”",
+            state=case.state,
+            action=action.value,
+        )
+    case.state = transition.target
+    case.updated_at = now
+    return record_event(session, case, action.value, actor, now, detail)
+
+
+def record_event(
+    session: Session,
+    case: Case,
+    kind: str,
+    actor: Principal,
+    now: datetime,
+    detail: dict[str, Any] | None = None,
+) -> TimelineEvent:
+    """A timeline line that changes no state (evidence added, facts recorded, ...)."""
+    event = TimelineEvent(
+        case_id=case.id,
+        at=now,
+        kind=kind,
+        state_after=case.state,
+        actor_role=actor.role.value,
+        actor_id=actor.id,
+        actor_label=actor.label,
+        detail=detail or {},
+    )
+    session.add(event)
+    return event

@@ -1,0 +1,128 @@
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, Field, model_validator
+
+from kuaichu.cases.catalogue import ACCIDENT_TYPES, VEHICLE_TYPES, WEATHER
+from kuaichu.cases.identifiers import (
+    validate_id_number,
+    validate_licence_number,
+    validate_phone,
+    validate_plate,
+)
+
+
+def _one_of(options: tuple[str, ...], what: str) -> AfterValidator:
+    def check(value: str) -> str:
+        if value not in options:
+            raise ValueError(f"{what}应为以下之一：{'、'.join(options)}")
+        return value
+
+    return AfterValidator(check)
+
+
+Phone = Annotated[str, AfterValidator(validate_phone)]
+
+
+class ReportIn(BaseModel):
+    lat: float = Field(ge=-90, le=90)
+    lng: float = Field(ge=-180, le=180)
+    address: str | None = Field(default=None, max_length=200)
+
+
+class FactsIn(BaseModel):
+    occurred_at: datetime
+    address: str = Field(min_length=2, max_length=200)
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    lng: float | None = Field(default=None, ge=-180, le=180)
+    accident_type: Annotated[str, _one_of(ACCIDENT_TYPES, "事故类型")]
+    weather: Annotated[str, _one_of(WEATHER, "天气")]
+    description: str = Field(default="", max_length=2000)
+
+
+class PartyIn(BaseModel):
+    name: str = Field(min_length=2, max_length=32)
+    phone: Phone
+    id_number: Annotated[str, AfterValidator(validate_id_number)]
+    licence_number: Annotated[str, AfterValidator(validate_licence_number)]
+    plate_number: str
+    plate_type: str
+    vehicle_type: Annotated[str, _one_of(VEHICLE_TYPES, "车辆类型")]
+    insurer_code: str | None = Field(default=None, max_length=16)
+    policy_number: str | None = Field(default=None, max_length=32)
+
+    @model_validator(mode="after")
+    def _plate_matches_type(self) -> "PartyIn":
+        self.plate_number = validate_plate(self.plate_number, self.plate_type)
+        return self
+
+
+class PartiesIn(BaseModel):
+    parties: list[PartyIn] = Field(min_length=1, max_length=10)
+
+    @model_validator(mode="after")
+    def _distinct(self) -> "PartiesIn":
+        plates = [p.plate_number for p in self.parties]
+        if len(set(plates)) != len(plates):
+            raise ValueError("同一号牌不能出现两次")
+        return self
+
+
+class TransferIn(BaseModel):
+    reason: str = Field(min_length=2, max_length=500)
+
+
+class PartyOut(BaseModel):
+    id: int
+    position: int
+    name: str
+    phone: str
+    id_number: str
+    licence_number: str
+    plate_number: str
+    plate_type: str
+    vehicle_type: str
+    insurer_code: str | None
+    policy_number: str | None
+
+
+class CaseOut(BaseModel):
+    id: int
+    number: str
+    state: str
+    state_label: str
+    jurisdiction_code: str
+    jurisdiction_name: str
+    reported_at: datetime
+    report_lat: float
+    report_lng: float
+    occurred_at: datetime | None
+    address: str | None
+    accident_type: str | None
+    weather: str | None
+    description: str | None
+    transfer_reason: str | None
+    operator_id: int | None
+    parties: list[PartyOut]
+    allowed_actions: list[str]
+    determination: dict[str, Any] | None = None
+    review_deadline: datetime | None = None
+
+
+class CaseSummary(BaseModel):
+    id: int
+    number: str
+    state: str
+    state_label: str
+    reported_at: datetime
+    waiting_seconds: int
+
+
+class TimelineEventOut(BaseModel):
+    at: datetime
+    kind: str
+    label: str
+    state: str
+    state_label: str
+    actor: str
+    detail: dict[str, Any]

@@ -1,0 +1,351 @@
+"""The case from report to evacuation: the operator's and the party's actions."""
+
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from kuaichu.auth.principal import Principal, Role
+from kuaichu.cases import lifecycle
+from kuaichu.cases.access import get_case, visible_cases
+from kuaichu.cases.lifecycle import STATE_LABELS, Action, CaseState
+from kuaichu.cases.models import Case, CaseNumberSequence, CaseParty, TimelineEvent
+from kuaichu.cases.schemas import (
+    CaseOut,
+    CaseSummary,
+    FactsIn,
+    PartiesIn,
+    PartyOut,
+    ReportIn,
+    TimelineEventOut,
+)
+from kuaichu.clock import local
+from kuaichu.errors import Forbidden, InvalidInput
+from kuaichu.evidence.models import EvidenceItem
+from kuaichu.geo.models import Jurisdiction
+from kuaichu.geo.service import locate
+from kuaichu.liability.models import Determination
+from kuaichu.notify.outbox import enqueue_push, enqueue_sms
+from kuaichu.privacy import mask_id_number, mask_phone
+from kuaichu.reviews.deadline import review_deadline
+
+
+def next_case_number(session: Session, jurisdiction_code: str, now: datetime) -> str:
+    """Jurisdiction code + Shanghai date + daily sequence; one atomic upsert, so concurrent
+    reports can never share a number."""
+    day = local(now).strftime("%Y%m%d")
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = (
+        insert(CaseNumberSequence)
+        .values(jurisdiction_code=jurisdiction_code, day=day, last=1)
+        .on_conflict_do_update(
+            index_elements=["jurisdiction_code", "day"],
+            set_={"last": CaseNumberSequence.last + 1},
+        )
+        .returning(CaseNumberSequence.last)
+    )
+    sequence = session.execute(statement).scalar_one()
+    return f"{jurisdiction_code}{day}{sequence:05d}"
+
+
+def report_case(session: Session, party: Principal, report: ReportIn, now: datetime) -> Case:
+    """一键视频报警: the GPS point picks the jurisdiction; the case joins its queue."""
+    if party.role is not Role.PARTY or party.phone is None:
+        raise Forbidden("只有当事人可以报警")
+    jurisdiction = locate(session, report.lat, report.lng)
+    case = Case(
+        number=next_case_number(session, jurisdiction.code, now),
+        jurisdiction_id=jurisdiction.id,
+        state=CaseState.QUEUED,
+        reporter_phone=party.phone,
+        reported_at=now,
+        report_lat=report.lat,
+        report_lng=report.lng,
+        address=report.address,
+        updated_at=now,
+    )
+    session.add(case)
+    session.flush()
+    lifecycle.record_event(session, case, "report", party, now, {"jurisdiction": jurisdiction.name})
+    return case
+
+
+def abandon(session: Session, party: Principal, case_id: int, now: datetime) -> Case:
+    case = get_case(session, party, case_id, lock=True)
+    if case.reporter_phone != party.phone:
+        raise Forbidden("只有报警人可以取消排队")
+    lifecycle.apply(session, case, Action.ABANDON, party, now)
+    return case
+
+
+def take_case(session: Session, operator: Principal, case_id: int, now: datetime) -> Case:
+    case = get_case(session, operator, case_id, lock=True)
+    lifecycle.apply(session, case, Action.TAKE, operator, now)
+    case.operator_id = operator.id
+    _push(session, case, "call_taken", now)
+    return case
+
+
+def _assigned_case(session: Session, operator: Principal, case_id: int) -> Case:
+    case = get_case(session, operator, case_id, lock=True)
+    if operator.role is not Role.OPERATOR or case.operator_id != operator.id:
+        raise Forbidden("只有接警的坐席可以处理该案件")
+    return case
+
+
+def _require_state(case: Case, *states: CaseState) -> None:
+    if case.state not in states:
+        raise lifecycle.IllegalTransition(
+            f"案件当前状态为“{STATE_LABELS[CaseState(case.state)]}”，不能修改采集信息",
+            state=case.state,
+        )
+
+
+def record_facts(session: Session, operator: Principal, case_id: int, facts: FactsIn, now: datetime) -> Case:
+    case = _assigned_case(session, operator, case_id)
+    _require_state(case, CaseState.IN_CALL)
+    if facts.occurred_at > now:
+        raise InvalidInput("事故时间不能晚于当前时间")
+    case.occurred_at = facts.occurred_at
+    case.address = facts.address
+    case.accident_type = facts.accident_type
+    case.weather = facts.weather
+    case.description = facts.description
+    if facts.lat is not None and facts.lng is not None:
+        case.report_lat, case.report_lng = facts.lat, facts.lng
+    lifecycle.record_event(session, case, "facts_recorded", operator, now)
+    return case
+
+
+def record_parties(
+    session: Session, operator: Principal, case_id: int, parties: PartiesIn, now: datetime
+) -> Case:
+    case = _assigned_case(session, operator, case_id)
+    _require_state(case, CaseState.IN_CALL)
+    case.parties.clear()
+    session.flush()
+    for position, party in enumerate(parties.parties, start=1):
+        case.parties.append(CaseParty(position=position, **party.model_dump()))
+    session.flush()
+    lifecycle.record_event(session, case, "parties_recorded", operator, now, {"count": len(parties.parties)})
+    return case
+
+
+def complete_collection(session: Session, operator: Principal, case_id: int, now: datetime) -> Case:
+    case = _assigned_case(session, operator, case_id)
+    missing = _missing_for_collection(session, case)
+    if missing:
+        raise InvalidInput("采集信息不完整：" + "、".join(missing), missing=missing)
+    lifecycle.apply(session, case, Action.COMPLETE_COLLECTION, operator, now)
+    return case
+
+
+def _missing_for_collection(session: Session, case: Case) -> list[str]:
+    missing = []
+    if case.accident_type is None or case.occurred_at is None:
+        missing.append("事故基本情况")
+    needed = 1 if case.accident_type == "单方事故" else 2
+    if len(case.parties) < needed:
+        missing.append(f"至少{needed}方当事人信息")
+    evidence = session.scalar(select(func.count()).where(EvidenceItem.case_id == case.id))
+    if not evidence:
+        missing.append("现场证据")
+    return missing
+
+
+def evacuate(session: Session, operator: Principal, case_id: int, now: datetime) -> Case:
+    """撤离现场 (art. 19): evidence is fixed, so the parties leave at once."""
+    case = _assigned_case(session, operator, case_id)
+    lifecycle.apply(session, case, Action.EVACUATE, operator, now)
+    notify_parties(
+        session,
+        case,
+        "evacuate",
+        f"【快处】事故{case.number}现场证据已采集完毕，请立即撤离现场，恢复交通。"
+        "事故认定结果将以短信通知，请留意。",
+        now,
+    )
+    return case
+
+
+def transfer(session: Session, operator: Principal, case_id: int, reason: str, now: datetime) -> Case:
+    """转现场处置 (art. 13): the case cannot be handled remotely."""
+    case = _assigned_case(session, operator, case_id)
+    lifecycle.apply(session, case, Action.TRANSFER, operator, now, {"reason": reason})
+    case.transfer_reason = reason
+    notify_parties(
+        session,
+        case,
+        "transferred",
+        f"【快处】事故{case.number}需由民警现场处置，请保护现场、开启危险报警闪光灯，"
+        "在安全地带等候民警到场。",
+        now,
+    )
+    return case
+
+
+def notify_parties(session: Session, case: Case, event: str, text: str, now: datetime) -> None:
+    """An SMS to everyone concerned and a push to the case's pages, in the caller's transaction."""
+    phones = {p.phone for p in case.parties} | {case.reporter_phone}
+    for phone in sorted(phones):
+        enqueue_sms(
+            session,
+            phone=phone,
+            text=text,
+            key=f"case:{case.id}:{event}:{case.updated_at.timestamp()}:{phone}",
+            now=now,
+            case_id=case.id,
+        )
+    _push(session, case, event, now)
+
+
+def _push(session: Session, case: Case, event: str, now: datetime) -> None:
+    enqueue_push(
+        session,
+        case_id=case.id,
+        event={"event": event, "case_id": case.id, "state": case.state},
+        key=f"push:case:{case.id}:{event}:{now.timestamp()}",
+        now=now,
+    )
+
+
+# Reading.
+
+
+def in_force_determination(session: Session, case_id: int) -> Determination | None:
+    return session.scalars(
+        select(Determination)
+        .where(Determination.case_id == case_id, Determination.status == "in_force")
+        .order_by(Determination.id.desc())
+    ).first()
+
+
+def _party_out(party: CaseParty, viewer: Principal) -> PartyOut:
+    out = PartyOut.model_validate(party, from_attributes=True)
+    sees_in_full = viewer.role in (Role.OPERATOR, Role.OFFICER, Role.REVIEWER) or (
+        viewer.role is Role.PARTY and viewer.phone == party.phone
+    )
+    if sees_in_full:
+        return out
+    return out.model_copy(
+        update={
+            "phone": mask_phone(party.phone),
+            "id_number": mask_id_number(party.id_number),
+            "licence_number": mask_id_number(party.licence_number),
+        }
+    )
+
+
+def case_view(session: Session, case: Case, viewer: Principal) -> CaseOut:
+    jurisdiction = session.get(Jurisdiction, case.jurisdiction_id)
+    assert jurisdiction is not None
+    determination = in_force_determination(session, case.id)
+    return CaseOut(
+        id=case.id,
+        number=case.number,
+        state=case.state,
+        state_label=STATE_LABELS[CaseState(case.state)],
+        jurisdiction_code=jurisdiction.code,
+        jurisdiction_name=jurisdiction.name,
+        reported_at=case.reported_at,
+        report_lat=case.report_lat,
+        report_lng=case.report_lng,
+        occurred_at=case.occurred_at,
+        address=case.address,
+        accident_type=case.accident_type,
+        weather=case.weather,
+        description=case.description,
+        transfer_reason=case.transfer_reason,
+        operator_id=case.operator_id,
+        parties=[_party_out(p, viewer) for p in case.parties],
+        allowed_actions=[a.value for a in lifecycle.allowed_actions(case.state, viewer.role)],
+        determination=_determination_out(determination),
+        review_deadline=review_deadline(determination.delivered_at) if determination else None,
+    )
+
+
+def _determination_out(determination: Determination | None) -> dict[str, object] | None:
+    if determination is None:
+        return None
+    return {
+        "id": determination.id,
+        "decided_at": determination.decided_at.isoformat(),
+        "delivered_at": determination.delivered_at.isoformat(),
+        "shares": determination.shares,
+        "replaces_id": determination.replaces_id,
+    }
+
+
+def read_case(session: Session, viewer: Principal, case_id: int) -> CaseOut:
+    return case_view(session, get_case(session, viewer, case_id), viewer)
+
+
+def list_cases(
+    session: Session, viewer: Principal, now: datetime, state: CaseState | None = None
+) -> list[CaseSummary]:
+    """A party's own cases (newest first); staff see their scope, oldest first (the queue)."""
+    query = visible_cases(viewer)
+    if state is not None:
+        query = query.where(Case.state == state)
+    newest_first = viewer.role is Role.PARTY
+    query = query.order_by(Case.reported_at.desc() if newest_first else Case.reported_at, Case.id)
+    return [
+        CaseSummary(
+            id=case.id,
+            number=case.number,
+            state=case.state,
+            state_label=STATE_LABELS[CaseState(case.state)],
+            reported_at=case.reported_at,
+            waiting_seconds=int((now - case.reported_at).total_seconds()),
+        )
+        for case in session.scalars(query.limit(200))
+    ]
+
+
+EVENT_LABELS = {
+    "report": "一键视频报警",
+    "facts_recorded": "记录事故基本情况",
+    "parties_recorded": "记录当事人信息",
+    "evidence_added": "上传现场证据",
+    **{action.value: t.label for action, t in lifecycle.TRANSITIONS.items()},
+}
+
+
+def timeline(session: Session, viewer: Principal, case_id: int) -> list[TimelineEventOut]:
+    """网办进度: the case's history, oldest first."""
+    case = get_case(session, viewer, case_id)
+    events = session.scalars(
+        select(TimelineEvent)
+        .where(TimelineEvent.case_id == case.id)
+        .order_by(TimelineEvent.at, TimelineEvent.id)
+    )
+    staff_names_hidden = viewer.role is Role.PARTY
+    return [
+        TimelineEventOut(
+            at=event.at,
+            kind=event.kind,
+            label=EVENT_LABELS.get(event.kind, event.kind),
+            state=event.state_after,
+            state_label=STATE_LABELS[CaseState(event.state_after)],
+            actor=_actor_label(event, staff_names_hidden),
+            detail=event.detail,
+        )
+        for event in events
+    ]
+
+
+_ROLE_LABELS = {
+    "party": "当事人",
+    "operator": "接警坐席",
+    "officer": "办案民警",
+    "reviewer": "复核民警",
+    "system": "系统",
+}
+
+
+def _actor_label(event: TimelineEvent, hide_names: bool) -> str:
+    if hide_names or event.actor_role == "party":
+        return _ROLE_LABELS.get(event.actor_role, event.actor_role)
+    return f"{_ROLE_LABELS.get(event.actor_role, event.actor_role)} {event.actor_label}"

@@ -1,0 +1,112 @@
+"""The `kuaichu` command: serve, demo, db upgrade, user add."""
+
+import logging
+from typing import Annotated
+
+import typer
+import uvicorn
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from kuaichu.auth.principal import Role
+from kuaichu.auth.service import create_user
+from kuaichu.clock import SystemClock
+from kuaichu.db import Database
+from kuaichu.demo.seed import DEMO_JURISDICTIONS, DEMO_PASSWORD, seed_demo
+from kuaichu.errors import DomainError
+from kuaichu.geo.models import Jurisdiction
+from kuaichu.migrate import upgrade
+from kuaichu.settings import Settings
+
+cli = typer.Typer(help="快处 Kuaichu: video handling of minor traffic accidents.", no_args_is_help=True)
+db_cli = typer.Typer(help="Database maintenance.", no_args_is_help=True)
+user_cli = typer.Typer(help="Staff accounts.", no_args_is_help=True)
+cli.add_typer(db_cli, name="db")
+cli.add_typer(user_cli, name="user")
+
+
+def _serve(settings: Settings) -> None:
+    from kuaichu.app import create_app
+
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+
+
+@cli.command()
+def serve() -> None:
+    """Run the server (migrations are applied on start)."""
+    logging.basicConfig(level=logging.INFO)
+    _serve(Settings())
+
+
+@cli.command()
+def demo(port: Annotated[int, typer.Option(help="Port to serve on.")] = 8000) -> None:
+    """Create the data directory, migrate, seed the demo city, and serve."""
+    logging.basicConfig(level=logging.INFO)
+    settings = Settings(port=port, jurisdictions_file=DEMO_JURISDICTIONS)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.effective_database_url)
+    database = Database(settings.effective_database_url)
+    logins = database.write_sync(lambda s: seed_demo(s, SystemClock().now()))
+    database.dispose()
+    base = f"http://{settings.host}:{port}"
+    typer.echo(f"\n快处 demo — data in {settings.data_dir.resolve()}")
+    typer.echo(f"  API docs:      {base}/docs")
+    typer.echo(f"  Health:        {base}/health")
+    typer.echo(f"  Staff logins (password {DEMO_PASSWORD}):")
+    for username, role, unit in logins.staff:
+        typer.echo(f"    {username:<18} {role:<10} {unit}")
+    typer.echo("  Parties log in with any mobile number; the SMS code is in the log (demo gateway).")
+    for code, key in logins.api_keys:
+        typer.echo(f"  Insurer {code} API key (shown once): {key}")
+    typer.echo("  Demo city: 西湖区 (30.26, 120.10), 上城区 (30.26, 120.20), 拱墅区 (30.33, 120.15)\n")
+    _serve(settings)
+
+
+@db_cli.command("upgrade")
+def db_upgrade() -> None:
+    """Apply the migrations to the configured database."""
+    upgrade(Settings().effective_database_url)
+    typer.echo("database is up to date")
+
+
+@user_cli.command("add")
+def user_add(
+    username: str,
+    role: Annotated[Role, typer.Option(help="operator, officer, reviewer, supervisor or admin")],
+    name: Annotated[str, typer.Option(help="Display name")],
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
+    jurisdiction: Annotated[str | None, typer.Option(help="Jurisdiction code")] = None,
+    badge: Annotated[str | None, typer.Option(help="Officer's badge number")] = None,
+) -> None:
+    """Create a staff account."""
+    settings = Settings()
+    upgrade(settings.effective_database_url)
+    database = Database(settings.effective_database_url)
+
+    def work(session: Session) -> int:
+        jurisdiction_id = None
+        if jurisdiction:
+            jurisdiction_id = session.scalar(select(Jurisdiction.id).where(Jurisdiction.code == jurisdiction))
+            if jurisdiction_id is None:
+                raise DomainError(f"unknown jurisdiction {jurisdiction}")
+        return create_user(
+            session,
+            username=username,
+            password=password,
+            role=role,
+            display_name=name,
+            jurisdiction_id=jurisdiction_id,
+            badge_number=badge,
+            now=SystemClock().now(),
+        ).id
+
+    try:
+        user_id = database.write_sync(work)
+    except DomainError as error:
+        typer.echo(f"error: {error.detail}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"created user {username} (id {user_id}, {role.value})")
+
+
+def main() -> None:
+    cli()

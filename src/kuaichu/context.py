@@ -1,0 +1,26 @@
+"""What a request handler needs from the running app, built once at start-up."""
+
+from dataclasses import dataclass
+
+from fastapi import Request
+
+from kuaichu.auth.service import TokenService
+from kuaichu.bus import EventBus
+from kuaichu.clock import Clock
+from kuaichu.db import Database
+from kuaichu.evidence.storage import EvidenceStore
+from kuaichu.settings import Settings
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    database: Database
+    clock: Clock
+    bus: EventBus
+    tokens: TokenService
+    evidence_store: EvidenceStore
+
+
+def app_context(request: Request) -> AppContext:
+    return request.app.state.context

@@ -1,0 +1,41 @@
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, UploadFile, status
+from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from kuaichu.auth.deps import Context, CurrentUser
+from kuaichu.evidence import service
+from kuaichu.evidence.schemas import EvidenceKind, EvidenceOut
+
+router = APIRouter(prefix="/api/cases/{case_id}/evidence", tags=["evidence"])
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=EvidenceOut)
+async def upload(
+    case_id: int,
+    uploader: CurrentUser,
+    context: Context,
+    file: Annotated[UploadFile, File()],
+    kind: Annotated[EvidenceKind, Form()],
+    lat: Annotated[float | None, Form(ge=-90, le=90)] = None,
+    lng: Annotated[float | None, Form(ge=-180, le=180)] = None,
+) -> EvidenceOut:
+    # Refuse before storing anything when the uploader may not add evidence here.
+    await context.database.read(lambda s: service.check_may_upload(s, uploader, case_id))
+    blob = await run_in_threadpool(context.evidence_store.put, file.file, context.settings.evidence_max_bytes)
+    now = context.clock.now()
+    return await context.database.write(
+        lambda s: service.add_evidence(s, uploader, case_id, blob, kind, lat, lng, now)
+    )
+
+
+@router.get("", response_model=list[EvidenceOut])
+async def list_evidence(case_id: int, viewer: CurrentUser, context: Context) -> list[EvidenceOut]:
+    return await context.database.read(lambda s: service.list_evidence(s, viewer, case_id))
+
+
+@router.get("/{item_id}/content")
+async def content(case_id: int, item_id: int, viewer: CurrentUser, context: Context) -> StreamingResponse:
+    item = await context.database.read(lambda s: service.get_evidence(s, viewer, case_id, item_id))
+    return StreamingResponse(context.evidence_store.read_chunks(item.sha256), media_type=item.media_type)

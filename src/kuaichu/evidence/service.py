@@ -1,0 +1,107 @@
+"""Evidence items on a case: who may add them when, and the timeline line each makes."""
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from kuaichu.auth.principal import Principal, Role
+from kuaichu.cases import lifecycle
+from kuaichu.cases.access import get_case, party_of
+from kuaichu.cases.lifecycle import CaseState
+from kuaichu.cases.models import Case
+from kuaichu.errors import Forbidden, IllegalTransition, NotFound
+from kuaichu.evidence.models import EvidenceItem
+from kuaichu.evidence.schemas import EvidenceKind, EvidenceOut
+from kuaichu.evidence.storage import StoredBlob
+
+# Parties add photos while waiting or in the call (photo mode); the operator while collecting.
+_UPLOAD_STATES = {
+    Role.PARTY: {CaseState.QUEUED, CaseState.IN_CALL},
+    Role.OPERATOR: {CaseState.IN_CALL, CaseState.COLLECTED},
+}
+
+
+def check_may_upload(session: Session, uploader: Principal, case_id: int) -> Case:
+    case = get_case(session, uploader, case_id)
+    states = _UPLOAD_STATES.get(uploader.role)
+    if states is None:
+        raise Forbidden("当前角色不能上传证据")
+    if uploader.role is Role.OPERATOR and case.operator_id != uploader.id:
+        raise Forbidden("只有接警的坐席可以上传证据")
+    if (
+        uploader.role is Role.PARTY
+        and party_of(case, uploader) is None
+        and (case.reporter_phone != uploader.phone)
+    ):
+        raise Forbidden("只有事故当事人可以上传证据")
+    if case.state not in states:
+        raise IllegalTransition("案件当前状态不能再上传证据", state=case.state)
+    return case
+
+
+def add_evidence(
+    session: Session,
+    uploader: Principal,
+    case_id: int,
+    blob: StoredBlob,
+    kind: EvidenceKind,
+    lat: float | None,
+    lng: float | None,
+    now: datetime,
+) -> EvidenceOut:
+    case = check_may_upload(session, uploader, case_id)
+    item = EvidenceItem(
+        case_id=case.id,
+        sha256=blob.sha256,
+        size=blob.size,
+        media_type=blob.media_type,
+        kind=kind.value,
+        uploaded_at=now,
+        uploaded_by_role=uploader.role.value,
+        uploaded_by_id=uploader.id,
+        uploaded_by_label=uploader.label,
+        lat=lat,
+        lng=lng,
+    )
+    session.add(item)
+    session.flush()
+    lifecycle.record_event(
+        session,
+        case,
+        "evidence_added",
+        uploader,
+        now,
+        {"evidence_id": item.id, "kind": kind.value, "sha256": blob.sha256},
+    )
+    return _out(item)
+
+
+def list_evidence(session: Session, viewer: Principal, case_id: int) -> list[EvidenceOut]:
+    case = get_case(session, viewer, case_id)
+    items = session.scalars(
+        select(EvidenceItem).where(EvidenceItem.case_id == case.id).order_by(EvidenceItem.id)
+    )
+    return [_out(item) for item in items]
+
+
+def get_evidence(session: Session, viewer: Principal, case_id: int, item_id: int) -> EvidenceOut:
+    case = get_case(session, viewer, case_id)
+    item = session.get(EvidenceItem, item_id)
+    if item is None or item.case_id != case.id:
+        raise NotFound("证据不存在")
+    return _out(item)
+
+
+def _out(item: EvidenceItem) -> EvidenceOut:
+    return EvidenceOut(
+        id=item.id,
+        kind=item.kind,
+        sha256=item.sha256,
+        size=item.size,
+        media_type=item.media_type,
+        uploaded_at=item.uploaded_at,
+        uploaded_by=item.uploaded_by_role,
+        lat=item.lat,
+        lng=item.lng,
+    )

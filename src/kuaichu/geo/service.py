@@ -1,0 +1,54 @@
+"""Jurisdictions (辖区): loaded from GeoJSON; a report's GPS point picks one."""
+
+import json
+from pathlib import Path
+from typing import Any
+
+from shapely.geometry import Point, shape
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from kuaichu.errors import InvalidInput
+from kuaichu.geo.models import Jurisdiction
+
+
+def read_feature_collection(path: Path) -> list[dict[str, Any]]:
+    """Each feature: a Polygon/MultiPolygon with properties code, name, authority_name."""
+    collection = json.loads(path.read_text(encoding="utf-8"))
+    features = collection.get("features", [])
+    for feature in features:
+        props = feature.get("properties", {})
+        missing = {"code", "name", "authority_name"} - props.keys()
+        if missing:
+            raise ValueError(f"{path}: feature without {sorted(missing)}")
+        if not shape(feature["geometry"]).is_valid:
+            raise ValueError(f"{path}: invalid polygon for {props['code']}")
+    return features
+
+
+def import_jurisdictions(session: Session, features: list[dict[str, Any]]) -> list[Jurisdiction]:
+    """Create or update jurisdictions by code (idempotent, so set-up can run it again)."""
+    existing = {j.code: j for j in session.scalars(select(Jurisdiction))}
+    result = []
+    for feature in features:
+        props = feature["properties"]
+        jurisdiction = existing.get(props["code"]) or Jurisdiction(code=props["code"])
+        jurisdiction.name = props["name"]
+        jurisdiction.authority_name = props["authority_name"]
+        jurisdiction.boundary = feature["geometry"]
+        session.add(jurisdiction)
+        result.append(jurisdiction)
+    session.flush()
+    return result
+
+
+def locate(session: Session, lat: float, lng: float) -> Jurisdiction:
+    point = Point(lng, lat)  # GeoJSON order: longitude, latitude
+    for jurisdiction in session.scalars(select(Jurisdiction).order_by(Jurisdiction.code)):
+        if shape(jurisdiction.boundary).covers(point):
+            return jurisdiction
+    raise InvalidInput(
+        "您所在的位置不在本系统服务的辖区内，请拨打122报警",
+        lat=lat,
+        lng=lng,
+    )

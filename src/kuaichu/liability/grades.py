@@ -1,0 +1,44 @@
+"""The five grades of responsibility and which combinations the rules allow (art. 60, 61)."""
+
+from collections import Counter
+from enum import StrEnum
+
+
+class Responsibility(StrEnum):
+    FULL = "full"
+    MAIN = "main"
+    EQUAL = "equal"
+    MINOR = "minor"
+    NONE = "none"
+
+
+LABELS = {
+    Responsibility.FULL: "全部责任",
+    Responsibility.MAIN: "主要责任",
+    Responsibility.EQUAL: "同等责任",
+    Responsibility.MINOR: "次要责任",
+    Responsibility.NONE: "无责任",
+}
+
+
+def combination_error(grades: list[Responsibility]) -> str | None:
+    """Why these grades cannot stand together, or None when they can (art. 60).
+
+    One party at fault: that party full, the others none. Several at fault: either all equal,
+    or one main and the others minor. No one at fault: all none.
+    """
+    counts = Counter(grades)
+    at_fault = [g for g in grades if g is not Responsibility.NONE]
+    if not at_fault:
+        return None
+    if counts[Responsibility.FULL]:
+        if len(at_fault) == 1:
+            return None
+        return "一方负全部责任时，其他各方应为无责任"
+    if len(at_fault) == 1:
+        return "只有一方有过错时，该方应负全部责任"
+    if counts[Responsibility.EQUAL] == len(at_fault):
+        return None
+    if counts[Responsibility.MAIN] == 1 and counts[Responsibility.MINOR] == len(at_fault) - 1:
+        return None
+    return "多方有过错时，应为同等责任，或一方主要责任、其他方次要责任"

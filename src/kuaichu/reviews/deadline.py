@@ -1,0 +1,39 @@
+"""The review period (复核申请期限), counted as order No. 146 art. 71 and the civil rules count.
+
+A party may apply within 3 days of delivery. The day of delivery is not counted; when the
+last day falls on a statutory rest day (weekend or public holiday, with China's make-up
+working days), the period ends at the close of the first working day after it.
+"""
+
+import logging
+from datetime import date, datetime, time, timedelta
+
+import chinese_calendar
+
+from kuaichu.clock import SHANGHAI, as_utc, local
+
+log = logging.getLogger(__name__)
+
+REVIEW_PERIOD_DAYS = 3  # art. 71
+
+
+def is_rest_day(day: date) -> bool:
+    try:
+        return chinese_calendar.is_holiday(day)
+    except NotImplementedError:
+        # Beyond the years the package knows: weekends only, until it is updated.
+        log.warning("official calendar unknown for %s; counting weekends only", day.year)
+        return day.weekday() >= 5
+
+
+def last_day_to_apply(delivered_at: datetime) -> date:
+    last = local(delivered_at).date() + timedelta(days=REVIEW_PERIOD_DAYS)
+    while is_rest_day(last):
+        last += timedelta(days=1)
+    return last
+
+
+def review_deadline(delivered_at: datetime) -> datetime:
+    """The first instant (UTC) at which an application is too late."""
+    next_day = last_day_to_apply(delivered_at) + timedelta(days=1)
+    return as_utc(datetime.combine(next_day, time.min, tzinfo=SHANGHAI))

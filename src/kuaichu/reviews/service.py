@@ -1,0 +1,91 @@
+"""复核 (art. 71 to 75): a party applies within the period; another unit's reviewer decides."""
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from kuaichu.auth.principal import Principal
+from kuaichu.cases import lifecycle
+from kuaichu.cases.access import get_case, party_of
+from kuaichu.cases.lifecycle import Action, CaseState
+from kuaichu.cases.service import in_force_determination, notify_parties
+from kuaichu.errors import Conflict, Forbidden, IllegalTransition
+from kuaichu.reviews.deadline import last_day_to_apply, review_deadline
+from kuaichu.reviews.models import ReviewRequest
+from kuaichu.reviews.schemas import ReviewApplicationIn, ReviewDecisionIn, ReviewOutcome
+
+
+def apply_for_review(
+    session: Session,
+    party: Principal,
+    case_id: int,
+    application: ReviewApplicationIn,
+    now: datetime,
+) -> ReviewRequest:
+    case = get_case(session, party, case_id, lock=True)
+    applicant = party_of(case, party)
+    if applicant is None:
+        raise Forbidden("只有事故当事人可以申请复核")
+    if session.scalars(select(ReviewRequest.id).where(ReviewRequest.case_id == case.id)).first():
+        raise Conflict("同一事故只能申请一次复核")  # art. 71: one review per accident
+    determination = in_force_determination(session, case.id)
+    if case.state != CaseState.DETERMINED or determination is None:
+        raise IllegalTransition("案件尚未作出认定或已办结，不能申请复核", state=case.state)
+    if now >= review_deadline(determination.delivered_at):
+        last_day = last_day_to_apply(determination.delivered_at).isoformat()
+        raise IllegalTransition(f"复核申请期限已过（最后一日为{last_day}）", state=case.state)
+    lifecycle.apply(session, case, Action.REQUEST_REVIEW, party, now)
+    review = ReviewRequest(
+        case_id=case.id,
+        determination_id=determination.id,
+        party_id=applicant.id,
+        reasons=application.reasons,
+        submitted_at=now,
+    )
+    session.add(review)
+    session.flush()
+    notify_parties(
+        session,
+        case,
+        "review_requested",
+        f"【快处】事故{case.number}已有当事人申请复核，复核期间请等待通知。",
+        now,
+    )
+    return review
+
+
+def decide_review(
+    session: Session, reviewer: Principal, case_id: int, decision: ReviewDecisionIn, now: datetime
+) -> ReviewRequest:
+    case = get_case(session, reviewer, case_id, lock=True)
+    review = session.scalars(select(ReviewRequest).where(ReviewRequest.case_id == case.id)).first()
+    determination = in_force_determination(session, case.id)
+    if review is None or determination is None or review.outcome is not None:
+        raise IllegalTransition("该案件没有待处理的复核申请", state=case.state)
+    if determination.officer_id == reviewer.id:
+        raise Forbidden("作出原认定的民警不能复核本案")
+    upheld = decision.outcome is ReviewOutcome.UPHELD
+    lifecycle.apply(
+        session,
+        case,
+        Action.UPHOLD if upheld else Action.REVOKE,
+        reviewer,
+        now,
+        {"note": decision.note},
+    )
+    review.reviewer_id = reviewer.id
+    review.outcome = decision.outcome.value
+    review.decision_note = decision.note
+    review.decided_at = now
+    if not upheld:
+        determination.status = "revoked"
+    outcome_text = "维持原认定" if upheld else "撤销原认定，将由其他民警重新认定"
+    notify_parties(
+        session,
+        case,
+        f"review_{decision.outcome.value}",
+        f"【快处】事故{case.number}复核结论：{outcome_text}。",
+        now,
+    )
+    return review

@@ -1,0 +1,50 @@
+"""Small builders for request bodies, and a case walked to a given state."""
+
+from typing import Any
+
+import httpx
+
+from kuaichu.cases.identifiers import id_check_character
+
+# A JPEG as a camera writes it starts with SOI + APP0 "JFIF"; content sniffing reads this.
+JPEG_BYTES = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00" + b"\x00" * 512
+
+
+def id_number(region: str = "330106", birth: str = "19850312", serial: str = "123") -> str:
+    first17 = region + birth + serial
+    return first17 + id_check_character(first17)
+
+
+def party_body(phone: str, plate: str, name: str = "张伟", serial: str = "123") -> dict[str, Any]:
+    number = id_number(serial=serial)
+    return {
+        "name": name,
+        "phone": phone,
+        "id_number": number,
+        "licence_number": number,
+        "plate_number": plate,
+        "plate_type": "02",
+        "vehicle_type": "小型轿车",
+        "insurer_code": "PICC",
+        "policy_number": "PDZA202633010600001",
+    }
+
+
+FACTS = {
+    "occurred_at": "2026-11-25T09:50:00+08:00",
+    "address": "西湖区文三路与学院路交叉口",
+    "accident_type": "追尾",
+    "weather": "晴",
+    "description": "乙车追尾甲车，两车尾部、前部轻微受损",
+}
+
+
+async def upload_jpeg(
+    client: httpx.AsyncClient, headers: dict[str, str], case_id: int, kind: str = "side_by_side"
+) -> httpx.Response:
+    return await client.post(
+        f"/api/cases/{case_id}/evidence",
+        headers=headers,
+        files={"file": ("scene.jpg", JPEG_BYTES, "image/jpeg")},
+        data={"kind": kind, "lat": "30.26", "lng": "120.10"},
+    )

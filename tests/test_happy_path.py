@@ -1,0 +1,90 @@
+"""The whole flow through HTTP, two parties, on SQLite and on PostgreSQL."""
+
+from conftest import XIHU, Api
+from factories import FACTS, party_body, upload_jpeg
+
+from kuaichu.auth.principal import Role
+
+REPORTER = "13800000001"
+OTHER = "13900000002"
+
+
+async def test_a_rear_end_collision_from_one_tap_to_closed(api: Api) -> None:
+    client = api.client
+    reporter = await api.party(REPORTER)
+    operator = await api.staff("op-xihu", Role.OPERATOR, "330106")
+    officer = await api.staff("officer-xihu", Role.OFFICER, "330106")
+
+    # 1. 当事人报警: the GPS point picks 西湖区 and the case joins its queue.
+    response = await client.post("/api/cases", json=XIHU, headers=reporter)
+    assert response.status_code == 201, response.text
+    case = response.json()
+    assert case["state"] == "queued"
+    assert case["jurisdiction_code"] == "330106"
+    assert case["number"].startswith("33010620261125")
+    case_id = case["id"]
+    queue = (await client.get("/api/cases?state=queued", headers=operator)).json()
+    assert [c["id"] for c in queue] == [case_id]
+
+    # 2. 视频接入 and 3. 信息采集.
+    assert (await client.post(f"/api/cases/{case_id}/take", headers=operator)).json()["state"] == "in_call"
+    response = await client.put(f"/api/cases/{case_id}/facts", json=FACTS, headers=operator)
+    assert response.status_code == 200, response.text
+    parties = {"parties": [party_body(REPORTER, "浙A12345"), party_body(OTHER, "浙AD12345", "李娜", "456")]}
+    parties["parties"][1]["plate_type"] = "52"
+    response = await client.put(f"/api/cases/{case_id}/parties", json=parties, headers=operator)
+    assert response.status_code == 200, response.text
+    assert (await upload_jpeg(client, operator, case_id)).status_code == 201
+    response = await client.post(f"/api/cases/{case_id}/collection-complete", headers=operator)
+    assert response.json()["state"] == "collected"
+
+    # 4. 撤离现场: both parties get the SMS.
+    response = await client.post(f"/api/cases/{case_id}/evacuate", headers=operator)
+    assert response.json()["state"] == "evacuated"
+    assert any("请立即撤离现场" in text for text in await api.sms_to(REPORTER))
+    assert any("请立即撤离现场" in text for text in await api.sms_to(OTHER))
+
+    # 5. 后台定责: the following vehicle (乙, party 2) bears full responsibility.
+    party_ids = [p["id"] for p in response.json()["parties"]]
+    decision = {
+        "shares": [
+            {"party_id": party_ids[0], "responsibility": "none"},
+            {"party_id": party_ids[1], "responsibility": "full"},
+        ],
+        "reasoning": "乙车未与前车保持足以采取紧急制动措施的安全距离",
+    }
+    response = await client.post(f"/api/cases/{case_id}/determination", json=decision, headers=officer)
+    assert response.status_code == 200, response.text
+    determined = response.json()
+    assert determined["state"] == "determined"
+    assert determined["review_deadline"] is not None
+    assert any("全部责任" in text for text in await api.sms_to(OTHER))
+
+    # The other party, logged in with its own phone, sees the case and its responsibility.
+    other = await api.party(OTHER)
+    seen = (await client.get(f"/api/cases/{case_id}", headers=other)).json()
+    assert seen["determination"]["shares"][1]["responsibility"] == "full"
+    mine, theirs = seen["parties"][1], seen["parties"][0]
+    assert mine["id_number"] == parties["parties"][1]["id_number"]
+    assert "*" in theirs["id_number"] and "*" in theirs["phone"]
+
+    # 6. 定损理赔: the claim closes the case.
+    response = await client.post(f"/api/cases/{case_id}/claim", headers=reporter)
+    assert response.status_code == 201, response.text
+    assert (await client.get(f"/api/cases/{case_id}", headers=reporter)).json()["state"] == "closed"
+
+    # 网办进度: every step is on the timeline, in order, with who did it.
+    timeline = (await client.get(f"/api/cases/{case_id}/timeline", headers=reporter)).json()
+    assert [e["kind"] for e in timeline] == [
+        "report",
+        "take",
+        "facts_recorded",
+        "parties_recorded",
+        "evidence_added",
+        "complete_collection",
+        "evacuate",
+        "determine",
+        "push_claim",
+    ]
+    assert timeline[-1]["state"] == "closed"
+    assert timeline[1]["actor"] == "接警坐席"
