@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from kuaichu.app import create_app
 from kuaichu.auth.principal import Role
-from kuaichu.auth.service import create_user
+from kuaichu.auth.service import create_user, party_principal
 from kuaichu.bus import EventBus, InProcessBus, RedisBus
 from kuaichu.clock import SHANGHAI, FrozenClock
 from kuaichu.context import AppContext
@@ -175,6 +175,11 @@ class Api:
         response = await self.client.post("/api/auth/party", json={"phone": phone, "code": code})
         assert response.status_code == 200, response.text
         return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+    def party_token(self, phone: str) -> dict[str, str]:
+        """A party already logged in, for tests of many callers (the SMS login has its own)."""
+        token = self.context.tokens.issue(party_principal(phone), self.context.clock.now())
+        return {"Authorization": f"Bearer {token}"}
 
     async def staff(
         self, username: str, role: Role, jurisdiction_code: str | None = None

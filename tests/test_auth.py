@@ -1,0 +1,75 @@
+"""Logins: SMS codes for parties (expiry, tries, rate limits), passwords for staff."""
+
+import re
+from datetime import timedelta
+
+from conftest import Api
+
+from kuaichu.auth.principal import Role
+from kuaichu.clock import FrozenClock
+
+PHONE = "13800000001"
+
+
+async def _request_code(api: Api, phone: str = PHONE) -> str:
+    response = await api.client.post("/api/auth/sms-code", json={"phone": phone})
+    assert response.status_code == 202, response.text
+    return re.findall(r"验证码为(\d{6})", (await api.sms_to(phone))[-1])[0]
+
+
+async def _login(api: Api, code: str, phone: str = PHONE) -> int:
+    response = await api.client.post("/api/auth/party", json={"phone": phone, "code": code})
+    return response.status_code
+
+
+def _wrong(code: str) -> str:
+    return f"{(int(code) + 1) % 10**6:06d}"
+
+
+async def test_a_code_works_once(api: Api) -> None:
+    code = await _request_code(api)
+    assert await _login(api, code) == 200
+    assert await _login(api, code) == 401
+
+
+async def test_a_code_expires_after_five_minutes(api: Api, clock: FrozenClock) -> None:
+    code = await _request_code(api)
+    clock.advance(timedelta(minutes=5))
+    assert await _login(api, code) == 401
+
+
+async def test_five_wrong_tries_burn_the_code(api: Api) -> None:
+    code = await _request_code(api)
+    for _ in range(5):
+        assert await _login(api, _wrong(code)) == 401
+    assert await _login(api, code) == 401
+
+
+async def test_codes_are_rate_limited_per_phone(api: Api) -> None:
+    for _ in range(5):
+        await _request_code(api)
+    response = await api.client.post("/api/auth/sms-code", json={"phone": PHONE})
+    assert response.status_code == 429
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_codes_are_rate_limited_per_address(api: Api) -> None:
+    for i in range(20):
+        await _request_code(api, f"1390000{i:04d}")
+    response = await api.client.post("/api/auth/sms-code", json={"phone": "13700000000"})
+    assert response.status_code == 429
+
+
+async def test_a_malformed_phone_gets_a_clear_error(api: Api) -> None:
+    response = await api.client.post("/api/auth/sms-code", json={"phone": "12345"})
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "phone"
+
+
+async def test_staff_log_in_with_their_password_only(api: Api) -> None:
+    await api.staff("op-xihu", Role.OPERATOR, "330106")
+    wrong = await api.client.post("/api/auth/staff", json={"username": "op-xihu", "password": "nope"})
+    assert wrong.status_code == 401
+    unknown = await api.client.post("/api/auth/staff", json={"username": "ghost", "password": "x"})
+    assert unknown.status_code == 401
+    assert wrong.json()["detail"] == unknown.json()["detail"]
