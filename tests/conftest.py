@@ -30,9 +30,7 @@ from kuaichu.notify.models import SmsMessage
 from kuaichu.settings import Settings
 from kuaichu.tables import Base
 
-POSTGRES_ADMIN_URL = os.environ.get(
-    "KUAICHU_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
+POSTGRES_ADMIN_URL = os.environ.get("KUAICHU_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("KUAICHU_TEST_REDIS", "redis://127.0.0.1:6379/15")
 
 
@@ -137,7 +135,7 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
     return Settings(
         data_dir=tmp_path / "data",
         database_url=database_url,
-        secret_key="test-secret",
+        secret_key="test-secret-of-at-least-thirty-two-bytes",
         jurisdictions_file=DEMO_JURISDICTIONS,
         run_dispatcher=False,
         sms_code_min_interval_seconds=0,
@@ -181,9 +179,7 @@ class Api:
         token = self.context.tokens.issue(party_principal(phone), self.context.clock.now())
         return {"Authorization": f"Bearer {token}"}
 
-    async def staff(
-        self, username: str, role: Role, jurisdiction_code: str | None = None
-    ) -> dict[str, str]:
+    async def staff(self, username: str, role: Role, jurisdiction_code: str | None = None) -> dict[str, str]:
         """Create a staff account and log it in."""
 
         def create(session: Session) -> None:

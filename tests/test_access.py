@@ -17,8 +17,11 @@ async def xihu_case(api: Api) -> int:
 
 async def test_party_cannot_read_a_strangers_case(api: Api, xihu_case: int) -> None:
     stranger = await api.party("13700000009")
-    for path in (f"/api/cases/{xihu_case}", f"/api/cases/{xihu_case}/timeline",
-                 f"/api/cases/{xihu_case}/evidence"):
+    for path in (
+        f"/api/cases/{xihu_case}",
+        f"/api/cases/{xihu_case}/timeline",
+        f"/api/cases/{xihu_case}/evidence",
+    ):
         response = await api.client.get(path, headers=stranger)
         assert response.status_code == 404, path
         assert response.headers["content-type"] == "application/problem+json"
@@ -50,8 +53,9 @@ async def test_only_the_operator_who_took_the_call_may_work_on_it(api: Api, xihu
     assert (await api.client.post(f"/api/cases/{xihu_case}/take", headers=first)).status_code == 200
     response = await api.client.post(f"/api/cases/{xihu_case}/take", headers=second)
     assert response.status_code == 409
-    response = await api.client.post(f"/api/cases/{xihu_case}/transfer", json={"reason": "有人受伤"},
-                                     headers=second)
+    response = await api.client.post(
+        f"/api/cases/{xihu_case}/transfer", json={"reason": "有人受伤"}, headers=second
+    )
     assert response.status_code == 403
 
 

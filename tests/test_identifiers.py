@@ -38,9 +38,7 @@ def test_real_looking_plates_are_accepted(plate: str, plate_type: str) -> None:
     ("plate", "plate_type"),
     [("浙AI2345", "02"), ("A123456", "02"), ("浙A12345", "52"), ("浙AD12345", "02"), ("浙A123", "02")],
 )
-def test_malformed_plates_or_a_plate_of_the_wrong_type_are_refused(
-    plate: str, plate_type: str
-) -> None:
+def test_malformed_plates_or_a_plate_of_the_wrong_type_are_refused(plate: str, plate_type: str) -> None:
     with pytest.raises(ValueError):
         validate_plate(plate, plate_type)
 

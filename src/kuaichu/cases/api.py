@@ -9,6 +9,7 @@ from kuaichu.cases.schemas import (
     FactsIn,
     PartiesIn,
     ReportIn,
+    RowId,
     TimelineEventOut,
     TransferIn,
 )
@@ -38,17 +39,17 @@ async def list_cases(
 
 
 @router.get("/{case_id}", response_model=CaseOut)
-async def read_case(case_id: int, viewer: CurrentUser, context: Context) -> CaseOut:
+async def read_case(case_id: RowId, viewer: CurrentUser, context: Context) -> CaseOut:
     return await context.database.read(lambda s: service.read_case(s, viewer, case_id))
 
 
 @router.get("/{case_id}/timeline", response_model=list[TimelineEventOut])
-async def timeline(case_id: int, viewer: CurrentUser, context: Context) -> list[TimelineEventOut]:
+async def timeline(case_id: RowId, viewer: CurrentUser, context: Context) -> list[TimelineEventOut]:
     return await context.database.read(lambda s: service.timeline(s, viewer, case_id))
 
 
 @router.post("/{case_id}/abandon", response_model=CaseOut)
-async def abandon(case_id: int, party: Party, context: Context) -> CaseOut:
+async def abandon(case_id: RowId, party: Party, context: Context) -> CaseOut:
     now = context.clock.now()
     return await context.database.write(
         lambda s: service.case_view(s, service.abandon(s, party, case_id, now), party)
@@ -56,7 +57,7 @@ async def abandon(case_id: int, party: Party, context: Context) -> CaseOut:
 
 
 @router.post("/{case_id}/take", response_model=CaseOut)
-async def take(case_id: int, operator: Operator, context: Context, request: Request) -> CaseOut:
+async def take(case_id: RowId, operator: Operator, context: Context, request: Request) -> CaseOut:
     now = context.clock.now()
     result = await context.database.write(
         lambda s: service.case_view(s, service.take_case(s, operator, case_id, now), operator)
@@ -66,7 +67,7 @@ async def take(case_id: int, operator: Operator, context: Context, request: Requ
 
 
 @router.put("/{case_id}/facts", response_model=CaseOut)
-async def record_facts(case_id: int, body: FactsIn, operator: Operator, context: Context) -> CaseOut:
+async def record_facts(case_id: RowId, body: FactsIn, operator: Operator, context: Context) -> CaseOut:
     now = context.clock.now()
     return await context.database.write(
         lambda s: service.case_view(s, service.record_facts(s, operator, case_id, body, now), operator)
@@ -74,7 +75,7 @@ async def record_facts(case_id: int, body: FactsIn, operator: Operator, context:
 
 
 @router.put("/{case_id}/parties", response_model=CaseOut)
-async def record_parties(case_id: int, body: PartiesIn, operator: Operator, context: Context) -> CaseOut:
+async def record_parties(case_id: RowId, body: PartiesIn, operator: Operator, context: Context) -> CaseOut:
     now = context.clock.now()
     return await context.database.write(
         lambda s: service.case_view(s, service.record_parties(s, operator, case_id, body, now), operator)
@@ -82,7 +83,7 @@ async def record_parties(case_id: int, body: PartiesIn, operator: Operator, cont
 
 
 @router.post("/{case_id}/collection-complete", response_model=CaseOut)
-async def complete_collection(case_id: int, operator: Operator, context: Context) -> CaseOut:
+async def complete_collection(case_id: RowId, operator: Operator, context: Context) -> CaseOut:
     now = context.clock.now()
     return await context.database.write(
         lambda s: service.case_view(s, service.complete_collection(s, operator, case_id, now), operator)
@@ -90,7 +91,7 @@ async def complete_collection(case_id: int, operator: Operator, context: Context
 
 
 @router.post("/{case_id}/evacuate", response_model=CaseOut)
-async def evacuate(case_id: int, operator: Operator, context: Context, request: Request) -> CaseOut:
+async def evacuate(case_id: RowId, operator: Operator, context: Context, request: Request) -> CaseOut:
     now = context.clock.now()
     result = await context.database.write(
         lambda s: service.case_view(s, service.evacuate(s, operator, case_id, now), operator)
@@ -101,7 +102,7 @@ async def evacuate(case_id: int, operator: Operator, context: Context, request: 
 
 @router.post("/{case_id}/transfer", response_model=CaseOut)
 async def transfer(
-    case_id: int, body: TransferIn, operator: Operator, context: Context, request: Request
+    case_id: RowId, body: TransferIn, operator: Operator, context: Context, request: Request
 ) -> CaseOut:
     now = context.clock.now()
     result = await context.database.write(

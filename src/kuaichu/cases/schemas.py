@@ -1,6 +1,7 @@
 from datetime import datetime
 from typing import Annotated, Any
 
+from fastapi import Path
 from pydantic import AfterValidator, BaseModel, Field, model_validator
 
 from kuaichu.cases.catalogue import ACCIDENT_TYPES, VEHICLE_TYPES, WEATHER
@@ -22,6 +23,8 @@ def _one_of(options: tuple[str, ...], what: str) -> AfterValidator:
 
 
 Phone = Annotated[str, AfterValidator(validate_phone)]
+# Row ids in paths: bounded so an absurd number is a 422, not a database overflow.
+RowId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
 class ReportIn(BaseModel):

@@ -1,6 +1,7 @@
 from fastapi import APIRouter, status
 
 from kuaichu.auth.deps import Context, Insurer, Party
+from kuaichu.cases.schemas import RowId
 from kuaichu.claims import service
 from kuaichu.claims.schemas import ClaimOut
 
@@ -8,7 +9,7 @@ router = APIRouter(tags=["claims"])
 
 
 @router.post("/api/cases/{case_id}/claim", status_code=status.HTTP_201_CREATED, response_model=ClaimOut)
-async def push_claim(case_id: int, party: Party, context: Context) -> ClaimOut:
+async def push_claim(case_id: RowId, party: Party, context: Context) -> ClaimOut:
     now = context.clock.now()
     return await context.database.write(
         lambda s: ClaimOut.model_validate(service.push_claim(s, party, case_id, now), from_attributes=True)

@@ -5,6 +5,7 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from kuaichu.auth.deps import Context, CurrentUser
+from kuaichu.cases.schemas import RowId
 from kuaichu.evidence import service
 from kuaichu.evidence.schemas import EvidenceKind, EvidenceOut
 
@@ -13,7 +14,7 @@ router = APIRouter(prefix="/api/cases/{case_id}/evidence", tags=["evidence"])
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=EvidenceOut)
 async def upload(
-    case_id: int,
+    case_id: RowId,
     uploader: CurrentUser,
     context: Context,
     file: Annotated[UploadFile, File()],
@@ -31,11 +32,11 @@ async def upload(
 
 
 @router.get("", response_model=list[EvidenceOut])
-async def list_evidence(case_id: int, viewer: CurrentUser, context: Context) -> list[EvidenceOut]:
+async def list_evidence(case_id: RowId, viewer: CurrentUser, context: Context) -> list[EvidenceOut]:
     return await context.database.read(lambda s: service.list_evidence(s, viewer, case_id))
 
 
 @router.get("/{item_id}/content")
-async def content(case_id: int, item_id: int, viewer: CurrentUser, context: Context) -> StreamingResponse:
+async def content(case_id: RowId, item_id: RowId, viewer: CurrentUser, context: Context) -> StreamingResponse:
     item = await context.database.read(lambda s: service.get_evidence(s, viewer, case_id, item_id))
     return StreamingResponse(context.evidence_store.read_chunks(item.sha256), media_type=item.media_type)

@@ -2,7 +2,7 @@ from fastapi import APIRouter, Request
 from sqlalchemy.orm import Session
 
 from kuaichu.auth.deps import Context, Officer
-from kuaichu.cases.schemas import CaseOut
+from kuaichu.cases.schemas import CaseOut, RowId
 from kuaichu.cases.service import read_case
 from kuaichu.liability import service
 from kuaichu.liability.schemas import DeterminationIn
@@ -12,7 +12,7 @@ router = APIRouter(prefix="/api/cases", tags=["liability"])
 
 @router.post("/{case_id}/determination", response_model=CaseOut)
 async def determine(
-    case_id: int, body: DeterminationIn, officer: Officer, context: Context, request: Request
+    case_id: RowId, body: DeterminationIn, officer: Officer, context: Context, request: Request
 ) -> CaseOut:
     now = context.clock.now()
 

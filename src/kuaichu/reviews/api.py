@@ -2,7 +2,7 @@ from fastapi import APIRouter, Request
 from sqlalchemy.orm import Session
 
 from kuaichu.auth.deps import Context, Party, Reviewer
-from kuaichu.cases.schemas import CaseOut
+from kuaichu.cases.schemas import CaseOut, RowId
 from kuaichu.cases.service import read_case
 from kuaichu.reviews import service
 from kuaichu.reviews.schemas import ReviewApplicationIn, ReviewDecisionIn
@@ -12,7 +12,7 @@ router = APIRouter(prefix="/api/cases", tags=["reviews"])
 
 @router.post("/{case_id}/review", response_model=CaseOut)
 async def apply_for_review(
-    case_id: int, body: ReviewApplicationIn, party: Party, context: Context, request: Request
+    case_id: RowId, body: ReviewApplicationIn, party: Party, context: Context, request: Request
 ) -> CaseOut:
     now = context.clock.now()
 
@@ -27,7 +27,7 @@ async def apply_for_review(
 
 @router.post("/{case_id}/review/decision", response_model=CaseOut)
 async def decide_review(
-    case_id: int, body: ReviewDecisionIn, reviewer: Reviewer, context: Context, request: Request
+    case_id: RowId, body: ReviewDecisionIn, reviewer: Reviewer, context: Context, request: Request
 ) -> CaseOut:
     now = context.clock.now()
 

@@ -1,0 +1,188 @@
+"""Transitions and case reads through the full HTTP stack, against a bare baseline, same run.
+
+    .venv/bin/python bench/http_stack.py [--cases 400] [--concurrency 8]
+
+Both servers run as their own uvicorn process on the same SQLite file (WAL), one after the
+other, driven by the same client. Reported: requests per second of each and the ratio
+full/bare (the goal for transitions is at least 0.5).
+"""
+
+import argparse
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import httpx
+from sqlalchemy.orm import Session
+
+from kuaichu.auth.principal import Role
+from kuaichu.auth.service import TokenService, create_user, party_principal, staff_principal
+from kuaichu.cases.schemas import ReportIn
+from kuaichu.cases.service import report_case
+from kuaichu.clock import SystemClock
+from kuaichu.db import Database
+from kuaichu.demo.seed import DEMO_JURISDICTIONS
+from kuaichu.geo.service import import_jurisdictions, read_feature_collection
+from kuaichu.migrate import upgrade
+
+SECRET = "bench-secret"
+BENCH_DIR = Path(__file__).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def prepare(db_path: Path, cases: int) -> tuple[list[int], str]:
+    """Migrated database with one operator and 2 x cases queued cases; the operator's token."""
+    url = f"sqlite:///{db_path}"
+    upgrade(url)
+    database = Database(url)
+    now = SystemClock().now()
+
+    def work(session: Session) -> tuple[list[int], str]:
+        (jurisdiction, *_) = import_jurisdictions(session, read_feature_collection(DEMO_JURISDICTIONS))
+        user = create_user(
+            session,
+            username="op",
+            password="bench-password",
+            role=Role.OPERATOR,
+            display_name="坐席",
+            jurisdiction_id=jurisdiction.id,
+            now=now,
+        )
+        ids = [
+            report_case(session, party_principal(f"138{i:08d}"), ReportIn(lat=30.26, lng=120.10), now).id
+            for i in range(2 * cases)
+        ]
+        token = TokenService(SECRET, 24, 12).issue(staff_principal(user), now)
+        return ids, token
+
+    result = database.write_sync(work)
+    database.dispose()
+    return result
+
+
+def start(command: list[str], port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return process
+        except OSError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError(f"server did not start: {process.stderr.read().decode() if process.stderr else ''}")
+
+
+async def rate(
+    requests: list[Callable[[httpx.AsyncClient], Awaitable[httpx.Response]]], concurrency: int
+) -> float:
+    queue = list(requests)
+    async with httpx.AsyncClient(timeout=60) as client:
+
+        async def worker() -> None:
+            while queue:
+                response = await queue.pop()(client)
+                response.raise_for_status()
+
+        began = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return len(requests) / (time.perf_counter() - began)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--cases", type=int, default=400)
+    parser.add_argument("--concurrency", type=int, default=8)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        db_path = Path(tmp) / "kuaichu.db"
+        ids, token = prepare(db_path, args.cases)
+        full_ids, bare_ids = ids[: args.cases], ids[args.cases :]
+        full_port, bare_port = free_port(), free_port()
+        env = os.environ | {
+            "KUAICHU_DATA_DIR": tmp,
+            "KUAICHU_SECRET_KEY": SECRET,
+            "KUAICHU_PORT": str(full_port),
+            "KUAICHU_RUN_DISPATCHER": "false",
+        }
+        full = start(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "--factory",
+                "kuaichu.app:create_app",
+                "--port",
+                str(full_port),
+                "--log-level",
+                "warning",
+                "--no-access-log",
+            ],
+            full_port,
+            env,
+        )
+        bare = start(
+            [sys.executable, str(BENCH_DIR / "bare_server.py"), str(db_path), str(bare_port)], bare_port, env
+        )
+        headers = {"Authorization": f"Bearer {token}"}
+        full_base, bare_base = f"http://127.0.0.1:{full_port}", f"http://127.0.0.1:{bare_port}"
+        try:
+            results = asyncio.run(
+                measure(full_base, bare_base, headers, full_ids, bare_ids, args.concurrency)
+            )
+        finally:
+            full.terminate()
+            bare.terminate()
+    for name, (full_rate, bare_rate) in results.items():
+        print(
+            f"{name:<12} full stack {full_rate:8.1f}/s   bare {bare_rate:8.1f}/s   "
+            f"ratio {full_rate / bare_rate:.2f}"
+        )
+
+
+async def measure(
+    full_base: str,
+    bare_base: str,
+    headers: dict[str, str],
+    full_ids: list[int],
+    bare_ids: list[int],
+    concurrency: int,
+) -> dict[str, tuple[float, float]]:
+    def take_full(case_id: int) -> Callable[[httpx.AsyncClient], Awaitable[httpx.Response]]:
+        return lambda c: c.post(f"{full_base}/api/cases/{case_id}/take", headers=headers)
+
+    def take_bare(case_id: int) -> Callable[[httpx.AsyncClient], Awaitable[httpx.Response]]:
+        return lambda c: c.post(f"{bare_base}/take/{case_id}")
+
+    def read_full(case_id: int) -> Callable[[httpx.AsyncClient], Awaitable[httpx.Response]]:
+        return lambda c: c.get(f"{full_base}/api/cases/{case_id}", headers=headers)
+
+    def read_bare(case_id: int) -> Callable[[httpx.AsyncClient], Awaitable[httpx.Response]]:
+        return lambda c: c.get(f"{bare_base}/cases/{case_id}")
+
+    half = len(full_ids) // 2
+    # Alternate halves so neither side always runs on a warmer machine.
+    bare_take = await rate([take_bare(i) for i in bare_ids[:half]], concurrency)
+    full_take = await rate([take_full(i) for i in full_ids[:half]], concurrency)
+    bare_take += await rate([take_bare(i) for i in bare_ids[half:]], concurrency)
+    full_take += await rate([take_full(i) for i in full_ids[half:]], concurrency)
+    reads = [read_full(i) for i in full_ids] * 2
+    full_read = await rate(reads, concurrency)
+    bare_read = await rate([read_bare(i) for i in bare_ids] * 2, concurrency)
+    return {"transition": (full_take / 2, bare_take / 2), "case read": (full_read, bare_read)}
+
+
+if __name__ == "__main__":
+    main()

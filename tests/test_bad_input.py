@@ -1,0 +1,120 @@
+"""Bad input gets a clear problem+json error and changes nothing."""
+
+import pytest
+from conftest import XIHU, Api
+from factories import FACTS, party_body
+from flows import evacuated_case
+
+from kuaichu.auth.principal import Role
+
+
+@pytest.fixture
+async def in_call(api: Api) -> tuple[int, dict[str, str]]:
+    reporter = api.party_token("13800000001")
+    operator = await api.staff("op-xihu", Role.OPERATOR, "330106")
+    case_id = (await api.client.post("/api/cases", json=XIHU, headers=reporter)).json()["id"]
+    await api.client.post(f"/api/cases/{case_id}/take", headers=operator)
+    return case_id, operator
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("plate_number", "浙AI2345", "号牌号码格式不正确"),
+        ("id_number", "110105194912310021", "校验位"),
+        ("phone", "1234", "手机号码"),
+        ("vehicle_type", "飞行汽车", "车辆类型"),
+    ],
+)
+async def test_a_wrong_party_field_is_named_and_nothing_is_saved(
+    api: Api, in_call: tuple[int, dict[str, str]], field: str, value: str, message: str
+) -> None:
+    case_id, operator = in_call
+    party = party_body("13800000001", "浙A12345") | {field: value}
+    body = {"parties": [party, party_body("13900000002", "浙A54321", "李娜", "456")]}
+    response = await api.client.put(f"/api/cases/{case_id}/parties", json=body, headers=operator)
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    assert message in str(response.json()["errors"])
+    assert (await api.client.get(f"/api/cases/{case_id}", headers=operator)).json()["parties"] == []
+
+
+async def test_an_accident_in_the_future_is_refused(api: Api, in_call: tuple[int, dict[str, str]]) -> None:
+    case_id, operator = in_call
+    facts = FACTS | {"occurred_at": "2026-11-25T11:00:00+08:00"}
+    response = await api.client.put(f"/api/cases/{case_id}/facts", json=facts, headers=operator)
+    assert response.status_code == 422
+    assert (await api.client.get(f"/api/cases/{case_id}", headers=operator)).json()["accident_type"] is None
+
+
+async def test_an_accident_type_outside_the_catalogue_is_refused(
+    api: Api, in_call: tuple[int, dict[str, str]]
+) -> None:
+    case_id, operator = in_call
+    response = await api.client.put(
+        f"/api/cases/{case_id}/facts", json=FACTS | {"accident_type": "飙车"}, headers=operator
+    )
+    assert response.status_code == 422
+    assert "追尾" in response.json()["errors"][0]["message"]
+
+
+async def test_collection_cannot_complete_without_the_evidence(
+    api: Api, in_call: tuple[int, dict[str, str]]
+) -> None:
+    case_id, operator = in_call
+    response = await api.client.post(f"/api/cases/{case_id}/collection-complete", headers=operator)
+    assert response.status_code == 422
+    assert set(response.json()["missing"]) == {"事故基本情况", "至少2方当事人信息", "现场证据"}
+    assert (await api.client.get(f"/api/cases/{case_id}", headers=operator)).json()["state"] == "in_call"
+
+
+async def test_evacuating_before_collection_is_complete_is_an_illegal_transition(
+    api: Api, in_call: tuple[int, dict[str, str]]
+) -> None:
+    case_id, operator = in_call
+    response = await api.client.post(f"/api/cases/{case_id}/evacuate", headers=operator)
+    assert response.status_code == 409
+    assert "视频取证中" in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "grades",
+    [["full", "full"], ["main", "none"], ["main", "main"], ["minor", "none"], ["full"]],
+)
+async def test_responsibility_grades_that_cannot_stand_together_are_refused(
+    api: Api, grades: list[str]
+) -> None:
+    case = await evacuated_case(api)
+    shares = [{"party_id": pid, "responsibility": g} for pid, g in zip(case.party_ids, grades, strict=False)]
+    response = await api.client.post(
+        f"/api/cases/{case.id}/determination", json={"shares": shares}, headers=case.officer
+    )
+    assert response.status_code == 422
+    assert (await api.client.get(f"/api/cases/{case.id}", headers=case.officer)).json()[
+        "state"
+    ] == "evacuated"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("post", "/api/cases", "not json"),
+        ("post", "/api/cases", {"lat": "north", "lng": 120}),
+        ("post", "/api/cases", {"lat": 930, "lng": 120}),
+        ("get", "/api/cases/abc", None),
+        ("get", "/api/cases?state=flying", None),
+        ("get", "/api/cases/99999999999999999999999", None),
+        ("get", "/no/such/page", None),
+    ],
+)
+async def test_malformed_requests_never_cause_a_server_error(
+    api: Api, method: str, path: str, body: object
+) -> None:
+    headers = api.party_token("13800000001")
+    if isinstance(body, str):
+        response = await api.client.request(method, path, content=body, headers=headers)
+    else:
+        response = await api.client.request(method, path, json=body, headers=headers)
+    assert 400 <= response.status_code < 500
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["detail"]
