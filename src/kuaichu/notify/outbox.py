@@ -1,0 +1,61 @@
+"""Writing to the outbox, inside the caller's own transaction.
+
+Domain services call these with the Session of the unit of work that changes the case, so a
+message exists exactly when the change that caused it was committed. The dispatcher delivers
+the rows later; `key` (the idempotency key) makes enqueuing the same message twice harmless.
+"""
+
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Table
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from kuaichu.notify.models import OutboxMessage
+from kuaichu.privacy import mask_phone
+
+__all__ = ["PUSH", "SMS", "enqueue_push", "enqueue_sms", "mask_phone"]
+
+SMS = "sms"
+PUSH = "push"
+
+_OUTBOX: Table = OutboxMessage.__table__  # type: ignore[assignment]
+
+
+def enqueue_sms(
+    session: Session, *, phone: str, text: str, key: str, now: datetime, case_id: int | None = None
+) -> None:
+    _enqueue(session, channel=SMS, key=key, case_id=case_id, payload={"phone": phone, "text": text}, now=now)
+
+
+def enqueue_push(session: Session, *, case_id: int, event: dict[str, Any], key: str, now: datetime) -> None:
+    """A page push: the dispatcher publishes `event` on the bus channel `case:{case_id}`."""
+    # Normalise through JSON the way the bus does, so datetimes etc. store and publish alike.
+    event = json.loads(json.dumps(event, default=str))
+    _enqueue(session, channel=PUSH, key=key, case_id=case_id, payload={"event": event}, now=now)
+
+
+def _enqueue(
+    session: Session, *, channel: str, key: str, case_id: int | None, payload: dict[str, Any], now: datetime
+) -> None:
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    # ON CONFLICT DO NOTHING rather than catching IntegrityError: a failed statement would
+    # abort the caller's whole PostgreSQL transaction, and a duplicate key is not an error.
+    statement = (
+        insert(_OUTBOX)
+        .values(
+            channel=channel,
+            idempotency_key=key,
+            case_id=case_id,
+            payload=payload,
+            status="pending",
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["idempotency_key"])
+    )
+    session.execute(statement)
