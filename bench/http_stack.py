@@ -31,7 +31,7 @@ from kuaichu.demo.seed import DEMO_JURISDICTIONS
 from kuaichu.geo.service import import_jurisdictions, read_feature_collection
 from kuaichu.migrate import upgrade
 
-SECRET = "bench-secret"
+SECRET = "bench-secret-of-at-least-thirty-two-bytes"
 BENCH_DIR = Path(__file__).parent
 
 

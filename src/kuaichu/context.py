@@ -22,5 +22,5 @@ class AppContext:
     evidence_store: EvidenceStore
 
 
-def app_context(request: Request) -> AppContext:
+async def app_context(request: Request) -> AppContext:
     return request.app.state.context

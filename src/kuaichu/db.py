@@ -7,10 +7,14 @@ costs far more than the SQL itself; one hop per transaction keeps a state change
 timeline event and its outbox rows cheap and atomic.
 
 SQLite runs in WAL mode; write transactions start with BEGIN IMMEDIATE so concurrent writers
-queue on the busy timeout instead of failing on a lock upgrade. PostgreSQL uses psycopg 3.
+queue on the busy timeout instead of failing on a lock upgrade. Within one process, writers
+also queue on a lock: SQLite's busy handler waits by sleeping and polling, which under
+contention costs far more than the transactions themselves. PostgreSQL uses psycopg 3.
 """
 
+import threading
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -88,19 +92,23 @@ class Database:
         self.writer, self.reader = create_engines(self.url)
         self._write_sessions = sessionmaker(self.writer, expire_on_commit=False)
         self._read_sessions = sessionmaker(self.reader, expire_on_commit=False)
+        self._write_lock: AbstractContextManager[object] = (
+            nullcontext() if self.is_postgres else threading.Lock()
+        )
 
     @property
     def is_postgres(self) -> bool:
         return self.writer.dialect.name == "postgresql"
 
     async def write(self, work: Callable[[Session], T]) -> T:
-        return await anyio.to_thread.run_sync(_run_unit, self._write_sessions, work)
+        return await anyio.to_thread.run_sync(self.write_sync, work)
 
     async def read(self, work: Callable[[Session], T]) -> T:
         return await anyio.to_thread.run_sync(_run_unit, self._read_sessions, work)
 
     def write_sync(self, work: Callable[[Session], T]) -> T:
-        return _run_unit(self._write_sessions, work)
+        with self._write_lock:
+            return _run_unit(self._write_sessions, work)
 
     def dispose(self) -> None:
         self.writer.dispose()
