@@ -54,18 +54,34 @@ def take(request: Request) -> JSONResponse:
             " next_attempt_at, created_at) VALUES ('push', ?, ?, ?, 'pending', 0, ?, ?)",
             (f"bare:{case_id}", case_id, json.dumps({"event": "call_taken"}), now, now),
         )
+        number, state, updated_at = db.execute(
+            "SELECT number, state, updated_at FROM cases WHERE id=?", (case_id,)
+        ).fetchone()
         db.execute("COMMIT")
     except Exception:
         db.execute("ROLLBACK")
         raise
-    return read_case_json(case_id)
+    # The same answer the full stack gives to a transition.
+    return JSONResponse(
+        {
+            "id": case_id,
+            "number": number,
+            "state": state,
+            "state_label": "视频取证中",
+            "allowed_actions": ["complete_collection", "transfer"],
+            "updated_at": updated_at,
+        }
+    )
 
 
 def read_case_json(case_id: int) -> JSONResponse:
     db = connection()
     case = db.execute("SELECT * FROM cases WHERE id=?", (case_id,)).fetchone()
     parties = db.execute("SELECT * FROM case_parties WHERE case_id=?", (case_id,)).fetchall()
-    body = dict(case) | {"parties": [dict(p) for p in parties]}
+    jurisdiction = db.execute(
+        "SELECT code, name FROM jurisdictions WHERE id=?", (case["jurisdiction_id"],)
+    ).fetchone()
+    body = dict(case) | dict(jurisdiction) | {"parties": [dict(p) for p in parties]}
     return JSONResponse(body)
 
 

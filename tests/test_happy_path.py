@@ -45,7 +45,9 @@ async def test_a_rear_end_collision_from_one_tap_to_closed(api: Api) -> None:
     assert any("请立即撤离现场" in text for text in await api.sms_to(OTHER))
 
     # 5. 后台定责: the following vehicle (乙, party 2) bears full responsibility.
-    party_ids = [p["id"] for p in response.json()["parties"]]
+    party_ids = [
+        p["id"] for p in (await client.get(f"/api/cases/{case_id}", headers=officer)).json()["parties"]
+    ]
     decision = {
         "shares": [
             {"party_id": party_ids[0], "responsibility": "none"},
@@ -55,9 +57,9 @@ async def test_a_rear_end_collision_from_one_tap_to_closed(api: Api) -> None:
     }
     response = await client.post(f"/api/cases/{case_id}/determination", json=decision, headers=officer)
     assert response.status_code == 200, response.text
-    determined = response.json()
-    assert determined["state"] == "determined"
-    assert determined["review_deadline"] is not None
+    assert response.json()["state"] == "determined"
+    determined = (await client.get(f"/api/cases/{case_id}", headers=reporter)).json()
+    assert determined["review_deadline"] == "2026-11-30T16:00:00Z"  # Monday midnight, Shanghai
     assert any("全部责任" in text for text in await api.sms_to(OTHER))
 
     # The other party, logged in with its own phone, sees the case and its responsibility.

@@ -50,7 +50,8 @@ async def test_a_revoked_case_is_redetermined_by_another_officer(api: Api) -> No
     decision = {"outcome": "revoked", "note": "行车记录仪显示甲车变道"}
     response = await api.client.post(f"/api/cases/{case.id}/review/decision", json=decision, headers=reviewer)
     assert response.json()["state"] == "evacuated"
-    assert response.json()["determination"] is None
+    revoked = (await api.client.get(f"/api/cases/{case.id}", headers=case.other)).json()
+    assert revoked["determination"] is None
 
     same_officer = await api.client.post(
         f"/api/cases/{case.id}/determination", json=rear_end_decision(case), headers=case.officer
@@ -61,7 +62,8 @@ async def test_a_revoked_case_is_redetermined_by_another_officer(api: Api) -> No
         f"/api/cases/{case.id}/determination", json=rear_end_decision(case), headers=other_officer
     )
     assert response.status_code == 200, response.text
-    assert response.json()["determination"]["replaces_id"] is not None
+    redetermined = (await api.client.get(f"/api/cases/{case.id}", headers=case.other)).json()
+    assert redetermined["determination"]["replaces_id"] is not None
 
 
 async def test_the_determining_officer_cannot_review_own_determination(api: Api) -> None:

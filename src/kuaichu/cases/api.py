@@ -12,6 +12,7 @@ from kuaichu.cases.schemas import (
     RowId,
     TimelineEventOut,
     TransferIn,
+    TransitionOut,
 )
 
 router = APIRouter(prefix="/api/cases", tags=["cases"])
@@ -48,19 +49,19 @@ async def timeline(case_id: RowId, viewer: CurrentUser, context: Context) -> lis
     return await context.database.read(lambda s: service.timeline(s, viewer, case_id))
 
 
-@router.post("/{case_id}/abandon", response_model=CaseOut)
-async def abandon(case_id: RowId, party: Party, context: Context) -> CaseOut:
+@router.post("/{case_id}/abandon", response_model=TransitionOut)
+async def abandon(case_id: RowId, party: Party, context: Context) -> TransitionOut:
     now = context.clock.now()
     return await context.database.write(
-        lambda s: service.case_view(s, service.abandon(s, party, case_id, now), party)
+        lambda s: service.transition_view(service.abandon(s, party, case_id, now), party)
     )
 
 
-@router.post("/{case_id}/take", response_model=CaseOut)
-async def take(case_id: RowId, operator: Operator, context: Context, request: Request) -> CaseOut:
+@router.post("/{case_id}/take", response_model=TransitionOut)
+async def take(case_id: RowId, operator: Operator, context: Context, request: Request) -> TransitionOut:
     now = context.clock.now()
     result = await context.database.write(
-        lambda s: service.case_view(s, service.take_case(s, operator, case_id, now), operator)
+        lambda s: service.transition_view(service.take_case(s, operator, case_id, now), operator)
     )
     _delivered(request)
     return result
@@ -82,31 +83,31 @@ async def record_parties(case_id: RowId, body: PartiesIn, operator: Operator, co
     )
 
 
-@router.post("/{case_id}/collection-complete", response_model=CaseOut)
-async def complete_collection(case_id: RowId, operator: Operator, context: Context) -> CaseOut:
+@router.post("/{case_id}/collection-complete", response_model=TransitionOut)
+async def complete_collection(case_id: RowId, operator: Operator, context: Context) -> TransitionOut:
     now = context.clock.now()
     return await context.database.write(
-        lambda s: service.case_view(s, service.complete_collection(s, operator, case_id, now), operator)
+        lambda s: service.transition_view(service.complete_collection(s, operator, case_id, now), operator)
     )
 
 
-@router.post("/{case_id}/evacuate", response_model=CaseOut)
-async def evacuate(case_id: RowId, operator: Operator, context: Context, request: Request) -> CaseOut:
+@router.post("/{case_id}/evacuate", response_model=TransitionOut)
+async def evacuate(case_id: RowId, operator: Operator, context: Context, request: Request) -> TransitionOut:
     now = context.clock.now()
     result = await context.database.write(
-        lambda s: service.case_view(s, service.evacuate(s, operator, case_id, now), operator)
+        lambda s: service.transition_view(service.evacuate(s, operator, case_id, now), operator)
     )
     _delivered(request)
     return result
 
 
-@router.post("/{case_id}/transfer", response_model=CaseOut)
+@router.post("/{case_id}/transfer", response_model=TransitionOut)
 async def transfer(
     case_id: RowId, body: TransferIn, operator: Operator, context: Context, request: Request
-) -> CaseOut:
+) -> TransitionOut:
     now = context.clock.now()
     result = await context.database.write(
-        lambda s: service.case_view(s, service.transfer(s, operator, case_id, body.reason, now), operator)
+        lambda s: service.transition_view(service.transfer(s, operator, case_id, body.reason, now), operator)
     )
     _delivered(request)
     return result

@@ -112,6 +112,17 @@ class CaseOut(BaseModel):
     review_deadline: datetime | None = None
 
 
+class TransitionOut(BaseModel):
+    """What a state change answers: the new state and what the caller may do next."""
+
+    id: int
+    number: str
+    state: str
+    state_label: str
+    allowed_actions: list[str]
+    updated_at: datetime
+
+
 class CaseSummary(BaseModel):
     id: int
     number: str

@@ -20,6 +20,7 @@ from kuaichu.cases.schemas import (
     PartyOut,
     ReportIn,
     TimelineEventOut,
+    TransitionOut,
 )
 from kuaichu.clock import local
 from kuaichu.errors import Forbidden, InvalidInput
@@ -276,6 +277,17 @@ def _determination_out(determination: Determination | None) -> dict[str, object]
         "shares": determination.shares,
         "replaces_id": determination.replaces_id,
     }
+
+
+def transition_view(case: Case, viewer: Principal) -> TransitionOut:
+    return TransitionOut(
+        id=case.id,
+        number=case.number,
+        state=case.state,
+        state_label=STATE_LABELS[CaseState(case.state)],
+        allowed_actions=[a.value for a in lifecycle.allowed_actions(case.state, viewer.role)],
+        updated_at=case.updated_at,
+    )
 
 
 def read_case(session: Session, viewer: Principal, case_id: int) -> CaseOut:

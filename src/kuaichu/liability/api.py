@@ -1,25 +1,22 @@
 from fastapi import APIRouter, Request
-from sqlalchemy.orm import Session
 
 from kuaichu.auth.deps import Context, Officer
-from kuaichu.cases.schemas import CaseOut, RowId
-from kuaichu.cases.service import read_case
+from kuaichu.cases.schemas import RowId, TransitionOut
+from kuaichu.cases.service import transition_view
 from kuaichu.liability import service
 from kuaichu.liability.schemas import DeterminationIn
 
 router = APIRouter(prefix="/api/cases", tags=["liability"])
 
 
-@router.post("/{case_id}/determination", response_model=CaseOut)
+@router.post("/{case_id}/determination", response_model=TransitionOut)
 async def determine(
     case_id: RowId, body: DeterminationIn, officer: Officer, context: Context, request: Request
-) -> CaseOut:
+) -> TransitionOut:
     now = context.clock.now()
 
-    def work(session: Session) -> CaseOut:
-        service.determine(session, officer, case_id, body, now)
-        return read_case(session, officer, case_id)
-
-    result = await context.database.write(work)
+    result = await context.database.write(
+        lambda s: transition_view(service.determine(s, officer, case_id, body, now), officer)
+    )
     request.app.state.wake_dispatcher()
     return result

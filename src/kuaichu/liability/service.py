@@ -29,7 +29,7 @@ def officers_of_revoked(session: Session, case_id: int) -> set[int]:
 
 def determine(
     session: Session, officer: Principal, case_id: int, decision: DeterminationIn, now: datetime
-) -> Determination:
+) -> Case:
     case = get_case(session, officer, case_id, lock=True)
     _check_shares(case, decision)
     revoked_by = officers_of_revoked(session, case.id)
@@ -69,7 +69,7 @@ def determine(
         "提出书面复核申请。",
         now,
     )
-    return determination
+    return case
 
 
 def _check_shares(case: Case, decision: DeterminationIn) -> None:

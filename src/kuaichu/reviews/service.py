@@ -9,6 +9,7 @@ from kuaichu.auth.principal import Principal
 from kuaichu.cases import lifecycle
 from kuaichu.cases.access import get_case, party_of
 from kuaichu.cases.lifecycle import Action, CaseState
+from kuaichu.cases.models import Case
 from kuaichu.cases.service import in_force_determination, notify_parties
 from kuaichu.errors import Conflict, Forbidden, IllegalTransition
 from kuaichu.reviews.deadline import last_day_to_apply, review_deadline
@@ -22,7 +23,7 @@ def apply_for_review(
     case_id: int,
     application: ReviewApplicationIn,
     now: datetime,
-) -> ReviewRequest:
+) -> Case:
     case = get_case(session, party, case_id, lock=True)
     applicant = party_of(case, party)
     if applicant is None:
@@ -52,12 +53,12 @@ def apply_for_review(
         f"【快处】事故{case.number}已有当事人申请复核，复核期间请等待通知。",
         now,
     )
-    return review
+    return case
 
 
 def decide_review(
     session: Session, reviewer: Principal, case_id: int, decision: ReviewDecisionIn, now: datetime
-) -> ReviewRequest:
+) -> Case:
     case = get_case(session, reviewer, case_id, lock=True)
     review = session.scalars(select(ReviewRequest).where(ReviewRequest.case_id == case.id)).first()
     determination = in_force_determination(session, case.id)
@@ -88,4 +89,4 @@ def decide_review(
         f"【快处】事故{case.number}复核结论：{outcome_text}。",
         now,
     )
-    return review
+    return case
