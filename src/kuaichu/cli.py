@@ -110,3 +110,7 @@ def user_add(
 
 def main() -> None:
     cli()
+
+
+if __name__ == "__main__":
+    main()

@@ -20,6 +20,8 @@ from typing import Any, TypeVar
 
 import anyio.to_thread
 from sqlalchemy import DateTime, Engine, create_engine, event
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -46,6 +48,11 @@ class UtcDateTime(TypeDecorator[datetime]):
 
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
         return None if value is None else as_utc(value)
+
+
+def upsert_insert(session: Session) -> Any:
+    """The dialect's INSERT, which has ON CONFLICT clauses (plain `insert` has none)."""
+    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
 
 
 def normalise_url(url: str) -> str:

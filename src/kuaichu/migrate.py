@@ -4,6 +4,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import make_url
 
 from kuaichu.db import normalise_url
 
@@ -18,4 +19,8 @@ def alembic_config(url: str) -> Config:
 
 
 def upgrade(url: str) -> None:
+    url = normalise_url(url)
+    database = make_url(url).database
+    if url.startswith("sqlite") and database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
     command.upgrade(alembic_config(url), "heads")

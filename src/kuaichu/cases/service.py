@@ -3,8 +3,6 @@
 from datetime import datetime
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from kuaichu.auth.principal import Principal, Role
@@ -23,6 +21,7 @@ from kuaichu.cases.schemas import (
     TransitionOut,
 )
 from kuaichu.clock import local
+from kuaichu.db import upsert_insert
 from kuaichu.errors import Forbidden, InvalidInput
 from kuaichu.evidence.models import EvidenceItem
 from kuaichu.geo.models import Jurisdiction
@@ -37,9 +36,8 @@ def next_case_number(session: Session, jurisdiction_code: str, now: datetime) ->
     """Jurisdiction code + Shanghai date + daily sequence; one atomic upsert, so concurrent
     reports can never share a number."""
     day = local(now).strftime("%Y%m%d")
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     statement = (
-        insert(CaseNumberSequence)
+        upsert_insert(session)(CaseNumberSequence)
         .values(jurisdiction_code=jurisdiction_code, day=day, last=1)
         .on_conflict_do_update(
             index_elements=["jurisdiction_code", "day"],

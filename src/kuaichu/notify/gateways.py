@@ -9,12 +9,11 @@ from typing import Any, Protocol
 
 import httpx
 from sqlalchemy import Table
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from kuaichu.bus import EventBus
 from kuaichu.clock import Clock
-from kuaichu.db import Database
+from kuaichu.db import Database, upsert_insert
 from kuaichu.notify.models import SmsMessage
 from kuaichu.privacy import mask_phone
 from kuaichu.settings import Settings
@@ -43,7 +42,7 @@ class DatabaseSmsGateway:
         now = self._clock.now()
 
         def store(session: Session) -> None:
-            insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+            insert = upsert_insert(session)
             # Insert-if-absent: a re-send after a crash finds the row and adds nothing.
             session.execute(
                 insert(_SMS_MESSAGES)

@@ -10,9 +10,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Table
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from kuaichu.db import upsert_insert
 from kuaichu.notify.models import OutboxMessage
 from kuaichu.privacy import mask_phone
 
@@ -40,8 +40,7 @@ def enqueue_push(session: Session, *, case_id: int, event: dict[str, Any], key: 
 def _enqueue(
     session: Session, *, channel: str, key: str, case_id: int | None, payload: dict[str, Any], now: datetime
 ) -> None:
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = upsert_insert(session)
     # ON CONFLICT DO NOTHING rather than catching IntegrityError: a failed statement would
     # abort the caller's whole PostgreSQL transaction, and a duplicate key is not an error.
     statement = (

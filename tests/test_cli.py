@@ -1,0 +1,147 @@
+"""The commands an engineer runs: `kuaichu demo`, `kuaichu user add`, `kuaichu db upgrade`."""
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+KUAICHU = [sys.executable, "-m", "kuaichu.cli"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _env(data_dir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KUAICHU_")}
+    return env | {"KUAICHU_DATA_DIR": str(data_dir)}
+
+
+@pytest.fixture
+def demo(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    port = _free_port()
+    log = tmp_path / "demo.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [*KUAICHU, "demo", "--port", str(port)],
+            env=_env(tmp_path / "data"),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            _wait_until_serving(base, process)
+            yield base, log
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+
+
+def _wait_until_serving(base: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "kuaichu demo exited"
+        try:
+            if httpx.get(f"{base}/health").status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.2)
+    raise TimeoutError("kuaichu demo did not start serving")
+
+
+def _wait_for_log(log: Path, pattern: str) -> re.Match[str]:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        match = re.search(pattern, log.read_text(encoding="utf-8"))
+        if match:
+            return match
+        time.sleep(0.1)  # the log is a file written by another process: nothing to await
+    raise TimeoutError(pattern)
+
+
+def test_the_demo_serves_its_city_and_prints_the_logins(demo: tuple[str, Path]) -> None:
+    base, log = demo
+    printed = _wait_for_log(log, r"Staff logins \(password (\S+)\)")
+    password = printed.group(1)
+    assert "op-330106" in log.read_text(encoding="utf-8")
+    operator = httpx.post(f"{base}/api/auth/staff", json={"username": "op-330106", "password": password})
+    assert operator.status_code == 200
+
+    # A party logs in with the code the demo's SMS gateway writes to the log.
+    assert httpx.post(f"{base}/api/auth/sms-code", json={"phone": "13800138000"}).status_code == 202
+    code = _wait_for_log(log, r"SMS to 138\*\*\*\*8000 .*验证码为(\d{6})").group(1)
+    assert "13800138000" not in log.read_text(encoding="utf-8")
+    login = httpx.post(f"{base}/api/auth/party", json={"phone": "13800138000", "code": code})
+    assert login.status_code == 200
+    party = {"Authorization": f"Bearer {login.json()['access_token']}"}
+    case = httpx.post(f"{base}/api/cases", json={"lat": 30.33, "lng": 120.15}, headers=party)
+    assert case.json()["jurisdiction_name"] == "拱墅区"
+
+
+def test_user_add_creates_a_staff_account_that_can_log_in(tmp_path: Path) -> None:
+    env = _env(tmp_path / "data")
+    result = subprocess.run(
+        [*KUAICHU, "user", "add", "wang", "--role", "supervisor", "--name", "王监管"],
+        input="a-long-password\na-long-password\n",
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "created user wang" in result.stdout
+    again = subprocess.run(
+        [*KUAICHU, "user", "add", "wang", "--role", "supervisor", "--name", "王监管"],
+        input="a-long-password\na-long-password\n",
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert again.returncode == 1
+    assert "用户名已存在" in again.stderr
+
+
+def test_user_add_refuses_an_operator_without_a_jurisdiction(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [
+            *KUAICHU,
+            "user",
+            "add",
+            "li",
+            "--role",
+            "operator",
+            "--name",
+            "李坐席",
+            "--password",
+            "long-enough-1",
+        ],
+        env=_env(tmp_path / "data"),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "必须属于一个辖区" in result.stderr
+
+
+def test_db_upgrade_is_idempotent(tmp_path: Path) -> None:
+    for _ in range(2):
+        result = subprocess.run(
+            [*KUAICHU, "db", "upgrade"],
+            env=_env(tmp_path / "data"),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+    assert (tmp_path / "data" / "kuaichu.db").exists()
