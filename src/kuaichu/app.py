@@ -8,6 +8,8 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from kuaichu.audit import service as audit
+from kuaichu.audit.signing import AuditSigner
 from kuaichu.auth.api import router as auth_router
 from kuaichu.auth.service import TokenService
 from kuaichu.bus import create_bus
@@ -29,6 +31,18 @@ from kuaichu.reviews.api import router as reviews_router
 from kuaichu.settings import Settings
 
 log = logging.getLogger(__name__)
+
+
+async def sign_audit_checkpoints(context: AppContext) -> None:
+    """Periodically sign the audit chain's head (a no-op when nothing was appended)."""
+    while True:
+        await asyncio.sleep(context.settings.audit_checkpoint_seconds)
+        try:
+            await context.database.write(
+                lambda s: audit.checkpoint(s, context.audit_signer, context.clock.now())
+            )
+        except Exception:
+            log.exception("audit checkpoint failed; retrying at the next period")
 
 
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:
@@ -53,6 +67,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
                 settings.signing_secret, settings.party_token_hours, settings.staff_token_hours
             ),
             evidence_store=LocalEvidenceStore(settings.evidence_dir),
+            audit_signer=AuditSigner.from_file(settings.effective_audit_key_file),
         )
         dispatcher = OutboxDispatcher(
             database=database,
@@ -66,11 +81,13 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         app.state.context = context
         app.state.dispatcher = dispatcher
         app.state.wake_dispatcher = dispatcher.wake
-        task = asyncio.create_task(dispatcher.run_forever()) if settings.run_dispatcher else None
+        tasks = [asyncio.create_task(sign_audit_checkpoints(context))]
+        if settings.run_dispatcher:
+            tasks.append(asyncio.create_task(dispatcher.run_forever()))
         try:
             yield
         finally:
-            if task is not None:
+            for task in tasks:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task

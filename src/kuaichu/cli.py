@@ -8,6 +8,8 @@ import uvicorn
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from kuaichu.audit import service as audit
+from kuaichu.audit.signing import AuditSigner
 from kuaichu.auth.principal import Role
 from kuaichu.auth.service import create_user
 from kuaichu.clock import SystemClock
@@ -21,8 +23,10 @@ from kuaichu.settings import Settings
 cli = typer.Typer(help="快处 Kuaichu: video handling of minor traffic accidents.", no_args_is_help=True)
 db_cli = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 user_cli = typer.Typer(help="Staff accounts.", no_args_is_help=True)
+audit_cli = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
 cli.add_typer(db_cli, name="db")
 cli.add_typer(user_cli, name="user")
+cli.add_typer(audit_cli, name="audit")
 
 
 def _serve(settings: Settings) -> None:
@@ -106,6 +110,32 @@ def user_add(
         typer.echo(f"error: {error.detail}", err=True)
         raise typer.Exit(1) from None
     typer.echo(f"created user {username} (id {user_id}, {role.value})")
+
+
+@audit_cli.command("verify")
+def audit_verify() -> None:
+    """Check the whole hash chain and the signed checkpoints; name the first broken entry."""
+    settings = Settings()
+    database = Database(settings.effective_database_url)
+    signer = AuditSigner.from_file(settings.effective_audit_key_file)
+    result = database.write_sync(lambda s: audit.verify(s, signer))
+    database.dispose()
+    if not result.ok:
+        where = f"entry {result.first_broken_id}: " if result.first_broken_id else ""
+        typer.echo(f"audit chain BROKEN at {where}{result.reason}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"audit chain intact: {result.entries} entries, {result.checkpoints} signed checkpoints")
+
+
+@audit_cli.command("checkpoint")
+def audit_checkpoint() -> None:
+    """Sign the chain's head now."""
+    settings = Settings()
+    database = Database(settings.effective_database_url)
+    signer = AuditSigner.from_file(settings.effective_audit_key_file)
+    signed = database.write_sync(lambda s: audit.checkpoint(s, signer, SystemClock().now()))
+    database.dispose()
+    typer.echo(f"signed checkpoint at entry {signed.entry_id}" if signed else "nothing new to sign")
 
 
 def main() -> None:

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
+from kuaichu.audit.signing import AuditSigner
 from kuaichu.auth.service import TokenService
 from kuaichu.bus import EventBus
 from kuaichu.clock import Clock
@@ -20,6 +21,7 @@ class AppContext:
     bus: EventBus
     tokens: TokenService
     evidence_store: EvidenceStore
+    audit_signer: AuditSigner
 
 
 async def app_context(request: Request) -> AppContext:

@@ -45,6 +45,14 @@ class Settings(BaseSettings):
     outbox_lease_seconds: int = 60
     run_dispatcher: bool = True
 
+    # Empty means data_dir/audit-key.pem, created on first start.
+    audit_key_file: Path | None = None
+    audit_checkpoint_seconds: float = 300.0
+
+    @property
+    def effective_audit_key_file(self) -> Path:
+        return self.audit_key_file or self.data_dir / "audit-key.pem"
+
     @cached_property
     def effective_database_url(self) -> str:
         if self.database_url:

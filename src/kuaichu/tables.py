@@ -1,5 +1,6 @@
 """Imports every domain's tables so Base.metadata is complete (Alembic, tests)."""
 
+from kuaichu.audit import models as audit_models
 from kuaichu.auth import models as auth_models
 from kuaichu.cases import models as case_models
 from kuaichu.claims import models as claim_models
@@ -12,6 +13,7 @@ from kuaichu.reviews import models as review_models
 
 __all__ = [
     "Base",
+    "audit_models",
     "auth_models",
     "case_models",
     "claim_models",

@@ -3,6 +3,7 @@ from fastapi import APIRouter, Request, status
 from kuaichu.auth import service
 from kuaichu.auth.deps import Context, CurrentUser
 from kuaichu.auth.schemas import PartyLogin, SmsCodeRequest, StaffLogin, TokenOut
+from kuaichu.errors import NotAuthenticated
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 
@@ -35,11 +36,18 @@ async def party_login(body: PartyLogin, context: Context) -> TokenOut:
 
 
 @router.post("/staff", response_model=TokenOut)
-async def staff_login(body: StaffLogin, context: Context) -> TokenOut:
-    principal = await context.database.read(
-        lambda s: service.authenticate_staff(s, body.username, body.password)
-    )
-    token = context.tokens.issue(principal, context.clock.now())
+async def staff_login(body: StaffLogin, request: Request, context: Context) -> TokenOut:
+    now = context.clock.now()
+    address = _client_address(request)
+    try:
+        principal = await context.database.read(
+            lambda s: service.authenticate_staff(s, body.username, body.password)
+        )
+    except NotAuthenticated:
+        await context.database.write(lambda s: service.record_login(s, body.username, None, address, now))
+        raise
+    await context.database.write(lambda s: service.record_login(s, body.username, principal, address, now))
+    token = context.tokens.issue(principal, now)
     return TokenOut(access_token=token, role=principal.role.value, name=principal.label)
 
 

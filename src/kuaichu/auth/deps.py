@@ -1,6 +1,7 @@
 """FastAPI dependencies: who is calling, and may this role call here at all."""
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -14,13 +15,16 @@ Context = Annotated[AppContext, Depends(app_context)]
 
 
 async def current_principal(request: Request, context: Context) -> Principal:
+    address = request.client.host if request.client else None
     api_key = request.headers.get("x-api-key")
     if api_key:
-        return await context.database.read(lambda s: authenticate_api_key(s, api_key))
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        raise NotAuthenticated("请先登录")
-    return context.tokens.principal(token, context.clock.now())
+        principal = await context.database.read(lambda s: authenticate_api_key(s, api_key))
+    else:
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            raise NotAuthenticated("请先登录")
+        principal = context.tokens.principal(token, context.clock.now())
+    return replace(principal, address=address)
 
 
 def require(*roles: Role) -> Callable[..., object]:

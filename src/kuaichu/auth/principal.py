@@ -27,6 +27,8 @@ class Principal:
     jurisdiction_id: int | None = None
     insurer_code: str | None = None
     label: str = ""
+    # Where the request came from, for the audit log.
+    address: str | None = None
 
 
 SYSTEM = Principal(role=Role.SYSTEM, label="系统")

@@ -3,7 +3,7 @@
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import Enum
 
@@ -13,6 +13,7 @@ from argon2.exceptions import InvalidHashError, VerifyMismatchError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from kuaichu.audit import service as audit
 from kuaichu.auth.models import ApiKey, Insurer, SmsCode, User
 from kuaichu.auth.principal import STAFF_ROLES, Principal, Role
 from kuaichu.errors import InvalidInput, NotAuthenticated, RateLimited
@@ -131,6 +132,15 @@ def authenticate_staff(session: Session, username: str, password: str) -> Princi
     if user is None or not user.active:
         raise NotAuthenticated("用户名或密码不正确")
     return staff_principal(user)
+
+
+def record_login(
+    session: Session, username: str, principal: Principal | None, address: str | None, now: datetime
+) -> None:
+    """Staff logins, successful or not, go on the audit log."""
+    actor = principal or Principal(role=Role.SYSTEM, label="未认证", address=address)
+    action = "login" if principal else "login_failed"
+    audit.record(session, replace(actor, address=address), action, now, detail={"username": username})
 
 
 def create_user(

@@ -41,12 +41,14 @@ async def list_cases(
 
 @router.get("/{case_id}", response_model=CaseOut)
 async def read_case(case_id: RowId, viewer: CurrentUser, context: Context) -> CaseOut:
-    return await context.database.read(lambda s: service.read_case(s, viewer, case_id))
+    now = context.clock.now()
+    return await context.database.write(lambda s: service.read_case(s, viewer, case_id, now))
 
 
 @router.get("/{case_id}/timeline", response_model=list[TimelineEventOut])
 async def timeline(case_id: RowId, viewer: CurrentUser, context: Context) -> list[TimelineEventOut]:
-    return await context.database.read(lambda s: service.timeline(s, viewer, case_id))
+    now = context.clock.now()
+    return await context.database.write(lambda s: service.timeline(s, viewer, case_id, now))
 
 
 @router.post("/{case_id}/abandon", response_model=TransitionOut)

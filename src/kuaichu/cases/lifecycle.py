@@ -6,8 +6,8 @@
        └─► abandoned                      └─ revoked ─ under_review
 
 Every change of state goes through `apply`, which checks the current state and the actor's
-role, and records the timeline event in the caller's transaction; services add the outbox
-rows in that same transaction.
+role, and records the timeline event and the audit entry in the caller's transaction;
+services add the outbox rows in that same transaction.
 """
 
 from dataclasses import dataclass
@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from kuaichu.audit import service as audit
 from kuaichu.auth.principal import Principal, Role
 from kuaichu.cases.models import Case, TimelineEvent
 from kuaichu.errors import Forbidden, IllegalTransition
@@ -123,7 +124,8 @@ def record_event(
     now: datetime,
     detail: dict[str, Any] | None = None,
 ) -> TimelineEvent:
-    """A timeline line that changes no state (evidence added, facts recorded, ...)."""
+    """A timeline line (also alone, for events that change no state), and its audit entry."""
+    audit.record(session, actor, kind, now, case.id, detail)
     event = TimelineEvent(
         case_id=case.id,
         at=now,

@@ -5,6 +5,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from kuaichu.audit import service as audit
 from kuaichu.auth.principal import Principal, Role
 from kuaichu.cases import lifecycle
 from kuaichu.cases.access import get_case, visible_cases
@@ -288,8 +289,10 @@ def transition_view(case: Case, viewer: Principal) -> TransitionOut:
     )
 
 
-def read_case(session: Session, viewer: Principal, case_id: int) -> CaseOut:
-    return case_view(session, get_case(session, viewer, case_id), viewer)
+def read_case(session: Session, viewer: Principal, case_id: int, now: datetime) -> CaseOut:
+    case = get_case(session, viewer, case_id)
+    audit.record(session, viewer, "read_case", now, case.id)
+    return case_view(session, case, viewer)
 
 
 def list_cases(
@@ -323,9 +326,10 @@ EVENT_LABELS = {
 }
 
 
-def timeline(session: Session, viewer: Principal, case_id: int) -> list[TimelineEventOut]:
+def timeline(session: Session, viewer: Principal, case_id: int, now: datetime) -> list[TimelineEventOut]:
     """网办进度: the case's history, oldest first."""
     case = get_case(session, viewer, case_id)
+    audit.record(session, viewer, "read_timeline", now, case.id)
     events = session.scalars(
         select(TimelineEvent)
         .where(TimelineEvent.case_id == case.id)

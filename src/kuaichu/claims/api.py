@@ -18,8 +18,10 @@ async def push_claim(case_id: RowId, party: Party, context: Context) -> ClaimOut
 
 @router.get("/api/insurer/claims", response_model=list[ClaimOut])
 async def insurer_claims(insurer: Insurer, context: Context) -> list[ClaimOut]:
-    return await context.database.read(
+    now = context.clock.now()
+    return await context.database.write(
         lambda s: [
-            ClaimOut.model_validate(c, from_attributes=True) for c in service.claims_of_insurer(s, insurer)
+            ClaimOut.model_validate(c, from_attributes=True)
+            for c in service.claims_of_insurer(s, insurer, now)
         ]
     )

@@ -5,6 +5,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from kuaichu.audit import service as audit
 from kuaichu.auth.principal import Principal
 from kuaichu.cases import lifecycle
 from kuaichu.cases.access import get_case, party_of
@@ -38,7 +39,8 @@ def push_claim(session: Session, party: Principal, case_id: int, now: datetime) 
     return claim
 
 
-def claims_of_insurer(session: Session, insurer: Principal) -> list[Claim]:
+def claims_of_insurer(session: Session, insurer: Principal, now: datetime) -> list[Claim]:
+    audit.record(session, insurer, "list_claims", now)
     return list(
         session.scalars(select(Claim).where(Claim.insurer_code == insurer.insurer_code).order_by(Claim.id))
     )

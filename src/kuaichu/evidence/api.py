@@ -33,10 +33,12 @@ async def upload(
 
 @router.get("", response_model=list[EvidenceOut])
 async def list_evidence(case_id: RowId, viewer: CurrentUser, context: Context) -> list[EvidenceOut]:
-    return await context.database.read(lambda s: service.list_evidence(s, viewer, case_id))
+    now = context.clock.now()
+    return await context.database.write(lambda s: service.list_evidence(s, viewer, case_id, now))
 
 
 @router.get("/{item_id}/content")
 async def content(case_id: RowId, item_id: RowId, viewer: CurrentUser, context: Context) -> StreamingResponse:
-    item = await context.database.read(lambda s: service.get_evidence(s, viewer, case_id, item_id))
+    now = context.clock.now()
+    item = await context.database.write(lambda s: service.get_evidence(s, viewer, case_id, item_id, now))
     return StreamingResponse(context.evidence_store.read_chunks(item.sha256), media_type=item.media_type)

@@ -5,6 +5,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from kuaichu.audit import service as audit
 from kuaichu.auth.principal import Principal, Role
 from kuaichu.cases import lifecycle
 from kuaichu.cases.access import get_case, party_of
@@ -77,19 +78,23 @@ def add_evidence(
     return _out(item)
 
 
-def list_evidence(session: Session, viewer: Principal, case_id: int) -> list[EvidenceOut]:
+def list_evidence(session: Session, viewer: Principal, case_id: int, now: datetime) -> list[EvidenceOut]:
     case = get_case(session, viewer, case_id)
+    audit.record(session, viewer, "list_evidence", now, case.id)
     items = session.scalars(
         select(EvidenceItem).where(EvidenceItem.case_id == case.id).order_by(EvidenceItem.id)
     )
     return [_out(item) for item in items]
 
 
-def get_evidence(session: Session, viewer: Principal, case_id: int, item_id: int) -> EvidenceOut:
+def get_evidence(
+    session: Session, viewer: Principal, case_id: int, item_id: int, now: datetime
+) -> EvidenceOut:
     case = get_case(session, viewer, case_id)
     item = session.get(EvidenceItem, item_id)
     if item is None or item.case_id != case.id:
         raise NotFound("证据不存在")
+    audit.record(session, viewer, "read_evidence", now, case.id, {"evidence_id": item.id})
     return _out(item)
 
 
