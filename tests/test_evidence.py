@@ -4,7 +4,9 @@ import hashlib
 
 from conftest import XIHU, Api
 from factories import JPEG_BYTES, upload_jpeg
+from sqlalchemy import select
 
+from kuaichu.audit.models import AuditEntry
 from kuaichu.auth.principal import Role
 
 PNG_BYTES = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + b"\x00" * 256
@@ -82,3 +84,18 @@ async def test_a_party_may_add_photos_while_waiting(api: Api) -> None:
     response = await upload_jpeg(api.client, reporter, case_id, kind="vehicle_overview")
     assert response.status_code == 201
     assert response.json()["uploaded_by"] == "party"
+
+
+async def test_a_stored_file_changed_on_disk_is_refused_and_recorded(api: Api) -> None:
+    case_id, _, operator = await _case_in_call(api)
+    item = (await upload_jpeg(api.client, operator, case_id)).json()
+    sha = item["sha256"]
+    stored = api.context.settings.evidence_dir / sha[:2] / sha[2:4] / sha
+    stored.write_bytes(JPEG_BYTES.replace(b"JFIF", b"JFIX"))
+    response = await api.client.get(f"/api/cases/{case_id}/evidence/{item['id']}/content", headers=operator)
+    assert response.status_code == 409
+    assert "校验失败" in response.json()["detail"]
+    actions = await api.context.database.read(
+        lambda s: list(s.scalars(select(AuditEntry.action).where(AuditEntry.case_id == case_id)))
+    )
+    assert actions[-1] == "evidence_hash_mismatch"

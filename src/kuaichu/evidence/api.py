@@ -6,6 +6,7 @@ from starlette.concurrency import run_in_threadpool
 
 from kuaichu.auth.deps import Context, CurrentUser
 from kuaichu.cases.schemas import RowId
+from kuaichu.errors import Conflict
 from kuaichu.evidence import service
 from kuaichu.evidence.schemas import EvidenceKind, EvidenceOut
 
@@ -41,4 +42,7 @@ async def list_evidence(case_id: RowId, viewer: CurrentUser, context: Context) -
 async def content(case_id: RowId, item_id: RowId, viewer: CurrentUser, context: Context) -> StreamingResponse:
     now = context.clock.now()
     item = await context.database.write(lambda s: service.get_evidence(s, viewer, case_id, item_id, now))
+    if not await run_in_threadpool(context.evidence_store.is_intact, item.sha256):
+        await context.database.write(lambda s: service.record_custody_failure(s, viewer, case_id, item, now))
+        raise Conflict("证据文件校验失败，可能已被篡改，已记录并通知监管")
     return StreamingResponse(context.evidence_store.read_chunks(item.sha256), media_type=item.media_type)

@@ -110,3 +110,17 @@ def _out(item: EvidenceItem) -> EvidenceOut:
         lat=item.lat,
         lng=item.lng,
     )
+
+
+def record_custody_failure(
+    session: Session, viewer: Principal, case_id: int, item: EvidenceOut, now: datetime
+) -> None:
+    """A stored file no longer matches its upload hash: the audit log keeps the finding."""
+    audit.record(
+        session,
+        viewer,
+        "evidence_hash_mismatch",
+        now,
+        case_id,
+        {"evidence_id": item.id, "sha256": item.sha256},
+    )

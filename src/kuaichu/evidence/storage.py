@@ -32,6 +32,8 @@ class EvidenceStore(Protocol):
 
     def read_chunks(self, sha256: str) -> Iterator[bytes]: ...
 
+    def is_intact(self, sha256: str) -> bool: ...
+
 
 def sniff_media_type(head: bytes) -> str:
     """The media type by content, never by file name or the client's claim."""
@@ -73,6 +75,13 @@ class LocalEvidenceStore:
             if os.path.exists(temp_name):
                 os.unlink(temp_name)
         return StoredBlob(digest.hexdigest(), size, media_type)
+
+    def is_intact(self, sha256: str) -> bool:
+        """Chain of custody: the stored bytes still hash to the name recorded at upload."""
+        digest = hashlib.sha256()
+        for chunk in self.read_chunks(sha256):
+            digest.update(chunk)
+        return digest.hexdigest() == sha256
 
     def read_chunks(self, sha256: str) -> Iterator[bytes]:
         path = self._path(sha256)
