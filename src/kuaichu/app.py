@@ -29,6 +29,7 @@ from kuaichu.notify.dispatcher import OutboxDispatcher
 from kuaichu.notify.gateways import PushGateway, sms_gateway_from_settings
 from kuaichu.reviews.api import router as reviews_router
 from kuaichu.settings import Settings
+from kuaichu.supervision.api import router as supervision_router
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +105,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         liability_router,
         reviews_router,
         claims_router,
+        supervision_router,
     ):
         app.include_router(router)
 

@@ -330,6 +330,11 @@ def timeline(session: Session, viewer: Principal, case_id: int, now: datetime) -
     """网办进度: the case's history, oldest first."""
     case = get_case(session, viewer, case_id)
     audit.record(session, viewer, "read_timeline", now, case.id)
+    return timeline_of(session, case, viewer)
+
+
+def timeline_of(session: Session, case: Case, viewer: Principal) -> list[TimelineEventOut]:
+    """The timeline as `viewer` may see it; the caller has checked access and audited the read."""
     events = session.scalars(
         select(TimelineEvent)
         .where(TimelineEvent.case_id == case.id)

@@ -81,6 +81,11 @@ def add_evidence(
 def list_evidence(session: Session, viewer: Principal, case_id: int, now: datetime) -> list[EvidenceOut]:
     case = get_case(session, viewer, case_id)
     audit.record(session, viewer, "list_evidence", now, case.id)
+    return evidence_of(session, case)
+
+
+def evidence_of(session: Session, case: Case) -> list[EvidenceOut]:
+    """The case's evidence items; the caller has checked access and audited the read."""
     items = session.scalars(
         select(EvidenceItem).where(EvidenceItem.case_id == case.id).order_by(EvidenceItem.id)
     )

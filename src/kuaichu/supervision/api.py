@@ -1,0 +1,51 @@
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query
+
+from kuaichu.auth.deps import Context, require
+from kuaichu.auth.principal import Principal, Role
+from kuaichu.cases.schemas import RowId
+from kuaichu.supervision import service
+from kuaichu.supervision.schemas import CaseReplay, QueueHealth, StaffingOut, Timings
+
+router = APIRouter(prefix="/api/supervision", tags=["supervision"])
+Supervisor = Annotated[Principal, Depends(require(Role.SUPERVISOR, Role.ADMIN))]
+
+
+@router.get("/cases/{case_id}/replay", response_model=CaseReplay)
+async def replay(case_id: RowId, supervisor: Supervisor, context: Context) -> CaseReplay:
+    now = context.clock.now()
+    return await context.database.write(lambda s: service.replay(s, supervisor, case_id, now))
+
+
+@router.get("/timings", response_model=Timings)
+async def timings(_: Supervisor, context: Context, days: Annotated[int, Query(ge=1, le=366)] = 7) -> Timings:
+    since = context.clock.now() - timedelta(days=days)
+    return await context.database.read(lambda s: service.timings(s, since))
+
+
+@router.get("/queues", response_model=list[QueueHealth])
+async def queues(_: Supervisor, context: Context) -> list[QueueHealth]:
+    now = context.clock.now()
+    return await context.database.read(lambda s: service.queue_health(s, now))
+
+
+@router.get("/staffing/{jurisdiction_code}", response_model=StaffingOut)
+async def staffing(
+    jurisdiction_code: Annotated[str, Path(max_length=12)],
+    _: Supervisor,
+    context: Context,
+    target_seconds: Annotated[float, Query(gt=0, le=3600)] = 30,
+    target_service_level: Annotated[float, Query(gt=0, lt=1)] = 0.9,
+) -> StaffingOut:
+    now = context.clock.now()
+    return await context.database.read(
+        lambda s: service.staffing_for(
+            s,
+            jurisdiction_code,
+            now,
+            target_seconds=target_seconds,
+            target_service_level=target_service_level,
+        )
+    )

@@ -1,0 +1,64 @@
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+from kuaichu.cases.schemas import CaseOut, TimelineEventOut
+from kuaichu.evidence.schemas import EvidenceOut
+
+
+class AuditLine(BaseModel):
+    at: datetime
+    actor_role: str
+    actor_label: str
+    address: str | None
+    action: str
+    detail: dict[str, Any]
+
+
+class CaseReplay(BaseModel):
+    """Everything that happened to one case, in order: 全过程可回溯."""
+
+    case: CaseOut
+    timeline: list[TimelineEventOut]
+    evidence: list[EvidenceOut]
+    determinations: list[dict[str, Any]]
+    review: dict[str, Any] | None
+    claims: list[dict[str, Any]]
+    access_log: list[AuditLine]
+
+
+class Distribution(BaseModel):
+    count: int
+    p50_seconds: float | None
+    p90_seconds: float | None
+    within_target: float | None  # share of cases that met the target
+    target_seconds: float
+    histogram: list[int]  # cases per minute bucket, the last bucket open-ended
+
+
+class Timings(BaseModel):
+    queue_wait: Distribution
+    collection: Distribution
+    determination: Distribution
+
+
+class StaffingOut(BaseModel):
+    jurisdiction_code: str
+    calls_per_hour: float
+    handling_seconds: float
+    target_seconds: float
+    target_service_level: float
+    operators_needed: int
+    operators_on_roster: int
+    operators_in_call: int
+    predicted_service_level_with_roster: float
+
+
+class QueueHealth(BaseModel):
+    jurisdiction_code: str
+    jurisdiction_name: str
+    waiting: int
+    longest_wait_seconds: int
+    operators_on_roster: int
+    operators_in_call: int
