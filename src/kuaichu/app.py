@@ -13,6 +13,8 @@ from kuaichu.audit.signing import AuditSigner
 from kuaichu.auth.api import router as auth_router
 from kuaichu.auth.service import TokenService
 from kuaichu.bus import create_bus
+from kuaichu.calls.api import router as calls_router
+from kuaichu.calls.api import run_call_sweeper
 from kuaichu.cases.api import router as cases_router
 from kuaichu.claims.api import router as claims_router
 from kuaichu.clock import Clock, SystemClock
@@ -24,11 +26,14 @@ from kuaichu.evidence.storage import LocalEvidenceStore
 from kuaichu.geo.service import import_jurisdictions, read_feature_collection
 from kuaichu.liability.api import router as liability_router
 from kuaichu.limits import BodySizeLimit
+from kuaichu.metrics.api import RequestMetrics
+from kuaichu.metrics.api import router as metrics_router
 from kuaichu.migrate import upgrade
 from kuaichu.notify.dispatcher import OutboxDispatcher
 from kuaichu.notify.gateways import PushGateway, sms_gateway_from_settings
 from kuaichu.reviews.api import router as reviews_router
 from kuaichu.settings import Settings
+from kuaichu.web.pages import mount_pages
 from kuaichu.supervision.api import router as supervision_router
 
 log = logging.getLogger(__name__)
@@ -83,6 +88,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         app.state.dispatcher = dispatcher
         app.state.wake_dispatcher = dispatcher.wake
         tasks = [asyncio.create_task(sign_audit_checkpoints(context))]
+        tasks.append(asyncio.create_task(run_call_sweeper(app)))
         if settings.run_dispatcher:
             tasks.append(asyncio.create_task(dispatcher.run_forever()))
         try:
@@ -98,6 +104,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app = FastAPI(title="快处 Kuaichu", version="0.1.0", lifespan=lifespan)
     install_problem_handlers(app)
     app.add_middleware(BodySizeLimit, upload_limit=settings.evidence_max_bytes)
+    app.add_middleware(RequestMetrics)
     for router in (
         auth_router,
         cases_router,
@@ -106,6 +113,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         reviews_router,
         claims_router,
         supervision_router,
+        metrics_router,
     ):
         app.include_router(router)
 
