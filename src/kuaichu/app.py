@@ -33,8 +33,8 @@ from kuaichu.notify.dispatcher import OutboxDispatcher
 from kuaichu.notify.gateways import PushGateway, sms_gateway_from_settings
 from kuaichu.reviews.api import router as reviews_router
 from kuaichu.settings import Settings
-from kuaichu.web.pages import mount_pages
 from kuaichu.supervision.api import router as supervision_router
+from kuaichu.web.pages import mount_pages
 
 log = logging.getLogger(__name__)
 
@@ -114,8 +114,10 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         claims_router,
         supervision_router,
         metrics_router,
+        calls_router,
     ):
         app.include_router(router)
+    mount_pages(app)
 
     @app.get("/health", tags=["ops"])
     async def health() -> dict[str, str]:

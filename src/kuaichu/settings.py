@@ -45,6 +45,17 @@ class Settings(BaseSettings):
     outbox_lease_seconds: int = 60
     run_dispatcher: bool = True
 
+    # WebRTC ICE servers handed to the pages, as RTCIceServer objects (JSON in the env var), e.g.
+    # [{"urls": "turn:turn.example:3478", "username": "kuaichu", "credential": "..."}].
+    # Empty: host candidates only, enough on one network (and on loopback in the tests).
+    ice_servers: list[dict[str, str | list[str]]] = Field(default_factory=list)
+    # A dropped call keeps its operator this long before the case returns to the queue's head.
+    call_grace_seconds: float = 60.0
+    # Estimated wait before any call has been handled in the jurisdiction.
+    call_default_handling_seconds: int = 300
+    call_sweep_seconds: float = 2.0
+    recording_chunk_seconds: int = Field(default=5, ge=1, le=60)
+
     # Empty means data_dir/audit-key.pem, created on first start.
     audit_key_file: Path | None = None
     audit_checkpoint_seconds: float = 300.0

@@ -2,6 +2,7 @@
 
 from kuaichu.audit import models as audit_models
 from kuaichu.auth import models as auth_models
+from kuaichu.calls import models as call_models
 from kuaichu.cases import models as case_models
 from kuaichu.claims import models as claim_models
 from kuaichu.db import Base
@@ -15,6 +16,7 @@ __all__ = [
     "Base",
     "audit_models",
     "auth_models",
+    "call_models",
     "case_models",
     "claim_models",
     "evidence_models",

@@ -5,6 +5,8 @@
        │         └─► transferred          │           ▼   │ upheld
        └─► abandoned                      └─ revoked ─ under_review
 
+    in_call ─► queued (requeue: a call dropped beyond its grace period, back at the head)
+
 Every change of state goes through `apply`, which checks the current state and the actor's
 role, and records the timeline event and the audit entry in the caller's transaction;
 services add the outbox rows in that same transaction.
@@ -51,6 +53,7 @@ STATE_LABELS = {
 class Action(StrEnum):
     TAKE = "take"
     ABANDON = "abandon"
+    REQUEUE = "requeue"
     COMPLETE_COLLECTION = "complete_collection"
     EVACUATE = "evacuate"
     TRANSFER = "transfer"
@@ -77,6 +80,8 @@ S = CaseState
 TRANSITIONS: dict[Action, Transition] = {
     Action.TAKE: _t({S.QUEUED}, S.IN_CALL, {Role.OPERATOR}, "坐席已接警"),
     Action.ABANDON: _t({S.QUEUED}, S.ABANDONED, {Role.PARTY}, "报警人取消排队"),
+    # A call dropped beyond its grace period goes back to the head of the queue.
+    Action.REQUEUE: _t({S.IN_CALL}, S.QUEUED, {Role.SYSTEM}, "通话中断，重新排队"),
     Action.COMPLETE_COLLECTION: _t({S.IN_CALL}, S.COLLECTED, {Role.OPERATOR}, "信息采集完成"),
     Action.EVACUATE: _t({S.COLLECTED}, S.EVACUATED, {Role.OPERATOR}, "已通知撤离现场"),
     Action.TRANSFER: _t({S.IN_CALL, S.COLLECTED}, S.TRANSFERRED, {Role.OPERATOR}, "转现场处置"),

@@ -1,0 +1,232 @@
+"""One WebSocket per page, every message routed through the event bus.
+
+A page never talks to another page directly: what it sends is published on a bus channel,
+and what it receives comes from the channels its connection follows. So the party and the
+operator may be connected to different server processes (with the Redis bus).
+
+Channels:
+    case:{id}                 the case's pushes (outbox): call taken, evacuate, ...
+    queue:{jurisdiction}      queue snapshots; a party's connection turns them into its position
+    operator:{id}             offers to one operator
+    call:{case}:{party|operator}  signaling (offer/answer/ICE) and call events to one side
+
+Page → server messages: watch {case_id}, join {case_id}, signal {case_id, data}, ping.
+"""
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import WebSocket, WebSocketDisconnect
+
+from kuaichu.auth.principal import Principal, Role
+from kuaichu.bus import Message
+from kuaichu.calls import service
+from kuaichu.calls.service import QueueSnapshot
+from kuaichu.cases.lifecycle import CaseState
+from kuaichu.context import AppContext
+from kuaichu.errors import DomainError, InvalidInput, NotAuthenticated
+
+log = logging.getLogger(__name__)
+
+MAX_MESSAGE_CHARS = 64 * 1024  # an SDP with many candidates stays well below
+UNAUTHENTICATED = 4401
+
+
+def call_channel(case_id: int, side: Role) -> str:
+    return f"call:{case_id}:{side.value}"
+
+
+def other_side(role: Role) -> Role:
+    return Role.OPERATOR if role is Role.PARTY else Role.PARTY
+
+
+class PageConnection:
+    def __init__(self, websocket: WebSocket, context: AppContext, principal: Principal) -> None:
+        self.websocket = websocket
+        self.context = context
+        self.principal = principal
+        self._followers: dict[str, asyncio.Task[None]] = {}
+        self._joined: set[int] = set()
+        self._send_lock = asyncio.Lock()
+        self._queue_version: dict[int, int] = {}
+
+    async def send(self, message: Message) -> None:
+        async with self._send_lock:
+            await self.websocket.send_json(message)
+
+    async def follow(self, key: str, channel: str, handle: Callable[[Message], Awaitable[None]]) -> None:
+        """Forward a bus channel into this page; returns once the subscription is live."""
+        if key in self._followers:
+            return
+        ready = asyncio.Event()
+
+        async def run() -> None:
+            async with self.context.bus.subscribe(channel) as subscription:
+                ready.set()
+                async for message in subscription:
+                    await handle(message)
+
+        task = asyncio.create_task(run())
+        self._followers[key] = task
+        waiter = asyncio.create_task(ready.wait())
+        await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        waiter.cancel()
+        if task.done():
+            task.result()  # the subscription failed: raise it here
+
+    async def run(self) -> None:
+        if self.principal.role is Role.OPERATOR:
+            await self.follow("operator", f"operator:{self.principal.id}", self.send)
+            await self.follow(
+                "queue", f"queue:{self.principal.jurisdiction_id}", self._queue_changed_for_operator
+            )
+        await self.send({"type": "hello", "role": self.principal.role.value})
+        try:
+            while True:
+                raw = await self.websocket.receive_text()
+                try:
+                    await self._handle(_parse(raw))
+                except DomainError as error:
+                    await self.send({"type": "error", "title": error.title, "detail": error.detail})
+        except WebSocketDisconnect:
+            pass
+        finally:
+            await self._close()
+
+    async def _handle(self, message: dict[str, Any]) -> None:
+        kind = message.get("type")
+        if kind == "ping":
+            await self.send({"type": "pong", "t": message.get("t")})
+        elif kind == "watch":
+            await self._watch(_case_id(message))
+        elif kind == "join":
+            await self._join(_case_id(message))
+        elif kind == "signal":
+            case_id = _case_id(message)
+            if case_id not in self._joined:
+                raise InvalidInput("请先加入通话")
+            await self.context.bus.publish(
+                call_channel(case_id, other_side(self.principal.role)),
+                {
+                    "type": "signal",
+                    "case_id": case_id,
+                    "from": self.principal.role.value,
+                    "data": message.get("data"),
+                },
+            )
+        else:
+            raise InvalidInput(f"未知的消息类型：{kind}")
+
+    async def _watch(self, case_id: int) -> None:
+        """The case's pushes, and while it waits, its live queue position."""
+        case = await self.context.database.read(lambda s: service.check_may_watch(s, self.principal, case_id))
+
+        async def case_event(message: Message) -> None:
+            await self.send({"type": "case", **message})
+
+        await self.follow(f"case:{case_id}", f"case:{case_id}", case_event)
+        if self.principal.role is Role.PARTY:
+
+            async def queue_changed(message: Message) -> None:
+                await self._send_position(case_id, QueueSnapshot.from_message(message))
+
+            await self.follow(f"queue:{case_id}", f"queue:{case.jurisdiction_id}", queue_changed)
+            if case.state == CaseState.QUEUED:
+                default = self.context.settings.call_default_handling_seconds
+                current = await self.context.database.read(
+                    lambda s: service.snapshot(s, case.jurisdiction_id, default)
+                )
+                await self._send_position(case_id, current)
+        await self.send({"type": "watching", "case_id": case_id, "state": case.state})
+
+    async def _send_position(self, case_id: int, current: QueueSnapshot) -> None:
+        # Snapshots may arrive out of order from concurrent changes: keep only newer ones.
+        if current.version < self._queue_version.get(case_id, -1):
+            return
+        self._queue_version[case_id] = current.version
+        position = current.position_of(case_id)
+        if position is None:
+            return  # taken or abandoned: the case's own push says which
+        await self.send(
+            {
+                "type": "position",
+                "case_id": case_id,
+                "position": position,
+                "estimated_wait_seconds": current.estimated_wait(position),
+                "version": current.version,
+            }
+        )
+
+    async def _queue_changed_for_operator(self, message: Message) -> None:
+        await self.send(
+            {"type": "queue_changed", "version": message["version"], "length": len(message["order"])}
+        )
+
+    async def _join(self, case_id: int) -> None:
+        role = self.principal.role
+        await self.context.database.read(lambda s: service.check_may_join(s, self.principal, case_id))
+        await self.follow(f"call:{case_id}", call_channel(case_id, role), self.send)
+        self._joined.add(case_id)
+        now = self.context.clock.now()
+        await self.context.database.write(lambda s: service.mark_connection(s, role, case_id, True, now))
+        await self.send({"type": "joined", "case_id": case_id})
+        await self.context.bus.publish(
+            call_channel(case_id, other_side(role)),
+            {"type": "peer", "case_id": case_id, "event": "joined", "role": role.value},
+        )
+
+    async def _close(self) -> None:
+        for task in self._followers.values():
+            task.cancel()
+        for task in self._followers.values():
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        role = self.principal.role
+        now = self.context.clock.now()
+        for case_id in self._joined:
+            # The grace period starts: the same operator waits for the page to come back.
+            try:
+                await self.context.database.write(
+                    lambda s, c=case_id: service.mark_connection(s, role, c, False, now)
+                )
+                await self.context.bus.publish(
+                    call_channel(case_id, other_side(role)),
+                    {"type": "peer", "case_id": case_id, "event": "left", "role": role.value},
+                )
+            except Exception:
+                log.exception("could not record a dropped call connection")
+
+
+def _parse(raw: str) -> dict[str, Any]:
+    if len(raw) > MAX_MESSAGE_CHARS:
+        raise InvalidInput("消息过长")
+    try:
+        message = json.loads(raw)
+    except json.JSONDecodeError:
+        raise InvalidInput("消息不是有效的JSON") from None
+    if not isinstance(message, dict):
+        raise InvalidInput("消息应为JSON对象")
+    return message
+
+
+def _case_id(message: dict[str, Any]) -> int:
+    case_id = message.get("case_id")
+    if not isinstance(case_id, int) or isinstance(case_id, bool) or not 1 <= case_id <= 2**63 - 1:
+        raise InvalidInput("case_id 无效")
+    return case_id
+
+
+async def serve_page(websocket: WebSocket, context: AppContext) -> None:
+    """Authenticate by the `token` query parameter (browsers can't set WebSocket headers)."""
+    await websocket.accept()
+    try:
+        principal = context.tokens.principal(websocket.query_params.get("token", ""), context.clock.now())
+    except NotAuthenticated as error:
+        await websocket.close(code=UNAUTHENTICATED, reason="unauthenticated")
+        log.info("page connection refused: %s", error.detail)
+        return
+    await PageConnection(websocket, context, principal).run()
