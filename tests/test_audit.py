@@ -69,6 +69,7 @@ async def test_every_step_and_every_read_of_a_case_is_on_the_audit_log(api: Api)
         ("complete_collection", "operator"),
         ("evacuate", "operator"),
         ("determine", "officer"),
+        ("document_issued", "officer"),
         ("read_case", "officer"),
     ]
     assert ("login", "operator", None) in actions

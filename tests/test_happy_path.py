@@ -86,6 +86,7 @@ async def test_a_rear_end_collision_from_one_tap_to_closed(api: Api) -> None:
         "complete_collection",
         "evacuate",
         "determine",
+        "document_issued",
         "push_claim",
     ]
     assert timeline[-1]["state"] == "closed"

@@ -17,9 +17,14 @@ from kuaichu.calls.api import router as calls_router
 from kuaichu.calls.api import run_call_sweeper
 from kuaichu.cases.api import router as cases_router
 from kuaichu.claims.api import router as claims_router
+from kuaichu.claims.webhooks import InsurerWebhookGateway
 from kuaichu.clock import Clock, SystemClock
 from kuaichu.context import AppContext
 from kuaichu.db import Database
+from kuaichu.documents.api import router as documents_router
+from kuaichu.documents.service import DocumentIssuer
+from kuaichu.documents.signing import DocumentSigner
+from kuaichu.eligibility.api import router as eligibility_router
 from kuaichu.errors import install_problem_handlers
 from kuaichu.evidence.api import router as evidence_router
 from kuaichu.evidence.storage import LocalEvidenceStore
@@ -31,6 +36,8 @@ from kuaichu.metrics.api import router as metrics_router
 from kuaichu.migrate import upgrade
 from kuaichu.notify.dispatcher import OutboxDispatcher
 from kuaichu.notify.gateways import PushGateway, sms_gateway_from_settings
+from kuaichu.registries.api import router as registries_router
+from kuaichu.registries.factory import registries_from_settings
 from kuaichu.reviews.api import router as reviews_router
 from kuaichu.settings import Settings
 from kuaichu.supervision.api import router as supervision_router
@@ -74,6 +81,18 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             ),
             evidence_store=LocalEvidenceStore(settings.evidence_dir),
             audit_signer=AuditSigner.from_file(settings.effective_audit_key_file),
+            registries=registries_from_settings(settings, database),
+            document_issuer=DocumentIssuer(
+                signer=DocumentSigner.at_set_up(
+                    settings.effective_document_key_file,
+                    settings.effective_document_cert_file,
+                    settings.issuing_authority,
+                    clock.now(),
+                ),
+                authority=settings.issuing_authority,
+                font_file=settings.document_font_file,
+                public_base_url=settings.public_base_url,
+            ),
         )
         dispatcher = OutboxDispatcher(
             database=database,
@@ -83,6 +102,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             max_attempts=settings.outbox_max_attempts,
             lease_seconds=settings.outbox_lease_seconds,
             poll_seconds=settings.outbox_poll_seconds,
+            webhook_gateway=InsurerWebhookGateway(database, clock),
         )
         app.state.context = context
         app.state.dispatcher = dispatcher
@@ -112,6 +132,9 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         liability_router,
         reviews_router,
         claims_router,
+        registries_router,
+        eligibility_router,
+        documents_router,
         supervision_router,
         metrics_router,
         calls_router,

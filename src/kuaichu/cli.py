@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from kuaichu.audit import service as audit
 from kuaichu.audit.signing import AuditSigner
 from kuaichu.auth.principal import Role
-from kuaichu.auth.service import create_user
+from kuaichu.auth.service import create_insurer, create_user
 from kuaichu.clock import SystemClock
 from kuaichu.db import Database
 from kuaichu.demo.seed import DEMO_JURISDICTIONS, DEMO_PASSWORD, seed_demo
@@ -27,6 +27,8 @@ audit_cli = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=Tr
 cli.add_typer(db_cli, name="db")
 cli.add_typer(user_cli, name="user")
 cli.add_typer(audit_cli, name="audit")
+insurer_cli = typer.Typer(help="Insurer systems.", no_args_is_help=True)
+cli.add_typer(insurer_cli, name="insurer")
 
 
 def _serve(settings: Settings) -> None:
@@ -136,6 +138,31 @@ def audit_checkpoint() -> None:
     signed = database.write_sync(lambda s: audit.checkpoint(s, signer, SystemClock().now()))
     database.dispose()
     typer.echo(f"signed checkpoint at entry {signed.entry_id}" if signed else "nothing new to sign")
+
+
+@insurer_cli.command("add")
+def insurer_add(
+    code: str,
+    name: str,
+    webhook: Annotated[str | None, typer.Option(help="HTTPS URL that receives claim pushes")] = None,
+) -> None:
+    """Register an insurer; prints its API key and webhook secret once."""
+    settings = Settings()
+    upgrade(settings.effective_database_url)
+    database = Database(settings.effective_database_url)
+
+    def work(session: Session) -> tuple[str, str]:
+        insurer, key = create_insurer(
+            session, code=code, name=name, webhook_url=webhook, now=SystemClock().now()
+        )
+        return key, insurer.webhook_secret or ""
+
+    try:
+        key, secret = database.write_sync(work)
+    except DomainError as error:
+        typer.echo(f"error: {error.detail}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"API key (X-API-Key): {key}\nwebhook secret (Standard Webhooks): {secret}")
 
 
 def main() -> None:

@@ -9,7 +9,9 @@ from kuaichu.auth.service import TokenService
 from kuaichu.bus import EventBus
 from kuaichu.clock import Clock
 from kuaichu.db import Database
+from kuaichu.documents.service import DocumentIssuer
 from kuaichu.evidence.storage import EvidenceStore
+from kuaichu.registries.adapters import Registries
 from kuaichu.settings import Settings
 
 
@@ -22,6 +24,8 @@ class AppContext:
     tokens: TokenService
     evidence_store: EvidenceStore
     audit_signer: AuditSigner
+    registries: Registries
+    document_issuer: DocumentIssuer
 
 
 async def app_context(request: Request) -> AppContext:

@@ -60,6 +60,36 @@ class Settings(BaseSettings):
     audit_key_file: Path | None = None
     audit_checkpoint_seconds: float = 300.0
 
+    # Registry checks (自动核验): "reference" is the registry inside the database; "http" a real one.
+    registry_backend: Literal["reference", "http"] = "reference"
+    registry_url: str = ""
+    registry_token: str = ""
+    registry_timeout_seconds: float = Field(default=2.0, gt=0)
+    registry_retries: int = Field(default=1, ge=0, le=5)
+    # After this many failed lookups in a row the breaker opens and lookups fail at once...
+    registry_breaker_fail_max: int = Field(default=5, ge=1)
+    # ...until this many seconds have passed; then one trial lookup decides.
+    registry_breaker_reset_seconds: float = Field(default=30.0, gt=0)
+
+    # Quick handling allows at most this many vehicles (a local rule; art. 19).
+    quick_handling_max_vehicles: int = Field(default=3, ge=1, le=10)
+    # Illegal parking that is hit: "full" or "main" responsibility, by local rule.
+    illegal_parking_responsibility: Literal["full", "main"] = "full"
+
+    # The determination document (道路交通事故认定书). Empty key/cert: created in data_dir.
+    issuing_authority: str = "示范市公安局交通警察支队"
+    document_key_file: Path | None = None
+    document_cert_file: Path | None = None
+    document_font_file: Path = Path("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc")
+
+    @property
+    def effective_document_key_file(self) -> Path:
+        return self.document_key_file or self.data_dir / "document-key.pem"
+
+    @property
+    def effective_document_cert_file(self) -> Path:
+        return self.document_cert_file or self.data_dir / "document-cert.pem"
+
     @property
     def effective_audit_key_file(self) -> Path:
         return self.audit_key_file or self.data_dir / "audit-key.pem"

@@ -6,10 +6,13 @@ from kuaichu.calls import models as call_models
 from kuaichu.cases import models as case_models
 from kuaichu.claims import models as claim_models
 from kuaichu.db import Base
+from kuaichu.documents import models as document_models
+from kuaichu.eligibility import models as eligibility_models
 from kuaichu.evidence import models as evidence_models
 from kuaichu.geo import models as geo_models
 from kuaichu.liability import models as liability_models
 from kuaichu.notify import models as notify_models
+from kuaichu.registries import models as registry_models
 from kuaichu.reviews import models as review_models
 
 __all__ = [
@@ -19,9 +22,12 @@ __all__ = [
     "call_models",
     "case_models",
     "claim_models",
+    "document_models",
+    "eligibility_models",
     "evidence_models",
     "geo_models",
     "liability_models",
     "notify_models",
+    "registry_models",
     "review_models",
 ]

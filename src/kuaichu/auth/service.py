@@ -1,5 +1,6 @@
 """Logins: parties by phone + SMS code, staff by password, insurers by API key; tokens."""
 
+import base64
 import hashlib
 import hmac
 import secrets
@@ -172,6 +173,19 @@ def create_user(
     session.add(user)
     session.flush()
     return user
+
+
+def create_insurer(
+    session: Session, *, code: str, name: str, webhook_url: str | None, now: datetime
+) -> tuple[Insurer, str]:
+    """An insurer with a fresh webhook secret; returns it with its API key (shown once)."""
+    if session.scalars(select(Insurer.id).where(Insurer.code == code)).first():
+        raise InvalidInput(f"保险公司代码已存在：{code}")
+    secret = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+    insurer = Insurer(code=code, name=name, webhook_url=webhook_url, webhook_secret=secret)
+    session.add(insurer)
+    session.flush()
+    return insurer, create_api_key(session, insurer, now)
 
 
 def _key_hash(key: str) -> str:

@@ -322,6 +322,11 @@ EVENT_LABELS = {
     "facts_recorded": "记录事故基本情况",
     "parties_recorded": "记录当事人信息",
     "evidence_added": "上传现场证据",
+    "registry_checked": "驾驶证、车辆、交强险自动核验",
+    "circumstances_recorded": "记录现场情况",
+    "liability_facts_recorded": "记录当事人行为事实",
+    "document_issued": "出具电子事故认定书",
+    "claim_progress": "保险理赔进度",
     **{action.value: t.label for action, t in lifecycle.TRANSITIONS.items()},
 }
 
@@ -360,6 +365,8 @@ _ROLE_LABELS = {
     "operator": "接警坐席",
     "officer": "办案民警",
     "reviewer": "复核民警",
+    "supervisor": "监管",
+    "insurer": "保险公司",
     "system": "系统",
 }
 

@@ -1,27 +1,48 @@
-from fastapi import APIRouter, status
+from typing import Any
+
+from fastapi import APIRouter, Request, status
 
 from kuaichu.auth.deps import Context, Insurer, Party
 from kuaichu.cases.schemas import RowId
 from kuaichu.claims import service
-from kuaichu.claims.schemas import ClaimOut
+from kuaichu.claims.schemas import ClaimOut, ProgressIn
 
 router = APIRouter(tags=["claims"])
 
 
+def _out(claim: object) -> ClaimOut:
+    return ClaimOut.model_validate(claim, from_attributes=True)
+
+
 @router.post("/api/cases/{case_id}/claim", status_code=status.HTTP_201_CREATED, response_model=ClaimOut)
-async def push_claim(case_id: RowId, party: Party, context: Context) -> ClaimOut:
+async def push_claim(case_id: RowId, party: Party, context: Context, request: Request) -> ClaimOut:
     now = context.clock.now()
-    return await context.database.write(
-        lambda s: ClaimOut.model_validate(service.push_claim(s, party, case_id, now), from_attributes=True)
-    )
+    claim = await context.database.write(lambda s: _out(service.push_claim(s, party, case_id, now)))
+    request.app.state.wake_dispatcher()
+    return claim
 
 
 @router.get("/api/insurer/claims", response_model=list[ClaimOut])
 async def insurer_claims(insurer: Insurer, context: Context) -> list[ClaimOut]:
     now = context.clock.now()
     return await context.database.write(
-        lambda s: [
-            ClaimOut.model_validate(c, from_attributes=True)
-            for c in service.claims_of_insurer(s, insurer, now)
-        ]
+        lambda s: [_out(c) for c in service.claims_of_insurer(s, insurer, now)]
     )
+
+
+@router.get("/api/insurer/claims/{claim_id}/package")
+async def claim_package(claim_id: RowId, insurer: Insurer, context: Context) -> dict[str, Any]:
+    now = context.clock.now()
+    return await context.database.write(lambda s: service.claim_package(s, insurer, claim_id, now))
+
+
+@router.post("/api/insurer/claims/{claim_id}/progress", response_model=ClaimOut)
+async def report_progress(
+    claim_id: RowId, body: ProgressIn, insurer: Insurer, context: Context, request: Request
+) -> ClaimOut:
+    now = context.clock.now()
+    claim = await context.database.write(
+        lambda s: _out(service.report_progress(s, insurer, claim_id, body.status, body.note, now))
+    )
+    request.app.state.wake_dispatcher()
+    return claim

@@ -7,7 +7,11 @@ from kuaichu.db import Base, UtcDateTime
 
 
 class Claim(Base):
-    """A claim a party pushed to a compulsory-insurance (交强险) insurer."""
+    """A claim a party pushed to a compulsory-insurance (交强险) insurer.
+
+    `insurer_code` is where it went: the claimant's own insurer, or the at-fault party's
+    insurer when the claimant bears no responsibility (see claims.service.route_claim).
+    """
 
     __tablename__ = "claims"
     __table_args__ = (UniqueConstraint("case_id", "party_id"),)
@@ -17,4 +21,16 @@ class Claim(Base):
     party_id: Mapped[int] = mapped_column(ForeignKey("case_parties.id"))
     insurer_code: Mapped[str] = mapped_column(String(16), index=True)
     pushed_at: Mapped[datetime] = mapped_column(UtcDateTime)
-    status: Mapped[str] = mapped_column(String(16), default="pushed")
+    status: Mapped[str] = mapped_column(String(24), default="pushed")
+
+
+class ClaimProgress(Base):
+    """One step the insurer reported: surveyor assigned, contacted, assessed, paid."""
+
+    __tablename__ = "claim_progress"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    status: Mapped[str] = mapped_column(String(24))
+    note: Mapped[str] = mapped_column(String(500), default="")

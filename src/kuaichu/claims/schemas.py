@@ -1,6 +1,8 @@
 from datetime import datetime
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
+
+from kuaichu.claims.service import ClaimStep
 
 
 class ClaimOut(BaseModel):
@@ -10,3 +12,8 @@ class ClaimOut(BaseModel):
     insurer_code: str
     pushed_at: datetime
     status: str
+
+
+class ProgressIn(BaseModel):
+    status: ClaimStep
+    note: str = Field(default="", max_length=500)

@@ -1,6 +1,9 @@
-"""定损理赔: a party sends the claim to its compulsory insurer (issue 5 adds the webhook)."""
+"""定损理赔: a party pushes the claim; it goes to the right compulsory insurer (交强险), whose
+system is told by a signed webhook through the outbox and reports its progress back."""
 
 from datetime import datetime
+from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -10,8 +13,45 @@ from kuaichu.auth.principal import Principal
 from kuaichu.cases import lifecycle
 from kuaichu.cases.access import get_case, party_of
 from kuaichu.cases.lifecycle import Action, CaseState
-from kuaichu.claims.models import Claim
-from kuaichu.errors import Conflict, Forbidden, IllegalTransition, InvalidInput
+from kuaichu.cases.models import Case, CaseParty
+from kuaichu.cases.service import in_force_determination
+from kuaichu.claims.models import Claim, ClaimProgress
+from kuaichu.errors import Conflict, Forbidden, IllegalTransition, InvalidInput, NotFound
+from kuaichu.evidence.service import evidence_of
+from kuaichu.liability.grades import LABELS, Responsibility
+from kuaichu.notify.outbox import enqueue_sms, enqueue_webhook
+from kuaichu.privacy import mask_id_number, mask_name
+
+
+class ClaimStep(StrEnum):
+    """The insurer's steps, in the order they happen."""
+
+    SURVEYOR_ASSIGNED = "surveyor_assigned"
+    CONTACTED = "contacted"
+    ASSESSED = "assessed"
+    PAID = "paid"
+
+
+STEP_LABELS = {
+    ClaimStep.SURVEYOR_ASSIGNED: "已指派查勘员",
+    ClaimStep.CONTACTED: "查勘员已联系您",
+    ClaimStep.ASSESSED: "定损完成",
+    ClaimStep.PAID: "赔款已支付",
+}
+_AT_FAULT_ORDER = (Responsibility.FULL, Responsibility.MAIN, Responsibility.EQUAL, Responsibility.MINOR)
+
+
+def route_claim(case: Case, claimant: CaseParty, shares: list[dict[str, Any]]) -> CaseParty:
+    """Whose insurer pays: a party without responsibility claims on the at-fault party's
+    compulsory insurance; a party with a share of the fault claims on its own."""
+    grade_of = {share["party_id"]: Responsibility(share["responsibility"]) for share in shares}
+    if grade_of.get(claimant.id) is not Responsibility.NONE:
+        return claimant
+    for grade in _AT_FAULT_ORDER:
+        liable = [p for p in case.parties if grade_of.get(p.id) is grade]
+        if liable:
+            return liable[0]
+    return claimant  # nobody at fault (an accident): each claims on its own insurance
 
 
 def push_claim(session: Session, party: Principal, case_id: int, now: datetime) -> Claim:
@@ -19,24 +59,64 @@ def push_claim(session: Session, party: Principal, case_id: int, now: datetime) 
     claimant = party_of(case, party)
     if claimant is None:
         raise Forbidden("只有事故当事人可以提交理赔")
-    if not claimant.insurer_code:
-        raise InvalidInput("未登记交强险承保公司，无法推送理赔")
+    determination = in_force_determination(session, case.id)
+    if determination is None or case.state not in (CaseState.DETERMINED, CaseState.CLOSED):
+        raise IllegalTransition("案件尚未作出认定，暂不能提交理赔", state=case.state)
     if session.scalars(
         select(Claim.id).where(Claim.case_id == case.id, Claim.party_id == claimant.id)
     ).first():
         raise Conflict("您已提交过理赔")
-    detail = {"insurer_code": claimant.insurer_code}
+    insured = route_claim(case, claimant, determination.shares)
+    if not insured.insurer_code:
+        raise InvalidInput(f"{insured.plate_number}未登记交强险承保公司，无法推送理赔")
+    detail = {"insurer_code": insured.insurer_code, "insured_plate": insured.plate_number}
     if case.state == CaseState.CLOSED:
         # The other party's claim already closed the case; later claims just join it.
         lifecycle.record_event(session, case, "push_claim", party, now, detail)
-    elif case.state == CaseState.DETERMINED:
-        lifecycle.apply(session, case, Action.PUSH_CLAIM, party, now, detail)
     else:
-        raise IllegalTransition("案件尚未作出认定，暂不能提交理赔", state=case.state)
-    claim = Claim(case_id=case.id, party_id=claimant.id, insurer_code=claimant.insurer_code, pushed_at=now)
+        lifecycle.apply(session, case, Action.PUSH_CLAIM, party, now, detail)
+    claim = Claim(case_id=case.id, party_id=claimant.id, insurer_code=insured.insurer_code, pushed_at=now)
     session.add(claim)
     session.flush()
+    enqueue_webhook(
+        session,
+        insurer_code=insured.insurer_code,
+        body=_claim_notice(case, claim, claimant, insured, determination.shares),
+        key=f"claim:{claim.id}",
+        now=now,
+        case_id=case.id,
+    )
     return claim
+
+
+def _claim_notice(
+    case: Case, claim: Claim, claimant: CaseParty, insured: CaseParty, shares: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """What the insurer is told: enough to start, the rest is in the package it fetches."""
+    return {
+        "event": "claim.pushed",
+        "claim_id": claim.id,
+        "case_number": case.number,
+        "occurred_at": case.occurred_at,
+        "address": case.address,
+        "accident_type": case.accident_type,
+        "insured": {"plate_number": insured.plate_number, "policy_number": insured.policy_number},
+        "claimant": {"name": claimant.name, "phone": claimant.phone, "plate_number": claimant.plate_number},
+        "responsibility": _shares_by_plate(case, shares),
+        "package": f"/api/insurer/claims/{claim.id}/package",
+    }
+
+
+def _shares_by_plate(case: Case, shares: list[dict[str, Any]]) -> list[dict[str, str]]:
+    plates = {p.id: p.plate_number for p in case.parties}
+    return [
+        {
+            "plate_number": plates[s["party_id"]],
+            "responsibility": s["responsibility"],
+            "label": LABELS[Responsibility(s["responsibility"])],
+        }
+        for s in shares
+    ]
 
 
 def claims_of_insurer(session: Session, insurer: Principal, now: datetime) -> list[Claim]:
@@ -44,3 +124,92 @@ def claims_of_insurer(session: Session, insurer: Principal, now: datetime) -> li
     return list(
         session.scalars(select(Claim).where(Claim.insurer_code == insurer.insurer_code).order_by(Claim.id))
     )
+
+
+def _insurers_claim(session: Session, insurer: Principal, claim_id: int) -> Claim:
+    claim = session.get(Claim, claim_id)
+    if claim is None or claim.insurer_code != insurer.insurer_code:
+        raise NotFound("理赔不存在")
+    return claim
+
+
+def claim_package(session: Session, insurer: Principal, claim_id: int, now: datetime) -> dict[str, Any]:
+    """The case package the insurer is entitled to: the facts, the determination, the evidence,
+    its own insured party in full and the others only as far as the claim needs."""
+    claim = _insurers_claim(session, insurer, claim_id)
+    case = get_case(session, insurer, claim.case_id)
+    audit.record(session, insurer, "read_claim_package", now, case.id, {"claim_id": claim.id})
+    determination = in_force_determination(session, case.id)
+    claimant_id = claim.party_id
+    return {
+        "claim_id": claim.id,
+        "status": claim.status,
+        "case_number": case.number,
+        "occurred_at": case.occurred_at,
+        "address": case.address,
+        "weather": case.weather,
+        "accident_type": case.accident_type,
+        "description": case.description,
+        "parties": [_party_for_insurer(p, insurer, p.id == claimant_id) for p in case.parties],
+        "responsibility": _shares_by_plate(case, determination.shares) if determination else [],
+        "evidence": [
+            item.model_dump(mode="json") | {"content": f"/api/cases/{case.id}/evidence/{item.id}/content"}
+            for item in evidence_of(session, case)
+        ],
+    }
+
+
+def _party_for_insurer(party: CaseParty, insurer: Principal, is_claimant: bool) -> dict[str, Any]:
+    common = {
+        "plate_number": party.plate_number,
+        "plate_type": party.plate_type,
+        "vehicle_type": party.vehicle_type,
+        "insurer_code": party.insurer_code,
+    }
+    if party.insurer_code == insurer.insurer_code:
+        return common | {
+            "insured": True,
+            "name": party.name,
+            "phone": party.phone,
+            "id_number": party.id_number,
+            "licence_number": party.licence_number,
+            "policy_number": party.policy_number,
+        }
+    contact = {"phone": party.phone} if is_claimant else {}
+    return (
+        common
+        | contact
+        | {
+            "insured": False,
+            "name": party.name if is_claimant else mask_name(party.name),
+            "id_number": mask_id_number(party.id_number),
+        }
+    )
+
+
+def report_progress(
+    session: Session, insurer: Principal, claim_id: int, step: ClaimStep, note: str, now: datetime
+) -> Claim:
+    claim = _insurers_claim(session, insurer, claim_id)
+    order = list(ClaimStep)
+    done = ClaimStep(claim.status) if claim.status in order else None
+    if done is not None and order.index(step) <= order.index(done):
+        raise Conflict(f"理赔已处于“{STEP_LABELS[done]}”，不能回到“{STEP_LABELS[step]}”")
+    claim.status = step.value
+    session.add(ClaimProgress(claim_id=claim.id, at=now, status=step.value, note=note))
+    case = session.get(Case, claim.case_id)
+    assert case is not None
+    lifecycle.record_event(
+        session, case, "claim_progress", insurer, now, {"status": step.value, "label": STEP_LABELS[step]}
+    )
+    claimant = session.get(CaseParty, claim.party_id)
+    assert claimant is not None
+    enqueue_sms(
+        session,
+        phone=claimant.phone,
+        text=f"【快处】您的理赔（事故{case.number}）进度：{STEP_LABELS[step]}。{note}",
+        key=f"claim:{claim.id}:{step.value}",
+        now=now,
+        case_id=case.id,
+    )
+    return claim

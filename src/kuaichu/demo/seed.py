@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from kuaichu.auth.models import Insurer, User
 from kuaichu.auth.principal import Role
-from kuaichu.auth.service import create_api_key, create_user
+from kuaichu.auth.service import create_insurer, create_user
 from kuaichu.geo.service import import_jurisdictions, read_feature_collection
 
 DEMO_JURISDICTIONS = Path(__file__).parent / "jurisdictions.geojson"
@@ -72,8 +72,6 @@ def seed_demo(session: Session, now: datetime) -> DemoLogins:
     known = set(session.scalars(select(Insurer.code)))
     for code, name in INSURERS:
         if code not in known:
-            insurer = Insurer(code=code, name=name)
-            session.add(insurer)
-            session.flush()
-            logins.api_keys.append((code, create_api_key(session, insurer, now)))
+            _, key = create_insurer(session, code=code, name=name, webhook_url=None, now=now)
+            logins.api_keys.append((code, key))
     return logins

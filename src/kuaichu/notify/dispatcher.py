@@ -22,9 +22,9 @@ from sqlalchemy.orm import Session
 
 from kuaichu.clock import Clock
 from kuaichu.db import Database
-from kuaichu.notify.gateways import PushGateway, SmsGateway
+from kuaichu.notify.gateways import PushGateway, SmsGateway, WebhookGateway
 from kuaichu.notify.models import OutboxMessage
-from kuaichu.notify.outbox import PUSH, SMS
+from kuaichu.notify.outbox import PUSH, SMS, WEBHOOK
 from kuaichu.privacy import mask_phone
 
 logger = logging.getLogger(__name__)
@@ -62,8 +62,10 @@ class OutboxDispatcher:
         max_attempts: int,
         lease_seconds: float,
         poll_seconds: float,
+        webhook_gateway: WebhookGateway | None = None,
     ) -> None:
         self._database = database
+        self._webhooks = webhook_gateway
         self._clock = clock
         self._sms = sms_gateway
         self._push = push_gateway
@@ -132,8 +134,14 @@ class OutboxDispatcher:
                 if message.case_id is None:
                     raise ValueError("push message without a case")
                 await self._push.send(case_id=message.case_id, event=message.payload["event"])
+            elif message.channel == WEBHOOK and self._webhooks is not None:
+                await self._webhooks.send(
+                    insurer_code=message.payload["insurer_code"],
+                    body=message.payload["body"],
+                    idempotency_key=message.key,
+                )
             else:
-                raise ValueError(f"unknown outbox channel {message.channel!r}")
+                raise ValueError(f"no gateway for outbox channel {message.channel!r}")
         except Exception as error:
             # Only Exception: a crash (SystemExit, cancellation) leaves the lease to expire.
             description = _describe(error, message.payload.get("phone"))

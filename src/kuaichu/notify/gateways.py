@@ -31,6 +31,10 @@ class SmsGateway(Protocol):
     async def send(self, *, phone: str, text: str, idempotency_key: str) -> None: ...
 
 
+class WebhookGateway(Protocol):
+    async def send(self, *, insurer_code: str, body: dict[str, Any], idempotency_key: str) -> None: ...
+
+
 class DatabaseSmsGateway:
     """The demo's and the tests' phone: every 'sent' SMS becomes an `sms_messages` row."""
 

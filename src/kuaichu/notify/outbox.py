@@ -16,10 +16,11 @@ from kuaichu.db import upsert_insert
 from kuaichu.notify.models import OutboxMessage
 from kuaichu.privacy import mask_phone
 
-__all__ = ["PUSH", "SMS", "enqueue_push", "enqueue_sms", "mask_phone"]
+__all__ = ["PUSH", "SMS", "WEBHOOK", "enqueue_push", "enqueue_sms", "enqueue_webhook", "mask_phone"]
 
 SMS = "sms"
 PUSH = "push"
+WEBHOOK = "webhook"
 
 _OUTBOX: Table = OutboxMessage.__table__  # type: ignore[assignment]
 
@@ -35,6 +36,14 @@ def enqueue_push(session: Session, *, case_id: int, event: dict[str, Any], key: 
     # Normalise through JSON the way the bus does, so datetimes etc. store and publish alike.
     event = json.loads(json.dumps(event, default=str))
     _enqueue(session, channel=PUSH, key=key, case_id=case_id, payload={"event": event}, now=now)
+
+
+def enqueue_webhook(
+    session: Session, *, insurer_code: str, body: dict[str, Any], key: str, now: datetime, case_id: int
+) -> None:
+    """A signed push to an insurer's system (claims)."""
+    payload = {"insurer_code": insurer_code, "body": json.loads(json.dumps(body, default=str))}
+    _enqueue(session, channel=WEBHOOK, key=key, case_id=case_id, payload=payload, now=now)
 
 
 def _enqueue(

@@ -1,11 +1,13 @@
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Request, status
 
 from kuaichu.auth.deps import Context, require
 from kuaichu.auth.principal import Principal, Role
 from kuaichu.cases.schemas import RowId
+from kuaichu.notify import service as notify
+from kuaichu.notify.schemas import DeadLetter
 from kuaichu.supervision import service
 from kuaichu.supervision.schemas import CaseReplay, QueueHealth, StaffingOut, Timings
 
@@ -49,3 +51,18 @@ async def staffing(
             target_service_level=target_service_level,
         )
     )
+
+
+@router.get("/dead-letters", response_model=list[DeadLetter])
+async def dead_letters(_: Supervisor, context: Context) -> list[DeadLetter]:
+    return await context.database.read(notify.dead_letters)
+
+
+@router.post("/dead-letters/{message_id}/resend", status_code=status.HTTP_202_ACCEPTED)
+async def resend(
+    message_id: RowId, supervisor: Supervisor, context: Context, request: Request
+) -> dict[str, str]:
+    now = context.clock.now()
+    await context.database.write(lambda s: notify.resend(s, supervisor, message_id, now))
+    request.app.state.wake_dispatcher()
+    return {"detail": "已重新投递"}
