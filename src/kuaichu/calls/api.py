@@ -19,8 +19,10 @@ from kuaichu.calls.schemas import (
 )
 from kuaichu.calls.service import QueueChange
 from kuaichu.calls.signaling import serve_page
+from kuaichu.cases.catalogue import ACCIDENT_TYPES, PLATE_TYPES, VEHICLE_TYPES, WEATHER
 from kuaichu.cases.schemas import RowId
 from kuaichu.context import AppContext
+from kuaichu.liability.grades import LABELS as RESPONSIBILITY_LABELS
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +50,13 @@ async def config(context: Context) -> CallConfigOut:
         ice_servers=settings.ice_servers,
         recording_chunk_seconds=settings.recording_chunk_seconds,
         grace_seconds=settings.call_grace_seconds,
+        catalogues={
+            "accident_types": ACCIDENT_TYPES,
+            "weather": WEATHER,
+            "vehicle_types": VEHICLE_TYPES,
+            "plate_types": PLATE_TYPES,
+            "responsibilities": {r.value: label for r, label in RESPONSIBILITY_LABELS.items()},
+        },
     )
 
 

@@ -94,3 +94,5 @@ class CallConfigOut(BaseModel):
     ice_servers: list[dict[str, Any]]
     recording_chunk_seconds: int
     grace_seconds: float
+    # What the console's forms pick from.
+    catalogues: dict[str, Any]

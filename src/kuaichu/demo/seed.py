@@ -10,7 +10,9 @@ from sqlalchemy.orm import Session
 from kuaichu.auth.models import Insurer, User
 from kuaichu.auth.principal import Role
 from kuaichu.auth.service import create_insurer, create_user
+from kuaichu.clock import local
 from kuaichu.geo.service import import_jurisdictions, read_feature_collection
+from kuaichu.registries.synthetic import seed_reference_registry
 
 DEMO_JURISDICTIONS = Path(__file__).parent / "jurisdictions.geojson"
 DEMO_PASSWORD = "kuaichu-demo"
@@ -74,4 +76,5 @@ def seed_demo(session: Session, now: datetime) -> DemoLogins:
         if code not in known:
             _, key = create_insurer(session, code=code, name=name, webhook_url=None, now=now)
             logins.api_keys.append((code, key))
+    seed_reference_registry(session, INSURERS, local(now).date())
     return logins

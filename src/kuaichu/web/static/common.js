@@ -1,0 +1,193 @@
+// Shared by the pages: the API with its bearer token, the page WebSocket, small helpers.
+"use strict";
+
+const KC = {
+  tokenKey: (page) => `kuaichu.${page}.token`,
+
+  token(page) {
+    return sessionStorage.getItem(KC.tokenKey(page));
+  },
+
+  setToken(page, token) {
+    if (token) sessionStorage.setItem(KC.tokenKey(page), token);
+    else sessionStorage.removeItem(KC.tokenKey(page));
+  },
+
+  // fetch with the page's token; problem+json errors become an Error carrying the detail.
+  async api(page, method, path, body) {
+    const headers = {};
+    const token = KC.token(page);
+    if (token) headers.Authorization = `Bearer ${token}`;
+    let payload = body;
+    if (body !== undefined && !(body instanceof FormData)) {
+      headers["Content-Type"] = "application/json";
+      payload = JSON.stringify(body);
+    }
+    const response = await fetch(path, { method, headers, body: payload });
+    if (response.status === 204) return null;
+    const type = response.headers.get("content-type") || "";
+    const data = type.includes("json") ? await response.json() : await response.blob();
+    if (!response.ok) {
+      const error = new Error((data && data.detail) || `请求失败（${response.status}）`);
+      error.status = response.status;
+      throw error;
+    }
+    return data;
+  },
+
+  // The page's one WebSocket; reconnects by itself and calls onOpen again each time, so the
+  // page re-sends what it watches and joins.
+  socket(page, { onOpen, onMessage, onState }) {
+    const socket = { ws: null, closedByPage: false, retries: 0 };
+    socket.send = (message) => {
+      if (socket.ws && socket.ws.readyState === WebSocket.OPEN) {
+        socket.ws.send(JSON.stringify(message));
+        return true;
+      }
+      return false;
+    };
+    socket.connect = () => {
+      const scheme = location.protocol === "https:" ? "wss" : "ws";
+      const ws = new WebSocket(`${scheme}://${location.host}/ws?token=${encodeURIComponent(KC.token(page))}`);
+      socket.ws = ws;
+      ws.onopen = () => {
+        socket.retries = 0;
+        if (onState) onState("open");
+        if (onOpen) onOpen();
+      };
+      ws.onmessage = (event) => onMessage(JSON.parse(event.data));
+      ws.onclose = (event) => {
+        if (onState) onState("closed");
+        if (socket.closedByPage || event.code === 4401) return;
+        // Back off a little, up to 5 s, so a server restart isn't hammered.
+        const delay = Math.min(250 * 2 ** socket.retries, 5000);
+        socket.retries += 1;
+        setTimeout(socket.connect, delay);
+      };
+    };
+    socket.close = () => {
+      socket.closedByPage = true;
+      if (socket.ws) socket.ws.close();
+    };
+    socket.connect();
+    return socket;
+  },
+
+  duration(seconds) {
+    if (seconds == null) return "—";
+    const s = Math.max(0, Math.round(seconds));
+    if (s < 60) return `${s}秒`;
+    const m = Math.floor(s / 60);
+    if (m < 60) return `${m}分${s % 60 ? `${s % 60}秒` : ""}`;
+    return `${Math.floor(m / 60)}小时${m % 60}分`;
+  },
+
+  time(iso) {
+    return new Date(iso).toLocaleString("zh-CN", { timeZone: "Asia/Shanghai", hour12: false });
+  },
+
+  $(selector) {
+    return document.querySelector(selector);
+  },
+
+  show(id, visible = true) {
+    document.getElementById(id).hidden = !visible;
+  },
+
+  text(id, value) {
+    document.getElementById(id).textContent = value;
+  },
+
+  el(tag, props = {}, ...children) {
+    const node = document.createElement(tag);
+    Object.assign(node, props);
+    for (const child of children) node.append(child);
+    return node;
+  },
+
+  // Evidence files need the bearer token, so they are fetched and shown as object URLs.
+  async evidenceUrl(page, caseId, itemId) {
+    const blob = await KC.api(page, "GET", `/api/cases/${caseId}/evidence/${itemId}/content`);
+    return URL.createObjectURL(blob);
+  },
+};
+
+// The shots the operator needs (并排同框, each vehicle, collision points, plates).
+const SHOTS = [
+  ["side_by_side", "两车并排同框"],
+  ["vehicle_overview", "车辆全貌"],
+  ["collision_point", "碰撞部位"],
+  ["plate", "号牌"],
+];
+
+// WebRTC for both ends. The operator always makes the offer; each offer has a generation
+// number, so a late answer or candidate of an abandoned attempt is ignored.
+class CallLink {
+  constructor({ iceServers, send, onTrack, onState }) {
+    this.iceServers = iceServers;
+    this.send = send;
+    this.onTrack = onTrack;
+    this.onState = onState;
+    this.pc = null;
+    this.generation = 0;
+    this.localStream = null;
+  }
+
+  _newConnection(generation) {
+    if (this.pc) this.pc.close();
+    const pc = new RTCPeerConnection({ iceServers: this.iceServers });
+    this.pc = pc;
+    this.generation = generation;
+    window.kuaichuPeer = pc; // for diagnostics (and the browser tests read getStats from it)
+    if (this.localStream) {
+      for (const track of this.localStream.getTracks()) pc.addTrack(track, this.localStream);
+    }
+    pc.onicecandidate = (event) => {
+      if (event.candidate) this.send({ kind: "candidate", generation, candidate: event.candidate.toJSON() });
+    };
+    pc.ontrack = (event) => this.onTrack(event.streams[0] || new MediaStream([event.track]));
+    pc.onconnectionstatechange = () => this.onState(pc.connectionState);
+    return pc;
+  }
+
+  async offer() {
+    const pc = this._newConnection(this.generation + 1);
+    // Receive video even when sending none (the console may have no camera).
+    if (!this.localStream || this.localStream.getVideoTracks().length === 0) {
+      pc.addTransceiver("video", { direction: "recvonly" });
+    }
+    if (!this.localStream || this.localStream.getAudioTracks().length === 0) {
+      pc.addTransceiver("audio", { direction: "recvonly" });
+    }
+    await pc.setLocalDescription(await pc.createOffer());
+    this.send({ kind: "offer", generation: this.generation, sdp: pc.localDescription.toJSON() });
+  }
+
+  async handle(data) {
+    if (data.kind === "offer") {
+      const pc = this._newConnection(data.generation);
+      await pc.setRemoteDescription(data.sdp);
+      await pc.setLocalDescription(await pc.createAnswer());
+      this.send({ kind: "answer", generation: data.generation, sdp: pc.localDescription.toJSON() });
+    } else if (data.kind === "answer" && this.pc && data.generation === this.generation) {
+      await this.pc.setRemoteDescription(data.sdp);
+    } else if (data.kind === "candidate" && this.pc && data.generation === this.generation) {
+      try {
+        await this.pc.addIceCandidate(data.candidate);
+      } catch (error) {
+        console.warn("ICE candidate refused", error);
+      }
+    }
+  }
+
+  async replaceVideo(track) {
+    if (!this.pc) return;
+    const video = this.pc.getTransceivers().find((t) => t.receiver.track.kind === "video");
+    if (video) await video.sender.replaceTrack(track);
+  }
+
+  close() {
+    if (this.pc) this.pc.close();
+    this.pc = null;
+  }
+}

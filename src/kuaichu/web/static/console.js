@@ -1,0 +1,461 @@
+// The operator's console (坐席): presence, the queue, the call, collection, wrap-up.
+"use strict";
+
+const PAGE = "console";
+const VIEWS = ["login-view", "queue-view", "call-view", "wrapup-view"];
+const MODE_LABELS = { video: "视频", audio: "仅语音", photo: "拍照上传" };
+const consoleState = {
+  config: null,
+  me: null,
+  socket: null,
+  caseId: null,
+  link: null,
+  camera: null,
+  remote: null,
+  done: new Set(),
+  queue: null,
+  queueFetchedAt: 0,
+  recorder: null,
+  audio: null,
+  chunks: 0,
+  uploads: [],
+};
+
+function view(id) {
+  for (const name of VIEWS) KC.show(name, name === id);
+}
+
+function say(text) {
+  const node = document.getElementById("message");
+  node.textContent = text || "";
+  node.hidden = !text;
+}
+
+async function guarded(action) {
+  say("");
+  try {
+    await action();
+  } catch (error) {
+    say(error.message);
+  }
+}
+
+async function login(event) {
+  event.preventDefault();
+  const result = await KC.api(PAGE, "POST", "/api/auth/staff", {
+    username: document.getElementById("username").value,
+    password: document.getElementById("password").value,
+  });
+  if (result.role !== "operator") throw new Error("该账号不是接警坐席");
+  KC.setToken(PAGE, result.access_token);
+  await enter();
+}
+
+// Presence and the queue.
+
+function showPresence(presence) {
+  KC.show("presence-bar");
+  KC.text("me-name", presence.name);
+  KC.text("me-status", presence.status_label);
+  document.getElementById("me-status").dataset.status = presence.status;
+}
+
+async function setPresence(status) {
+  showPresence(await KC.api(PAGE, "PUT", "/api/operators/me/presence", { status }));
+  await refreshQueue();
+}
+
+async function refreshQueue() {
+  const queue = await KC.api(PAGE, "GET", "/api/calls/queue");
+  consoleState.queue = queue;
+  consoleState.queueFetchedAt = Date.now();
+  showPresence(queue.me);
+  renderQueue();
+}
+
+function renderQueue() {
+  const queue = consoleState.queue;
+  if (!queue) return;
+  const elapsed = (Date.now() - consoleState.queueFetchedAt) / 1000;
+  KC.text("queue-length", String(queue.waiting.length));
+  document.getElementById("queue-rows").replaceChildren(
+    ...queue.waiting.map((w) => KC.el("tr", { className: w.returned ? "returned" : "" },
+      KC.el("td", { textContent: String(w.position) }),
+      KC.el("td", { textContent: w.number + (w.returned ? "（通话中断，优先）" : "") }),
+      KC.el("td", { textContent: MODE_LABELS[w.mode] || w.mode }),
+      KC.el("td", { textContent: KC.duration(w.waiting_seconds + elapsed) }))),
+  );
+  document.getElementById("operators").replaceChildren(
+    ...queue.operators.map((o) => KC.el("li", { textContent: `${o.name} · ${o.status_label}` })),
+  );
+}
+
+async function takeNext() {
+  const offer = await KC.api(PAGE, "POST", "/api/calls/take-next");
+  await enterCall(offer.case_id, offer.mode);
+}
+
+// The call.
+
+async function ownCamera() {
+  if (consoleState.camera) return consoleState.camera;
+  consoleState.camera = await navigator.mediaDevices
+    .getUserMedia({ video: true, audio: true })
+    .catch(() => navigator.mediaDevices.getUserMedia({ audio: true }))
+    .catch(() => null);
+  document.getElementById("local-video").srcObject = consoleState.camera;
+  return consoleState.camera;
+}
+
+async function enterCall(caseId, mode) {
+  if (consoleState.caseId === caseId) return;
+  consoleState.caseId = caseId;
+  consoleState.done = new Set();
+  consoleState.chunks = 0;
+  document.getElementById("gallery").replaceChildren();
+  view("call-view");
+  KC.text("call-mode", MODE_LABELS[mode] || "视频");
+  KC.text("recording-status", "录像未开始");
+  KC.text("call-state", mode === "photo" ? "拍照模式：请查看当事人上传的照片" : "等待当事人接入…");
+  const detail = await KC.api(PAGE, "GET", `/api/cases/${caseId}`);
+  KC.text("case-number", detail.number);
+  fillForms(detail);
+  renderChecklist();
+  await showUploadedEvidence();
+  const camera = await ownCamera();
+  consoleState.link = new CallLink({
+    iceServers: consoleState.config.ice_servers,
+    send: (data) => consoleState.socket.send({ type: "signal", case_id: caseId, data }),
+    onTrack: onRemoteTrack,
+    onState: (state) => {
+      const labels = { connected: "通话中", connecting: "正在连接…", disconnected: "网络不稳定…", failed: "连接失败" };
+      KC.text("call-state", labels[state] || state);
+    },
+  });
+  consoleState.link.localStream = camera;
+  consoleState.socket.send({ type: "join", case_id: caseId });
+}
+
+function onRemoteTrack(stream) {
+  consoleState.remote = stream;
+  const video = document.getElementById("remote-video");
+  if (video.srcObject === stream) return;
+  video.srcObject = stream;
+  if (!consoleState.recorder) startRecording();
+  // A new stream (the party reconnected): end the chunk now, the next one records the new one.
+  else if (consoleState.recorder.current && consoleState.recorder.current.state === "recording") {
+    consoleState.recorder.current.stop();
+  }
+}
+
+async function onMessage(message) {
+  switch (message.type) {
+    case "offer":
+      await enterCall(message.case_id, message.mode);
+      break;
+    case "queue_changed":
+      if (!document.getElementById("queue-view").hidden) await refreshQueue();
+      break;
+    case "peer":
+      if (message.case_id !== consoleState.caseId) break;
+      if (message.event === "joined") await consoleState.link.offer();
+      else KC.text("call-state", `当事人连接中断，${KC.duration(consoleState.config.grace_seconds)}内重连仍由您接听…`);
+      break;
+    case "signal":
+      if (message.case_id !== consoleState.caseId) break;
+      if (message.data.kind === "here") await consoleState.link.offer();
+      else await consoleState.link.handle(message.data);
+      break;
+    case "mode":
+      if (message.case_id === consoleState.caseId) {
+        KC.text("call-mode", MODE_LABELS[message.mode] || message.mode);
+        if (message.mode === "photo") await showUploadedEvidence();
+      }
+      break;
+    case "error":
+      say(message.detail);
+      break;
+    default:
+      break;
+  }
+}
+
+// Stills: one click takes the party's current frame into typed evidence.
+
+async function capture(kind) {
+  const video = document.getElementById("remote-video");
+  if (!video.videoWidth) throw new Error("当事人画面尚未接通");
+  const canvas = KC.el("canvas", { width: video.videoWidth, height: video.videoHeight });
+  canvas.getContext("2d").drawImage(video, 0, 0);
+  const blob = await new Promise((resolve) => canvas.toBlob(resolve, "image/jpeg", 0.9));
+  await upload(blob, `${kind}.jpg`, kind);
+  consoleState.done.add(kind);
+  renderChecklist();
+  consoleState.socket.send({
+    type: "signal", case_id: consoleState.caseId, data: { kind: "checklist", done: [...consoleState.done] },
+  });
+  addThumbnail(URL.createObjectURL(blob), kind);
+}
+
+async function upload(blob, name, kind) {
+  const form = new FormData();
+  form.append("file", blob, name);
+  form.append("kind", kind);
+  return KC.api(PAGE, "POST", `/api/cases/${consoleState.caseId}/evidence`, form);
+}
+
+function addThumbnail(url, kind) {
+  const label = (SHOTS.find(([k]) => k === kind) || [kind, kind])[1];
+  document.getElementById("gallery").append(
+    KC.el("figure", {}, KC.el("img", { src: url, alt: label }), KC.el("figcaption", { textContent: label })),
+  );
+}
+
+async function showUploadedEvidence() {
+  const items = await KC.api(PAGE, "GET", `/api/cases/${consoleState.caseId}/evidence`);
+  document.getElementById("gallery").replaceChildren();
+  for (const item of items) {
+    if (item.kind === "recording") continue;
+    consoleState.done.add(item.kind);
+    addThumbnail(await KC.evidenceUrl(PAGE, consoleState.caseId, item.id), item.kind);
+  }
+  renderChecklist();
+}
+
+function renderChecklist() {
+  document.getElementById("checklist").replaceChildren(
+    ...SHOTS.map(([kind, label]) => KC.el("li", {
+      className: consoleState.done.has(kind) ? "done" : "",
+      textContent: `${consoleState.done.has(kind) ? "✔" : "○"} ${label}`,
+    })),
+  );
+}
+
+// Recording: each chunk is a complete WebM file (a fresh recorder per chunk), uploaded as
+// it ends, so a crash loses at most the chunk being recorded.
+
+function recordingStream() {
+  const tracks = consoleState.remote.getVideoTracks().slice(0, 1);
+  try {
+    consoleState.audio = consoleState.audio || new AudioContext();
+    const mix = consoleState.audio.createMediaStreamDestination();
+    for (const source of [consoleState.remote, consoleState.camera]) {
+      if (source && source.getAudioTracks().length) consoleState.audio.createMediaStreamSource(source).connect(mix);
+    }
+    tracks.push(...mix.stream.getAudioTracks());
+  } catch (error) {
+    console.warn("recording without the mixed sound", error);
+  }
+  return new MediaStream(tracks);
+}
+
+// A chunk that caught no frame (its stream ended as it began) is a bare WebM header.
+const EMPTY_CHUNK_BYTES = 1024;
+
+function startRecording() {
+  const recorder = { active: true, current: null };
+  consoleState.recorder = recorder;
+  const seconds = consoleState.config.recording_chunk_seconds;
+  const next = () => {
+    if (!recorder.active || !consoleState.remote) return;
+    // Each chunk records the current streams: after a reconnect they are new ones.
+    const media = new MediaRecorder(recordingStream(), { mimeType: "video/webm" });
+    recorder.current = media;
+    media.ondataavailable = (event) => {
+      if (event.data.size > EMPTY_CHUNK_BYTES) {
+        const sent = upload(event.data, "recording.webm", "recording").then(() => {
+          consoleState.chunks += 1;
+          KC.text("recording-status", `录像中 · 已上传 ${consoleState.chunks} 段`);
+        }).catch((error) => say(`录像上传失败：${error.message}`));
+        consoleState.uploads.push(sent);
+      }
+    };
+    media.onstop = next;
+    media.start();
+    setTimeout(() => media.state === "recording" && media.stop(), seconds * 1000);
+  };
+  next();
+}
+
+async function stopRecording() {
+  const recorder = consoleState.recorder;
+  consoleState.recorder = null;
+  if (recorder) {
+    recorder.active = false;
+    if (recorder.current && recorder.current.state === "recording") {
+      await new Promise((resolve) => {
+        recorder.current.addEventListener("stop", resolve, { once: true });
+        recorder.current.stop();
+      });
+    }
+  }
+  await Promise.all(consoleState.uploads);
+  consoleState.uploads = [];
+}
+
+// Facts and parties.
+
+function options(select, values) {
+  select.replaceChildren(...values.map(([value, label]) => KC.el("option", { value, textContent: label })));
+}
+
+function partyFieldset(index) {
+  const c = consoleState.config.catalogues;
+  const field = (name, label, extra = {}) =>
+    KC.el("label", { textContent: `${label} ` }, KC.el("input", { name: `${name}-${index}`, ...extra }));
+  const plateType = KC.el("select", { name: `plate_type-${index}` });
+  options(plateType, Object.entries(c.plate_types).map(([code, label]) => [code, `${code} ${label}`]));
+  plateType.value = "02";
+  const vehicleType = KC.el("select", { name: `vehicle_type-${index}` });
+  options(vehicleType, c.vehicle_types.map((v) => [v, v]));
+  return KC.el("fieldset", {},
+    KC.el("legend", { textContent: `当事人${index}` }),
+    field("name", "姓名"), field("phone", "手机号", { inputMode: "numeric", maxLength: 11 }),
+    field("id_number", "身份证号", { maxLength: 18 }), field("licence_number", "驾驶证号", { maxLength: 18 }),
+    field("plate_number", "号牌号码", { maxLength: 10 }),
+    KC.el("label", { textContent: "号牌种类 " }, plateType),
+    KC.el("label", { textContent: "车辆类型 " }, vehicleType),
+    field("insurer_code", "交强险承保公司代码", { maxLength: 16 }));
+}
+
+function fillForms(detail) {
+  const c = consoleState.config.catalogues;
+  options(document.getElementById("accident-type"), c.accident_types.map((v) => [v, v]));
+  options(document.getElementById("weather"), c.weather.map((v) => [v, v]));
+  const occurred = detail.occurred_at ? new Date(detail.occurred_at) : new Date(detail.reported_at);
+  const local = new Date(occurred.getTime() - occurred.getTimezoneOffset() * 60000);
+  document.getElementById("occurred-at").value = local.toISOString().slice(0, 16);
+  document.getElementById("address").value = detail.address || "";
+  if (detail.accident_type) document.getElementById("accident-type").value = detail.accident_type;
+  if (detail.weather) document.getElementById("weather").value = detail.weather;
+  document.getElementById("description").value = detail.description || "";
+  document.getElementById("party-fieldsets").replaceChildren(partyFieldset(1), partyFieldset(2));
+  const form = document.getElementById("parties-form");
+  detail.parties.forEach((p, i) => {
+    for (const key of ["name", "phone", "id_number", "licence_number", "plate_number", "plate_type", "vehicle_type", "insurer_code"]) {
+      const input = form.elements[`${key}-${i + 1}`];
+      if (input && p[key]) input.value = p[key];
+    }
+  });
+}
+
+async function saveForms() {
+  const id = consoleState.caseId;
+  const occurred = new Date(document.getElementById("occurred-at").value);
+  if (Number.isNaN(occurred.getTime())) throw new Error("请填写事故发生时间");
+  await KC.api(PAGE, "PUT", `/api/cases/${id}/facts`, {
+    occurred_at: occurred.toISOString(),
+    address: document.getElementById("address").value,
+    accident_type: document.getElementById("accident-type").value,
+    weather: document.getElementById("weather").value,
+    description: document.getElementById("description").value,
+  });
+  const form = document.getElementById("parties-form");
+  const parties = [1, 2]
+    .filter((i) => form.elements[`name-${i}`].value.trim())
+    .map((i) => {
+      const value = (key) => form.elements[`${key}-${i}`].value.trim();
+      return {
+        name: value("name"), phone: value("phone"), id_number: value("id_number"),
+        licence_number: value("licence_number"), plate_number: value("plate_number"),
+        plate_type: value("plate_type"), vehicle_type: value("vehicle_type"),
+        insurer_code: value("insurer_code") || null,
+      };
+    });
+  if (!parties.length) throw new Error("请填写当事人信息");
+  await KC.api(PAGE, "PUT", `/api/cases/${id}/parties`, { parties });
+}
+
+async function completeAndEvacuate() {
+  const id = consoleState.caseId;
+  await saveForms();
+  await stopRecording();
+  await KC.api(PAGE, "POST", `/api/cases/${id}/collection-complete`);
+  await KC.api(PAGE, "POST", `/api/cases/${id}/evacuate`);
+  await endCall("已通知当事人撤离现场，案件转入后台定责。");
+}
+
+async function transfer() {
+  const reason = document.getElementById("transfer-reason").value.trim();
+  if (reason.length < 2) throw new Error("请填写转现场处置的原因");
+  await stopRecording();
+  await KC.api(PAGE, "POST", `/api/cases/${consoleState.caseId}/transfer`, { reason });
+  await endCall(`已转现场处置：${reason}`);
+}
+
+async function endCall(summary) {
+  const presence = await KC.api(PAGE, "POST", `/api/calls/${consoleState.caseId}/hangup`);
+  if (consoleState.link) consoleState.link.close();
+  consoleState.link = null;
+  consoleState.caseId = null;
+  consoleState.remote = null;
+  document.getElementById("remote-video").srcObject = null;
+  showPresence(presence);
+  KC.text("wrapup-text", summary);
+  view("wrapup-view");
+}
+
+async function ready() {
+  view("queue-view");
+  await setPresence("available");
+}
+
+// Start.
+
+async function enter() {
+  const me = await KC.api(PAGE, "GET", "/api/auth/me");
+  if (me.role !== "operator") throw new Error("该账号不是接警坐席");
+  consoleState.me = me;
+  consoleState.socket = KC.socket(PAGE, {
+    onOpen: () => {
+      if (consoleState.caseId) consoleState.socket.send({ type: "join", case_id: consoleState.caseId });
+    },
+    onMessage: (message) => guarded(() => onMessage(message)),
+  });
+  const current = await KC.api(PAGE, "GET", "/api/calls/current");
+  showPresence(current.presence);
+  if (current.case_id) {
+    await enterCall(current.case_id, current.mode);
+  } else if (current.presence.status === "wrap_up") {
+    KC.text("wrapup-text", "上一通话已结束。");
+    view("wrapup-view");
+  } else {
+    view("queue-view");
+    await refreshQueue();
+  }
+}
+
+async function start() {
+  document.getElementById("login-form").onsubmit = (event) => guarded(() => login(event));
+  document.getElementById("go-available").onclick = () => guarded(() => setPresence("available"));
+  document.getElementById("go-away").onclick = () => guarded(() => setPresence("away"));
+  document.getElementById("take-next").onclick = () => guarded(takeNext);
+  document.getElementById("complete").onclick = () => guarded(completeAndEvacuate);
+  document.getElementById("transfer").onclick = () => guarded(transfer);
+  document.getElementById("ready").onclick = () => guarded(ready);
+  document.getElementById("capture-buttons").replaceChildren(
+    ...SHOTS.map(([kind, label]) => {
+      const button = KC.el("button", {
+        type: "button", className: "secondary", textContent: `截图：${label}`,
+        onclick: () => guarded(() => capture(kind)),
+      });
+      button.dataset.kind = kind;
+      return button;
+    }),
+  );
+  setInterval(renderQueue, 1000); // waiting times tick between queue changes
+  consoleState.config = await KC.api(PAGE, "GET", "/api/calls/config");
+  if (!KC.token(PAGE)) {
+    view("login-view");
+    return;
+  }
+  try {
+    await enter();
+  } catch (error) {
+    if (error.status !== 401) throw error;
+    KC.setToken(PAGE, null);
+    view("login-view");
+  }
+}
+
+guarded(start);

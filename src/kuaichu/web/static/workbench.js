@@ -1,0 +1,144 @@
+// The officer's workbench (民警): cases awaiting determination, evidence, recording, decision.
+"use strict";
+
+const PAGE = "workbench";
+const VIEWS = ["login-view", "list-view", "case-view"];
+const KIND_LABELS = Object.fromEntries([...SHOTS, ["recording", "通话录像"], ["other", "其他"]]);
+const bench = { config: null, caseId: null, chunks: [], playing: 0 };
+
+function view(id) {
+  for (const name of VIEWS) KC.show(name, name === id);
+}
+
+function say(text) {
+  const node = document.getElementById("message");
+  node.textContent = text || "";
+  node.hidden = !text;
+}
+
+async function guarded(action) {
+  say("");
+  try {
+    await action();
+  } catch (error) {
+    say(error.message);
+  }
+}
+
+async function login(event) {
+  event.preventDefault();
+  const result = await KC.api(PAGE, "POST", "/api/auth/staff", {
+    username: document.getElementById("username").value,
+    password: document.getElementById("password").value,
+  });
+  if (result.role !== "officer") throw new Error("该账号不是办案民警");
+  KC.setToken(PAGE, result.access_token);
+  await list();
+}
+
+async function list() {
+  view("list-view");
+  const me = await KC.api(PAGE, "GET", "/api/auth/me");
+  KC.text("me-name", me.name);
+  // Staff lists come oldest first: the longest-waiting case on top.
+  const cases = await KC.api(PAGE, "GET", "/api/cases?state=evacuated");
+  const rows = cases.map((c) => KC.el("tr", {},
+    KC.el("td", { textContent: c.number }),
+    KC.el("td", { textContent: KC.time(c.reported_at) }),
+    KC.el("td", { textContent: KC.duration(c.waiting_seconds) }),
+    KC.el("td", {}, KC.el("button", {
+      type: "button", className: "secondary", textContent: "办理",
+      onclick: () => guarded(() => open(c.id)),
+    }))));
+  if (!rows.length) rows.push(KC.el("tr", {}, KC.el("td", { colSpan: 4, textContent: "暂无待定责案件" })));
+  document.getElementById("case-rows").replaceChildren(...rows);
+}
+
+async function open(caseId) {
+  bench.caseId = caseId;
+  view("case-view");
+  const [detail, items] = await Promise.all([
+    KC.api(PAGE, "GET", `/api/cases/${caseId}`),
+    KC.api(PAGE, "GET", `/api/cases/${caseId}/evidence`),
+  ]);
+  KC.text("case-number", detail.number);
+  const facts = [
+    ["辖区", detail.jurisdiction_name], ["发生时间", detail.occurred_at ? KC.time(detail.occurred_at) : "—"],
+    ["地点", detail.address || "—"], ["事故类型", detail.accident_type || "—"],
+    ["天气", detail.weather || "—"], ["经过", detail.description || "—"],
+    ...detail.parties.map((p) => [`当事人${p.position}`, `${p.name} · ${p.plate_number} · ${p.vehicle_type}`]),
+  ];
+  document.getElementById("facts").replaceChildren(
+    ...facts.flatMap(([k, v]) => [KC.el("dt", { textContent: k }), KC.el("dd", { textContent: v })]),
+  );
+  const gallery = document.getElementById("gallery");
+  gallery.replaceChildren();
+  for (const item of items.filter((i) => i.kind !== "recording")) {
+    const url = await KC.evidenceUrl(PAGE, caseId, item.id);
+    gallery.append(KC.el("figure", {},
+      KC.el("img", { src: url, alt: KIND_LABELS[item.kind] || item.kind }),
+      KC.el("figcaption", { textContent: `${KIND_LABELS[item.kind] || item.kind} · ${KC.time(item.uploaded_at)}` })));
+  }
+  bench.chunks = items.filter((i) => i.kind === "recording");
+  bench.playing = 0;
+  KC.text("recording-info", bench.chunks.length ? `共 ${bench.chunks.length} 段录像，连续播放` : "无通话录像");
+  await playChunk();
+  renderShares(detail.parties);
+}
+
+// The recording is a series of complete WebM chunks: play them one after another.
+async function playChunk() {
+  const video = document.getElementById("recording");
+  const chunk = bench.chunks[bench.playing];
+  if (!chunk) return;
+  video.src = await KC.evidenceUrl(PAGE, bench.caseId, chunk.id);
+}
+
+function renderShares(parties) {
+  const grades = bench.config.catalogues.responsibilities;
+  document.getElementById("shares").replaceChildren(...parties.map((p) => {
+    const select = KC.el("select", { name: `share-${p.id}` });
+    select.replaceChildren(...Object.entries(grades).map(([value, label]) => KC.el("option", { value, textContent: label })));
+    select.dataset.partyId = p.id;
+    return KC.el("label", { textContent: `${p.name}（${p.plate_number}） ` }, select);
+  }));
+}
+
+async function determine(event) {
+  event.preventDefault();
+  const shares = [...document.querySelectorAll("#shares select")].map((s) => ({
+    party_id: Number(s.dataset.partyId), responsibility: s.value,
+  }));
+  await KC.api(PAGE, "POST", `/api/cases/${bench.caseId}/determination`, {
+    shares, reasoning: document.getElementById("reasoning").value,
+  });
+  say("已作出事故认定，认定书将送达当事人");
+  await list();
+}
+
+async function start() {
+  document.getElementById("login-form").onsubmit = (event) => guarded(() => login(event));
+  document.getElementById("determination-form").onsubmit = (event) => guarded(() => determine(event));
+  document.getElementById("back").onclick = () => guarded(list);
+  document.getElementById("recording").onended = () => {
+    bench.playing += 1;
+    guarded(async () => {
+      await playChunk();
+      if (bench.playing < bench.chunks.length) await document.getElementById("recording").play();
+    });
+  };
+  bench.config = await KC.api(PAGE, "GET", "/api/calls/config");
+  if (!KC.token(PAGE)) {
+    view("login-view");
+    return;
+  }
+  try {
+    await list();
+  } catch (error) {
+    if (error.status !== 401) throw error;
+    KC.setToken(PAGE, null);
+    view("login-view");
+  }
+}
+
+guarded(start);

@@ -1,0 +1,148 @@
+"""Real server processes for the browser and WebSocket tests: uvicorn, started like production."""
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+from conftest import STAFF_PASSWORD
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from kuaichu.auth.principal import Role
+from kuaichu.auth.service import create_user
+from kuaichu.clock import SystemClock
+from kuaichu.db import Database
+from kuaichu.demo.seed import DEMO_JURISDICTIONS
+from kuaichu.geo.service import import_jurisdictions, read_feature_collection
+from kuaichu.migrate import upgrade
+from kuaichu.notify.models import SmsMessage
+
+SECRET = "live-test-secret-of-at-least-thirty-two-bytes"
+T = TypeVar("T")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class LiveServer:
+    url: str
+    process: subprocess.Popen[str]
+    log: list[str]
+
+    @property
+    def ws_url(self) -> str:
+        return "ws" + self.url.removeprefix("http") + "/ws"
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+def start_server(data_dir: Path, database_url: str, redis_url: str = "", **settings: str) -> LiveServer:
+    """One uvicorn process; returns once it is listening."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "KUAICHU_DATA_DIR": str(data_dir),
+        "KUAICHU_DATABASE_URL": database_url,
+        "KUAICHU_REDIS_URL": redis_url,
+        "KUAICHU_SECRET_KEY": SECRET,
+        "KUAICHU_JURISDICTIONS_FILE": str(DEMO_JURISDICTIONS),
+        "KUAICHU_SMS_CODE_MIN_INTERVAL_SECONDS": "0",
+        "KUAICHU_OUTBOX_POLL_SECONDS": "0.2",
+        **{f"KUAICHU_{key.upper()}": value for key, value in settings.items()},
+    }
+    command = [sys.executable, "-m", "uvicorn", "--factory", "kuaichu.app:create_app"]
+    command += ["--host", "127.0.0.1", "--port", str(port), "--no-access-log"]
+    process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
+    assert process.stderr is not None
+    log: list[str] = []
+    for line in process.stderr:
+        log.append(line)
+        if "Uvicorn running on" in line:  # bound and serving
+            break
+    else:
+        raise RuntimeError("server did not start:\n" + "".join(log))
+
+    def drain() -> None:  # keep the pipe from filling up
+        assert process.stderr is not None
+        for line in process.stderr:
+            log.append(line)
+
+    threading.Thread(target=drain, daemon=True).start()
+    return LiveServer(f"http://127.0.0.1:{port}", process, log)
+
+
+@contextmanager
+def servers(
+    data_dir: Path, database_url: str, count: int, redis_url: str = "", **settings: str
+) -> Iterator[list[LiveServer]]:
+    started: list[LiveServer] = []
+    try:
+        for _ in range(count):
+            started.append(start_server(data_dir, database_url, redis_url, **settings))
+        yield started
+    finally:
+        for server in started:
+            server.stop()
+
+
+def prepare_database(database_url: str) -> Database:
+    """Migrated, with the demo jurisdictions and a staff account per role the tests use."""
+    upgrade(database_url)
+    database = Database(database_url)
+    now = SystemClock().now()
+
+    def work(session: Session) -> None:
+        jurisdictions = import_jurisdictions(session, read_feature_collection(DEMO_JURISDICTIONS))
+        xihu = next(j for j in jurisdictions if j.code == "330106")
+        session.flush()
+        for username, role in (("op-live", Role.OPERATOR), ("officer-live", Role.OFFICER)):
+            create_user(
+                session,
+                username=username,
+                password=STAFF_PASSWORD,
+                role=role,
+                display_name=f"{username}姓名",
+                jurisdiction_id=xihu.id,
+                now=now,
+            )
+
+    database.write_sync(work)
+    return database
+
+
+def wait_until(probe: Callable[[], T | None], timeout: float = 15.0, what: str = "condition") -> T:
+    """For state only a query can see (a database row): probe until it holds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = probe()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def latest_sms(database: Database, phone: str) -> str | None:
+    def read(session: Session) -> str | None:
+        return session.scalars(
+            select(SmsMessage.text).where(SmsMessage.phone == phone).order_by(SmsMessage.id.desc())
+        ).first()
+
+    return database.write_sync(read)

@@ -1,0 +1,255 @@
+"""The call in a real browser: Chromium with fake camera and microphone, a party page and an
+operator console in two browser contexts, real WebRTC over loopback.
+
+Runs on one server process (SQLite, in-process bus), and with the party and the operator on
+two different server processes sharing PostgreSQL and Redis.
+"""
+
+import re
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from conftest import POSTGRES_ADMIN_URL, REDIS_URL, STAFF_PASSWORD, XIHU, requires_postgres, requires_redis
+from factories import id_number
+from live import latest_sms, prepare_database, servers, wait_until
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from kuaichu.cases.models import Case, TimelineEvent
+from kuaichu.db import Database
+from kuaichu.evidence.models import EvidenceItem
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+PARTY_PHONE = "13800001111"
+OTHER_PHONE = "13900002222"
+requires_chromium = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Chromium not installed")
+
+# Frames decoded from the peer (getStats) and a decoded picture size on the <video> element.
+FRAMES_ARRIVE = """async () => {
+  const pc = window.kuaichuPeer;
+  const video = document.getElementById("remote-video");
+  if (!pc || !video || video.videoWidth === 0) return false;
+  const stats = await pc.getStats();
+  let frames = 0;
+  stats.forEach((r) => {
+    if (r.type === "inbound-rtp" && r.kind === "video") frames += r.framesDecoded || 0;
+  });
+  return frames > 5;
+}"""
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def fresh_postgres() -> Iterator[str]:
+    name = f"kuaichu_live_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    yield POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def party_context_page(browser: Browser, base_url: str) -> Page:
+    context = browser.new_context(
+        base_url=base_url,
+        viewport={"width": 360, "height": 740},
+        is_mobile=True,
+        has_touch=True,
+        geolocation={"latitude": XIHU["lat"], "longitude": XIHU["lng"]},
+        permissions=["geolocation", "camera", "microphone"],
+        locale="zh-CN",
+    )
+    return context.new_page()
+
+
+def operator_context_page(browser: Browser, base_url: str) -> Page:
+    context = browser.new_context(
+        base_url=base_url, viewport={"width": 1280, "height": 900}, permissions=["camera", "microphone"]
+    )
+    return context.new_page()
+
+
+def fill_party(page: Page, index: int, phone: str, plate: str, name: str, serial: str) -> None:
+    number = id_number(serial=serial)
+    for field, value in (
+        ("name", name),
+        ("phone", phone),
+        ("id_number", number),
+        ("licence_number", number),
+        ("plate_number", plate),
+        ("insurer_code", "PICC"),
+    ):
+        page.fill(f'[name="{field}-{index}"]', value)
+
+
+def run_call(
+    browser: Browser,
+    party_url: str,
+    operator_url: str,
+    database: Database,
+    artifacts: Path,
+    name: str,
+    *,
+    auto_offer: bool,
+    reconnect: bool,
+) -> None:
+    party = party_context_page(browser, party_url)
+    console = operator_context_page(browser, operator_url)
+
+    # The operator logs in.
+    console.goto("/console")
+    console.fill("#username", "op-live")
+    console.fill("#password", STAFF_PASSWORD)
+    console.click("#login-form button[type=submit]")
+    expect(console.locator("#queue-view")).to_be_visible()
+    if auto_offer:
+        console.click("#go-available")
+        expect(console.locator("#me-status")).to_have_text("空闲")
+
+    # The party logs in with the SMS code and taps the one button.
+    party.goto("/party")
+    party.fill("#phone", PARTY_PHONE)
+    party.click("#send-code")
+    text = wait_until(lambda: latest_sms(database, PARTY_PHONE), what="the login SMS")
+    party.fill("#code", re.findall(r"验证码为(\d{6})", text)[0])
+    party.click("#login")
+    expect(party.locator("#report")).to_be_visible()
+    party.click("#report")
+
+    if not auto_offer:
+        # Waiting: safety advice, place in the queue; the console sees the caller waiting.
+        expect(party.locator("#wait-view")).to_be_visible()
+        expect(party.locator("#position")).to_have_text("0")
+        expect(party.locator(".safety")).to_contain_text("150 米")
+        expect(console.locator("#queue-rows tr")).to_have_count(1)
+        party.screenshot(path=str(artifacts / f"{name}-party-waiting.png"))
+        console.click("#take-next")
+
+    # The call: real frames both ways.
+    expect(console.locator("#call-view")).to_be_visible()
+    expect(party.locator("#call-view")).to_be_visible()
+    party.wait_for_function(FRAMES_ARRIVE, polling=100, timeout=20_000)
+    console.wait_for_function(FRAMES_ARRIVE, polling=100, timeout=20_000)
+
+    if reconnect:
+        # The party's connection drops; the page reconnects by itself and the same operator
+        # sends a new offer: a new peer connection, and frames again.
+        first_peer = party.evaluate_handle("window.kuaichuPeer")
+        party.evaluate("party.socket.ws.close()")
+        party.wait_for_function("(old) => window.kuaichuPeer !== old", arg=first_peer, timeout=20_000)
+        party.wait_for_function(FRAMES_ARRIVE, polling=100, timeout=20_000)
+        console.wait_for_function(FRAMES_ARRIVE, polling=100, timeout=20_000)
+
+    # Collection: facts, parties, a still from the party's video; the party sees it ticked.
+    console.fill("#address", "西湖区文三路与学院路交叉口")
+    console.select_option("#accident-type", "追尾")
+    fill_party(console, 1, PARTY_PHONE, "浙A12345", "张伟", "123")
+    fill_party(console, 2, OTHER_PHONE, "浙A54321", "李娜", "456")
+    console.click('#capture-buttons [data-kind="side_by_side"]')
+    expect(party.locator("#checklist li.done")).to_have_count(1, timeout=15_000)
+    expect(party.locator("#checklist li.done")).to_contain_text("并排同框")
+    expect(console.locator("#recording-status")).to_contain_text("已上传", timeout=20_000)
+    party.screenshot(path=str(artifacts / f"{name}-party-call.png"))
+    console.screenshot(path=str(artifacts / f"{name}-console-call.png"))
+
+    # Collection complete → evacuate: the party's page says so, large.
+    console.click("#complete")
+    expect(console.locator("#wrapup-view")).to_be_visible()
+    expect(party.locator("#evacuate-view")).to_be_visible(timeout=15_000)
+    expect(party.locator("#evacuate-title")).to_have_text("请立即撤离现场")
+    party.screenshot(path=str(artifacts / f"{name}-party-evacuate.png"))
+    console.screenshot(path=str(artifacts / f"{name}-console-wrapup.png"))
+
+    # And afterwards the progress view with the timeline.
+    party.click("#evacuate-ok")
+    expect(party.locator("#timeline li").first).to_be_visible()
+    expect(party.locator("#timeline")).to_contain_text("已通知撤离现场")
+
+    def facts(session: Session) -> tuple[str, list[tuple[str, str, int]], int]:
+        case = session.scalars(select(Case).where(Case.reporter_phone == PARTY_PHONE)).one()
+        items = session.execute(
+            select(EvidenceItem.kind, EvidenceItem.media_type, EvidenceItem.size).where(
+                EvidenceItem.case_id == case.id
+            )
+        ).all()
+        takes = session.scalars(
+            select(TimelineEvent.id).where(TimelineEvent.case_id == case.id, TimelineEvent.kind == "take")
+        ).all()
+        return case.state, [tuple(i) for i in items], len(takes)
+
+    state, items, takes = database.write_sync(facts)
+    assert state == "evacuated"
+    assert takes == 1
+    assert ("side_by_side", "image/jpeg") in {(k, m) for k, m, _ in items}
+    recordings = [size for kind, media, size in items if kind == "recording" and media == "video/webm"]
+    assert recordings and all(size > 1000 for size in recordings)
+
+
+@requires_chromium
+def test_call_on_one_server(browser: Browser, tmp_path: Path, artifacts_dir: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'kuaichu.db'}"
+    database = prepare_database(url)
+    try:
+        with servers(tmp_path / "data", url, 1, recording_chunk_seconds="2") as (server,):
+            run_call(
+                browser,
+                server.url,
+                server.url,
+                database,
+                artifacts_dir,
+                "one-server",
+                auto_offer=False,
+                reconnect=True,
+            )
+    finally:
+        database.dispose()
+        shutil.rmtree(tmp_path / "data", ignore_errors=True)
+
+
+@requires_chromium
+@requires_postgres
+@requires_redis
+@pytest.mark.postgres
+def test_call_across_two_server_processes(
+    browser: Browser, tmp_path: Path, artifacts_dir: Path, fresh_postgres: str
+) -> None:
+    """Party on one process, operator on another; the offer and signaling cross via Redis."""
+    database = prepare_database(fresh_postgres)
+    redis_url = REDIS_URL
+    try:
+        with servers(tmp_path / "data", fresh_postgres, 2, redis_url, recording_chunk_seconds="2") as (a, b):
+            run_call(
+                browser,
+                a.url,
+                b.url,
+                database,
+                artifacts_dir,
+                "two-servers",
+                auto_offer=True,
+                reconnect=False,
+            )
+    finally:
+        database.dispose()
