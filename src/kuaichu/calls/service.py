@@ -481,9 +481,9 @@ def _requeue(session: Session, call: CallSession, now: datetime) -> None:
     call.outcome = "dropped"
     presence = session.get(OperatorPresence, call.operator_id, with_for_update=True)
     if presence is not None:
-        # An operator whose own page is gone is away; otherwise ready for the next call.
-        presence.status = PresenceStatus.AWAY if call.operator_left_at else PresenceStatus.AVAILABLE
-        presence.idle_since = now
+        # An operator whose own page is gone is away; one left waiting for the party wraps up
+        # first (else the same call would come straight back to them).
+        presence.status = PresenceStatus.AWAY if call.operator_left_at else PresenceStatus.WRAP_UP
         presence.updated_at = now
     enqueue_push(
         session,

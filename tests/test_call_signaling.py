@@ -1,0 +1,215 @@
+"""The page WebSocket on a real server: authentication, scope, relay, and dropped connections.
+
+The app runs under uvicorn in a thread with the test's frozen clock, so the grace period is
+crossed by moving the clock, not by waiting.
+"""
+
+import asyncio
+import json
+import threading
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from conftest import XIHU
+from live import free_port, wait_until
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from kuaichu.app import create_app
+from kuaichu.auth.principal import Role
+from kuaichu.auth.service import create_user, party_principal, staff_principal
+from kuaichu.calls.api import sweep_once
+from kuaichu.clock import FrozenClock
+from kuaichu.context import AppContext
+from kuaichu.geo.models import Jurisdiction
+from kuaichu.settings import Settings
+
+PARTY = "13800003333"
+LATER = "13800004444"
+STRANGER = "13800005555"
+
+
+@dataclass
+class ThreadedServer:
+    url: str
+    app: Any
+    loop: asyncio.AbstractEventLoop
+    clock: FrozenClock
+
+    @property
+    def context(self) -> AppContext:
+        return self.app.state.context
+
+    def party(self, phone: str) -> str:
+        return self.context.tokens.issue(party_principal(phone), self.clock.now())
+
+    def operator(self, username: str) -> str:
+        def create(session: Session) -> str:
+            jurisdiction = session.scalars(select(Jurisdiction).where(Jurisdiction.code == "330106")).one()
+            user = create_user(
+                session,
+                username=username,
+                password="long-enough-password",
+                role=Role.OPERATOR,
+                display_name=username,
+                jurisdiction_id=jurisdiction.id,
+                now=self.clock.now(),
+            )
+            return self.context.tokens.issue(staff_principal(user), self.clock.now())
+
+        return self.context.database.write_sync(create)
+
+    async def sweep(self) -> None:
+        """Run the sweeper once on the server's own loop (its bus lives there)."""
+        await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(sweep_once(self.app), self.loop))
+
+
+@pytest.fixture
+def server(settings: Settings, clock: FrozenClock) -> Iterator[ThreadedServer]:
+    settings = settings.model_copy(update={"run_dispatcher": True, "call_sweep_seconds": 3600.0})
+    app = create_app(settings, clock)
+    port = free_port()
+    uvicorn_server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_until_complete, args=(uvicorn_server.serve(),), daemon=True)
+    thread.start()
+    wait_until(lambda: uvicorn_server.started, what="the server to start")
+    yield ThreadedServer(f"http://127.0.0.1:{port}", app, loop, clock)
+    uvicorn_server.should_exit = True
+    thread.join(timeout=10)
+    loop.close()
+
+
+@pytest.fixture
+async def http(server: ThreadedServer) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        yield client
+
+
+async def page(server: ThreadedServer, token: str) -> ClientConnection:
+    ws = await connect(f"ws{server.url.removeprefix('http')}/ws?token={token}")
+    assert (await receive(ws))["type"] == "hello"
+    return ws
+
+
+async def receive(ws: ClientConnection, *types: str) -> dict[str, Any]:
+    """The next message of one of these types (others, e.g. queue updates, are passed over)."""
+    while True:
+        message = json.loads(await asyncio.wait_for(ws.recv(), timeout=10))
+        if not types or message["type"] in types:
+            return message
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def report(http: httpx.AsyncClient, token: str) -> int:
+    response = await http.post("/api/calls", json=XIHU, headers=bearer(token))
+    assert response.status_code == 201, response.text
+    return response.json()["case_id"]
+
+
+async def test_page_socket_checks_token_role_and_ownership(
+    server: ThreadedServer, http: httpx.AsyncClient
+) -> None:
+    with pytest.raises(ConnectionClosed) as refused:
+        ws = await connect(f"ws{server.url.removeprefix('http')}/ws?token=forged")
+        await ws.recv()
+    assert refused.value.rcvd is not None and refused.value.rcvd.code == 4401
+
+    case_id = await report(http, server.party(PARTY))
+    stranger = await page(server, server.party(STRANGER))
+    await stranger.send(json.dumps({"type": "watch", "case_id": case_id}))
+    assert (await receive(stranger))["detail"] == "案件不存在或无权查看"
+    await stranger.send(json.dumps({"type": "signal", "case_id": case_id, "data": {}}))
+    assert (await receive(stranger))["type"] == "error"
+    await stranger.send("not json")
+    assert (await receive(stranger))["detail"] == "消息不是有效的JSON"
+
+    # An operator of the jurisdiction who did not take the call can't join it.
+    taker, other = server.operator("op-taker"), server.operator("op-other")
+    assert (await http.post("/api/calls/take-next", headers=bearer(taker))).status_code == 200
+    bystander = await page(server, other)
+    await bystander.send(json.dumps({"type": "join", "case_id": case_id}))
+    assert (await receive(bystander, "error"))["detail"] == "只有接警的坐席和当事人可以加入通话"
+
+    # The reporter may watch and join; a still waiting case can't be joined yet.
+    waiting = await report(http, server.party(LATER))
+    later = await page(server, server.party(LATER))
+    await later.send(json.dumps({"type": "watch", "case_id": waiting}))
+    position = await receive(later, "position")
+    assert position["position"] == 1 and position["estimated_wait_seconds"] > 0
+    await later.send(json.dumps({"type": "join", "case_id": waiting}))
+    assert (await receive(later, "error"))["detail"] == "案件当前不在视频通话中"
+    for ws in (stranger, bystander, later):
+        await ws.close()
+
+
+async def test_dropped_party_reconnects_to_the_same_operator_within_the_grace(
+    server: ThreadedServer, http: httpx.AsyncClient
+) -> None:
+    party_token, operator_token = server.party(PARTY), server.operator("op-grace")
+    case_id = await report(http, party_token)
+    assert (await http.post("/api/calls/take-next", headers=bearer(operator_token))).json()[
+        "case_id"
+    ] == case_id
+    later_case = await report(http, server.party(LATER))
+
+    console = await page(server, operator_token)
+    await console.send(json.dumps({"type": "join", "case_id": case_id}))
+    await receive(console, "joined")
+
+    async def party_joins() -> ClientConnection:
+        phone = await page(server, party_token)
+        await phone.send(json.dumps({"type": "watch", "case_id": case_id}))
+        assert (await receive(phone, "watching"))["state"] == "in_call"
+        await phone.send(json.dumps({"type": "join", "case_id": case_id}))
+        await receive(phone, "joined")
+        assert (await receive(console, "peer")) == {
+            "type": "peer",
+            "case_id": case_id,
+            "event": "joined",
+            "role": "party",
+        }
+        # Signaling relays through the server (and the bus) to the other side only.
+        await phone.send(json.dumps({"type": "signal", "case_id": case_id, "data": {"kind": "here"}}))
+        assert (await receive(console, "signal"))["data"] == {"kind": "here"}
+        return phone
+
+    phone = await party_joins()
+    # The connection drops (no closing handshake); the operator hears about it.
+    phone.transport.abort()
+    assert (await receive(console, "peer"))["event"] == "left"
+
+    # Within the grace period nothing moves; the party comes back to the same operator.
+    server.clock.advance(timedelta(seconds=45))
+    await server.sweep()
+    case = (await http.get(f"/api/cases/{case_id}", headers=bearer(party_token))).json()
+    assert case["state"] == "in_call"
+    phone = await party_joins()
+
+    # Gone for longer than the grace: back to the head of the queue, the operator wraps up.
+    await phone.close()
+    assert (await receive(console, "peer"))["event"] == "left"
+    server.clock.advance(timedelta(seconds=server.context.settings.call_grace_seconds + 1))
+    await server.sweep()
+    case = (await http.get(f"/api/cases/{case_id}", headers=bearer(party_token))).json()
+    assert case["state"] == "queued" and case["operator_id"] is None
+    queue = (await http.get("/api/calls/queue", headers=bearer(operator_token))).json()
+    assert [(w["case_id"], w["position"], w["returned"]) for w in queue["waiting"]] == [
+        (case_id, 1, True),
+        (later_case, 2, False),
+    ]
+    assert queue["me"]["status"] == "wrap_up"
+    timeline = (await http.get(f"/api/cases/{case_id}/timeline", headers=bearer(party_token))).json()
+    assert [e["kind"] for e in timeline][-1] == "requeue"
+
+    await console.close()
