@@ -1,0 +1,232 @@
+"""Call mechanics through the full server, against a bare websockets echo server, same run.
+
+    .venv/bin/python bench/calls.py [--waiting 200] [--rounds 50]
+
+Measured, each as median and 95th percentile over the rounds:
+- *offer*: an operator with its console WebSocket open sets itself available with 200 callers
+  waiting; the time until the console receives the offer (HTTP request, the queue transaction
+  on SQLite, the bus, the WebSocket push). After each round the call is finished (transfer,
+  hang-up) and the next round starts with 200 still waiting.
+- *signaling*: a party page sends a signaling message; the time until the operator's page
+  receives it (party WebSocket → server → event bus → operator WebSocket).
+The baseline for both is the round trip of one message through a bare `websockets` echo
+server in its own process (client → server → client, the same hops without any of the work).
+"""
+
+import argparse
+import asyncio
+import json
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+from sqlalchemy.orm import Session
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.server import ServerConnection, serve
+
+from kuaichu.auth.principal import Role
+from kuaichu.auth.service import TokenService, create_user, party_principal, staff_principal
+from kuaichu.calls.schemas import CallMode
+from kuaichu.calls.service import report_call
+from kuaichu.cases.schemas import ReportIn
+from kuaichu.clock import SystemClock
+from kuaichu.db import Database
+from kuaichu.demo.seed import DEMO_JURISDICTIONS
+from kuaichu.geo.service import import_jurisdictions, read_feature_collection
+from kuaichu.migrate import upgrade
+
+SECRET = "bench-secret-of-at-least-thirty-two-bytes"
+XIHU = ReportIn(lat=30.26, lng=120.10)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def caller_phone(index: int) -> str:
+    return f"137{index:08d}"
+
+
+def prepare(db_path: Path, callers: int, in_call: int) -> tuple[str, str]:
+    """Migrated database, one operator, `callers` waiting; the operator's token, and the token
+    of caller number `in_call`, whose call (first come, first served) stays open at the end."""
+    url = f"sqlite:///{db_path}"
+    upgrade(url)
+    database = Database(url)
+    now = SystemClock().now()
+    tokens = TokenService(SECRET, 24, 12)
+
+    def work(session: Session) -> str:
+        jurisdictions = import_jurisdictions(session, read_feature_collection(DEMO_JURISDICTIONS))
+        session.flush()
+        xihu = next(j for j in jurisdictions if j.code == "330106")
+        user = create_user(
+            session,
+            username="op-bench",
+            password="bench-password",
+            role=Role.OPERATOR,
+            display_name="坐席",
+            jurisdiction_id=xihu.id,
+            now=now,
+        )
+        for index in range(callers):
+            report_call(session, party_principal(caller_phone(index)), XIHU, CallMode.VIDEO, 300, now)
+        return tokens.issue(staff_principal(user), now)
+
+    operator = database.write_sync(work)
+    database.dispose()
+    return operator, tokens.issue(party_principal(caller_phone(in_call)), now)
+
+
+def start_kuaichu(data_dir: Path, db_path: Path, port: int) -> subprocess.Popen[str]:
+    env = {
+        "KUAICHU_DATA_DIR": str(data_dir),
+        "KUAICHU_DATABASE_URL": f"sqlite:///{db_path}",
+        "KUAICHU_SECRET_KEY": SECRET,
+        "KUAICHU_CALL_SWEEP_SECONDS": "3600",
+        "PATH": "/usr/bin:/bin",
+    }
+    command = [sys.executable, "-m", "uvicorn", "--factory", "kuaichu.app:create_app", "--port", str(port)]
+    return _started(
+        subprocess.Popen([*command, "--no-access-log"], env=env, stderr=subprocess.PIPE, text=True)
+    )
+
+
+def start_echo(port: int) -> subprocess.Popen[str]:
+    return _started(
+        subprocess.Popen(
+            [sys.executable, __file__, "--echo-server", str(port)], stderr=subprocess.PIPE, text=True
+        )
+    )
+
+
+def _started(process: subprocess.Popen[str]) -> subprocess.Popen[str]:
+    assert process.stderr is not None
+    for line in process.stderr:
+        if "Uvicorn running on" in line or "echo server listening" in line:
+            return process
+    raise RuntimeError("server did not start")
+
+
+async def receive(ws: ClientConnection, kind: str) -> dict[str, object]:
+    while True:
+        message = json.loads(await ws.recv())
+        if message["type"] == kind:
+            return message
+
+
+async def offers(base: str, operator: str, rounds: int) -> list[float]:
+    headers = {"Authorization": f"Bearer {operator}"}
+    timings = []
+    async with (
+        httpx.AsyncClient(base_url=base, headers=headers) as http,
+        connect(f"ws{base.removeprefix('http')}/ws?token={operator}") as console,
+    ):
+        await receive(console, "hello")
+        for _ in range(rounds):
+            started = time.perf_counter()
+            response = await http.put("/api/operators/me/presence", json={"status": "available"})
+            response.raise_for_status()
+            offer = await receive(console, "offer")
+            timings.append(time.perf_counter() - started)
+            case_id = offer["case_id"]
+            response = await http.post(f"/api/cases/{case_id}/transfer", json={"reason": "基准测试"})
+            response.raise_for_status()
+            (await http.post(f"/api/calls/{case_id}/hangup")).raise_for_status()
+        # Leave one call open for the signaling rounds.
+        (await http.put("/api/operators/me/presence", json={"status": "available"})).raise_for_status()
+        return timings
+
+
+async def signaling(base: str, operator: str, party: str, rounds: int) -> list[float]:
+    async with httpx.AsyncClient(base_url=base) as http:
+        current = (
+            await http.get("/api/calls/current", headers={"Authorization": f"Bearer {operator}"})
+        ).json()
+    case_id = current["case_id"]
+    ws_url = f"ws{base.removeprefix('http')}/ws?token="
+    async with connect(ws_url + operator) as console, connect(ws_url + party) as phone:
+        for ws in (console, phone):
+            await ws.send(json.dumps({"type": "join", "case_id": case_id}))
+            await receive(ws, "joined")
+        timings = []
+        for index in range(rounds):
+            started = time.perf_counter()
+            await phone.send(json.dumps({"type": "signal", "case_id": case_id, "data": {"i": index}}))
+            while (await receive(console, "signal"))["data"] != {"i": index}:
+                pass
+            timings.append(time.perf_counter() - started)
+        return timings
+
+
+async def echo_round_trips(port: int, rounds: int) -> list[float]:
+    async with connect(f"ws://127.0.0.1:{port}") as ws:
+        timings = []
+        for index in range(rounds):
+            started = time.perf_counter()
+            await ws.send(json.dumps({"type": "signal", "data": {"i": index}}))
+            await ws.recv()
+            timings.append(time.perf_counter() - started)
+        return timings
+
+
+def summary(name: str, full: list[float], bare: list[float]) -> None:
+    def p95(values: list[float]) -> float:
+        return sorted(values)[int(len(values) * 0.95) - 1]
+
+    full_ms, bare_ms = statistics.median(full) * 1000, statistics.median(bare) * 1000
+    print(
+        f"{name:10} full median {full_ms:7.2f} ms (p95 {p95(full) * 1000:7.2f}) | "
+        f"bare echo median {bare_ms:6.2f} ms (p95 {p95(bare) * 1000:6.2f}) | "
+        f"ratio full/bare {full_ms / bare_ms:6.1f}"
+    )
+
+
+async def echo_server(port: int) -> None:
+    async def echo(connection: ServerConnection) -> None:
+        async for message in connection:
+            await connection.send(message)
+
+    async with serve(echo, "127.0.0.1", port):
+        print("echo server listening", file=sys.stderr, flush=True)
+        await asyncio.Future()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--waiting", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=50)
+    parser.add_argument("--echo-server", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.echo_server:
+        asyncio.run(echo_server(args.echo_server))
+        return
+    with tempfile.TemporaryDirectory() as temp:
+        db_path = Path(temp) / "kuaichu.db"
+        # Enough callers that `waiting` are still in the queue at the last round.
+        operator, party = prepare(db_path, args.waiting + args.rounds + 1, in_call=args.rounds)
+        kuaichu_port, echo_port = free_port(), free_port()
+        processes = [start_kuaichu(Path(temp) / "data", db_path, kuaichu_port), start_echo(echo_port)]
+        try:
+            base = f"http://127.0.0.1:{kuaichu_port}"
+            offer_times = asyncio.run(offers(base, operator, args.rounds))
+            signal_times = asyncio.run(signaling(base, operator, party, args.rounds * 4))
+            echo_times = asyncio.run(echo_round_trips(echo_port, args.rounds * 4))
+        finally:
+            for process in processes:
+                process.terminate()
+                process.wait()
+    print(f"{args.waiting}+ callers waiting, {args.rounds} offer rounds, {args.rounds * 4} signaling rounds")
+    summary("offer", offer_times, echo_times)
+    summary("signaling", signal_times, echo_times)
+
+
+if __name__ == "__main__":
+    main()
