@@ -1,12 +1,31 @@
-from fastapi import APIRouter, Request
+from typing import Annotated
 
-from kuaichu.auth.deps import Context, Officer
+from fastapi import APIRouter, Depends, Request, status
+
+from kuaichu.auth.deps import Context, Officer, require
+from kuaichu.auth.principal import Principal, Role
 from kuaichu.cases.schemas import RowId, TransitionOut
 from kuaichu.cases.service import transition_view
 from kuaichu.liability import service
-from kuaichu.liability.schemas import DeterminationIn
+from kuaichu.liability.grades import Responsibility
+from kuaichu.liability.schemas import DeterminationIn, LiabilityFactsIn, ProposalOut
 
 router = APIRouter(prefix="/api/cases", tags=["liability"])
+OperatorOrOfficer = Annotated[Principal, Depends(require(Role.OPERATOR, Role.OFFICER))]
+
+
+@router.put("/{case_id}/liability-facts", status_code=status.HTTP_204_NO_CONTENT)
+async def record_facts(
+    case_id: RowId, body: LiabilityFactsIn, staff: OperatorOrOfficer, context: Context
+) -> None:
+    now = context.clock.now()
+    await context.database.write(lambda s: service.record_facts(s, staff, case_id, body, now))
+
+
+@router.get("/{case_id}/liability-proposal", response_model=ProposalOut)
+async def proposal(case_id: RowId, officer: Officer, context: Context) -> ProposalOut:
+    parking = Responsibility(context.settings.illegal_parking_responsibility)
+    return await context.database.read(lambda s: service.read_proposal(s, officer, case_id, parking))
 
 
 @router.post("/{case_id}/determination", response_model=TransitionOut)
@@ -14,9 +33,10 @@ async def determine(
     case_id: RowId, body: DeterminationIn, officer: Officer, context: Context, request: Request
 ) -> TransitionOut:
     now = context.clock.now()
-
+    parking = Responsibility(context.settings.illegal_parking_responsibility)
+    issuer = context.document_issuer
     result = await context.database.write(
-        lambda s: transition_view(service.determine(s, officer, case_id, body, now), officer)
+        lambda s: transition_view(service.determine(s, officer, case_id, body, now, issuer, parking), officer)
     )
     request.app.state.wake_dispatcher()
     return result

@@ -1,20 +1,23 @@
 """后台定责: the officer's determination (art. 60) and its delivery to the parties."""
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from kuaichu.auth.principal import Principal
+from kuaichu.auth.principal import Principal, Role
 from kuaichu.cases import lifecycle
 from kuaichu.cases.access import get_case
-from kuaichu.cases.lifecycle import Action
+from kuaichu.cases.lifecycle import Action, CaseState
 from kuaichu.cases.models import Case
 from kuaichu.cases.service import notify_parties
-from kuaichu.errors import Forbidden, InvalidInput
-from kuaichu.liability.grades import LABELS, combination_error
-from kuaichu.liability.models import Determination
-from kuaichu.liability.schemas import DeterminationIn
+from kuaichu.documents.service import DocumentIssuer, issue_document
+from kuaichu.errors import Forbidden, IllegalTransition, InvalidInput
+from kuaichu.liability.grades import LABELS, Responsibility, combination_error
+from kuaichu.liability.models import Determination, LiabilityFacts
+from kuaichu.liability.rules import Act, Proposal, propose
+from kuaichu.liability.schemas import DeterminationIn, LiabilityFactsIn, ProposalOut, ProposedShareOut
 
 
 def officers_of_revoked(session: Session, case_id: int) -> set[int]:
@@ -27,8 +30,78 @@ def officers_of_revoked(session: Session, case_id: int) -> set[int]:
     )
 
 
+def record_facts(
+    session: Session, staff: Principal, case_id: int, facts: LiabilityFactsIn, now: datetime
+) -> None:
+    """Which party did what: the operator in the call, or the officer from the evidence."""
+    case = get_case(session, staff, case_id, lock=True)
+    writable = {Role.OPERATOR: (CaseState.IN_CALL, CaseState.COLLECTED), Role.OFFICER: (CaseState.EVACUATED,)}
+    if case.state not in writable.get(staff.role, ()):
+        raise IllegalTransition("当前状态不能修改当事人行为事实", state=case.state)
+    positions = {p.position for p in case.parties}
+    unknown = sorted({p.position for p in facts.parties} - positions)
+    if unknown:
+        raise InvalidInput(f"没有第{unknown[0]}方当事人")
+    parties = {
+        str(p.position): {"acts": [a.value for a in p.acts], "impact_point": p.impact_point}
+        for p in facts.parties
+    }
+    row = session.get(LiabilityFacts, case.id)
+    if row is None:
+        session.add(LiabilityFacts(case_id=case.id, parties=parties, recorded_at=now))
+    else:
+        row.parties, row.recorded_at = parties, now
+    lifecycle.record_event(session, case, "liability_facts_recorded", staff, now, {"parties": parties})
+
+
+def recorded_facts(session: Session, case_id: int) -> dict[str, Any]:
+    row = session.get(LiabilityFacts, case_id)
+    return row.parties if row else {}
+
+
+def proposal_for(session: Session, case: Case, parking: Responsibility) -> Proposal | None:
+    facts = recorded_facts(session, case.id)
+    acts = {int(position): {Act(a) for a in entry["acts"]} for position, entry in facts.items()}
+    return propose(case.accident_type, acts, [p.position for p in case.parties], parking)
+
+
+def read_proposal(session: Session, officer: Principal, case_id: int, parking: Responsibility) -> ProposalOut:
+    case = get_case(session, officer, case_id)
+    proposal = proposal_for(session, case, parking)
+    if proposal is None:
+        return ProposalOut(
+            rule=None,
+            label=None,
+            basis=None,
+            shares=[],
+            message="根据已记录的事故类型和当事人行为，没有可直接适用的规则，请民警根据证据认定各方责任",
+        )
+    return ProposalOut(
+        rule=proposal.rule.code,
+        label=proposal.rule.label,
+        basis=proposal.basis_text,
+        shares=[
+            ProposedShareOut(
+                party_id=p.id,
+                position=p.position,
+                name=p.name,
+                responsibility=proposal.shares[p.position],
+                responsibility_label=LABELS[proposal.shares[p.position]],
+            )
+            for p in case.parties
+        ],
+        message=f"建议：{proposal.describe()}",
+    )
+
+
 def determine(
-    session: Session, officer: Principal, case_id: int, decision: DeterminationIn, now: datetime
+    session: Session,
+    officer: Principal,
+    case_id: int,
+    decision: DeterminationIn,
+    now: datetime,
+    issuer: DocumentIssuer,
+    parking: Responsibility = Responsibility.FULL,
 ) -> Case:
     case = get_case(session, officer, case_id, lock=True)
     _check_shares(case, decision)
@@ -36,7 +109,21 @@ def determine(
     if officer.id in revoked_by:
         # art. 74: a determination revoked on review is made anew by another officer.
         raise Forbidden("原认定已被复核撤销，须由其他民警重新认定")
-    lifecycle.apply(session, case, Action.DETERMINE, officer, now)
+    proposal = proposal_for(session, case, parking)
+    accepted = None if proposal is None else _matches(case, proposal, decision)
+    override_reason = (decision.override_reason or "").strip()
+    if accepted is False and len(override_reason) < 2:
+        raise InvalidInput(
+            f"认定结果与规则建议（{proposal.describe() if proposal else ''}）不一致，须写明不采纳的理由"
+        )
+    lifecycle.apply(
+        session,
+        case,
+        Action.DETERMINE,
+        officer,
+        now,
+        {"proposal_rule": proposal.rule.code if proposal else None, "proposal_accepted": accepted},
+    )
     previous = session.scalars(
         select(Determination)
         .where(Determination.case_id == case.id, Determination.status == "revoked")
@@ -52,9 +139,20 @@ def determine(
         replaces_id=previous.id if previous else None,
         shares=[s.model_dump(mode="json") for s in decision.shares],
         reasoning=decision.reasoning,
+        proposal=None
+        if proposal is None
+        else {
+            "rule": proposal.rule.code,
+            "basis": proposal.basis_text,
+            "label": proposal.rule.label,
+            "shares": {str(k): v.value for k, v in proposal.shares.items()},
+        },
+        proposal_accepted=accepted,
+        override_reason=override_reason if accepted is False else None,
     )
     session.add(determination)
     session.flush()
+    document = issue_document(session, officer, case, determination, now, issuer)
     summary = "；".join(
         f"{p.name}（{p.plate_number}）{LABELS[s.responsibility]}"
         for s in decision.shares
@@ -65,11 +163,16 @@ def determine(
         session,
         case,
         "determined",
-        f"【快处】事故{case.number}已作出认定：{summary}。如对认定有异议，可自送达之日起三日内"
-        "提出书面复核申请。",
+        f"【快处】事故{case.number}已作出认定：{summary}。电子事故认定书编号{document.number}，"
+        "可在“网办进度”中查看下载。如对认定有异议，可自送达之日起三日内提出书面复核申请。",
         now,
     )
     return case
+
+
+def _matches(case: Case, proposal: Proposal, decision: DeterminationIn) -> bool:
+    by_id = {s.party_id: s.responsibility for s in decision.shares}
+    return all(by_id.get(p.id) == proposal.shares[p.position] for p in case.parties)
 
 
 def _check_shares(case: Case, decision: DeterminationIn) -> None:

@@ -1,0 +1,264 @@
+"""The determination document: made, signed and stored with the determination; served to those
+entitled to it; verified by anyone who holds it, without showing personal data."""
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from kuaichu.auth.models import Insurer, User
+from kuaichu.auth.principal import Principal, Role
+from kuaichu.cases import lifecycle
+from kuaichu.cases.access import get_case
+from kuaichu.cases.models import Case
+from kuaichu.clock import local
+from kuaichu.documents import pdf
+from kuaichu.documents.models import DeterminationDocument, DocumentDownload
+from kuaichu.documents.schemas import DocumentOut, DocumentStatusOut, VerificationOut
+from kuaichu.documents.signing import DocumentSigner
+from kuaichu.errors import NotFound
+from kuaichu.legal import cite
+from kuaichu.liability.grades import LABELS, Responsibility
+from kuaichu.liability.models import Determination, LiabilityFacts
+from kuaichu.privacy import mask_id_number, mask_phone
+from kuaichu.registries.models import RegistryCheck
+
+STATUS_LABELS = {"in_force": "有效", "revoked": "已经复核撤销"}
+
+
+@dataclass(frozen=True)
+class DocumentIssuer:
+    """What making a document needs from the running app."""
+
+    signer: DocumentSigner
+    authority: str
+    font_file: Path
+    public_base_url: str
+
+    def verify_url(self, number: str) -> str:
+        return f"{self.public_base_url.rstrip('/')}/verify/{number}"
+
+
+def issue_document(
+    session: Session,
+    officer: Principal,
+    case: Case,
+    determination: Determination,
+    now: datetime,
+    issuer: DocumentIssuer,
+) -> DeterminationDocument:
+    """Render, sign and store the document in the determination's own transaction."""
+    version = session.scalar(select(func.count()).where(DeterminationDocument.case_id == case.id)) or 0
+    number = f"{case.number}-{version + 1}"
+    replaced = (
+        session.scalars(
+            select(DeterminationDocument).where(
+                DeterminationDocument.determination_id == determination.replaces_id
+            )
+        ).first()
+        if determination.replaces_id
+        else None
+    )
+    content = _content(session, case, determination, number, now, issuer, replaced)
+    signed = issuer.signer.sign(
+        pdf.render(content, issuer.font_file), reason=f"{pdf.TITLE} {number}", location=issuer.authority
+    )
+    document = DeterminationDocument(
+        number=number,
+        case_id=case.id,
+        determination_id=determination.id,
+        replaces_id=replaced.id if replaced else None,
+        issued_at=now,
+        sha256=hashlib.sha256(signed).hexdigest(),
+        pdf=signed,
+    )
+    session.add(document)
+    session.flush()
+    lifecycle.record_event(
+        session,
+        case,
+        "document_issued",
+        officer,
+        now,
+        {"number": number, "replaces": replaced.number if replaced else None},
+    )
+    return document
+
+
+def _content(
+    session: Session,
+    case: Case,
+    determination: Determination,
+    number: str,
+    now: datetime,
+    issuer: DocumentIssuer,
+    replaced: DeterminationDocument | None,
+) -> pdf.DocumentContent:
+    officer = session.get(User, determination.officer_id)
+    assert officer is not None
+    shares = {int(s["party_id"]): Responsibility(str(s["responsibility"])) for s in determination.shares}
+    facts_row = session.get(LiabilityFacts, case.id)
+    facts = facts_row.parties if facts_row else {}
+    insurer_names = {code: name for code, name in session.execute(select(Insurer.code, Insurer.name))}
+    checked_insurers = _checked_insurers(session, case.id)
+    parties = [
+        pdf.PartyLine(
+            name=p.name,
+            id_number=mask_id_number(p.id_number),
+            # A mainland licence number is the ID number: printed masked just the same.
+            licence_number=mask_id_number(p.licence_number),
+            phone=mask_phone(p.phone),
+            vehicle_type=p.vehicle_type,
+            plate_number=p.plate_number,
+            insurer=insurer_names.get(p.insurer_code or "")
+            or checked_insurers.get(p.position)
+            or (p.insurer_code or "未登记"),
+            policy_number=p.policy_number or "未登记",
+            impact_point=facts.get(str(p.position), {}).get("impact_point") or "—",
+            responsibility=LABELS[shares[p.id]],
+        )
+        for p in case.parties
+    ]
+    if determination.proposal_accepted:
+        assert determination.proposal is not None
+        basis = f"{determination.proposal['label']}，依据{determination.proposal['basis']}。"
+    else:
+        basis = f"依据{cite('art. 60')}，" + (determination.reasoning or "根据现场证据认定各方责任") + "。"
+    occurred = local(case.occurred_at or case.reported_at)
+    return pdf.DocumentContent(
+        number=number,
+        case_number=case.number,
+        occurred_at=f"{occurred:%Y年%m月%d日 %H时%M分}",
+        address=case.address or "",
+        weather=case.weather or "",
+        accident_type=case.accident_type or "",
+        facts=case.description or "",
+        parties=parties,
+        basis=basis,
+        authority=issuer.authority,
+        officer=officer.display_name,
+        badge_number=officer.badge_number or "",
+        issued_on=f"{local(now):%Y年%m月%d日}",
+        verify_url=issuer.verify_url(number),
+        replaces_number=replaced.number if replaced else None,
+    )
+
+
+def _checked_insurers(session: Session, case_id: int) -> dict[int, str]:
+    """The insurer name the insurance registry gave for each party, when it was asked."""
+    rows = session.scalars(
+        select(RegistryCheck)
+        .where(RegistryCheck.case_id == case_id, RegistryCheck.kind == "insurance")
+        .order_by(RegistryCheck.checked_at)
+    )
+    return {r.party_position: str(r.found["insurer_name"]) for r in rows if r.found.get("insurer_name")}
+
+
+def _status(session: Session, document: DeterminationDocument) -> str:
+    determination = session.get(Determination, document.determination_id)
+    assert determination is not None
+    return determination.status
+
+
+def _by_number(session: Session, number: str) -> DeterminationDocument:
+    document = session.scalars(
+        select(DeterminationDocument).where(DeterminationDocument.number == number)
+    ).first()
+    if document is None:
+        raise NotFound("认定书编号不存在")
+    return document
+
+
+def list_documents(session: Session, viewer: Principal, case_id: int) -> list[DocumentOut]:
+    case = get_case(session, viewer, case_id)
+    documents = session.scalars(
+        select(DeterminationDocument)
+        .where(DeterminationDocument.case_id == case.id)
+        .order_by(DeterminationDocument.id)
+    ).all()
+    numbers = {d.id: d.number for d in documents}
+    out = []
+    for document in documents:
+        status = _status(session, document)
+        out.append(
+            DocumentOut(
+                number=document.number,
+                issued_at=document.issued_at,
+                status=status,
+                status_label=STATUS_LABELS[status],
+                replaces_number=numbers.get(document.replaces_id) if document.replaces_id else None,
+                download_url=f"/api/documents/{document.number}/pdf",
+            )
+        )
+    return out
+
+
+def download(session: Session, viewer: Principal, number: str, now: datetime) -> tuple[str, bytes]:
+    """The signed PDF for whoever may see the case (404 otherwise); every download is logged."""
+    document = _by_number(session, number)
+    get_case(session, viewer, document.case_id)
+    label = mask_phone(viewer.phone) if viewer.role is Role.PARTY and viewer.phone else viewer.label
+    session.add(
+        DocumentDownload(
+            document_id=document.id,
+            at=now,
+            actor_role=viewer.role.value,
+            actor_id=viewer.id,
+            actor_label=label[:64],
+            address=viewer.address,
+        )
+    )
+    return f"{document.number}.pdf", document.pdf
+
+
+def public_status(session: Session, number: str, authority: str, signer: DocumentSigner) -> DocumentStatusOut:
+    document = _by_number(session, number)
+    status = _status(session, document)
+    successor = session.scalars(
+        select(DeterminationDocument.number).where(DeterminationDocument.replaces_id == document.id)
+    ).first()
+    return DocumentStatusOut(
+        number=document.number,
+        issued_on=local(document.issued_at).date(),
+        authority=authority,
+        status=status,
+        status_label=STATUS_LABELS[status],
+        replaced_by=successor,
+        sha256=document.sha256,
+        certificate_sha256=signer.fingerprint,
+    )
+
+
+def issued_digest(session: Session, number: str) -> tuple[str, str]:
+    """(sha256 as issued, status) of a document, for checking an uploaded copy."""
+    document = _by_number(session, number)
+    return document.sha256, _status(session, document)
+
+
+def verification(
+    number: str, uploaded: bytes, issued_sha256: str, status: str, signer: DocumentSigner
+) -> VerificationOut:
+    """Is this file the document we issued under that number, byte for byte, with our signature?"""
+    signature = signer.check(uploaded)
+    unchanged = hashlib.sha256(uploaded).hexdigest() == issued_sha256
+    authentic = signature.valid and unchanged
+    if authentic:
+        message = "该认定书由本机关签发，内容未被修改。"
+        if status != "in_force":
+            message += "但该认定书已经复核撤销，请以重新作出的认定书为准。"
+    elif signature.valid:
+        message = "该文件签章有效，但不是以此编号签发的认定书。"
+    else:
+        message = "该文件不是本机关签发的原件，或签发后已被修改。"
+    return VerificationOut(
+        number=number,
+        authentic=authentic,
+        unchanged=unchanged,
+        signature_valid=signature.valid,
+        status=status,
+        status_label=STATUS_LABELS[status],
+        message=message,
+    )

@@ -1,0 +1,22 @@
+from fastapi import APIRouter, status
+
+from kuaichu.auth.deps import Context, Operator
+from kuaichu.cases.schemas import RowId
+from kuaichu.eligibility import service
+from kuaichu.eligibility.schemas import CircumstancesIn, EligibilityOut
+
+router = APIRouter(prefix="/api/cases", tags=["eligibility"])
+
+
+@router.put("/{case_id}/circumstances", status_code=status.HTTP_204_NO_CONTENT)
+async def record_circumstances(
+    case_id: RowId, body: CircumstancesIn, operator: Operator, context: Context
+) -> None:
+    now = context.clock.now()
+    await context.database.write(lambda s: service.record_circumstances(s, operator, case_id, body, now))
+
+
+@router.get("/{case_id}/eligibility", response_model=EligibilityOut)
+async def eligibility(case_id: RowId, operator: Operator, context: Context) -> EligibilityOut:
+    limit = context.settings.quick_handling_max_vehicles
+    return await context.database.read(lambda s: service.assess(s, operator, case_id, limit))

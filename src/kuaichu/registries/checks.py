@@ -1,0 +1,157 @@
+"""What each registry answer means for a party on the accident date: failures with reasons.
+
+Pure functions: the records in, the failures out. A failure's code is stable (eligibility
+reads it); its reason is the text the operator reads in the console.
+"""
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from kuaichu.registries.adapters import LicenceRecord, PolicyRecord, VehicleRecord
+
+# Which classes (准驾车型) each class on a licence also permits (公安部令第162号, annex 1).
+COVERS = {
+    "A1": {"A1", "A3", "B1", "B2", "C1", "C2", "C3", "C4", "M"},
+    "A2": {"A2", "B1", "B2", "C1", "C2", "C3", "C4", "M"},
+    "A3": {"A3", "C1", "C2", "C3", "C4"},
+    "B1": {"B1", "C1", "C2", "C3", "C4", "M"},
+    "B2": {"B2", "C1", "C2", "C3", "C4", "M"},
+    "C1": {"C1", "C2", "C3", "C4"},
+    "C2": {"C2"},
+    "C3": {"C3", "C4"},
+    "C4": {"C4"},
+    "D": {"D", "E", "F"},
+    "E": {"E", "F"},
+    "F": {"F"},
+    "M": {"M"},
+}
+
+# The class a vehicle type needs. Small passenger cars need C2 (automatic), which C1 also covers.
+REQUIRED_CLASS = {
+    "小型轿车": "C2",
+    "小型普通客车": "C2",
+    "小型越野客车": "C2",
+    "中型普通客车": "B1",
+    "大型普通客车": "A1",
+    "轻型普通货车": "C1",
+    "中型普通货车": "B2",
+    "重型普通货车": "B2",
+    "重型半挂牵引车": "A2",
+    "普通二轮摩托车": "E",
+}
+
+LICENCE_STATUS_FAILURES = {
+    "暂扣": "licence_suspended",
+    "吊销": "licence_revoked",
+    "注销": "licence_cancelled",
+    "超分": "licence_points_exceeded",
+}
+VEHICLE_STATUS_FAILURES = {
+    "被盗抢": ("vehicle_stolen", "车辆已登记为被盗抢车辆"),
+    "报废": ("vehicle_scrapped", "车辆已达报废标准或已报废注销"),
+    "查封": ("vehicle_seized", "车辆处于查封状态"),
+}
+
+
+@dataclass(frozen=True)
+class Failure:
+    code: str
+    reason: str
+
+
+@dataclass
+class Finding:
+    """One check's result: no failures means passed."""
+
+    kind: str
+    failures: list[Failure] = field(default_factory=list)
+    found: dict[str, Any] = field(default_factory=dict)
+
+    def fail(self, code: str, reason: str) -> None:
+        self.failures.append(Failure(code, reason))
+
+
+def permitted_classes(classes: str) -> set[str]:
+    permitted: set[str] = set()
+    for token in re.findall(r"[A-Z]\d?", classes.upper()):
+        permitted |= COVERS.get(token, {token})
+    return permitted
+
+
+def check_licence(record: LicenceRecord | None, name: str, vehicle_type: str, on: date) -> Finding:
+    finding = Finding("licence")
+    if record is None:
+        finding.fail("licence_not_found", "驾驶证信息未查到")
+        return finding
+    finding.found = {
+        "classes": record.classes,
+        "status": record.status,
+        "valid_until": str(record.valid_until),
+    }
+    if record.name != name:
+        finding.fail("licence_name_mismatch", "驾驶证登记姓名与当事人姓名不符")
+    if record.status in LICENCE_STATUS_FAILURES:
+        finding.fail(LICENCE_STATUS_FAILURES[record.status], f"驾驶证状态为“{record.status}”")
+    if record.valid_until < on:
+        finding.fail("licence_expired", f"驾驶证已于{record.valid_until.isoformat()}过期")
+    required = REQUIRED_CLASS.get(vehicle_type)
+    if required and required not in permitted_classes(record.classes):
+        finding.fail(
+            "licence_class_mismatch",
+            f"准驾车型{record.classes}不能驾驶{vehicle_type}（需{required}或更高准驾车型）",
+        )
+    return finding
+
+
+def check_vehicle(record: VehicleRecord | None, plate_number: str, vehicle_type: str, on: date) -> Finding:
+    finding = Finding("vehicle")
+    if record is None:
+        finding.fail("vehicle_not_found", f"号牌{plate_number}未查到机动车登记信息")
+        return finding
+    finding.found = {
+        "owner": record.owner,
+        "vehicle_type": record.vehicle_type,
+        "status": record.status,
+        "inspection_valid_until": str(record.inspection_valid_until),
+    }
+    if record.status in VEHICLE_STATUS_FAILURES:
+        finding.fail(*VEHICLE_STATUS_FAILURES[record.status])
+    if record.status == "逾期未检验" or record.inspection_valid_until < on:
+        finding.fail(
+            "vehicle_inspection_overdue",
+            f"车辆逾期未检验（检验有效期至{record.inspection_valid_until.isoformat()}）",
+        )
+    if record.vehicle_type != vehicle_type:
+        finding.fail(
+            "vehicle_type_mismatch",
+            f"登记车辆类型为{record.vehicle_type}，与现场记录的{vehicle_type}不符",
+        )
+    return finding
+
+
+def check_insurance(policies: list[PolicyRecord], policy_number: str | None, on: date) -> Finding:
+    finding = Finding("insurance")
+    if not policies:
+        finding.fail("uninsured", "未查到该车交强险保单")
+        return finding
+    in_force = [p for p in policies if p.starts_on <= on <= p.ends_on]
+    if not in_force:
+        latest = policies[0]
+        finding.fail(
+            "insurance_not_valid_on_date",
+            f"交强险在事故当日不在保险期间内（{latest.starts_on.isoformat()}至{latest.ends_on.isoformat()}）",
+        )
+        return finding
+    policy = next((p for p in in_force if p.policy_number == policy_number), in_force[0])
+    finding.found = {
+        "policy_number": policy.policy_number,
+        "insurer_code": policy.insurer_code,
+        "insurer_name": policy.insurer_name,
+        "starts_on": str(policy.starts_on),
+        "ends_on": str(policy.ends_on),
+    }
+    if policy_number and policy.policy_number != policy_number:
+        finding.fail("policy_number_mismatch", f"所报保单号与登记的交强险保单（{policy.policy_number}）不符")
+    return finding

@@ -1,0 +1,186 @@
+"""自动核验: the registry checks of a case's parties, run when the operator has entered them.
+
+Three units of work, so a slow registry never holds the database: read what to check,
+ask the registries (no transaction open), store the results with their time on the case.
+"""
+
+import hashlib
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from kuaichu.auth.principal import Principal
+from kuaichu.cases import lifecycle
+from kuaichu.cases.access import get_case
+from kuaichu.cases.models import CaseParty
+from kuaichu.clock import local
+from kuaichu.errors import InvalidInput
+from kuaichu.registries import checks
+from kuaichu.registries.adapters import Registries, RegistryUnavailable
+from kuaichu.registries.models import RegistryCheck
+from kuaichu.registries.schemas import CheckOut, FailureOut
+
+KIND_LABELS = {"licence": "驾驶证", "vehicle": "机动车", "insurance": "交强险"}
+UNAVAILABLE = "unavailable"
+
+
+@dataclass(frozen=True)
+class PartyToCheck:
+    position: int
+    name: str
+    licence_number: str
+    plate_number: str
+    plate_type: str
+    vehicle_type: str
+    policy_number: str | None
+
+
+@dataclass(frozen=True)
+class CheckRequest:
+    case_id: int
+    on: date  # the accident's date (Shanghai): validity is judged on that day
+    parties: list[PartyToCheck]
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    position: int
+    kind: str
+    outcome: str
+    failures: list[checks.Failure]
+    found: dict[str, object]
+
+
+def subject_of(party: PartyToCheck | CaseParty) -> str:
+    entered = "|".join(
+        str(getattr(party, name))
+        for name in ("name", "licence_number", "plate_number", "plate_type", "vehicle_type", "policy_number")
+    )
+    return hashlib.sha256(entered.encode()).hexdigest()
+
+
+def what_to_check(session: Session, viewer: Principal, case_id: int, now: datetime) -> CheckRequest:
+    case = get_case(session, viewer, case_id)
+    if not case.parties:
+        raise InvalidInput("请先录入当事人信息，再进行核验")
+    return CheckRequest(
+        case_id=case.id,
+        on=local(case.occurred_at or now).date(),
+        parties=[
+            PartyToCheck(
+                p.position,
+                p.name,
+                p.licence_number,
+                p.plate_number,
+                p.plate_type,
+                p.vehicle_type,
+                p.policy_number,
+            )
+            for p in case.parties
+        ],
+    )
+
+
+def look_up(registries: Registries, request: CheckRequest) -> list[CheckResult]:
+    """Ask the registries about every party; a registry that can't answer is 'unavailable'."""
+    results = []
+    for party in request.parties:
+        lookups = (
+            (
+                "licence",
+                lambda p=party: checks.check_licence(
+                    registries.licence(p.licence_number), p.name, p.vehicle_type, request.on
+                ),
+            ),
+            (
+                "vehicle",
+                lambda p=party: checks.check_vehicle(
+                    registries.vehicle(p.plate_number, p.plate_type),
+                    p.plate_number,
+                    p.vehicle_type,
+                    request.on,
+                ),
+            ),
+            (
+                "insurance",
+                lambda p=party: checks.check_insurance(
+                    registries.policies(p.plate_number, p.plate_type), p.policy_number, request.on
+                ),
+            ),
+        )
+        for kind, lookup in lookups:
+            try:
+                finding = lookup()
+            except RegistryUnavailable as error:
+                results.append(
+                    CheckResult(
+                        party.position,
+                        kind,
+                        UNAVAILABLE,
+                        [checks.Failure("registry_unavailable", str(error))],
+                        {},
+                    )
+                )
+                continue
+            outcome = "failed" if finding.failures else "passed"
+            results.append(CheckResult(party.position, kind, outcome, finding.failures, finding.found))
+    return results
+
+
+def store(
+    session: Session, viewer: Principal, request: CheckRequest, results: list[CheckResult], now: datetime
+) -> list[CheckOut]:
+    case = get_case(session, viewer, request.case_id, lock=True)
+    for result in results:
+        session.add(
+            RegistryCheck(
+                case_id=case.id,
+                party_position=result.position,
+                subject=subject_of(next(p for p in request.parties if p.position == result.position)),
+                kind=result.kind,
+                outcome=result.outcome,
+                failures=[{"code": f.code, "reason": f.reason} for f in result.failures],
+                found=result.found,
+                checked_at=now,
+            )
+        )
+    failed = sum(r.outcome == "failed" for r in results)
+    lifecycle.record_event(session, case, "registry_checked", viewer, now, {"failed": failed})
+    session.flush()
+    return latest_checks(session, viewer, case.id)
+
+
+def latest_checks(session: Session, viewer: Principal, case_id: int) -> list[CheckOut]:
+    """The newest check of each kind for each party now on the case."""
+    case = get_case(session, viewer, case_id)
+    parties = {p.position: p for p in case.parties}
+    rows = session.scalars(
+        select(RegistryCheck)
+        .where(RegistryCheck.case_id == case.id)
+        .order_by(RegistryCheck.checked_at.desc(), RegistryCheck.id.desc())
+    )
+    latest: dict[tuple[int, str], RegistryCheck] = {}
+    current = {position: subject_of(party) for position, party in parties.items()}
+    for row in rows:
+        # Checks of what the party entry said before it was changed concern someone else.
+        if current.get(row.party_position) == row.subject:
+            latest.setdefault((row.party_position, row.kind), row)
+    kinds = list(KIND_LABELS)
+    return [
+        CheckOut(
+            party_position=row.party_position,
+            party_name=parties[row.party_position].name,
+            plate_number=parties[row.party_position].plate_number,
+            kind=row.kind,
+            kind_label=KIND_LABELS[row.kind],
+            outcome=row.outcome,
+            failures=[FailureOut(**f) for f in row.failures],
+            found=row.found,
+            checked_at=row.checked_at,
+        )
+        for (position, kind), row in sorted(
+            latest.items(), key=lambda item: (item[0][0], kinds.index(item[0][1]))
+        )
+    ]
