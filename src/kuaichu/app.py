@@ -40,6 +40,7 @@ from kuaichu.registries.api import router as registries_router
 from kuaichu.registries.factory import registries_from_settings
 from kuaichu.reviews.api import router as reviews_router
 from kuaichu.settings import Settings
+from kuaichu.settlement.api import router as settlement_router
 from kuaichu.supervision.api import router as supervision_router
 from kuaichu.web.pages import mount_pages
 
@@ -136,6 +137,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         eligibility_router,
         documents_router,
         supervision_router,
+        settlement_router,
         metrics_router,
         calls_router,
     ):

@@ -14,6 +14,7 @@ from kuaichu.liability import models as liability_models
 from kuaichu.notify import models as notify_models
 from kuaichu.registries import models as registry_models
 from kuaichu.reviews import models as review_models
+from kuaichu.settlement import models as settlement_models
 
 __all__ = [
     "Base",
@@ -30,4 +31,5 @@ __all__ = [
     "notify_models",
     "registry_models",
     "review_models",
+    "settlement_models",
 ]

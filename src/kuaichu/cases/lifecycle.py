@@ -35,6 +35,9 @@ class CaseState(StrEnum):
     CLOSED = "closed"
     ABANDONED = "abandoned"
     TRANSFERRED = "transferred"
+    # 自行协商: the parties settle responsibility themselves, without an operator or officer.
+    AGREEMENT_PENDING = "agreement_pending"
+    AGREED = "agreed"
 
 
 STATE_LABELS = {
@@ -47,6 +50,8 @@ STATE_LABELS = {
     CaseState.CLOSED: "已办结",
     CaseState.ABANDONED: "已取消报警",
     CaseState.TRANSFERRED: "已转现场处置",
+    CaseState.AGREEMENT_PENDING: "自行协商，等待对方确认",
+    CaseState.AGREED: "双方已确认协商结果",
 }
 
 
@@ -62,6 +67,8 @@ class Action(StrEnum):
     UPHOLD = "uphold"
     REVOKE = "revoke"
     PUSH_CLAIM = "push_claim"
+    CONFIRM_AGREEMENT = "confirm_agreement"
+    REJECT_AGREEMENT = "reject_agreement"
 
 
 @dataclass(frozen=True)
@@ -90,7 +97,12 @@ TRANSITIONS: dict[Action, Transition] = {
     Action.UPHOLD: _t({S.UNDER_REVIEW}, S.DETERMINED, {Role.REVIEWER}, "复核维持原认定"),
     # A revoked determination sends the case back to be determined anew by another officer.
     Action.REVOKE: _t({S.UNDER_REVIEW}, S.EVACUATED, {Role.REVIEWER}, "复核撤销原认定，重新认定"),
-    Action.PUSH_CLAIM: _t({S.DETERMINED}, S.CLOSED, {Role.PARTY}, "当事人提交定损理赔"),
+    Action.PUSH_CLAIM: _t({S.DETERMINED, S.AGREED}, S.CLOSED, {Role.PARTY}, "当事人提交定损理赔"),
+    Action.CONFIRM_AGREEMENT: _t({S.AGREEMENT_PENDING}, S.AGREED, {Role.PARTY}, "对方当事人确认协商结果"),
+    # A disputed agreement is a dispute about the facts: police on site (art. 13).
+    Action.REJECT_AGREEMENT: _t(
+        {S.AGREEMENT_PENDING}, S.TRANSFERRED, {Role.PARTY}, "对方当事人不认可协商结果"
+    ),
 }
 
 

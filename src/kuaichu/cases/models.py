@@ -14,7 +14,7 @@ class Case(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(String(32), unique=True)
     jurisdiction_id: Mapped[int] = mapped_column(ForeignKey("jurisdictions.id"))
-    state: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(24))
     reporter_phone: Mapped[str] = mapped_column(String(11), index=True)
     reported_at: Mapped[datetime] = mapped_column(UtcDateTime)
     report_lat: Mapped[float]
@@ -65,7 +65,7 @@ class TimelineEvent(Base):
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
     at: Mapped[datetime] = mapped_column(UtcDateTime)
     kind: Mapped[str] = mapped_column(String(32))
-    state_after: Mapped[str] = mapped_column(String(16))
+    state_after: Mapped[str] = mapped_column(String(24))
     actor_role: Mapped[str] = mapped_column(String(16))
     actor_id: Mapped[int | None]
     actor_label: Mapped[str] = mapped_column(String(64))

@@ -21,6 +21,7 @@ from kuaichu.evidence.service import evidence_of
 from kuaichu.liability.grades import LABELS, Responsibility
 from kuaichu.notify.outbox import enqueue_sms, enqueue_webhook
 from kuaichu.privacy import mask_id_number, mask_name
+from kuaichu.settlement.service import confirmed_shares
 
 
 class ClaimStep(StrEnum):
@@ -54,19 +55,25 @@ def route_claim(case: Case, claimant: CaseParty, shares: list[dict[str, Any]]) -
     return claimant  # nobody at fault (an accident): each claims on its own insurance
 
 
+def responsibility_shares(session: Session, case_id: int) -> list[dict[str, Any]] | None:
+    """Who bears what: the officer's determination in force, or the parties' confirmed agreement."""
+    determination = in_force_determination(session, case_id)
+    return determination.shares if determination else confirmed_shares(session, case_id)
+
+
 def push_claim(session: Session, party: Principal, case_id: int, now: datetime) -> Claim:
     case = get_case(session, party, case_id, lock=True)
     claimant = party_of(case, party)
     if claimant is None:
         raise Forbidden("只有事故当事人可以提交理赔")
-    determination = in_force_determination(session, case.id)
-    if determination is None or case.state not in (CaseState.DETERMINED, CaseState.CLOSED):
-        raise IllegalTransition("案件尚未作出认定，暂不能提交理赔", state=case.state)
+    shares = responsibility_shares(session, case.id)
+    if shares is None or case.state not in (CaseState.DETERMINED, CaseState.AGREED, CaseState.CLOSED):
+        raise IllegalTransition("案件尚未作出认定或达成协商，暂不能提交理赔", state=case.state)
     if session.scalars(
         select(Claim.id).where(Claim.case_id == case.id, Claim.party_id == claimant.id)
     ).first():
         raise Conflict("您已提交过理赔")
-    insured = route_claim(case, claimant, determination.shares)
+    insured = route_claim(case, claimant, shares)
     if not insured.insurer_code:
         raise InvalidInput(f"{insured.plate_number}未登记交强险承保公司，无法推送理赔")
     detail = {"insurer_code": insured.insurer_code, "insured_plate": insured.plate_number}
@@ -81,7 +88,7 @@ def push_claim(session: Session, party: Principal, case_id: int, now: datetime) 
     enqueue_webhook(
         session,
         insurer_code=insured.insurer_code,
-        body=_claim_notice(case, claim, claimant, insured, determination.shares),
+        body=_claim_notice(case, claim, claimant, insured, shares),
         key=f"claim:{claim.id}",
         now=now,
         case_id=case.id,
@@ -139,7 +146,7 @@ def claim_package(session: Session, insurer: Principal, claim_id: int, now: date
     claim = _insurers_claim(session, insurer, claim_id)
     case = get_case(session, insurer, claim.case_id)
     audit.record(session, insurer, "read_claim_package", now, case.id, {"claim_id": claim.id})
-    determination = in_force_determination(session, case.id)
+    shares = responsibility_shares(session, case.id)
     claimant_id = claim.party_id
     return {
         "claim_id": claim.id,
@@ -151,7 +158,7 @@ def claim_package(session: Session, insurer: Principal, claim_id: int, now: date
         "accident_type": case.accident_type,
         "description": case.description,
         "parties": [_party_for_insurer(p, insurer, p.id == claimant_id) for p in case.parties],
-        "responsibility": _shares_by_plate(case, determination.shares) if determination else [],
+        "responsibility": _shares_by_plate(case, shares) if shares else [],
         "evidence": [
             item.model_dump(mode="json") | {"content": f"/api/cases/{case.id}/evidence/{item.id}/content"}
             for item in evidence_of(session, case)

@@ -18,7 +18,7 @@ from kuaichu.evidence.storage import StoredBlob
 
 # Parties add photos while waiting or in the call (photo mode); the operator while collecting.
 _UPLOAD_STATES = {
-    Role.PARTY: {CaseState.QUEUED, CaseState.IN_CALL},
+    Role.PARTY: {CaseState.QUEUED, CaseState.IN_CALL, CaseState.AGREEMENT_PENDING},
     Role.OPERATOR: {CaseState.IN_CALL, CaseState.COLLECTED},
 }
 

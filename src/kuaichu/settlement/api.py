@@ -1,0 +1,37 @@
+from fastapi import APIRouter, Request, status
+
+from kuaichu.auth.deps import Context, Party
+from kuaichu.cases.schemas import CaseOut, RowId, TransitionOut
+from kuaichu.cases.service import case_view, transition_view
+from kuaichu.settlement import service
+from kuaichu.settlement.schemas import SettlementIn
+
+router = APIRouter(tags=["settlement"])
+
+
+@router.post("/api/settlements", status_code=status.HTTP_201_CREATED, response_model=CaseOut)
+async def propose(body: SettlementIn, party: Party, context: Context, request: Request) -> CaseOut:
+    now = context.clock.now()
+    case = await context.database.write(lambda s: case_view(s, service.propose(s, party, body, now), party))
+    request.app.state.wake_dispatcher()
+    return case
+
+
+@router.post("/api/cases/{case_id}/settlement/confirm", response_model=TransitionOut)
+async def confirm(case_id: RowId, party: Party, context: Context, request: Request) -> TransitionOut:
+    now = context.clock.now()
+    result = await context.database.write(
+        lambda s: transition_view(service.answer(s, party, case_id, True, now), party)
+    )
+    request.app.state.wake_dispatcher()
+    return result
+
+
+@router.post("/api/cases/{case_id}/settlement/reject", response_model=TransitionOut)
+async def reject(case_id: RowId, party: Party, context: Context, request: Request) -> TransitionOut:
+    now = context.clock.now()
+    result = await context.database.write(
+        lambda s: transition_view(service.answer(s, party, case_id, False, now), party)
+    )
+    request.app.state.wake_dispatcher()
+    return result

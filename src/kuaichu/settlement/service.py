@@ -1,0 +1,110 @@
+"""自行协商: for a simple two-vehicle accident the parties agree on responsibility themselves;
+once the other party confirms, each may push the claim to the insurers as after a
+determination. A party who does not accept the agreement disputes the facts, and a disputed
+accident is handled by police on site (art. 13)."""
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from kuaichu.auth.principal import Principal, Role
+from kuaichu.cases import lifecycle
+from kuaichu.cases.access import get_case, party_of
+from kuaichu.cases.lifecycle import Action, CaseState
+from kuaichu.cases.models import Case, CaseParty
+from kuaichu.cases.service import next_case_number, notify_parties
+from kuaichu.errors import Forbidden, InvalidInput
+from kuaichu.geo.service import locate
+from kuaichu.liability.grades import LABELS, combination_error
+from kuaichu.settlement.models import Agreement
+from kuaichu.settlement.schemas import SettlementIn
+
+
+def propose(session: Session, party: Principal, proposal: SettlementIn, now: datetime) -> Case:
+    if party.role is not Role.PARTY:
+        raise Forbidden("只有当事人可以发起自行协商")
+    phones = [p.phone for p in proposal.parties.parties]
+    if party.phone not in phones:
+        raise InvalidInput("发起人须是事故一方当事人")
+    if phones[0] == phones[1]:
+        raise InvalidInput("双方当事人的手机号不能相同")
+    if any(not p.insurer_code for p in proposal.parties.parties):
+        raise InvalidInput("双方车辆均须登记交强险承保公司")
+    if proposal.facts.occurred_at > now:
+        raise InvalidInput("事故时间不能晚于当前时间")
+    error = combination_error([s.responsibility for s in sorted(proposal.shares, key=lambda s: s.position)])
+    if error:
+        raise InvalidInput(error)
+    jurisdiction = locate(session, proposal.location.lat, proposal.location.lng)
+    case = Case(
+        number=next_case_number(session, jurisdiction.code, now),
+        jurisdiction_id=jurisdiction.id,
+        state=CaseState.AGREEMENT_PENDING,
+        reporter_phone=party.phone,
+        reported_at=now,
+        report_lat=proposal.location.lat,
+        report_lng=proposal.location.lng,
+        updated_at=now,
+        **proposal.facts.model_dump(exclude={"lat", "lng"}),
+    )
+    case.parties = [
+        CaseParty(position=position, **p.model_dump())
+        for position, p in enumerate(proposal.parties.parties, 1)
+    ]
+    session.add(case)
+    session.flush()
+    by_position = {p.position: p.id for p in case.parties}
+    shares = [
+        {"party_id": by_position[s.position], "responsibility": s.responsibility.value}
+        for s in proposal.shares
+    ]
+    session.add(Agreement(case_id=case.id, shares=shares, proposed_by_phone=party.phone, proposed_at=now))
+    lifecycle.record_event(session, case, "propose_agreement", party, now, {"shares": shares})
+    summary = "；".join(
+        f"{p.plate_number}{LABELS[s.responsibility]}"
+        for p in case.parties
+        for s in proposal.shares
+        if s.position == p.position
+    )
+    other = next(p for p in case.parties if p.phone != party.phone)
+    notify_parties(
+        session,
+        case,
+        "agreement_proposed",
+        f"【快处】{other.name}您好，对方就事故{case.number}发起自行协商：{summary}。请登录快处确认或提出异议。",
+        now,
+    )
+    return case
+
+
+def _pending(session: Session, party: Principal, case_id: int) -> tuple[Case, Agreement]:
+    case = get_case(session, party, case_id, lock=True)
+    agreement = session.scalars(select(Agreement).where(Agreement.case_id == case.id)).first()
+    if party_of(case, party) is None or agreement is None:
+        raise Forbidden("只有协商的另一方当事人可以确认")
+    if agreement.proposed_by_phone == party.phone:
+        raise Forbidden("须由另一方当事人确认协商结果")
+    return case, agreement
+
+
+def answer(session: Session, party: Principal, case_id: int, accept: bool, now: datetime) -> Case:
+    case, agreement = _pending(session, party, case_id)
+    if accept:
+        lifecycle.apply(session, case, Action.CONFIRM_AGREEMENT, party, now)
+        text = f"【快处】事故{case.number}双方已确认协商结果，可在快处中一键提交定损理赔。"
+    else:
+        lifecycle.apply(session, case, Action.REJECT_AGREEMENT, party, now)
+        case.transfer_reason = "当事人对协商结果有异议"
+        text = f"【快处】事故{case.number}协商未达成一致，请保护现场，拨打122报警，等候民警到场处理。"
+    agreement.status = "confirmed" if accept else "rejected"
+    agreement.answered_at = now
+    notify_parties(session, case, f"agreement_{agreement.status}", text, now)
+    return case
+
+
+def confirmed_shares(session: Session, case_id: int) -> list[dict[str, object]] | None:
+    agreement = session.scalars(
+        select(Agreement).where(Agreement.case_id == case_id, Agreement.status == "confirmed")
+    ).first()
+    return agreement.shares if agreement else None

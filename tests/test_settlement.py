@@ -1,0 +1,76 @@
+"""自行协商: two parties settle a simple accident themselves, then claim as after a determination."""
+
+from typing import Any
+
+from conftest import XIHU, Api
+from factories import FACTS, party_body
+
+from kuaichu.auth.principal import Role
+
+A, B = "13800000001", "13900000002"
+
+
+def _proposal(**changes: Any) -> dict[str, Any]:
+    body = {
+        "location": XIHU,
+        "facts": FACTS,
+        "parties": {"parties": [party_body(A, "浙A12345"), party_body(B, "浙A54321", "李娜", "456")]},
+        "shares": [{"position": 1, "responsibility": "none"}, {"position": 2, "responsibility": "full"}],
+    }
+    return body | changes
+
+
+async def test_both_parties_agree_and_the_claim_follows_the_agreement(api: Api) -> None:
+    a, b = api.party_token(A), api.party_token(B)
+    response = await api.client.post("/api/settlements", json=_proposal(), headers=a)
+    assert response.status_code == 201, response.text
+    case = response.json()
+    assert case["state"] == "agreement_pending"
+    assert any("发起自行协商" in text for text in await api.sms_to(B))
+
+    assert (
+        await api.client.post(f"/api/cases/{case['id']}/settlement/confirm", headers=a)
+    ).status_code == 403
+    confirmed = await api.client.post(f"/api/cases/{case['id']}/settlement/confirm", headers=b)
+    assert confirmed.json()["state"] == "agreed"
+    claim = await api.client.post(f"/api/cases/{case['id']}/claim", headers=a)
+    assert claim.status_code == 201, claim.text
+    timeline = (await api.client.get(f"/api/cases/{case['id']}/timeline", headers=b)).json()
+    assert [e["kind"] for e in timeline] == ["propose_agreement", "confirm_agreement", "push_claim"]
+    # No operator of the jurisdiction ever had to take it.
+    operator = await api.staff("op-xihu", Role.OPERATOR, "330106")
+    assert (await api.client.get("/api/cases?state=queued", headers=operator)).json() == []
+
+
+async def test_a_disputed_agreement_goes_to_police_on_site(api: Api) -> None:
+    a, b = api.party_token(A), api.party_token(B)
+    case = (await api.client.post("/api/settlements", json=_proposal(), headers=a)).json()
+    rejected = await api.client.post(f"/api/cases/{case['id']}/settlement/reject", headers=b)
+    assert rejected.json()["state"] == "transferred"
+    assert any("拨打122" in text for text in await api.sms_to(A))
+    assert (await api.client.post(f"/api/cases/{case['id']}/claim", headers=a)).status_code == 409
+
+
+async def test_grades_that_cannot_stand_together_are_refused(api: Api) -> None:
+    shares = [{"position": 1, "responsibility": "main"}, {"position": 2, "responsibility": "main"}]
+    response = await api.client.post(
+        "/api/settlements", json=_proposal(shares=shares), headers=api.party_token(A)
+    )
+    assert response.status_code == 422
+    assert (await api.client.get("/api/cases", headers=api.party_token(A))).json() == []
+
+
+async def test_only_a_party_to_the_accident_may_propose(api: Api) -> None:
+    response = await api.client.post(
+        "/api/settlements", json=_proposal(), headers=api.party_token("13700000000")
+    )
+    assert response.status_code == 422
+    assert "发起人" in response.json()["detail"]
+
+
+async def test_a_stranger_cannot_confirm(api: Api) -> None:
+    case = (await api.client.post("/api/settlements", json=_proposal(), headers=api.party_token(A))).json()
+    stranger = api.party_token("13700000000")
+    assert (
+        await api.client.post(f"/api/cases/{case['id']}/settlement/confirm", headers=stranger)
+    ).status_code == 404
