@@ -360,7 +360,7 @@ def timeline_of(session: Session, case: Case, viewer: Principal) -> list[Timelin
     ]
 
 
-_ROLE_LABELS = {
+ROLE_LABELS = {
     "party": "当事人",
     "operator": "接警坐席",
     "officer": "办案民警",
@@ -373,5 +373,5 @@ _ROLE_LABELS = {
 
 def _actor_label(event: TimelineEvent, hide_names: bool) -> str:
     if hide_names or event.actor_role == "party":
-        return _ROLE_LABELS.get(event.actor_role, event.actor_role)
-    return f"{_ROLE_LABELS.get(event.actor_role, event.actor_role)} {event.actor_label}"
+        return ROLE_LABELS.get(event.actor_role, event.actor_role)
+    return f"{ROLE_LABELS.get(event.actor_role, event.actor_role)} {event.actor_label}"

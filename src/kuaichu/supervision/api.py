@@ -3,6 +3,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, status
 
+from kuaichu.audit import service as audit
 from kuaichu.auth.deps import Context, require
 from kuaichu.auth.principal import Principal, Role
 from kuaichu.cases.schemas import RowId
@@ -66,3 +67,16 @@ async def resend(
     await context.database.write(lambda s: notify.resend(s, supervisor, message_id, now))
     request.app.state.wake_dispatcher()
     return {"detail": "已重新投递"}
+
+
+@router.get("/audit")
+async def verify_audit(_: Supervisor, context: Context) -> dict[str, object]:
+    """The same check as `kuaichu audit verify`, for the supervisor's page."""
+    result = await context.database.read(lambda s: audit.verify(s, context.audit_signer))
+    return {
+        "ok": result.ok,
+        "entries": result.entries,
+        "checkpoints": result.checkpoints,
+        "first_broken_id": result.first_broken_id,
+        "reason": result.reason,
+    }

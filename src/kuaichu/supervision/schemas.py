@@ -10,9 +10,11 @@ from kuaichu.evidence.schemas import EvidenceOut
 class AuditLine(BaseModel):
     at: datetime
     actor_role: str
+    role_label: str
     actor_label: str
     address: str | None
     action: str
+    action_label: str
     detail: dict[str, Any]
 
 

@@ -14,7 +14,7 @@ from kuaichu.auth.principal import Principal, Role
 from kuaichu.cases.access import get_case
 from kuaichu.cases.lifecycle import CaseState
 from kuaichu.cases.models import Case, TimelineEvent
-from kuaichu.cases.service import case_view, timeline_of
+from kuaichu.cases.service import EVENT_LABELS, ROLE_LABELS, case_view, timeline_of
 from kuaichu.claims.models import Claim
 from kuaichu.errors import NotFound
 from kuaichu.evidence.service import evidence_of
@@ -69,7 +69,36 @@ def replay(session: Session, supervisor: Principal, case_id: int, now: datetime)
             {"insurer_code": c.insurer_code, "pushed_at": c.pushed_at.isoformat(), "status": c.status}
             for c in claims
         ],
-        access_log=[AuditLine.model_validate(entry, from_attributes=True) for entry in access],
+        access_log=[_audit_line(entry) for entry in access],
+    )
+
+
+# What the audit log records besides the timeline's events: reads and administration.
+AUDIT_ACTION_LABELS = {
+    "read_case": "查看案件",
+    "read_timeline": "查看办理进度",
+    "list_evidence": "查看证据列表",
+    "read_evidence": "查看证据文件",
+    "evidence_hash_mismatch": "证据文件校验失败",
+    "replay_case": "回放案件",
+    "read_claim_package": "调取理赔资料",
+    "list_claims": "查看理赔列表",
+    "resend_message": "重新投递消息",
+    "login": "登录",
+    "login_failed": "登录失败",
+}
+
+
+def _audit_line(entry: AuditEntry) -> AuditLine:
+    return AuditLine(
+        at=entry.at,
+        actor_role=entry.actor_role,
+        role_label=ROLE_LABELS.get(entry.actor_role, entry.actor_role),
+        actor_label=entry.actor_label,
+        address=entry.address,
+        action=entry.action,
+        action_label=EVENT_LABELS.get(entry.action) or AUDIT_ACTION_LABELS.get(entry.action, entry.action),
+        detail=entry.detail,
     )
 
 

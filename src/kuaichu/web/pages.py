@@ -7,7 +7,12 @@ from fastapi.responses import FileResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 STATIC = Path(__file__).parent / "static"
-PAGES = {"party": "party.html", "console": "console.html", "workbench": "workbench.html"}
+PAGES = {
+    "party": "party.html",
+    "console": "console.html",
+    "workbench": "workbench.html",
+    "supervisor": "supervisor.html",
+}
 
 
 def mount_pages(app: FastAPI) -> None:

@@ -1,0 +1,213 @@
+// The supervisor's page: queue health, timings against the targets, case replay, dead
+// letters and the audit chain. All numbers come from /api/supervision; nothing is computed here
+// beyond drawing.
+"use strict";
+
+const PAGE = "supervisor";
+const GRADES = { full: "全部责任", main: "主要责任", equal: "同等责任", minor: "次要责任", none: "无责任" };
+let refreshTimer = null;
+
+function say(text) {
+  KC.text("message", text || "");
+  KC.show("message", Boolean(text));
+}
+
+async function guarded(action) {
+  try {
+    say("");
+    await action();
+  } catch (error) {
+    if (error.status === 401) return showLogin();
+    say(error.message);
+  }
+}
+
+function showLogin() {
+  clearInterval(refreshTimer);
+  KC.show("login-view", true);
+  KC.show("dashboard", false);
+}
+
+async function showDashboard() {
+  KC.show("login-view", false);
+  KC.show("dashboard", true);
+  await Promise.all([loadQueues(), loadTimings(), loadDeadLetters()]);
+  clearInterval(refreshTimer);
+  refreshTimer = setInterval(() => guarded(loadQueues), 5000);
+}
+
+async function loadQueues() {
+  const queues = await KC.api(PAGE, "GET", "/api/supervision/queues");
+  const staffing = await Promise.all(
+    queues.map((q) => KC.api(PAGE, "GET", `/api/supervision/staffing/${q.jurisdiction_code}`)),
+  );
+  const rows = queues.map((q, i) =>
+    KC.el(
+      "tr",
+      {},
+      KC.el("td", { textContent: q.jurisdiction_name }),
+      KC.el("td", { textContent: q.waiting }),
+      KC.el("td", { textContent: KC.duration(q.longest_wait_seconds) }),
+      KC.el("td", { textContent: q.operators_on_roster }),
+      KC.el("td", { textContent: q.operators_in_call }),
+      KC.el("td", {
+        textContent: `${staffing[i].operators_needed}（到达${staffing[i].calls_per_hour.toFixed(1)}起/小时）`,
+        className: staffing[i].operators_needed > q.operators_on_roster ? "short" : "",
+      }),
+    ),
+  );
+  document.getElementById("queue-rows").replaceChildren(...rows);
+}
+
+// A bar per minute bucket, and the target as a red line.
+function drawHistogram(svg, distribution) {
+  const width = 320;
+  const height = 140;
+  const bars = distribution.histogram;
+  const peak = Math.max(1, ...bars);
+  const barWidth = width / bars.length;
+  const ns = "http://www.w3.org/2000/svg";
+  svg.setAttribute("viewBox", `0 0 ${width} ${height + 16}`);
+  svg.replaceChildren();
+  bars.forEach((count, i) => {
+    const rect = document.createElementNS(ns, "rect");
+    const h = (count / peak) * height;
+    rect.setAttribute("x", i * barWidth + 2);
+    rect.setAttribute("y", height - h);
+    rect.setAttribute("width", barWidth - 4);
+    rect.setAttribute("height", h);
+    rect.setAttribute("class", "bar-rect");
+    const label = document.createElementNS(ns, "text");
+    label.setAttribute("x", i * barWidth + barWidth / 2);
+    label.setAttribute("y", height + 13);
+    label.setAttribute("text-anchor", "middle");
+    label.textContent = i === bars.length - 1 ? `${i}+` : `${i}`;
+    svg.append(rect, label);
+  });
+  const targetX = Math.min(distribution.target_seconds / 60, bars.length) * barWidth;
+  const line = document.createElementNS(ns, "line");
+  line.setAttribute("x1", targetX);
+  line.setAttribute("x2", targetX);
+  line.setAttribute("y1", 0);
+  line.setAttribute("y2", height);
+  line.setAttribute("class", "target-line");
+  svg.append(line);
+}
+
+async function loadTimings() {
+  const timings = await KC.api(PAGE, "GET", "/api/supervision/timings");
+  for (const name of ["queue_wait", "collection", "determination"]) {
+    const d = timings[name];
+    drawHistogram(document.getElementById(`chart-${name}`), d);
+    const share = d.within_target == null ? "—" : `${Math.round(d.within_target * 100)}%`;
+    KC.text(`stat-${name}`, `共${d.count}起；中位数${KC.duration(d.p50_seconds)}，90%分位${KC.duration(d.p90_seconds)}；达标${share}`);
+  }
+}
+
+async function loadDeadLetters() {
+  const letters = await KC.api(PAGE, "GET", "/api/supervision/dead-letters");
+  const items = letters.map((letter) => {
+    const resend = KC.el("button", { type: "button", className: "secondary", textContent: "重新投递" });
+    resend.onclick = () =>
+      guarded(async () => {
+        await KC.api(PAGE, "POST", `/api/supervision/dead-letters/${letter.id}/resend`);
+        await loadDeadLetters();
+      });
+    return KC.el(
+      "li",
+      {},
+      `${letter.target}（案件${letter.case_id ?? "—"}，${letter.attempts}次失败：${letter.last_error}） `,
+      resend,
+    );
+  });
+  document.getElementById("dead-letters").replaceChildren(...(items.length ? items : [KC.el("li", { textContent: "无" })]));
+}
+
+async function replay(caseId) {
+  const data = await KC.api(PAGE, "GET", `/api/supervision/cases/${caseId}/replay`);
+  KC.text("replay-number", data.case.number);
+  KC.text("replay-state", data.case.state_label);
+  const facts = [
+    ["辖区", data.case.jurisdiction_name],
+    ["事故时间", data.case.occurred_at ? KC.time(data.case.occurred_at) : "—"],
+    ["地点", data.case.address || "—"],
+    ["类型", data.case.accident_type || "—"],
+    ["当事人", data.case.parties.map((p) => `${p.name} ${p.plate_number}`).join("；") || "—"],
+  ];
+  document.getElementById("replay-facts").replaceChildren(
+    ...facts.flatMap(([k, v]) => [KC.el("dt", { textContent: k }), KC.el("dd", { textContent: v })]),
+  );
+  document.getElementById("replay-timeline").replaceChildren(
+    ...data.timeline.map((e) =>
+      KC.el("li", {}, KC.el("time", { textContent: KC.time(e.at) }), ` ${e.label} · ${e.actor} → ${e.state_label}`),
+    ),
+  );
+  const gallery = await Promise.all(
+    data.evidence.map(async (item) => {
+      const url = await KC.evidenceUrl(PAGE, data.case.id, item.id);
+      const media = item.media_type.startsWith("video/")
+        ? KC.el("video", { src: url, controls: true })
+        : KC.el("img", { src: url, alt: item.kind });
+      return KC.el("figure", {}, media, KC.el("figcaption", { textContent: `${item.kind} · ${item.sha256.slice(0, 12)}…` }));
+    }),
+  );
+  document.getElementById("replay-gallery").replaceChildren(...gallery);
+  const decisions = [
+    ...data.determinations.map((d) =>
+      KC.el("li", {
+        textContent: `认定（${d.status === "in_force" ? "有效" : "已撤销"}）${KC.time(d.decided_at)}：` +
+          d.shares.map((s) => GRADES[s.responsibility]).join(" / "),
+      }),
+    ),
+    ...(data.review ? [KC.el("li", { textContent: `复核：${data.review.outcome || "待决定"}（${data.review.reasons}）` })] : []),
+    ...data.claims.map((c) => KC.el("li", { textContent: `理赔：${c.insurer_code} · ${c.status}` })),
+  ];
+  document.getElementById("replay-decisions").replaceChildren(...decisions);
+  document.getElementById("replay-access").replaceChildren(
+    ...data.access_log.map((a) =>
+      KC.el(
+        "tr",
+        {},
+        KC.el("td", { textContent: KC.time(a.at) }),
+        KC.el("td", { textContent: a.role_label }),
+        KC.el("td", { textContent: a.actor_label }),
+        KC.el("td", { textContent: a.address || "—" }),
+        KC.el("td", { textContent: a.action_label }),
+      ),
+    ),
+  );
+  KC.show("replay", true);
+}
+
+document.getElementById("login-form").onsubmit = (event) => {
+  event.preventDefault();
+  guarded(async () => {
+    const result = await KC.api(PAGE, "POST", "/api/auth/staff", {
+      username: KC.$("#username").value,
+      password: KC.$("#password").value,
+    });
+    if (!["supervisor", "admin"].includes(result.role)) throw new Error("该账号不是监管账号");
+    KC.setToken(PAGE, result.access_token);
+    KC.text("me-name", result.name);
+    await showDashboard();
+  });
+};
+
+document.getElementById("replay-form").onsubmit = (event) => {
+  event.preventDefault();
+  guarded(() => replay(KC.$("#replay-id").value));
+};
+
+document.getElementById("verify-audit").onclick = () =>
+  guarded(async () => {
+    const result = await KC.api(PAGE, "GET", "/api/supervision/audit");
+    KC.text(
+      "audit-result",
+      result.ok
+        ? `完整：${result.entries}条记录，${result.checkpoints}个签名检查点`
+        : `已被篡改：第${result.first_broken_id ?? "?"}条（${result.reason}）`,
+    );
+  });
+
+if (KC.token(PAGE)) guarded(showDashboard);
+else showLogin();

@@ -1,0 +1,87 @@
+"""The supervisor's page in a real browser: queue health, the charts, a case replayed."""
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from conftest import STAFF_PASSWORD, XIHU
+from live import latest_sms, prepare_database, servers, wait_until
+from playwright.sync_api import Browser, expect, sync_playwright
+from sqlalchemy.orm import Session
+from test_browser_call import CHROMIUM, CHROMIUM_ARGS, requires_chromium
+
+from kuaichu.auth.principal import Role
+from kuaichu.auth.service import create_user
+from kuaichu.clock import SystemClock
+
+PHONE = "13800003333"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def _party_token(client: httpx.Client, database_url: str, database: object) -> str:
+    client.post("/api/auth/sms-code", json={"phone": PHONE}).raise_for_status()
+    text = wait_until(lambda: latest_sms(database, PHONE), what="login SMS")
+    code = text.split("验证码为")[1][:6]
+    return client.post("/api/auth/party", json={"phone": PHONE, "code": code}).json()["access_token"]
+
+
+@requires_chromium
+def test_supervisor_sees_the_queue_and_replays_a_case(
+    browser: Browser, tmp_path: Path, artifacts_dir: Path
+) -> None:
+    database_url = f"sqlite:///{tmp_path / 'kuaichu.db'}"
+    database = prepare_database(database_url)
+
+    def supervisor(session: Session) -> None:
+        create_user(
+            session,
+            username="supervisor-live",
+            password=STAFF_PASSWORD,
+            role=Role.SUPERVISOR,
+            display_name="监管员",
+            now=SystemClock().now(),
+        )
+
+    database.write_sync(supervisor)
+    with (
+        servers(tmp_path / "data", database_url, 1) as (server,),
+        httpx.Client(base_url=server.url) as client,
+    ):
+        party = {"Authorization": f"Bearer {_party_token(client, database_url, database)}"}
+        waiting = client.post("/api/cases", json=XIHU, headers=party).json()
+        operator_login = client.post(
+            "/api/auth/staff", json={"username": "op-live", "password": STAFF_PASSWORD}
+        )
+        operator = {"Authorization": f"Bearer {operator_login.json()['access_token']}"}
+        taken = client.post("/api/cases", json=XIHU, headers=party).json()
+        client.post(f"/api/cases/{taken['id']}/take", headers=operator).raise_for_status()
+
+        page = browser.new_context(base_url=server.url, viewport={"width": 1280, "height": 1000}).new_page()
+        page.goto("/supervisor")
+        page.fill("#username", "supervisor-live")
+        page.fill("#password", STAFF_PASSWORD)
+        page.click("#login-form button")
+        xihu_row = page.locator("#queue-rows tr", has_text="西湖区")
+        expect(xihu_row).to_contain_text("西湖区")
+        expect(xihu_row.locator("td").nth(1)).to_have_text("1")
+        expect(page.locator("#chart-queue_wait rect")).to_have_count(11)
+
+        page.fill("#replay-id", str(taken["id"]))
+        page.click("#replay-form button")
+        expect(page.locator("#replay-number")).to_have_text(taken["number"])
+        expect(page.locator("#replay-timeline li")).to_have_count(2)
+        expect(page.locator("#replay-timeline li").nth(1)).to_contain_text("坐席已接警")
+        expect(page.locator("#replay-access tr").last).to_contain_text("回放案件")
+        page.click("#verify-audit")
+        expect(page.locator("#audit-result")).to_contain_text("完整")
+        page.screenshot(path=str(artifacts_dir / "supervisor.png"), full_page=True)
+        assert waiting["state"] == "queued"
+    database.dispose()
