@@ -1,6 +1,8 @@
 """复核: within the period, once per accident, never decided by the determining officer."""
 
+import subprocess
 from datetime import timedelta
+from pathlib import Path
 
 from conftest import Api
 from flows import OTHER, determined_case, rear_end_decision
@@ -82,3 +84,38 @@ async def test_the_determining_officer_cannot_review_own_determination(api: Api)
     assert (await api.client.get(f"/api/cases/{case.id}", headers=case.other)).json()[
         "state"
     ] == "under_review"
+
+
+async def test_the_new_determination_gets_a_new_document_naming_the_one_it_replaces(
+    api: Api, tmp_path: Path
+) -> None:
+    case = await determined_case(api)
+    [first] = (await api.client.get(f"/api/cases/{case.id}/documents", headers=case.other)).json()
+    reviewer = await api.staff("reviewer", Role.REVIEWER)
+    await api.client.post(f"/api/cases/{case.id}/review", json=REASONS, headers=case.other)
+    decision = {"outcome": "revoked", "note": "行车记录仪显示甲车变道"}
+    await api.client.post(f"/api/cases/{case.id}/review/decision", json=decision, headers=reviewer)
+    revoked = (await api.client.get(f"/verify/{first['number']}")).json()
+    assert revoked["status"] == "revoked" and revoked["replaced_by"] is None
+
+    other_officer = await api.staff("officer2-xihu", Role.OFFICER, "330106")
+    response = await api.client.post(
+        f"/api/cases/{case.id}/determination", json=rear_end_decision(case), headers=other_officer
+    )
+    assert response.status_code == 200, response.text
+    documents = (await api.client.get(f"/api/cases/{case.id}/documents", headers=case.other)).json()
+    assert [d["status"] for d in documents] == ["revoked", "in_force"]
+    second = documents[1]
+    assert second["replaces_number"] == first["number"]
+    assert (await api.client.get(f"/verify/{first['number']}")).json()["replaced_by"] == second["number"]
+
+    pdf = (await api.client.get(second["download_url"], headers=case.other)).content
+    path = tmp_path / "second.pdf"
+    path.write_bytes(pdf)
+    text = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True).stdout
+    assert f"替代第{first['number']}号认定书" in text
+    assert "officer2-xihu姓名" in text
+    # The old document still verifies as ours, unchanged, but the page says it was revoked.
+    old_pdf = (await api.client.get(first["download_url"], headers=case.other)).content
+    check = (await api.client.post(f"/verify/{first['number']}", files={"file": ("a.pdf", old_pdf)})).json()
+    assert check["authentic"] is True and "撤销" in check["message"]

@@ -118,6 +118,8 @@ def render(content: DocumentContent, font_file: Path) -> bytes:
     font = register_font(font_file)
     body = ParagraphStyle("body", fontName=font, fontSize=10, leading=15, wordWrap="CJK")
     small = ParagraphStyle("small", parent=body, fontSize=8.5, leading=12)
+    # The font's digits are wide: numbers in the party table need a smaller size to fit a line.
+    cell = ParagraphStyle("cell", parent=body, fontSize=7.5, leading=10)
     title = ParagraphStyle("title", parent=body, fontSize=17, leading=24, alignment=TA_CENTER)
     label = ParagraphStyle("label", parent=small, textColor=colors.HexColor("#333333"))
 
@@ -143,7 +145,7 @@ def render(content: DocumentContent, font_file: Path) -> bytes:
         [p("事故形态", style=label), p(content.accident_type), "", ""],
     ]
     story.append(
-        _table(grid, [22 * mm, 88 * mm, 16 * mm, 44 * mm], spans=[((1, 1), (3, 1)), ((1, 2), (3, 2))])
+        _table(grid, [22 * mm, 92 * mm, 16 * mm, 44 * mm], spans=[((1, 1), (3, 1)), ((1, 2), (3, 2))])
     )
     story.append(Spacer(0, 3 * mm))
     header = [
@@ -160,15 +162,15 @@ def render(content: DocumentContent, font_file: Path) -> bytes:
         rows.append(
             [
                 p(party.name),
-                p(party.id_number, party.licence_number, style=small),
-                p(party.phone, style=small),
-                p(party.vehicle_type, party.plate_number, style=small),
-                p(party.insurer, party.policy_number, style=small),
-                p(party.impact_point, style=small),
+                p(party.id_number, party.licence_number, style=cell),
+                p(party.phone, style=cell),
+                p(party.vehicle_type, party.plate_number, style=cell),
+                p(party.insurer, party.policy_number, style=cell),
+                p(party.impact_point, style=cell),
                 p(party.responsibility),
             ]
         )
-    story.append(_table(rows, [18 * mm, 34 * mm, 22 * mm, 24 * mm, 34 * mm, 18 * mm, 20 * mm]))
+    story.append(_table(rows, [14 * mm, 36 * mm, 22 * mm, 24 * mm, 40 * mm, 16 * mm, 22 * mm]))
     story += [
         Spacer(0, 3 * mm),
         p("事故事实：" + content.facts),

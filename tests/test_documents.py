@@ -1,0 +1,150 @@
+"""The signed determination document: checked by poppler's tools, verified publicly, tamper-evident."""
+
+import subprocess
+from pathlib import Path
+
+from conftest import Api
+from factories import id_number
+from flows import OTHER, REPORTER, WalkedCase, determined_case
+from sqlalchemy import select
+
+from kuaichu.documents.models import DocumentDownload
+from kuaichu.privacy import mask_id_number
+
+
+async def issued_pdf(api: Api) -> tuple[WalkedCase, str, bytes]:
+    case = await determined_case(api)
+    documents = (await api.client.get(f"/api/cases/{case.id}/documents", headers=case.reporter)).json()
+    [document] = documents
+    response = await api.client.get(document["download_url"], headers=case.reporter)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "application/pdf"
+    return case, document["number"], response.content
+
+
+def run(*command: str) -> str:
+    return subprocess.run(command, capture_output=True, text=True, check=False).stdout
+
+
+async def test_the_document_is_signed_complete_and_readable(
+    api: Api, artifacts_dir: Path, tmp_path: Path
+) -> None:
+    _, number, pdf = await issued_pdf(api)
+    path = tmp_path / f"{number}.pdf"
+    path.write_bytes(pdf)
+
+    signature = run("pdfsig", str(path))
+    assert "Signature is Valid" in signature
+    assert "Total document signed" in signature
+    assert "示范市公安局交通警察支队" in signature
+
+    text = run("pdftotext", "-layout", str(path), "-")
+    for expected in (
+        "道路交通事故认定书（简易程序）",
+        number,
+        "张伟",
+        "李娜",
+        "全部责任",
+        "无责任",
+        "浙A12345",
+        "浙A54321",
+        "西湖区文三路与学院路交叉口",
+        "晴",
+        "追尾",
+        "PICC",  # no insurer directory in this test: the code stands in for the name
+        "PDZA202633010600001",
+        "三日内",
+        "复核",
+        "officer-xihu姓名",
+        "10086",
+        "2026年11月25日",
+        f"/verify/{number}",
+    ):
+        assert expected in text, expected
+    # ID and licence numbers and phones are masked.
+    assert mask_id_number(id_number()) in text
+    assert "19850312" not in text
+    assert "138****0001" in text
+
+    fonts = run("pdffonts", str(path))
+    assert "emb" in fonts.splitlines()[0] and " yes " in fonts  # the CJK font is embedded
+
+    subprocess.run(
+        ["pdftoppm", "-png", "-r", "80", "-singlefile", str(path), str(artifacts_dir / "determination")],
+        check=True,
+    )
+    assert (artifacts_dir / "determination.png").stat().st_size > 10_000
+
+
+async def test_the_parties_are_told_and_see_it_in_their_progress_view(api: Api) -> None:
+    case, number, _ = await issued_pdf(api)
+    texts = await api.sms_to(OTHER)
+    assert any(number in text and "网办进度" in text for text in texts)
+    timeline = (await api.client.get(f"/api/cases/{case.id}/timeline", headers=case.other)).json()
+    issued = [e for e in timeline if e["kind"] == "document_issued"]
+    assert issued and issued[0]["detail"]["number"] == number
+    assert issued[0]["label"] == "出具电子事故认定书"
+
+
+async def test_downloads_are_logged_and_outsiders_get_not_found(api: Api) -> None:
+    case, number, _ = await issued_pdf(api)
+    outsider = api.party_token("13711112222")
+    response = await api.client.get(f"/api/documents/{number}/pdf", headers=outsider)
+    assert response.status_code == 404
+    await api.client.get(f"/api/documents/{number}/pdf", headers=case.officer)
+    downloads = await api.context.database.read(
+        lambda s: [
+            (d.actor_role, d.actor_label)
+            for d in s.scalars(select(DocumentDownload).order_by(DocumentDownload.id))
+        ]
+    )
+    assert downloads == [("party", "138****0001"), ("officer", "officer-xihu姓名")]
+
+
+async def test_the_public_verify_page_shows_no_personal_data(api: Api) -> None:
+    _, number, _ = await issued_pdf(api)
+    status = await api.client.get(f"/verify/{number}")  # no login
+    assert status.status_code == 200
+    body = status.json()
+    assert body["status"] == "in_force" and body["status_label"] == "有效"
+    assert body["issued_on"] == "2026-11-25"
+    for personal in ("张伟", "李娜", REPORTER, OTHER, "浙A12345", id_number()):
+        assert personal not in status.text
+    page = await api.client.get(f"/verify/{number}", headers={"Accept": "text/html"})
+    assert "有效" in page.text and 'type="file"' in page.text and "张伟" not in page.text
+    assert (await api.client.get("/verify/33010620261125999-9")).status_code == 404
+
+
+async def test_the_issued_pdf_verifies_and_a_changed_byte_does_not(api: Api, tmp_path: Path) -> None:
+    _, number, pdf = await issued_pdf(api)
+    genuine = await api.client.post(f"/verify/{number}", files={"file": ("a.pdf", pdf, "application/pdf")})
+    assert genuine.status_code == 200, genuine.text
+    assert genuine.json()["authentic"] is True and genuine.json()["unchanged"] is True
+
+    # One byte changed, somewhere inside the signed content.
+    tampered = bytearray(pdf)
+    tampered[len(pdf) // 3] ^= 0x01
+    result = await api.client.post(
+        f"/verify/{number}", files={"file": ("a.pdf", bytes(tampered), "application/pdf")}
+    )
+    assert result.status_code == 200
+    assert result.json()["authentic"] is False and result.json()["unchanged"] is False
+    assert result.json()["signature_valid"] is False
+    path = tmp_path / "tampered.pdf"
+    path.write_bytes(bytes(tampered))
+    assert "Signature is Valid" not in run("pdfsig", str(path))
+
+    html = await api.client.post(
+        f"/verify/{number}",
+        files={"file": ("a.pdf", bytes(tampered), "application/pdf")},
+        headers={"Accept": "text/html"},
+    )
+    assert "已被修改" in html.text
+
+
+async def test_an_upload_that_is_not_a_pdf_is_refused(api: Api) -> None:
+    _, number, _ = await issued_pdf(api)
+    response = await api.client.post(
+        f"/verify/{number}", files={"file": ("a.pdf", b"GIF89a....", "application/pdf")}
+    )
+    assert response.status_code == 415
