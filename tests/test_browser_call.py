@@ -9,6 +9,7 @@ import re
 import shutil
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -105,10 +106,21 @@ def fill_party(page: Page, index: int, phone: str, plate: str, name: str, serial
         page.fill(f'[name="{field}-{index}"]', value)
 
 
+@contextmanager
+def call_pages(browser: Browser, party_url: str, operator_url: str) -> Iterator[tuple[Page, Page]]:
+    """The party's phone and the operator's console, closed afterwards (their sockets too)."""
+    party = party_context_page(browser, party_url)
+    console = operator_context_page(browser, operator_url)
+    try:
+        yield party, console
+    finally:
+        party.context.close()
+        console.context.close()
+
+
 def run_call(
-    browser: Browser,
-    party_url: str,
-    operator_url: str,
+    party: Page,
+    console: Page,
     database: Database,
     artifacts: Path,
     name: str,
@@ -116,9 +128,6 @@ def run_call(
     auto_offer: bool,
     reconnect: bool,
 ) -> None:
-    party = party_context_page(browser, party_url)
-    console = operator_context_page(browser, operator_url)
-
     # The operator logs in.
     console.goto("/console")
     console.fill("#username", "op-live")
@@ -213,11 +222,13 @@ def test_call_on_one_server(browser: Browser, tmp_path: Path, artifacts_dir: Pat
     url = f"sqlite:///{tmp_path / 'kuaichu.db'}"
     database = prepare_database(url)
     try:
-        with servers(tmp_path / "data", url, 1, recording_chunk_seconds="2") as (server,):
+        with (
+            servers(tmp_path / "data", url, 1, recording_chunk_seconds="2") as (server,),
+            call_pages(browser, server.url, server.url) as (party, console),
+        ):
             run_call(
-                browser,
-                server.url,
-                server.url,
+                party,
+                console,
                 database,
                 artifacts_dir,
                 "one-server",
@@ -238,18 +249,11 @@ def test_call_across_two_server_processes(
 ) -> None:
     """Party on one process, operator on another; the offer and signaling cross via Redis."""
     database = prepare_database(fresh_postgres)
-    redis_url = REDIS_URL
     try:
-        with servers(tmp_path / "data", fresh_postgres, 2, redis_url, recording_chunk_seconds="2") as (a, b):
-            run_call(
-                browser,
-                a.url,
-                b.url,
-                database,
-                artifacts_dir,
-                "two-servers",
-                auto_offer=True,
-                reconnect=False,
-            )
+        with (
+            servers(tmp_path / "data", fresh_postgres, 2, REDIS_URL, recording_chunk_seconds="2") as (a, b),
+            call_pages(browser, a.url, b.url) as (party, console),
+        ):
+            run_call(party, console, database, artifacts_dir, "two-servers", auto_offer=True, reconnect=False)
     finally:
         database.dispose()
