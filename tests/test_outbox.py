@@ -391,3 +391,15 @@ async def test_an_unreachable_http_gateway_leaves_the_message_for_a_retry(
     row = await outbox_row(database, "login-code:1")
     assert (row.status, row.attempts) == ("pending", 1)
     assert row.last_error == "SmsGatewayError: SMS gateway unreachable: ConnectError"
+
+
+async def test_the_database_gateway_keeps_names_and_numbers_out_of_the_log(
+    database: Database, clock: FrozenClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    quiet = DatabaseSmsGateway(database, clock)
+    with caplog.at_level("INFO", logger="kuaichu.notify.gateways"):
+        await quiet.send(phone="13812345678", text="张伟您好，浙A12345已认定", idempotency_key="k1")
+    assert "138****5678" in caplog.text
+    assert "13812345678" not in caplog.text
+    assert "张伟" not in caplog.text and "浙A12345" not in caplog.text
+    assert [sms.text for sms in await sms_rows(database)] == ["张伟您好，浙A12345已认定"]

@@ -48,7 +48,7 @@ def serve() -> None:
 def demo(port: Annotated[int, typer.Option(help="Port to serve on.")] = 8000) -> None:
     """Create the data directory, migrate, seed the demo city, and serve."""
     logging.basicConfig(level=logging.INFO)
-    settings = Settings(port=port, jurisdictions_file=DEMO_JURISDICTIONS)
+    settings = Settings(port=port, jurisdictions_file=DEMO_JURISDICTIONS, sms_log_text=True)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     upgrade(settings.effective_database_url)
     database = Database(settings.effective_database_url)

@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     sms_gateway: Literal["database", "http"] = "database"
     sms_http_url: str = ""
     sms_http_token: str = ""
+    # The database gateway writes message texts to the log only when asked (`kuaichu demo`).
+    sms_log_text: bool = False
 
     evidence_max_bytes: int = Field(default=50 * 1024 * 1024, gt=0)
 

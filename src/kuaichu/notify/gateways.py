@@ -38,9 +38,11 @@ class WebhookGateway(Protocol):
 class DatabaseSmsGateway:
     """The demo's and the tests' phone: every 'sent' SMS becomes an `sms_messages` row."""
 
-    def __init__(self, database: Database, clock: Clock) -> None:
+    def __init__(self, database: Database, clock: Clock, log_text: bool = False) -> None:
         self._database = database
         self._clock = clock
+        # Texts carry names and plates: logged only where the log is the demo's phone screen.
+        self._log_text = log_text
 
     async def send(self, *, phone: str, text: str, idempotency_key: str) -> None:
         now = self._clock.now()
@@ -55,7 +57,8 @@ class DatabaseSmsGateway:
             )
 
         await self._database.write(store)
-        logger.info("SMS to %s [%s]: %s", mask_phone(phone), idempotency_key, text)
+        shown = text if self._log_text else f"({len(text)} characters)"
+        logger.info("SMS to %s [%s]: %s", mask_phone(phone), idempotency_key, shown)
 
 
 class HttpSmsGateway:
@@ -94,4 +97,4 @@ def sms_gateway_from_settings(settings: Settings, database: Database, clock: Clo
         if not settings.sms_http_url:
             raise ValueError("KUAICHU_SMS_HTTP_URL is required when KUAICHU_SMS_GATEWAY=http")
         return HttpSmsGateway(settings.sms_http_url, settings.sms_http_token)
-    return DatabaseSmsGateway(database, clock)
+    return DatabaseSmsGateway(database, clock, log_text=settings.sms_log_text)
