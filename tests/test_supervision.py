@@ -78,15 +78,21 @@ async def test_timings_measure_the_case_against_the_five_and_eight_minute_target
 async def test_queue_health_and_staffing_per_jurisdiction(api: Api) -> None:
     for i in range(3):
         await api.client.post("/api/cases", json=XIHU, headers=api.party_token(f"1380000000{i}"))
-    await api.staff("op-xihu", Role.OPERATOR, "330106")
+    operator = await api.staff("op-xihu", Role.OPERATOR, "330106")
+    await api.staff("op2-xihu", Role.OPERATOR, "330106")
     supervisor = await api.staff("supervisor", Role.SUPERVISOR)
+    queues = (await api.client.get("/api/supervision/queues", headers=supervisor)).json()
+    assert next(q for q in queues if q["jurisdiction_code"] == "330106")["operators_by_state"] == {}
+    presence = await api.client.put("/api/operators/me/presence", json={"status": "away"}, headers=operator)
+    assert presence.status_code == 200, presence.text
     queues = (await api.client.get("/api/supervision/queues", headers=supervisor)).json()
     xihu = next(q for q in queues if q["jurisdiction_code"] == "330106")
     assert xihu["waiting"] == 3
-    assert xihu["operators_on_roster"] == 1
+    assert xihu["operators_on_roster"] == 2
+    assert xihu["operators_by_state"] == {"away": 1}  # the other console never reported
     staffing = (await api.client.get("/api/supervision/staffing/330106", headers=supervisor)).json()
     assert staffing["calls_per_hour"] == 3
     assert staffing["operators_needed"] >= 1
-    assert staffing["operators_on_roster"] == 1
+    assert staffing["operators_on_roster"] == 2
     unknown = await api.client.get("/api/supervision/staffing/999999", headers=supervisor)
     assert unknown.status_code == 404

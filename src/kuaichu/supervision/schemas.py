@@ -64,3 +64,5 @@ class QueueHealth(BaseModel):
     longest_wait_seconds: int
     operators_on_roster: int
     operators_in_call: int
+    # available | busy | wrap_up | away, as the operators' consoles last reported.
+    operators_by_state: dict[str, int]

@@ -11,6 +11,7 @@ from kuaichu.audit import service as audit
 from kuaichu.audit.models import AuditEntry
 from kuaichu.auth.models import User
 from kuaichu.auth.principal import Principal, Role
+from kuaichu.calls.models import OperatorPresence
 from kuaichu.cases.access import get_case
 from kuaichu.cases.lifecycle import CaseState
 from kuaichu.cases.models import Case, TimelineEvent
@@ -215,6 +216,11 @@ def queue_health(session: Session, now: datetime) -> list[QueueHealth]:
         ).one()
         oldest = waiting[1]
         on_roster, in_call = _roster(session, jurisdiction.id)
+        by_state = session.execute(
+            select(OperatorPresence.status, func.count(OperatorPresence.operator_id))
+            .where(OperatorPresence.jurisdiction_id == jurisdiction.id)
+            .group_by(OperatorPresence.status)
+        )
         health.append(
             QueueHealth(
                 jurisdiction_code=jurisdiction.code,
@@ -223,6 +229,7 @@ def queue_health(session: Session, now: datetime) -> list[QueueHealth]:
                 longest_wait_seconds=int((now - oldest).total_seconds()) if oldest else 0,
                 operators_on_roster=on_roster,
                 operators_in_call=in_call,
+                operators_by_state={status: count for status, count in by_state},
             )
         )
     return health

@@ -36,6 +36,15 @@ async function showDashboard() {
   refreshTimer = setInterval(() => guarded(loadQueues), 5000);
 }
 
+const PRESENCE = { available: "空闲", busy: "通话", wrap_up: "整理", away: "离开" };
+
+function presenceText(byState) {
+  const parts = Object.entries(PRESENCE)
+    .filter(([state]) => byState[state])
+    .map(([state, label]) => `${label}${byState[state]}`);
+  return parts.length ? parts.join("·") : "均未上线";
+}
+
 async function loadQueues() {
   const queues = await KC.api(PAGE, "GET", "/api/supervision/queues");
   const staffing = await Promise.all(
@@ -48,7 +57,7 @@ async function loadQueues() {
       KC.el("td", { textContent: q.jurisdiction_name }),
       KC.el("td", { textContent: q.waiting }),
       KC.el("td", { textContent: KC.duration(q.longest_wait_seconds) }),
-      KC.el("td", { textContent: q.operators_on_roster }),
+      KC.el("td", { textContent: `${q.operators_on_roster}（${presenceText(q.operators_by_state)}）` }),
       KC.el("td", { textContent: q.operators_in_call }),
       KC.el("td", {
         textContent: `${staffing[i].operators_needed}（到达${staffing[i].calls_per_hour.toFixed(1)}起/小时）`,
