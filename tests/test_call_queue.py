@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from kuaichu.auth.principal import Role
+from kuaichu.calls.api import sweep_once
 from kuaichu.calls.models import CallSession
 from kuaichu.cases.models import Case, TimelineEvent
 
@@ -211,3 +212,21 @@ async def test_positions_are_consistent_while_the_queue_drains(api: Api) -> None
         for case_id, place in zip(now_waiting, current, strict=True):
             assert place == last[case_id] - 1
             last[case_id] = place
+
+
+async def test_a_call_offered_to_an_operator_who_never_opens_it_returns_to_the_queue(api: Api) -> None:
+    ghost = await api.staff("op-ghost", Role.OPERATOR, "330106")
+    response = await api.client.put("/api/operators/me/presence", json={"status": "available"}, headers=ghost)
+    assert response.status_code == 200
+    case_id = await report(api, caller_phone(9))
+    assert (await api.client.get("/api/calls/current", headers=ghost)).json()["case_id"] == case_id
+
+    # Within the grace the call waits for the console; after it, back to the queue's head.
+    api.context.clock.advance(timedelta(seconds=30))  # type: ignore[attr-defined]
+    assert await sweep_once(api.app) == []
+    api.context.clock.advance(timedelta(seconds=api.context.settings.call_grace_seconds))  # type: ignore[attr-defined]
+    changes = await sweep_once(api.app)
+    assert [c.snapshot.order for c in changes] == [[case_id]]
+    assert await position(api, caller_phone(9), case_id) == 1
+    current = (await api.client.get("/api/calls/current", headers=ghost)).json()
+    assert current["case_id"] is None and current["presence"]["status"] == "away"

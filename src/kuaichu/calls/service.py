@@ -192,7 +192,9 @@ def _assign(session: Session, case: Case, presence: OperatorPresence, now: datet
     cases.take_case(session, staff_principal(user), case.id, now)
     presence.status = PresenceStatus.BUSY
     presence.updated_at = now
-    session.add(CallSession(case_id=case.id, operator_id=user.id, started_at=now))
+    # Counted as absent until the console joins: an operator who closed the console while
+    # available gets the call back to the queue after the grace, instead of keeping it.
+    session.add(CallSession(case_id=case.id, operator_id=user.id, started_at=now, operator_left_at=now))
     entry = session.get(QueueEntry, case.id)
     return OfferOut(
         case_id=case.id, number=case.number, operator_id=user.id, mode=entry.mode if entry else CallMode.VIDEO
