@@ -217,6 +217,31 @@ def run_call(
     assert recordings and all(size > 1000 for size in recordings)
 
 
+def officer_determines(browser: Browser, base_url: str, artifacts: Path) -> None:
+    """The workbench: the case waits with its age, the still and the recording play back, the
+    officer decides."""
+    page = browser.new_context(base_url=base_url, viewport={"width": 1280, "height": 900}).new_page()
+    try:
+        page.goto("/workbench")
+        page.fill("#username", "officer-live")
+        page.fill("#password", STAFF_PASSWORD)
+        page.click("#login-form button[type=submit]")
+        expect(page.locator("#case-rows tr")).to_have_count(1)
+        page.click("#case-rows button")
+        expect(page.locator("#gallery img")).to_have_count(1)
+        # The recording's first chunk loaded: a decodable video with a picture size.
+        page.wait_for_function("() => document.getElementById('recording').videoWidth > 0", timeout=10_000)
+        page.locator("#shares select").nth(0).select_option("none")
+        page.locator("#shares select").nth(1).select_option("full")
+        page.fill("#reasoning", "乙车未保持安全车距，追尾甲车")
+        page.screenshot(path=str(artifacts / "one-server-workbench.png"))
+        page.click("#determination-form button[type=submit]")
+        expect(page.locator("#message")).to_contain_text("已作出事故认定")
+        expect(page.locator("#case-rows")).to_contain_text("暂无待定责案件")
+    finally:
+        page.context.close()
+
+
 @requires_chromium
 def test_call_on_one_server(browser: Browser, tmp_path: Path, artifacts_dir: Path) -> None:
     url = f"sqlite:///{tmp_path / 'kuaichu.db'}"
@@ -235,6 +260,7 @@ def test_call_on_one_server(browser: Browser, tmp_path: Path, artifacts_dir: Pat
                 auto_offer=False,
                 reconnect=True,
             )
+            officer_determines(browser, server.url, artifacts_dir)
     finally:
         database.dispose()
         shutil.rmtree(tmp_path / "data", ignore_errors=True)
