@@ -58,6 +58,9 @@ def demo(port: Annotated[int, typer.Option(help="Port to serve on.")] = 8000) ->
     typer.echo(f"\n快处 demo — data in {settings.data_dir.resolve()}")
     typer.echo(f"  API docs:      {base}/docs")
     typer.echo(f"  Health:        {base}/health")
+    typer.echo(f"  Party (phone): {base}/party")
+    typer.echo(f"  Operator:      {base}/console")
+    typer.echo(f"  Officer:       {base}/workbench")
     typer.echo(f"  Staff logins (password {DEMO_PASSWORD}):")
     for username, role, unit in logins.staff:
         typer.echo(f"    {username:<18} {role:<10} {unit}")
