@@ -33,6 +33,7 @@ async def test_supervisor_replay_shows_every_step_in_order(api: Api) -> None:
         "complete_collection",
         "evacuate",
         "determine",
+        "document_issued",
         "request_review",
         "uphold",
         "push_claim",

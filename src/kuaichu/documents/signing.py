@@ -5,6 +5,7 @@ and a self-signed authority certificate are created in the data directory; a rea
 points the settings at its own key and certificate (issued under the national PKI).
 """
 
+import fcntl
 import hashlib
 import warnings
 from dataclasses import dataclass
@@ -25,6 +26,8 @@ from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
 
 CERT_YEARS = 10
+# A P-256 CMS container with its certificate fits easily (about 1.5 KB; a national PKI chain more).
+SIGNATURE_BYTES_RESERVED = 16384
 
 
 def create_authority_key(key_file: Path, cert_file: Path, authority: str, now: datetime) -> None:
@@ -98,8 +101,12 @@ class DocumentSigner:
     @classmethod
     def at_set_up(cls, key_file: Path, cert_file: Path, authority: str, now: datetime) -> "DocumentSigner":
         """Load the authority's key, creating key and certificate on first start."""
-        if not key_file.exists() and not cert_file.exists():
-            create_authority_key(key_file, cert_file, authority, now)
+        key_file.parent.mkdir(parents=True, exist_ok=True)
+        # Server processes sharing a data directory start together: one creates, the others wait.
+        with open(key_file.with_name(key_file.name + ".lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not key_file.exists() and not cert_file.exists():
+                create_authority_key(key_file, cert_file, authority, now)
         return cls(key_file, cert_file)
 
     def sign(self, pdf: bytes, reason: str, location: str) -> bytes:
@@ -110,7 +117,13 @@ class DocumentSigner:
             reason=reason,
             location=location,
         )
-        output = signers.sign_pdf(IncrementalPdfFileWriter(BytesIO(pdf)), metadata, signer=self._signer)
+        # A fixed reservation spares pyHanko a trial signature to measure the container.
+        output = signers.sign_pdf(
+            IncrementalPdfFileWriter(BytesIO(pdf)),
+            metadata,
+            signer=self._signer,
+            bytes_reserved=SIGNATURE_BYTES_RESERVED,
+        )
         return output.getvalue()
 
     def check(self, pdf: bytes) -> SignatureCheck:
