@@ -1,10 +1,14 @@
 """Small builders for request bodies, and a case walked to a given state."""
 
+from datetime import date
 from typing import Any
 
 import httpx
 
 from kuaichu.cases.identifiers import id_check_character
+from kuaichu.registries.synthetic import demo_drivers
+
+ACCIDENT_DAY = date(2026, 11, 25)
 
 # A JPEG as a camera writes it starts with SOI + APP0 "JFIF"; content sniffing reads this.
 JPEG_BYTES = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00" + b"\x00" * 512
@@ -48,3 +52,19 @@ async def upload_jpeg(
         files={"file": ("scene.jpg", JPEG_BYTES, "image/jpeg")},
         data={"kind": kind, "lat": "30.26", "lng": "120.10"},
     )
+
+
+def demo_party(name: str) -> dict[str, object]:
+    """A party as the reference registry knows them (the demo's named drivers)."""
+    person = next(p for p in demo_drivers(ACCIDENT_DAY) if p.name == name)
+    return {
+        "name": person.name,
+        "phone": person.phone,
+        "id_number": person.licence.number,
+        "licence_number": person.licence.number,
+        "plate_number": person.vehicle.plate_number,
+        "plate_type": person.vehicle.plate_type,
+        "vehicle_type": person.vehicle.vehicle_type,
+        "insurer_code": person.policy.insurer_code if person.policy else None,
+        "policy_number": person.policy.policy_number if person.policy else None,
+    }

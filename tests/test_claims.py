@@ -1,11 +1,13 @@
 """定损理赔 and the insurer's view of it, through API keys."""
 
 from conftest import Api
+from factories import ACCIDENT_DAY
 from flows import determined_case, evacuated_case
 from sqlalchemy.orm import Session
 
 from kuaichu.auth.models import Insurer
 from kuaichu.auth.service import create_api_key
+from kuaichu.registries.synthetic import demo_drivers, load
 
 
 async def _insurer_key(api: Api, code: str, name: str) -> dict[str, str]:
@@ -56,3 +58,17 @@ async def test_no_claim_before_the_determination(api: Api) -> None:
 async def test_an_unknown_api_key_is_refused(api: Api) -> None:
     response = await api.client.get("/api/insurer/claims", headers={"X-API-Key": "kci_nope"})
     assert response.status_code == 401
+
+
+async def test_the_claim_goes_to_the_insurer_the_registry_found(api: Api) -> None:
+    """李娜 said PICC at the roadside; the registry knows her compulsory insurer is CPIC."""
+    await api.context.database.write(lambda s: load(s, demo_drivers(ACCIDENT_DAY)))
+    case = await determined_case(api)  # 李娜 (party 2) bears full responsibility
+    checks = await api.client.post(f"/api/cases/{case.id}/checks", headers=case.operator)
+    assert checks.status_code == 200, checks.text
+    response = await api.client.post(f"/api/cases/{case.id}/claim", headers=case.reporter)
+    assert response.status_code == 201, response.text
+    assert response.json()["insurer_code"] == "CPIC"
+    # 李娜 herself bears the fault: her claim goes to her own insurer.
+    own = await api.client.post(f"/api/cases/{case.id}/claim", headers=case.other)
+    assert own.json()["insurer_code"] == "CPIC"

@@ -4,7 +4,7 @@ from datetime import date, timedelta
 
 import pytest
 from conftest import XIHU, Api
-from factories import FACTS, id_number
+from factories import ACCIDENT_DAY, FACTS, demo_party, id_number
 
 from kuaichu.auth.principal import Role
 from kuaichu.cases.identifiers import validate_id_number, validate_plate
@@ -12,7 +12,6 @@ from kuaichu.registries.adapters import LicenceRecord, PolicyRecord, VehicleReco
 from kuaichu.registries.checks import check_insurance, check_licence, check_vehicle
 from kuaichu.registries.synthetic import demo_drivers, generate, load
 
-ACCIDENT_DAY = date(2026, 11, 25)
 NUMBER = id_number()
 
 
@@ -161,21 +160,6 @@ def test_the_synthetic_registry_is_deterministic_valid_and_has_every_problem() -
         if p.licence.status == "正常" and p.vehicle.status == "正常" and p.policy is not None
     )
     assert clean > len(people) * 0.6
-
-
-def demo_party(name: str) -> dict[str, object]:
-    person = next(p for p in demo_drivers(ACCIDENT_DAY) if p.name == name)
-    return {
-        "name": person.name,
-        "phone": person.phone,
-        "id_number": person.licence.number,
-        "licence_number": person.licence.number,
-        "plate_number": person.vehicle.plate_number,
-        "plate_type": person.vehicle.plate_type,
-        "vehicle_type": person.vehicle.vehicle_type,
-        "insurer_code": person.policy.insurer_code if person.policy else None,
-        "policy_number": person.policy.policy_number if person.policy else None,
-    }
 
 
 async def case_in_call(api: Api, *names: str) -> tuple[int, dict[str, str]]:

@@ -21,6 +21,8 @@ from kuaichu.evidence.service import evidence_of
 from kuaichu.liability.grades import LABELS, Responsibility
 from kuaichu.notify.outbox import enqueue_sms, enqueue_webhook
 from kuaichu.privacy import mask_id_number, mask_name
+from kuaichu.registries.models import RegistryCheck
+from kuaichu.registries.service import subject_of
 from kuaichu.settlement.service import confirmed_shares
 
 
@@ -61,6 +63,22 @@ def responsibility_shares(session: Session, case_id: int) -> list[dict[str, Any]
     return determination.shares if determination else confirmed_shares(session, case_id)
 
 
+def compulsory_insurer(session: Session, case: Case, party: CaseParty) -> str | None:
+    """The insurer the registry check found in force on the accident date; what the party
+    said only where no check found one (the registry may be unreachable)."""
+    found = session.scalars(
+        select(RegistryCheck.found)
+        .where(
+            RegistryCheck.case_id == case.id,
+            RegistryCheck.party_position == party.position,
+            RegistryCheck.kind == "insurance",
+            RegistryCheck.subject == subject_of(party),
+        )
+        .order_by(RegistryCheck.checked_at.desc(), RegistryCheck.id.desc())
+    ).first()
+    return (found or {}).get("insurer_code") or party.insurer_code
+
+
 def push_claim(session: Session, party: Principal, case_id: int, now: datetime) -> Claim:
     case = get_case(session, party, case_id, lock=True)
     claimant = party_of(case, party)
@@ -74,20 +92,21 @@ def push_claim(session: Session, party: Principal, case_id: int, now: datetime) 
     ).first():
         raise Conflict("您已提交过理赔")
     insured = route_claim(case, claimant, shares)
-    if not insured.insurer_code:
-        raise InvalidInput(f"{insured.plate_number}未登记交强险承保公司，无法推送理赔")
-    detail = {"insurer_code": insured.insurer_code, "insured_plate": insured.plate_number}
+    insurer_code = compulsory_insurer(session, case, insured)
+    if not insurer_code:
+        raise InvalidInput(f"{insured.plate_number}未查到交强险承保公司，无法推送理赔")
+    detail = {"insurer_code": insurer_code, "insured_plate": insured.plate_number}
     if case.state == CaseState.CLOSED:
         # The other party's claim already closed the case; later claims just join it.
         lifecycle.record_event(session, case, "push_claim", party, now, detail)
     else:
         lifecycle.apply(session, case, Action.PUSH_CLAIM, party, now, detail)
-    claim = Claim(case_id=case.id, party_id=claimant.id, insurer_code=insured.insurer_code, pushed_at=now)
+    claim = Claim(case_id=case.id, party_id=claimant.id, insurer_code=insurer_code, pushed_at=now)
     session.add(claim)
     session.flush()
     enqueue_webhook(
         session,
-        insurer_code=insured.insurer_code,
+        insurer_code=insurer_code,
         body=_claim_notice(case, claim, claimant, insured, shares),
         key=f"claim:{claim.id}",
         now=now,
