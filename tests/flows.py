@@ -21,7 +21,9 @@ class WalkedCase:
     officer: dict[str, str]
 
 
-async def evacuated_case(api: Api) -> WalkedCase:
+async def evacuated_case(api: Api, registry_checks: bool = False) -> WalkedCase:
+    """Report, call, facts, parties (and, if asked, the registry checks the console runs on
+    them), a still, collection complete, evacuate."""
     client = api.client
     reporter = api.party_token(REPORTER)
     other = api.party_token(OTHER)
@@ -38,6 +40,10 @@ async def evacuated_case(api: Api) -> WalkedCase:
             },
             headers=operator,
         ),
+    ]
+    if registry_checks:
+        steps.append(await client.post(f"/api/cases/{case_id}/checks", headers=operator))
+    steps += [
         await upload_jpeg(client, operator, case_id),
         await client.post(f"/api/cases/{case_id}/collection-complete", headers=operator),
         await client.post(f"/api/cases/{case_id}/evacuate", headers=operator),

@@ -8,7 +8,7 @@ from factories import id_number
 from flows import OTHER, REPORTER, WalkedCase, determined_case
 from sqlalchemy import select
 
-from kuaichu.documents.models import DocumentDownload
+from kuaichu.audit.models import AuditEntry
 from kuaichu.privacy import mask_id_number
 
 
@@ -94,11 +94,13 @@ async def test_downloads_are_logged_and_outsiders_get_not_found(api: Api) -> Non
     await api.client.get(f"/api/documents/{number}/pdf", headers=case.officer)
     downloads = await api.context.database.read(
         lambda s: [
-            (d.actor_role, d.actor_label)
-            for d in s.scalars(select(DocumentDownload).order_by(DocumentDownload.id))
+            (e.actor_role, e.actor_label, e.detail["number"])
+            for e in s.scalars(
+                select(AuditEntry).where(AuditEntry.action == "download_document").order_by(AuditEntry.id)
+            )
         ]
     )
-    assert downloads == [("party", "138****0001"), ("officer", "officer-xihu姓名")]
+    assert downloads == [("party", "当事人138****0001", number), ("officer", "officer-xihu姓名", number)]
 
 
 async def test_the_public_verify_page_shows_no_personal_data(api: Api) -> None:

@@ -3,14 +3,21 @@
 from datetime import timedelta
 
 from conftest import XIHU, Api
-from flows import determined_case
+from factories import ACCIDENT_DAY
+from flows import determined_case, evacuated_case, rear_end_decision
 
 from kuaichu.auth.principal import Role
 from kuaichu.clock import FrozenClock
+from kuaichu.registries.synthetic import demo_drivers, load
 
 
 async def test_supervisor_replay_shows_every_step_in_order(api: Api) -> None:
-    case = await determined_case(api)
+    await api.context.database.write(lambda s: load(s, demo_drivers(ACCIDENT_DAY)))
+    case = await evacuated_case(api, registry_checks=True)
+    decision = await api.client.post(
+        f"/api/cases/{case.id}/determination", json=rear_end_decision(case), headers=case.officer
+    )
+    assert decision.status_code == 200, decision.text
     reviewer = await api.staff("reviewer", Role.REVIEWER)
     await api.client.post(
         f"/api/cases/{case.id}/review", json={"reasons": "对方变道在先，有视频"}, headers=case.other
@@ -29,6 +36,7 @@ async def test_supervisor_replay_shows_every_step_in_order(api: Api) -> None:
         "take",
         "facts_recorded",
         "parties_recorded",
+        "registry_checked",
         "evidence_added",
         "complete_collection",
         "evacuate",
@@ -42,8 +50,13 @@ async def test_supervisor_replay_shows_every_step_in_order(api: Api) -> None:
     assert replay["case"]["state"] == "closed"
     assert len(replay["evidence"]) == 1
     assert [d["status"] for d in replay["determinations"]] == ["in_force"]
+    assert [d["status"] for d in replay["documents"]] == ["in_force"]
+    assert {(c["party_name"], c["kind"], c["outcome"]) for c in replay["registry_checks"]} >= {
+        ("张伟", "licence", "passed"),
+        ("李娜", "insurance", "failed"),  # she named another policy than the registry's
+    }
     assert replay["review"]["outcome"] == "upheld"
-    assert replay["claims"][0]["insurer_code"] == "PICC"
+    assert replay["claims"][0]["insurer_code"] == "CPIC"  # 李娜 is at fault; the registry names CPIC
     assert all("*" in p["id_number"] for p in replay["case"]["parties"])
     # Who saw what: the log names the supervisor's own replay last.
     assert replay["access_log"][-1]["action"] == "replay_case"

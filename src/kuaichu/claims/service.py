@@ -16,6 +16,7 @@ from kuaichu.cases.lifecycle import Action, CaseState
 from kuaichu.cases.models import Case, CaseParty
 from kuaichu.cases.service import in_force_determination
 from kuaichu.claims.models import Claim, ClaimProgress
+from kuaichu.documents.service import list_documents
 from kuaichu.errors import Conflict, Forbidden, IllegalTransition, InvalidInput, NotFound
 from kuaichu.evidence.service import evidence_of
 from kuaichu.liability.grades import LABELS, Responsibility
@@ -178,6 +179,7 @@ def claim_package(session: Session, insurer: Principal, claim_id: int, now: date
         "description": case.description,
         "parties": [_party_for_insurer(p, insurer, p.id == claimant_id) for p in case.parties],
         "responsibility": _shares_by_plate(case, shares) if shares else [],
+        "documents": [d.model_dump(mode="json") for d in list_documents(session, insurer, case.id)],
         "evidence": [
             item.model_dump(mode="json") | {"content": f"/api/cases/{case.id}/evidence/{item.id}/content"}
             for item in evidence_of(session, case)

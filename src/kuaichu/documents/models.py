@@ -20,18 +20,3 @@ class DeterminationDocument(Base):
     issued_at: Mapped[datetime] = mapped_column(UtcDateTime)
     sha256: Mapped[str] = mapped_column(String(64))
     pdf: Mapped[bytes] = mapped_column(LargeBinary)
-
-
-class DocumentDownload(Base):
-    """Who fetched a document, when (issue 5's audit chain records reads too)."""
-
-    __tablename__ = "document_downloads"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    document_id: Mapped[int] = mapped_column(ForeignKey("determination_documents.id"), index=True)
-    at: Mapped[datetime] = mapped_column(UtcDateTime)
-    actor_role: Mapped[str] = mapped_column(String(16))
-    actor_id: Mapped[int | None]
-    # A party is known by phone: kept masked, enough to tell the parties apart.
-    actor_label: Mapped[str] = mapped_column(String(64))
-    address: Mapped[str | None] = mapped_column(String(64))

@@ -9,14 +9,15 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from kuaichu.audit import service as audit
 from kuaichu.auth.models import Insurer, User
-from kuaichu.auth.principal import Principal, Role
+from kuaichu.auth.principal import Principal
 from kuaichu.cases import lifecycle
 from kuaichu.cases.access import get_case
 from kuaichu.cases.models import Case
 from kuaichu.clock import local
 from kuaichu.documents import pdf
-from kuaichu.documents.models import DeterminationDocument, DocumentDownload
+from kuaichu.documents.models import DeterminationDocument
 from kuaichu.documents.schemas import DocumentOut, DocumentStatusOut, VerificationOut
 from kuaichu.documents.signing import DocumentSigner
 from kuaichu.errors import NotFound
@@ -197,20 +198,10 @@ def list_documents(session: Session, viewer: Principal, case_id: int) -> list[Do
 
 
 def download(session: Session, viewer: Principal, number: str, now: datetime) -> tuple[str, bytes]:
-    """The signed PDF for whoever may see the case (404 otherwise); every download is logged."""
+    """The signed PDF for whoever may see the case (404 otherwise); every download is audited."""
     document = _by_number(session, number)
     get_case(session, viewer, document.case_id)
-    label = mask_phone(viewer.phone) if viewer.role is Role.PARTY and viewer.phone else viewer.label
-    session.add(
-        DocumentDownload(
-            document_id=document.id,
-            at=now,
-            actor_role=viewer.role.value,
-            actor_id=viewer.id,
-            actor_label=label[:64],
-            address=viewer.address,
-        )
-    )
+    audit.record(session, viewer, "download_document", now, document.case_id, {"number": document.number})
     return f"{document.number}.pdf", document.pdf
 
 

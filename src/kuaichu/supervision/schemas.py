@@ -4,7 +4,9 @@ from typing import Any
 from pydantic import BaseModel
 
 from kuaichu.cases.schemas import CaseOut, TimelineEventOut
+from kuaichu.documents.schemas import DocumentOut
 from kuaichu.evidence.schemas import EvidenceOut
+from kuaichu.registries.schemas import CheckOut
 
 
 class AuditLine(BaseModel):
@@ -24,7 +26,9 @@ class CaseReplay(BaseModel):
     case: CaseOut
     timeline: list[TimelineEventOut]
     evidence: list[EvidenceOut]
+    registry_checks: list[CheckOut]
     determinations: list[dict[str, Any]]
+    documents: list[DocumentOut]
     review: dict[str, Any] | None
     claims: list[dict[str, Any]]
     access_log: list[AuditLine]

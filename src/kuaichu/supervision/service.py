@@ -17,10 +17,12 @@ from kuaichu.cases.lifecycle import CaseState
 from kuaichu.cases.models import Case, TimelineEvent
 from kuaichu.cases.service import EVENT_LABELS, ROLE_LABELS, case_view, timeline_of
 from kuaichu.claims.models import Claim
+from kuaichu.documents.service import list_documents
 from kuaichu.errors import NotFound
 from kuaichu.evidence.service import evidence_of
 from kuaichu.geo.models import Jurisdiction
 from kuaichu.liability.models import Determination
+from kuaichu.registries.service import latest_checks
 from kuaichu.reviews.models import ReviewRequest
 from kuaichu.supervision.schemas import AuditLine, CaseReplay, Distribution, QueueHealth, StaffingOut, Timings
 from kuaichu.supervision.staffing import operators_needed, staffing
@@ -45,6 +47,7 @@ def replay(session: Session, supervisor: Principal, case_id: int, now: datetime)
         case=case_view(session, case, supervisor),
         timeline=timeline_of(session, case, supervisor),
         evidence=evidence_of(session, case),
+        registry_checks=latest_checks(session, supervisor, case.id),
         determinations=[
             {
                 "id": d.id,
@@ -57,6 +60,7 @@ def replay(session: Session, supervisor: Principal, case_id: int, now: datetime)
             }
             for d in determinations
         ],
+        documents=list_documents(session, supervisor, case.id),
         review=None
         if review is None
         else {
@@ -85,6 +89,7 @@ AUDIT_ACTION_LABELS = {
     "read_claim_package": "调取理赔资料",
     "list_claims": "查看理赔列表",
     "resend_message": "重新投递消息",
+    "download_document": "下载事故认定书",
     "login": "登录",
     "login_failed": "登录失败",
 }

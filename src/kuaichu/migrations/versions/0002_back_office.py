@@ -132,24 +132,6 @@ def upgrade() -> None:
     with op.batch_alter_table("determination_documents", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_determination_documents_case_id"), ["case_id"], unique=False)
 
-    op.create_table(
-        "document_downloads",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("document_id", sa.Integer(), nullable=False),
-        sa.Column("at", kuaichu.db.UtcDateTime(timezone=True), nullable=False),
-        sa.Column("actor_role", sa.String(length=16), nullable=False),
-        sa.Column("actor_id", sa.Integer(), nullable=True),
-        sa.Column("actor_label", sa.String(length=64), nullable=False),
-        sa.Column("address", sa.String(length=64), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["document_id"],
-            ["determination_documents.id"],
-        ),
-        sa.PrimaryKeyConstraint("id"),
-    )
-    with op.batch_alter_table("document_downloads", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_document_downloads_document_id"), ["document_id"], unique=False)
-
     with op.batch_alter_table("determinations", schema=None) as batch_op:
         batch_op.add_column(sa.Column("proposal", sa.JSON(), nullable=True))
         batch_op.add_column(sa.Column("proposal_accepted", sa.Boolean(), nullable=True))
@@ -165,10 +147,6 @@ def downgrade() -> None:
         batch_op.drop_column("proposal_accepted")
         batch_op.drop_column("proposal")
 
-    with op.batch_alter_table("document_downloads", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_document_downloads_document_id"))
-
-    op.drop_table("document_downloads")
     with op.batch_alter_table("determination_documents", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_determination_documents_case_id"))
 

@@ -161,7 +161,23 @@ async function replay(caseId) {
     }),
   );
   document.getElementById("replay-gallery").replaceChildren(...gallery);
+  document.getElementById("replay-checks").replaceChildren(
+    ...data.registry_checks.map((c) =>
+      KC.el("li", {
+        textContent: `${c.party_name} ${c.plate_number} · ${c.kind_label}：` +
+          (c.outcome === "passed" ? "通过" : c.failures.map((f) => f.reason).join("；") || "未能核验"),
+        className: c.outcome === "passed" ? "" : "short",
+      }),
+    ),
+  );
+  const documents = data.documents.map((d) => {
+    const open = KC.el("button", { type: "button", className: "link", textContent: `认定书 ${d.number}（${d.status_label}）` });
+    open.onclick = () =>
+      guarded(async () => window.open(URL.createObjectURL(await KC.api(PAGE, "GET", d.download_url))));
+    return KC.el("li", {}, open);
+  });
   const decisions = [
+    ...documents,
     ...data.determinations.map((d) =>
       KC.el("li", {
         textContent: `认定（${d.status === "in_force" ? "有效" : "已撤销"}）${KC.time(d.decided_at)}：` +
