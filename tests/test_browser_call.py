@@ -113,6 +113,11 @@ def call_pages(browser: Browser, party_url: str, operator_url: str) -> Iterator[
     console = operator_context_page(browser, operator_url)
     try:
         yield party, console
+    except Exception as error:
+        # What the pages told their users, for a failure's report.
+        for name, page in (("party", party), ("console", console)):
+            error.add_note(f"{name} page message: {page.locator('#message').text_content()!r}")
+        raise
     finally:
         party.context.close()
         console.context.close()

@@ -150,6 +150,9 @@ function onRemoteTrack(stream) {
 
 async function onMessage(message) {
   switch (message.type) {
+    case "hello":
+      await resync();
+      break;
     case "offer":
       await enterCall(message.case_id, message.mode);
       break;
@@ -412,10 +415,18 @@ async function enter() {
     },
     onMessage: (message) => guarded(() => onMessage(message)),
   });
+  await resync();
+}
+
+// The server follows this page's channels before it says hello; what happened before that
+// (an offer, a queue change) is read back here, so nothing falls between the two.
+async function resync() {
   const current = await KC.api(PAGE, "GET", "/api/calls/current");
   showPresence(current.presence);
   if (current.case_id) {
     await enterCall(current.case_id, current.mode);
+  } else if (consoleState.caseId) {
+    return; // the call is ending on this page (hang-up in flight)
   } else if (current.presence.status === "wrap_up") {
     KC.text("wrapup-text", "上一通话已结束。");
     view("wrapup-view");
