@@ -51,36 +51,39 @@ class Rule:
     reason: str
     basis: str
     broken: Callable[[Facts], bool]
+    # The circumstance the operator answers for this rule, if it is one of those.
+    question: str | None = None
 
 
-def _answer(field: str) -> Callable[[Facts], bool]:
-    return lambda facts: bool(getattr(facts.circumstances, field))
+def _asked(code: str, field: str, reason: str, basis: str) -> Rule:
+    """A rule broken by the operator's yes to one question in the call."""
+    return Rule(code, reason, basis, lambda facts: bool(getattr(facts.circumstances, field)), field)
 
 
 RULES = (
-    Rule("injury", "有人员受伤或死亡", "art. 13, art. 19", _answer("injury")),
-    Rule("vehicles_immovable", "当事人不能自行移动车辆", "art. 13 (5)", _answer("vehicles_immovable")),
-    Rule("facts_disputed", "当事人对事实或成因有争议", "art. 19", _answer("facts_disputed")),
-    Rule(
+    _asked("injury", "injury", "有人员受伤或死亡", "art. 13, art. 19"),
+    _asked("vehicles_immovable", "vehicles_immovable", "当事人不能自行移动车辆", "art. 13 (5)"),
+    _asked("facts_disputed", "facts_disputed", "当事人对事实或成因有争议", "art. 19"),
+    _asked(
         "drink_or_drugs",
+        "drink_or_drugs_suspected",
         "驾驶人有饮酒或服用国家管制的精神药品、麻醉药品嫌疑",
         "art. 13 (2)",
-        _answer("drink_or_drugs_suspected"),
     ),
-    Rule(
+    _asked(
         "overload_or_speeding",
+        "overload_or_speeding_suspected",
         "驾驶人有从事校车、旅客运输严重超载或严重超速行驶嫌疑",
         "art. 13 (3)",
-        _answer("overload_or_speeding_suspected"),
     ),
-    Rule("plate", "机动车无号牌或使用伪造、变造的号牌", "art. 13 (4)", _answer("plate_missing_or_forged")),
-    Rule("party_left", "一方当事人离开现场", "art. 13 (6)", _answer("party_left_scene")),
-    Rule("deliberate", "有证据证明事故是由一方故意造成", "art. 13 (7)", _answer("deliberate")),
-    Rule(
+    _asked("plate", "plate_missing_or_forged", "机动车无号牌或使用伪造、变造的号牌", "art. 13 (4)"),
+    _asked("party_left", "party_left_scene", "一方当事人离开现场", "art. 13 (6)"),
+    _asked("deliberate", "deliberate", "有证据证明事故是由一方故意造成", "art. 13 (7)"),
+    _asked(
         "public_facility",
+        "public_facility_damage_unknown_owner",
         "造成公共设施损坏且无法确定所有人",
         "art. 19",
-        _answer("public_facility_damage_unknown_owner"),
     ),
     Rule(
         "licence",
@@ -137,3 +140,7 @@ def breaches(facts: Facts) -> list[Breach]:
 
 def transfer_reason(found: list[Breach]) -> str:
     return "不适用视频快处，转现场处置：" + "；".join(f"{b.reason}（依据{cite(b.basis)}）" for b in found)
+
+
+# The yes/no questions of the console's form, worded as the rule each one tests.
+QUESTIONS = {rule.question: rule.reason for rule in RULES if rule.question}
