@@ -18,12 +18,13 @@ from sqlalchemy.orm import Session
 
 from kuaichu.auth.principal import Role
 from kuaichu.auth.service import create_user
-from kuaichu.clock import SystemClock
+from kuaichu.clock import SystemClock, local
 from kuaichu.db import Database
 from kuaichu.demo.seed import DEMO_JURISDICTIONS
 from kuaichu.geo.service import import_jurisdictions, read_feature_collection
 from kuaichu.migrate import upgrade
 from kuaichu.notify.models import SmsMessage
+from kuaichu.registries.synthetic import demo_drivers, load
 
 SECRET = "live-test-secret-of-at-least-thirty-two-bytes"
 T = TypeVar("T")
@@ -103,7 +104,8 @@ def servers(
 
 
 def prepare_database(database_url: str) -> Database:
-    """Migrated, with the demo jurisdictions and a staff account per role the tests use."""
+    """Migrated, with the demo jurisdictions, the demo's named drivers in the reference
+    registry and a staff account per role the tests use."""
     upgrade(database_url)
     database = Database(database_url)
     now = SystemClock().now()
@@ -111,6 +113,7 @@ def prepare_database(database_url: str) -> Database:
     def work(session: Session) -> None:
         jurisdictions = import_jurisdictions(session, read_feature_collection(DEMO_JURISDICTIONS))
         xihu = next(j for j in jurisdictions if j.code == "330106")
+        load(session, demo_drivers(local(now).date()))
         session.flush()
         for username, role in (("op-live", Role.OPERATOR), ("officer-live", Role.OFFICER)):
             create_user(

@@ -182,6 +182,14 @@ def run_call(
     console.select_option("#accident-type", "追尾")
     fill_party(console, 1, PARTY_PHONE, "浙A12345", "张伟", "123")
     fill_party(console, 2, OTHER_PHONE, "浙A54321", "李娜", "456")
+    console.check('[name="act-2"][value="rear_end"]')  # 李娜 ran into 张伟 from behind
+
+    # 自动核验 as soon as the parties are saved; then the eligibility questions.
+    console.click("#save-parties")
+    expect(console.locator("#checks li.passed")).to_have_count(6)
+    console.click("#check-eligibility")
+    expect(console.locator("#eligibility")).to_contain_text("符合快处条件")
+    console.screenshot(path=str(artifacts / f"{name}-console-checks.png"), full_page=True)
     console.click('#capture-buttons [data-kind="side_by_side"]')
     expect(party.locator("#checklist li.done")).to_have_count(1, timeout=15_000)
     expect(party.locator("#checklist li.done")).to_contain_text("并排同框")
@@ -236,7 +244,13 @@ def officer_determines(browser: Browser, base_url: str, artifacts: Path) -> None
         expect(page.locator("#gallery img")).to_have_count(1)
         # The recording's first chunk loaded: a decodable video with a picture size.
         page.wait_for_function("() => document.getElementById('recording').videoWidth > 0", timeout=10_000)
-        page.locator("#shares select").nth(0).select_option("none")
+        # The rules engine proposes (rear-end: the following vehicle bears it all), pre-filled.
+        expect(page.locator("#proposal")).to_contain_text("追尾")
+        expect(page.locator("#shares select").nth(0)).to_have_value("none")
+        expect(page.locator("#shares select").nth(1)).to_have_value("full")
+        expect(page.locator("#override-label")).to_be_hidden()
+        page.locator("#shares select").nth(1).select_option("main")
+        expect(page.locator("#override-label")).to_be_visible()  # departing needs a reason
         page.locator("#shares select").nth(1).select_option("full")
         page.fill("#reasoning", "乙车未保持安全车距，追尾甲车")
         page.screenshot(path=str(artifacts / "one-server-workbench.png"))

@@ -22,7 +22,9 @@ from kuaichu.calls.signaling import serve_page
 from kuaichu.cases.catalogue import ACCIDENT_TYPES, PLATE_TYPES, VEHICLE_TYPES, WEATHER
 from kuaichu.cases.schemas import RowId
 from kuaichu.context import AppContext
+from kuaichu.eligibility.rules import QUESTIONS
 from kuaichu.liability.grades import LABELS as RESPONSIBILITY_LABELS
+from kuaichu.liability.rules import ACT_LABELS
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +58,8 @@ async def config(context: Context) -> CallConfigOut:
             "vehicle_types": VEHICLE_TYPES,
             "plate_types": PLATE_TYPES,
             "responsibilities": {r.value: label for r, label in RESPONSIBILITY_LABELS.items()},
+            "acts": {act.value: label for act, label in ACT_LABELS.items()},
+            "circumstances": QUESTIONS,
         },
     )
 

@@ -318,7 +318,13 @@ function partyFieldset(index) {
     field("plate_number", "号牌号码", { maxLength: 10 }),
     KC.el("label", { textContent: "号牌种类 " }, plateType),
     KC.el("label", { textContent: "车辆类型 " }, vehicleType),
-    field("insurer_code", "交强险承保公司代码", { maxLength: 16 }));
+    field("insurer_code", "交强险承保公司代码", { maxLength: 16 }),
+    field("policy_number", "交强险保单号", { maxLength: 32 }),
+    KC.el("fieldset", { className: "acts" },
+      KC.el("legend", { textContent: "该方行为（供定责）" }),
+      ...Object.entries(c.acts).map(([act, label]) =>
+        KC.el("label", { className: "inline" }, KC.el("input", { type: "checkbox", name: `act-${index}`, value: act }), ` ${label}`))),
+    field("impact_point", "碰撞部位", { maxLength: 32, placeholder: "如：车尾、左前门" }));
 }
 
 function fillForms(detail) {
@@ -333,9 +339,13 @@ function fillForms(detail) {
   if (detail.weather) document.getElementById("weather").value = detail.weather;
   document.getElementById("description").value = detail.description || "";
   document.getElementById("party-fieldsets").replaceChildren(partyFieldset(1), partyFieldset(2));
+  renderQuestions(); // a new call starts with no answers and no results of the last one
+  document.getElementById("eligibility").textContent = "";
+  document.getElementById("checks").replaceChildren(
+    KC.el("li", { className: "hint", textContent: "录入当事人后自动核验驾驶证、车辆和交强险" }));
   const form = document.getElementById("parties-form");
   detail.parties.forEach((p, i) => {
-    for (const key of ["name", "phone", "id_number", "licence_number", "plate_number", "plate_type", "vehicle_type", "insurer_code"]) {
+    for (const key of ["name", "phone", "id_number", "licence_number", "plate_number", "plate_type", "vehicle_type", "insurer_code", "policy_number"]) {
       const input = form.elements[`${key}-${i + 1}`];
       if (input && p[key]) input.value = p[key];
     }
@@ -343,6 +353,11 @@ function fillForms(detail) {
 }
 
 async function saveForms() {
+  await saveFacts();
+  await saveParties();
+}
+
+async function saveFacts() {
   const id = consoleState.caseId;
   const occurred = new Date(document.getElementById("occurred-at").value);
   if (Number.isNaN(occurred.getTime())) throw new Error("请填写事故发生时间");
@@ -353,6 +368,10 @@ async function saveForms() {
     weather: document.getElementById("weather").value,
     description: document.getElementById("description").value,
   });
+}
+
+async function saveParties() {
+  const id = consoleState.caseId;
   const form = document.getElementById("parties-form");
   const parties = [1, 2]
     .filter((i) => form.elements[`name-${i}`].value.trim())
@@ -362,11 +381,53 @@ async function saveForms() {
         name: value("name"), phone: value("phone"), id_number: value("id_number"),
         licence_number: value("licence_number"), plate_number: value("plate_number"),
         plate_type: value("plate_type"), vehicle_type: value("vehicle_type"),
-        insurer_code: value("insurer_code") || null,
+        insurer_code: value("insurer_code") || null, policy_number: value("policy_number") || null,
       };
     });
   if (!parties.length) throw new Error("请填写当事人信息");
   await KC.api(PAGE, "PUT", `/api/cases/${id}/parties`, { parties });
+  const acts = parties.map((_, i) => ({
+    position: i + 1,
+    acts: [...form.querySelectorAll(`input[name="act-${i + 1}"]:checked`)].map((box) => box.value),
+    impact_point: form.elements[`impact_point-${i + 1}`].value.trim(),
+  }));
+  await KC.api(PAGE, "PUT", `/api/cases/${id}/liability-facts`, { parties: acts });
+}
+
+// 自动核验: the registries answer for each party as soon as the parties are saved.
+async function saveAndCheck() {
+  await saveParties();
+  const checks = await KC.api(PAGE, "POST", `/api/cases/${consoleState.caseId}/checks`);
+  document.getElementById("checks").replaceChildren(...checks.map((c) => KC.el("li", {
+    className: c.outcome === "passed" ? "passed" : "failed",
+    textContent: `${c.party_name} ${c.plate_number} · ${c.kind_label}：` +
+      (c.outcome === "passed" ? "通过" : c.failures.map((f) => f.reason).join("；") || "暂时无法核验"),
+  })));
+}
+
+// 能否快处: the operator's answers and the registry results against the rules (art. 13, 19).
+async function checkEligibility() {
+  const id = consoleState.caseId;
+  const answers = Object.fromEntries(Object.keys(consoleState.config.catalogues.circumstances).map((field) =>
+    [field, document.querySelector(`#circumstance-questions input[name="${field}"]`).checked]));
+  await KC.api(PAGE, "PUT", `/api/cases/${id}/circumstances`, answers);
+  const result = await KC.api(PAGE, "GET", `/api/cases/${id}/eligibility`);
+  const node = document.getElementById("eligibility");
+  if (result.eligible === null) {
+    node.textContent = `尚缺：${result.missing.join("、")}`;
+  } else if (result.eligible) {
+    node.textContent = "符合快处条件，可在采集完成后通知撤离。";
+  } else {
+    node.textContent = `不符合快处条件：${result.reasons.map((r) => `${r.reason}（${r.basis}）`).join("；")}。建议转现场处置。`;
+    document.getElementById("transfer-reason").value = result.transfer_reason || "";
+  }
+  node.className = result.eligible === false ? "failed" : "hint";
+}
+
+function renderQuestions() {
+  const questions = consoleState.config.catalogues.circumstances;
+  document.getElementById("circumstance-questions").replaceChildren(...Object.entries(questions).map(([field, label]) =>
+    KC.el("label", { className: "inline" }, KC.el("input", { type: "checkbox", name: field }), ` ${label}`)));
 }
 
 async function completeAndEvacuate() {
@@ -443,6 +504,8 @@ async function start() {
   document.getElementById("take-next").onclick = () => guarded(takeNext);
   document.getElementById("complete").onclick = () => guarded(completeAndEvacuate);
   document.getElementById("transfer").onclick = () => guarded(transfer);
+  document.getElementById("save-parties").onclick = () => guarded(saveAndCheck);
+  document.getElementById("check-eligibility").onclick = () => guarded(checkEligibility);
   document.getElementById("ready").onclick = () => guarded(ready);
   document.getElementById("capture-buttons").replaceChildren(
     ...SHOTS.map(([kind, label]) => {
@@ -456,6 +519,7 @@ async function start() {
   );
   setInterval(renderQueue, 1000); // waiting times tick between queue changes
   consoleState.config = await KC.api(PAGE, "GET", "/api/calls/config");
+  renderQuestions();
   if (!KC.token(PAGE)) {
     view("login-view");
     return;

@@ -4,7 +4,7 @@
 const PAGE = "workbench";
 const VIEWS = ["login-view", "list-view", "case-view"];
 const KIND_LABELS = Object.fromEntries([...SHOTS, ["recording", "通话录像"], ["other", "其他"]]);
-const bench = { config: null, caseId: null, chunks: [], playing: 0 };
+const bench = { config: null, caseId: null, chunks: [], playing: 0, proposal: null };
 
 function view(id) {
   for (const name of VIEWS) KC.show(name, name === id);
@@ -84,6 +84,36 @@ async function open(caseId) {
   KC.text("recording-info", bench.chunks.length ? `共 ${bench.chunks.length} 段录像，连续播放` : "无通话录像");
   await playChunk();
   renderShares(detail.parties);
+  await showProposal();
+}
+
+// The rules engine's proposal (art. 60 and the quick-handling list): pre-filled, and any
+// departure from it needs the officer's written reason.
+async function showProposal() {
+  const proposal = await KC.api(PAGE, "GET", `/api/cases/${bench.caseId}/liability-proposal`);
+  bench.proposal = proposal.rule ? proposal : null;
+  KC.text("proposal", proposal.rule ? `规则建议：${proposal.label}（${proposal.basis}）` : proposal.message);
+  for (const share of proposal.shares) {
+    const select = document.querySelector(`#shares select[data-party-id="${share.party_id}"]`);
+    if (select) select.value = share.responsibility;
+  }
+  updateOverride();
+}
+
+function chosenShares() {
+  return [...document.querySelectorAll("#shares select")].map((s) => ({
+    party_id: Number(s.dataset.partyId), responsibility: s.value,
+  }));
+}
+
+function departsFromProposal() {
+  if (!bench.proposal) return false;
+  const proposed = Object.fromEntries(bench.proposal.shares.map((s) => [s.party_id, s.responsibility]));
+  return chosenShares().some((s) => proposed[s.party_id] !== s.responsibility);
+}
+
+function updateOverride() {
+  KC.show("override-label", departsFromProposal());
 }
 
 // The recording is a series of complete WebM chunks: play them one after another.
@@ -100,17 +130,18 @@ function renderShares(parties) {
     const select = KC.el("select", { name: `share-${p.id}` });
     select.replaceChildren(...Object.entries(grades).map(([value, label]) => KC.el("option", { value, textContent: label })));
     select.dataset.partyId = p.id;
+    select.onchange = updateOverride;
     return KC.el("label", { textContent: `${p.name}（${p.plate_number}） ` }, select);
   }));
 }
 
 async function determine(event) {
   event.preventDefault();
-  const shares = [...document.querySelectorAll("#shares select")].map((s) => ({
-    party_id: Number(s.dataset.partyId), responsibility: s.value,
-  }));
+  const override = document.getElementById("override-reason").value.trim();
   await KC.api(PAGE, "POST", `/api/cases/${bench.caseId}/determination`, {
-    shares, reasoning: document.getElementById("reasoning").value,
+    shares: chosenShares(),
+    reasoning: document.getElementById("reasoning").value,
+    override_reason: departsFromProposal() ? override : null,
   });
   say("已作出事故认定，认定书将送达当事人");
   await list();
