@@ -14,6 +14,7 @@ import psycopg
 import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
+from playwright.sync_api import Browser, sync_playwright
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -47,6 +48,21 @@ POSTGRES_UP = _reachable("127.0.0.1", 5432)
 REDIS_UP = _reachable("127.0.0.1", 6379)
 requires_postgres = pytest.mark.skipif(not POSTGRES_UP, reason="PostgreSQL not reachable")
 requires_redis = pytest.mark.skipif(not REDIS_UP, reason="Redis not reachable")
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+requires_chromium = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Chromium not installed")
+
 
 BACKENDS = [
     pytest.param("sqlite", id="sqlite"),
@@ -218,3 +234,12 @@ async def api(settings: Settings, clock: FrozenClock, database: Database) -> Asy
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://kuaichu.test") as client:
             yield Api(app, client)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium, driven by Playwright (its own browser download does not work here)."""
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()

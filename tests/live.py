@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from conftest import STAFF_PASSWORD
+from conftest import STAFF_PASSWORD, XIHU
+from playwright.sync_api import Browser, Page
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -149,3 +150,43 @@ def latest_sms(database: Database, phone: str) -> str | None:
         ).first()
 
     return database.write_sync(read)
+
+
+# The browser's pages.
+
+
+def party_context_page(browser: Browser, base_url: str) -> Page:
+    context = browser.new_context(
+        base_url=base_url,
+        viewport={"width": 360, "height": 740},
+        is_mobile=True,
+        has_touch=True,
+        geolocation={"latitude": XIHU["lat"], "longitude": XIHU["lng"]},
+        permissions=["geolocation", "camera", "microphone"],
+        locale="zh-CN",
+    )
+    return context.new_page()
+
+
+def operator_context_page(browser: Browser, base_url: str) -> Page:
+    context = browser.new_context(
+        base_url=base_url, viewport={"width": 1280, "height": 900}, permissions=["camera", "microphone"]
+    )
+    return context.new_page()
+
+
+@contextmanager
+def call_pages(browser: Browser, party_url: str, operator_url: str) -> Iterator[tuple[Page, Page]]:
+    """The party's phone and the operator's console, closed afterwards (their sockets too)."""
+    party = party_context_page(browser, party_url)
+    console = operator_context_page(browser, operator_url)
+    try:
+        yield party, console
+    except Exception as error:
+        # What the pages told their users, for a failure's report.
+        for name, page in (("party", party), ("console", console)):
+            error.add_note(f"{name} page message: {page.locator('#message').text_content()!r}")
+        raise
+    finally:
+        party.context.close()
+        console.context.close()

@@ -9,15 +9,21 @@ import re
 import shutil
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
 import pytest
-from conftest import POSTGRES_ADMIN_URL, REDIS_URL, STAFF_PASSWORD, XIHU, requires_postgres, requires_redis
+from conftest import (
+    POSTGRES_ADMIN_URL,
+    REDIS_URL,
+    STAFF_PASSWORD,
+    requires_chromium,
+    requires_postgres,
+    requires_redis,
+)
 from factories import id_number
-from live import latest_sms, prepare_database, servers, wait_until
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from live import call_pages, latest_sms, prepare_database, servers, wait_until
+from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -25,21 +31,8 @@ from kuaichu.cases.models import Case, TimelineEvent
 from kuaichu.db import Database
 from kuaichu.evidence.models import EvidenceItem
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--use-fake-device-for-media-stream",
-    "--use-fake-ui-for-media-stream",
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 PARTY_PHONE = "13800001111"
 OTHER_PHONE = "13900002222"
-requires_chromium = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Chromium not installed")
 
 # Frames decoded from the peer (getStats) and a decoded picture size on the <video> element.
 FRAMES_ARRIVE = """async () => {
@@ -55,14 +48,6 @@ FRAMES_ARRIVE = """async () => {
 }"""
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
 @pytest.fixture
 def fresh_postgres() -> Iterator[str]:
     name = f"kuaichu_live_{uuid.uuid4().hex[:10]}"
@@ -71,26 +56,6 @@ def fresh_postgres() -> Iterator[str]:
     yield POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
     with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def party_context_page(browser: Browser, base_url: str) -> Page:
-    context = browser.new_context(
-        base_url=base_url,
-        viewport={"width": 360, "height": 740},
-        is_mobile=True,
-        has_touch=True,
-        geolocation={"latitude": XIHU["lat"], "longitude": XIHU["lng"]},
-        permissions=["geolocation", "camera", "microphone"],
-        locale="zh-CN",
-    )
-    return context.new_page()
-
-
-def operator_context_page(browser: Browser, base_url: str) -> Page:
-    context = browser.new_context(
-        base_url=base_url, viewport={"width": 1280, "height": 900}, permissions=["camera", "microphone"]
-    )
-    return context.new_page()
 
 
 def fill_party(page: Page, index: int, phone: str, plate: str, name: str, serial: str) -> None:
@@ -104,23 +69,6 @@ def fill_party(page: Page, index: int, phone: str, plate: str, name: str, serial
         ("insurer_code", "PICC"),
     ):
         page.fill(f'[name="{field}-{index}"]', value)
-
-
-@contextmanager
-def call_pages(browser: Browser, party_url: str, operator_url: str) -> Iterator[tuple[Page, Page]]:
-    """The party's phone and the operator's console, closed afterwards (their sockets too)."""
-    party = party_context_page(browser, party_url)
-    console = operator_context_page(browser, operator_url)
-    try:
-        yield party, console
-    except Exception as error:
-        # What the pages told their users, for a failure's report.
-        for name, page in (("party", party), ("console", console)):
-            error.add_note(f"{name} page message: {page.locator('#message').text_content()!r}")
-        raise
-    finally:
-        party.context.close()
-        console.context.close()
 
 
 def run_call(

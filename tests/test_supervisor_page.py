@@ -1,29 +1,18 @@
 """The supervisor's page in a real browser: queue health, the charts, a case replayed."""
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
-from conftest import STAFF_PASSWORD, XIHU
+from conftest import STAFF_PASSWORD, XIHU, requires_chromium
 from live import latest_sms, prepare_database, servers, wait_until
-from playwright.sync_api import Browser, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 from sqlalchemy.orm import Session
-from test_browser_call import CHROMIUM, CHROMIUM_ARGS, requires_chromium
 
 from kuaichu.auth.principal import Role
 from kuaichu.auth.service import create_user
 from kuaichu.clock import SystemClock
 
 PHONE = "13800003333"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def _party_token(client: httpx.Client, database_url: str, database: object) -> str:
