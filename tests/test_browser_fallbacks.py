@@ -1,0 +1,123 @@
+"""Poor network: the party falls back to voice only, or to photo mode (guided upload of the
+same shots, handled by an operator without a call). Real browser, real server."""
+
+import re
+from pathlib import Path
+
+from conftest import STAFF_PASSWORD, requires_chromium
+from factories import JPEG_BYTES
+from live import call_pages, latest_sms, prepare_database, servers, wait_until
+from playwright.sync_api import Browser, Page, expect
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from kuaichu.db import Database
+from kuaichu.evidence.models import EvidenceItem
+
+PHONE = "13800005555"
+
+# Voice arrives from the peer, and no picture does.
+VOICE_ONLY = """async () => {
+  const pc = window.kuaichuPeer;
+  if (!pc) return false;
+  const stats = await pc.getStats();
+  let audio = 0, frames = 0;
+  stats.forEach((r) => {
+    if (r.type === "inbound-rtp" && r.kind === "audio") audio += r.packetsReceived || 0;
+    if (r.type === "inbound-rtp" && r.kind === "video") frames += r.framesDecoded || 0;
+  });
+  return audio > 20 && frames === 0;
+}"""
+
+
+def _log_in_and_report(party: Page, console: Page, database: Database) -> None:
+    console.goto("/console")
+    console.fill("#username", "op-live")
+    console.fill("#password", STAFF_PASSWORD)
+    console.click("#login-form button[type=submit]")
+    expect(console.locator("#queue-view")).to_be_visible()
+    party.goto("/party")
+    party.fill("#phone", PHONE)
+    party.click("#send-code")
+    text = wait_until(lambda: latest_sms(database, PHONE), what="the login SMS")
+    party.fill("#code", re.findall(r"验证码为(\d{6})", text)[0])
+    party.click("#login")
+    party.click("#report")
+    expect(party.locator("#wait-view")).to_be_visible()
+
+
+@requires_chromium
+def test_photo_mode_is_handled_without_a_call(browser: Browser, tmp_path: Path, artifacts_dir: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'kuaichu.db'}"
+    database = prepare_database(url)
+    with (
+        servers(tmp_path / "data", url, 1) as (server,),
+        call_pages(browser, server.url, server.url) as pages,
+    ):
+        party, console = pages
+        _log_in_and_report(party, console, database)
+        party.click("#photo-mode")
+        expect(party.locator("#photo-view")).to_be_visible()
+        shots = party.locator("#photo-list li")
+        for index in range(shots.count()):
+            shots.nth(index).locator("input[type=file]").set_input_files(
+                {"name": f"shot-{index}.jpg", "mimeType": "image/jpeg", "buffer": JPEG_BYTES}
+            )
+            expect(shots.nth(index)).to_have_class("done")
+        party.screenshot(path=str(artifacts_dir / "photo-mode-party.png"))
+
+        console.click("#take-next")
+        expect(console.locator("#call-state")).to_contain_text("拍照模式")
+        expect(console.locator("#gallery img")).to_have_count(4)
+        console.select_option("#accident-type", "追尾")
+        console.fill("#address", "西湖区文三路与学院路交叉口")
+        for index, (name, phone, plate, number) in enumerate(
+            (
+                ("张伟", PHONE, "浙A12345", "330106198503121231"),
+                ("李娜", "13900000002", "浙A54321", "330106198503124563"),
+            ),
+            start=1,
+        ):
+            for field, value in (
+                ("name", name),
+                ("phone", phone),
+                ("id_number", number),
+                ("licence_number", number),
+                ("plate_number", plate),
+            ):
+                console.fill(f'[name="{field}-{index}"]', value)
+        console.click("#complete")
+        expect(console.locator("#wrapup-view")).to_be_visible()
+        expect(party.locator("#evacuate-view")).to_be_visible(timeout=15_000)
+
+    def uploads(session: Session) -> list[tuple[str, str]]:
+        rows = session.execute(
+            select(EvidenceItem.kind, EvidenceItem.uploaded_by_role).order_by(EvidenceItem.id)
+        )
+        return [tuple(row) for row in rows]
+
+    assert database.write_sync(uploads) == [
+        ("side_by_side", "party"),
+        ("vehicle_overview", "party"),
+        ("collision_point", "party"),
+        ("plate", "party"),
+    ]
+    database.dispose()
+
+
+@requires_chromium
+def test_voice_only_call(browser: Browser, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'kuaichu.db'}"
+    database = prepare_database(url)
+    with (
+        servers(tmp_path / "data", url, 1) as (server,),
+        call_pages(browser, server.url, server.url) as pages,
+    ):
+        party, console = pages
+        _log_in_and_report(party, console, database)
+        party.click("#audio-only")
+        expect(party.locator("#message")).to_contain_text("仅语音")
+        console.click("#take-next")
+        expect(console.locator("#call-mode")).to_contain_text("仅语音")
+        console.wait_for_function(VOICE_ONLY, polling=200, timeout=20_000)
+    database.dispose()
