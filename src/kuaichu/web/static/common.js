@@ -90,6 +90,39 @@ const KC = {
     return document.querySelector(selector);
   },
 
+  // Every page has one message line (role=alert) and shows one of its views at a time.
+  say(text) {
+    const node = document.getElementById("message");
+    node.textContent = text || "";
+    node.hidden = !text;
+  },
+
+  view(views, id) {
+    for (const name of views) KC.show(name, name === id);
+  },
+
+  // Runs a user's action; what goes wrong is said on the page, not lost in the console.
+  async guarded(action, onError) {
+    KC.say("");
+    try {
+      await action();
+    } catch (error) {
+      if (onError && onError(error)) return;
+      KC.say(error.message);
+    }
+  },
+
+  // Staff pages: username and password, and the role the page is for.
+  async staffLogin(page, role, roleName) {
+    const result = await KC.api(page, "POST", "/api/auth/staff", {
+      username: document.getElementById("username").value,
+      password: document.getElementById("password").value,
+    });
+    if (!(Array.isArray(role) ? role : [role]).includes(result.role)) throw new Error(`该账号不是${roleName}`);
+    KC.setToken(page, result.access_token);
+    return result;
+  },
+
   show(id, visible = true) {
     document.getElementById(id).hidden = !visible;
   },

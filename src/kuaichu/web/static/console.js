@@ -21,33 +21,13 @@ const consoleState = {
   uploads: [],
 };
 
-function view(id) {
-  for (const name of VIEWS) KC.show(name, name === id);
-}
-
-function say(text) {
-  const node = document.getElementById("message");
-  node.textContent = text || "";
-  node.hidden = !text;
-}
-
-async function guarded(action) {
-  say("");
-  try {
-    await action();
-  } catch (error) {
-    say(error.message);
-  }
-}
+const view = (id) => KC.view(VIEWS, id);
+const say = KC.say;
+const guarded = (action) => KC.guarded(action);
 
 async function login(event) {
   event.preventDefault();
-  const result = await KC.api(PAGE, "POST", "/api/auth/staff", {
-    username: document.getElementById("username").value,
-    password: document.getElementById("password").value,
-  });
-  if (result.role !== "operator") throw new Error("该账号不是接警坐席");
-  KC.setToken(PAGE, result.access_token);
+  await KC.staffLogin(PAGE, "operator", "接警坐席");
   await enter();
 }
 

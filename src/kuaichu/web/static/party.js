@@ -18,24 +18,9 @@ const party = {
   photos: new Set(),
 };
 
-function view(id) {
-  for (const name of VIEWS) KC.show(name, name === id);
-}
-
-function say(text) {
-  const node = document.getElementById("message");
-  node.textContent = text || "";
-  node.hidden = !text;
-}
-
-async function guarded(action) {
-  say("");
-  try {
-    await action();
-  } catch (error) {
-    say(error.message);
-  }
-}
+const view = (id) => KC.view(VIEWS, id);
+const say = KC.say;
+const guarded = (action) => KC.guarded(action);
 
 // Large text for elderly users, remembered on this phone.
 function applyLargeText(on) {

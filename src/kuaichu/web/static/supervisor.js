@@ -7,20 +7,8 @@ const PAGE = "supervisor";
 const GRADES = { full: "全部责任", main: "主要责任", equal: "同等责任", minor: "次要责任", none: "无责任" };
 let refreshTimer = null;
 
-function say(text) {
-  KC.text("message", text || "");
-  KC.show("message", Boolean(text));
-}
-
-async function guarded(action) {
-  try {
-    say("");
-    await action();
-  } catch (error) {
-    if (error.status === 401) return showLogin();
-    say(error.message);
-  }
-}
+// An expired login shows the login form again.
+const guarded = (action) => KC.guarded(action, (error) => error.status === 401 && (showLogin(), true));
 
 function showLogin() {
   clearInterval(refreshTimer);
@@ -207,12 +195,7 @@ async function replay(caseId) {
 document.getElementById("login-form").onsubmit = (event) => {
   event.preventDefault();
   guarded(async () => {
-    const result = await KC.api(PAGE, "POST", "/api/auth/staff", {
-      username: KC.$("#username").value,
-      password: KC.$("#password").value,
-    });
-    if (!["supervisor", "admin"].includes(result.role)) throw new Error("该账号不是监管账号");
-    KC.setToken(PAGE, result.access_token);
+    const result = await KC.staffLogin(PAGE, ["supervisor", "admin"], "监管账号");
     KC.text("me-name", result.name);
     await showDashboard();
   });

@@ -6,33 +6,13 @@ const VIEWS = ["login-view", "list-view", "case-view"];
 const KIND_LABELS = Object.fromEntries([...SHOTS, ["recording", "通话录像"], ["other", "其他"]]);
 const bench = { config: null, caseId: null, chunks: [], playing: 0, proposal: null };
 
-function view(id) {
-  for (const name of VIEWS) KC.show(name, name === id);
-}
-
-function say(text) {
-  const node = document.getElementById("message");
-  node.textContent = text || "";
-  node.hidden = !text;
-}
-
-async function guarded(action) {
-  say("");
-  try {
-    await action();
-  } catch (error) {
-    say(error.message);
-  }
-}
+const view = (id) => KC.view(VIEWS, id);
+const say = KC.say;
+const guarded = (action) => KC.guarded(action);
 
 async function login(event) {
   event.preventDefault();
-  const result = await KC.api(PAGE, "POST", "/api/auth/staff", {
-    username: document.getElementById("username").value,
-    password: document.getElementById("password").value,
-  });
-  if (result.role !== "officer") throw new Error("该账号不是办案民警");
-  KC.setToken(PAGE, result.access_token);
+  await KC.staffLogin(PAGE, "officer", "办案民警");
   await list();
 }
 
