@@ -1,8 +1,14 @@
+from collections.abc import Callable
+from datetime import datetime
+
 from fastapi import APIRouter, Request, status
+from sqlalchemy.orm import Session
 
 from kuaichu.auth.deps import Context, CurrentUser, Operator, Party
+from kuaichu.auth.principal import Principal
 from kuaichu.cases import service
 from kuaichu.cases.lifecycle import CaseState
+from kuaichu.cases.models import Case
 from kuaichu.cases.schemas import (
     CaseOut,
     CaseSummary,
@@ -14,13 +20,21 @@ from kuaichu.cases.schemas import (
     TransferIn,
     TransitionOut,
 )
+from kuaichu.context import AppContext
 
 router = APIRouter(prefix="/api/cases", tags=["cases"])
 
 
-def _delivered(request: Request) -> None:
-    """Outbox rows were committed: let the dispatcher deliver them now, not at its next poll."""
+async def transition(
+    request: Request, actor: Principal, change: Callable[[Session, datetime], Case]
+) -> TransitionOut:
+    """A state change in one unit of work, answered with the new state; the messages it wrote
+    to the outbox are delivered now rather than at the dispatcher's next poll."""
+    context: AppContext = request.app.state.context
+    now = context.clock.now()
+    result = await context.database.write(lambda s: service.transition_view(change(s, now), actor))
     request.app.state.wake_dispatcher()
+    return result
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=CaseOut)
@@ -52,21 +66,13 @@ async def timeline(case_id: RowId, viewer: CurrentUser, context: Context) -> lis
 
 
 @router.post("/{case_id}/abandon", response_model=TransitionOut)
-async def abandon(case_id: RowId, party: Party, context: Context) -> TransitionOut:
-    now = context.clock.now()
-    return await context.database.write(
-        lambda s: service.transition_view(service.abandon(s, party, case_id, now), party)
-    )
+async def abandon(case_id: RowId, party: Party, request: Request) -> TransitionOut:
+    return await transition(request, party, lambda s, now: service.abandon(s, party, case_id, now))
 
 
 @router.post("/{case_id}/take", response_model=TransitionOut)
-async def take(case_id: RowId, operator: Operator, context: Context, request: Request) -> TransitionOut:
-    now = context.clock.now()
-    result = await context.database.write(
-        lambda s: service.transition_view(service.take_case(s, operator, case_id, now), operator)
-    )
-    _delivered(request)
-    return result
+async def take(case_id: RowId, operator: Operator, request: Request) -> TransitionOut:
+    return await transition(request, operator, lambda s, now: service.take_case(s, operator, case_id, now))
 
 
 @router.put("/{case_id}/facts", response_model=CaseOut)
@@ -86,30 +92,19 @@ async def record_parties(case_id: RowId, body: PartiesIn, operator: Operator, co
 
 
 @router.post("/{case_id}/collection-complete", response_model=TransitionOut)
-async def complete_collection(case_id: RowId, operator: Operator, context: Context) -> TransitionOut:
-    now = context.clock.now()
-    return await context.database.write(
-        lambda s: service.transition_view(service.complete_collection(s, operator, case_id, now), operator)
+async def complete_collection(case_id: RowId, operator: Operator, request: Request) -> TransitionOut:
+    return await transition(
+        request, operator, lambda s, now: service.complete_collection(s, operator, case_id, now)
     )
 
 
 @router.post("/{case_id}/evacuate", response_model=TransitionOut)
-async def evacuate(case_id: RowId, operator: Operator, context: Context, request: Request) -> TransitionOut:
-    now = context.clock.now()
-    result = await context.database.write(
-        lambda s: service.transition_view(service.evacuate(s, operator, case_id, now), operator)
-    )
-    _delivered(request)
-    return result
+async def evacuate(case_id: RowId, operator: Operator, request: Request) -> TransitionOut:
+    return await transition(request, operator, lambda s, now: service.evacuate(s, operator, case_id, now))
 
 
 @router.post("/{case_id}/transfer", response_model=TransitionOut)
-async def transfer(
-    case_id: RowId, body: TransferIn, operator: Operator, context: Context, request: Request
-) -> TransitionOut:
-    now = context.clock.now()
-    result = await context.database.write(
-        lambda s: service.transition_view(service.transfer(s, operator, case_id, body.reason, now), operator)
+async def transfer(case_id: RowId, body: TransferIn, operator: Operator, request: Request) -> TransitionOut:
+    return await transition(
+        request, operator, lambda s, now: service.transfer(s, operator, case_id, body.reason, now)
     )
-    _delivered(request)
-    return result

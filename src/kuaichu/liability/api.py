@@ -4,8 +4,8 @@ from fastapi import APIRouter, Depends, Request, status
 
 from kuaichu.auth.deps import Context, Officer, require
 from kuaichu.auth.principal import Principal, Role
+from kuaichu.cases.api import transition
 from kuaichu.cases.schemas import RowId, TransitionOut
-from kuaichu.cases.service import transition_view
 from kuaichu.liability import service
 from kuaichu.liability.grades import Responsibility
 from kuaichu.liability.schemas import DeterminationIn, LiabilityFactsIn, ProposalOut
@@ -32,11 +32,8 @@ async def proposal(case_id: RowId, officer: Officer, context: Context) -> Propos
 async def determine(
     case_id: RowId, body: DeterminationIn, officer: Officer, context: Context, request: Request
 ) -> TransitionOut:
-    now = context.clock.now()
     parking = Responsibility(context.settings.illegal_parking_responsibility)
     issuer = context.document_issuer
-    result = await context.database.write(
-        lambda s: transition_view(service.determine(s, officer, case_id, body, now, issuer, parking), officer)
+    return await transition(
+        request, officer, lambda s, now: service.determine(s, officer, case_id, body, now, issuer, parking)
     )
-    request.app.state.wake_dispatcher()
-    return result

@@ -1,8 +1,9 @@
 from fastapi import APIRouter, Request, status
 
 from kuaichu.auth.deps import Context, Party
+from kuaichu.cases.api import transition
 from kuaichu.cases.schemas import CaseOut, RowId, TransitionOut
-from kuaichu.cases.service import case_view, transition_view
+from kuaichu.cases.service import case_view
 from kuaichu.settlement import service
 from kuaichu.settlement.schemas import SettlementIn
 
@@ -18,20 +19,10 @@ async def propose(body: SettlementIn, party: Party, context: Context, request: R
 
 
 @router.post("/api/cases/{case_id}/settlement/confirm", response_model=TransitionOut)
-async def confirm(case_id: RowId, party: Party, context: Context, request: Request) -> TransitionOut:
-    now = context.clock.now()
-    result = await context.database.write(
-        lambda s: transition_view(service.answer(s, party, case_id, True, now), party)
-    )
-    request.app.state.wake_dispatcher()
-    return result
+async def confirm(case_id: RowId, party: Party, request: Request) -> TransitionOut:
+    return await transition(request, party, lambda s, now: service.answer(s, party, case_id, True, now))
 
 
 @router.post("/api/cases/{case_id}/settlement/reject", response_model=TransitionOut)
-async def reject(case_id: RowId, party: Party, context: Context, request: Request) -> TransitionOut:
-    now = context.clock.now()
-    result = await context.database.write(
-        lambda s: transition_view(service.answer(s, party, case_id, False, now), party)
-    )
-    request.app.state.wake_dispatcher()
-    return result
+async def reject(case_id: RowId, party: Party, request: Request) -> TransitionOut:
+    return await transition(request, party, lambda s, now: service.answer(s, party, case_id, False, now))
