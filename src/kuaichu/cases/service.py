@@ -23,7 +23,7 @@ from kuaichu.cases.schemas import (
 )
 from kuaichu.clock import local
 from kuaichu.db import upsert_insert
-from kuaichu.errors import Forbidden, InvalidInput
+from kuaichu.errors import Forbidden, IllegalTransition, InvalidInput
 from kuaichu.evidence.models import EvidenceItem
 from kuaichu.geo.models import Jurisdiction
 from kuaichu.geo.service import locate
@@ -97,7 +97,7 @@ def _assigned_case(session: Session, operator: Principal, case_id: int) -> Case:
 
 def _require_state(case: Case, *states: CaseState) -> None:
     if case.state not in states:
-        raise lifecycle.IllegalTransition(
+        raise IllegalTransition(
             f"案件当前状态为“{STATE_LABELS[CaseState(case.state)]}”，不能修改采集信息",
             state=case.state,
         )

@@ -8,7 +8,6 @@ import logging
 from typing import Any, Protocol
 
 import httpx
-from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
 from kuaichu.bus import EventBus
@@ -19,8 +18,6 @@ from kuaichu.privacy import mask_phone
 from kuaichu.settings import Settings
 
 logger = logging.getLogger(__name__)
-
-_SMS_MESSAGES: Table = SmsMessage.__table__  # type: ignore[assignment]
 
 
 class SmsGatewayError(Exception):
@@ -51,7 +48,7 @@ class DatabaseSmsGateway:
             insert = upsert_insert(session)
             # Insert-if-absent: a re-send after a crash finds the row and adds nothing.
             session.execute(
-                insert(_SMS_MESSAGES)
+                insert(SmsMessage)
                 .values(idempotency_key=idempotency_key, phone=phone, text=text, sent_at=now)
                 .on_conflict_do_nothing(index_elements=["idempotency_key"])
             )

@@ -9,7 +9,6 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
 from kuaichu.db import upsert_insert
@@ -21,8 +20,6 @@ __all__ = ["PUSH", "SMS", "WEBHOOK", "enqueue_push", "enqueue_sms", "enqueue_web
 SMS = "sms"
 PUSH = "push"
 WEBHOOK = "webhook"
-
-_OUTBOX: Table = OutboxMessage.__table__  # type: ignore[assignment]
 
 
 def enqueue_sms(
@@ -53,7 +50,7 @@ def _enqueue(
     # ON CONFLICT DO NOTHING rather than catching IntegrityError: a failed statement would
     # abort the caller's whole PostgreSQL transaction, and a duplicate key is not an error.
     statement = (
-        insert(_OUTBOX)
+        insert(OutboxMessage)
         .values(
             channel=channel,
             idempotency_key=key,
