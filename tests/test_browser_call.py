@@ -209,6 +209,22 @@ def officer_determines(browser: Browser, base_url: str, artifacts: Path) -> None
         page.context.close()
 
 
+def party_sees_the_outcome(party: Page, artifacts: Path) -> None:
+    """网办进度 afterwards: the responsibility, the signed document, the review period, and one
+    tap to the insurer."""
+    party.reload()
+    party.click("#my-cases button")
+    expect(party.locator("#determination-shares li")).to_have_count(2)
+    expect(party.locator("#determination-shares")).to_contain_text("全部责任")
+    expect(party.locator("#documents li")).to_have_count(1)
+    expect(party.locator("#review-form")).to_be_visible()
+    expect(party.locator("#review-deadline")).to_contain_text("复核申请")
+    party.click("#claim")
+    expect(party.locator("#message")).to_contain_text("已推送至")
+    expect(party.locator("#claims li")).to_have_count(1)
+    party.screenshot(path=str(artifacts / "one-server-party-outcome.png"), full_page=True)
+
+
 @requires_chromium
 def test_call_on_one_server(browser: Browser, tmp_path: Path, artifacts_dir: Path) -> None:
     url = f"sqlite:///{tmp_path / 'kuaichu.db'}"
@@ -228,6 +244,7 @@ def test_call_on_one_server(browser: Browser, tmp_path: Path, artifacts_dir: Pat
                 reconnect=True,
             )
             officer_determines(browser, server.url, artifacts_dir)
+            party_sees_the_outcome(party, artifacts_dir)
     finally:
         database.dispose()
         shutil.rmtree(tmp_path / "data", ignore_errors=True)

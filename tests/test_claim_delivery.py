@@ -162,6 +162,10 @@ async def test_the_party_sees_each_step_the_insurer_reports(api: Api) -> None:
     steps = [e["detail"]["label"] for e in timeline if e["kind"] == "claim_progress"]
     assert steps == ["已指派查勘员", "查勘员已联系您", "定损完成", "赔款已支付"]
     assert any("赔款已支付" in text for text in await api.sms_to("13800000001"))
+    seen = (await api.client.get(f"/api/cases/{case.id}/claims", headers=case.reporter)).json()
+    assert [(c["insurer_code"], c["insurer_name"], c["status"]) for c in seen] == [("PICC", "PICC保险", "paid")]
+    stranger = await api.client.get(f"/api/cases/{case.id}/claims", headers=api.party_token("13700000000"))
+    assert stranger.status_code == 404
 
 
 async def test_a_dead_letter_is_shown_to_the_supervisor_and_resent(api: Api, clock: FrozenClock) -> None:

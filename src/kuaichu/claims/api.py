@@ -2,7 +2,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, status
 
-from kuaichu.auth.deps import Context, Insurer, Party
+from kuaichu.auth.deps import Context, CurrentUser, Insurer, Party
 from kuaichu.cases.schemas import RowId
 from kuaichu.claims import service
 from kuaichu.claims.schemas import ClaimOut, ProgressIn
@@ -10,23 +10,26 @@ from kuaichu.claims.schemas import ClaimOut, ProgressIn
 router = APIRouter(tags=["claims"])
 
 
-def _out(claim: object) -> ClaimOut:
-    return ClaimOut.model_validate(claim, from_attributes=True)
-
-
 @router.post("/api/cases/{case_id}/claim", status_code=status.HTTP_201_CREATED, response_model=ClaimOut)
 async def push_claim(case_id: RowId, party: Party, context: Context, request: Request) -> ClaimOut:
     now = context.clock.now()
-    claim = await context.database.write(lambda s: _out(service.push_claim(s, party, case_id, now)))
+    claim = await context.database.write(
+        lambda s: service.claim_view(s, service.push_claim(s, party, case_id, now))
+    )
     request.app.state.wake_dispatcher()
     return claim
+
+
+@router.get("/api/cases/{case_id}/claims", response_model=list[ClaimOut])
+async def claims_of_case(case_id: RowId, viewer: CurrentUser, context: Context) -> list[ClaimOut]:
+    return await context.database.read(lambda s: service.claims_of_case(s, viewer, case_id))
 
 
 @router.get("/api/insurer/claims", response_model=list[ClaimOut])
 async def insurer_claims(insurer: Insurer, context: Context) -> list[ClaimOut]:
     now = context.clock.now()
     return await context.database.write(
-        lambda s: [_out(c) for c in service.claims_of_insurer(s, insurer, now)]
+        lambda s: [service.claim_view(s, c) for c in service.claims_of_insurer(s, insurer, now)]
     )
 
 
@@ -42,7 +45,9 @@ async def report_progress(
 ) -> ClaimOut:
     now = context.clock.now()
     claim = await context.database.write(
-        lambda s: _out(service.report_progress(s, insurer, claim_id, body.status, body.note, now))
+        lambda s: service.claim_view(
+            s, service.report_progress(s, insurer, claim_id, body.status, body.note, now)
+        )
     )
     request.app.state.wake_dispatcher()
     return claim

@@ -1,8 +1,24 @@
 from datetime import datetime
+from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
-from kuaichu.claims.service import ClaimStep
+
+class ClaimStep(StrEnum):
+    """The insurer's steps, in the order they happen."""
+
+    SURVEYOR_ASSIGNED = "surveyor_assigned"
+    CONTACTED = "contacted"
+    ASSESSED = "assessed"
+    PAID = "paid"
+
+
+STEP_LABELS = {
+    ClaimStep.SURVEYOR_ASSIGNED: "已指派查勘员",
+    ClaimStep.CONTACTED: "查勘员已联系您",
+    ClaimStep.ASSESSED: "定损完成",
+    ClaimStep.PAID: "赔款已支付",
+}
 
 
 class ClaimOut(BaseModel):
@@ -10,6 +26,7 @@ class ClaimOut(BaseModel):
     case_id: int
     party_id: int
     insurer_code: str
+    insurer_name: str | None = None
     pushed_at: datetime
     status: str
 

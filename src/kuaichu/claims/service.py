@@ -2,13 +2,13 @@
 system is told by a signed webhook through the outbox and reports its progress back."""
 
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kuaichu.audit import service as audit
+from kuaichu.auth.models import Insurer
 from kuaichu.auth.principal import Principal
 from kuaichu.cases import lifecycle
 from kuaichu.cases.access import get_case, party_of
@@ -16,6 +16,7 @@ from kuaichu.cases.lifecycle import Action, CaseState
 from kuaichu.cases.models import Case, CaseParty
 from kuaichu.cases.service import in_force_determination
 from kuaichu.claims.models import Claim, ClaimProgress
+from kuaichu.claims.schemas import STEP_LABELS, ClaimOut, ClaimStep
 from kuaichu.documents.service import list_documents
 from kuaichu.errors import Conflict, Forbidden, IllegalTransition, InvalidInput, NotFound
 from kuaichu.evidence.service import evidence_of
@@ -26,22 +27,6 @@ from kuaichu.registries.models import RegistryCheck
 from kuaichu.registries.service import subject_of
 from kuaichu.settlement.service import confirmed_shares
 
-
-class ClaimStep(StrEnum):
-    """The insurer's steps, in the order they happen."""
-
-    SURVEYOR_ASSIGNED = "surveyor_assigned"
-    CONTACTED = "contacted"
-    ASSESSED = "assessed"
-    PAID = "paid"
-
-
-STEP_LABELS = {
-    ClaimStep.SURVEYOR_ASSIGNED: "已指派查勘员",
-    ClaimStep.CONTACTED: "查勘员已联系您",
-    ClaimStep.ASSESSED: "定损完成",
-    ClaimStep.PAID: "赔款已支付",
-}
 _AT_FAULT_ORDER = (Responsibility.FULL, Responsibility.MAIN, Responsibility.EQUAL, Responsibility.MINOR)
 
 
@@ -144,6 +129,19 @@ def _shares_by_plate(case: Case, shares: list[dict[str, Any]]) -> list[dict[str,
         }
         for s in shares
     ]
+
+
+def claim_view(session: Session, claim: Claim) -> ClaimOut:
+    """The claim as its parties and its insurer see it, with the insurer's name."""
+    name = session.scalar(select(Insurer.name).where(Insurer.code == claim.insurer_code))
+    return ClaimOut.model_validate(claim, from_attributes=True).model_copy(update={"insurer_name": name})
+
+
+def claims_of_case(session: Session, viewer: Principal, case_id: int) -> list[ClaimOut]:
+    """网办进度: where each party's claim went and how far its insurer has got."""
+    case = get_case(session, viewer, case_id)
+    claims = session.scalars(select(Claim).where(Claim.case_id == case.id).order_by(Claim.id))
+    return [claim_view(session, claim) for claim in claims]
 
 
 def claims_of_insurer(session: Session, insurer: Principal, now: datetime) -> list[Claim]:

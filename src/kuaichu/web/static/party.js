@@ -66,19 +66,72 @@ async function home() {
   if (!cases.length) list.append(KC.el("li", { className: "hint", textContent: "暂无事故记录" }));
 }
 
+const GRADES = { full: "全部责任", main: "主要责任", equal: "同等责任", minor: "次要责任", none: "无责任" };
+const CLAIM_STATUS = {
+  pushed: "已推送", surveyor_assigned: "已指派查勘员", contacted: "查勘员已联系您", assessed: "定损完成", paid: "赔款已支付",
+};
+
 async function progress(caseId) {
   view("progress-view");
-  const [detail, events] = await Promise.all([
+  party.caseId = caseId;
+  const [detail, events, documents, claims] = await Promise.all([
     KC.api(PAGE, "GET", `/api/cases/${caseId}`),
     KC.api(PAGE, "GET", `/api/cases/${caseId}/timeline`),
+    KC.api(PAGE, "GET", `/api/cases/${caseId}/documents`),
+    KC.api(PAGE, "GET", `/api/cases/${caseId}/claims`),
   ]);
   KC.text("progress-number", detail.number);
   KC.text("progress-state", detail.state_label);
+  showDetermination(detail, documents);
+  const can = (action) => detail.allowed_actions.includes(action);
+  KC.show("agreement-card", detail.state === "agreement_pending");
+  KC.show("review-form", can("request_review") && detail.review_deadline && new Date(detail.review_deadline) > new Date());
+  KC.show("claim-card", ["determined", "agreed", "closed"].includes(detail.state));
+  document.getElementById("claims").replaceChildren(...claims.map((c) => KC.el("li", {
+    textContent: `理赔已推送至${c.insurer_name || c.insurer_code}：${CLAIM_STATUS[c.status] || c.status}`,
+  })));
   document.getElementById("timeline").replaceChildren(
     ...events.map((e) => KC.el("li", {},
       KC.el("time", { textContent: KC.time(e.at) }),
       KC.el("span", { textContent: ` ${e.label}（${e.actor}）` }))),
   );
+}
+
+// The determination, its signed document and the review period (art. 71).
+function showDetermination(detail, documents) {
+  KC.show("determination-card", Boolean(detail.determination) || documents.length > 0);
+  if (!detail.determination) return;
+  const names = Object.fromEntries(detail.parties.map((p) => [p.id, `${p.name}（${p.plate_number}）`]));
+  document.getElementById("determination-shares").replaceChildren(...detail.determination.shares.map((s) =>
+    KC.el("li", { textContent: `${names[s.party_id]}：${GRADES[s.responsibility]}` })));
+  document.getElementById("documents").replaceChildren(...documents.map((d) => {
+    const open = KC.el("button", { type: "button", className: "link", textContent: `查看认定书 ${d.number}（${d.status_label}）` });
+    open.onclick = () => guarded(async () => window.open(URL.createObjectURL(await KC.api(PAGE, "GET", d.download_url))));
+    return KC.el("li", {}, open);
+  }));
+  KC.text("review-deadline", detail.review_deadline
+    ? `如对认定有异议，可在${KC.time(new Date(new Date(detail.review_deadline) - 1000).toISOString())}前提出书面复核申请。`
+    : "");
+}
+
+async function applyForReview(event) {
+  event.preventDefault();
+  await KC.api(PAGE, "POST", `/api/cases/${party.caseId}/review`, {
+    reasons: document.getElementById("review-reasons").value,
+  });
+  say("复核申请已提交，其他当事人将收到通知");
+  await progress(party.caseId);
+}
+
+async function pushClaim() {
+  const claim = await KC.api(PAGE, "POST", `/api/cases/${party.caseId}/claim`);
+  say(`已推送至${claim.insurer_name || claim.insurer_code}，查勘员将与您联系`);
+  await progress(party.caseId);
+}
+
+async function answerAgreement(accept) {
+  await KC.api(PAGE, "POST", `/api/cases/${party.caseId}/settlement/${accept ? "confirm" : "reject"}`);
+  await progress(party.caseId);
 }
 
 async function resume(caseId) {
@@ -327,6 +380,10 @@ async function start() {
   document.getElementById("send-code").onclick = () => guarded(sendCode);
   document.getElementById("login-form").onsubmit = (event) => guarded(() => login(event));
   document.getElementById("report").onclick = () => guarded(report);
+  document.getElementById("review-form").onsubmit = (event) => guarded(() => applyForReview(event));
+  document.getElementById("claim").onclick = () => guarded(pushClaim);
+  document.getElementById("agreement-confirm").onclick = () => guarded(() => answerAgreement(true));
+  document.getElementById("agreement-reject").onclick = () => guarded(() => answerAgreement(false));
   document.getElementById("abandon").onclick = () => guarded(abandon);
   document.getElementById("audio-only").onclick = () => guarded(audioOnly);
   document.getElementById("call-audio-only").onclick = () => guarded(audioOnly);
