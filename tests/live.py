@@ -116,14 +116,18 @@ def prepare_database(database_url: str) -> Database:
         xihu = next(j for j in jurisdictions if j.code == "330106")
         load(session, demo_drivers(local(now).date()))
         session.flush()
-        for username, role in (("op-live", Role.OPERATOR), ("officer-live", Role.OFFICER)):
+        for username, role in (
+            ("op-live", Role.OPERATOR),
+            ("officer-live", Role.OFFICER),
+            ("reviewer-live", Role.REVIEWER),
+        ):
             create_user(
                 session,
                 username=username,
                 password=STAFF_PASSWORD,
                 role=role,
                 display_name=f"{username}姓名",
-                jurisdiction_id=xihu.id,
+                jurisdiction_id=xihu.id if role is not Role.REVIEWER else None,
                 now=now,
             )
 

@@ -209,16 +209,44 @@ def officer_determines(browser: Browser, base_url: str, artifacts: Path) -> None
         page.context.close()
 
 
-def party_sees_the_outcome(party: Page, artifacts: Path) -> None:
-    """网办进度 afterwards: the responsibility, the signed document, the review period, and one
-    tap to the insurer."""
+def party_applies_for_review(party: Page) -> None:
+    """网办进度 afterwards: the responsibility, the signed document, and the review period."""
     party.reload()
     party.click("#my-cases button")
     expect(party.locator("#determination-shares li")).to_have_count(2)
     expect(party.locator("#determination-shares")).to_contain_text("全部责任")
     expect(party.locator("#documents li")).to_have_count(1)
-    expect(party.locator("#review-form")).to_be_visible()
     expect(party.locator("#review-deadline")).to_contain_text("复核申请")
+    party.fill("#review-reasons", "对方称我方急刹，请调取路口监控复核")
+    party.click("#review-form button[type=submit]")
+    expect(party.locator("#message")).to_contain_text("复核申请已提交")
+    expect(party.locator("#progress-state")).to_have_text("复核中")
+
+
+def reviewer_upholds(browser: Browser, base_url: str, artifacts: Path) -> None:
+    page = browser.new_context(base_url=base_url, viewport={"width": 1280, "height": 900}).new_page()
+    try:
+        page.goto("/review")
+        page.fill("#username", "reviewer-live")
+        page.fill("#password", STAFF_PASSWORD)
+        page.click("#login-form button[type=submit]")
+        expect(page.locator("#case-rows tr")).to_have_count(1)
+        page.click("#case-rows button")
+        expect(page.locator("#reasons")).to_contain_text("调取路口监控")
+        expect(page.locator("#shares")).to_contain_text("全部责任")
+        page.fill("#note", "监控显示乙车未保持安全车距，原认定正确")
+        page.screenshot(path=str(artifacts / "one-server-review.png"))
+        page.click("#decision-form button[type=submit]")
+        expect(page.locator("#message")).to_contain_text("已维持原认定")
+    finally:
+        page.context.close()
+
+
+def party_claims(party: Page, artifacts: Path) -> None:
+    """One tap sends the claim; the page says which insurer has it."""
+    party.reload()
+    party.click("#my-cases button")
+    expect(party.locator("#progress-state")).to_have_text("已出具事故认定书")
     party.click("#claim")
     expect(party.locator("#message")).to_contain_text("已推送至")
     expect(party.locator("#claims li")).to_have_count(1)
@@ -244,7 +272,9 @@ def test_call_on_one_server(browser: Browser, tmp_path: Path, artifacts_dir: Pat
                 reconnect=True,
             )
             officer_determines(browser, server.url, artifacts_dir)
-            party_sees_the_outcome(party, artifacts_dir)
+            party_applies_for_review(party)
+            reviewer_upholds(browser, server.url, artifacts_dir)
+            party_claims(party, artifacts_dir)
     finally:
         database.dispose()
         shutil.rmtree(tmp_path / "data", ignore_errors=True)

@@ -1,12 +1,17 @@
 from fastapi import APIRouter, Request
 
-from kuaichu.auth.deps import Party, Reviewer
+from kuaichu.auth.deps import Context, CurrentUser, Party, Reviewer
 from kuaichu.cases.api import transition
 from kuaichu.cases.schemas import RowId, TransitionOut
 from kuaichu.reviews import service
-from kuaichu.reviews.schemas import ReviewApplicationIn, ReviewDecisionIn
+from kuaichu.reviews.schemas import ReviewApplicationIn, ReviewDecisionIn, ReviewOut
 
 router = APIRouter(prefix="/api/cases", tags=["reviews"])
+
+
+@router.get("/{case_id}/review", response_model=ReviewOut)
+async def read_review(case_id: RowId, viewer: CurrentUser, context: Context) -> ReviewOut:
+    return await context.database.read(lambda s: service.read_review(s, viewer, case_id))
 
 
 @router.post("/{case_id}/review", response_model=TransitionOut)

@@ -11,10 +11,10 @@ from kuaichu.cases.access import get_case, party_of
 from kuaichu.cases.lifecycle import Action, CaseState
 from kuaichu.cases.models import Case
 from kuaichu.cases.service import in_force_determination, notify_parties
-from kuaichu.errors import Conflict, Forbidden, IllegalTransition
+from kuaichu.errors import Conflict, Forbidden, IllegalTransition, NotFound
 from kuaichu.reviews.deadline import last_day_to_apply, review_deadline
 from kuaichu.reviews.models import ReviewRequest
-from kuaichu.reviews.schemas import ReviewApplicationIn, ReviewDecisionIn, ReviewOutcome
+from kuaichu.reviews.schemas import ReviewApplicationIn, ReviewDecisionIn, ReviewOut, ReviewOutcome
 
 
 def apply_for_review(
@@ -90,3 +90,18 @@ def decide_review(
         now,
     )
     return case
+
+
+def read_review(session: Session, viewer: Principal, case_id: int) -> ReviewOut:
+    case = get_case(session, viewer, case_id)
+    review = session.scalars(select(ReviewRequest).where(ReviewRequest.case_id == case.id)).first()
+    if review is None:
+        raise NotFound("该案件没有复核申请")
+    return ReviewOut(
+        submitted_at=review.submitted_at,
+        applicant_party_id=review.party_id,
+        reasons=review.reasons,
+        outcome=review.outcome,
+        decision_note=review.decision_note,
+        decided_at=review.decided_at,
+    )

@@ -11,6 +11,7 @@ PAGES = {
     "party": "party.html",
     "console": "console.html",
     "workbench": "workbench.html",
+    "review": "review.html",
     "supervisor": "supervisor.html",
 }
 
