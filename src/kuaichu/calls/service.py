@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session
 
@@ -47,9 +48,10 @@ _RECENT_CALLS = 20  # handling times the estimated wait is averaged over
 _CALL_STATES = (CaseState.IN_CALL, CaseState.COLLECTED)
 
 
-@dataclass(frozen=True)
-class QueueSnapshot:
+class QueueSnapshot(BaseModel):
     """A jurisdiction's queue at one version: what pages turn into positions and waits."""
+
+    model_config = ConfigDict(frozen=True)
 
     jurisdiction_id: int
     version: int
@@ -68,24 +70,11 @@ class QueueSnapshot:
         return math.ceil(position / self.staffed) * self.handling_seconds
 
     def message(self) -> dict[str, object]:
-        return {
-            "type": "queue",
-            "jurisdiction_id": self.jurisdiction_id,
-            "version": self.version,
-            "order": self.order,
-            "handling_seconds": self.handling_seconds,
-            "staffed": self.staffed,
-        }
+        return {"type": "queue", **self.model_dump()}
 
     @classmethod
     def from_message(cls, message: dict[str, object]) -> "QueueSnapshot":
-        return cls(
-            jurisdiction_id=int(message["jurisdiction_id"]),  # type: ignore[arg-type]
-            version=int(message["version"]),  # type: ignore[arg-type]
-            order=[int(i) for i in message["order"]],  # type: ignore[attr-defined]
-            handling_seconds=int(message["handling_seconds"]),  # type: ignore[arg-type]
-            staffed=int(message["staffed"]),  # type: ignore[arg-type]
-        )
+        return cls.model_validate(message)  # the bus message's "type" is ignored
 
 
 @dataclass
@@ -151,7 +140,13 @@ def snapshot(
             OperatorPresence.status != PresenceStatus.AWAY,
         )
     )
-    return QueueSnapshot(jurisdiction_id, version, order, max(handling, 1), max(staffed or 0, 1))
+    return QueueSnapshot(
+        jurisdiction_id=jurisdiction_id,
+        version=version,
+        order=order,
+        handling_seconds=max(handling, 1),
+        staffed=max(staffed or 0, 1),
+    )
 
 
 def _changed(session: Session, jurisdiction_id: int, version: int, default_handling: int) -> QueueChange:
