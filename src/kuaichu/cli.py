@@ -61,6 +61,8 @@ def demo(port: Annotated[int, typer.Option(help="Port to serve on.")] = 8000) ->
     typer.echo(f"  Party (phone): {base}/party")
     typer.echo(f"  Operator:      {base}/console")
     typer.echo(f"  Officer:       {base}/workbench")
+    typer.echo(f"  Reviewer:      {base}/review")
+    typer.echo(f"  Supervisor:    {base}/supervisor")
     typer.echo(f"  Staff logins (password {DEMO_PASSWORD}):")
     for username, role, unit in logins.staff:
         typer.echo(f"    {username:<18} {role:<10} {unit}")
