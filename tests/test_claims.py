@@ -39,7 +39,7 @@ async def test_a_claim_reaches_only_the_insurer_it_was_pushed_to(api: Api) -> No
     assert (await api.client.get(f"/api/cases/{case.id}", headers=cpic)).status_code == 404
 
 
-async def test_the_second_party_may_claim_after_the_case_closed(api: Api) -> None:
+async def test_both_parties_may_claim_and_each_only_once(api: Api) -> None:
     case = await determined_case(api)
     assert (await api.client.post(f"/api/cases/{case.id}/claim", headers=case.reporter)).status_code == 201
     assert (await api.client.post(f"/api/cases/{case.id}/claim", headers=case.other)).status_code == 201
@@ -72,3 +72,13 @@ async def test_the_claim_goes_to_the_insurer_the_registry_found(api: Api) -> Non
     # 李娜 herself bears the fault: her claim goes to her own insurer.
     own = await api.client.post(f"/api/cases/{case.id}/claim", headers=case.other)
     assert own.json()["insurer_code"] == "CPIC"
+
+
+async def test_a_claim_within_the_review_period_leaves_the_other_partys_review_right(api: Api) -> None:
+    case = await determined_case(api)
+    assert (await api.client.post(f"/api/cases/{case.id}/claim", headers=case.reporter)).status_code == 201
+    review = await api.client.post(
+        f"/api/cases/{case.id}/review", json={"reasons": "对方突然变道，并非追尾"}, headers=case.other
+    )
+    assert review.status_code == 200, review.text
+    assert review.json()["state"] == "under_review"

@@ -1,15 +1,18 @@
 """The whole flow through HTTP, two parties, on SQLite and on PostgreSQL."""
 
+from datetime import datetime
+
 from conftest import XIHU, Api
 from factories import FACTS, party_body, upload_jpeg
 
 from kuaichu.auth.principal import Role
+from kuaichu.clock import SHANGHAI, FrozenClock
 
 REPORTER = "13800000001"
 OTHER = "13900000002"
 
 
-async def test_a_rear_end_collision_from_one_tap_to_closed(api: Api) -> None:
+async def test_a_rear_end_collision_from_one_tap_to_closed(api: Api, clock: FrozenClock) -> None:
     client = api.client
     reporter = await api.party(REPORTER)
     operator = await api.staff("op-xihu", Role.OPERATOR, "330106")
@@ -70,13 +73,19 @@ async def test_a_rear_end_collision_from_one_tap_to_closed(api: Api) -> None:
     assert mine["id_number"] == parties["parties"][1]["id_number"]
     assert "*" in theirs["id_number"] and "*" in theirs["phone"]
 
-    # 6. 定损理赔: the claim closes the case.
+    # 6. 定损理赔 at once; the case stays open while 李娜 may still apply for review (art. 71).
     response = await client.post(f"/api/cases/{case_id}/claim", headers=reporter)
     assert response.status_code == 201, response.text
-    assert (await client.get(f"/api/cases/{case_id}", headers=reporter)).json()["state"] == "closed"
+    assert (await client.get(f"/api/cases/{case_id}", headers=reporter)).json()["state"] == "determined"
+    # After the period (Monday 30 Nov, Shanghai) the determination is final: her claim closes it.
+    clock.set(datetime(2026, 12, 1, 9, 0, tzinfo=SHANGHAI))
+    other = api.party_token(OTHER)
+    response = await client.post(f"/api/cases/{case_id}/claim", headers=other)
+    assert response.status_code == 201, response.text
+    assert (await client.get(f"/api/cases/{case_id}", headers=other)).json()["state"] == "closed"
 
     # 网办进度: every step is on the timeline, in order, with who did it.
-    timeline = (await client.get(f"/api/cases/{case_id}/timeline", headers=reporter)).json()
+    timeline = (await client.get(f"/api/cases/{case_id}/timeline", headers=other)).json()
     assert [e["kind"] for e in timeline] == [
         "report",
         "take",
@@ -88,6 +97,7 @@ async def test_a_rear_end_collision_from_one_tap_to_closed(api: Api) -> None:
         "determine",
         "document_issued",
         "push_claim",
+        "push_claim",
     ]
-    assert timeline[-1]["state"] == "closed"
+    assert [e["state"] for e in timeline[-2:]] == ["determined", "closed"]
     assert timeline[1]["actor"] == "接警坐席"

@@ -97,6 +97,7 @@ TRANSITIONS: dict[Action, Transition] = {
     Action.UPHOLD: _t({S.UNDER_REVIEW}, S.DETERMINED, {Role.REVIEWER}, "复核维持原认定"),
     # A revoked determination sends the case back to be determined anew by another officer.
     Action.REVOKE: _t({S.UNDER_REVIEW}, S.EVACUATED, {Role.REVIEWER}, "复核撤销原认定，重新认定"),
+    # A claim closes the case only once the determination is final (claims.service).
     Action.PUSH_CLAIM: _t({S.DETERMINED, S.AGREED}, S.CLOSED, {Role.PARTY}, "当事人提交定损理赔"),
     Action.CONFIRM_AGREEMENT: _t({S.AGREEMENT_PENDING}, S.AGREED, {Role.PARTY}, "对方当事人确认协商结果"),
     # A disputed agreement is a dispute about the facts: police on site (art. 13).

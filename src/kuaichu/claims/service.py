@@ -25,6 +25,8 @@ from kuaichu.notify.outbox import enqueue_sms, enqueue_webhook
 from kuaichu.privacy import mask_id_number, mask_name
 from kuaichu.registries.models import RegistryCheck
 from kuaichu.registries.service import subject_of
+from kuaichu.reviews.deadline import review_deadline
+from kuaichu.reviews.models import ReviewRequest
 from kuaichu.settlement.service import confirmed_shares
 
 _AT_FAULT_ORDER = (Responsibility.FULL, Responsibility.MAIN, Responsibility.EQUAL, Responsibility.MINOR)
@@ -65,6 +67,17 @@ def compulsory_insurer(session: Session, case: Case, party: CaseParty) -> str | 
     return (found or {}).get("insurer_code") or party.insurer_code
 
 
+def review_still_possible(session: Session, case_id: int, now: datetime) -> bool:
+    """Within the review period and no review yet (one review per accident, art. 71)."""
+    determination = in_force_determination(session, case_id)
+    if (
+        determination is None
+        or session.scalars(select(ReviewRequest.id).where(ReviewRequest.case_id == case_id)).first()
+    ):
+        return False
+    return now < review_deadline(determination.delivered_at)
+
+
 def push_claim(session: Session, party: Principal, case_id: int, now: datetime) -> Claim:
     case = get_case(session, party, case_id, lock=True)
     claimant = party_of(case, party)
@@ -82,8 +95,9 @@ def push_claim(session: Session, party: Principal, case_id: int, now: datetime) 
     if not insurer_code:
         raise InvalidInput(f"{insured.plate_number}未查到交强险承保公司，无法推送理赔")
     detail = {"insurer_code": insurer_code, "insured_plate": insured.plate_number}
-    if case.state == CaseState.CLOSED:
-        # The other party's claim already closed the case; later claims just join it.
+    if case.state == CaseState.CLOSED or review_still_possible(session, case.id, now):
+        # Already closed by another claim, or another party may still apply for review
+        # (art. 71): the claim goes ahead, the case stays open until the determination is final.
         lifecycle.record_event(session, case, "push_claim", party, now, detail)
     else:
         lifecycle.apply(session, case, Action.PUSH_CLAIM, party, now, detail)
