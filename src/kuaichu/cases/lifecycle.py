@@ -7,6 +7,9 @@
 
     in_call ─► queued (requeue: a call dropped beyond its grace period, back at the head)
 
+    自行协商: agreement_pending ─► agreed ─► closed (claim)
+                      └─► transferred (the other party disputes it: police on site)
+
 Every change of state goes through `apply`, which checks the current state and the actor's
 role, and records the timeline event and the audit entry in the caller's transaction;
 services add the outbox rows in that same transaction.
