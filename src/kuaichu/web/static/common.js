@@ -112,6 +112,31 @@ const KC = {
     }
   },
 
+  // A page opens where its user left it when the saved login still holds, else at the login.
+  async resume(page, enter, showLogin) {
+    if (!KC.token(page)) return showLogin();
+    try {
+      await enter();
+    } catch (error) {
+      if (error.status !== 401) throw error;
+      KC.setToken(page, null);
+      showLogin();
+    }
+  },
+
+  // The staff pages' table of cases waiting for them, oldest first, with their age.
+  caseRows(cases, actionLabel, onOpen, emptyText) {
+    const rows = cases.map((c) => KC.el("tr", {},
+      KC.el("td", { textContent: c.number }),
+      KC.el("td", { textContent: KC.time(c.reported_at) }),
+      KC.el("td", { textContent: KC.duration(c.waiting_seconds) }),
+      KC.el("td", {}, KC.el("button", {
+        type: "button", className: "secondary", textContent: actionLabel, onclick: () => onOpen(c.id),
+      }))));
+    if (!rows.length) rows.push(KC.el("tr", {}, KC.el("td", { colSpan: 4, textContent: emptyText })));
+    document.getElementById("case-rows").replaceChildren(...rows);
+  },
+
   // Staff pages: username and password, and the role the page is for.
   async staffLogin(page, role, roleName) {
     const result = await KC.api(page, "POST", "/api/auth/staff", {

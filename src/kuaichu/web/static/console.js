@@ -500,17 +500,7 @@ async function start() {
   setInterval(renderQueue, 1000); // waiting times tick between queue changes
   consoleState.config = await KC.api(PAGE, "GET", "/api/calls/config");
   renderQuestions();
-  if (!KC.token(PAGE)) {
-    view("login-view");
-    return;
-  }
-  try {
-    await enter();
-  } catch (error) {
-    if (error.status !== 401) throw error;
-    KC.setToken(PAGE, null);
-    view("login-view");
-  }
+  await KC.resume(PAGE, enter, () => view("login-view"));
 }
 
 guarded(start);

@@ -395,17 +395,7 @@ async function start() {
   document.getElementById("back-home").onclick = () => guarded(home);
   renderChecklist();
   party.config = await KC.api(PAGE, "GET", "/api/calls/config");
-  if (!KC.token(PAGE)) {
-    view("login-view");
-    return;
-  }
-  try {
-    await home();
-  } catch (error) {
-    if (error.status !== 401) throw error;
-    KC.setToken(PAGE, null);
-    view("login-view");
-  }
+  await KC.resume(PAGE, home, () => view("login-view"));
 }
 
 guarded(start);

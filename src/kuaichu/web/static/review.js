@@ -21,15 +21,7 @@ async function list() {
   const me = await KC.api(PAGE, "GET", "/api/auth/me");
   KC.text("me-name", me.name);
   const cases = await KC.api(PAGE, "GET", "/api/cases?state=under_review");
-  const rows = cases.map((c) => KC.el("tr", {},
-    KC.el("td", { textContent: c.number }),
-    KC.el("td", { textContent: KC.time(c.reported_at) }),
-    KC.el("td", { textContent: KC.duration(c.waiting_seconds) }),
-    KC.el("td", {}, KC.el("button", {
-      type: "button", className: "secondary", textContent: "复核", onclick: () => guarded(() => open(c.id)),
-    }))));
-  if (!rows.length) rows.push(KC.el("tr", {}, KC.el("td", { colSpan: 4, textContent: "暂无待复核案件" })));
-  document.getElementById("case-rows").replaceChildren(...rows);
+  KC.caseRows(cases, "复核", (id) => guarded(() => open(id)), "暂无待复核案件");
 }
 
 async function open(id) {
@@ -78,17 +70,7 @@ async function start() {
   document.getElementById("login-form").onsubmit = (event) => guarded(() => login(event));
   document.getElementById("decision-form").onsubmit = (event) => guarded(() => decide(event));
   document.getElementById("back").onclick = () => guarded(list);
-  if (!KC.token(PAGE)) {
-    view("login-view");
-    return;
-  }
-  try {
-    await list();
-  } catch (error) {
-    if (error.status !== 401) throw error;
-    KC.setToken(PAGE, null);
-    view("login-view");
-  }
+  await KC.resume(PAGE, list, () => view("login-view"));
 }
 
 guarded(start);

@@ -22,16 +22,7 @@ async function list() {
   KC.text("me-name", me.name);
   // Staff lists come oldest first: the longest-waiting case on top.
   const cases = await KC.api(PAGE, "GET", "/api/cases?state=evacuated");
-  const rows = cases.map((c) => KC.el("tr", {},
-    KC.el("td", { textContent: c.number }),
-    KC.el("td", { textContent: KC.time(c.reported_at) }),
-    KC.el("td", { textContent: KC.duration(c.waiting_seconds) }),
-    KC.el("td", {}, KC.el("button", {
-      type: "button", className: "secondary", textContent: "办理",
-      onclick: () => guarded(() => open(c.id)),
-    }))));
-  if (!rows.length) rows.push(KC.el("tr", {}, KC.el("td", { colSpan: 4, textContent: "暂无待定责案件" })));
-  document.getElementById("case-rows").replaceChildren(...rows);
+  KC.caseRows(cases, "办理", (id) => guarded(() => open(id)), "暂无待定责案件");
 }
 
 async function open(caseId) {
@@ -139,17 +130,7 @@ async function start() {
     });
   };
   bench.config = await KC.api(PAGE, "GET", "/api/calls/config");
-  if (!KC.token(PAGE)) {
-    view("login-view");
-    return;
-  }
-  try {
-    await list();
-  } catch (error) {
-    if (error.status !== 401) throw error;
-    KC.setToken(PAGE, null);
-    view("login-view");
-  }
+  await KC.resume(PAGE, list, () => view("login-view"));
 }
 
 guarded(start);
