@@ -11,6 +11,7 @@ from sqlalchemy import select
 from kuaichu.auth.principal import Principal, Role
 from kuaichu.clock import FrozenClock
 from kuaichu.liability.models import Determination
+from kuaichu.reviews.service import close_final_cases
 
 REASONS = {"reasons": "对方突然变道，我方并非追尾，有行车记录仪视频为证"}
 
@@ -119,3 +120,24 @@ async def test_the_new_determination_gets_a_new_document_naming_the_one_it_repla
     old_pdf = (await api.client.get(first["download_url"], headers=case.other)).content
     check = (await api.client.post(f"/verify/{first['number']}", files={"file": ("a.pdf", old_pdf)})).json()
     assert check["authentic"] is True and "撤销" in check["message"]
+
+
+async def test_a_determination_nobody_can_contest_any_more_closes_its_case(
+    api: Api, clock: FrozenClock
+) -> None:
+    open_period = await determined_case(api)  # delivered Wednesday 25 Nov 2026, 10:00 Shanghai
+    sweep = api.context.database.write
+    assert await sweep(lambda s: close_final_cases(s, clock.now())) == 0
+    clock.advance(timedelta(days=5, hours=14))  # Tuesday 00:00: the period is over
+    assert await sweep(lambda s: close_final_cases(s, clock.now())) == 1
+    other = api.party_token(OTHER)
+    assert (await api.client.get(f"/api/cases/{open_period.id}", headers=other)).json()["state"] == "closed"
+    timeline = (await api.client.get(f"/api/cases/{open_period.id}/timeline", headers=other)).json()
+    assert (timeline[-1]["kind"], timeline[-1]["actor"]) == ("close", "系统")
+
+
+async def test_a_case_under_review_is_not_closed(api: Api, clock: FrozenClock) -> None:
+    case = await determined_case(api)
+    await api.client.post(f"/api/cases/{case.id}/review", json=REASONS, headers=case.other)
+    clock.advance(timedelta(days=10))
+    assert await api.context.database.write(lambda s: close_final_cases(s, clock.now())) == 0

@@ -3,10 +3,12 @@
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import datetime
 
 from fastapi import FastAPI
+from sqlalchemy.orm import Session
 
 from kuaichu.audit import service as audit
 from kuaichu.audit.signing import AuditSigner
@@ -39,6 +41,7 @@ from kuaichu.notify.gateways import PushGateway, sms_gateway_from_settings
 from kuaichu.registries.api import router as registries_router
 from kuaichu.registries.factory import registries_from_settings
 from kuaichu.reviews.api import router as reviews_router
+from kuaichu.reviews.service import close_final_cases
 from kuaichu.settings import Settings
 from kuaichu.settlement.api import router as settlement_router
 from kuaichu.supervision.api import router as supervision_router
@@ -47,16 +50,14 @@ from kuaichu.web.pages import mount_pages
 log = logging.getLogger(__name__)
 
 
-async def sign_audit_checkpoints(context: AppContext) -> None:
-    """Periodically sign the audit chain's head (a no-op when nothing was appended)."""
+async def every(seconds: float, context: AppContext, work: Callable[[Session, datetime], object]) -> None:
+    """A periodic unit of work; a failure is logged and the next period tries again."""
     while True:
-        await asyncio.sleep(context.settings.audit_checkpoint_seconds)
+        await asyncio.sleep(seconds)
         try:
-            await context.database.write(
-                lambda s: audit.checkpoint(s, context.audit_signer, context.clock.now())
-            )
+            await context.database.write(lambda s: work(s, context.clock.now()))
         except Exception:
-            log.exception("audit checkpoint failed; retrying at the next period")
+            log.exception("periodic %s failed; retrying at the next period", work.__name__)
 
 
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:
@@ -108,7 +109,15 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         app.state.context = context
         app.state.dispatcher = dispatcher
         app.state.wake_dispatcher = dispatcher.wake
-        tasks = [asyncio.create_task(sign_audit_checkpoints(context))]
+        signer = context.audit_signer
+
+        def sign_audit_checkpoint(session: Session, now: datetime) -> object:
+            return audit.checkpoint(session, signer, now)
+
+        tasks = [
+            asyncio.create_task(every(settings.audit_checkpoint_seconds, context, sign_audit_checkpoint)),
+            asyncio.create_task(every(settings.close_sweep_seconds, context, close_final_cases)),
+        ]
         tasks.append(asyncio.create_task(run_call_sweeper(app)))
         if settings.run_dispatcher:
             tasks.append(asyncio.create_task(dispatcher.run_forever()))

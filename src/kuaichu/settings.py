@@ -61,6 +61,8 @@ class Settings(BaseSettings):
     # Empty means data_dir/audit-key.pem, created on first start.
     audit_key_file: Path | None = None
     audit_checkpoint_seconds: float = 300.0
+    # How often cases whose determination became final are closed (办结).
+    close_sweep_seconds: float = 60.0
 
     # Registry checks (自动核验): "reference" is the registry inside the database; "http" a real one.
     registry_backend: Literal["reference", "http"] = "reference"

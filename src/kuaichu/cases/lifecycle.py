@@ -70,6 +70,7 @@ class Action(StrEnum):
     UPHOLD = "uphold"
     REVOKE = "revoke"
     PUSH_CLAIM = "push_claim"
+    CLOSE = "close"
     CONFIRM_AGREEMENT = "confirm_agreement"
     REJECT_AGREEMENT = "reject_agreement"
 
@@ -102,6 +103,8 @@ TRANSITIONS: dict[Action, Transition] = {
     Action.REVOKE: _t({S.UNDER_REVIEW}, S.EVACUATED, {Role.REVIEWER}, "复核撤销原认定，重新认定"),
     # A claim closes the case only once the determination is final (claims.service).
     Action.PUSH_CLAIM: _t({S.DETERMINED, S.AGREED}, S.CLOSED, {Role.PARTY}, "当事人提交定损理赔"),
+    # The review period has run out, or the review was decided: the determination is final.
+    Action.CLOSE: _t({S.DETERMINED}, S.CLOSED, {Role.SYSTEM}, "认定生效，案件办结"),
     Action.CONFIRM_AGREEMENT: _t({S.AGREEMENT_PENDING}, S.AGREED, {Role.PARTY}, "对方当事人确认协商结果"),
     # A disputed agreement is a dispute about the facts: police on site (art. 13).
     Action.REJECT_AGREEMENT: _t(

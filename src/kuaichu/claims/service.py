@@ -25,8 +25,7 @@ from kuaichu.notify.outbox import enqueue_sms, enqueue_webhook
 from kuaichu.privacy import mask_id_number, mask_name
 from kuaichu.registries.models import RegistryCheck
 from kuaichu.registries.service import subject_of
-from kuaichu.reviews.deadline import review_deadline
-from kuaichu.reviews.models import ReviewRequest
+from kuaichu.reviews.service import review_still_possible
 from kuaichu.settlement.service import confirmed_shares
 
 _AT_FAULT_ORDER = (Responsibility.FULL, Responsibility.MAIN, Responsibility.EQUAL, Responsibility.MINOR)
@@ -65,17 +64,6 @@ def compulsory_insurer(session: Session, case: Case, party: CaseParty) -> str | 
         .order_by(RegistryCheck.checked_at.desc(), RegistryCheck.id.desc())
     ).first()
     return (found or {}).get("insurer_code") or party.insurer_code
-
-
-def review_still_possible(session: Session, case_id: int, now: datetime) -> bool:
-    """Within the review period and no review yet (one review per accident, art. 71)."""
-    determination = in_force_determination(session, case_id)
-    if (
-        determination is None
-        or session.scalars(select(ReviewRequest.id).where(ReviewRequest.case_id == case_id)).first()
-    ):
-        return False
-    return now < review_deadline(determination.delivered_at)
 
 
 def push_claim(session: Session, party: Principal, case_id: int, now: datetime) -> Claim:

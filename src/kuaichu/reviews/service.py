@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from kuaichu.auth.principal import Principal
+from kuaichu.auth.principal import SYSTEM, Principal
 from kuaichu.cases import lifecycle
 from kuaichu.cases.access import get_case, party_of
 from kuaichu.cases.lifecycle import Action, CaseState
@@ -90,6 +90,29 @@ def decide_review(
         now,
     )
     return case
+
+
+def review_still_possible(session: Session, case_id: int, now: datetime) -> bool:
+    """Within the review period and no review yet (one review per accident, art. 71)."""
+    determination = in_force_determination(session, case_id)
+    if determination is None:
+        return False
+    if session.scalars(select(ReviewRequest.id).where(ReviewRequest.case_id == case_id)).first():
+        return False
+    return now < review_deadline(determination.delivered_at)
+
+
+def close_final_cases(session: Session, now: datetime) -> int:
+    """办结: a determination nobody can ask to review any more is final; its case closes."""
+    determined = session.scalars(
+        select(Case).where(Case.state == CaseState.DETERMINED).order_by(Case.id).with_for_update()
+    ).all()
+    closed = 0
+    for case in determined:
+        if not review_still_possible(session, case.id, now):
+            lifecycle.apply(session, case, Action.CLOSE, SYSTEM, now)
+            closed += 1
+    return closed
 
 
 def read_review(session: Session, viewer: Principal, case_id: int) -> ReviewOut:
