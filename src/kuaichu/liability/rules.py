@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from kuaichu.legal import cite
-from kuaichu.liability.grades import LABELS, Responsibility
+from kuaichu.liability.grades import Responsibility
 
 
 class Act(StrEnum):
@@ -121,7 +121,3 @@ def propose(
             rule, {p: Responsibility.MAIN if p == actor else Responsibility.MINOR for p in positions}
         )
     return Proposal(rule, {p: Responsibility.FULL if p == actor else Responsibility.NONE for p in positions})
-
-
-def shares_text(proposal: Proposal) -> str:
-    return "；".join(f"第{p}方{LABELS[r]}" for p, r in sorted(proposal.shares.items()))

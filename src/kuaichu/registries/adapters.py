@@ -6,7 +6,7 @@ a slow or failing registry costs the operator one fast "unavailable", never a st
 """
 
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import date
 from typing import Any, Protocol
 
@@ -68,10 +68,6 @@ class InsuranceRegistry(Protocol):
 
 class Registries(LicenceRegistry, VehicleRegistry, InsuranceRegistry, Protocol):
     """One object may serve all three (both implementations here do)."""
-
-
-def record_json(record: Any) -> dict[str, Any]:
-    return {k: v.isoformat() if isinstance(v, date) else v for k, v in asdict(record).items()}
 
 
 class ReferenceRegistry:
