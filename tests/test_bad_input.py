@@ -63,8 +63,13 @@ async def test_collection_cannot_complete_without_the_evidence(
 ) -> None:
     case_id, operator = in_call
     response = await api.client.post(f"/api/cases/{case_id}/collection-complete", headers=operator)
-    assert response.status_code == 422
-    assert set(response.json()["missing"]) == {"事故基本情况", "至少2方当事人信息", "现场证据"}
+    assert response.status_code == 409
+    assert {item["code"] for item in response.json()["missing"]} >= {
+        "accident_facts",
+        "parties",
+        "eligibility_not_judged",
+        "still_missing",
+    }
     assert (await api.client.get(f"/api/cases/{case_id}", headers=operator)).json()["state"] == "in_call"
 
 
@@ -118,3 +123,24 @@ async def test_malformed_requests_never_cause_a_server_error(
     assert 400 <= response.status_code < 500
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["detail"]
+
+
+async def test_a_validation_error_names_the_field_in_chinese_and_keeps_its_path(
+    api: Api, in_call: tuple[int, dict[str, str]]
+) -> None:
+    case_id, operator = in_call
+    first = party_body("13800000001", "浙A12345")
+    second = party_body("13900000002", "浙A54321", "李娜", "456")
+    for wrong, field, message in (
+        ({"name": "李"}, "parties.1.name", "当事人2 姓名 至少2个字"),
+        ({"plate_type": "52"}, "parties.1", "当事人2 新能源号牌格式不正确"),
+    ):
+        body = {"parties": [first, second | wrong]}
+        response = await api.client.put(f"/api/cases/{case_id}/parties", json=body, headers=operator)
+        assert response.status_code == 422
+        problem = response.json()
+        assert [(e["field"], e["message"]) for e in problem["errors"]] == [(field, message)]
+        assert problem["detail"] == f"请检查：{message}"
+    facts = FACTS | {"address": "x"}
+    response = await api.client.put(f"/api/cases/{case_id}/facts", json=facts, headers=operator)
+    assert response.json()["detail"] == "请检查：地点 至少2个字"

@@ -19,6 +19,7 @@ from kuaichu.calls.api import router as calls_router
 from kuaichu.calls.api import run_call_sweeper
 from kuaichu.cases.api import router as cases_router
 from kuaichu.claims.api import router as claims_router
+from kuaichu.cases.fields import field_label
 from kuaichu.claims.webhooks import InsurerWebhookGateway
 from kuaichu.clock import Clock, SystemClock
 from kuaichu.context import AppContext
@@ -132,7 +133,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             database.dispose()
 
     app = FastAPI(title="快处 Kuaichu", version="0.1.0", lifespan=lifespan)
-    install_problem_handlers(app)
+    install_problem_handlers(app, field_label)
     app.add_middleware(BodySizeLimit, upload_limit=settings.evidence_max_bytes)
     app.add_middleware(RequestMetrics)
     for router in (

@@ -1,6 +1,7 @@
 """Domain errors, and the one place they become RFC 9457 problem+json responses."""
 
 import logging
+from collections.abc import Awaitable, Callable, Sequence
 from http import HTTPStatus
 from typing import Any
 
@@ -12,6 +13,8 @@ from starlette.responses import JSONResponse
 log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
+
+FieldLabel = Callable[[Sequence[str | int]], str]
 
 
 class DomainError(Exception):
@@ -73,8 +76,68 @@ def problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
 
 
-def _field_name(loc: tuple[Any, ...]) -> str:
-    return ".".join(str(part) for part in loc if part not in ("body", "query", "path"))
+class Unavailable(DomainError):
+    status = 503
+    title = "服务暂时不可用"
+
+
+def _field_path(loc: tuple[Any, ...]) -> tuple[str | int, ...]:
+    return tuple(part for part in loc if part not in ("body", "query", "path", "form"))
+
+
+def _field_name(path: tuple[str | int, ...]) -> str:
+    """The machine-readable path ("parties.0.plate_number"): the page places the message by it."""
+    return ".".join(str(part) for part in path)
+
+
+def _plain_label(path: Sequence[str | int]) -> str:
+    return _field_name(tuple(path))
+
+
+# Pydantic's error types, said in Chinese ({...} from the error's context).
+_MESSAGES = {
+    "missing": "必须填写",
+    "string_too_short": "至少{min_length}个字",
+    "string_too_long": "最多{max_length}个字",
+    "too_short": "至少{min_length}项",
+    "too_long": "最多{max_length}项",
+    "string_pattern_mismatch": "格式不正确",
+    "greater_than_equal": "不能小于{ge}",
+    "less_than_equal": "不能大于{le}",
+    "greater_than": "须大于{gt}",
+    "less_than": "须小于{lt}",
+    "int_parsing": "须为整数",
+    "int_type": "须为整数",
+    "float_parsing": "须为数字",
+    "float_type": "须为数字",
+    "bool_parsing": "须为是或否",
+    "bool_type": "须为是或否",
+    "string_type": "须为文字",
+    "datetime_parsing": "时间格式不正确",
+    "datetime_from_date_parsing": "时间格式不正确",
+    "datetime_type": "时间格式不正确",
+    "enum": "不在可选范围内",
+    "literal_error": "不在可选范围内",
+    "list_type": "须为列表",
+    "model_type": "格式不正确",
+    "dict_type": "格式不正确",
+    "json_invalid": "请求内容不是有效的数据格式",
+    "extra_forbidden": "不应填写",
+}
+
+
+def _message(err: dict[str, Any]) -> str:
+    """The error in Chinese: our validators' own text (already Chinese), else by its type."""
+    kind = err.get("type", "")
+    context = err.get("ctx") or {}
+    if kind in ("value_error", "assertion_error"):
+        error = context.get("error")
+        return str(error) if error is not None else "格式不正确"
+    template = _MESSAGES.get(kind, "格式不正确")
+    try:
+        return template.format(**context)
+    except (KeyError, IndexError):
+        return "格式不正确"
 
 
 async def _domain_error(_: Request, exc: Exception) -> JSONResponse:
@@ -82,14 +145,27 @@ async def _domain_error(_: Request, exc: Exception) -> JSONResponse:
     return problem(exc.status, exc.title, exc.detail, **exc.extra)
 
 
-async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestValidationError)
-    errors = [
-        {"field": _field_name(tuple(err.get("loc", ()))), "message": err.get("msg", "")}
-        for err in exc.errors()
-    ]
-    fields = "、".join(e["field"] for e in errors if e["field"]) or "请求内容"
-    return problem(422, "输入有误", f"请检查：{fields}", errors=errors)
+def _validation_handler(field_label: FieldLabel) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:
+    async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+        """422 with each error as the form names it: `field` the path (where the page shows it),
+        `label` the field's Chinese name, `message` the label and what is wrong with it."""
+        assert isinstance(exc, RequestValidationError)
+        errors = []
+        for err in exc.errors():
+            path = _field_path(tuple(err.get("loc", ())))
+            label = field_label(path) if path else ""
+            what = _message(err)
+            errors.append(
+                {
+                    "field": _field_name(path),
+                    "label": label,
+                    "message": f"{label} {what}" if label and not what.startswith(label) else what,
+                }
+            )
+        detail = "；".join(dict.fromkeys(e["message"] for e in errors)) or "请求内容有误"
+        return problem(422, "输入有误", f"请检查：{detail}", errors=errors)
+
+    return _validation_error
 
 
 async def _http_error(_: Request, exc: Exception) -> JSONResponse:
@@ -104,8 +180,10 @@ async def _unexpected_error(_: Request, exc: Exception) -> JSONResponse:
     return problem(500, "服务器内部错误", "系统繁忙，请稍后再试")
 
 
-def install_problem_handlers(app: FastAPI) -> None:
+def install_problem_handlers(app: FastAPI, field_label: FieldLabel = _plain_label) -> None:
+    """`field_label` names a request field for people (the cases package owns the table;
+    this base module may not import it)."""
     app.add_exception_handler(DomainError, _domain_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(RequestValidationError, _validation_handler(field_label))
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected_error)

@@ -2,6 +2,8 @@
 "use strict";
 
 const KC = {
+  NETWORK_FAILED: "网络连接失败，请检查网络后重试",
+
   tokenKey: (page) => `kuaichu.${page}.token`,
 
   token(page) {
@@ -23,13 +25,21 @@ const KC = {
       headers["Content-Type"] = "application/json";
       payload = JSON.stringify(body);
     }
-    const response = await fetch(path, { method, headers, body: payload });
+    let response;
+    try {
+      response = await fetch(path, { method, headers, body: payload });
+    } catch {
+      // fetch rejects only when no answer came back at all (offline, server unreachable).
+      throw new Error(KC.NETWORK_FAILED);
+    }
     if (response.status === 204) return null;
     const type = response.headers.get("content-type") || "";
     const data = type.includes("json") ? await response.json() : await response.blob();
     if (!response.ok) {
       const error = new Error((data && data.detail) || `请求失败（${response.status}）`);
       error.status = response.status;
+      // problem+json: the page may place `errors` (422) or `missing` (409) next to their fields.
+      error.problem = type.includes("json") ? data : null;
       throw error;
     }
     return data;
@@ -108,8 +118,18 @@ const KC = {
       await action();
     } catch (error) {
       if (onError && onError(error)) return;
-      KC.say(error.message);
+      KC.say(KC.readable(error));
     }
+  },
+
+  // What a person reads about an error: the server's Chinese detail, or a plain sentence for
+  // the browser's own (English) messages, which go to the developer console instead.
+  readable(error) {
+    const message = (error && error.message) || "";
+    if (/[\u4e00-\u9fff]/.test(message)) return message;
+    console.error(error);
+    if (error instanceof TypeError && /fetch|network/i.test(message)) return KC.NETWORK_FAILED;
+    return "操作未完成，请刷新页面后重试";
   },
 
   // A page opens where its user left it when the saved login still holds, else at the login.
