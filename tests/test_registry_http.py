@@ -12,6 +12,7 @@ import pybreaker
 import pytest
 from conftest import Api
 from test_registry_checks import case_in_call
+from test_registry_lookup import case_taken, lookups
 
 from kuaichu.registries.adapters import HttpRegistry, RegistryUnavailable
 from kuaichu.settings import Settings
@@ -169,3 +170,27 @@ async def test_the_console_sees_unavailable_checks_when_the_registry_is_down(
     assert response.json()[0]["failures"][0]["code"] == "registry_unavailable"
     eligibility = (await api.client.get(f"/api/cases/{case_id}/eligibility", headers=operator)).json()
     assert any("核验暂不可用" in note for note in eligibility["notes"])
+
+
+async def test_the_look_up_goes_through_the_http_registry_and_says_when_it_is_down(
+    api: Api,
+    registry_server: tuple[str, FakeRegistry],
+) -> None:
+    _, state = registry_server
+    case_id, operator = await case_taken(api, load_demo_drivers=False)
+    url = f"/api/cases/{case_id}/registry-lookup"
+    response = await api.client.get(
+        url, params={"plate_number": "浙A12345", "plate_type": "02"}, headers=operator
+    )
+    assert response.status_code == 200, response.text
+    assert (response.json()["insurer_code"], response.json()["policy_number"]) == (
+        "PICC",
+        "PDZA202633010600001",
+    )
+
+    state.always_fail = True
+    response = await api.client.get(url, params={"licence_number": "330106198503121236"}, headers=operator)
+    assert response.status_code == 503
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["detail"] == "登记信息查询暂时不可用，请手工录入，稍后再核验"
+    assert [detail["outcome"] for _, _, detail in await lookups(api)] == ["found", "unavailable"]

@@ -1,13 +1,15 @@
 from typing import Annotated
 
 import anyio.to_thread
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 
 from kuaichu.auth.deps import Context, Operator, require
 from kuaichu.auth.principal import Principal, Role
 from kuaichu.cases.schemas import RowId
+from kuaichu.errors import NotFound, Unavailable
 from kuaichu.registries import service
-from kuaichu.registries.schemas import CheckOut
+from kuaichu.registries.adapters import RegistryUnavailable
+from kuaichu.registries.schemas import CheckOut, LookupOut
 
 router = APIRouter(prefix="/api/cases", tags=["registries"])
 # Registry answers about every party: for the staff handling the case, not for the parties.
@@ -29,3 +31,40 @@ async def run_checks(case_id: RowId, operator: Operator, context: Context) -> li
 @router.get("/{case_id}/checks", response_model=list[CheckOut])
 async def read_checks(case_id: RowId, viewer: Staff, context: Context) -> list[CheckOut]:
     return await context.database.read(lambda s: service.latest_checks(s, viewer, case_id))
+
+
+@router.get("/{case_id}/registry-lookup", response_model=LookupOut)
+async def look_up_person(
+    case_id: RowId,
+    operator: Operator,
+    context: Context,
+    plate_number: Annotated[str | None, Query(max_length=10)] = None,
+    plate_type: Annotated[str | None, Query(pattern=r"^\d{2}$")] = None,
+    licence_number: Annotated[str | None, Query(max_length=18)] = None,
+) -> LookupOut:
+    """查询预填: a plate (with its type) or a licence number fills the party's name, vehicle type,
+    insurer and policy. A read of personal data: audited, whatever the registries answer."""
+    now = context.clock.now()
+    request = await context.database.read(
+        lambda s: service.what_to_look_up(
+            s, operator, case_id, _clean(plate_number), plate_type, _clean(licence_number), now
+        )
+    )
+
+    async def audit(outcome: str) -> None:
+        await context.database.write(lambda s: service.record_lookup(s, operator, request, outcome, now))
+
+    try:
+        found = await anyio.to_thread.run_sync(service.look_up_person, context.registries, request)
+    except RegistryUnavailable as error:
+        await audit("unavailable")
+        raise Unavailable("登记信息查询暂时不可用，请手工录入，稍后再核验") from error
+    except NotFound:
+        await audit("not_found")
+        raise
+    await audit("found")
+    return found
+
+
+def _clean(value: str | None) -> str | None:
+    return value.strip().upper() or None if value else None

@@ -19,3 +19,17 @@ class CheckOut(BaseModel):
     failures: list[FailureOut]
     found: dict[str, Any]
     checked_at: datetime
+
+
+class LookupOut(BaseModel):
+    """What the registries know of a driver or vehicle, to fill the party's form (查询预填)."""
+
+    name: str | None
+    licence_number: str | None
+    licence_status: str | None
+    plate_number: str | None
+    plate_type: str | None
+    vehicle_type: str | None
+    insurer_code: str | None
+    insurer_name: str | None
+    policy_number: str | None

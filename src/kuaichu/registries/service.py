@@ -11,16 +11,17 @@ from datetime import date, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from kuaichu.audit import service as audit
 from kuaichu.auth.principal import Principal
 from kuaichu.cases import lifecycle
 from kuaichu.cases.access import get_case
 from kuaichu.cases.models import CaseParty
 from kuaichu.clock import local
-from kuaichu.errors import InvalidInput
+from kuaichu.errors import InvalidInput, NotFound
 from kuaichu.registries import checks
 from kuaichu.registries.adapters import Registries, RegistryUnavailable
 from kuaichu.registries.models import RegistryCheck
-from kuaichu.registries.schemas import CheckOut, FailureOut
+from kuaichu.registries.schemas import CheckOut, FailureOut, LookupOut
 
 KIND_LABELS = {"licence": "驾驶证", "vehicle": "机动车", "insurance": "交强险"}
 UNAVAILABLE = "unavailable"
@@ -184,3 +185,71 @@ def latest_checks(session: Session, viewer: Principal, case_id: int) -> list[Che
             latest.items(), key=lambda item: (item[0][0], kinds.index(item[0][1]))
         )
     ]
+
+
+# 查询预填: the operator types a plate (and its type) or a licence number and the registries
+# fill in the rest of the party's entry. Same three steps as the checks: may this operator look
+# for this case (read), ask the registries (no transaction), audit the read of personal data.
+
+
+@dataclass(frozen=True)
+class LookupRequest:
+    case_id: int
+    on: date
+    plate_number: str | None
+    plate_type: str | None
+    licence_number: str | None
+
+    @property
+    def by(self) -> list[str]:
+        return [k for k in ("plate", "licence") if getattr(self, f"{k}_number")]
+
+
+def what_to_look_up(
+    session: Session,
+    viewer: Principal,
+    case_id: int,
+    plate_number: str | None,
+    plate_type: str | None,
+    licence_number: str | None,
+    now: datetime,
+) -> LookupRequest:
+    case = get_case(session, viewer, case_id)
+    if not plate_number and not licence_number:
+        raise InvalidInput("请填写号牌号码或驾驶证号再查询")
+    if plate_number and not plate_type:
+        raise InvalidInput("请选择号牌种类再按号牌查询")
+    on = local(case.occurred_at or now).date()
+    return LookupRequest(case.id, on, plate_number, plate_type, licence_number)
+
+
+def look_up_person(registries: Registries, request: LookupRequest) -> LookupOut:
+    """Ask the registries; raises RegistryUnavailable, NotFound when none of them knows it."""
+    licence = registries.licence(request.licence_number) if request.licence_number else None
+    vehicle = policy = None
+    if request.plate_number and request.plate_type:
+        vehicle = registries.vehicle(request.plate_number, request.plate_type)
+        policies = registries.policies(request.plate_number, request.plate_type)
+        in_force = [p for p in policies if p.starts_on <= request.on <= p.ends_on]
+        policy = (in_force or sorted(policies, key=lambda p: p.ends_on, reverse=True) or [None])[0]
+    if licence is None and vehicle is None and policy is None:
+        what = "该号牌" if request.plate_number else "该驾驶证号"
+        raise NotFound(f"登记信息中未查到{what}，请核对后手工录入")
+    return LookupOut(
+        name=licence.name if licence else (vehicle.owner if vehicle else None),
+        licence_number=licence.number if licence else None,
+        licence_status=licence.status if licence else None,
+        plate_number=vehicle.plate_number if vehicle else request.plate_number,
+        plate_type=vehicle.plate_type if vehicle else request.plate_type,
+        vehicle_type=vehicle.vehicle_type if vehicle else None,
+        insurer_code=policy.insurer_code if policy else None,
+        insurer_name=policy.insurer_name if policy else None,
+        policy_number=policy.policy_number if policy else None,
+    )
+
+
+def record_lookup(
+    session: Session, viewer: Principal, request: LookupRequest, outcome: str, now: datetime
+) -> None:
+    detail = {"by": request.by, "outcome": outcome}
+    audit.record(session, viewer, "registry_lookup", now, request.case_id, detail)
