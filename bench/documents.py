@@ -27,6 +27,7 @@ from kuaichu.documents.signing import DocumentSigner
 from kuaichu.settings import Settings
 
 PARTY = pdf.PartyLine(
+    designation="甲",
     name="张伟",
     id_number="330106**********31",
     licence_number="330106**********31",
@@ -51,6 +52,7 @@ def content(serial: int) -> pdf.DocumentContent:
         accident_type="追尾",
         facts="乙车追尾甲车，两车尾部、前部轻微受损",
         parties=[PARTY, PARTY],
+        reasoning="乙车在同一车道行驶时未与前车保持足以采取紧急制动措施的安全距离，追尾甲车",
         basis="追尾的后车负全部责任，依据《道路交通事故处理程序规定》第60条第1项；简易程序常见情形第1项",
         authority="示范市公安局交通警察支队",
         officer="王建国",

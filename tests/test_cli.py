@@ -145,3 +145,20 @@ def test_db_upgrade_is_idempotent(tmp_path: Path) -> None:
         )
         assert result.returncode == 0, result.stderr
     assert (tmp_path / "data" / "kuaichu.db").exists()
+
+
+def test_the_demo_banner_names_its_drivers_and_what_their_checks_will_find(demo: tuple[str, Path]) -> None:
+    base, log = demo
+    _wait_for_log(log, r"Demo drivers")
+    text = log.read_text(encoding="utf-8")
+    lines = {
+        name: next(line for line in text.splitlines() if f" {name} " in line) for name in ("张伟", "王强")
+    }
+    # A clean case: name, phone, ID (the licence number too) and plate, every check passes.
+    for expected in ("13800000001", "330106198503121231", "浙A12345", "核验全部通过"):
+        assert expected in lines["张伟"], expected
+    # A failing one: the licence registry has 王强's licence suspended.
+    for expected in ("13700000003", "330106198503127895", "浙AD12345", "驾驶证状态为“暂扣”"):
+        assert expected in lines["王强"], expected
+    # The addresses printed are the ones the demo serves on (its --port).
+    assert f"{base}/workbench" in text

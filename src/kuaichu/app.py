@@ -14,12 +14,13 @@ from kuaichu.audit import service as audit
 from kuaichu.audit.signing import AuditSigner
 from kuaichu.auth.api import router as auth_router
 from kuaichu.auth.service import TokenService
+from kuaichu.backoffice.api import router as backoffice_router
 from kuaichu.bus import create_bus
 from kuaichu.calls.api import router as calls_router
 from kuaichu.calls.api import run_call_sweeper
 from kuaichu.cases.api import router as cases_router
-from kuaichu.claims.api import router as claims_router
 from kuaichu.cases.fields import field_label
+from kuaichu.claims.api import router as claims_router
 from kuaichu.claims.webhooks import InsurerWebhookGateway
 from kuaichu.clock import Clock, SystemClock
 from kuaichu.context import AppContext
@@ -94,7 +95,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
                 ),
                 authority=settings.issuing_authority,
                 font_file=settings.document_font_file,
-                public_base_url=settings.public_base_url,
+                public_base_url=settings.effective_public_base_url,
             ),
         )
         dispatcher = OutboxDispatcher(
@@ -138,6 +139,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.add_middleware(RequestMetrics)
     for router in (
         auth_router,
+        backoffice_router,  # before the cases router: /api/cases/search is no case id
         cases_router,
         evidence_router,
         liability_router,

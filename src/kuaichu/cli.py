@@ -54,7 +54,7 @@ def demo(port: Annotated[int, typer.Option(help="Port to serve on.")] = 8000) ->
     database = Database(settings.effective_database_url)
     logins = database.write_sync(lambda s: seed_demo(s, SystemClock().now()))
     database.dispose()
-    base = f"http://{settings.host}:{port}"
+    base = settings.effective_public_base_url
     typer.echo(f"\n快处 demo — data in {settings.data_dir.resolve()}")
     typer.echo(f"  API docs:      {base}/docs")
     typer.echo(f"  Health:        {base}/health")
@@ -67,6 +67,13 @@ def demo(port: Annotated[int, typer.Option(help="Port to serve on.")] = 8000) ->
     for username, role, unit in logins.staff:
         typer.echo(f"    {username:<18} {role:<10} {unit}")
     typer.echo("  Parties log in with any mobile number; the SMS code is in the log (demo gateway).")
+    typer.echo("  Demo drivers (enter one as a party on the console; the registry checks will find):")
+    for driver in logins.drivers:
+        found = "；".join(driver.findings) or "核验全部通过"
+        typer.echo(
+            f"    {driver.name}  {driver.phone}  {driver.id_number}  "
+            f"{driver.plate_number}（{driver.plate_type}，{driver.vehicle_type}）  → {found}"
+        )
     for code, key in logins.api_keys:
         typer.echo(f"  Insurer {code} API key (shown once): {key}")
     typer.echo("  Demo city: 西湖区 (30.26, 120.10), 上城区 (30.26, 120.20), 拱墅区 (30.33, 120.15)\n")

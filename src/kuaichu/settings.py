@@ -21,7 +21,9 @@ class Settings(BaseSettings):
     port: int = 8000
     # Empty means a key generated once and kept in data_dir/secret.key.
     secret_key: str = ""
-    public_base_url: str = "http://127.0.0.1:8000"
+    # The address people reach the server at (the document's QR code points there).
+    # Empty means http://{host}:{port}, the address the server listens on.
+    public_base_url: str = ""
 
     jurisdictions_file: Path | None = None
 
@@ -97,6 +99,14 @@ class Settings(BaseSettings):
     @property
     def effective_audit_key_file(self) -> Path:
         return self.audit_key_file or self.data_dir / "audit-key.pem"
+
+    @property
+    def effective_public_base_url(self) -> str:
+        if self.public_base_url:
+            return self.public_base_url.rstrip("/")
+        # Listening on every interface: this machine's loopback is where it can be reached.
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        return f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"
 
     @cached_property
     def effective_database_url(self) -> str:

@@ -1,7 +1,7 @@
 """Demo data: a small city of three jurisdictions with their staff, and three insurers."""
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 from sqlalchemy import select
@@ -10,9 +10,11 @@ from sqlalchemy.orm import Session
 from kuaichu.auth.models import Insurer, User
 from kuaichu.auth.principal import Role
 from kuaichu.auth.service import create_insurer, create_user
+from kuaichu.cases.catalogue import PLATE_TYPES
 from kuaichu.clock import local
 from kuaichu.geo.service import import_jurisdictions, read_feature_collection
-from kuaichu.registries.synthetic import seed_reference_registry
+from kuaichu.registries import checks
+from kuaichu.registries.synthetic import demo_drivers, seed_reference_registry
 
 DEMO_JURISDICTIONS = Path(__file__).parent / "jurisdictions.geojson"
 DEMO_PASSWORD = "kuaichu-demo"
@@ -23,10 +25,53 @@ INSURERS = (
 )
 
 
+@dataclass(frozen=True)
+class DemoDriver:
+    """One of the demo's named drivers as a newcomer types them in, and what the checks find."""
+
+    name: str
+    phone: str
+    id_number: str  # also the licence number
+    plate_number: str
+    plate_type: str  # e.g. 小型汽车
+    vehicle_type: str
+    findings: list[str]  # the registry checks' failure reasons; empty: every check passes
+
+
 @dataclass
 class DemoLogins:
     staff: list[tuple[str, str, str]] = field(default_factory=list)  # username, role, unit
     api_keys: list[tuple[str, str]] = field(default_factory=list)  # insurer code, key
+    drivers: list[DemoDriver] = field(default_factory=list)
+
+
+def describe_demo_drivers(today: date) -> list[DemoDriver]:
+    """The demo drivers with the outcome of the same checks the console runs on them (entered as
+    the registry knows them, on an accident today), so one can pick a clean case or a failing one."""
+    drivers = []
+    for person in demo_drivers(today):
+        licence, vehicle = person.licence, person.vehicle
+        found = [
+            checks.check_licence(licence, person.name, vehicle.vehicle_type, today),
+            checks.check_vehicle(vehicle, vehicle.plate_number, vehicle.vehicle_type, today),
+            checks.check_insurance(
+                [person.policy] if person.policy else [],
+                person.policy.policy_number if person.policy else None,
+                today,
+            ),
+        ]
+        drivers.append(
+            DemoDriver(
+                name=person.name,
+                phone=person.phone,
+                id_number=licence.number,
+                plate_number=vehicle.plate_number,
+                plate_type=PLATE_TYPES.get(vehicle.plate_type, vehicle.plate_type),
+                vehicle_type=vehicle.vehicle_type,
+                findings=[failure.reason for finding in found for failure in finding.failures],
+            )
+        )
+    return drivers
 
 
 def seed_demo(session: Session, now: datetime) -> DemoLogins:
@@ -76,5 +121,7 @@ def seed_demo(session: Session, now: datetime) -> DemoLogins:
         if code not in known:
             _, key = create_insurer(session, code=code, name=name, webhook_url=None, now=now)
             logins.api_keys.append((code, key))
-    seed_reference_registry(session, INSURERS, local(now).date())
+    today = local(now).date()
+    seed_reference_registry(session, INSURERS, today)
+    logins.drivers = describe_demo_drivers(today)
     return logins

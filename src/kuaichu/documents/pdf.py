@@ -30,6 +30,7 @@ REVIEW_NOTICE = (
 
 @dataclass(frozen=True)
 class PartyLine:
+    designation: str  # 甲, 乙, 丙...: how the facts text names the party
     name: str
     id_number: str  # masked
     licence_number: str  # masked
@@ -52,6 +53,7 @@ class DocumentContent:
     accident_type: str
     facts: str
     parties: list[PartyLine]
+    reasoning: str  # 认定理由, the officer's own words
     basis: str
     authority: str
     officer: str
@@ -69,13 +71,15 @@ class DocumentContent:
             f"事故地点：{self.address}",
         ]
         parties = [
-            f"{p.name} {p.id_number} {p.licence_number} {p.phone} {p.vehicle_type} {p.plate_number} "
-            f"{p.insurer} {p.policy_number} {p.impact_point} {p.responsibility}"
+            f"{p.designation} {p.name} {p.id_number} {p.licence_number} {p.phone} "
+            f"{p.vehicle_type} {p.plate_number} {p.insurer} {p.policy_number} "
+            f"{p.impact_point} {p.responsibility}"
             for p in self.parties
         ]
         tail = [
             f"事故形态：{self.accident_type}",
             f"事故事实：{self.facts}",
+            f"认定理由：{self.reasoning}",
             f"责任认定依据：{self.basis}",
             REVIEW_NOTICE,
             f"办案民警：{self.officer}（警号{self.badge_number}）",
@@ -161,7 +165,7 @@ def render(content: DocumentContent, font_file: Path) -> bytes:
     for party in content.parties:
         rows.append(
             [
-                p(party.name),
+                p(f"{party.designation}　{party.name}"),
                 p(party.id_number, party.licence_number, style=cell),
                 p(party.phone, style=cell),
                 p(party.vehicle_type, party.plate_number, style=cell),
@@ -170,10 +174,12 @@ def render(content: DocumentContent, font_file: Path) -> bytes:
                 p(party.responsibility),
             ]
         )
-    story.append(_table(rows, [14 * mm, 36 * mm, 22 * mm, 24 * mm, 40 * mm, 16 * mm, 22 * mm]))
+    story.append(_table(rows, [20 * mm, 36 * mm, 22 * mm, 20 * mm, 40 * mm, 16 * mm, 20 * mm]))
     story += [
         Spacer(0, 3 * mm),
         p("事故事实：" + content.facts),
+        Spacer(0, 2 * mm),
+        p("认定理由：" + content.reasoning),
         Spacer(0, 2 * mm),
         p("责任认定依据：" + content.basis),
         Spacer(0, 2 * mm),

@@ -26,8 +26,15 @@ from kuaichu.liability.grades import LABELS, Responsibility
 from kuaichu.liability.models import Determination, LiabilityFacts
 from kuaichu.privacy import mask_id_number, mask_phone
 from kuaichu.registries.models import RegistryCheck
+from kuaichu.registries.service import subject_of
 
 STATUS_LABELS = {"in_force": "有效", "revoked": "已经复核撤销"}
+# How the document and its facts text name the parties, by position: 甲方, 乙方, 丙方...
+DESIGNATIONS = "甲乙丙丁戊己庚辛壬癸"
+
+
+def designation(position: int) -> str:
+    return DESIGNATIONS[position - 1] if 1 <= position <= len(DESIGNATIONS) else f"第{position}方"
 
 
 @dataclass(frozen=True)
@@ -104,30 +111,34 @@ def _content(
     facts_row = session.get(LiabilityFacts, case.id)
     facts = facts_row.parties if facts_row else {}
     insurer_names = {code: name for code, name in session.execute(select(Insurer.code, Insurer.name))}
-    checked_insurers = _checked_insurers(session, case.id)
-    parties = [
-        pdf.PartyLine(
-            name=p.name,
-            id_number=mask_id_number(p.id_number),
-            # A mainland licence number is the ID number: printed masked just the same.
-            licence_number=mask_id_number(p.licence_number),
-            phone=mask_phone(p.phone),
-            vehicle_type=p.vehicle_type,
-            plate_number=p.plate_number,
-            insurer=insurer_names.get(p.insurer_code or "")
-            or checked_insurers.get(p.position)
-            or (p.insurer_code or "未登记"),
-            policy_number=p.policy_number or "未登记",
-            impact_point=facts.get(str(p.position), {}).get("impact_point") or "—",
-            responsibility=LABELS[shares[p.id]],
+    insured = _registry_policies(session, case)
+    parties = []
+    for p in case.parties:
+        policy = insured.get(p.position, {})
+        parties.append(
+            pdf.PartyLine(
+                designation=designation(p.position),
+                name=p.name,
+                id_number=mask_id_number(p.id_number),
+                # A mainland licence number is the ID number: printed masked just the same.
+                licence_number=mask_id_number(p.licence_number),
+                phone=mask_phone(p.phone),
+                vehicle_type=p.vehicle_type,
+                plate_number=p.plate_number,
+                # What the insurance registry found wins over what was said at the roadside.
+                insurer=str(policy.get("insurer_name") or "")
+                or insurer_names.get(p.insurer_code or "")
+                or (p.insurer_code or "未登记"),
+                policy_number=str(policy.get("policy_number") or "") or p.policy_number or "未登记",
+                impact_point=facts.get(str(p.position), {}).get("impact_point") or "—",
+                responsibility=LABELS[shares[p.id]],
+            )
         )
-        for p in case.parties
-    ]
     if determination.proposal_accepted:
         assert determination.proposal is not None
         basis = f"{determination.proposal['label']}，依据{determination.proposal['basis']}。"
     else:
-        basis = f"依据{cite('art. 60')}，" + (determination.reasoning or "根据现场证据认定各方责任") + "。"
+        basis = f"依据{cite('art. 60')}，根据现场证据认定各方责任。"
     occurred = local(case.occurred_at or case.reported_at)
     return pdf.DocumentContent(
         number=number,
@@ -138,6 +149,7 @@ def _content(
         accident_type=case.accident_type or "",
         facts=case.description or "",
         parties=parties,
+        reasoning=determination.reasoning.strip(),
         basis=basis,
         authority=issuer.authority,
         officer=officer.display_name,
@@ -148,14 +160,20 @@ def _content(
     )
 
 
-def _checked_insurers(session: Session, case_id: int) -> dict[int, str]:
-    """The insurer name the insurance registry gave for each party, when it was asked."""
+def _registry_policies(session: Session, case: Case) -> dict[int, dict[str, object]]:
+    """What the insurance registry found for each party (policy number, insurer), from the newest
+    check of the party as it now stands: a check of data changed since concerns someone else."""
+    current = {p.position: subject_of(p) for p in case.parties}
     rows = session.scalars(
         select(RegistryCheck)
-        .where(RegistryCheck.case_id == case_id, RegistryCheck.kind == "insurance")
-        .order_by(RegistryCheck.checked_at)
+        .where(RegistryCheck.case_id == case.id, RegistryCheck.kind == "insurance")
+        .order_by(RegistryCheck.checked_at, RegistryCheck.id)
     )
-    return {r.party_position: str(r.found["insurer_name"]) for r in rows if r.found.get("insurer_name")}
+    return {
+        r.party_position: r.found
+        for r in rows
+        if r.found.get("policy_number") and current.get(r.party_position) == r.subject
+    }
 
 
 def _status(session: Session, document: DeterminationDocument) -> str:

@@ -86,6 +86,8 @@ AUDIT_ACTION_LABELS = {
     "read_evidence": "查看证据文件",
     "evidence_hash_mismatch": "证据文件校验失败",
     "replay_case": "回放案件",
+    "search_cases": "检索案件",
+    "read_case_file": "查看案卷（核验、行为事实、认定）",
     "read_claim_package": "调取理赔资料",
     "list_claims": "查看理赔列表",
     "resend_message": "重新投递消息",

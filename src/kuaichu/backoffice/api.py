@@ -1,0 +1,36 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+
+from kuaichu.auth.deps import Context, require
+from kuaichu.auth.principal import Principal, Role
+from kuaichu.backoffice import service
+from kuaichu.backoffice.schemas import CaseFileOut, FoundCase
+from kuaichu.cases.schemas import RowId
+
+# Declared before the cases router: "/api/cases/search" is not a case id.
+router = APIRouter(prefix="/api/cases", tags=["back office"])
+Staff = Annotated[
+    Principal,
+    Depends(require(Role.OPERATOR, Role.OFFICER, Role.REVIEWER, Role.SUPERVISOR, Role.ADMIN)),
+]
+BackOffice = Annotated[
+    Principal, Depends(require(Role.OFFICER, Role.REVIEWER, Role.SUPERVISOR, Role.OPERATOR))
+]
+
+
+@router.get("/search", response_model=list[FoundCase])
+async def search(
+    viewer: Staff,
+    context: Context,
+    q: Annotated[str, Query(description="事故编号、当事人手机号或号牌号码")] = "",
+) -> list[FoundCase]:
+    now = context.clock.now()
+    return await context.database.write(lambda s: service.search_cases(s, viewer, q, now))
+
+
+@router.get("/{case_id}/case-file", response_model=CaseFileOut)
+async def case_file(case_id: RowId, viewer: BackOffice, context: Context) -> CaseFileOut:
+    now = context.clock.now()
+    limit = context.settings.quick_handling_max_vehicles
+    return await context.database.write(lambda s: service.case_file(s, viewer, case_id, limit, now))
