@@ -15,6 +15,7 @@ from kuaichu.clock import SHANGHAI, as_utc, local
 log = logging.getLogger(__name__)
 
 REVIEW_PERIOD_DAYS = 3  # art. 71
+DECISION_PERIOD_DAYS = 30  # art. 73: the reviewing unit decides within 30 days of accepting
 
 
 def is_rest_day(day: date) -> bool:
@@ -31,6 +32,19 @@ def last_day_to_apply(delivered_at: datetime) -> date:
     while is_rest_day(last):
         last += timedelta(days=1)
     return last
+
+
+def decision_due_on(submitted_at: datetime) -> date:
+    """The last day (Shanghai) for the reviewing unit's decision, counted like the application's."""
+    last = local(submitted_at).date() + timedelta(days=DECISION_PERIOD_DAYS)
+    while is_rest_day(last):
+        last += timedelta(days=1)
+    return last
+
+
+def days_left(last_day: date, now: datetime) -> int:
+    """Whole days from today (Shanghai) to the last day: 0 on the last day, negative once past."""
+    return (last_day - local(now).date()).days
 
 
 def review_deadline(delivered_at: datetime) -> datetime:

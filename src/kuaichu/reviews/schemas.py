@@ -1,4 +1,4 @@
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
 from pydantic import BaseModel, Field
@@ -25,3 +25,10 @@ class ReviewOut(BaseModel):
     outcome: str | None
     decision_note: str | None
     decided_at: datetime | None
+    outcome_label: str | None = None
+    # art. 73: the reviewing unit decides by this day; days left from today (negative: overdue).
+    decide_by: date | None = None
+    days_left: int | None = None
+
+
+OUTCOME_LABELS = {ReviewOutcome.UPHELD: "维持原认定", ReviewOutcome.REVOKED: "撤销原认定，重新认定"}

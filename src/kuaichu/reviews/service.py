@@ -12,9 +12,15 @@ from kuaichu.cases.lifecycle import Action, CaseState
 from kuaichu.cases.models import Case
 from kuaichu.cases.service import in_force_determination, notify_parties
 from kuaichu.errors import Conflict, Forbidden, IllegalTransition, NotFound
-from kuaichu.reviews.deadline import last_day_to_apply, review_deadline
+from kuaichu.reviews.deadline import days_left, decision_due_on, last_day_to_apply, review_deadline
 from kuaichu.reviews.models import ReviewRequest
-from kuaichu.reviews.schemas import ReviewApplicationIn, ReviewDecisionIn, ReviewOut, ReviewOutcome
+from kuaichu.reviews.schemas import (
+    OUTCOME_LABELS,
+    ReviewApplicationIn,
+    ReviewDecisionIn,
+    ReviewOut,
+    ReviewOutcome,
+)
 
 
 def apply_for_review(
@@ -115,7 +121,7 @@ def close_final_cases(session: Session, now: datetime) -> int:
     return closed
 
 
-def read_review(session: Session, viewer: Principal, case_id: int) -> ReviewOut:
+def read_review(session: Session, viewer: Principal, case_id: int, now: datetime) -> ReviewOut:
     case = get_case(session, viewer, case_id)
     review = session.scalars(select(ReviewRequest).where(ReviewRequest.case_id == case.id)).first()
     if review is None:
@@ -127,4 +133,7 @@ def read_review(session: Session, viewer: Principal, case_id: int) -> ReviewOut:
         outcome=review.outcome,
         decision_note=review.decision_note,
         decided_at=review.decided_at,
+        outcome_label=OUTCOME_LABELS[ReviewOutcome(review.outcome)] if review.outcome else None,
+        decide_by=None if review.outcome else decision_due_on(review.submitted_at),
+        days_left=None if review.outcome else days_left(decision_due_on(review.submitted_at), now),
     )

@@ -61,6 +61,12 @@ class StaffingOut(BaseModel):
     predicted_service_level_with_roster: float
 
 
+class PresenceCount(BaseModel):
+    status: str
+    label: str
+    count: int
+
+
 class QueueHealth(BaseModel):
     jurisdiction_code: str
     jurisdiction_name: str
@@ -70,3 +76,5 @@ class QueueHealth(BaseModel):
     operators_in_call: int
     # available | busy | wrap_up | away, as the operators' consoles last reported.
     operators_by_state: dict[str, int]
+    # The same, in the consoles' order, with each state's Chinese name (states with nobody left out).
+    presence: list[PresenceCount] = []

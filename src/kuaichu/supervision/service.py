@@ -9,22 +9,35 @@ from sqlalchemy.orm import Session
 
 from kuaichu.audit import service as audit
 from kuaichu.audit.models import AuditEntry
-from kuaichu.auth.models import User
+from kuaichu.auth.models import Insurer, User
 from kuaichu.auth.principal import Principal, Role
 from kuaichu.calls.models import OperatorPresence
+from kuaichu.calls.schemas import PRESENCE_LABELS
 from kuaichu.cases.access import get_case
 from kuaichu.cases.lifecycle import CaseState
 from kuaichu.cases.models import Case, TimelineEvent
 from kuaichu.cases.service import EVENT_LABELS, ROLE_LABELS, case_view, timeline_of
 from kuaichu.claims.models import Claim
-from kuaichu.documents.service import list_documents
+from kuaichu.claims.schemas import STEP_LABELS
+from kuaichu.documents.service import STATUS_LABELS, designation, list_documents
 from kuaichu.errors import NotFound
 from kuaichu.evidence.service import evidence_of
 from kuaichu.geo.models import Jurisdiction
+from kuaichu.liability.grades import LABELS as GRADE_LABELS
+from kuaichu.liability.grades import Responsibility
 from kuaichu.liability.models import Determination
 from kuaichu.registries.service import latest_checks
 from kuaichu.reviews.models import ReviewRequest
-from kuaichu.supervision.schemas import AuditLine, CaseReplay, Distribution, QueueHealth, StaffingOut, Timings
+from kuaichu.reviews.schemas import OUTCOME_LABELS, ReviewOutcome
+from kuaichu.supervision.schemas import (
+    AuditLine,
+    CaseReplay,
+    Distribution,
+    PresenceCount,
+    QueueHealth,
+    StaffingOut,
+    Timings,
+)
 from kuaichu.supervision.staffing import operators_needed, staffing
 
 # The reference (交管12123 事故视频快处): information collected in 5 minutes, determination in 8.
@@ -32,6 +45,7 @@ COLLECTION_TARGET = timedelta(minutes=5)
 DETERMINATION_TARGET = timedelta(minutes=8)
 QUEUE_WAIT_TARGET = timedelta(seconds=30)
 DEFAULT_HANDLING = timedelta(minutes=5)
+CLAIM_STATUS_LABELS = {"pushed": "已推送保险公司", **{s.value: label for s, label in STEP_LABELS.items()}}
 
 
 def replay(session: Session, supervisor: Principal, case_id: int, now: datetime) -> CaseReplay:
@@ -43,6 +57,8 @@ def replay(session: Session, supervisor: Principal, case_id: int, now: datetime)
     review = session.scalars(select(ReviewRequest).where(ReviewRequest.case_id == case.id)).first()
     claims = session.scalars(select(Claim).where(Claim.case_id == case.id).order_by(Claim.id))
     access = session.scalars(select(AuditEntry).where(AuditEntry.case_id == case.id).order_by(AuditEntry.id))
+    insurers = {code: name for code, name in session.execute(select(Insurer.code, Insurer.name))}
+    names = {p.id: f"{designation(p.position)} {p.name}" for p in case.parties}
     return CaseReplay(
         case=case_view(session, case, supervisor),
         timeline=timeline_of(session, case, supervisor),
@@ -54,9 +70,20 @@ def replay(session: Session, supervisor: Principal, case_id: int, now: datetime)
                 "officer_id": d.officer_id,
                 "decided_at": d.decided_at.isoformat(),
                 "status": d.status,
+                "status_label": STATUS_LABELS.get(d.status, d.status),
                 "replaces_id": d.replaces_id,
-                "shares": d.shares,
+                "shares": [
+                    {
+                        **s,
+                        "party": names.get(int(str(s["party_id"])), ""),
+                        "responsibility_label": GRADE_LABELS[Responsibility(str(s["responsibility"]))],
+                    }
+                    for s in d.shares
+                ],
                 "reasoning": d.reasoning,
+                "rule_label": (d.proposal or {}).get("label"),
+                "proposal_accepted": d.proposal_accepted,
+                "override_reason": d.override_reason,
             }
             for d in determinations
         ],
@@ -67,11 +94,18 @@ def replay(session: Session, supervisor: Principal, case_id: int, now: datetime)
             "submitted_at": review.submitted_at.isoformat(),
             "reasons": review.reasons,
             "outcome": review.outcome,
+            "outcome_label": OUTCOME_LABELS[ReviewOutcome(review.outcome)] if review.outcome else "待复核",
             "reviewer_id": review.reviewer_id,
             "decided_at": review.decided_at.isoformat() if review.decided_at else None,
         },
         claims=[
-            {"insurer_code": c.insurer_code, "pushed_at": c.pushed_at.isoformat(), "status": c.status}
+            {
+                "insurer_code": c.insurer_code,
+                "insurer_name": insurers.get(c.insurer_code, c.insurer_code),
+                "pushed_at": c.pushed_at.isoformat(),
+                "status": c.status,
+                "status_label": CLAIM_STATUS_LABELS.get(c.status, c.status),
+            }
             for c in claims
         ],
         access_log=[_audit_line(entry) for entry in access],
@@ -228,6 +262,7 @@ def queue_health(session: Session, now: datetime) -> list[QueueHealth]:
             .where(OperatorPresence.jurisdiction_id == jurisdiction.id)
             .group_by(OperatorPresence.status)
         )
+        counts: dict[str, int] = {status: count for status, count in by_state}
         health.append(
             QueueHealth(
                 jurisdiction_code=jurisdiction.code,
@@ -236,7 +271,12 @@ def queue_health(session: Session, now: datetime) -> list[QueueHealth]:
                 longest_wait_seconds=int((now - oldest).total_seconds()) if oldest else 0,
                 operators_on_roster=on_roster,
                 operators_in_call=in_call,
-                operators_by_state={status: count for status, count in by_state},
+                operators_by_state=counts,
+                presence=[
+                    PresenceCount(status=status.value, label=label, count=counts[status.value])
+                    for status, label in PRESENCE_LABELS.items()
+                    if counts.get(status.value)
+                ],
             )
         )
     return health
