@@ -44,13 +44,20 @@ FACTS = {
 
 
 async def upload_jpeg(
-    client: httpx.AsyncClient, headers: dict[str, str], case_id: int, kind: str = "side_by_side"
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    case_id: int,
+    kind: str = "side_by_side",
+    party_position: int | None = None,
 ) -> httpx.Response:
+    data = {"kind": kind, "lat": "30.26", "lng": "120.10"}
+    if party_position is not None:
+        data["party_position"] = str(party_position)
     return await client.post(
         f"/api/cases/{case_id}/evidence",
         headers=headers,
         files={"file": ("scene.jpg", JPEG_BYTES, "image/jpeg")},
-        data={"kind": kind, "lat": "30.26", "lng": "120.10"},
+        data=data,
     )
 
 

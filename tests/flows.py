@@ -3,9 +3,10 @@
 from dataclasses import dataclass
 
 from conftest import XIHU, Api
-from factories import FACTS, party_body, upload_jpeg
+from factories import ACCIDENT_DAY, FACTS, demo_party, upload_jpeg
 
 from kuaichu.auth.principal import Role
+from kuaichu.registries.synthetic import demo_drivers, load
 
 REPORTER = "13800000001"
 OTHER = "13900000002"
@@ -21,37 +22,107 @@ class WalkedCase:
     officer: dict[str, str]
 
 
-async def evacuated_case(api: Api, registry_checks: bool = False) -> WalkedCase:
-    """Report, call, facts, parties (and, if asked, the registry checks the console runs on
-    them), a still, collection complete, evacuate."""
+NO_CIRCUMSTANCES = {
+    "injury": False,
+    "vehicles_immovable": False,
+    "facts_disputed": False,
+    "drink_or_drugs_suspected": False,
+    "overload_or_speeding_suspected": False,
+    "plate_missing_or_forged": False,
+    "party_left_scene": False,
+    "deliberate": False,
+    "public_facility_damage_unknown_owner": False,
+}
+# Party 2 ran into party 1 from behind; party 1 did none of the listed acts.
+REAR_END_ACTS = {
+    "parties": [
+        {"position": 1, "acts": [], "impact_point": "车尾"},
+        {"position": 2, "acts": ["rear_end"], "impact_point": "车头"},
+    ]
+}
+# The default required stills of a two-vehicle accident: (kind, party position).
+REQUIRED_STILLS = [
+    ("side_by_side", None),
+    ("collision_point", None),
+    ("vehicle_overview", 1),
+    ("vehicle_overview", 2),
+    ("plate", 1),
+    ("plate", 2),
+]
+
+
+async def demo_registry(api: Api) -> None:
+    """The reference registry knows the demo's named drivers (张伟 and 李娜 pass every check)."""
+    await api.context.database.write(lambda s: load(s, demo_drivers(ACCIDENT_DAY)))
+
+
+async def collect_evidence(
+    api: Api, case_id: int, operator: dict[str, str], skip: frozenset[str] = frozenset()
+) -> None:
+    """What the console does in the call once facts and parties are in: the registry checks,
+    the eligibility answers, each party's acts and the required stills. `skip` leaves steps
+    out ("checks", "circumstances", "acts", "stills")."""
+    client = api.client
+    steps = []
+    if "checks" not in skip:
+        steps.append(await client.post(f"/api/cases/{case_id}/checks", headers=operator))
+    if "circumstances" not in skip:
+        steps.append(
+            await client.put(f"/api/cases/{case_id}/circumstances", json=NO_CIRCUMSTANCES, headers=operator)
+        )
+    if "acts" not in skip:
+        steps.append(
+            await client.put(f"/api/cases/{case_id}/liability-facts", json=REAR_END_ACTS, headers=operator)
+        )
+    if "stills" not in skip:
+        for kind, position in REQUIRED_STILLS:
+            steps.append(await upload_jpeg(client, operator, case_id, kind, position))
+    for response in steps:
+        assert response.status_code < 300, response.text
+
+
+async def in_call_case(api: Api, *names: str) -> tuple[int, dict[str, str]]:
+    """张伟 reports; the operator takes the call and records the facts and the named parties."""
+    await demo_registry(api)
     client = api.client
     reporter = api.party_token(REPORTER)
-    other = api.party_token(OTHER)
     operator = await api.staff("op-xihu", Role.OPERATOR, "330106")
-    officer = await api.staff("officer-xihu", Role.OFFICER, "330106")
     case_id = (await client.post("/api/cases", json=XIHU, headers=reporter)).json()["id"]
-    steps = [
+    parties = {"parties": [demo_party(name) for name in names]}
+    for response in (
         await client.post(f"/api/cases/{case_id}/take", headers=operator),
         await client.put(f"/api/cases/{case_id}/facts", json=FACTS, headers=operator),
-        await client.put(
-            f"/api/cases/{case_id}/parties",
-            json={
-                "parties": [party_body(REPORTER, "浙A12345"), party_body(OTHER, "浙A54321", "李娜", "456")]
-            },
-            headers=operator,
-        ),
-    ]
-    if registry_checks:
-        steps.append(await client.post(f"/api/cases/{case_id}/checks", headers=operator))
-    steps += [
-        await upload_jpeg(client, operator, case_id),
-        await client.post(f"/api/cases/{case_id}/collection-complete", headers=operator),
+        await client.put(f"/api/cases/{case_id}/parties", json=parties, headers=operator),
+    ):
+        assert response.status_code < 300, response.text
+    return case_id, operator
+
+
+OVERRIDE_REASON = "现场条件所限，已与当事人当面核对"
+
+
+async def evacuated_case(api: Api, skip: frozenset[str] = frozenset()) -> WalkedCase:
+    """Report, call, facts, parties (张伟 and 李娜), everything the collection gate asks for
+    but the steps in `skip` (whose gaps the operator overrides with a reason), collection
+    complete, evacuate."""
+    client = api.client
+    case_id, operator = await in_call_case(api, "张伟", "李娜")
+    officer = await api.staff("officer-xihu", Role.OFFICER, "330106")
+    await collect_evidence(api, case_id, operator, skip)
+    gate = (await client.get(f"/api/cases/{case_id}/collection", headers=operator)).json()
+    keys = [item["key"] for item in gate["missing"] if item["overridable"]]
+    body = {"override": {"keys": keys, "reason": OVERRIDE_REASON}} if keys else None
+    steps = [
+        await client.post(f"/api/cases/{case_id}/collection-complete", json=body, headers=operator),
         await client.post(f"/api/cases/{case_id}/evacuate", headers=operator),
     ]
     for response in steps:
         assert response.status_code < 300, response.text
-    party_ids = [p["id"] for p in steps[2].json()["parties"]]
-    return WalkedCase(case_id, party_ids, reporter, other, operator, officer)
+    case = (await client.get(f"/api/cases/{case_id}", headers=operator)).json()
+    party_ids = [p["id"] for p in case["parties"]]
+    return WalkedCase(
+        case_id, party_ids, api.party_token(REPORTER), api.party_token(OTHER), operator, officer
+    )
 
 
 def rear_end_decision(case: WalkedCase) -> dict[str, object]:
@@ -61,7 +132,7 @@ def rear_end_decision(case: WalkedCase) -> dict[str, object]:
             {"party_id": case.party_ids[0], "responsibility": "none"},
             {"party_id": case.party_ids[1], "responsibility": "full"},
         ],
-        "reasoning": "追尾",
+        "reasoning": "乙车追尾甲车，未保持安全距离",
     }
 
 

@@ -87,12 +87,12 @@ async def _register(api: Api, code: str, url: str) -> tuple[str, dict[str, str]]
 async def test_a_claim_is_pushed_signed_and_delivered_once_after_an_outage(
     api: Api, receiver: Receiver, clock: FrozenClock
 ) -> None:
-    receiver.secret, _ = await _register(api, "PICC", receiver.url)
-    case = await determined_case(api)  # party 2 bears full responsibility
+    receiver.secret, _ = await _register(api, "CPIC", receiver.url)
+    case = await determined_case(api)  # 李娜 (party 2, insured with CPIC) bears full responsibility
     response = await api.client.post(f"/api/cases/{case.id}/claim", headers=case.reporter)
     assert response.status_code == 201, response.text
-    # Party 1 bears none: its claim goes to party 2's insurer (PICC as well in this case).
-    assert response.json()["insurer_code"] == "PICC"
+    # Party 1 bears none: its claim goes to party 2's insurer.
+    assert response.json()["insurer_code"] == "CPIC"
 
     await api.deliver_outbox()  # the receiver is down: the push fails and waits its turn
     failed = await api.context.database.read(
@@ -136,26 +136,26 @@ async def test_insurer_a_cannot_fetch_insurer_bs_package(api: Api) -> None:
     _, picc = await _register(api, "PICC", "http://127.0.0.1:9/none")
     _, cpic = await _register(api, "CPIC", "http://127.0.0.1:9/none")
     claim_id = (await api.client.post(f"/api/cases/{case.id}/claim", headers=case.reporter)).json()["id"]
-    package = await api.client.get(f"/api/insurer/claims/{claim_id}/package", headers=picc)
+    package = await api.client.get(f"/api/insurer/claims/{claim_id}/package", headers=cpic)
     assert package.status_code == 200
     assert package.json()["case_number"]
-    assert (await api.client.get(f"/api/insurer/claims/{claim_id}/package", headers=cpic)).status_code == 404
-    assert (await api.client.get(f"/api/cases/{case.id}/evidence", headers=cpic)).status_code == 404
+    assert (await api.client.get(f"/api/insurer/claims/{claim_id}/package", headers=picc)).status_code == 404
+    assert (await api.client.get(f"/api/cases/{case.id}/evidence", headers=picc)).status_code == 404
     evidence = package.json()["evidence"][0]["content"]
-    assert (await api.client.get(evidence, headers=picc)).status_code == 200
+    assert (await api.client.get(evidence, headers=cpic)).status_code == 200
 
 
 async def test_the_party_sees_each_step_the_insurer_reports(api: Api) -> None:
     case = await determined_case(api)
-    _, picc = await _register(api, "PICC", "http://127.0.0.1:9/none")
+    _, cpic = await _register(api, "CPIC", "http://127.0.0.1:9/none")
     claim_id = (await api.client.post(f"/api/cases/{case.id}/claim", headers=case.reporter)).json()["id"]
     for step in ("surveyor_assigned", "contacted", "assessed", "paid"):
         response = await api.client.post(
-            f"/api/insurer/claims/{claim_id}/progress", json={"status": step}, headers=picc
+            f"/api/insurer/claims/{claim_id}/progress", json={"status": step}, headers=cpic
         )
         assert response.status_code == 200, response.text
     back = await api.client.post(
-        f"/api/insurer/claims/{claim_id}/progress", json={"status": "contacted"}, headers=picc
+        f"/api/insurer/claims/{claim_id}/progress", json={"status": "contacted"}, headers=cpic
     )
     assert back.status_code == 409
     timeline = (await api.client.get(f"/api/cases/{case.id}/timeline", headers=case.reporter)).json()
@@ -163,25 +163,25 @@ async def test_the_party_sees_each_step_the_insurer_reports(api: Api) -> None:
     assert steps == ["已指派查勘员", "查勘员已联系您", "定损完成", "赔款已支付"]
     assert any("赔款已支付" in text for text in await api.sms_to("13800000001"))
     seen = (await api.client.get(f"/api/cases/{case.id}/claims", headers=case.reporter)).json()
-    assert [(c["insurer_name"], c["status"]) for c in seen] == [("PICC保险", "paid")]
+    assert [(c["insurer_name"], c["status"]) for c in seen] == [("CPIC保险", "paid")]
     stranger = await api.client.get(f"/api/cases/{case.id}/claims", headers=api.party_token("13700000000"))
     assert stranger.status_code == 404
 
 
 async def test_a_dead_letter_is_shown_to_the_supervisor_and_resent(api: Api, clock: FrozenClock) -> None:
     case = await determined_case(api)
-    await _register(api, "PICC", "http://127.0.0.1:9/none")
+    await _register(api, "CPIC", "http://127.0.0.1:9/none")
     await api.client.post(f"/api/cases/{case.id}/claim", headers=case.reporter)
     for _ in range(api.context.settings.outbox_max_attempts):
         await api.deliver_outbox()
         clock.advance(timedelta(hours=2))
     supervisor = await api.staff("supervisor", Role.SUPERVISOR)
     dead = (await api.client.get("/api/supervision/dead-letters", headers=supervisor)).json()
-    assert [d["target"] for d in dead] == ["PICC"]
+    assert [d["target"] for d in dead] == ["CPIC"]
 
     await api.context.database.write(
         lambda s: s.execute(
-            update(Insurer).where(Insurer.code == "PICC").values(webhook_url="http://127.0.0.1:9/x")
+            update(Insurer).where(Insurer.code == "CPIC").values(webhook_url="http://127.0.0.1:9/x")
         )
     )
     resend = f"/api/supervision/dead-letters/{dead[0]['id']}/resend"

@@ -1,13 +1,11 @@
 """定损理赔 and the insurer's view of it, through API keys."""
 
 from conftest import Api
-from factories import ACCIDENT_DAY
 from flows import determined_case, evacuated_case
 from sqlalchemy.orm import Session
 
 from kuaichu.auth.models import Insurer
 from kuaichu.auth.service import create_api_key
-from kuaichu.registries.synthetic import demo_drivers, load
 
 
 async def _insurer_key(api: Api, code: str, name: str) -> dict[str, str]:
@@ -21,22 +19,22 @@ async def _insurer_key(api: Api, code: str, name: str) -> dict[str, str]:
 
 
 async def test_a_claim_reaches_only_the_insurer_it_was_pushed_to(api: Api) -> None:
-    case = await determined_case(api)  # both parties insured with PICC
+    case = await determined_case(api)  # 李娜, insured with CPIC, bears full responsibility
     picc = await _insurer_key(api, "PICC", "中国人民财产保险")
     cpic = await _insurer_key(api, "CPIC", "中国太平洋财产保险")
-    assert (await api.client.get("/api/insurer/claims", headers=picc)).json() == []
+    assert (await api.client.get("/api/insurer/claims", headers=cpic)).json() == []
 
     response = await api.client.post(f"/api/cases/{case.id}/claim", headers=case.reporter)
     assert response.status_code == 201, response.text
-    assert response.json()["insurer_code"] == "PICC"
+    assert response.json()["insurer_code"] == "CPIC"
 
-    claims = (await api.client.get("/api/insurer/claims", headers=picc)).json()
+    claims = (await api.client.get("/api/insurer/claims", headers=cpic)).json()
     assert [c["case_id"] for c in claims] == [case.id]
-    assert (await api.client.get("/api/insurer/claims", headers=cpic)).json() == []
-    seen = await api.client.get(f"/api/cases/{case.id}", headers=picc)
+    assert (await api.client.get("/api/insurer/claims", headers=picc)).json() == []
+    seen = await api.client.get(f"/api/cases/{case.id}", headers=cpic)
     assert seen.status_code == 200
     assert all("*" in p["id_number"] for p in seen.json()["parties"])
-    assert (await api.client.get(f"/api/cases/{case.id}", headers=cpic)).status_code == 404
+    assert (await api.client.get(f"/api/cases/{case.id}", headers=picc)).status_code == 404
 
 
 async def test_both_parties_may_claim_and_each_only_once(api: Api) -> None:
@@ -61,11 +59,8 @@ async def test_an_unknown_api_key_is_refused(api: Api) -> None:
 
 
 async def test_the_claim_goes_to_the_insurer_the_registry_found(api: Api) -> None:
-    """李娜 said PICC at the roadside; the registry knows her compulsory insurer is CPIC."""
-    await api.context.database.write(lambda s: load(s, demo_drivers(ACCIDENT_DAY)))
+    """The claim goes where the registry check found 李娜's compulsory insurance."""
     case = await determined_case(api)  # 李娜 (party 2) bears full responsibility
-    checks = await api.client.post(f"/api/cases/{case.id}/checks", headers=case.operator)
-    assert checks.status_code == 200, checks.text
     response = await api.client.post(f"/api/cases/{case.id}/claim", headers=case.reporter)
     assert response.status_code == 201, response.text
     assert response.json()["insurer_code"] == "CPIC"

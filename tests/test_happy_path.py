@@ -3,7 +3,8 @@
 from datetime import datetime
 
 from conftest import XIHU, Api
-from factories import FACTS, party_body, upload_jpeg
+from factories import FACTS, demo_party
+from flows import collect_evidence, demo_registry
 
 from kuaichu.auth.principal import Role
 from kuaichu.clock import SHANGHAI, FrozenClock
@@ -33,11 +34,14 @@ async def test_a_rear_end_collision_from_one_tap_to_closed(api: Api, clock: Froz
     assert (await client.post(f"/api/cases/{case_id}/take", headers=operator)).json()["state"] == "in_call"
     response = await client.put(f"/api/cases/{case_id}/facts", json=FACTS, headers=operator)
     assert response.status_code == 200, response.text
-    parties = {"parties": [party_body(REPORTER, "浙A12345"), party_body(OTHER, "浙AD12345", "李娜", "456")]}
-    parties["parties"][1]["plate_type"] = "52"
+    await demo_registry(api)
+    parties = {"parties": [demo_party("张伟"), demo_party("李娜")]}
     response = await client.put(f"/api/cases/{case_id}/parties", json=parties, headers=operator)
     assert response.status_code == 200, response.text
-    assert (await upload_jpeg(client, operator, case_id)).status_code == 201
+    # Nothing leaves the scene unchecked: the registries, eligibility, acts and stills first.
+    response = await client.post(f"/api/cases/{case_id}/collection-complete", headers=operator)
+    assert response.status_code == 409
+    await collect_evidence(api, case_id, operator)
     response = await client.post(f"/api/cases/{case_id}/collection-complete", headers=operator)
     assert response.json()["state"] == "collected"
 
@@ -91,7 +95,10 @@ async def test_a_rear_end_collision_from_one_tap_to_closed(api: Api, clock: Froz
         "take",
         "facts_recorded",
         "parties_recorded",
-        "evidence_added",
+        "registry_checked",
+        "circumstances_recorded",
+        "liability_facts_recorded",
+        *["evidence_added"] * 6,
         "complete_collection",
         "evacuate",
         "determine",

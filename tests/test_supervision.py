@@ -3,17 +3,14 @@
 from datetime import timedelta
 
 from conftest import XIHU, Api
-from factories import ACCIDENT_DAY
 from flows import determined_case, evacuated_case, rear_end_decision
 
 from kuaichu.auth.principal import Role
 from kuaichu.clock import FrozenClock
-from kuaichu.registries.synthetic import demo_drivers, load
 
 
 async def test_supervisor_replay_shows_every_step_in_order(api: Api) -> None:
-    await api.context.database.write(lambda s: load(s, demo_drivers(ACCIDENT_DAY)))
-    case = await evacuated_case(api, registry_checks=True)
+    case = await evacuated_case(api)
     decision = await api.client.post(
         f"/api/cases/{case.id}/determination", json=rear_end_decision(case), headers=case.officer
     )
@@ -37,7 +34,9 @@ async def test_supervisor_replay_shows_every_step_in_order(api: Api) -> None:
         "facts_recorded",
         "parties_recorded",
         "registry_checked",
-        "evidence_added",
+        "circumstances_recorded",
+        "liability_facts_recorded",
+        *["evidence_added"] * 6,
         "complete_collection",
         "evacuate",
         "determine",
@@ -48,12 +47,12 @@ async def test_supervisor_replay_shows_every_step_in_order(api: Api) -> None:
     ]
     assert [e["state"] for e in replay["timeline"]][-1] == "closed"
     assert replay["case"]["state"] == "closed"
-    assert len(replay["evidence"]) == 1
+    assert len(replay["evidence"]) == 6
     assert [d["status"] for d in replay["determinations"]] == ["in_force"]
     assert [d["status"] for d in replay["documents"]] == ["in_force"]
     assert {(c["party_name"], c["kind"], c["outcome"]) for c in replay["registry_checks"]} >= {
         ("张伟", "licence", "passed"),
-        ("李娜", "insurance", "failed"),  # she named another policy than the registry's
+        ("李娜", "insurance", "passed"),
     }
     assert replay["review"]["outcome"] == "upheld"
     assert replay["claims"][0]["insurer_code"] == "CPIC"  # 李娜 is at fault; the registry names CPIC

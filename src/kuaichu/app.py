@@ -23,6 +23,7 @@ from kuaichu.cases.fields import field_label
 from kuaichu.claims.api import router as claims_router
 from kuaichu.claims.webhooks import InsurerWebhookGateway
 from kuaichu.clock import Clock, SystemClock
+from kuaichu.collection.api import router as collection_router
 from kuaichu.context import AppContext
 from kuaichu.db import Database
 from kuaichu.documents.api import router as documents_router
@@ -141,6 +142,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         auth_router,
         backoffice_router,  # before the cases router: /api/cases/search is no case id
         cases_router,
+        collection_router,
         evidence_router,
         liability_router,
         reviews_router,

@@ -3,10 +3,13 @@
 import secrets
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, StringConstraints
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# An evidence kind (evidence.schemas.EvidenceKind), optionally needed once per vehicle.
+STILL_REQUIREMENT = r"^(side_by_side|vehicle_overview|collision_point|plate|other)(:each)?$"
 
 
 class Settings(BaseSettings):
@@ -76,6 +79,12 @@ class Settings(BaseSettings):
     registry_breaker_fail_max: int = Field(default=5, ge=1)
     # ...until this many seconds have passed; then one trial lookup decides.
     registry_breaker_reset_seconds: float = Field(default=30.0, gt=0)
+
+    # The stills collection needs before the parties may leave (a jurisdiction may set its own):
+    # a kind alone is needed once per case, "kind:each" once per party's vehicle.
+    required_stills: list[Annotated[str, StringConstraints(pattern=STILL_REQUIREMENT)]] = Field(
+        default_factory=lambda: ["side_by_side", "vehicle_overview:each", "collision_point", "plate:each"]
+    )
 
     # Quick handling allows at most this many vehicles (a local rule; art. 19).
     quick_handling_max_vehicles: int = Field(default=3, ge=1, le=10)

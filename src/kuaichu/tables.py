@@ -5,6 +5,7 @@ from kuaichu.auth import models as auth_models
 from kuaichu.calls import models as call_models
 from kuaichu.cases import models as case_models
 from kuaichu.claims import models as claim_models
+from kuaichu.collection import models as collection_models
 from kuaichu.db import Base
 from kuaichu.documents import models as document_models
 from kuaichu.eligibility import models as eligibility_models
@@ -23,6 +24,7 @@ __all__ = [
     "call_models",
     "case_models",
     "claim_models",
+    "collection_models",
     "document_models",
     "eligibility_models",
     "evidence_models",

@@ -85,6 +85,21 @@ async def queue_status(case_id: RowId, party: Party, context: Context) -> QueueS
     return await context.database.read(lambda s: service.queue_status(s, party, case_id, default))
 
 
+@router.post("/api/cases/{case_id}/call-back", response_model=QueueStatusOut)
+async def call_back(case_id: RowId, party: Party, context: Context, request: Request) -> QueueStatusOut:
+    now = context.clock.now()
+    default = context.settings.call_default_handling_seconds
+
+    def work(session: Session) -> tuple[QueueStatusOut, QueueChange]:
+        case, change = service.call_back(session, party, case_id, default, now)
+        return service.queue_status(session, party, case.id, default), change
+
+    status_out, change = await context.database.write(work)
+    await publish(context, [change])
+    _changed(request)
+    return status_out
+
+
 @router.post("/api/calls/{case_id}/abandon", status_code=status.HTTP_204_NO_CONTENT)
 async def abandon(case_id: RowId, party: Party, context: Context) -> None:
     now = context.clock.now()

@@ -211,6 +211,26 @@ def report_call(
     return case, change
 
 
+def call_back(
+    session: Session, party: Principal, case_id: int, default_handling: int, now: datetime
+) -> tuple[Case, QueueChange]:
+    """补充视频取证: a case the officer sent back for more evidence rejoins its queue, at the
+    head, as the same case; it is offered at once if someone is free."""
+    case = _own_case(session, party, case_id, lock=True)
+    version = _bump_version(session, case.jurisdiction_id)
+    lifecycle.apply(session, case, Action.CALL_BACK, party, now)
+    case.operator_id = None
+    session.execute(
+        upsert_insert(session)(QueueEntry)
+        .values(case_id=case.id, priority=HEAD, mode=CallMode.VIDEO)
+        .on_conflict_do_update(index_elements=["case_id"], set_={"priority": HEAD, "mode": CallMode.VIDEO})
+    )
+    offers = _offer_waiting(session, case.jurisdiction_id, now)
+    change = _changed(session, case.jurisdiction_id, version, default_handling)
+    change.offers = offers
+    return case, change
+
+
 def _own_case(session: Session, party: Principal, case_id: int, lock: bool = False) -> Case:
     case = get_case(session, party, case_id, lock=lock)
     if case.reporter_phone != party.phone and party_of(case, party) is None:

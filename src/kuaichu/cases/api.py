@@ -91,18 +91,6 @@ async def record_parties(case_id: RowId, body: PartiesIn, operator: Operator, co
     )
 
 
-@router.post("/{case_id}/collection-complete", response_model=TransitionOut)
-async def complete_collection(case_id: RowId, operator: Operator, request: Request) -> TransitionOut:
-    return await transition(
-        request, operator, lambda s, now: service.complete_collection(s, operator, case_id, now)
-    )
-
-
-@router.post("/{case_id}/evacuate", response_model=TransitionOut)
-async def evacuate(case_id: RowId, operator: Operator, request: Request) -> TransitionOut:
-    return await transition(request, operator, lambda s, now: service.evacuate(s, operator, case_id, now))
-
-
 @router.post("/{case_id}/transfer", response_model=TransitionOut)
 async def transfer(case_id: RowId, body: TransferIn, operator: Operator, request: Request) -> TransitionOut:
     return await transition(

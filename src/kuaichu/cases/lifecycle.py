@@ -1,9 +1,12 @@
 """The case's states and the only allowed transitions between them (the one owner).
 
     queued ─► in_call ─► collected ─► evacuated ─► determined ─► closed
-       │         │                        ▲           │   ▲
-       │         └─► transferred          │           ▼   │ upheld
-       └─► abandoned                      └─ revoked ─ under_review
+       │▲        │                        ▲  │  │     │   ▲
+       ││        └─► transferred          │  │  │     ▼   │ upheld
+       ││                                 │  │  │   under_review
+       └┼─► abandoned                     └──┼──┼── revoked ─┘
+        │                                    │  └─► ordinary_procedure (一般程序)
+        └── call_back ◄─ more_evidence ◄─────┘ send_back (补充证据)
 
     in_call ─► queued (requeue: a call dropped beyond its grace period, back at the head)
 
@@ -41,6 +44,10 @@ class CaseState(StrEnum):
     # 自行协商: the parties settle responsibility themselves, without an operator or officer.
     AGREEMENT_PENDING = "agreement_pending"
     AGREED = "agreed"
+    # The officer needs more evidence: the parties call back into the same case.
+    MORE_EVIDENCE = "more_evidence"
+    # Not a simple-procedure case after all: handled under the ordinary procedure (一般程序).
+    ORDINARY_PROCEDURE = "ordinary_procedure"
 
 
 STATE_LABELS = {
@@ -55,6 +62,8 @@ STATE_LABELS = {
     CaseState.TRANSFERRED: "已转现场处置",
     CaseState.AGREEMENT_PENDING: "自行协商，等待对方确认",
     CaseState.AGREED: "双方已确认协商结果",
+    CaseState.MORE_EVIDENCE: "需补充证据，请重新视频连线",
+    CaseState.ORDINARY_PROCEDURE: "已转一般程序处理",
 }
 
 
@@ -73,6 +82,9 @@ class Action(StrEnum):
     CLOSE = "close"
     CONFIRM_AGREEMENT = "confirm_agreement"
     REJECT_AGREEMENT = "reject_agreement"
+    SEND_BACK = "send_back"
+    CALL_BACK = "call_back"
+    TO_ORDINARY_PROCEDURE = "to_ordinary_procedure"
 
 
 @dataclass(frozen=True)
@@ -97,6 +109,14 @@ TRANSITIONS: dict[Action, Transition] = {
     Action.EVACUATE: _t({S.COLLECTED}, S.EVACUATED, {Role.OPERATOR}, "已通知撤离现场"),
     Action.TRANSFER: _t({S.IN_CALL, S.COLLECTED}, S.TRANSFERRED, {Role.OPERATOR}, "转现场处置"),
     Action.DETERMINE: _t({S.EVACUATED}, S.DETERMINED, {Role.OFFICER}, "民警作出事故认定"),
+    # The evidence does not suffice: the parties are asked to call back into this case.
+    Action.SEND_BACK: _t({S.EVACUATED}, S.MORE_EVIDENCE, {Role.OFFICER}, "民警退回补充证据"),
+    # The party's one tap: the same case goes back to the head of the queue.
+    Action.CALL_BACK: _t({S.MORE_EVIDENCE}, S.QUEUED, {Role.PARTY}, "当事人重新视频连线补充证据"),
+    # art. 19 applies only to simple cases; anything else goes to the ordinary procedure.
+    Action.TO_ORDINARY_PROCEDURE: _t(
+        {S.EVACUATED}, S.ORDINARY_PROCEDURE, {Role.OFFICER}, "转一般程序处理"
+    ),
     Action.REQUEST_REVIEW: _t({S.DETERMINED}, S.UNDER_REVIEW, {Role.PARTY}, "当事人申请复核"),
     Action.UPHOLD: _t({S.UNDER_REVIEW}, S.DETERMINED, {Role.REVIEWER}, "复核维持原认定"),
     # A revoked determination sends the case back to be determined anew by another officer.
@@ -117,14 +137,8 @@ def allowed_actions(state: str, role: Role) -> list[Action]:
     return [a for a, t in TRANSITIONS.items() if state in t.sources and role in t.roles]
 
 
-def apply(
-    session: Session,
-    case: Case,
-    action: Action,
-    actor: Principal,
-    now: datetime,
-    detail: dict[str, Any] | None = None,
-) -> TimelineEvent:
+def ensure_allowed(case: Case, action: Action, actor: Principal) -> Transition:
+    """Raise unless `actor` may take `action` on the case in its current state."""
     transition = TRANSITIONS[action]
     if actor.role not in transition.roles:
         raise Forbidden(f"当前角色不能执行“{transition.label}”")
@@ -135,6 +149,18 @@ def apply(
             state=case.state,
             action=action.value,
         )
+    return transition
+
+
+def apply(
+    session: Session,
+    case: Case,
+    action: Action,
+    actor: Principal,
+    now: datetime,
+    detail: dict[str, Any] | None = None,
+) -> TimelineEvent:
+    transition = ensure_allowed(case, action, actor)
     case.state = transition.target
     case.updated_at = now
     return record_event(session, case, action.value, actor, now, detail)

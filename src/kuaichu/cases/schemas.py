@@ -23,6 +23,17 @@ def _one_of(options: tuple[str, ...], what: str) -> AfterValidator:
 
 
 Phone = Annotated[str, AfterValidator(validate_phone)]
+
+
+def _written_reason(reason: str) -> str:
+    reason = reason.strip()
+    if len(reason) < 4:
+        raise ValueError("请写明理由（至少4个字）")
+    return reason
+
+
+# A reason a member of staff writes for a decision others will read (override, send-back, ...).
+WrittenReason = Annotated[str, Field(max_length=500), AfterValidator(_written_reason)]
 # Row ids in paths: bounded so an absurd number is a 422, not a database overflow.
 RowId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kuaichu.audit import service as audit
@@ -24,7 +24,6 @@ from kuaichu.cases.schemas import (
 from kuaichu.clock import local
 from kuaichu.db import upsert_insert
 from kuaichu.errors import Forbidden, IllegalTransition, InvalidInput
-from kuaichu.evidence.models import EvidenceItem
 from kuaichu.geo.models import Jurisdiction
 from kuaichu.geo.service import locate
 from kuaichu.liability.models import Determination
@@ -130,43 +129,6 @@ def record_parties(
         case.parties.append(CaseParty(position=position, **party.model_dump()))
     session.flush()
     lifecycle.record_event(session, case, "parties_recorded", operator, now, {"count": len(parties.parties)})
-    return case
-
-
-def complete_collection(session: Session, operator: Principal, case_id: int, now: datetime) -> Case:
-    case = _assigned_case(session, operator, case_id)
-    missing = _missing_for_collection(session, case)
-    if missing:
-        raise InvalidInput("采集信息不完整：" + "、".join(missing), missing=missing)
-    lifecycle.apply(session, case, Action.COMPLETE_COLLECTION, operator, now)
-    return case
-
-
-def _missing_for_collection(session: Session, case: Case) -> list[str]:
-    missing = []
-    if case.accident_type is None or case.occurred_at is None:
-        missing.append("事故基本情况")
-    needed = 1 if case.accident_type == "单方事故" else 2
-    if len(case.parties) < needed:
-        missing.append(f"至少{needed}方当事人信息")
-    evidence = session.scalar(select(func.count()).where(EvidenceItem.case_id == case.id))
-    if not evidence:
-        missing.append("现场证据")
-    return missing
-
-
-def evacuate(session: Session, operator: Principal, case_id: int, now: datetime) -> Case:
-    """撤离现场 (art. 19): evidence is fixed, so the parties leave at once."""
-    case = _assigned_case(session, operator, case_id)
-    lifecycle.apply(session, case, Action.EVACUATE, operator, now)
-    notify_parties(
-        session,
-        case,
-        "evacuate",
-        f"【快处】事故{case.number}现场证据已采集完毕，请立即撤离现场，恢复交通。"
-        "事故认定结果将以短信通知，请留意。",
-        now,
-    )
     return case
 
 

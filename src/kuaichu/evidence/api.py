@@ -22,13 +22,14 @@ async def upload(
     kind: Annotated[EvidenceKind, Form()],
     lat: Annotated[float | None, Form(ge=-90, le=90)] = None,
     lng: Annotated[float | None, Form(ge=-180, le=180)] = None,
+    party_position: Annotated[int | None, Form(ge=1, le=10)] = None,
 ) -> EvidenceOut:
     # Refuse before storing anything when the uploader may not add evidence here.
     await context.database.read(lambda s: service.check_may_upload(s, uploader, case_id))
     blob = await run_in_threadpool(context.evidence_store.put, file.file, context.settings.evidence_max_bytes)
     now = context.clock.now()
     return await context.database.write(
-        lambda s: service.add_evidence(s, uploader, case_id, blob, kind, lat, lng, now)
+        lambda s: service.add_evidence(s, uploader, case_id, blob, kind, lat, lng, now, party_position)
     )
 
 

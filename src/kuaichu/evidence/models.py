@@ -21,3 +21,5 @@ class EvidenceItem(Base):
     uploaded_by_label: Mapped[str] = mapped_column(String(64))
     lat: Mapped[float | None]
     lng: Mapped[float | None]
+    # Whose vehicle a per-vehicle still shows (overview, plate); None for the scene as a whole.
+    party_position: Mapped[int | None]

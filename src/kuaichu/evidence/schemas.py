@@ -13,9 +13,27 @@ class EvidenceKind(StrEnum):
     OTHER = "other"
 
 
+KIND_LABELS = {
+    EvidenceKind.SIDE_BY_SIDE: "两车并排同框",
+    EvidenceKind.VEHICLE_OVERVIEW: "车辆全貌",
+    EvidenceKind.COLLISION_POINT: "碰撞部位",
+    EvidenceKind.PLATE: "号牌",
+    EvidenceKind.RECORDING: "通话录像",
+    EvidenceKind.OTHER: "其他照片",
+}
+
+
+def kind_label(kind: str, party_position: int | None) -> str:
+    """A still's caption: its kind, and whose vehicle it shows when it is one party's."""
+    label = KIND_LABELS[EvidenceKind(kind)]
+    return f"当事人{party_position} {label}" if party_position else label
+
+
 class EvidenceOut(BaseModel):
     id: int
     kind: str
+    kind_label: str
+    party_position: int | None
     sha256: str
     size: int
     media_type: str

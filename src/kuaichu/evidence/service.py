@@ -11,9 +11,9 @@ from kuaichu.cases import lifecycle
 from kuaichu.cases.access import get_case, party_of
 from kuaichu.cases.lifecycle import CaseState
 from kuaichu.cases.models import Case
-from kuaichu.errors import Forbidden, IllegalTransition, NotFound
+from kuaichu.errors import Forbidden, IllegalTransition, InvalidInput, NotFound
 from kuaichu.evidence.models import EvidenceItem
-from kuaichu.evidence.schemas import EvidenceKind, EvidenceOut
+from kuaichu.evidence.schemas import EvidenceKind, EvidenceOut, kind_label
 from kuaichu.evidence.storage import StoredBlob
 
 # Parties add photos while waiting or in the call (photo mode); the operator while collecting.
@@ -50,8 +50,11 @@ def add_evidence(
     lat: float | None,
     lng: float | None,
     now: datetime,
+    party_position: int | None = None,
 ) -> EvidenceOut:
     case = check_may_upload(session, uploader, case_id)
+    if party_position is not None and party_position not in {p.position for p in case.parties}:
+        raise InvalidInput(f"没有当事人{party_position}，请先录入当事人信息")
     item = EvidenceItem(
         case_id=case.id,
         sha256=blob.sha256,
@@ -64,6 +67,7 @@ def add_evidence(
         uploaded_by_label=uploader.label,
         lat=lat,
         lng=lng,
+        party_position=party_position,
     )
     session.add(item)
     session.flush()
@@ -73,7 +77,12 @@ def add_evidence(
         "evidence_added",
         uploader,
         now,
-        {"evidence_id": item.id, "kind": kind.value, "sha256": blob.sha256},
+        {
+            "evidence_id": item.id,
+            "kind": kind.value,
+            "party_position": party_position,
+            "sha256": blob.sha256,
+        },
     )
     return _out(item)
 
@@ -107,6 +116,8 @@ def _out(item: EvidenceItem) -> EvidenceOut:
     return EvidenceOut(
         id=item.id,
         kind=item.kind,
+        kind_label=kind_label(item.kind, item.party_position),
+        party_position=item.party_position,
         sha256=item.sha256,
         size=item.size,
         media_type=item.media_type,

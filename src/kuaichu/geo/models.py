@@ -16,3 +16,5 @@ class Jurisdiction(Base):
     name: Mapped[str] = mapped_column(String(64))
     authority_name: Mapped[str] = mapped_column(String(128))
     boundary: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # The stills collection needs here, e.g. ["side_by_side", "plate:each"]; None: the setting.
+    required_stills: Mapped[list[str] | None] = mapped_column(JSON)

@@ -13,7 +13,8 @@ from kuaichu.geo.models import Jurisdiction
 
 
 def read_feature_collection(path: Path) -> list[dict[str, Any]]:
-    """Each feature: a Polygon/MultiPolygon with properties code, name, authority_name."""
+    """Each feature: a Polygon/MultiPolygon with properties code, name, authority_name, and
+    optionally required_stills (the jurisdiction's own list; see Settings.required_stills)."""
     collection = json.loads(path.read_text(encoding="utf-8"))
     features = collection.get("features", [])
     for feature in features:
@@ -36,6 +37,7 @@ def import_jurisdictions(session: Session, features: list[dict[str, Any]]) -> li
         jurisdiction.name = props["name"]
         jurisdiction.authority_name = props["authority_name"]
         jurisdiction.boundary = feature["geometry"]
+        jurisdiction.required_stills = props.get("required_stills")
         session.add(jurisdiction)
         result.append(jurisdiction)
     session.flush()

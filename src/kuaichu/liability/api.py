@@ -8,7 +8,7 @@ from kuaichu.cases.api import transition
 from kuaichu.cases.schemas import RowId, TransitionOut
 from kuaichu.liability import service
 from kuaichu.liability.grades import Responsibility
-from kuaichu.liability.schemas import DeterminationIn, LiabilityFactsIn, ProposalOut
+from kuaichu.liability.schemas import DeterminationIn, LiabilityFactsIn, OfficerReasonIn, ProposalOut
 
 router = APIRouter(prefix="/api/cases", tags=["liability"])
 OperatorOrOfficer = Annotated[Principal, Depends(require(Role.OPERATOR, Role.OFFICER))]
@@ -36,4 +36,22 @@ async def determine(
     issuer = context.document_issuer
     return await transition(
         request, officer, lambda s, now: service.determine(s, officer, case_id, body, now, issuer, parking)
+    )
+
+
+@router.post("/{case_id}/send-back", response_model=TransitionOut)
+async def send_back(
+    case_id: RowId, body: OfficerReasonIn, officer: Officer, request: Request
+) -> TransitionOut:
+    return await transition(
+        request, officer, lambda s, now: service.send_back(s, officer, case_id, body.reason, now)
+    )
+
+
+@router.post("/{case_id}/ordinary-procedure", response_model=TransitionOut)
+async def ordinary_procedure(
+    case_id: RowId, body: OfficerReasonIn, officer: Officer, request: Request
+) -> TransitionOut:
+    return await transition(
+        request, officer, lambda s, now: service.to_ordinary_procedure(s, officer, case_id, body.reason, now)
     )

@@ -1,5 +1,6 @@
 from pydantic import BaseModel, Field, model_validator
 
+from kuaichu.cases.schemas import WrittenReason
 from kuaichu.liability.grades import Responsibility
 from kuaichu.liability.rules import Act
 
@@ -14,6 +15,12 @@ class DeterminationIn(BaseModel):
     reasoning: str = Field(default="", max_length=2000)
     # Required when the shares differ from the rules engine's proposal.
     override_reason: str | None = Field(default=None, max_length=2000)
+
+
+class OfficerReasonIn(BaseModel):
+    """Why the officer sends a case back or moves it to the ordinary procedure."""
+
+    reason: WrittenReason
 
 
 class PartyActsIn(BaseModel):

@@ -19,6 +19,8 @@ from kuaichu.liability.models import Determination, LiabilityFacts
 from kuaichu.liability.rules import Act, Proposal, propose
 from kuaichu.liability.schemas import DeterminationIn, LiabilityFactsIn, ProposalOut, ProposedShareOut
 
+MIN_REASON_CHARS = 4
+
 
 def officers_of_revoked(session: Session, case_id: int) -> set[int]:
     return set(
@@ -105,6 +107,9 @@ def determine(
 ) -> Case:
     case = get_case(session, officer, case_id, lock=True)
     _check_shares(case, decision)
+    if len(decision.reasoning.strip()) < MIN_REASON_CHARS:
+        # art. 22: the document states the facts and why each party bears its share.
+        raise InvalidInput("请填写认定理由（事故经过及各方责任的依据，至少4个字）")
     revoked_by = officers_of_revoked(session, case.id)
     if officer.id in revoked_by:
         # art. 74: a determination revoked on review is made anew by another officer.
@@ -138,7 +143,7 @@ def determine(
         status="in_force",
         replaces_id=previous.id if previous else None,
         shares=[s.model_dump(mode="json") for s in decision.shares],
-        reasoning=decision.reasoning,
+        reasoning=decision.reasoning.strip(),
         proposal=None
         if proposal is None
         else {
@@ -183,3 +188,35 @@ def _check_shares(case: Case, decision: DeterminationIn) -> None:
     error = combination_error([s.responsibility for s in decision.shares])
     if error:
         raise InvalidInput(error)
+
+
+def send_back(session: Session, officer: Principal, case_id: int, reason: str, now: datetime) -> Case:
+    """退回补充证据: the evidence does not support a determination; the parties call back
+    into the same case with one tap and go to the head of the queue."""
+    case = get_case(session, officer, case_id, lock=True)
+    lifecycle.apply(session, case, Action.SEND_BACK, officer, now, {"reason": reason})
+    notify_parties(
+        session,
+        case,
+        "send_back",
+        f"【快处】事故{case.number}需要补充现场证据。请在安全地带打开快处“网办进度”，"
+        "点击“补充视频取证”，将优先为您接通。",
+        now,
+    )
+    return case
+
+
+def to_ordinary_procedure(
+    session: Session, officer: Principal, case_id: int, reason: str, now: datetime
+) -> Case:
+    """转一般程序: not a case for the simplified procedure of art. 19 after all."""
+    case = get_case(session, officer, case_id, lock=True)
+    lifecycle.apply(session, case, Action.TO_ORDINARY_PROCEDURE, officer, now, {"reason": reason})
+    notify_parties(
+        session,
+        case,
+        "ordinary_procedure",
+        f"【快处】事故{case.number}已转为一般程序处理，办案民警将与您联系，请保持电话畅通。",
+        now,
+    )
+    return case

@@ -187,6 +187,16 @@ def latest_checks(session: Session, viewer: Principal, case_id: int) -> list[Che
     ]
 
 
+def checked_positions(session: Session, case_id: int) -> set[int]:
+    """Party positions that have been checked at all, on any version of their data: a party
+    among them without a current check was edited after its check (the check is stale)."""
+    return set(
+        session.scalars(
+            select(RegistryCheck.party_position).where(RegistryCheck.case_id == case_id).distinct()
+        )
+    )
+
+
 # 查询预填: the operator types a plate (and its type) or a licence number and the registries
 # fill in the rest of the party's entry. Same three steps as the checks: may this operator look
 # for this case (read), ask the registries (no transaction), audit the read of personal data.
