@@ -174,7 +174,7 @@ def party_context_page(browser: Browser, base_url: str) -> Page:
 
 def operator_context_page(browser: Browser, base_url: str) -> Page:
     context = browser.new_context(
-        base_url=base_url, viewport={"width": 1280, "height": 900}, permissions=["camera", "microphone"]
+        base_url=base_url, viewport={"width": 1366, "height": 768}, permissions=["camera", "microphone"]
     )
     return context.new_page()
 

@@ -125,11 +125,19 @@ def run_call(
         party.wait_for_function(FRAMES_ARRIVE, polling=100, timeout=20_000)
         console.wait_for_function(FRAMES_ARRIVE, polling=100, timeout=20_000)
 
-    # Collection: facts, parties, a still from the party's video; the party sees it ticked.
+    # Collection: facts, then the parties; the registries fill in 李娜 from her plate.
     console.fill("#address", "西湖区文三路与学院路交叉口")
     console.select_option("#accident-type", "追尾")
     fill_party(console, 1, PARTY_PHONE, "浙A12345", "张伟", "123")
-    fill_party(console, 2, OTHER_PHONE, "浙A54321", "李娜", "456")
+    console.fill('[name="plate_number-2"]', "浙A54321")
+    console.click('fieldset[data-party="2"] .lookup')
+    expect(console.locator('[name="name-2"]')).to_have_value("李娜")
+    expect(console.locator('[name="policy_number-2"]')).to_have_value(re.compile(r"^PDZA"))
+    expect(console.locator('fieldset[data-party="2"] .lookup-result')).to_contain_text("中国太平洋财产保险")
+    number = id_number(serial="456")
+    console.fill('[name="phone-2"]', OTHER_PHONE)
+    console.fill('[name="id_number-2"]', number)
+    console.fill('[name="licence_number-2"]', number)
     console.check('[name="act-2"][value="rear_end"]')  # 李娜 ran into 张伟 from behind
 
     # 自动核验 as soon as the parties are saved; then the eligibility questions.
@@ -137,11 +145,22 @@ def run_call(
     expect(console.locator("#checks li.passed")).to_have_count(6)
     console.click("#check-eligibility")
     expect(console.locator("#eligibility")).to_contain_text("符合快处条件")
-    console.screenshot(path=str(artifacts / f"{name}-console-checks.png"), full_page=True)
-    console.click('#capture-buttons [data-kind="side_by_side"]')
+    console.screenshot(path=str(artifacts / f"{name}-console-checks.png"))
+
+    # The stills the gate asks for, each vehicle's own: key 1 takes the side-by-side shot,
+    # the list takes the others; the party sees them ticked.
+    expect(console.locator("#stills .still")).to_have_count(6)
+    console.locator("body").press("1")
     expect(party.locator("#checklist li.done")).to_have_count(1, timeout=15_000)
     expect(party.locator("#checklist li.done")).to_contain_text("并排同框")
+    for key in ("vehicle_overview:1", "vehicle_overview:2", "collision_point", "plate:1", "plate:2"):
+        console.click(f'#stills [data-key="still:{key}"]')
+        expect(console.locator(f'#stills [data-key="still:{key}"]')).to_have_class(re.compile("done"))
+    expect(party.locator("#checklist li.done")).to_have_count(6, timeout=15_000)
+    expect(party.locator("#checklist")).to_contain_text("当事人2 号牌")
+    expect(console.locator("#gate-summary")).to_have_text("采集项目已齐全")
     expect(console.locator("#recording-status")).to_contain_text("已上传", timeout=20_000)
+    expect(console.locator("#complete")).to_be_in_viewport(ratio=1)
     party.screenshot(path=str(artifacts / f"{name}-party-call.png"))
     console.screenshot(path=str(artifacts / f"{name}-console-call.png"))
 
@@ -173,7 +192,7 @@ def run_call(
     state, items, takes = database.write_sync(facts)
     assert state == "evacuated"
     assert takes == 1
-    assert ("side_by_side", "image/jpeg") in {(k, m) for k, m, _ in items}
+    assert {"side_by_side", "vehicle_overview", "collision_point", "plate"} <= {k for k, _, _ in items}
     recordings = [size for kind, media, size in items if kind == "recording" and media == "video/webm"]
     assert recordings and all(size > 1000 for size in recordings)
 
@@ -189,7 +208,7 @@ def officer_determines(browser: Browser, base_url: str, artifacts: Path) -> None
         page.click("#login-form button[type=submit]")
         expect(page.locator("#case-rows tr")).to_have_count(1)
         page.click("#case-rows button")
-        expect(page.locator("#gallery img")).to_have_count(1)
+        expect(page.locator("#gallery img")).to_have_count(6)
         # The recording's first chunk loaded: a decodable video with a picture size.
         page.wait_for_function("() => document.getElementById('recording').videoWidth > 0", timeout=10_000)
         # The rules engine proposes (rear-end: the following vehicle bears it all), pre-filled.

@@ -60,6 +60,10 @@ async def config(context: Context) -> CallConfigOut:
             "responsibilities": {r.value: label for r, label in RESPONSIBILITY_LABELS.items()},
             "acts": {act.value: label for act, label in ACT_LABELS.items()},
             "circumstances": QUESTIONS,
+            # Stills taken once per vehicle (its overview, its plate): the console asks whose.
+            "per_vehicle_stills": [
+                still.split(":")[0] for still in settings.required_stills if still.endswith(":each")
+            ],
         },
     )
 

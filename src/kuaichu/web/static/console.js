@@ -19,6 +19,10 @@ const consoleState = {
   audio: null,
   chunks: 0,
   uploads: [],
+  detail: null,
+  gate: null, // GET /collection: what collection still lacks, and the stills to take
+  ineligible: null, // the transfer reason, when the case may only be transferred
+  collected: false,
 };
 
 const view = (id) => KC.view(VIEWS, id);
@@ -92,16 +96,24 @@ async function enterCall(caseId, mode) {
   consoleState.caseId = caseId;
   consoleState.done = new Set();
   consoleState.chunks = 0;
+  consoleState.gate = null;
+  consoleState.ineligible = null;
+  consoleState.collected = false;
   document.getElementById("gallery").replaceChildren();
+  clearNotes();
   view("call-view");
   KC.text("call-mode", MODE_LABELS[mode] || "视频");
   KC.text("recording-status", "录像未开始");
   KC.text("call-state", mode === "photo" ? "拍照模式：请查看当事人上传的照片" : "等待当事人接入…");
   const detail = await KC.api(PAGE, "GET", `/api/cases/${caseId}`);
+  consoleState.detail = detail;
   KC.text("case-number", detail.number);
+  KC.text("report-point", `报警定位：${detail.report_lat.toFixed(5)}，${detail.report_lng.toFixed(5)}` +
+    ` · ${detail.jurisdiction_name} · 报警时间 ${KC.time(detail.reported_at)}`);
   fillForms(detail);
-  renderChecklist();
+  showIneligible(null);
   await showUploadedEvidence();
+  await refreshGate();
   const camera = await ownCamera();
   consoleState.link = new CallLink({
     iceServers: consoleState.config.ice_servers,
@@ -163,32 +175,44 @@ async function onMessage(message) {
   }
 }
 
-// Stills: one click takes the party's current frame into typed evidence.
+// Stills: one click takes the party's current frame into typed evidence; a still of one
+// vehicle (its overview, its plate) names whose vehicle it shows.
 
-async function capture(kind) {
+function perVehicle(kind) {
+  return consoleState.config.catalogues.per_vehicle_stills.includes(kind);
+}
+
+function chosenVehicle() {
+  const chosen = document.querySelector('input[name="still-vehicle"]:checked');
+  return chosen ? Number(chosen.value) : 1;
+}
+
+async function capture(kind, position = perVehicle(kind) ? chosenVehicle() : null) {
   const video = document.getElementById("remote-video");
   if (!video.videoWidth) throw new Error("当事人画面尚未接通");
   const canvas = KC.el("canvas", { width: video.videoWidth, height: video.videoHeight });
   canvas.getContext("2d").drawImage(video, 0, 0);
   const blob = await new Promise((resolve) => canvas.toBlob(resolve, "image/jpeg", 0.9));
-  await upload(blob, `${kind}.jpg`, kind);
+  const item = await upload(blob, `${kind}.jpg`, kind, position);
   consoleState.done.add(kind);
-  renderChecklist();
-  consoleState.socket.send({
-    type: "signal", case_id: consoleState.caseId, data: { kind: "checklist", done: [...consoleState.done] },
-  });
-  addThumbnail(URL.createObjectURL(blob), kind);
+  addThumbnail(URL.createObjectURL(blob), item.kind_label || stillLabel(kind, position));
+  await refreshGate();
 }
 
-async function upload(blob, name, kind) {
+function stillLabel(kind, position) {
+  const label = (SHOTS.find(([k]) => k === kind) || [kind, "其他照片"])[1];
+  return position ? `当事人${position} ${label}` : label;
+}
+
+async function upload(blob, name, kind, position = null) {
   const form = new FormData();
   form.append("file", blob, name);
   form.append("kind", kind);
+  if (position) form.append("party_position", String(position));
   return KC.api(PAGE, "POST", `/api/cases/${consoleState.caseId}/evidence`, form);
 }
 
-function addThumbnail(url, kind) {
-  const label = (SHOTS.find(([k]) => k === kind) || [kind, kind])[1];
+function addThumbnail(url, label) {
   document.getElementById("gallery").append(
     KC.el("figure", {}, KC.el("img", { src: url, alt: label }), KC.el("figcaption", { textContent: label })),
   );
@@ -200,18 +224,104 @@ async function showUploadedEvidence() {
   for (const item of items) {
     if (item.kind === "recording") continue;
     consoleState.done.add(item.kind);
-    addThumbnail(await KC.evidenceUrl(PAGE, consoleState.caseId, item.id), item.kind);
+    addThumbnail(await KC.evidenceUrl(PAGE, consoleState.caseId, item.id),
+      item.kind_label || stillLabel(item.kind, item.party_position));
   }
-  renderChecklist();
 }
 
-function renderChecklist() {
-  document.getElementById("checklist").replaceChildren(
-    ...SHOTS.map(([kind, label]) => KC.el("li", {
-      className: consoleState.done.has(kind) ? "done" : "",
-      textContent: `${consoleState.done.has(kind) ? "✔" : "○"} ${label}`,
-    })),
-  );
+// The gate (信息采集完成的检查): the server says what is still missing; each item is shown
+// where it is fixed, the stills as a list the operator ticks off by taking them.
+
+async function refreshGate() {
+  const gate = await KC.api(PAGE, "GET", `/api/cases/${consoleState.caseId}/collection`);
+  consoleState.gate = gate;
+  renderStills();
+  showMissing(gate.missing, false);
+  consoleState.socket.send({
+    type: "signal",
+    case_id: consoleState.caseId,
+    data: {
+      kind: "checklist",
+      done: [...consoleState.done],
+      stills: gate.stills.map((still) => ({ label: still.label, present: still.present })),
+    },
+  });
+}
+
+function renderStills() {
+  const stills = consoleState.gate ? consoleState.gate.stills : [];
+  const items = stills.map((still) => {
+    const button = KC.el("button", {
+      type: "button",
+      className: `still ${still.present ? "done" : ""}`,
+      textContent: `${still.present ? "✔" : "○"} ${still.label}`,
+      onclick: () => guarded(() => capture(still.kind, still.party_position)),
+    });
+    button.dataset.key = `still:${still.kind}${still.party_position ? `:${still.party_position}` : ""}`;
+    return KC.el("li", {}, button);
+  });
+  if (!consoleState.detail || consoleState.detail.parties.length === 0) {
+    items.push(KC.el("li", { className: "hint", textContent: "保存当事人后列出每辆车需拍的全貌和号牌" }));
+  }
+  document.getElementById("stills").replaceChildren(...items);
+}
+
+function clearNotes() {
+  for (const node of document.querySelectorAll("#call-view .gate-note")) {
+    node.textContent = "";
+    node.hidden = true;
+  }
+  for (const node of document.querySelectorAll("#call-view .field-error")) node.remove();
+  for (const node of document.querySelectorAll("#call-view [aria-invalid]")) node.removeAttribute("aria-invalid");
+  for (const node of document.querySelectorAll("#stills .missing")) node.classList.remove("missing");
+}
+
+// Where a gate item belongs: its party's fieldset (registry checks, acts) or its step.
+function noteFor(item) {
+  const [what, position] = item.key.split(":");
+  const party = `fieldset[data-party="${position}"]`;
+  if (what === "registry") return document.querySelector(`${party} > .gate-note`);
+  if (what === "acts") return document.querySelector(`${party} .acts > .gate-note`);
+  const step = what === "eligibility" ? "eligibility" : item.code === "accident_facts" ? "facts" : "parties";
+  return document.querySelector(`.gate-note[data-gate="${step}"]`);
+}
+
+// Shows the missing items next to where they are fixed; `loud` also says so in the action bar.
+function showMissing(missing, loud = true) {
+  clearNotes();
+  for (const item of missing) {
+    if (item.key.startsWith("still:")) {
+      const still = document.querySelector(`#stills [data-key="${item.key}"]`);
+      if (still) {
+        still.classList.add("missing");
+        still.title = item.message;
+      }
+      continue;
+    }
+    const note = noteFor(item);
+    if (!note) continue;
+    note.hidden = false;
+    note.textContent = note.textContent ? `${note.textContent}；${item.message}` : item.message;
+  }
+  const ineligible = missing.find((item) => item.code === "ineligible");
+  if (ineligible) showIneligible(ineligible.message);
+  const summary = document.getElementById("gate-summary");
+  summary.className = `gate-summary ${missing.length && loud ? "failed" : ""}`;
+  summary.textContent = consoleState.ineligible
+    ? consoleState.ineligible
+    : missing.length ? `尚缺${missing.length}项：${missing.map((m) => m.message).join("；")}` : "采集项目已齐全";
+}
+
+// An ineligible case (art. 13) can only be transferred: 采集完成 goes, the reason is ready.
+function showIneligible(reason, transferReason = null) {
+  consoleState.ineligible = reason;
+  KC.show("complete", !reason);
+  const transfer = document.getElementById("transfer-open");
+  transfer.classList.toggle("emphasis", Boolean(reason));
+  if (reason && transferReason) document.getElementById("transfer-reason").value = transferReason;
+  else if (reason && !document.getElementById("transfer-reason").value) {
+    document.getElementById("transfer-reason").value = reason.replace(/，只能转现场处置$/, "");
+  }
 }
 
 // Recording: each chunk is a complete WebM file (a fresh recorder per chunk), uploaded as
@@ -291,20 +401,63 @@ function partyFieldset(index) {
   plateType.value = "02";
   const vehicleType = KC.el("select", { name: `vehicle_type-${index}` });
   options(vehicleType, c.vehicle_types.map((v) => [v, v]));
-  return KC.el("fieldset", {},
+  const lookUp = KC.el("button", {
+    type: "button", className: "secondary lookup", textContent: "查询登记信息",
+    onclick: () => guarded(() => lookUpParty(index)),
+  });
+  const fieldset = KC.el("fieldset", { className: "party" },
     KC.el("legend", { textContent: `当事人${index}` }),
-    field("name", "姓名"), field("phone", "手机号", { inputMode: "numeric", maxLength: 11 }),
-    field("id_number", "身份证号", { maxLength: 18 }), field("licence_number", "驾驶证号", { maxLength: 18 }),
-    field("plate_number", "号牌号码", { maxLength: 10 }),
-    KC.el("label", { textContent: "号牌种类 " }, plateType),
-    KC.el("label", { textContent: "车辆类型 " }, vehicleType),
-    field("insurer_code", "交强险承保公司代码", { maxLength: 16 }),
-    field("policy_number", "交强险保单号", { maxLength: 32 }),
+    KC.el("p", { className: "gate-note", hidden: true }),
+    KC.el("div", { className: "three" },
+      field("plate_number", "号牌号码", { maxLength: 10 }),
+      KC.el("label", { textContent: "号牌种类 " }, plateType),
+      field("licence_number", "驾驶证号", { maxLength: 18 })),
+    KC.el("div", { className: "row lookup-row" }, lookUp,
+      KC.el("span", { className: "hint lookup-result", textContent: "" })),
+    KC.el("div", { className: "three" },
+      field("name", "姓名"), field("phone", "手机号", { inputMode: "numeric", maxLength: 11 }),
+      field("id_number", "身份证号", { maxLength: 18 }),
+      KC.el("label", { textContent: "车辆类型 " }, vehicleType),
+      field("insurer_code", "交强险承保公司代码", { maxLength: 16 }),
+      field("policy_number", "交强险保单号", { maxLength: 32 })),
     KC.el("fieldset", { className: "acts" },
-      KC.el("legend", { textContent: "该方行为（供定责）" }),
-      ...Object.entries(c.acts).map(([act, label]) =>
-        KC.el("label", { className: "inline" }, KC.el("input", { type: "checkbox", name: `act-${index}`, value: act }), ` ${label}`))),
+      KC.el("legend", { textContent: "该方行为（供定责，没有则不勾选）" }),
+      KC.el("p", { className: "gate-note", hidden: true }),
+      KC.el("div", { className: "choices" },
+        ...Object.entries(c.acts).map(([act, label]) =>
+          KC.el("label", { className: "inline" }, KC.el("input", { type: "checkbox", name: `act-${index}`, value: act }), ` ${label}`)))),
     field("impact_point", "碰撞部位", { maxLength: 32, placeholder: "如：车尾、左前门" }));
+  fieldset.dataset.party = String(index);
+  return fieldset;
+}
+
+// 查询预填: the registries know the name, the vehicle and its compulsory insurance.
+async function lookUpParty(index) {
+  const form = document.getElementById("parties-form");
+  const value = (key) => form.elements[`${key}-${index}`].value.trim();
+  const query = new URLSearchParams();
+  if (value("plate_number")) {
+    query.set("plate_number", value("plate_number"));
+    query.set("plate_type", value("plate_type"));
+  }
+  if (value("licence_number")) query.set("licence_number", value("licence_number"));
+  const result = form.querySelector(`fieldset[data-party="${index}"] .lookup-result`);
+  result.textContent = "查询中…";
+  let found;
+  try {
+    found = await KC.api(PAGE, "GET", `/api/cases/${consoleState.caseId}/registry-lookup?${query}`);
+  } catch (error) {
+    result.textContent = KC.readable(error);
+    result.className = "lookup-result failed";
+    return;
+  }
+  for (const key of ["name", "licence_number", "plate_number", "plate_type", "vehicle_type", "insurer_code", "policy_number"]) {
+    if (found[key]) form.elements[`${key}-${index}`].value = found[key];
+  }
+  result.className = "hint lookup-result";
+  result.textContent = [found.name, found.vehicle_type, found.insurer_name,
+    found.licence_status && found.licence_status !== "正常" ? `驾驶证状态：${found.licence_status}` : ""]
+    .filter(Boolean).join(" · ") + "（已填入，请核对）";
 }
 
 function fillForms(detail) {
@@ -314,7 +467,8 @@ function fillForms(detail) {
   const occurred = detail.occurred_at ? new Date(detail.occurred_at) : new Date(detail.reported_at);
   const local = new Date(occurred.getTime() - occurred.getTimezoneOffset() * 60000);
   document.getElementById("occurred-at").value = local.toISOString().slice(0, 16);
-  document.getElementById("address").value = detail.address || "";
+  // What the system knows: the GPS point's jurisdiction until the operator names the place.
+  document.getElementById("address").value = detail.address || `${detail.jurisdiction_name}（报警定位附近）`;
   if (detail.accident_type) document.getElementById("accident-type").value = detail.accident_type;
   if (detail.weather) document.getElementById("weather").value = detail.weather;
   document.getElementById("description").value = detail.description || "";
@@ -330,6 +484,8 @@ function fillForms(detail) {
       if (input && p[key]) input.value = p[key];
     }
   });
+  // The reporter's phone is party 1's until the operator says otherwise.
+  if (!detail.parties.length && detail.reporter_phone) form.elements["phone-1"].value = detail.reporter_phone;
 }
 
 async function saveForms() {
@@ -341,13 +497,49 @@ async function saveFacts() {
   const id = consoleState.caseId;
   const occurred = new Date(document.getElementById("occurred-at").value);
   if (Number.isNaN(occurred.getTime())) throw new Error("请填写事故发生时间");
-  await KC.api(PAGE, "PUT", `/api/cases/${id}/facts`, {
+  await placed("facts-form", () => KC.api(PAGE, "PUT", `/api/cases/${id}/facts`, {
     occurred_at: occurred.toISOString(),
+    lat: consoleState.detail.report_lat,
+    lng: consoleState.detail.report_lng,
     address: document.getElementById("address").value,
     accident_type: document.getElementById("accident-type").value,
     weather: document.getElementById("weather").value,
     description: document.getElementById("description").value,
-  });
+  }));
+}
+
+// A 422 names each wrong field by its path (errors[].field) and in words (errors[].message):
+// the words go next to the field, the path finds it.
+async function placed(formId, request) {
+  try {
+    return await request();
+  } catch (error) {
+    const errors = error.problem && error.problem.errors;
+    if (!errors) throw error;
+    const form = document.getElementById(formId);
+    let first = null;
+    for (const e of errors) {
+      const target = fieldFor(form, e.field);
+      if (!target) continue;
+      if (target.matches("input, select, textarea")) target.setAttribute("aria-invalid", "true");
+      const holder = target.closest("label") || target;
+      holder.append(KC.el("small", { className: "field-error", textContent: e.message }));
+      first = first || target;
+    }
+    if (first) first.scrollIntoView({ block: "center" });
+    throw error;
+  }
+}
+
+function fieldFor(form, path) {
+  const parts = path.split(".");
+  if (parts[0] === "parties" && parts.length >= 2) {
+    const position = Number(parts[1]) + 1;
+    const fieldset = form.querySelector(`fieldset[data-party="${position}"]`);
+    if (parts.length === 2 || !fieldset) return fieldset && fieldset.querySelector(".gate-note");
+    return form.elements[`${parts[2]}-${position}`] || fieldset.querySelector(".gate-note");
+  }
+  return form.elements[parts[0]] || form.querySelector(".gate-note");
 }
 
 async function saveParties() {
@@ -365,7 +557,8 @@ async function saveParties() {
       };
     });
   if (!parties.length) throw new Error("请填写当事人信息");
-  await KC.api(PAGE, "PUT", `/api/cases/${id}/parties`, { parties });
+  await placed("parties-form", () => KC.api(PAGE, "PUT", `/api/cases/${id}/parties`, { parties }));
+  consoleState.detail = await KC.api(PAGE, "GET", `/api/cases/${id}`);
   const acts = parties.map((_, i) => ({
     position: i + 1,
     acts: [...form.querySelectorAll(`input[name="act-${i + 1}"]:checked`)].map((box) => box.value),
@@ -376,13 +569,14 @@ async function saveParties() {
 
 // 自动核验: the registries answer for each party as soon as the parties are saved.
 async function saveAndCheck() {
-  await saveParties();
+  await saveForms();
   const checks = await KC.api(PAGE, "POST", `/api/cases/${consoleState.caseId}/checks`);
   document.getElementById("checks").replaceChildren(...checks.map((c) => KC.el("li", {
     className: c.outcome === "passed" ? "passed" : "failed",
     textContent: `${c.party_name} ${c.plate_number} · ${c.kind_label}：` +
       (c.outcome === "passed" ? "通过" : c.failures.map((f) => f.reason).join("；") || "暂时无法核验"),
   })));
+  await refreshGate();
 }
 
 // 能否快处: the operator's answers and the registry results against the rules (art. 13, 19).
@@ -397,11 +591,15 @@ async function checkEligibility() {
     node.textContent = `尚缺：${result.missing.join("、")}`;
   } else if (result.eligible) {
     node.textContent = "符合快处条件，可在采集完成后通知撤离。";
+    showIneligible(null);
   } else {
-    node.textContent = `不符合快处条件：${result.reasons.map((r) => `${r.reason}（${r.basis}）`).join("；")}。建议转现场处置。`;
-    document.getElementById("transfer-reason").value = result.transfer_reason || "";
+    const reasons = result.reasons.map((r) => `${r.reason}（${r.basis}）`).join("；");
+    node.textContent = `不符合快处条件：${reasons}。只能转现场处置。`;
+    showIneligible(`不符合快处条件：${result.reasons.map((r) => r.reason).join("；")}，只能转现场处置`,
+      result.transfer_reason || null);
   }
   node.className = result.eligible === false ? "failed" : "hint";
+  await refreshGate();
 }
 
 function renderQuestions() {
@@ -410,21 +608,87 @@ function renderQuestions() {
     KC.el("label", { className: "inline" }, KC.el("input", { type: "checkbox", name: field }), ` ${label}`)));
 }
 
-async function completeAndEvacuate() {
+// 采集完成 → 撤离: the server's gate decides; what it finds missing is shown next to where it
+// is fixed, and the overridable part may be let through with a written reason.
+async function completeAndEvacuate(override = null) {
   const id = consoleState.caseId;
-  await saveForms();
+  if (consoleState.ineligible) throw new Error(consoleState.ineligible);
+  if (!consoleState.collected) {
+    await saveForms();
+    try {
+      await KC.api(PAGE, "POST", `/api/cases/${id}/collection-complete`, override ? { override } : undefined);
+    } catch (error) {
+      if (error.status !== 409 || !error.problem || !error.problem.missing) throw error;
+      showMissing(error.problem.missing);
+      openOverride(error.problem.missing);
+      throw error;
+    }
+    consoleState.collected = true;
+  }
   await stopRecording();
-  await KC.api(PAGE, "POST", `/api/cases/${id}/collection-complete`);
   await KC.api(PAGE, "POST", `/api/cases/${id}/evacuate`);
   await endCall("已通知当事人撤离现场，案件转入后台定责。");
 }
 
+function openOverride(missing) {
+  const blocking = missing.filter((item) => !item.overridable);
+  const overridable = missing.filter((item) => item.overridable);
+  document.getElementById("override-blocking").replaceChildren(...blocking.map((item) =>
+    KC.el("li", { className: "failed", textContent: item.message })));
+  KC.show("override-blocking", blocking.length > 0);
+  // Only when nothing else blocks is there anything to let through.
+  const canOverride = blocking.length === 0 && overridable.length > 0;
+  KC.show("override-choice", canOverride);
+  KC.show("override-confirm", canOverride);
+  document.getElementById("override-items").replaceChildren(...overridable.map((item) => {
+    const box = KC.el("input", { type: "checkbox", name: "override-key", value: item.key, checked: true });
+    return KC.el("label", { className: "inline" }, box, ` ${item.message}`);
+  }));
+  KC.text("override-error", "");
+  document.getElementById("override-dialog").showModal();
+}
+
+async function confirmOverride() {
+  const keys = [...document.querySelectorAll('input[name="override-key"]:checked')].map((box) => box.value);
+  const reason = document.getElementById("override-reason").value.trim();
+  const problem = !keys.length ? "请勾选要放行的项目"
+    : reason.length < 4 ? "请写明放行的理由（至少4个字）" : "";
+  KC.text("override-error", problem);
+  if (problem) return;
+  document.getElementById("override-dialog").close();
+  await completeAndEvacuate({ keys, reason });
+}
+
+function openTransfer() {
+  document.getElementById("transfer-dialog").showModal();
+  document.getElementById("transfer-reason").focus();
+}
+
 async function transfer() {
   const reason = document.getElementById("transfer-reason").value.trim();
-  if (reason.length < 2) throw new Error("请填写转现场处置的原因");
+  KC.text("transfer-error", reason.length < 2 ? "请填写转现场处置的原因" : "");
+  if (reason.length < 2) return;
+  document.getElementById("transfer-dialog").close();
   await stopRecording();
   await KC.api(PAGE, "POST", `/api/cases/${consoleState.caseId}/transfer`, { reason });
   await endCall(`已转现场处置：${reason}`);
+}
+
+// Keyboard: 1–4 take the stills (not while typing), Ctrl+Enter completes.
+function onKey(event) {
+  if (document.getElementById("call-view").hidden || document.querySelector("dialog[open]")) return;
+  if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+    event.preventDefault();
+    if (!consoleState.ineligible) guarded(() => completeAndEvacuate());
+    return;
+  }
+  const typing = event.target.closest && event.target.closest("input, textarea, select, [contenteditable]");
+  if (typing || event.ctrlKey || event.altKey || event.metaKey) return;
+  const shot = SHOTS[Number(event.key) - 1];
+  if (shot && /^[1-4]$/.test(event.key)) {
+    event.preventDefault();
+    guarded(() => capture(shot[0]));
+  }
 }
 
 async function endCall(summary) {
@@ -482,15 +746,27 @@ async function start() {
   document.getElementById("go-available").onclick = () => guarded(() => setPresence("available"));
   document.getElementById("go-away").onclick = () => guarded(() => setPresence("away"));
   document.getElementById("take-next").onclick = () => guarded(takeNext);
-  document.getElementById("complete").onclick = () => guarded(completeAndEvacuate);
+  document.getElementById("complete").onclick = () => guarded(() => completeAndEvacuate());
+  document.getElementById("transfer-open").onclick = openTransfer;
   document.getElementById("transfer").onclick = () => guarded(transfer);
+  document.getElementById("transfer-cancel").onclick = () => document.getElementById("transfer-dialog").close();
+  document.getElementById("override-confirm").onclick = () => guarded(confirmOverride);
+  document.getElementById("override-cancel").onclick = () => document.getElementById("override-dialog").close();
+  document.addEventListener("keydown", onKey);
+  // The facts are saved as they are entered: the gate (and any wrong field) shows at once.
+  document.getElementById("facts-form").addEventListener("change", () => guarded(async () => {
+    for (const node of document.querySelectorAll("#facts-form .field-error")) node.remove();
+    await saveFacts();
+    await refreshGate();
+  }));
   document.getElementById("save-parties").onclick = () => guarded(saveAndCheck);
   document.getElementById("check-eligibility").onclick = () => guarded(checkEligibility);
   document.getElementById("ready").onclick = () => guarded(ready);
   document.getElementById("capture-buttons").replaceChildren(
-    ...SHOTS.map(([kind, label]) => {
+    ...SHOTS.map(([kind, label], index) => {
       const button = KC.el("button", {
-        type: "button", className: "secondary", textContent: `截图：${label}`,
+        type: "button", className: "secondary shot", textContent: `${index + 1} ${label}`,
+        title: `截图：${label}（按 ${index + 1}）`,
         onclick: () => guarded(() => capture(kind)),
       });
       button.dataset.kind = kind;

@@ -15,6 +15,7 @@ const party = {
   stream: null,
   facing: "environment",
   done: new Set(),
+  stills: null,
   photos: new Set(),
 };
 
@@ -71,6 +72,21 @@ const CLAIM_STATUS = {
   pushed: "已推送", surveyor_assigned: "已指派查勘员", contacted: "查勘员已联系您", assessed: "定损完成", paid: "赔款已支付",
 };
 
+// Timeline kinds the server may send without a label of its own (the raw key as label).
+const EVENT_LABELS = {
+  call_mode: "切换接入方式",
+  propose_agreement: "发起自行协商",
+  send_back: "民警要求补充证据",
+  call_back: "补充视频取证",
+  collection_override: "坐席说明理由后放行",
+  ordinary_procedure: "转为一般程序处理",
+};
+
+function eventLabel(event) {
+  if (event.label && event.label !== event.kind && /[\u4e00-\u9fff]/.test(event.label)) return event.label;
+  return EVENT_LABELS[event.kind] || "办理记录";
+}
+
 async function progress(caseId) {
   view("progress-view");
   party.caseId = caseId;
@@ -83,6 +99,10 @@ async function progress(caseId) {
   KC.text("progress-number", detail.number);
   KC.text("progress-state", detail.state_label);
   showDetermination(detail, documents);
+  // The officer sent the case back (待补充证据): why, and one tap back into the call.
+  const sentBack = [...events].reverse().find((e) => e.kind === "send_back");
+  KC.show("more-evidence-card", detail.state === "more_evidence");
+  KC.text("send-back-reason", (sentBack && sentBack.detail && sentBack.detail.reason) || "请按坐席要求补充拍摄");
   const can = (action) => detail.allowed_actions.includes(action);
   KC.show("agreement-card", detail.state === "agreement_pending");
   KC.show("review-form", can("request_review") && detail.review_deadline && new Date(detail.review_deadline) > new Date());
@@ -93,7 +113,7 @@ async function progress(caseId) {
   document.getElementById("timeline").replaceChildren(
     ...events.map((e) => KC.el("li", {},
       KC.el("time", { textContent: KC.time(e.at) }),
-      KC.el("span", { textContent: ` ${e.label}（${e.actor}）` }))),
+      KC.el("span", { textContent: ` ${eventLabel(e)}（${e.actor}）` }))),
   );
 }
 
@@ -215,6 +235,19 @@ function showPosition(position, wait) {
   KC.text("wait", KC.duration(wait));
 }
 
+// 补充视频取证: the same case goes back to the head of the queue; then as after the one tap.
+async function callBack() {
+  await startCamera();
+  const status = await KC.api(PAGE, "POST", `/api/cases/${party.caseId}/call-back`);
+  party.state = status.state;
+  party.done = new Set();
+  party.stills = null;
+  renderChecklist();
+  showPosition(status.position, status.estimated_wait_seconds);
+  view(status.state === "queued" ? "wait-view" : "call-view");
+  openSocket();
+}
+
 async function abandon() {
   await KC.api(PAGE, "POST", `/api/calls/${party.caseId}/abandon`);
   leaveCall();
@@ -298,6 +331,7 @@ function sendSignal(data) {
 async function onSignal(data) {
   if (data.kind === "checklist") {
     party.done = new Set(data.done);
+    party.stills = data.stills || null;
     renderChecklist();
     return;
   }
@@ -320,11 +354,15 @@ async function onSignal(data) {
   }
 }
 
+// The operator's list of stills (each vehicle's own when the console sends them).
 function renderChecklist() {
+  const items = party.stills
+    ? party.stills.map((still) => [still.label, still.present])
+    : SHOTS.map(([kind, label]) => [label, party.done.has(kind)]);
   document.getElementById("checklist").replaceChildren(
-    ...SHOTS.map(([kind, label]) => KC.el("li", {
-      className: party.done.has(kind) ? "done" : "",
-      textContent: `${party.done.has(kind) ? "✔" : "○"} ${label}`,
+    ...items.map(([label, done]) => KC.el("li", {
+      className: done ? "done" : "",
+      textContent: `${done ? "✔" : "○"} ${label}`,
     })),
   );
 }
@@ -393,6 +431,7 @@ async function start() {
   document.getElementById("evacuate-ok").onclick = () => guarded(() => progress(party.caseId));
   document.getElementById("transfer-ok").onclick = () => guarded(() => progress(party.caseId));
   document.getElementById("back-home").onclick = () => guarded(home);
+  document.getElementById("call-back").onclick = () => guarded(callBack);
   renderChecklist();
   party.config = await KC.api(PAGE, "GET", "/api/calls/config");
   await KC.resume(PAGE, home, () => view("login-view"));
