@@ -289,6 +289,9 @@ EVENT_LABELS = {
     "liability_facts_recorded": "记录当事人行为事实",
     "document_issued": "出具电子事故认定书",
     "claim_progress": "保险理赔进度",
+    "call_mode": "切换报警方式（网络不佳）",
+    "propose_agreement": "当事人发起自行协商",
+    "collection_override": "坐席写明理由后放行缺项",
     **{action.value: t.label for action, t in lifecycle.TRANSITIONS.items()},
 }
 
