@@ -86,7 +86,22 @@ def test_photo_mode_is_handled_without_a_call(browser: Browser, tmp_path: Path, 
                 ("plate_number", plate),
             ):
                 console.fill(f'[name="{field}-{index}"]', value)
+        console.click("#save-parties")
+        expect(console.locator("#checks li.passed")).to_have_count(6)
+        console.click("#check-eligibility")
+        expect(console.locator("#eligibility")).to_contain_text("符合快处条件")
+
+        # The party's photos name no vehicle: the gate asks for each one's overview and plate;
+        # the operator lets them through with a written reason.
         console.click("#complete")
+        dialog = console.locator("#override-dialog")
+        expect(dialog).to_be_visible()
+        expect(dialog.locator('input[name="override-key"]')).to_have_count(4)
+        expect(dialog).to_contain_text("号牌照片")
+        console.click("#override-confirm")
+        expect(console.locator("#override-error")).to_have_text("请写明放行的理由（至少4个字）")
+        console.fill("#override-reason", "当事人拍照上传，车辆全貌和号牌已在照片中人工核对")
+        console.click("#override-confirm")
         expect(console.locator("#wrapup-view")).to_be_visible()
         expect(party.locator("#evacuate-view")).to_be_visible(timeout=15_000)
 
