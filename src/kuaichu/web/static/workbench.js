@@ -1,14 +1,27 @@
-// The officer's workbench (民警): cases awaiting determination, evidence, recording, decision.
+// The officer's workbench (民警): cases awaiting determination, found by number, phone or plate;
+// the case file (checks, eligibility, acts, collection overrides, stills, recording); the
+// determination with its 认定理由; or the case sent back for more evidence / to the ordinary procedure.
 "use strict";
 
 const PAGE = "workbench";
 const VIEWS = ["login-view", "list-view", "case-view"];
-const KIND_LABELS = Object.fromEntries([...SHOTS, ["recording", "通话录像"], ["other", "其他"]]);
-const bench = { config: null, caseId: null, chunks: [], playing: 0, proposal: null };
+const bench = { config: null, caseId: null, proposal: null, action: null };
 
 const view = (id) => KC.view(VIEWS, id);
 const say = KC.say;
 const guarded = (action) => KC.guarded(action);
+
+// The two ways out other than a determination: each needs the officer's reason.
+const OTHER_ACTIONS = {
+  "send-back": {
+    path: "send-back", label: "退回补充证据的原因（必填，将以短信告知当事人）", confirm: "确认退回补充证据",
+    done: "已退回补充证据，已通知当事人重新视频连线",
+  },
+  ordinary: {
+    path: "ordinary-procedure", label: "转一般程序处理的原因（必填）", confirm: "确认转一般程序处理",
+    done: "已转一般程序处理，已通知当事人",
+  },
+};
 
 async function login(event) {
   event.preventDefault();
@@ -28,34 +41,40 @@ async function list() {
 async function open(caseId) {
   bench.caseId = caseId;
   view("case-view");
-  const [detail, items] = await Promise.all([
+  showReasonForm(null);
+  showFieldError("reasoning-error", "");
+  const [detail, file, collection, items] = await Promise.all([
     KC.api(PAGE, "GET", `/api/cases/${caseId}`),
+    KC.api(PAGE, "GET", `/api/cases/${caseId}/case-file`),
+    KC.api(PAGE, "GET", `/api/cases/${caseId}/collection`),
     KC.api(PAGE, "GET", `/api/cases/${caseId}/evidence`),
   ]);
   KC.text("case-number", detail.number);
+  KC.text("case-state", detail.state_label);
   const facts = [
     ["辖区", detail.jurisdiction_name], ["发生时间", detail.occurred_at ? KC.time(detail.occurred_at) : "—"],
     ["地点", detail.address || "—"], ["事故类型", detail.accident_type || "—"],
     ["天气", detail.weather || "—"], ["经过", detail.description || "—"],
-    ...detail.parties.map((p) => [`当事人${p.position}`, `${p.name} · ${p.plate_number} · ${p.vehicle_type}`]),
+    ...file.parties.map((p) => [`${p.designation}方`, `${p.name} · ${p.plate_number} · ${p.vehicle_type}`]),
   ];
   document.getElementById("facts").replaceChildren(
     ...facts.flatMap(([k, v]) => [KC.el("dt", { textContent: k }), KC.el("dd", { textContent: v })]),
   );
-  const gallery = document.getElementById("gallery");
-  gallery.replaceChildren();
-  for (const item of items.filter((i) => i.kind !== "recording")) {
-    const url = await KC.evidenceUrl(PAGE, caseId, item.id);
-    gallery.append(KC.el("figure", {},
-      KC.el("img", { src: url, alt: KIND_LABELS[item.kind] || item.kind }),
-      KC.el("figcaption", { textContent: `${KIND_LABELS[item.kind] || item.kind} · ${KC.time(item.uploaded_at)}` })));
+  BO.renderOverrides("overrides", collection);
+  BO.renderChecks("checks", file.parties);
+  BO.renderEligibility("eligibility", file.eligibility);
+  BO.renderActs("acts", file.parties);
+  await Promise.all([
+    BO.renderStills(PAGE, caseId, "gallery", items),
+    BO.recording(PAGE, caseId, "recording", "recording-info", items),
+  ]);
+  const deciding = detail.allowed_actions.includes("determine");
+  KC.show("determination-form", deciding);
+  KC.show("other-actions", detail.allowed_actions.includes("send_back") || detail.allowed_actions.includes("to_ordinary_procedure"));
+  if (deciding) {
+    renderShares(file.parties);
+    await showProposal();
   }
-  bench.chunks = items.filter((i) => i.kind === "recording");
-  bench.playing = 0;
-  KC.text("recording-info", bench.chunks.length ? `共 ${bench.chunks.length} 段录像，连续播放` : "无通话录像");
-  await playChunk();
-  renderShares(detail.parties);
-  await showProposal();
 }
 
 // The rules engine's proposal (art. 60 and the quick-handling list): pre-filled, and any
@@ -87,14 +106,6 @@ function updateOverride() {
   KC.show("override-label", departsFromProposal());
 }
 
-// The recording is a series of complete WebM chunks: play them one after another.
-async function playChunk() {
-  const video = document.getElementById("recording");
-  const chunk = bench.chunks[bench.playing];
-  if (!chunk) return;
-  video.src = await KC.evidenceUrl(PAGE, bench.caseId, chunk.id);
-}
-
 function renderShares(parties) {
   const grades = bench.config.catalogues.responsibilities;
   document.getElementById("shares").replaceChildren(...parties.map((p) => {
@@ -102,33 +113,78 @@ function renderShares(parties) {
     select.replaceChildren(...Object.entries(grades).map(([value, label]) => KC.el("option", { value, textContent: label })));
     select.dataset.partyId = p.id;
     select.onchange = updateOverride;
-    return KC.el("label", { textContent: `${p.name}（${p.plate_number}） ` }, select);
+    return KC.el("label", { textContent: `${p.designation}方 ${p.name}（${p.plate_number}） ` }, select);
   }));
 }
 
+function showFieldError(id, text) {
+  KC.text(id, text);
+  KC.show(id, Boolean(text));
+}
+
+// The server is the one judge of what a determination needs; its refusal is shown by the field.
 async function determine(event) {
   event.preventDefault();
+  showFieldError("reasoning-error", "");
   const override = document.getElementById("override-reason").value.trim();
-  await KC.api(PAGE, "POST", `/api/cases/${bench.caseId}/determination`, {
-    shares: chosenShares(),
-    reasoning: document.getElementById("reasoning").value,
-    override_reason: departsFromProposal() ? override : null,
-  });
+  try {
+    await KC.api(PAGE, "POST", `/api/cases/${bench.caseId}/determination`, {
+      shares: chosenShares(),
+      reasoning: document.getElementById("reasoning").value,
+      override_reason: departsFromProposal() ? override : null,
+    });
+  } catch (error) {
+    if (error.status === 422 && error.message.includes("认定理由")) {
+      showFieldError("reasoning-error", error.message);
+      document.getElementById("reasoning").focus();
+      return;
+    }
+    throw error;
+  }
+  document.getElementById("reasoning").value = "";
   say("已作出事故认定，认定书将送达当事人");
+  await list();
+}
+
+function showReasonForm(key) {
+  bench.action = key;
+  KC.show("reason-form", Boolean(key));
+  showFieldError("action-reason-error", "");
+  if (!key) return;
+  KC.text("action-reason-label", OTHER_ACTIONS[key].label);
+  KC.text("reason-confirm", OTHER_ACTIONS[key].confirm);
+  document.getElementById("action-reason").value = "";
+  document.getElementById("action-reason").focus();
+}
+
+async function otherAction(event) {
+  event.preventDefault();
+  const action = OTHER_ACTIONS[bench.action];
+  const reason = document.getElementById("action-reason").value.trim();
+  if (!reason) {
+    showFieldError("action-reason-error", "请填写原因");
+    return;
+  }
+  try {
+    await KC.api(PAGE, "POST", `/api/cases/${bench.caseId}/${action.path}`, { reason });
+  } catch (error) {
+    if (error.status === 422) return showFieldError("action-reason-error", error.message);
+    throw error;
+  }
+  showReasonForm(null);
+  say(action.done);
   await list();
 }
 
 async function start() {
   document.getElementById("login-form").onsubmit = (event) => guarded(() => login(event));
   document.getElementById("determination-form").onsubmit = (event) => guarded(() => determine(event));
+  document.getElementById("reason-form").onsubmit = (event) => guarded(() => otherAction(event));
+  document.getElementById("send-back").onclick = () => showReasonForm("send-back");
+  document.getElementById("ordinary").onclick = () => showReasonForm("ordinary");
+  document.getElementById("reason-cancel").onclick = () => showReasonForm(null);
   document.getElementById("back").onclick = () => guarded(list);
-  document.getElementById("recording").onended = () => {
-    bench.playing += 1;
-    guarded(async () => {
-      await playChunk();
-      if (bench.playing < bench.chunks.length) await document.getElementById("recording").play();
-    });
-  };
+  BO.wireSearch(PAGE, { form: "search-form", input: "search-q", rows: "search-rows", open: (id) => guarded(() => open(id)) });
   bench.config = await KC.api(PAGE, "GET", "/api/calls/config");
   await KC.resume(PAGE, list, () => view("login-view"));
 }
