@@ -297,3 +297,18 @@ async def test_the_officer_moves_a_case_to_the_ordinary_procedure(api: Api) -> N
         f"/api/cases/{case.id}/determination", json=rear_end_decision(case), headers=case.officer
     )
     assert determine.status_code == 409
+
+
+async def test_leaving_the_queue_after_a_call_back_keeps_the_case(api: Api) -> None:
+    case = await evacuated_case(api)
+    await api.client.post(
+        f"/api/cases/{case.id}/send-back", json={"reason": "缺少碰撞部位近景"}, headers=case.officer
+    )
+    await api.client.post(f"/api/cases/{case.id}/call-back", headers=case.reporter)
+
+    left = await api.client.post(f"/api/calls/{case.id}/abandon", headers=case.reporter)
+
+    assert left.status_code == 204
+    assert await _state(api, case.id, case.officer) == "more_evidence"
+    evidence = (await api.client.get(f"/api/cases/{case.id}/evidence", headers=case.officer)).json()
+    assert len(evidence) == 6

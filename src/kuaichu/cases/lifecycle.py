@@ -84,6 +84,7 @@ class Action(StrEnum):
     REJECT_AGREEMENT = "reject_agreement"
     SEND_BACK = "send_back"
     CALL_BACK = "call_back"
+    CANCEL_CALL_BACK = "cancel_call_back"
     TO_ORDINARY_PROCEDURE = "to_ordinary_procedure"
 
 
@@ -113,10 +114,10 @@ TRANSITIONS: dict[Action, Transition] = {
     Action.SEND_BACK: _t({S.EVACUATED}, S.MORE_EVIDENCE, {Role.OFFICER}, "民警退回补充证据"),
     # The party's one tap: the same case goes back to the head of the queue.
     Action.CALL_BACK: _t({S.MORE_EVIDENCE}, S.QUEUED, {Role.PARTY}, "当事人重新视频连线补充证据"),
+    # Leaving the queue after a call-back keeps the case and its evidence: it waits again.
+    Action.CANCEL_CALL_BACK: _t({S.QUEUED}, S.MORE_EVIDENCE, {Role.PARTY}, "当事人暂不补充证据，退出排队"),
     # art. 19 applies only to simple cases; anything else goes to the ordinary procedure.
-    Action.TO_ORDINARY_PROCEDURE: _t(
-        {S.EVACUATED}, S.ORDINARY_PROCEDURE, {Role.OFFICER}, "转一般程序处理"
-    ),
+    Action.TO_ORDINARY_PROCEDURE: _t({S.EVACUATED}, S.ORDINARY_PROCEDURE, {Role.OFFICER}, "转一般程序处理"),
     Action.REQUEST_REVIEW: _t({S.DETERMINED}, S.UNDER_REVIEW, {Role.PARTY}, "当事人申请复核"),
     Action.UPHOLD: _t({S.UNDER_REVIEW}, S.DETERMINED, {Role.REVIEWER}, "复核维持原认定"),
     # A revoked determination sends the case back to be determined anew by another officer.

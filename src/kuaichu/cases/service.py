@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from kuaichu.audit import service as audit
@@ -75,7 +75,12 @@ def abandon(session: Session, party: Principal, case_id: int, now: datetime) -> 
     case = get_case(session, party, case_id, lock=True)
     if case.reporter_phone != party.phone:
         raise Forbidden("只有报警人可以取消排队")
-    lifecycle.apply(session, case, Action.ABANDON, party, now)
+    # A case sent back for more evidence was reported long ago: leaving the queue must not
+    # throw it away with its evidence.
+    called_back = session.scalar(
+        select(exists().where(TimelineEvent.case_id == case.id, TimelineEvent.kind == Action.CALL_BACK.value))
+    )
+    lifecycle.apply(session, case, Action.CANCEL_CALL_BACK if called_back else Action.ABANDON, party, now)
     return case
 
 
