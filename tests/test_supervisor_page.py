@@ -63,8 +63,9 @@ def test_supervisor_sees_the_queue_and_replays_a_case(
         expect(xihu_row.locator("td").nth(1)).to_have_text("1")
         expect(page.locator("#chart-queue_wait rect")).to_have_count(11)
 
-        page.fill("#replay-id", str(taken["id"]))
-        page.click("#replay-form button")
+        page.fill("#search-q", taken["number"])
+        page.click("#search-form button")
+        page.locator("#search-rows tr", has_text=taken["number"]).get_by_role("button", name="打开").click()
         expect(page.locator("#replay-number")).to_have_text(taken["number"])
         expect(page.locator("#replay-timeline li")).to_have_count(2)
         expect(page.locator("#replay-timeline li").nth(1)).to_contain_text("坐席已接警")

@@ -121,6 +121,8 @@ AUDIT_ACTION_LABELS = {
     "evidence_hash_mismatch": "证据文件校验失败",
     "replay_case": "回放案件",
     "search_cases": "检索案件",
+    "read_collection": "查看采集检查结果",
+    "registry_lookup": "查询登记信息（预填）",
     "read_case_file": "查看案卷（核验、行为事实、认定）",
     "read_claim_package": "调取理赔资料",
     "list_claims": "查看理赔列表",

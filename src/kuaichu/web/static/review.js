@@ -1,10 +1,11 @@
-// The reviewer's page (复核民警, a superior unit): review requests, the determination under
-// review with its evidence, and the decision. Separation of duties is the server's rule.
+// The reviewer's page (复核民警, a superior unit): review requests, found also by number, phone
+// or plate; the determination under review as the officer made it (reasoning, rule applied),
+// what the officer saw (recordings, captioned stills, checks, acts, overrides), the days left
+// to decide (art. 73), and the decision. Separation of duties is the server's rule.
 "use strict";
 
 const PAGE = "review";
 const VIEWS = ["login-view", "list-view", "case-view"];
-const GRADES = { full: "全部责任", main: "主要责任", equal: "同等责任", minor: "次要责任", none: "无责任" };
 const view = (id) => KC.view(VIEWS, id);
 const say = KC.say;
 const guarded = (action) => KC.guarded(action);
@@ -24,36 +25,62 @@ async function list() {
   KC.caseRows(cases, "复核", (id) => guarded(() => open(id)), "暂无待复核案件");
 }
 
+// A case without a review request has none to read: the page shows the rest.
+async function reviewOf(id) {
+  try {
+    return await KC.api(PAGE, "GET", `/api/cases/${id}/review`);
+  } catch (error) {
+    if (error.status === 404) return null;
+    throw error;
+  }
+}
+
+function periodText(review) {
+  if (!review) return "";
+  if (review.outcome) return `复核结论：${review.outcome_label}（${KC.time(review.decided_at)}）`;
+  const left = review.days_left >= 0 ? `剩余${review.days_left}天` : `已超期${-review.days_left}天`;
+  return `复核期限：须于${review.decide_by}前作出复核结论（${left}）`;
+}
+
 async function open(id) {
   caseId = id;
   view("case-view");
-  const [detail, review, documents, items] = await Promise.all([
+  const [detail, file, review, collection, documents, items] = await Promise.all([
     KC.api(PAGE, "GET", `/api/cases/${id}`),
-    KC.api(PAGE, "GET", `/api/cases/${id}/review`),
+    KC.api(PAGE, "GET", `/api/cases/${id}/case-file`),
+    reviewOf(id),
+    KC.api(PAGE, "GET", `/api/cases/${id}/collection`),
     KC.api(PAGE, "GET", `/api/cases/${id}/documents`),
     KC.api(PAGE, "GET", `/api/cases/${id}/evidence`),
   ]);
   KC.text("case-number", detail.number);
+  KC.text("case-state", detail.state_label);
+  KC.text("period", periodText(review));
+  KC.show("period", Boolean(review));
   const facts = [
     ["辖区", detail.jurisdiction_name], ["发生时间", detail.occurred_at ? KC.time(detail.occurred_at) : "—"],
     ["地点", detail.address || "—"], ["事故类型", detail.accident_type || "—"], ["经过", detail.description || "—"],
+    ...file.parties.map((p) => [`${p.designation}方`, `${p.name} · ${p.plate_number} · ${p.vehicle_type}`]),
   ];
   document.getElementById("facts").replaceChildren(
     ...facts.flatMap(([k, v]) => [KC.el("dt", { textContent: k }), KC.el("dd", { textContent: v })]));
-  const names = Object.fromEntries(detail.parties.map((p) => [p.id, `${p.name}（${p.plate_number}）`]));
-  document.getElementById("shares").replaceChildren(...(detail.determination?.shares || []).map((s) =>
-    KC.el("li", { textContent: `${names[s.party_id]}：${GRADES[s.responsibility]}` })));
+  const names = Object.fromEntries(file.parties.map((p) => [p.id, `${p.designation}方 ${p.name}（${p.plate_number}）`]));
+  KC.text("reasons", review ? `${names[review.applicant_party_id]}于${KC.time(review.submitted_at)}申请：${review.reasons}` : "无复核申请");
+  BO.renderDetermination("determination", file.determination);
   document.getElementById("documents").replaceChildren(...documents.map((d) => {
     const button = KC.el("button", { type: "button", className: "link", textContent: `认定书 ${d.number}（${d.status_label}）` });
     button.onclick = () => guarded(async () => window.open(URL.createObjectURL(await KC.api(PAGE, "GET", d.download_url))));
     return KC.el("li", {}, button);
   }));
-  KC.text("reasons", `${names[review.applicant_party_id]}于${KC.time(review.submitted_at)}申请：${review.reasons}`);
-  const gallery = document.getElementById("gallery");
-  gallery.replaceChildren();
-  for (const item of items.filter((i) => i.media_type.startsWith("image/"))) {
-    gallery.append(KC.el("figure", {}, KC.el("img", { src: await KC.evidenceUrl(PAGE, id, item.id), alt: item.kind })));
-  }
+  BO.renderOverrides("overrides", collection);
+  BO.renderChecks("checks", file.parties);
+  BO.renderEligibility("eligibility", file.eligibility);
+  BO.renderActs("acts", file.parties);
+  KC.show("decision-form", detail.allowed_actions.includes("uphold"));
+  await Promise.all([
+    BO.renderStills(PAGE, id, "gallery", items),
+    BO.recording(PAGE, id, "recording", "recording-info", items),
+  ]);
 }
 
 async function decide(event) {
@@ -70,6 +97,7 @@ async function start() {
   document.getElementById("login-form").onsubmit = (event) => guarded(() => login(event));
   document.getElementById("decision-form").onsubmit = (event) => guarded(() => decide(event));
   document.getElementById("back").onclick = () => guarded(list);
+  BO.wireSearch(PAGE, { form: "search-form", input: "search-q", rows: "search-rows", open: (id) => guarded(() => open(id)) });
   await KC.resume(PAGE, list, () => view("login-view"));
 }
 

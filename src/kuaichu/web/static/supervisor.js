@@ -4,7 +4,6 @@
 "use strict";
 
 const PAGE = "supervisor";
-const GRADES = { full: "全部责任", main: "主要责任", equal: "同等责任", minor: "次要责任", none: "无责任" };
 let refreshTimer = null;
 
 // An expired login shows the login form again.
@@ -24,13 +23,8 @@ async function showDashboard() {
   refreshTimer = setInterval(() => guarded(loadQueues), 5000);
 }
 
-const PRESENCE = { available: "空闲", busy: "通话", wrap_up: "整理", away: "离开" };
-
-function presenceText(byState) {
-  const parts = Object.entries(PRESENCE)
-    .filter(([state]) => byState[state])
-    .map(([state, label]) => `${label}${byState[state]}`);
-  return parts.length ? parts.join("·") : "均未上线";
+function presenceText(presence) {
+  return presence.length ? presence.map((p) => `${p.label}${p.count}`).join("·") : "均未上线";
 }
 
 async function loadQueues() {
@@ -45,7 +39,7 @@ async function loadQueues() {
       KC.el("td", { textContent: q.jurisdiction_name }),
       KC.el("td", { textContent: q.waiting }),
       KC.el("td", { textContent: KC.duration(q.longest_wait_seconds) }),
-      KC.el("td", { textContent: `${q.operators_on_roster}（${presenceText(q.operators_by_state)}）` }),
+      KC.el("td", { textContent: `${q.operators_on_roster}（${presenceText(q.presence)}）` }),
       KC.el("td", { textContent: q.operators_in_call }),
       KC.el("td", {
         textContent: `${staffing[i].operators_needed}（到达${staffing[i].calls_per_hour.toFixed(1)}起/小时）`,
@@ -120,6 +114,15 @@ async function loadDeadLetters() {
   document.getElementById("dead-letters").replaceChildren(...(items.length ? items : [KC.el("li", { textContent: "无" })]));
 }
 
+// What a person needs to read beside an event: what was let through, and why.
+function eventNote(event) {
+  const parts = [];
+  if (event.detail.items) parts.push(`放行：${event.detail.items.map((i) => i.message).join("；")}`);
+  if (event.detail.reason) parts.push(`理由：${event.detail.reason}`);
+  if (event.detail.note) parts.push(`意见：${event.detail.note}`);
+  return parts.length ? `（${parts.join("。")}）` : "";
+}
+
 async function replay(caseId) {
   const data = await KC.api(PAGE, "GET", `/api/supervision/cases/${caseId}/replay`);
   KC.text("replay-number", data.case.number);
@@ -136,7 +139,12 @@ async function replay(caseId) {
   );
   document.getElementById("replay-timeline").replaceChildren(
     ...data.timeline.map((e) =>
-      KC.el("li", {}, KC.el("time", { textContent: KC.time(e.at) }), ` ${e.label} · ${e.actor} → ${e.state_label}`),
+      KC.el(
+        "li",
+        { className: e.detail.reason ? "noted" : "" },
+        KC.el("time", { textContent: KC.time(e.at) }),
+        ` ${e.label} · ${e.actor} → ${e.state_label}${eventNote(e)}`,
+      ),
     ),
   );
   const gallery = await Promise.all(
@@ -144,8 +152,8 @@ async function replay(caseId) {
       const url = await KC.evidenceUrl(PAGE, data.case.id, item.id);
       const media = item.media_type.startsWith("video/")
         ? KC.el("video", { src: url, controls: true })
-        : KC.el("img", { src: url, alt: item.kind });
-      return KC.el("figure", {}, media, KC.el("figcaption", { textContent: `${item.kind} · ${item.sha256.slice(0, 12)}…` }));
+        : KC.el("img", { src: url, alt: item.kind_label });
+      return KC.el("figure", {}, media, KC.el("figcaption", { textContent: `${item.kind_label} · ${item.sha256.slice(0, 12)}…` }));
     }),
   );
   document.getElementById("replay-gallery").replaceChildren(...gallery);
@@ -168,12 +176,15 @@ async function replay(caseId) {
     ...documents,
     ...data.determinations.map((d) =>
       KC.el("li", {
-        textContent: `认定（${d.status === "in_force" ? "有效" : "已撤销"}）${KC.time(d.decided_at)}：` +
-          d.shares.map((s) => GRADES[s.responsibility]).join(" / "),
+        textContent: `认定（${d.status_label}）${KC.time(d.decided_at)}：` +
+          d.shares.map((s) => `${s.party} ${s.responsibility_label}`).join("；") +
+          `。认定理由：${d.reasoning || "（未填写）"}` +
+          (d.rule_label ? `。适用规则：${d.rule_label}` : "") +
+          (d.override_reason ? `。不采纳规则建议的理由：${d.override_reason}` : ""),
       }),
     ),
-    ...(data.review ? [KC.el("li", { textContent: `复核：${data.review.outcome || "待决定"}（${data.review.reasons}）` })] : []),
-    ...data.claims.map((c) => KC.el("li", { textContent: `理赔：${c.insurer_code} · ${c.status}` })),
+    ...(data.review ? [KC.el("li", { textContent: `复核：${data.review.outcome_label}（申请理由：${data.review.reasons}）` })] : []),
+    ...data.claims.map((c) => KC.el("li", { textContent: `理赔：${c.insurer_name} · ${c.status_label}` })),
   ];
   document.getElementById("replay-decisions").replaceChildren(...decisions);
   document.getElementById("replay-access").replaceChildren(
@@ -201,10 +212,7 @@ document.getElementById("login-form").onsubmit = (event) => {
   });
 };
 
-document.getElementById("replay-form").onsubmit = (event) => {
-  event.preventDefault();
-  guarded(() => replay(KC.$("#replay-id").value));
-};
+BO.wireSearch(PAGE, { form: "search-form", input: "search-q", rows: "search-rows", open: (id) => guarded(() => replay(id)), guard: guarded });
 
 document.getElementById("verify-audit").onclick = () =>
   guarded(async () => {

@@ -1,0 +1,137 @@
+"""A case collected through a live server's API the way issue 8's gate wants it (checks,
+eligibility, acts, stills; 乙's plate let through with a reason), for the browser tests of the
+back-office pages."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import httpx
+from conftest import STAFF_PASSWORD, XIHU
+from factories import JPEG_BYTES
+from live import LiveServer, latest_sms, prepare_database, servers, wait_until
+
+from kuaichu.clock import SHANGHAI, local
+from kuaichu.db import Database
+from kuaichu.registries.synthetic import demo_drivers
+
+ZHANG = "13800000001"  # 甲, who reports
+PLATE_COVERED = "乙车号牌被拖车钩遮挡，已人工核对行驶证"
+REASONING = "乙车未与前车保持足以采取紧急制动措施的安全距离，追尾甲车"
+NO_CIRCUMSTANCES = dict.fromkeys(
+    (
+        "injury",
+        "vehicles_immovable",
+        "facts_disputed",
+        "drink_or_drugs_suspected",
+        "overload_or_speeding_suspected",
+        "plate_missing_or_forged",
+        "party_left_scene",
+        "deliberate",
+        "public_facility_damage_unknown_owner",
+    ),
+    False,
+)
+
+
+@dataclass
+class LiveCase:
+    id: int
+    number: str
+    reporter: dict[str, str]
+
+
+def _party(name: str) -> dict[str, object]:
+    person = next(p for p in demo_drivers(local(datetime.now(SHANGHAI)).date()) if p.name == name)
+    assert person.policy is not None
+    return {
+        "name": person.name,
+        "phone": person.phone,
+        "id_number": person.licence.number,
+        "licence_number": person.licence.number,
+        "plate_number": person.vehicle.plate_number,
+        "plate_type": person.vehicle.plate_type,
+        "vehicle_type": person.vehicle.vehicle_type,
+        "insurer_code": person.policy.insurer_code,
+        "policy_number": person.policy.policy_number,
+    }
+
+
+def login(client: httpx.Client, username: str) -> dict[str, str]:
+    response = client.post("/api/auth/staff", json={"username": username, "password": STAFF_PASSWORD})
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+def party_login(client: httpx.Client, database: Database, phone: str) -> dict[str, str]:
+    """The SMS login a phone does; the code is read from the SMS the server wrote."""
+    client.post("/api/auth/sms-code", json={"phone": phone}).raise_for_status()
+    text = wait_until(lambda: (latest_sms(database, phone) or "").partition("验证码为")[2], what="login SMS")
+    token = client.post("/api/auth/party", json={"phone": phone, "code": text[:6]}).json()["access_token"]
+    return {"Authorization": f"Bearer {token}"}
+
+
+def collected_case(client: httpx.Client, reporter: dict[str, str]) -> LiveCase:
+    """张伟 (甲, `reporter`) reports; the operator records 李娜 (乙) behind him, runs the checks,
+    answers the questions and the acts, takes the stills but 乙's plate, and lets it through."""
+    operator = login(client, "op-live")
+    case = client.post("/api/cases", json=XIHU, headers=reporter).json()
+    path = f"/api/cases/{case['id']}"
+    facts = {
+        "occurred_at": datetime.now(SHANGHAI).replace(microsecond=0).isoformat(),
+        "address": "西湖区文三路与学院路交叉口",
+        "accident_type": "追尾",
+        "weather": "晴",
+        "description": "乙车追尾甲车，两车尾部、前部轻微受损",
+    }
+    acts = {
+        "parties": [
+            {"position": 1, "acts": [], "impact_point": "车尾"},
+            {"position": 2, "acts": ["rear_end"], "impact_point": "车头"},
+        ]
+    }
+    for response in (
+        client.post(f"{path}/take", headers=operator),
+        client.put(f"{path}/facts", json=facts, headers=operator),
+        client.put(f"{path}/parties", json={"parties": [_party("张伟"), _party("李娜")]}, headers=operator),
+        client.post(f"{path}/checks", headers=operator),
+        client.put(f"{path}/circumstances", json=NO_CIRCUMSTANCES, headers=operator),
+        client.put(f"{path}/liability-facts", json=acts, headers=operator),
+        *(
+            client.post(
+                f"{path}/evidence",
+                headers=operator,
+                files={"file": ("still.jpg", JPEG_BYTES, "image/jpeg")},
+                data={"kind": kind, **({"party_position": str(position)} if position else {})},
+            )
+            for kind, position in (
+                ("side_by_side", None),
+                ("vehicle_overview", 1),
+                ("vehicle_overview", 2),
+                ("collision_point", None),
+                ("plate", 1),
+            )
+        ),
+        client.post(
+            f"{path}/collection-complete",
+            json={"override": {"keys": ["still:plate:2"], "reason": PLATE_COVERED}},
+            headers=operator,
+        ),
+        client.post(f"{path}/evacuate", headers=operator),
+    ):
+        assert response.status_code < 300, response.text
+    return LiveCase(case["id"], case["number"], reporter)
+
+
+@contextmanager
+def live_server(tmp_path: Path) -> Iterator[tuple[LiveServer, httpx.Client, Database]]:
+    """One server on a fresh SQLite database (demo drivers, op-live, officer-live, reviewer-live)."""
+    database_url = f"sqlite:///{tmp_path / 'kuaichu.db'}"
+    database = prepare_database(database_url)
+    with (
+        servers(tmp_path / "data", database_url, 1) as (server,),
+        httpx.Client(base_url=server.url) as client,
+    ):
+        yield server, client, database
+    database.dispose()
