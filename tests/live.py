@@ -116,17 +116,17 @@ def prepare_database(database_url: str) -> Database:
         xihu = next(j for j in jurisdictions if j.code == "330106")
         load(session, demo_drivers(local(now).date()))
         session.flush()
-        for username, role in (
-            ("op-live", Role.OPERATOR),
-            ("officer-live", Role.OFFICER),
-            ("reviewer-live", Role.REVIEWER),
+        for username, role, name in (
+            ("op-live", Role.OPERATOR, "王芳"),
+            ("officer-live", Role.OFFICER, "赵刚"),
+            ("reviewer-live", Role.REVIEWER, "孙丽"),
         ):
             create_user(
                 session,
                 username=username,
                 password=STAFF_PASSWORD,
                 role=role,
-                display_name=f"{username}姓名",
+                display_name=name,
                 jurisdiction_id=xihu.id if role is not Role.REVIEWER else None,
                 now=now,
             )
