@@ -331,3 +331,55 @@ def test_wang_qiang_with_a_suspended_licence_cannot_be_evacuated(
             party.context.close()
     finally:
         database.dispose()
+
+
+@requires_chromium
+def test_a_case_sent_back_is_called_back_with_one_tap_into_the_same_case(
+    browser: Browser, tmp_path: Path
+) -> None:
+    """待补充证据: the party reads the officer's reason, taps 补充视频取证, waits in the queue as
+    after the first call, and is in the call again once the operator takes it."""
+    url = f"sqlite:///{tmp_path / 'kuaichu.db'}"
+    database = prepare_database(url)
+    try:
+        with (
+            servers(tmp_path / "data", url, 1) as (server,),
+            httpx.Client(base_url=server.url) as client,
+            page_at(browser, server, DESK, permissions=["camera", "microphone"]) as console,
+        ):
+            party = party_page(browser, server)
+            party_logs_in(party, database, PARTY_PHONE)
+            party.click("#report")
+            operator = bearer(staff_logs_in(console, "/console", "op-live"))
+            console.click("#take-next")
+            expect(console.locator("#call-view")).to_be_visible()
+            case_id = client.get("/api/calls/current", headers=operator).json()["case_id"]
+            collect_over_the_api(client, operator, case_id)
+            expect(party.locator("#evacuate-view")).to_be_visible(timeout=15_000)
+            client.post(f"/api/calls/{case_id}/hangup", headers=operator).raise_for_status()
+
+            login = client.post(
+                "/api/auth/staff", json={"username": "officer-live", "password": STAFF_PASSWORD}
+            )
+            officer = bearer(login.json()["access_token"])
+            reason = "请补拍乙车前部碰撞部位的近景"
+            sent = client.post(f"/api/cases/{case_id}/send-back", json={"reason": reason}, headers=officer)
+            assert sent.status_code == 200, sent.text
+
+            party.click("#evacuate-ok")
+            expect(party.locator("#progress-state")).to_contain_text("补充证据")
+            expect(party.locator("#send-back-reason")).to_have_text(reason)
+            party.click("#call-back")
+            expect(party.locator("#wait-view")).to_be_visible()
+
+            console.reload()
+            console.click("#ready")  # available again: the waiting call is offered to this console
+            expect(console.locator("#call-view")).to_be_visible(timeout=15_000)
+            expect(console.locator("#case-number")).to_have_text(
+                str(client.get(f"/api/cases/{case_id}", headers=operator).json()["number"])
+            )
+            expect(party.locator("#call-view")).to_be_visible(timeout=15_000)
+            assert client.get("/api/calls/current", headers=operator).json()["case_id"] == case_id
+            party.context.close()
+    finally:
+        database.dispose()
