@@ -252,7 +252,7 @@ def reviewer_upholds(browser: Browser, base_url: str, artifacts: Path) -> None:
         expect(page.locator("#case-rows tr")).to_have_count(1)
         page.click("#case-rows button")
         expect(page.locator("#reasons")).to_contain_text("调取路口监控")
-        expect(page.locator("#shares")).to_contain_text("全部责任")
+        expect(page.locator("#determination")).to_contain_text("全部责任")
         page.fill("#note", "监控显示乙车未保持安全车距，原认定正确")
         page.screenshot(path=str(artifacts / "one-server-review.png"))
         page.click("#decision-form button[type=submit]")
