@@ -3,6 +3,7 @@
 import pytest
 from conftest import SHANGCHENG, XIHU, Api
 from factories import upload_jpeg
+from flows import evacuated_case
 
 from kuaichu.auth.principal import Role
 
@@ -77,3 +78,25 @@ async def test_shangcheng_reports_go_to_shangcheng(api: Api) -> None:
     reporter = await api.party("13800000001")
     response = await api.client.post("/api/cases", json=SHANGCHENG, headers=reporter)
     assert response.json()["jurisdiction_name"] == "上城区"
+
+
+async def test_the_reporters_phone_is_whole_for_the_operator_and_masked_for_the_other_party(
+    api: Api,
+) -> None:
+    case = await evacuated_case(api)
+    seen_by = {
+        "operator": case.operator,
+        "reporter": case.reporter,
+        "other party": case.other,
+        "supervisor": await api.staff("supervisor", Role.SUPERVISOR),
+    }
+    phones = {
+        who: (await api.client.get(f"/api/cases/{case.id}", headers=headers)).json()["reporter_phone"]
+        for who, headers in seen_by.items()
+    }
+    assert phones == {
+        "operator": "13800000001",
+        "reporter": "13800000001",
+        "other party": "138****0001",
+        "supervisor": "138****0001",
+    }

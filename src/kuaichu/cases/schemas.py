@@ -108,6 +108,8 @@ class CaseOut(BaseModel):
     jurisdiction_code: str
     jurisdiction_name: str
     reported_at: datetime
+    # In full for the staff handling the case and the reporter; masked for anyone else.
+    reporter_phone: str
     report_lat: float
     report_lng: float
     occurred_at: datetime | None

@@ -205,6 +205,13 @@ def _party_out(party: CaseParty, viewer: Principal) -> PartyOut:
     )
 
 
+def _reporter_phone(case: Case, viewer: Principal) -> str:
+    handles_case = viewer.role in (Role.OPERATOR, Role.OFFICER, Role.REVIEWER)
+    if handles_case or (viewer.role is Role.PARTY and viewer.phone == case.reporter_phone):
+        return case.reporter_phone
+    return mask_phone(case.reporter_phone)
+
+
 def case_view(session: Session, case: Case, viewer: Principal) -> CaseOut:
     jurisdiction = session.get(Jurisdiction, case.jurisdiction_id)
     assert jurisdiction is not None
@@ -217,6 +224,7 @@ def case_view(session: Session, case: Case, viewer: Principal) -> CaseOut:
         jurisdiction_code=jurisdiction.code,
         jurisdiction_name=jurisdiction.name,
         reported_at=case.reported_at,
+        reporter_phone=_reporter_phone(case, viewer),
         report_lat=case.report_lat,
         report_lng=case.report_lng,
         occurred_at=case.occurred_at,
