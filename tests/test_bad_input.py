@@ -144,3 +144,37 @@ async def test_a_validation_error_names_the_field_in_chinese_and_keeps_its_path(
     facts = FACTS | {"address": "x"}
     response = await api.client.put(f"/api/cases/{case_id}/facts", json=facts, headers=operator)
     assert response.json()["detail"] == "请检查：地点 至少2个字"
+
+
+async def test_a_nul_character_anywhere_is_refused_before_it_reaches_the_database(
+    api: Api, in_call: tuple[int, dict[str, str]]
+) -> None:
+    case_id, operator = in_call
+    facts = FACTS | {"address": "西湖区\u0000文三路"}
+    refused = [
+        await api.client.put(f"/api/cases/{case_id}/facts", json=facts, headers=operator),
+        await api.client.post("/api/auth/staff", json={"username": "op\u0000", "password": "x"}),
+        await api.client.get("/verify/3301%00", headers=operator),
+        await api.client.get("/api/cases/search?q=%00", headers=operator),
+    ]
+    assert [r.status_code for r in refused] == [422] * 4
+    assert all("非法字符" in r.json()["detail"] for r in refused)
+    assert (await api.client.get(f"/api/cases/{case_id}", headers=operator)).json()["address"] is None
+
+
+async def test_a_time_without_a_zone_and_an_id_beyond_the_column_are_refused(
+    api: Api, in_call: tuple[int, dict[str, str]]
+) -> None:
+    case_id, operator = in_call
+    naive = FACTS | {"occurred_at": "2026-11-25T09:50:00"}
+    response = await api.client.put(f"/api/cases/{case_id}/facts", json=naive, headers=operator)
+    assert response.status_code == 422
+    assert "须带时区" in response.json()["detail"]
+    assert (await api.client.get(f"/api/cases/{2**31}", headers=operator)).status_code == 422
+
+
+async def test_an_oversized_body_is_still_413(api: Api, in_call: tuple[int, dict[str, str]]) -> None:
+    case_id, operator = in_call
+    huge = FACTS | {"description": "长" * (2 * 1024 * 1024)}
+    response = await api.client.put(f"/api/cases/{case_id}/facts", json=huge, headers=operator)
+    assert response.status_code == 413

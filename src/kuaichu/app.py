@@ -35,7 +35,7 @@ from kuaichu.evidence.api import router as evidence_router
 from kuaichu.evidence.storage import LocalEvidenceStore
 from kuaichu.geo.service import import_jurisdictions, read_feature_collection
 from kuaichu.liability.api import router as liability_router
-from kuaichu.limits import BodySizeLimit
+from kuaichu.limits import BodySizeLimit, RejectNulCharacters
 from kuaichu.metrics.api import RequestMetrics
 from kuaichu.metrics.api import router as metrics_router
 from kuaichu.migrate import upgrade
@@ -136,6 +136,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
 
     app = FastAPI(title="快处 Kuaichu", version="0.1.0", lifespan=lifespan)
     install_problem_handlers(app, field_label)
+    # The last added runs first: the size limit bounds what the NUL check reads.
+    app.add_middleware(RejectNulCharacters)
     app.add_middleware(BodySizeLimit, upload_limit=settings.evidence_max_bytes)
     app.add_middleware(RequestMetrics)
     for router in (

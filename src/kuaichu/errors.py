@@ -123,6 +123,8 @@ _MESSAGES = {
     "dict_type": "格式不正确",
     "json_invalid": "请求内容不是有效的数据格式",
     "extra_forbidden": "不应填写",
+    "timezone_aware": "须带时区（如 +08:00）",
+    "string_contains_nul": "含有不可见的非法字符",
 }
 
 

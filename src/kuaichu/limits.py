@@ -36,3 +36,65 @@ class BodySizeLimit:
             return message
 
         await self.app(scope, counting_receive, send)
+
+
+# What a NUL character looks like in a path, a query string, a form or a JSON body.
+_NUL_MARKS = (b"\x00", b"%00", b"\\u0000")
+
+
+class RejectNulCharacters:
+    """Pure ASGI middleware: a NUL character in a path, query or text body is refused with 422.
+
+    PostgreSQL cannot store NUL in text, and no field of a traffic case has a use for one;
+    refusing it at the edge covers every route, including string path parameters. Uploads
+    (multipart) are left alone: files are binary."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if _has_nul(scope.get("raw_path") or scope["path"].encode()) or _has_nul(scope["query_string"]):
+            await _refuse(scope, receive, send)
+            return
+        content_type = dict(scope["headers"]).get(b"content-type", b"")
+        if content_type.startswith(b"multipart/"):
+            await self.app(scope, receive, send)
+            return
+        try:
+            body, messages = await _read_body(receive)
+        except TooLarge as error:  # raised by BodySizeLimit's receive, outside the app's handlers
+            await problem(error.status, error.title, error.detail)(scope, receive, send)
+            return
+        if _has_nul(body):
+            await _refuse(scope, receive, send)
+            return
+
+        async def replay() -> Message:
+            return messages.pop(0) if messages else await receive()
+
+        await self.app(scope, replay, send)
+
+
+def _has_nul(data: bytes) -> bool:
+    lowered = data.lower()
+    return any(mark in lowered for mark in _NUL_MARKS)
+
+
+async def _read_body(receive: Receive) -> tuple[bytes, list[Message]]:
+    """The whole body (small: BodySizeLimit runs first), and the messages to hand on."""
+    messages = []
+    chunks = []
+    while True:
+        message = await receive()
+        messages.append(message)
+        chunks.append(message.get("body", b""))
+        if message["type"] != "http.request" or not message.get("more_body"):
+            return b"".join(chunks), messages
+
+
+async def _refuse(scope: Scope, receive: Receive, send: Send) -> None:
+    response = problem(422, "输入有误", "请求中含有不可见的非法字符（NUL），请删除后重试")
+    await response(scope, receive, send)

@@ -27,6 +27,7 @@ from kuaichu.bus import Message
 from kuaichu.calls import service
 from kuaichu.calls.service import QueueSnapshot
 from kuaichu.cases.lifecycle import CaseState
+from kuaichu.cases.schemas import MAX_ROW_ID
 from kuaichu.context import AppContext
 from kuaichu.errors import DomainError, InvalidInput, NotAuthenticated
 
@@ -215,7 +216,7 @@ def _parse(raw: str) -> dict[str, Any]:
 
 def _case_id(message: dict[str, Any]) -> int:
     case_id = message.get("case_id")
-    if not isinstance(case_id, int) or isinstance(case_id, bool) or not 1 <= case_id <= 2**63 - 1:
+    if not isinstance(case_id, int) or isinstance(case_id, bool) or not 1 <= case_id <= MAX_ROW_ID:
         raise InvalidInput("case_id 无效")
     return case_id
 

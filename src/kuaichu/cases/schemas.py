@@ -2,7 +2,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Path
-from pydantic import AfterValidator, BaseModel, Field, model_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, Field, model_validator
 
 from kuaichu.cases.catalogue import ACCIDENT_TYPES, VEHICLE_TYPES, WEATHER
 from kuaichu.cases.identifiers import (
@@ -34,8 +34,10 @@ def _written_reason(reason: str) -> str:
 
 # A reason a member of staff writes for a decision others will read (override, send-back, ...).
 WrittenReason = Annotated[str, Field(max_length=500), AfterValidator(_written_reason)]
-# Row ids in paths: bounded so an absurd number is a 422, not a database overflow.
-RowId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+# The largest row id: primary keys are INTEGER, 32-bit on PostgreSQL.
+MAX_ROW_ID = 2**31 - 1
+# Row ids in paths: bounded to the column range so an absurd number is a 422, not a database error.
+RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
 
 
 class ReportIn(BaseModel):
@@ -45,7 +47,8 @@ class ReportIn(BaseModel):
 
 
 class FactsIn(BaseModel):
-    occurred_at: datetime
+    # A time without a zone is ambiguous (UTC or Shanghai?): refused rather than guessed.
+    occurred_at: AwareDatetime
     address: str = Field(min_length=2, max_length=200)
     lat: float | None = Field(default=None, ge=-90, le=90)
     lng: float | None = Field(default=None, ge=-180, le=180)

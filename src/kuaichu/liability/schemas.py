@@ -1,12 +1,12 @@
 from pydantic import BaseModel, Field, model_validator
 
-from kuaichu.cases.schemas import WrittenReason
+from kuaichu.cases.schemas import MAX_ROW_ID, WrittenReason
 from kuaichu.liability.grades import Responsibility
 from kuaichu.liability.rules import Act
 
 
 class ShareIn(BaseModel):
-    party_id: int
+    party_id: int = Field(ge=1, le=MAX_ROW_ID)
     responsibility: Responsibility
 
 
