@@ -51,8 +51,9 @@ async def test_the_document_is_signed_complete_and_readable(
         "西湖区文三路与学院路交叉口",
         "晴",
         "追尾",
-        "PICC",  # no insurer directory in this test: the code stands in for the name
+        "中国人民财产保险",  # 张伟's insurer, as the insurance registry names it
         "PDZA202633010600001",
+        "PDZA202633010600002",  # 李娜's policy by the registry (the operator entered 张伟's number)
         "三日内",
         "复核",
         "officer-xihu姓名",
