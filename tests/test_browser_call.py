@@ -230,8 +230,7 @@ def officer_determines(browser: Browser, base_url: str, artifacts: Path) -> None
 
 def party_applies_for_review(party: Page) -> None:
     """网办进度 afterwards: the responsibility, the signed document, and the review period."""
-    party.reload()
-    party.click("#my-cases button")
+    party.reload()  # the page comes back to the case's progress by itself
     expect(party.locator("#determination-shares li")).to_have_count(2)
     expect(party.locator("#determination-shares")).to_contain_text("全部责任")
     expect(party.locator("#documents li")).to_have_count(1)
@@ -264,7 +263,6 @@ def reviewer_upholds(browser: Browser, base_url: str, artifacts: Path) -> None:
 def party_claims(party: Page, artifacts: Path) -> None:
     """One tap sends the claim; the page says which insurer has it."""
     party.reload()
-    party.click("#my-cases button")
     expect(party.locator("#progress-state")).to_have_text("已出具事故认定书")
     party.click("#claim")
     expect(party.locator("#message")).to_contain_text("已推送至")

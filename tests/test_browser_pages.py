@@ -240,8 +240,7 @@ def test_every_page_of_the_flow_reads_in_chinese_and_fits_the_screen(
             )
             assert decided.status_code == 200, decided.text
 
-            party.reload()
-            party.click("#my-cases button")
+            party.reload()  # back to the case's progress by itself
             expect(party.locator("#documents li")).to_have_count(1)
             reader.read(party, "party-determined")
             party_token = bearer(party.evaluate("sessionStorage.getItem('kuaichu.party.token')"))

@@ -3,6 +3,8 @@
 
 const KC = {
   NETWORK_FAILED: "网络连接失败，请检查网络后重试",
+  SOCKET_PING_MS: 4000,
+  SOCKET_SILENCE_MS: 10000,
 
   tokenKey: (page) => `kuaichu.${page}.token`,
 
@@ -57,26 +59,64 @@ const KC = {
       return false;
     };
     socket.connect = () => {
+      clearTimeout(socket.timer);
+      socket.timer = null;
       const scheme = location.protocol === "https:" ? "wss" : "ws";
       const ws = new WebSocket(`${scheme}://${location.host}/ws?token=${encodeURIComponent(KC.token(page))}`);
       socket.ws = ws;
+      socket.heard = Date.now();
       ws.onopen = () => {
         socket.retries = 0;
+        socket.heard = Date.now();
         if (onState) onState("open");
         if (onOpen) onOpen();
       };
-      ws.onmessage = (event) => onMessage(JSON.parse(event.data));
+      ws.onmessage = (event) => {
+        socket.heard = Date.now();
+        const message = JSON.parse(event.data);
+        if (message.type !== "pong") onMessage(message);
+      };
       ws.onclose = (event) => {
+        if (socket.ws !== ws) return; // an abandoned (silent) connection closing late
         if (onState) onState("closed");
         if (socket.closedByPage || event.code === 4401) return;
         // Back off a little, up to 5 s, so a server restart isn't hammered.
         const delay = Math.min(250 * 2 ** socket.retries, 5000);
         socket.retries += 1;
-        setTimeout(socket.connect, delay);
+        socket.timer = setTimeout(socket.connect, delay);
       };
+    };
+    // A connection that went silent (a phone that lost its network keeps a dead TCP connection
+    // open for minutes) is given up and replaced: the page pings, the server answers.
+    socket.beat = setInterval(() => {
+      const ws = socket.ws;
+      if (socket.closedByPage || !ws || ws.readyState !== WebSocket.OPEN) return;
+      if (Date.now() - socket.heard > KC.SOCKET_SILENCE_MS) {
+        socket.ws = null;
+        ws.close();
+        if (onState) onState("closed");
+        socket.connect();
+        return;
+      }
+      ws.send(JSON.stringify({ type: "ping", t: Date.now() }));
+    }, KC.SOCKET_PING_MS);
+    // Back online: reconnect now rather than at the end of the back-off.
+    socket.online = () => {
+      if (socket.closedByPage) return;
+      if (!socket.ws || socket.ws.readyState === WebSocket.CLOSED) socket.connect();
+    };
+    window.addEventListener("online", socket.online);
+    socket.reconnect = () => {
+      const ws = socket.ws;
+      socket.ws = null;
+      if (ws) ws.close();
+      socket.connect();
     };
     socket.close = () => {
       socket.closedByPage = true;
+      clearInterval(socket.beat);
+      clearTimeout(socket.timer);
+      window.removeEventListener("online", socket.online);
       if (socket.ws) socket.ws.close();
     };
     socket.connect();
@@ -168,6 +208,92 @@ const KC = {
     return result;
   },
 
+  // A button that sends a request: busy (disabled, marked) while it runs, so a second tap
+  // does nothing; what goes wrong is said on the page. Returns the guarded promise.
+  async busy(button, action, onError) {
+    if (!button || button.dataset.busy) return;
+    button.dataset.busy = "1";
+    button.disabled = true;
+    button.setAttribute("aria-busy", "true");
+    try {
+      await KC.guarded(action, onError);
+    } finally {
+      delete button.dataset.busy;
+      button.disabled = false;
+      button.removeAttribute("aria-busy");
+    }
+  },
+
+  // Wires a button (by id) to an action with the busy state; `confirm` asks first.
+  action(id, action, { confirm } = {}) {
+    const button = document.getElementById(id);
+    button.onclick = async (event) => {
+      if (button.dataset.busy) return;
+      if (confirm && !(await KC.confirm(confirm))) return;
+      await KC.busy(button, () => action(event));
+    };
+  },
+
+  // The same for a form: its submit button shows the busy state.
+  submit(id, action) {
+    const form = document.getElementById(id);
+    form.onsubmit = async (event) => {
+      event.preventDefault();
+      const button = form.querySelector('button[type="submit"], button:not([type])');
+      if (button && button.dataset.busy) return;
+      await KC.busy(button, () => action(event));
+    };
+  },
+
+  // A question a person answers before something that cannot be undone (取消报警).
+  confirm(text, { yes = "确定", no = "返回" } = {}) {
+    let dialog = document.getElementById("confirm-dialog");
+    if (!dialog) {
+      dialog = KC.el("dialog", { id: "confirm-dialog", className: "dialog" },
+        KC.el("p", { id: "confirm-text" }),
+        KC.el("div", { className: "row" },
+          KC.el("button", { id: "confirm-yes", type: "button", className: "danger" }),
+          KC.el("button", { id: "confirm-no", type: "button", className: "secondary" })));
+      document.body.append(dialog);
+    }
+    KC.text("confirm-text", text);
+    KC.text("confirm-yes", yes);
+    KC.text("confirm-no", no);
+    return new Promise((resolve) => {
+      const done = (answer) => {
+        dialog.close();
+        resolve(answer);
+      };
+      document.getElementById("confirm-yes").onclick = () => done(true);
+      document.getElementById("confirm-no").onclick = () => done(false);
+      dialog.oncancel = () => resolve(false);
+      dialog.showModal();
+    });
+  },
+
+  // Warnings that stay (camera, microphone, location, network): one banner per key in the
+  // page's banner area, apart from the message line, until the page takes it down itself.
+  banner(key, text, buttons = []) {
+    let area = document.getElementById("banners");
+    if (!area) {
+      area = KC.el("div", { id: "banners", className: "banners" });
+      document.getElementById("message").before(area);
+    }
+    let node = area.querySelector(`[data-banner="${key}"]`);
+    if (!node) {
+      node = KC.el("div", { className: "banner", role: "status" });
+      node.dataset.banner = key;
+      area.append(node);
+    }
+    node.replaceChildren(KC.el("span", { textContent: text }), ...buttons.map(([label, onclick]) =>
+      KC.el("button", { type: "button", className: "secondary", textContent: label, onclick })));
+  },
+
+  unbanner(key) {
+    const node = document.querySelector(`#banners [data-banner="${key}"]`);
+    if (node) node.remove();
+  },
+
   show(id, visible = true) {
     document.getElementById(id).hidden = !visible;
   },
@@ -200,20 +326,38 @@ const SHOTS = [
 
 // WebRTC for both ends. The operator always makes the offer; each offer has a generation
 // number, so a late answer or candidate of an abandoned attempt is ignored.
+//
+// Calls heal: when the connection goes `disconnected` (for a moment) or `failed`, the operator's
+// side restarts ICE on the same connection (an offer with iceRestart, same generation); if that
+// has not reconnected within a few seconds, it makes a fresh offer on a new connection, and
+// keeps trying while the call lasts. The party's side asks the operator's to heal ("heal").
+// onState receives the connection's states and "reconnecting".
 class CallLink {
-  constructor({ iceServers, send, onTrack, onState }) {
+  constructor({ iceServers, iceTransportPolicy, send, onTrack, onState, offerer = false }) {
     this.iceServers = iceServers;
+    this.iceTransportPolicy = iceTransportPolicy || "all";
     this.send = send;
     this.onTrack = onTrack;
     this.onState = onState;
+    this.offerer = offerer;
     this.pc = null;
     this.generation = 0;
     this.localStream = null;
+    this.healing = null;
+    this.closed = false;
+  }
+
+  static RESTART_AFTER_DISCONNECT_MS = 2000;
+  static RESTART_WAIT_MS = 4000;
+  static FRESH_OFFER_WAIT_MS = 6000;
+
+  get connected() {
+    return Boolean(this.pc) && this.pc.connectionState === "connected";
   }
 
   _newConnection(generation) {
     if (this.pc) this.pc.close();
-    const pc = new RTCPeerConnection({ iceServers: this.iceServers });
+    const pc = new RTCPeerConnection({ iceServers: this.iceServers, iceTransportPolicy: this.iceTransportPolicy });
     this.pc = pc;
     this.generation = generation;
     window.kuaichuPeer = pc; // for diagnostics (and the browser tests read getStats from it)
@@ -224,8 +368,73 @@ class CallLink {
       if (event.candidate) this.send({ kind: "candidate", generation, candidate: event.candidate.toJSON() });
     };
     pc.ontrack = (event) => this.onTrack(event.streams[0] || new MediaStream([event.track]));
-    pc.onconnectionstatechange = () => this.onState(pc.connectionState);
+    pc.onconnectionstatechange = () => {
+      if (pc !== this.pc) return;
+      const state = pc.connectionState;
+      clearTimeout(this.disconnectTimer);
+      if (state === "connected") {
+        this.healing = null;
+        this.onState("connected");
+      } else if (state === "failed") {
+        this.lost();
+      } else if (state === "disconnected") {
+        // Often a blip that ICE rides out; restart only if it lasts.
+        this.onState("disconnected");
+        this.disconnectTimer = setTimeout(() => this.lost(), CallLink.RESTART_AFTER_DISCONNECT_MS);
+      } else if (!this.healing) {
+        this.onState(state);
+      }
+    };
     return pc;
+  }
+
+  // The link is lost: the operator's side heals; the party's side asks it to.
+  lost() {
+    if (this.closed || this.connected) return;
+    this.onState("reconnecting");
+    if (this.offerer) this.heal();
+    else this.send({ kind: "heal" });
+  }
+
+  // Operator's side: ICE restart first, then fresh offers until connected or closed.
+  heal({ fresh = false } = {}) {
+    if (this.closed || this.healing) return this.healing;
+    this.onState("reconnecting");
+    const run = async () => {
+      let attempt = fresh ? 1 : 0;
+      while (!this.closed && !this.connected) {
+        try {
+          if (attempt === 0 && this.pc && this.pc.signalingState !== "closed") await this.restartIce();
+          else await this.offer();
+        } catch (error) {
+          console.warn("reconnect attempt failed", error);
+        }
+        const wait = attempt === 0 ? CallLink.RESTART_WAIT_MS : CallLink.FRESH_OFFER_WAIT_MS;
+        await this._connectedWithin(wait);
+        attempt += 1;
+      }
+      this.healing = null;
+    };
+    this.healing = run();
+    return this.healing;
+  }
+
+  _connectedWithin(ms) {
+    return new Promise((resolve) => {
+      const started = Date.now();
+      const check = () => {
+        if (this.closed || this.connected || Date.now() - started >= ms) resolve(this.connected);
+        else setTimeout(check, 200);
+      };
+      check();
+    });
+  }
+
+  async restartIce() {
+    const pc = this.pc;
+    pc.restartIce();
+    await pc.setLocalDescription(await pc.createOffer({ iceRestart: true }));
+    this.send({ kind: "offer", generation: this.generation, restart: true, sdp: pc.localDescription.toJSON() });
   }
 
   async offer() {
@@ -243,19 +452,71 @@ class CallLink {
 
   async handle(data) {
     if (data.kind === "offer") {
-      const pc = this._newConnection(data.generation);
+      // An ICE restart of the current connection keeps it; any other offer starts a new one.
+      const same = data.restart && this.pc && data.generation === this.generation && this.pc.signalingState !== "closed";
+      const pc = same ? this.pc : this._newConnection(data.generation);
       await pc.setRemoteDescription(data.sdp);
       await pc.setLocalDescription(await pc.createAnswer());
       this.send({ kind: "answer", generation: data.generation, sdp: pc.localDescription.toJSON() });
     } else if (data.kind === "answer" && this.pc && data.generation === this.generation) {
-      await this.pc.setRemoteDescription(data.sdp);
+      if (this.pc.signalingState === "have-local-offer") await this.pc.setRemoteDescription(data.sdp);
     } else if (data.kind === "candidate" && this.pc && data.generation === this.generation) {
       try {
         await this.pc.addIceCandidate(data.candidate);
       } catch (error) {
         console.warn("ICE candidate refused", error);
       }
+    } else if (data.kind === "heal" && this.offerer) {
+      if (!this.connected) this.heal();
     }
+  }
+
+  // 重新连接 by hand: a fresh offer now (operator), or a request for one (party).
+  reconnect() {
+    this.healing = null;
+    if (this.offerer) return this.heal({ fresh: true });
+    this.onState("reconnecting");
+    this.send({ kind: "here" });
+    return null;
+  }
+
+  // How the link is doing, from getStats every few seconds: `onWeak(true)` after two poor
+  // samples in a row (loss over 8 %, round trip over 600 ms or under 150 kbit/s available to
+  // send), `onWeak(false)` once it is good again.
+  watchQuality(onWeak, everyMs = 3000) {
+    let last = null;
+    let poor = 0;
+    this.stopQuality();
+    this.qualityTimer = setInterval(async () => {
+      if (!this.pc || !this.connected) return;
+      const stats = await this.pc.getStats();
+      let lost = 0, received = 0, rtt = null, outgoing = null;
+      stats.forEach((r) => {
+        if (r.type === "inbound-rtp") {
+          lost += r.packetsLost || 0;
+          received += r.packetsReceived || 0;
+        } else if (r.type === "candidate-pair" && r.nominated && r.state === "succeeded") {
+          if (r.currentRoundTripTime != null) rtt = r.currentRoundTripTime;
+          if (r.availableOutgoingBitrate != null) outgoing = r.availableOutgoingBitrate;
+        }
+      });
+      const sample = { lost, received };
+      let loss = 0;
+      if (last) {
+        const got = sample.received - last.received;
+        const gone = sample.lost - last.lost;
+        loss = got + gone > 0 ? gone / (got + gone) : 0;
+      }
+      last = sample;
+      const weak = loss > 0.08 || (rtt != null && rtt > 0.6) || (outgoing != null && outgoing < 150000);
+      poor = weak ? poor + 1 : 0;
+      this.quality = { loss, rtt, outgoing, weak: poor >= 2 };
+      onWeak(poor >= 2, this.quality);
+    }, everyMs);
+  }
+
+  stopQuality() {
+    clearInterval(this.qualityTimer);
   }
 
   async replaceVideo(track) {
@@ -265,6 +526,9 @@ class CallLink {
   }
 
   close() {
+    this.closed = true;
+    this.stopQuality();
+    clearTimeout(this.disconnectTimer);
     if (this.pc) this.pc.close();
     this.pc = null;
   }

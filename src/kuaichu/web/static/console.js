@@ -108,6 +108,7 @@ async function enterCall(caseId, mode) {
   const detail = await KC.api(PAGE, "GET", `/api/cases/${caseId}`);
   consoleState.detail = detail;
   KC.text("case-number", detail.number);
+  showConsent(detail);
   KC.text("report-point", `报警定位：${detail.report_lat.toFixed(5)}，${detail.report_lng.toFixed(5)}` +
     ` · ${detail.jurisdiction_name} · 报警时间 ${KC.time(detail.reported_at)}`);
   fillForms(detail);
@@ -117,15 +118,40 @@ async function enterCall(caseId, mode) {
   const camera = await ownCamera();
   consoleState.link = new CallLink({
     iceServers: consoleState.config.ice_servers,
+    iceTransportPolicy: consoleState.config.ice_transport_policy,
+    offerer: true,
     send: (data) => consoleState.socket.send({ type: "signal", case_id: caseId, data }),
     onTrack: onRemoteTrack,
-    onState: (state) => {
-      const labels = { connected: "通话中", connecting: "正在连接…", disconnected: "网络不稳定…", failed: "连接失败" };
-      KC.text("call-state", labels[state] || state);
-    },
+    onState: showLinkState,
   });
   consoleState.link.localStream = camera;
   consoleState.socket.send({ type: "join", case_id: caseId });
+}
+
+// The call's connection as the operator reads it; 重新连接 whenever it is not connected.
+// The call stays this operator's through the grace period while it heals.
+const LINK_LABELS = {
+  new: "正在连接…",
+  connecting: "正在连接…",
+  connected: "通话中",
+  disconnected: "网络不稳定，正在恢复…",
+  reconnecting: "连接中断，正在自动重新连接…",
+  failed: "连接中断，正在自动重新连接…",
+};
+
+function showLinkState(state) {
+  KC.text("call-state", LINK_LABELS[state] || "正在连接…");
+  document.getElementById("call-state").dataset.state = state;
+  KC.show("reconnect", state !== "connected" && state !== "new" && state !== "connecting");
+}
+
+// 当事人已阅读并同意录音录像告知 (个人信息保护法), from the case.
+function showConsent(detail) {
+  const node = document.getElementById("consent-line");
+  node.textContent = detail.consented_at
+    ? `当事人已阅读并同意录音录像告知（${KC.time(detail.consented_at)}）`
+    : "当事人尚未确认录音录像告知";
+  node.className = detail.consented_at ? "consent-ok" : "failed";
 }
 
 function onRemoteTrack(stream) {
@@ -154,7 +180,10 @@ async function onMessage(message) {
     case "peer":
       if (message.case_id !== consoleState.caseId) break;
       if (message.event === "joined") await consoleState.link.offer();
-      else KC.text("call-state", `当事人连接中断，${KC.duration(consoleState.config.grace_seconds)}内重连仍由您接听…`);
+      else {
+        KC.text("call-state", `当事人连接中断，${KC.duration(consoleState.config.grace_seconds)}内重连仍由您接听…`);
+        KC.show("reconnect");
+      }
       break;
     case "signal":
       if (message.case_id !== consoleState.caseId) break;
@@ -743,14 +772,14 @@ async function resync() {
 
 async function start() {
   document.getElementById("login-form").onsubmit = (event) => guarded(() => login(event));
-  document.getElementById("go-available").onclick = () => guarded(() => setPresence("available"));
-  document.getElementById("go-away").onclick = () => guarded(() => setPresence("away"));
-  document.getElementById("take-next").onclick = () => guarded(takeNext);
-  document.getElementById("complete").onclick = () => guarded(() => completeAndEvacuate());
+  KC.action("go-available", () => setPresence("available"));
+  KC.action("go-away", () => setPresence("away"));
+  KC.action("take-next", takeNext);
+  KC.action("complete", () => completeAndEvacuate());
   document.getElementById("transfer-open").onclick = openTransfer;
-  document.getElementById("transfer").onclick = () => guarded(transfer);
+  KC.action("transfer", transfer);
   document.getElementById("transfer-cancel").onclick = () => document.getElementById("transfer-dialog").close();
-  document.getElementById("override-confirm").onclick = () => guarded(confirmOverride);
+  KC.action("override-confirm", confirmOverride);
   document.getElementById("override-cancel").onclick = () => document.getElementById("override-dialog").close();
   document.addEventListener("keydown", onKey);
   // The facts are saved as they are entered: the gate (and any wrong field) shows at once.
@@ -759,9 +788,10 @@ async function start() {
     await saveFacts();
     await refreshGate();
   }));
-  document.getElementById("save-parties").onclick = () => guarded(saveAndCheck);
-  document.getElementById("check-eligibility").onclick = () => guarded(checkEligibility);
-  document.getElementById("ready").onclick = () => guarded(ready);
+  KC.action("save-parties", saveAndCheck);
+  KC.action("check-eligibility", checkEligibility);
+  KC.action("ready", ready);
+  document.getElementById("reconnect").onclick = () => consoleState.link && consoleState.link.reconnect();
   document.getElementById("capture-buttons").replaceChildren(
     ...SHOTS.map(([kind, label], index) => {
       const button = KC.el("button", {
