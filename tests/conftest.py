@@ -23,6 +23,7 @@ from kuaichu.auth.principal import Role
 from kuaichu.auth.service import create_user, party_principal
 from kuaichu.bus import EventBus, InProcessBus, RedisBus
 from kuaichu.clock import SHANGHAI, FrozenClock
+from kuaichu.consent.notice import PRIVACY_NOTICE_VERSION
 from kuaichu.context import AppContext
 from kuaichu.db import Database
 from kuaichu.demo.seed import DEMO_JURISDICTIONS
@@ -198,6 +199,15 @@ class Api:
         """A party already logged in, for tests of many callers (the SMS login has its own)."""
         token = self.context.tokens.issue(party_principal(phone), self.context.clock.now())
         return {"Authorization": f"Bearer {token}"}
+
+    async def agreed_party(self, phone: str) -> dict[str, str]:
+        """A party logged in who has read and agreed to the recording notice (个人信息保护法),
+        as the page asks before the first call."""
+        headers = self.party_token(phone)
+        body = {"version": PRIVACY_NOTICE_VERSION}
+        response = await self.client.post("/api/consents", json=body, headers=headers)
+        assert response.status_code == 201, response.text
+        return headers
 
     async def staff(self, username: str, role: Role, jurisdiction_code: str | None = None) -> dict[str, str]:
         """Create a staff account and log it in."""

@@ -67,6 +67,9 @@ def start_server(data_dir: Path, database_url: str, redis_url: str = "", **setti
         "KUAICHU_JURISDICTIONS_FILE": str(DEMO_JURISDICTIONS),
         "KUAICHU_SMS_CODE_MIN_INTERVAL_SECONDS": "0",
         "KUAICHU_OUTBOX_POLL_SECONDS": "0.2",
+        # Browser tests run at any hour of the real clock: video service all day unless a test says not.
+        "KUAICHU_SERVICE_HOURS_START": "00:00",
+        "KUAICHU_SERVICE_HOURS_END": "24:00",
         **{f"KUAICHU_{key.upper()}": value for key, value in settings.items()},
     }
     command = [sys.executable, "-m", "uvicorn", "--factory", "kuaichu.app:create_app"]

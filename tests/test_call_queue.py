@@ -4,6 +4,7 @@ import asyncio
 from collections import Counter
 from datetime import timedelta
 
+import pytest
 from conftest import SHANGCHENG, XIHU, Api
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -12,9 +13,16 @@ from kuaichu.auth.principal import Role
 from kuaichu.calls.api import sweep_once
 from kuaichu.calls.models import CallSession
 from kuaichu.cases.models import Case, TimelineEvent
+from kuaichu.settings import Settings
 
 CALLERS = 200
 OPERATORS = 10
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    # Hundreds of callers from the test client's one address.
+    return settings.model_copy(update={"reports_per_address_per_hour": 10_000})
 
 
 def caller_phone(index: int) -> str:
@@ -22,7 +30,7 @@ def caller_phone(index: int) -> str:
 
 
 async def report(api: Api, phone: str, where: dict[str, float] = XIHU) -> int:
-    response = await api.client.post("/api/calls", json=where, headers=api.party_token(phone))
+    response = await api.client.post("/api/calls", json=where, headers=await api.agreed_party(phone))
     assert response.status_code == 201, response.text
     return response.json()["case_id"]
 
@@ -54,8 +62,9 @@ async def test_positions_and_estimated_wait_follow_the_queue(api: Api) -> None:
     status = (
         await api.client.get(f"/api/calls/{second}/queue", headers=api.party_token(caller_phone(2)))
     ).json()
-    # No operator staffed yet, no call handled yet: one operator's worth at the default time.
-    assert status["estimated_wait_seconds"] == 2 * api.context.settings.call_default_handling_seconds
+    # Nobody on duty: no estimate, and the party is told so, with 122.
+    assert status["estimated_wait_seconds"] is None and status["estimated_wait_text"] is None
+    assert status["service"]["reason"] == "nobody_on_duty" and "122" in status["service"]["message"]
 
     # Another party can't see a stranger's place in the queue.
     response = await api.client.get(f"/api/calls/{first}/queue", headers=api.party_token(caller_phone(2)))
@@ -64,7 +73,14 @@ async def test_positions_and_estimated_wait_follow_the_queue(api: Api) -> None:
     operator = await api.staff("op-q", Role.OPERATOR, "330106")
     offer = (await api.client.post("/api/calls/take-next", headers=operator)).json()
     assert offer["case_id"] == first
+    assert (offer["presence"]["status"], offer["presence"]["status_label"]) == ("busy", "通话中")
     assert await position(api, caller_phone(2), second) == 1
+    # One operator on duty, no call handled yet: one round at the default handling time.
+    status = (
+        await api.client.get(f"/api/calls/{second}/queue", headers=api.party_token(caller_phone(2)))
+    ).json()
+    assert status["estimated_wait_seconds"] == api.context.settings.call_default_handling_seconds == 300
+    assert status["estimated_wait_text"] == "约 5 分钟" and status["service"]["open"] is True
     # A second call while one is open is refused, and changes nothing.
     response = await api.client.post("/api/calls/take-next", headers=operator)
     assert response.status_code == 409
@@ -218,15 +234,25 @@ async def test_a_call_offered_to_an_operator_who_never_opens_it_returns_to_the_q
     ghost = await api.staff("op-ghost", Role.OPERATOR, "330106")
     response = await api.client.put("/api/operators/me/presence", json={"status": "available"}, headers=ghost)
     assert response.status_code == 200
+    earlier = await report(api, caller_phone(8))
+    assert (await api.client.get("/api/calls/current", headers=ghost)).json()["case_id"] == earlier
     case_id = await report(api, caller_phone(9))
-    assert (await api.client.get("/api/calls/current", headers=ghost)).json()["case_id"] == case_id
 
-    # Within the grace the call waits for the console; after it, back to the queue's head.
-    api.context.clock.advance(timedelta(seconds=30))  # type: ignore[attr-defined]
+    # Within the offer timeout the call waits for the console to join; after it, the call goes
+    # back to the head of the queue and the operator is 未应答, offered nothing more.
+    offer_timeout = api.context.settings.offer_timeout_seconds
+    api.context.clock.advance(timedelta(seconds=offer_timeout - 1))  # type: ignore[attr-defined]
     assert await sweep_once(api.app) == []
-    api.context.clock.advance(timedelta(seconds=api.context.settings.call_grace_seconds))  # type: ignore[attr-defined]
+    api.context.clock.advance(timedelta(seconds=1))  # type: ignore[attr-defined]
     changes = await sweep_once(api.app)
-    assert [c.snapshot.order for c in changes] == [[case_id]]
-    assert await position(api, caller_phone(9), case_id) == 1
+    assert [c.snapshot.order for c in changes] == [[earlier, case_id]]
+    assert [c.offers for c in changes] == [[]]
+    assert await position(api, caller_phone(8), earlier) == 1
     current = (await api.client.get("/api/calls/current", headers=ghost)).json()
-    assert current["case_id"] is None and current["presence"]["status"] == "away"
+    assert current["case_id"] is None
+    assert (current["presence"]["status"], current["presence"]["status_label"]) == ("no_answer", "未应答")
+
+    # Setting 空闲 again brings the head of the queue straight back.
+    response = await api.client.put("/api/operators/me/presence", json={"status": "available"}, headers=ghost)
+    assert response.status_code == 200
+    assert (await api.client.get("/api/calls/current", headers=ghost)).json()["case_id"] == earlier

@@ -24,6 +24,7 @@ from kuaichu.claims.api import router as claims_router
 from kuaichu.claims.webhooks import InsurerWebhookGateway
 from kuaichu.clock import Clock, SystemClock
 from kuaichu.collection.api import router as collection_router
+from kuaichu.consent.api import router as consent_router
 from kuaichu.context import AppContext
 from kuaichu.db import Database
 from kuaichu.documents.api import router as documents_router
@@ -156,6 +157,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         settlement_router,
         metrics_router,
         calls_router,
+        consent_router,
     ):
         app.include_router(router)
     mount_pages(app)

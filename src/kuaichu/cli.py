@@ -34,7 +34,17 @@ cli.add_typer(insurer_cli, name="insurer")
 def _serve(settings: Settings) -> None:
     from kuaichu.app import create_app
 
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    # The console's WebSocket is the operator's heartbeat: a connection that stops answering
+    # pings (sent every quarter of the presence timeout) is closed within half of it.
+    ping = settings.presence_timeout_seconds / 4
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level="info",
+        ws_ping_interval=ping,
+        ws_ping_timeout=ping,
+    )
 
 
 @cli.command()

@@ -10,6 +10,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # An evidence kind (evidence.schemas.EvidenceKind), optionally needed once per vehicle.
 STILL_REQUIREMENT = r"^(side_by_side|vehicle_overview|collision_point|plate|other)(:each)?$"
+# A time of day, HH:MM; 24:00 ends a day.
+SERVICE_TIME = r"^(([01]\d|2[0-3]):[0-5]\d|24:00)$"
 
 
 class Settings(BaseSettings):
@@ -61,6 +63,20 @@ class Settings(BaseSettings):
     # Estimated wait before any call has been handled in the jurisdiction.
     call_default_handling_seconds: int = 300
     call_sweep_seconds: float = 2.0
+    # The operator console's connection is its heartbeat: a console that closed (or stopped
+    # answering the server's WebSocket pings) this long ago leaves its operator 离开 (away).
+    presence_timeout_seconds: float = Field(default=10.0, gt=0)
+    # An offered call nobody joins within this goes back to the head of the queue, and its
+    # operator becomes 未应答 (no_answer) until they set 空闲 again (mod_callcenter's max-no-answer).
+    offer_timeout_seconds: float = Field(default=15.0, gt=0)
+    # Video quick handling's service hours, Shanghai time (a jurisdiction may set its own);
+    # "00:00"-"24:00" is all day, a start after the end runs overnight.
+    service_hours_start: str = Field(default="07:00", pattern=SERVICE_TIME)
+    service_hours_end: str = Field(default="19:00", pattern=SERVICE_TIME)
+    # New one-tap reports (cases) per phone and per client address in an hour; an address
+    # is often a mobile carrier's NAT shared by many phones, so its limit is generous.
+    reports_per_phone_per_hour: int = Field(default=6, ge=1)
+    reports_per_address_per_hour: int = Field(default=60, ge=1)
     recording_chunk_seconds: int = Field(default=5, ge=1, le=60)
 
     # Empty means data_dir/audit-key.pem, created on first start.

@@ -6,6 +6,7 @@ from kuaichu.calls import models as call_models
 from kuaichu.cases import models as case_models
 from kuaichu.claims import models as claim_models
 from kuaichu.collection import models as collection_models
+from kuaichu.consent import models as consent_models
 from kuaichu.db import Base
 from kuaichu.documents import models as document_models
 from kuaichu.eligibility import models as eligibility_models
@@ -25,6 +26,7 @@ __all__ = [
     "case_models",
     "claim_models",
     "collection_models",
+    "consent_models",
     "document_models",
     "eligibility_models",
     "evidence_models",

@@ -2,7 +2,9 @@ from fastapi import APIRouter, Request, status
 
 from kuaichu.auth import service
 from kuaichu.auth.deps import Context, CurrentUser
+from kuaichu.auth.principal import Role
 from kuaichu.auth.schemas import PartyLogin, SmsCodeRequest, StaffLogin, TokenOut
+from kuaichu.consent.service import consented_at_of
 from kuaichu.errors import NotAuthenticated
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
@@ -52,9 +54,20 @@ async def staff_login(body: StaffLogin, request: Request, context: Context) -> T
 
 
 @router.get("/me")
-async def me(principal: CurrentUser) -> dict[str, object]:
-    return {
+async def me(principal: CurrentUser, context: Context) -> dict[str, object]:
+    answer: dict[str, object] = {
         "role": principal.role.value,
         "name": principal.label,
         "jurisdiction_id": principal.jurisdiction_id,
     }
+    if principal.role is Role.PARTY and principal.phone:
+        # Whether the party agreed to the current privacy notice (asked before the first call).
+        phone = principal.phone
+        answer["consented"] = await context.database.read(lambda s: consented_at_of(s, phone)) is not None
+    return answer
+
+
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
+async def logout(_: CurrentUser) -> None:
+    """Ends the session on this device: the page forgets its token. Tokens are signed, not
+    stored, so one already copied elsewhere lasts until it expires."""

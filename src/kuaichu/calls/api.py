@@ -1,7 +1,8 @@
 import asyncio
 import logging
+from typing import Annotated
 
-from fastapi import APIRouter, FastAPI, Request, WebSocket, status
+from fastapi import APIRouter, FastAPI, Query, Request, Response, WebSocket, status
 from sqlalchemy.orm import Session
 
 from kuaichu.auth.deps import Context, Operator, Party
@@ -10,19 +11,22 @@ from kuaichu.calls.schemas import (
     CallConfigOut,
     CallReportIn,
     CurrentCallOut,
+    JurisdictionOut,
     ModeIn,
     OfferOut,
     PresenceIn,
     PresenceOut,
     QueueStatusOut,
     QueueViewOut,
+    ServiceStatusOut,
 )
-from kuaichu.calls.service import QueueChange
+from kuaichu.calls.service import CallRules, QueueChange
 from kuaichu.calls.signaling import serve_page
 from kuaichu.cases.catalogue import ACCIDENT_TYPES, PLATE_TYPES, VEHICLE_TYPES, WEATHER
 from kuaichu.cases.schemas import RowId
 from kuaichu.context import AppContext
 from kuaichu.eligibility.rules import QUESTIONS
+from kuaichu.geo.service import listed
 from kuaichu.liability.grades import LABELS as RESPONSIBILITY_LABELS
 from kuaichu.liability.rules import ACT_LABELS
 
@@ -37,12 +41,20 @@ async def publish(context: AppContext, changes: list[QueueChange]) -> None:
         await context.bus.publish(f"queue:{change.snapshot.jurisdiction_id}", change.snapshot.message())
         for offer in change.offers:
             await context.bus.publish(
-                f"operator:{offer.operator_id}", {"type": "offer", **offer.model_dump()}
+                f"operator:{offer.operator_id}", {"type": "offer", **offer.model_dump(mode="json")}
             )
 
 
 def _changed(request: Request) -> None:
     request.app.state.wake_dispatcher()  # a take enqueued the party's "call taken" push
+
+
+def rules(context: AppContext) -> CallRules:
+    return CallRules.from_settings(context.settings)
+
+
+def _address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
 
 
 @router.get("/api/calls/config", response_model=CallConfigOut)
@@ -68,35 +80,81 @@ async def config(context: Context) -> CallConfigOut:
     )
 
 
-@router.post("/api/calls", status_code=status.HTTP_201_CREATED, response_model=QueueStatusOut)
-async def report_call(body: CallReportIn, party: Party, context: Context, request: Request) -> QueueStatusOut:
+@router.post(
+    "/api/calls",
+    status_code=status.HTTP_201_CREATED,
+    response_model=QueueStatusOut,
+    responses={200: {"model": QueueStatusOut, "description": "该手机号已有进行中的报警：返回该报警"}},
+)
+async def report_call(
+    body: CallReportIn, party: Party, context: Context, request: Request, response: Response
+) -> QueueStatusOut:
+    """一键视频报警 with GPS, or with the district picked and the place typed (location denied).
+    A phone with an active case gets that case back (200) instead of a second one (201)."""
     now = context.clock.now()
-    default = context.settings.call_default_handling_seconds
+    call_rules = rules(context)
+    address = _address(request)
 
-    def work(session: Session) -> tuple[QueueStatusOut, QueueChange]:
-        case, change = service.report_call(session, party, body, body.mode, default, now)
-        return service.queue_status(session, party, case.id, default), change
+    def work(session: Session) -> tuple[QueueStatusOut, QueueChange | None]:
+        case, change = service.report_call(session, party, body, call_rules, now, address)
+        return service.queue_status(session, party, case.id, call_rules, now), change
 
     status_out, change = await context.database.write(work)
+    if change is None:
+        response.status_code = status.HTTP_200_OK
+        return status_out
     await publish(context, [change])
     _changed(request)
     return status_out
 
 
+@router.get("/api/calls/active", response_model=QueueStatusOut)
+async def active_call(party: Party, context: Context) -> QueueStatusOut:
+    """The phone's active case (queued, in the call, collected, sent back): the page resumes it."""
+    now = context.clock.now()
+    call_rules = rules(context)
+    return await context.database.read(lambda s: service.active_call(s, party, call_rules, now))
+
+
+@router.get("/api/calls/service-status", response_model=ServiceStatusOut)
+async def service_status(
+    _: Party,
+    context: Context,
+    lat: Annotated[float | None, Query(ge=-90, le=90)] = None,
+    lng: Annotated[float | None, Query(ge=-180, le=180)] = None,
+    jurisdiction_code: Annotated[str | None, Query(max_length=12)] = None,
+) -> ServiceStatusOut:
+    """Before reporting: whether video quick handling takes calls here now, and if not, why."""
+    now = context.clock.now()
+    call_rules = rules(context)
+    where = CallReportIn(lat=lat, lng=lng) if lat is not None and lng is not None else None
+    return await context.database.read(
+        lambda s: service.availability(s, call_rules, now, where, jurisdiction_code)
+    )
+
+
+@router.get("/api/jurisdictions", response_model=list[JurisdictionOut])
+async def jurisdictions(context: Context) -> list[JurisdictionOut]:
+    """The districts a party picks from when location is denied (public: code and name only)."""
+    rows = await context.database.read(listed)
+    return [JurisdictionOut(code=j.code, name=j.name) for j in rows]
+
+
 @router.get("/api/calls/{case_id}/queue", response_model=QueueStatusOut)
 async def queue_status(case_id: RowId, party: Party, context: Context) -> QueueStatusOut:
-    default = context.settings.call_default_handling_seconds
-    return await context.database.read(lambda s: service.queue_status(s, party, case_id, default))
+    now = context.clock.now()
+    call_rules = rules(context)
+    return await context.database.read(lambda s: service.queue_status(s, party, case_id, call_rules, now))
 
 
 @router.post("/api/cases/{case_id}/call-back", response_model=QueueStatusOut)
 async def call_back(case_id: RowId, party: Party, context: Context, request: Request) -> QueueStatusOut:
     now = context.clock.now()
-    default = context.settings.call_default_handling_seconds
+    call_rules = rules(context)
 
     def work(session: Session) -> tuple[QueueStatusOut, QueueChange]:
-        case, change = service.call_back(session, party, case_id, default, now)
-        return service.queue_status(session, party, case.id, default), change
+        case, change = service.call_back(session, party, case_id, call_rules, now)
+        return service.queue_status(session, party, case.id, call_rules, now), change
 
     status_out, change = await context.database.write(work)
     await publish(context, [change])
@@ -107,8 +165,8 @@ async def call_back(case_id: RowId, party: Party, context: Context, request: Req
 @router.post("/api/calls/{case_id}/abandon", status_code=status.HTTP_204_NO_CONTENT)
 async def abandon(case_id: RowId, party: Party, context: Context) -> None:
     now = context.clock.now()
-    default = context.settings.call_default_handling_seconds
-    change = await context.database.write(lambda s: service.abandon(s, party, case_id, default, now))
+    call_rules = rules(context)
+    change = await context.database.write(lambda s: service.abandon(s, party, case_id, call_rules, now))
     await publish(context, [change])
 
 
@@ -126,9 +184,9 @@ async def set_presence(
     body: PresenceIn, operator: Operator, context: Context, request: Request
 ) -> PresenceOut:
     now = context.clock.now()
-    default = context.settings.call_default_handling_seconds
+    call_rules = rules(context)
     presence, change = await context.database.write(
-        lambda s: service.set_presence(s, operator, body.status, default, now)
+        lambda s: service.set_presence(s, operator, body.status, call_rules, now)
     )
     await publish(context, [change])
     _changed(request)
@@ -138,9 +196,9 @@ async def set_presence(
 @router.get("/api/calls/queue", response_model=QueueViewOut)
 async def queue_view(operator: Operator, context: Context) -> QueueViewOut:
     now = context.clock.now()
-    default = context.settings.call_default_handling_seconds
+    call_rules = rules(context)
     # A write: the operator's presence row is created on first sight.
-    return await context.database.write(lambda s: service.queue_view(s, operator, default, now))
+    return await context.database.write(lambda s: service.queue_view(s, operator, call_rules, now))
 
 
 @router.get("/api/calls/current", response_model=CurrentCallOut)
@@ -152,8 +210,8 @@ async def current_call(operator: Operator, context: Context) -> CurrentCallOut:
 @router.post("/api/calls/take-next", response_model=OfferOut)
 async def take_next(operator: Operator, context: Context, request: Request) -> OfferOut:
     now = context.clock.now()
-    default = context.settings.call_default_handling_seconds
-    offer, change = await context.database.write(lambda s: service.take_next(s, operator, default, now))
+    call_rules = rules(context)
+    offer, change = await context.database.write(lambda s: service.take_next(s, operator, call_rules, now))
     await publish(context, [change])
     _changed(request)
     return offer
@@ -172,11 +230,9 @@ async def page_socket(websocket: WebSocket) -> None:
 
 async def sweep_once(app: FastAPI) -> list[QueueChange]:
     context: AppContext = app.state.context
-    settings = context.settings
     now = context.clock.now()
-    changes = await context.database.write(
-        lambda s: service.sweep(s, now, settings.call_grace_seconds, settings.call_default_handling_seconds)
-    )
+    call_rules = rules(context)
+    changes = await context.database.write(lambda s: service.sweep(s, now, call_rules))
     await publish(context, changes)
     if changes:
         app.state.wake_dispatcher()
@@ -184,7 +240,8 @@ async def sweep_once(app: FastAPI) -> list[QueueChange]:
 
 
 async def run_call_sweeper(app: FastAPI) -> None:
-    """Dropped calls past their grace back to the queue; stray waiting calls offered."""
+    """The queue's timeouts (offers not joined, dropped calls, consoles gone); stray waiting
+    calls offered."""
     while True:
         await asyncio.sleep(app.state.context.settings.call_sweep_seconds)
         try:

@@ -38,10 +38,14 @@ class OperatorPresence(Base):
 
     operator_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
     jurisdiction_id: Mapped[int] = mapped_column(ForeignKey("jurisdictions.id"))
-    # available | busy | wrap_up | away
+    # available | busy | wrap_up | away | no_answer (an offer not joined; nothing more is offered)
     status: Mapped[str] = mapped_column(String(16))
     idle_since: Mapped[datetime] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # The console's connections are the heartbeat: how many are open, and when the last closed.
+    # An operator who never opened a console (an API client) is not timed out.
+    console_connections: Mapped[int] = mapped_column(default=0)
+    console_left_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class CallSession(Base):
@@ -54,9 +58,38 @@ class CallSession(Base):
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
     operator_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     started_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # When the operator's console first joined; an offer not joined in time returns to the queue.
+    joined_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     # When a side's page lost its connection; cleared when it joins again (grace period).
     party_left_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     operator_left_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
-    # evacuated | transferred | dropped (back to the queue)
+    # evacuated | transferred | dropped | no_answer (the last two: back to the queue)
     outcome: Mapped[str | None] = mapped_column(String(16))
+
+
+class ReportLock(Base):
+    """One row per reporting phone, locked by every one-tap report from it: concurrent reports
+    from one phone (a double tap, a second tab) run one after the other, and the second finds
+    the first one's case instead of opening another."""
+
+    __tablename__ = "call_report_locks"
+
+    phone: Mapped[str] = mapped_column(String(11), primary_key=True)
+    reported_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class CallReport(Base):
+    """A one-tap report that opened a case: what the per-phone and per-address limits count."""
+
+    __tablename__ = "call_reports"
+    __table_args__ = (
+        Index("ix_call_reports_phone_at", "phone", "reported_at"),
+        Index("ix_call_reports_address_at", "address", "reported_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    phone: Mapped[str] = mapped_column(String(11))
+    address: Mapped[str] = mapped_column(String(64))
+    reported_at: Mapped[datetime] = mapped_column(UtcDateTime)

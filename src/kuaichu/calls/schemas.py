@@ -2,9 +2,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field, model_validator
 
-from kuaichu.cases.schemas import ReportIn
+from kuaichu.cases.schemas import ReportIn, WrittenReason
+from kuaichu.settings import SERVICE_TIME
 
 
 class CallMode(StrEnum):
@@ -18,6 +19,8 @@ class PresenceStatus(StrEnum):
     BUSY = "busy"
     WRAP_UP = "wrap_up"  # after a call, before the next
     AWAY = "away"
+    # An offer went unjoined: offered nothing until the operator sets 空闲 again.
+    NO_ANSWER = "no_answer"
 
 
 PRESENCE_LABELS = {
@@ -25,11 +28,81 @@ PRESENCE_LABELS = {
     PresenceStatus.BUSY: "通话中",
     PresenceStatus.WRAP_UP: "整理中",
     PresenceStatus.AWAY: "离开",
+    PresenceStatus.NO_ANSWER: "未应答",
 }
+# Taking calls: what staffing and "nobody on duty" count.
+ON_DUTY = (PresenceStatus.AVAILABLE, PresenceStatus.BUSY, PresenceStatus.WRAP_UP)
 
 
-class CallReportIn(ReportIn):
+class CallReportIn(BaseModel):
+    """一键视频报警: the GPS point, or when location is denied, the district picked and the
+    place typed by hand."""
+
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    lng: float | None = Field(default=None, ge=-180, le=180)
+    address: str | None = Field(default=None, max_length=200)
+    jurisdiction_code: str | None = Field(default=None, max_length=12)
     mode: CallMode = CallMode.VIDEO
+
+    @model_validator(mode="after")
+    def _located(self) -> "CallReportIn":
+        if self.lat is not None and self.lng is not None:
+            return self
+        if self.lat is not None or self.lng is not None:
+            raise ValueError("定位不完整，请重新定位或手动选择所在区域")
+        if not self.jurisdiction_code:
+            raise ValueError("无法定位时，请选择所在区域并填写事故地点")
+        self.address = (self.address or "").strip()
+        if len(self.address) < 2:
+            raise ValueError("请填写事故地点（至少2个字）")
+        return self
+
+    @property
+    def gps(self) -> ReportIn | None:
+        if self.lat is None or self.lng is None:
+            return None
+        return ReportIn(lat=self.lat, lng=self.lng, address=self.address)
+
+
+class ServiceReason(StrEnum):
+    OUTSIDE_HOURS = "outside_hours"
+    PAUSED = "paused"
+    NOBODY_ON_DUTY = "nobody_on_duty"
+
+
+class ServiceStatusOut(BaseModel):
+    """Whether video quick handling takes calls here now; when not, why, plainly, with 122."""
+
+    open: bool
+    reason: ServiceReason | None
+    message: str | None
+    hours: str
+    jurisdiction_code: str
+    jurisdiction_name: str
+
+
+class ServiceIn(BaseModel):
+    """The supervisor's switch for one jurisdiction (bad weather, an incident), and its hours."""
+
+    paused: bool
+    reason: WrittenReason | None = None
+    hours_start: str | None = Field(default=None, pattern=SERVICE_TIME)
+    hours_end: str | None = Field(default=None, pattern=SERVICE_TIME)
+
+    @model_validator(mode="after")
+    def _reason_when_paused(self) -> "ServiceIn":
+        if self.paused and not self.reason:
+            raise ValueError("暂停服务请写明原因")
+        if (self.hours_start is None) != (self.hours_end is None):
+            raise ValueError("服务时间须同时填写开始和结束")
+        if self.hours_start is not None and self.hours_start == self.hours_end:
+            raise ValueError("服务开始和结束时间不能相同")
+        return self
+
+
+class JurisdictionOut(BaseModel):
+    code: str
+    name: str
 
 
 class ModeIn(BaseModel):
@@ -46,15 +119,11 @@ class QueueStatusOut(BaseModel):
     number: str
     state: str
     position: int | None
+    # None when nobody is on duty: no honest estimate exists.
     estimated_wait_seconds: int | None
+    estimated_wait_text: str | None  # 约 N 分钟
     version: int
-
-
-class OfferOut(BaseModel):
-    case_id: int
-    number: str
-    operator_id: int
-    mode: str
+    service: ServiceStatusOut
 
 
 class PresenceOut(BaseModel):
@@ -63,6 +132,15 @@ class PresenceOut(BaseModel):
     status: str
     status_label: str
     since: datetime
+
+
+class OfferOut(BaseModel):
+    case_id: int
+    number: str
+    operator_id: int
+    mode: str
+    # The operator's presence once offered: 通话中 (busy) for the console's badge.
+    presence: PresenceOut | None = None
 
 
 class WaitingCallOut(BaseModel):
@@ -96,3 +174,16 @@ class CallConfigOut(BaseModel):
     grace_seconds: float
     # What the console's forms pick from.
     catalogues: dict[str, Any]
+
+
+class JurisdictionServiceOut(BaseModel):
+    """A jurisdiction's service as the supervisor sees and switches it."""
+
+    code: str
+    name: str
+    paused: bool
+    pause_reason: str | None
+    paused_at: datetime | None
+    hours_start: str
+    hours_end: str
+    status: ServiceStatusOut

@@ -7,29 +7,52 @@ changes of one jurisdiction (a row lock on PostgreSQL, the single writer on SQLi
 operator becoming available and a case being reported can't both miss each other. The head
 case and the longest-idle operator are picked with SKIP LOCKED, so a case locked by a direct
 take elsewhere is passed over rather than waited for, and never assigned twice.
+
+Presence tells the truth: the operator console's WebSocket is the heartbeat (the server pings
+it); a console closed for half the presence timeout leaves its operator away, and an offer
+nobody joins within the offer timeout goes back to the head of the queue while its operator
+becomes 未应答 until they set 空闲 again. The periodic sweep is where these timeouts fire.
+
+One active case per phone: every one-tap report first locks the phone's row, so a double tap
+or a second tab finds the case the first one opened, on SQLite and PostgreSQL alike.
 """
 
 import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session
 
+from kuaichu.audit import service as audit
 from kuaichu.auth.models import User
 from kuaichu.auth.principal import SYSTEM, Principal, Role
 from kuaichu.auth.service import staff_principal
-from kuaichu.calls.models import CallSession, OperatorPresence, QueueEntry, QueueVersion
+from kuaichu.calls.availability import ServiceHours, hours_of, on_duty, service_status, wait_text
+from kuaichu.calls.models import (
+    CallReport,
+    CallSession,
+    OperatorPresence,
+    QueueEntry,
+    QueueVersion,
+    ReportLock,
+)
 from kuaichu.calls.schemas import (
     PRESENCE_LABELS,
     CallMode,
+    CallReportIn,
     CurrentCallOut,
+    JurisdictionServiceOut,
     OfferOut,
     PresenceOut,
     PresenceStatus,
     QueueStatusOut,
     QueueViewOut,
+    ServiceIn,
+    ServiceReason,
+    ServiceStatusOut,
     WaitingCallOut,
 )
 from kuaichu.cases import lifecycle
@@ -38,14 +61,50 @@ from kuaichu.cases.access import get_case, party_of
 from kuaichu.cases.lifecycle import Action, CaseState
 from kuaichu.cases.models import Case
 from kuaichu.cases.schemas import ReportIn
+from kuaichu.consent.service import require_consent
 from kuaichu.db import upsert_insert
-from kuaichu.errors import Conflict, Forbidden, IllegalTransition, NotFound
-from kuaichu.geo.service import locate
+from kuaichu.errors import Conflict, Forbidden, IllegalTransition, InvalidInput, NotFound, RateLimited
+from kuaichu.geo.models import Jurisdiction
+from kuaichu.geo.service import by_code, inside_point, listed, locate
 from kuaichu.notify.outbox import enqueue_push
+from kuaichu.settings import Settings
 
 HEAD, IN_ORDER = 0, 1
 _RECENT_CALLS = 20  # handling times the estimated wait is averaged over
 _CALL_STATES = (CaseState.IN_CALL, CaseState.COLLECTED)
+# A phone with a case in one of these reports into that case instead of opening another.
+ACTIVE_STATES = (CaseState.QUEUED, CaseState.IN_CALL, CaseState.COLLECTED, CaseState.MORE_EVIDENCE)
+
+
+@dataclass(frozen=True)
+class CallRules:
+    """The queue's knobs, from the one Settings object (or a test's or benchmark's own)."""
+
+    default_handling_seconds: int = 300
+    grace_seconds: float = 60.0
+    offer_timeout_seconds: float = 15.0
+    presence_timeout_seconds: float = 10.0
+    hours: ServiceHours = field(default_factory=lambda: ServiceHours("07:00", "19:00"))
+    reports_per_phone_per_hour: int = 6
+    reports_per_address_per_hour: int = 60
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "CallRules":
+        return cls(
+            default_handling_seconds=settings.call_default_handling_seconds,
+            grace_seconds=settings.call_grace_seconds,
+            offer_timeout_seconds=settings.offer_timeout_seconds,
+            presence_timeout_seconds=settings.presence_timeout_seconds,
+            hours=ServiceHours(settings.service_hours_start, settings.service_hours_end),
+            reports_per_phone_per_hour=settings.reports_per_phone_per_hour,
+            reports_per_address_per_hour=settings.reports_per_address_per_hour,
+        )
+
+    @property
+    def console_gone_seconds(self) -> float:
+        # Half the timeout after the close; the WebSocket pings (every quarter, answered within
+        # a quarter) find a console that stopped answering in the other half.
+        return self.presence_timeout_seconds / 2
 
 
 class QueueSnapshot(BaseModel):
@@ -57,7 +116,9 @@ class QueueSnapshot(BaseModel):
     version: int
     order: list[int]
     handling_seconds: int
-    staffed: int
+    staffed: int  # operators on duty; 0: nobody, and no honest estimate
+    # What the party is told while waiting (ServiceStatusOut as JSON).
+    service: dict[str, Any] | None = None
 
     def position_of(self, case_id: int) -> int | None:
         try:
@@ -65,12 +126,14 @@ class QueueSnapshot(BaseModel):
         except ValueError:
             return None
 
-    def estimated_wait(self, position: int) -> int:
+    def estimated_wait(self, position: int) -> int | None:
         # Each round of staffed operators clears that many callers ahead.
+        if self.staffed == 0:
+            return None
         return math.ceil(position / self.staffed) * self.handling_seconds
 
     def message(self) -> dict[str, object]:
-        return {"type": "queue", **self.model_dump()}
+        return {"type": "queue", **self.model_dump(mode="json")}
 
     @classmethod
     def from_message(cls, message: dict[str, object]) -> "QueueSnapshot":
@@ -108,7 +171,7 @@ def _queued(jurisdiction_id: int) -> Select[tuple[Case]]:
 
 
 def snapshot(
-    session: Session, jurisdiction_id: int, default_handling: int, version: int | None = None
+    session: Session, jurisdiction_id: int, rules: CallRules, now: datetime, version: int | None = None
 ) -> QueueSnapshot:
     if version is None:
         version = (
@@ -124,7 +187,7 @@ def snapshot(
         .where(
             Case.jurisdiction_id == jurisdiction_id,
             CallSession.ended_at.is_not(None),
-            CallSession.outcome != "dropped",
+            CallSession.outcome.not_in(("dropped", "no_answer")),
         )
         .order_by(CallSession.ended_at.desc())
         .limit(_RECENT_CALLS)
@@ -132,25 +195,24 @@ def snapshot(
     handling = (
         round(sum((end - start).total_seconds() for start, end in recent) / len(recent))
         if recent
-        else default_handling
+        else rules.default_handling_seconds
     )
-    staffed = session.scalar(
-        select(func.count()).where(
-            OperatorPresence.jurisdiction_id == jurisdiction_id,
-            OperatorPresence.status != PresenceStatus.AWAY,
-        )
-    )
+    jurisdiction = session.get(Jurisdiction, jurisdiction_id)
+    assert jurisdiction is not None
     return QueueSnapshot(
         jurisdiction_id=jurisdiction_id,
         version=version,
         order=order,
         handling_seconds=max(handling, 1),
-        staffed=max(staffed or 0, 1),
+        staffed=on_duty(session, jurisdiction_id),
+        service=service_status(session, jurisdiction, rules.hours, now).model_dump(mode="json"),
     )
 
 
-def _changed(session: Session, jurisdiction_id: int, version: int, default_handling: int) -> QueueChange:
-    return QueueChange(snapshot(session, jurisdiction_id, default_handling, version))
+def _changed(
+    session: Session, jurisdiction_id: int, version: int, rules: CallRules, now: datetime
+) -> QueueChange:
+    return QueueChange(snapshot(session, jurisdiction_id, rules, now, version))
 
 
 def _offer_waiting(session: Session, jurisdiction_id: int, now: datetime) -> list[OfferOut]:
@@ -188,31 +250,104 @@ def _assign(session: Session, case: Case, presence: OperatorPresence, now: datet
     presence.status = PresenceStatus.BUSY
     presence.updated_at = now
     # Counted as absent until the console joins: an operator who closed the console while
-    # available gets the call back to the queue after the grace, instead of keeping it.
+    # available never joins, and the offer goes back to the queue after the offer timeout.
     session.add(CallSession(case_id=case.id, operator_id=user.id, started_at=now, operator_left_at=now))
+    session.flush()
     entry = session.get(QueueEntry, case.id)
     return OfferOut(
-        case_id=case.id, number=case.number, operator_id=user.id, mode=entry.mode if entry else CallMode.VIDEO
+        case_id=case.id,
+        number=case.number,
+        operator_id=user.id,
+        mode=entry.mode if entry else CallMode.VIDEO,
+        presence=_presence_out(session, presence),
     )
 
 
+def active_case(session: Session, phone: str) -> Case | None:
+    return session.scalars(
+        select(Case)
+        .where(Case.reporter_phone == phone, Case.state.in_(ACTIVE_STATES))
+        .order_by(Case.id.desc())
+        .limit(1)
+    ).first()
+
+
+def _lock_phone(session: Session, phone: str, now: datetime) -> None:
+    """Serialize one phone's reports: an upsert holds the row's lock (PostgreSQL) until commit;
+    on SQLite every write transaction is the only writer anyway."""
+    session.execute(
+        upsert_insert(session)(ReportLock)
+        .values(phone=phone, reported_at=now)
+        .on_conflict_do_update(index_elements=["phone"], set_={"reported_at": now})
+    )
+
+
+def _check_report_limits(session: Session, phone: str, address: str, rules: CallRules, now: datetime) -> None:
+    since = now - timedelta(hours=1)
+    by_phone = session.scalar(
+        select(func.count()).where(CallReport.phone == phone, CallReport.reported_at > since)
+    )
+    if (by_phone or 0) >= rules.reports_per_phone_per_hour:
+        raise RateLimited("本手机号报警次数过多，请稍后再试；如情况紧急，请拨打122报警")
+    by_address = session.scalar(
+        select(func.count()).where(CallReport.address == address, CallReport.reported_at > since)
+    )
+    if (by_address or 0) >= rules.reports_per_address_per_hour:
+        raise RateLimited("当前网络报警次数过多，请稍后再试；如情况紧急，请拨打122报警")
+
+
+def _where(session: Session, report: CallReportIn) -> tuple[Jurisdiction, ReportIn, bool]:
+    """The jurisdiction and the point of a report: its GPS fix, or the district picked by hand."""
+    gps = report.gps
+    if gps is not None:
+        return locate(session, gps.lat, gps.lng), gps, False
+    assert report.jurisdiction_code is not None
+    jurisdiction = by_code(session, report.jurisdiction_code)
+    lat, lng = inside_point(jurisdiction)
+    return jurisdiction, ReportIn(lat=lat, lng=lng, address=report.address), True
+
+
 def report_call(
-    session: Session, party: Principal, report: ReportIn, mode: CallMode, default_handling: int, now: datetime
-) -> tuple[Case, QueueChange]:
-    """一键视频报警: the case joins its jurisdiction's queue and is offered if someone is free."""
-    jurisdiction = locate(session, report.lat, report.lng)
+    session: Session,
+    party: Principal,
+    report: CallReportIn,
+    rules: CallRules,
+    now: datetime,
+    address: str = "unknown",
+) -> tuple[Case, QueueChange | None]:
+    """一键视频报警: the case joins its jurisdiction's queue and is offered if someone is free.
+
+    A phone that already has an active case gets that case back (no change to any queue);
+    else the notice must have been agreed to, the service must be open (in its hours, not
+    paused; nobody on duty is told, not refused), and the phone and the address within limits.
+    """
+    if party.role is not Role.PARTY or party.phone is None:
+        raise Forbidden("只有当事人可以报警")
+    require_consent(session, party)
+    _lock_phone(session, party.phone, now)
+    existing = active_case(session, party.phone)
+    if existing is not None:
+        return existing, None
+    jurisdiction, point, picked = _where(session, report)
+    status = service_status(session, jurisdiction, rules.hours, now)
+    if not status.open and status.reason is not ServiceReason.NOBODY_ON_DUTY:
+        raise Conflict(
+            status.message or "暂停服务", code="service_closed", service=status.model_dump(mode="json")
+        )
+    _check_report_limits(session, party.phone, address, rules, now)
     version = _bump_version(session, jurisdiction.id)
-    case = cases.report_case(session, party, report, now)
-    session.add(QueueEntry(case_id=case.id, priority=IN_ORDER, mode=mode))
+    case = cases.report_case(session, party, point, now, jurisdiction if picked else None)
+    session.add(QueueEntry(case_id=case.id, priority=IN_ORDER, mode=report.mode))
+    session.add(CallReport(case_id=case.id, phone=party.phone, address=address[:64], reported_at=now))
     session.flush()
     offers = _offer_waiting(session, jurisdiction.id, now)
-    change = _changed(session, jurisdiction.id, version, default_handling)
+    change = _changed(session, jurisdiction.id, version, rules, now)
     change.offers = offers
     return case, change
 
 
 def call_back(
-    session: Session, party: Principal, case_id: int, default_handling: int, now: datetime
+    session: Session, party: Principal, case_id: int, rules: CallRules, now: datetime
 ) -> tuple[Case, QueueChange]:
     """补充视频取证: a case the officer sent back for more evidence rejoins its queue, at the
     head, as the same case; it is offered at once if someone is free."""
@@ -226,7 +361,7 @@ def call_back(
         .on_conflict_do_update(index_elements=["case_id"], set_={"priority": HEAD, "mode": CallMode.VIDEO})
     )
     offers = _offer_waiting(session, case.jurisdiction_id, now)
-    change = _changed(session, case.jurisdiction_id, version, default_handling)
+    change = _changed(session, case.jurisdiction_id, version, rules, now)
     change.offers = offers
     return case, change
 
@@ -238,13 +373,11 @@ def _own_case(session: Session, party: Principal, case_id: int, lock: bool = Fal
     return case
 
 
-def abandon(
-    session: Session, party: Principal, case_id: int, default_handling: int, now: datetime
-) -> QueueChange:
+def abandon(session: Session, party: Principal, case_id: int, rules: CallRules, now: datetime) -> QueueChange:
     case = _own_case(session, party, case_id)
     version = _bump_version(session, case.jurisdiction_id)
     cases.abandon(session, party, case_id, now)
-    return _changed(session, case.jurisdiction_id, version, default_handling)
+    return _changed(session, case.jurisdiction_id, version, rules, now)
 
 
 def set_mode(session: Session, party: Principal, case_id: int, mode: CallMode, now: datetime) -> None:
@@ -261,18 +394,53 @@ def set_mode(session: Session, party: Principal, case_id: int, mode: CallMode, n
     lifecycle.record_event(session, case, "call_mode", party, now, {"mode": mode.value})
 
 
-def queue_status(session: Session, party: Principal, case_id: int, default_handling: int) -> QueueStatusOut:
+def queue_status(
+    session: Session, party: Principal, case_id: int, rules: CallRules, now: datetime
+) -> QueueStatusOut:
     case = _own_case(session, party, case_id)
-    current = snapshot(session, case.jurisdiction_id, default_handling)
+    return _status_of(session, case, rules, now)
+
+
+def _status_of(session: Session, case: Case, rules: CallRules, now: datetime) -> QueueStatusOut:
+    current = snapshot(session, case.jurisdiction_id, rules, now)
     position = current.position_of(case.id)
+    wait = current.estimated_wait(position) if position else None
+    assert current.service is not None
     return QueueStatusOut(
         case_id=case.id,
         number=case.number,
         state=case.state,
         position=position,
-        estimated_wait_seconds=current.estimated_wait(position) if position else None,
+        estimated_wait_seconds=wait,
+        estimated_wait_text=wait_text(wait),
         version=current.version,
+        service=ServiceStatusOut.model_validate(current.service),
     )
+
+
+def active_call(session: Session, party: Principal, rules: CallRules, now: datetime) -> QueueStatusOut:
+    """What the party page resumes on load: the phone's active case, wherever it stands."""
+    case = active_case(session, party.phone) if party.phone else None
+    if case is None:
+        raise NotFound("没有进行中的报警")
+    return _status_of(session, case, rules, now)
+
+
+def availability(
+    session: Session,
+    rules: CallRules,
+    now: datetime,
+    report: CallReportIn | None = None,
+    code: str | None = None,
+) -> ServiceStatusOut:
+    """Before reporting: does the jurisdiction of this point (or this district) take calls now?"""
+    if code:
+        jurisdiction = by_code(session, code)
+    elif report is not None:
+        jurisdiction = _where(session, report)[0]
+    else:
+        raise InvalidInput("请提供定位，或选择所在区域")
+    return service_status(session, jurisdiction, rules.hours, now)
 
 
 # Operators.
@@ -302,7 +470,7 @@ def _open_call(session: Session, operator_id: int) -> CallSession | None:
 
 
 def set_presence(
-    session: Session, operator: Principal, status: PresenceStatus, default_handling: int, now: datetime
+    session: Session, operator: Principal, status: PresenceStatus, rules: CallRules, now: datetime
 ) -> tuple[PresenceOut, QueueChange]:
     if status not in (PresenceStatus.AVAILABLE, PresenceStatus.AWAY):
         raise Conflict("只能设置为空闲或离开")
@@ -317,13 +485,13 @@ def set_presence(
     presence.updated_at = now
     session.flush()
     offers = _offer_waiting(session, operator.jurisdiction_id, now)
-    change = _changed(session, operator.jurisdiction_id, version, default_handling)
+    change = _changed(session, operator.jurisdiction_id, version, rules, now)
     change.offers = offers
     return _presence_out(session, presence), change
 
 
 def take_next(
-    session: Session, operator: Principal, default_handling: int, now: datetime
+    session: Session, operator: Principal, rules: CallRules, now: datetime
 ) -> tuple[OfferOut, QueueChange]:
     """The operator's own pick: the head of the queue, whatever the longest-idle order says."""
     assert operator.jurisdiction_id is not None
@@ -335,7 +503,7 @@ def take_next(
     if case is None:
         raise NotFound("当前没有排队等待的报警")
     offer = _assign(session, case, presence, now)
-    change = _changed(session, operator.jurisdiction_id, version, default_handling)
+    change = _changed(session, operator.jurisdiction_id, version, rules, now)
     change.offers = [offer]
     return offer, change
 
@@ -370,10 +538,10 @@ def current_call(session: Session, operator: Principal, now: datetime) -> Curren
     )
 
 
-def queue_view(session: Session, operator: Principal, default_handling: int, now: datetime) -> QueueViewOut:
+def queue_view(session: Session, operator: Principal, rules: CallRules, now: datetime) -> QueueViewOut:
     me = _presence(session, operator, now)
     assert operator.jurisdiction_id is not None
-    current = snapshot(session, operator.jurisdiction_id, default_handling)
+    current = snapshot(session, operator.jurisdiction_id, rules, now)
     rows = session.execute(
         _queued(operator.jurisdiction_id).add_columns(QueueEntry.priority, QueueEntry.mode).limit(200)
     ).all()
@@ -439,29 +607,73 @@ def check_may_watch(session: Session, principal: Principal, case_id: int) -> Cas
 
 
 def mark_connection(session: Session, role: Role, case_id: int, present: bool, now: datetime) -> None:
-    """A side's page joined the call (clears a drop) or lost its connection (starts the grace)."""
+    """A side's page joined the call (clears a drop) or lost its connection (starts the grace).
+    The operator's first join answers the offer."""
     column = CallSession.party_left_at if role is Role.PARTY else CallSession.operator_left_at
+    values: dict[Any, Any] = {column: None if present else now}
+    if role is Role.OPERATOR and present:
+        values[CallSession.joined_at] = func.coalesce(CallSession.joined_at, now)
     session.execute(
         update(CallSession)
         .where(CallSession.case_id == case_id, CallSession.ended_at.is_(None))
-        .values({column: None if present else now})
+        .values(values)
     )
 
 
-def sweep(session: Session, now: datetime, grace_seconds: float, default_handling: int) -> list[QueueChange]:
-    """Calls dropped longer than the grace go back to the head of the queue; waiting calls
-    meet available operators (catches cases reported outside the one-tap call, e.g. the API)."""
-    cutoff = now - timedelta(seconds=grace_seconds)
-    dropped = session.execute(
+# The console's heartbeat.
+
+
+def console_opened(session: Session, operator: Principal, now: datetime) -> None:
+    presence = _presence(session, operator, now)
+    presence.console_connections += 1
+    presence.console_left_at = None
+
+
+def console_closed(session: Session, operator_id: int, now: datetime) -> None:
+    """A console connection closed (or stopped answering the pings); the last one starts the
+    presence timeout."""
+    presence = session.get(OperatorPresence, operator_id, with_for_update=True)
+    if presence is None:
+        return
+    presence.console_connections = max(presence.console_connections - 1, 0)
+    if presence.console_connections == 0:
+        presence.console_left_at = now
+
+
+def sweep(session: Session, now: datetime, rules: CallRules) -> list[QueueChange]:
+    """The timeouts, in one pass:
+    - offers nobody joined within the offer timeout go back to the head of the queue, and their
+      operator becomes 未应答 (offered nothing until they set 空闲 again);
+    - calls dropped longer than the grace go back to the head of the queue;
+    - operators whose console is gone go away;
+    - waiting calls meet available operators (catches cases reported outside the one-tap call)."""
+    grace_cutoff = now - timedelta(seconds=rules.grace_seconds)
+    offer_cutoff = now - timedelta(seconds=rules.offer_timeout_seconds)
+    console_cutoff = now - timedelta(seconds=rules.console_gone_seconds)
+    open_calls = (
         select(CallSession, Case.jurisdiction_id)
         .join(Case, Case.id == CallSession.case_id)
-        .where(
-            CallSession.ended_at.is_(None),
-            Case.state == CaseState.IN_CALL,
-            (CallSession.party_left_at <= cutoff) | (CallSession.operator_left_at <= cutoff),
-        )
+        .where(CallSession.ended_at.is_(None), Case.state == CaseState.IN_CALL)
         .order_by(CallSession.id)
         .limit(50)
+    )
+    unanswered = session.execute(
+        open_calls.where(CallSession.joined_at.is_(None), CallSession.started_at <= offer_cutoff)
+    ).all()
+    dropped = session.execute(
+        open_calls.where(
+            CallSession.joined_at.is_not(None),
+            (CallSession.party_left_at <= grace_cutoff) | (CallSession.operator_left_at <= grace_cutoff),
+        )
+    ).all()
+    gone = session.execute(
+        select(OperatorPresence.operator_id, OperatorPresence.jurisdiction_id).where(
+            OperatorPresence.status.in_(
+                (PresenceStatus.AVAILABLE, PresenceStatus.WRAP_UP, PresenceStatus.NO_ANSWER)
+            ),
+            OperatorPresence.console_connections == 0,
+            OperatorPresence.console_left_at <= console_cutoff,
+        )
     ).all()
     waiting = session.execute(
         select(Case.jurisdiction_id)
@@ -469,24 +681,46 @@ def sweep(session: Session, now: datetime, grace_seconds: float, default_handlin
         .where(Case.state == CaseState.QUEUED, OperatorPresence.status == PresenceStatus.AVAILABLE)
         .distinct()
     ).scalars()
-    jurisdictions = sorted({j for _, j in dropped} | set(waiting))
+    jurisdictions = sorted(
+        {j for _, j in unanswered} | {j for _, j in dropped} | {j for _, j in gone} | set(waiting)
+    )
     changes = []
     for jurisdiction_id in jurisdictions:
         version = _bump_version(session, jurisdiction_id)
+        for operator_id, _ in (row for row in gone if row[1] == jurisdiction_id):
+            _console_gone(session, operator_id, console_cutoff, now)
+        for call, _ in (row for row in unanswered if row[1] == jurisdiction_id):
+            _requeue(session, call, now, unanswered=True)
         for call, _ in (row for row in dropped if row[1] == jurisdiction_id):
             _requeue(session, call, now)
         offers = _offer_waiting(session, jurisdiction_id, now)
-        change = _changed(session, jurisdiction_id, version, default_handling)
+        change = _changed(session, jurisdiction_id, version, rules, now)
         change.offers = offers
         changes.append(change)
     return changes
 
 
-def _requeue(session: Session, call: CallSession, now: datetime) -> None:
+def _console_gone(session: Session, operator_id: int, cutoff: datetime, now: datetime) -> None:
+    presence = session.get(OperatorPresence, operator_id, with_for_update=True, populate_existing=True)
+    if (
+        presence is None
+        or presence.console_connections
+        or presence.console_left_at is None
+        or presence.console_left_at > cutoff
+        or presence.status not in (PresenceStatus.AVAILABLE, PresenceStatus.WRAP_UP, PresenceStatus.NO_ANSWER)
+    ):
+        return  # the console came back, or a call started, meanwhile
+    presence.status = PresenceStatus.AWAY
+    presence.updated_at = now
+
+
+def _requeue(session: Session, call: CallSession, now: datetime, unanswered: bool = False) -> None:
     case = session.scalars(select(Case).where(Case.id == call.case_id).with_for_update()).one()
     session.refresh(call, with_for_update=True)
     if call.ended_at is not None or case.state != CaseState.IN_CALL:
         return  # the call ended or moved on meanwhile
+    if unanswered and call.joined_at is not None:
+        return  # the console joined meanwhile
     lifecycle.apply(session, case, Action.REQUEUE, SYSTEM, now, {"operator_id": call.operator_id})
     case.operator_id = None
     session.execute(
@@ -495,12 +729,16 @@ def _requeue(session: Session, call: CallSession, now: datetime) -> None:
         .on_conflict_do_update(index_elements=["case_id"], set_={"priority": HEAD})
     )
     call.ended_at = now
-    call.outcome = "dropped"
+    call.outcome = "no_answer" if unanswered else "dropped"
     presence = session.get(OperatorPresence, call.operator_id, with_for_update=True)
     if presence is not None:
-        # An operator whose own page is gone is away; one left waiting for the party wraps up
-        # first (else the same call would come straight back to them).
-        presence.status = PresenceStatus.AWAY if call.operator_left_at else PresenceStatus.WRAP_UP
+        # An offer never joined: 未应答 until the operator sets 空闲 again. An operator whose own
+        # page is gone is away; one left waiting for the party wraps up first (else the same
+        # call would come straight back to them).
+        if unanswered:
+            presence.status = PresenceStatus.NO_ANSWER
+        else:
+            presence.status = PresenceStatus.AWAY if call.operator_left_at else PresenceStatus.WRAP_UP
         presence.updated_at = now
     enqueue_push(
         session,
@@ -508,4 +746,67 @@ def _requeue(session: Session, call: CallSession, now: datetime) -> None:
         event={"event": "call_requeued", "case_id": case.id, "state": case.state},
         key=f"push:case:{case.id}:call_requeued:{now.timestamp()}",
         now=now,
+    )
+
+
+# The supervisor's switch.
+
+
+def _service_out(
+    session: Session, jurisdiction: Jurisdiction, rules: CallRules, now: datetime
+) -> JurisdictionServiceOut:
+    hours = hours_of(jurisdiction, rules.hours)
+    return JurisdictionServiceOut(
+        code=jurisdiction.code,
+        name=jurisdiction.name,
+        paused=jurisdiction.paused,
+        pause_reason=jurisdiction.pause_reason,
+        paused_at=jurisdiction.paused_at,
+        hours_start=hours.start,
+        hours_end=hours.end,
+        status=service_status(session, jurisdiction, rules.hours, now),
+    )
+
+
+def services(session: Session, rules: CallRules, now: datetime) -> list[JurisdictionServiceOut]:
+    return [_service_out(session, j, rules, now) for j in listed(session)]
+
+
+def set_service(
+    session: Session, supervisor: Principal, code: str, change: ServiceIn, rules: CallRules, now: datetime
+) -> tuple[JurisdictionServiceOut, QueueChange]:
+    """Pause or resume a jurisdiction's video calls (bad weather, an incident), or set its hours.
+    Audited; the waiting parties are told at once (a new queue snapshot carries the status)."""
+    if supervisor.role not in (Role.SUPERVISOR, Role.ADMIN):
+        raise Forbidden("只有监管人员可以暂停或恢复服务")
+    jurisdiction = session.scalars(
+        select(Jurisdiction).where(Jurisdiction.code == code).with_for_update()
+    ).first()
+    if jurisdiction is None:
+        raise NotFound("辖区不存在")
+    version = _bump_version(session, jurisdiction.id)
+    if change.paused and not jurisdiction.paused:
+        jurisdiction.paused_at = now
+    jurisdiction.paused = change.paused
+    jurisdiction.pause_reason = change.reason if change.paused else None
+    if not change.paused:
+        jurisdiction.paused_at = None
+    if change.hours_start is not None and change.hours_end is not None:
+        jurisdiction.service_hours_start = change.hours_start
+        jurisdiction.service_hours_end = change.hours_end
+    session.flush()
+    audit.record(
+        session,
+        supervisor,
+        "set_jurisdiction_service",
+        now,
+        detail={
+            "jurisdiction": code,
+            "paused": change.paused,
+            "reason": change.reason,
+            "hours": [change.hours_start, change.hours_end] if change.hours_start else None,
+        },
+    )
+    return _service_out(session, jurisdiction, rules, now), _changed(
+        session, jurisdiction.id, version, rules, now
     )

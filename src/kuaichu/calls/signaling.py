@@ -11,6 +11,10 @@ Channels:
     call:{case}:{party|operator}  signaling (offer/answer/ICE) and call events to one side
 
 Page → server messages: watch {case_id}, join {case_id}, signal {case_id, data}, ping.
+
+An operator's console connection is the operator's heartbeat: while one is open the operator
+is present; when the last one closes (uvicorn closes a connection that stops answering its
+WebSocket pings, see `kuaichu serve`), the sweep sets them away after half the presence timeout.
 """
 
 import asyncio
@@ -25,7 +29,8 @@ from fastapi import WebSocket, WebSocketDisconnect
 from kuaichu.auth.principal import Principal, Role
 from kuaichu.bus import Message
 from kuaichu.calls import service
-from kuaichu.calls.service import QueueSnapshot
+from kuaichu.calls.availability import wait_text
+from kuaichu.calls.service import CallRules, QueueSnapshot
 from kuaichu.cases.lifecycle import CaseState
 from kuaichu.cases.schemas import MAX_ROW_ID
 from kuaichu.context import AppContext
@@ -54,6 +59,7 @@ class PageConnection:
         self._joined: set[int] = set()
         self._send_lock = asyncio.Lock()
         self._queue_version: dict[int, int] = {}
+        self._console_open = False
 
     async def send(self, message: Message) -> None:
         async with self._send_lock:
@@ -80,13 +86,14 @@ class PageConnection:
             task.result()  # the subscription failed: raise it here
 
     async def run(self) -> None:
-        if self.principal.role is Role.OPERATOR:
-            await self.follow("operator", f"operator:{self.principal.id}", self.send)
-            await self.follow(
-                "queue", f"queue:{self.principal.jurisdiction_id}", self._queue_changed_for_operator
-            )
-        await self.send({"type": "hello", "role": self.principal.role.value})
         try:
+            if self.principal.role is Role.OPERATOR:
+                await self._console_opened()
+                await self.follow("operator", f"operator:{self.principal.id}", self.send)
+                await self.follow(
+                    "queue", f"queue:{self.principal.jurisdiction_id}", self._queue_changed_for_operator
+                )
+            await self.send({"type": "hello", "role": self.principal.role.value})
             while True:
                 raw = await self.websocket.receive_text()
                 try:
@@ -137,9 +144,10 @@ class PageConnection:
 
             await self.follow(f"queue:{case_id}", f"queue:{case.jurisdiction_id}", queue_changed)
             if case.state == CaseState.QUEUED:
-                default = self.context.settings.call_default_handling_seconds
+                rules = CallRules.from_settings(self.context.settings)
+                now = self.context.clock.now()
                 current = await self.context.database.read(
-                    lambda s: service.snapshot(s, case.jurisdiction_id, default)
+                    lambda s: service.snapshot(s, case.jurisdiction_id, rules, now)
                 )
                 await self._send_position(case_id, current)
         await self.send({"type": "watching", "case_id": case_id, "state": case.state})
@@ -152,12 +160,15 @@ class PageConnection:
         position = current.position_of(case_id)
         if position is None:
             return  # taken or abandoned: the case's own push says which
+        wait = current.estimated_wait(position)
         await self.send(
             {
                 "type": "position",
                 "case_id": case_id,
                 "position": position,
-                "estimated_wait_seconds": current.estimated_wait(position),
+                "estimated_wait_seconds": wait,
+                "estimated_wait_text": wait_text(wait),
+                "service": current.service,
                 "version": current.version,
             }
         )
@@ -180,6 +191,11 @@ class PageConnection:
             {"type": "peer", "case_id": case_id, "event": "joined", "role": role.value},
         )
 
+    async def _console_opened(self) -> None:
+        now = self.context.clock.now()
+        await self.context.database.write(lambda s: service.console_opened(s, self.principal, now))
+        self._console_open = True
+
     async def _close(self) -> None:
         for task in self._followers.values():
             task.cancel()
@@ -188,6 +204,12 @@ class PageConnection:
                 await task
         role = self.principal.role
         now = self.context.clock.now()
+        if self._console_open and self.principal.id is not None:
+            operator_id = self.principal.id
+            try:
+                await self.context.database.write(lambda s: service.console_closed(s, operator_id, now))
+            except Exception:
+                log.exception("could not record a closed console")
         for case_id in self._joined:
             # The grace period starts: the same operator waits for the page to come back.
             try:

@@ -126,6 +126,8 @@ class CaseOut(BaseModel):
     allowed_actions: list[str]
     determination: dict[str, Any] | None = None
     review_deadline: datetime | None = None
+    # When the reporter agreed to the recording notice (个人信息保护法); the console shows it.
+    consented_at: datetime | None = None
 
 
 class TransitionOut(BaseModel):

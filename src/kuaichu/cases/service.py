@@ -22,6 +22,7 @@ from kuaichu.cases.schemas import (
     TransitionOut,
 )
 from kuaichu.clock import local
+from kuaichu.consent.service import consented_at_of
 from kuaichu.db import upsert_insert
 from kuaichu.errors import Forbidden, IllegalTransition, InvalidInput
 from kuaichu.geo.models import Jurisdiction
@@ -49,11 +50,14 @@ def next_case_number(session: Session, jurisdiction_code: str, now: datetime) ->
     return f"{jurisdiction_code}{day}{sequence:05d}"
 
 
-def report_case(session: Session, party: Principal, report: ReportIn, now: datetime) -> Case:
-    """一键视频报警: the GPS point picks the jurisdiction; the case joins its queue."""
+def report_case(
+    session: Session, party: Principal, report: ReportIn, now: datetime, picked: Jurisdiction | None = None
+) -> Case:
+    """一键视频报警: the GPS point picks the jurisdiction (or the party picked it by hand, location
+    denied: then the point is inside it and the address is what they typed); the case joins its queue."""
     if party.role is not Role.PARTY or party.phone is None:
         raise Forbidden("只有当事人可以报警")
-    jurisdiction = locate(session, report.lat, report.lng)
+    jurisdiction = picked or locate(session, report.lat, report.lng)
     case = Case(
         number=next_case_number(session, jurisdiction.code, now),
         jurisdiction_id=jurisdiction.id,
@@ -67,7 +71,8 @@ def report_case(session: Session, party: Principal, report: ReportIn, now: datet
     )
     session.add(case)
     session.flush()
-    lifecycle.record_event(session, case, "report", party, now, {"jurisdiction": jurisdiction.name})
+    detail = {"jurisdiction": jurisdiction.name} | ({"location": "manual"} if picked else {})
+    lifecycle.record_event(session, case, "report", party, now, detail)
     return case
 
 
@@ -238,6 +243,7 @@ def case_view(session: Session, case: Case, viewer: Principal) -> CaseOut:
         allowed_actions=[a.value for a in lifecycle.allowed_actions(case.state, viewer.role)],
         determination=_determination_out(determination),
         review_deadline=review_deadline(determination.delivered_at) if determination else None,
+        consented_at=consented_at_of(session, case.reporter_phone),
     )
 
 

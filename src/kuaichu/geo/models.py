@@ -1,9 +1,10 @@
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, String
+from sqlalchemy import JSON, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from kuaichu.db import Base
+from kuaichu.db import Base, UtcDateTime
 
 
 class Jurisdiction(Base):
@@ -18,3 +19,10 @@ class Jurisdiction(Base):
     boundary: Mapped[dict[str, Any]] = mapped_column(JSON)
     # The stills collection needs here, e.g. ["side_by_side", "plate:each"]; None: the setting.
     required_stills: Mapped[list[str] | None] = mapped_column(JSON)
+    # Video quick handling's hours here, "HH:MM" Shanghai time; None: the setting.
+    service_hours_start: Mapped[str | None] = mapped_column(String(5))
+    service_hours_end: Mapped[str | None] = mapped_column(String(5))
+    # The supervisor's pause switch (bad weather, an incident): no new calls while paused.
+    paused: Mapped[bool] = mapped_column(default=False)
+    pause_reason: Mapped[str | None] = mapped_column(Text)
+    paused_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

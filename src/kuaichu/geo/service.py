@@ -14,7 +14,8 @@ from kuaichu.geo.models import Jurisdiction
 
 def read_feature_collection(path: Path) -> list[dict[str, Any]]:
     """Each feature: a Polygon/MultiPolygon with properties code, name, authority_name, and
-    optionally required_stills (the jurisdiction's own list; see Settings.required_stills)."""
+    optionally required_stills (the jurisdiction's own list; see Settings.required_stills) and
+    service_hours_start/service_hours_end ("HH:MM"; see Settings.service_hours_start)."""
     collection = json.loads(path.read_text(encoding="utf-8"))
     features = collection.get("features", [])
     for feature in features:
@@ -38,6 +39,10 @@ def import_jurisdictions(session: Session, features: list[dict[str, Any]]) -> li
         jurisdiction.authority_name = props["authority_name"]
         jurisdiction.boundary = feature["geometry"]
         jurisdiction.required_stills = props.get("required_stills")
+        # Service hours from the file when it sets them; else what the supervisor set stays.
+        if "service_hours_start" in props and "service_hours_end" in props:
+            jurisdiction.service_hours_start = props["service_hours_start"]
+            jurisdiction.service_hours_end = props["service_hours_end"]
         session.add(jurisdiction)
         result.append(jurisdiction)
     session.flush()
@@ -54,3 +59,21 @@ def locate(session: Session, lat: float, lng: float) -> Jurisdiction:
         lat=lat,
         lng=lng,
     )
+
+
+def by_code(session: Session, code: str) -> Jurisdiction:
+    """A district picked by hand (location denied)."""
+    jurisdiction = session.scalars(select(Jurisdiction).where(Jurisdiction.code == code)).first()
+    if jurisdiction is None:
+        raise InvalidInput("所选区域不在本系统服务的辖区内，请拨打122报警", field="jurisdiction_code")
+    return jurisdiction
+
+
+def inside_point(jurisdiction: Jurisdiction) -> tuple[float, float]:
+    """A point surely inside the boundary, (lat, lng): where a report without GPS is placed."""
+    point = shape(jurisdiction.boundary).representative_point()
+    return point.y, point.x
+
+
+def listed(session: Session) -> list[Jurisdiction]:
+    return list(session.scalars(select(Jurisdiction).order_by(Jurisdiction.code)))

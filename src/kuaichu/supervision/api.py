@@ -6,6 +6,9 @@ from fastapi import APIRouter, Depends, Path, Query, Request, status
 from kuaichu.audit import service as audit
 from kuaichu.auth.deps import Context, require
 from kuaichu.auth.principal import Principal, Role
+from kuaichu.calls import service as calls
+from kuaichu.calls.api import publish, rules
+from kuaichu.calls.schemas import JurisdictionServiceOut, ServiceIn
 from kuaichu.cases.schemas import RowId
 from kuaichu.notify import service as notify
 from kuaichu.notify.schemas import DeadLetter
@@ -80,3 +83,28 @@ async def verify_audit(_: Supervisor, context: Context) -> dict[str, object]:
         "first_broken_id": result.first_broken_id,
         "reason": result.reason,
     }
+
+
+@router.get("/jurisdictions/service", response_model=list[JurisdictionServiceOut])
+async def services(_: Supervisor, context: Context) -> list[JurisdictionServiceOut]:
+    """Each jurisdiction's video service: hours, pause switch, and what a party is told now."""
+    now = context.clock.now()
+    call_rules = rules(context)
+    return await context.database.read(lambda s: calls.services(s, call_rules, now))
+
+
+@router.put("/jurisdictions/{jurisdiction_code}/service", response_model=JurisdictionServiceOut)
+async def set_service(
+    jurisdiction_code: Annotated[str, Path(max_length=12)],
+    body: ServiceIn,
+    supervisor: Supervisor,
+    context: Context,
+) -> JurisdictionServiceOut:
+    """Pause (with a reason) or resume a jurisdiction's video calls, or set its hours (audited)."""
+    now = context.clock.now()
+    call_rules = rules(context)
+    out, change = await context.database.write(
+        lambda s: calls.set_service(s, supervisor, jurisdiction_code, body, call_rules, now)
+    )
+    await publish(context, [change])
+    return out

@@ -1,0 +1,91 @@
+"""Whether a jurisdiction takes video calls now: service hours, the supervisor's pause, and
+someone on duty. What the party reads before and while queuing, always with 122."""
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from kuaichu.calls.models import OperatorPresence
+from kuaichu.calls.schemas import ON_DUTY, ServiceReason, ServiceStatusOut
+from kuaichu.clock import local
+from kuaichu.geo.models import Jurisdiction
+
+CALL_122 = "请拨打122报警"
+
+
+@dataclass(frozen=True)
+class ServiceHours:
+    start: str  # "HH:MM", Shanghai time
+    end: str  # "HH:MM"; "24:00" ends the day
+
+    @staticmethod
+    def _minutes(value: str) -> int:
+        hours, minutes = value.split(":")
+        return int(hours) * 60 + int(minutes)
+
+    def open_at(self, now: datetime) -> bool:
+        moment = local(now)
+        minute = moment.hour * 60 + moment.minute
+        start, end = self._minutes(self.start), self._minutes(self.end)
+        if start <= end:
+            return start <= minute < end
+        return minute >= start or minute < end  # overnight
+
+    @property
+    def text(self) -> str:
+        return f"{self.start}–{self.end}"
+
+
+def hours_of(jurisdiction: Jurisdiction, default: ServiceHours) -> ServiceHours:
+    return ServiceHours(
+        jurisdiction.service_hours_start or default.start, jurisdiction.service_hours_end or default.end
+    )
+
+
+def on_duty(session: Session, jurisdiction_id: int) -> int:
+    """Operators taking calls: available, in a call or wrapping one up (not away, not 未应答)."""
+    return (
+        session.scalar(
+            select(func.count()).where(
+                OperatorPresence.jurisdiction_id == jurisdiction_id,
+                OperatorPresence.status.in_(ON_DUTY),
+            )
+        )
+        or 0
+    )
+
+
+def service_status(
+    session: Session, jurisdiction: Jurisdiction, default: ServiceHours, now: datetime
+) -> ServiceStatusOut:
+    hours = hours_of(jurisdiction, default)
+    reason: ServiceReason | None = None
+    message = None
+    if jurisdiction.paused:
+        reason = ServiceReason.PAUSED
+        why = f"（{jurisdiction.pause_reason}）" if jurisdiction.pause_reason else ""
+        message = f"视频快处暂停服务{why}，{CALL_122}"
+    elif not hours.open_at(now):
+        reason = ServiceReason.OUTSIDE_HOURS
+        message = f"当前不在视频快处服务时间（{hours.text}），{CALL_122}"
+    elif on_duty(session, jurisdiction.id) == 0:
+        reason = ServiceReason.NOBODY_ON_DUTY
+        message = f"当前没有接警员在岗，您可以继续等待，或{CALL_122}"
+    return ServiceStatusOut(
+        open=reason is None,
+        reason=reason,
+        message=message,
+        hours=hours.text,
+        jurisdiction_code=jurisdiction.code,
+        jurisdiction_name=jurisdiction.name,
+    )
+
+
+def wait_text(seconds: int | None) -> str | None:
+    """The estimate as a person reads it: 约 N 分钟 (at least 1)."""
+    if seconds is None:
+        return None
+    return f"约 {max(math.ceil(seconds / 60), 1)} 分钟"

@@ -1,0 +1,57 @@
+"""Notice and consent before a party is recorded (个人信息保护法 art. 14, 29): the rules, no HTTP.
+
+This package sits beside the shared base: cases and calls read a consent, nothing here reads them.
+"""
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from kuaichu.auth.principal import Principal, Role
+from kuaichu.consent.models import PrivacyConsent
+from kuaichu.consent.notice import PRIVACY_NOTICE_TEXT, PRIVACY_NOTICE_VERSION
+from kuaichu.consent.schemas import ConsentOut, PrivacyNoticeOut
+from kuaichu.db import upsert_insert
+from kuaichu.errors import Conflict, Forbidden
+
+
+def notice() -> PrivacyNoticeOut:
+    return PrivacyNoticeOut(version=PRIVACY_NOTICE_VERSION, text=PRIVACY_NOTICE_TEXT)
+
+
+def record_consent(session: Session, party: Principal, version: str, now: datetime) -> ConsentOut:
+    """The party agreed to the notice they were shown; agreeing again changes nothing."""
+    if party.role is not Role.PARTY or party.phone is None:
+        raise Forbidden("只有当事人需要同意告知")
+    if version != PRIVACY_NOTICE_VERSION:
+        raise Conflict(
+            "告知内容已更新，请重新阅读后同意", code="notice_changed", version=PRIVACY_NOTICE_VERSION
+        )
+    session.execute(
+        upsert_insert(session)(PrivacyConsent)
+        .values(phone=party.phone, version=version, consented_at=now, address=party.address)
+        .on_conflict_do_nothing(index_elements=["phone", "version"])
+    )
+    consented_at = consented_at_of(session, party.phone)
+    assert consented_at is not None
+    return ConsentOut(version=version, consented_at=consented_at)
+
+
+def consented_at_of(session: Session, phone: str) -> datetime | None:
+    """When this phone agreed to the current notice, or None."""
+    return session.scalar(
+        select(PrivacyConsent.consented_at).where(
+            PrivacyConsent.phone == phone, PrivacyConsent.version == PRIVACY_NOTICE_VERSION
+        )
+    )
+
+
+def require_consent(session: Session, party: Principal) -> None:
+    """Nothing is recorded before the party agreed: 409 consent_required, and the notice's version."""
+    if party.phone is None or consented_at_of(session, party.phone) is None:
+        raise Conflict(
+            "请先阅读并同意录音录像告知",
+            code="consent_required",
+            version=PRIVACY_NOTICE_VERSION,
+        )
