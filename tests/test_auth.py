@@ -1,10 +1,14 @@
 """Logins: SMS codes for parties (expiry, tries, rate limits), passwords for staff."""
 
+import asyncio
 import re
 from datetime import timedelta
 
+import jwt
 from conftest import Api
+from sqlalchemy import select
 
+from kuaichu.auth.models import SmsCode
 from kuaichu.auth.principal import Role
 from kuaichu.clock import FrozenClock
 
@@ -43,6 +47,34 @@ async def test_five_wrong_tries_burn_the_code(api: Api) -> None:
     for _ in range(5):
         assert await _login(api, _wrong(code)) == 401
     assert await _login(api, code) == 401
+
+
+async def test_two_hundred_simultaneous_guesses_are_counted_against_the_limit(api: Api) -> None:
+    code = await _request_code(api)
+    guesses = [f"{(int(code) + n) % 10**6:06d}" for n in range(1, 200)] + [code]
+    answers = await asyncio.gather(
+        *(api.client.post("/api/auth/party", json={"phone": PHONE, "code": guess}) for guess in guesses)
+    )
+    details = [answer.json()["detail"] for answer in answers]
+    compared = [d for d in details if d != "验证码错误次数过多，请重新获取"]
+    assert len(compared) <= api.context.settings.sms_code_max_attempts
+    attempts = await api.context.database.read(lambda s: s.scalars(select(SmsCode.attempts)).one())
+    assert attempts == api.context.settings.sms_code_max_attempts
+
+
+async def test_a_token_with_claims_we_never_write_is_a_401(api: Api) -> None:
+    forged = jwt.encode(
+        {"sub": "x", "role": "emperor", "exp": "soon"}, api.context.settings.signing_secret, algorithm="HS256"
+    )
+    response = await api.client.get("/api/auth/me", headers={"Authorization": f"Bearer {forged}"})
+    assert response.status_code == 401
+    staff_without_id = jwt.encode(
+        {"sub": "x", "role": "operator", "exp": 4102444800},
+        api.context.settings.signing_secret,
+        algorithm="HS256",
+    )
+    response = await api.client.get("/api/auth/me", headers={"Authorization": f"Bearer {staff_without_id}"})
+    assert response.status_code == 401
 
 
 async def test_codes_are_rate_limited_per_phone(api: Api) -> None:

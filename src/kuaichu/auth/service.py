@@ -11,7 +11,7 @@ from enum import Enum
 import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerifyMismatchError
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from kuaichu.audit import service as audit
@@ -96,14 +96,26 @@ def check_sms_code(session: Session, settings: Settings, phone: str, code: str, 
     ).first()
     if latest is None or latest.expires_at <= now:
         return CodeCheck.EXPIRED
-    if latest.attempts >= settings.sms_code_max_attempts:
+    # One conditional UPDATE counts the try: concurrent guesses serialise on the row, so no
+    # more than the limit are ever compared, on SQLite and on PostgreSQL alike.
+    counted = session.execute(
+        update(SmsCode)
+        .where(SmsCode.id == latest.id, SmsCode.attempts < settings.sms_code_max_attempts)
+        .values(attempts=SmsCode.attempts + 1)
+        .returning(SmsCode.id)
+    ).first()
+    if counted is None:
         return CodeCheck.EXHAUSTED
-    latest.attempts += 1
     expected = _code_hash(settings.signing_secret, phone, code)
     if not hmac.compare_digest(latest.code_hash, expected):
         return CodeCheck.WRONG
-    latest.used_at = now
-    return CodeCheck.ACCEPTED
+    used = session.execute(
+        update(SmsCode)
+        .where(SmsCode.id == latest.id, SmsCode.used_at.is_(None))
+        .values(used_at=now)
+        .returning(SmsCode.id)
+    ).first()
+    return CodeCheck.ACCEPTED if used else CodeCheck.EXPIRED
 
 
 def raise_for_code_check(result: CodeCheck) -> None:
@@ -236,14 +248,22 @@ class TokenService:
             )
         except jwt.PyJWTError:
             raise NotAuthenticated("登录已失效，请重新登录") from None
-        # Expiry is checked against the injected clock, not the wall clock.
-        if claims.get("exp", 0) <= now.timestamp():
+        try:
+            # Expiry is checked against the injected clock, not the wall clock.
+            expired = float(claims.get("exp", 0)) <= now.timestamp()
+        except (TypeError, ValueError):
+            expired = True
+        if expired:
             raise NotAuthenticated("登录已过期，请重新登录")
-        role = Role(claims["role"])
-        return Principal(
-            role=role,
-            id=None if role is Role.PARTY else int(claims["sub"]),
-            phone=claims.get("phone"),
-            jurisdiction_id=claims.get("jur"),
-            label=claims.get("label", ""),
-        )
+        try:
+            role = Role(claims["role"])
+            return Principal(
+                role=role,
+                id=None if role is Role.PARTY else int(claims["sub"]),
+                phone=claims.get("phone"),
+                jurisdiction_id=claims.get("jur"),
+                label=str(claims.get("label", "")),
+            )
+        except (KeyError, TypeError, ValueError):
+            # Signed by us but not as we write them (an old or hand-made token): not a login.
+            raise NotAuthenticated("登录已失效，请重新登录") from None
