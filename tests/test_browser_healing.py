@@ -46,14 +46,15 @@ FRAMES_FLOWING = """async () => {
 }"""
 
 
-
 def wait_for_frames(page: Page, flowing: bool = True, timeout: float = 60.0) -> None:
     """Playwright's wait_for_function takes a pending promise for a true answer, so an async
     probe (getStats) is polled here; each probe itself watches frames for 250 ms."""
     deadline = time.monotonic() + timeout
     while page.evaluate(FRAMES_FLOWING) != flowing:
         if time.monotonic() > deadline:
-            raise TimeoutError(f"video frames {'never flowed' if flowing else 'never stopped'} within {timeout} s")
+            what = "never flowed" if flowing else "never stopped"
+            raise TimeoutError(f"video frames {what} within {timeout} s")
+
 
 OFFLINE = {"offline": True, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1}
 ONLINE = {**OFFLINE, "offline": False}
@@ -67,12 +68,23 @@ class Relay:
         low = 50000 + (self.port % 100) * 100
         self.process = subprocess.Popen(
             [
-                str(TURNSERVER), "-n", "--no-cli", "--no-tls", "--no-dtls",
-                "--listening-ip=127.0.0.1", "--relay-ip=127.0.0.1", f"--listening-port={self.port}",
-                f"--min-port={low}", f"--max-port={low + 99}",
-                "--lt-cred-mech", "--user=kuaichu:relay-secret", "--realm=kuaichu.test",
-                "--allow-loopback-peers", "--no-stun-backward-compatibility",
-                f"--pidfile={workdir / 'turnserver.pid'}", f"--log-file={workdir / 'turnserver.log'}",
+                str(TURNSERVER),
+                "-n",
+                "--no-cli",
+                "--no-tls",
+                "--no-dtls",
+                "--listening-ip=127.0.0.1",
+                "--relay-ip=127.0.0.1",
+                f"--listening-port={self.port}",
+                f"--min-port={low}",
+                f"--max-port={low + 99}",
+                "--lt-cred-mech",
+                "--user=kuaichu:relay-secret",
+                "--realm=kuaichu.test",
+                "--allow-loopback-peers",
+                "--no-stun-backward-compatibility",
+                f"--pidfile={workdir / 'turnserver.pid'}",
+                f"--log-file={workdir / 'turnserver.log'}",
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -82,9 +94,8 @@ class Relay:
 
     @property
     def ice_servers(self) -> str:
-        return json.dumps(
-            [{"urls": f"turn:127.0.0.1:{self.port}?transport=udp", "username": "kuaichu", "credential": "relay-secret"}]
-        )
+        url = f"turn:127.0.0.1:{self.port}?transport=udp"
+        return json.dumps([{"urls": url, "username": "kuaichu", "credential": "relay-secret"}])
 
     def freeze(self) -> None:
         self.process.send_signal(signal.SIGSTOP)
@@ -174,8 +185,13 @@ def test_video_flows_again_after_the_network_returns(
     try:
         with (
             servers(
-                tmp_path / "data", url, 1, ice_servers=relay.ice_servers, ice_transport_policy="relay",
-                service_hours_start="00:00", service_hours_end="24:00",
+                tmp_path / "data",
+                url,
+                1,
+                ice_servers=relay.ice_servers,
+                ice_transport_policy="relay",
+                service_hours_start="00:00",
+                service_hours_end="24:00",
             ) as (server,),
             call_pages(browser, server.url, server.url) as (party, console),
         ):
