@@ -26,7 +26,10 @@ from kuaichu.app import create_app
 from kuaichu.auth.principal import Role
 from kuaichu.auth.service import create_user, party_principal, staff_principal
 from kuaichu.calls.api import sweep_once
+from kuaichu.calls.models import OperatorPresence
 from kuaichu.clock import FrozenClock
+from kuaichu.consent.notice import PRIVACY_NOTICE_VERSION
+from kuaichu.consent.service import record_consent
 from kuaichu.context import AppContext
 from kuaichu.geo.models import Jurisdiction
 from kuaichu.settings import Settings
@@ -48,7 +51,11 @@ class ThreadedServer:
         return self.app.state.context
 
     def party(self, phone: str) -> str:
-        return self.context.tokens.issue(party_principal(phone), self.clock.now())
+        """A party logged in who agreed to the recording notice."""
+        principal = party_principal(phone)
+        now = self.clock.now()
+        self.context.database.write_sync(lambda s: record_consent(s, principal, PRIVACY_NOTICE_VERSION, now))
+        return self.context.tokens.issue(principal, now)
 
     def operator(self, username: str) -> str:
         def create(session: Session) -> str:
@@ -213,3 +220,44 @@ async def test_dropped_party_reconnects_to_the_same_operator_within_the_grace(
     assert [e["kind"] for e in timeline][-1] == "requeue"
 
     await console.close()
+
+
+async def test_an_operator_whose_console_closes_while_available_goes_away(
+    server: ThreadedServer, http: httpx.AsyncClient
+) -> None:
+    """The console's connection is the heartbeat: the tab closes, the operator is away within
+    the presence timeout, and the next caller is offered to someone who is really there."""
+    gone_token, there_token = server.operator("op-gone"), server.operator("op-there")
+    gone, there = await page(server, gone_token), await page(server, there_token)
+    available = {"status": "available"}
+    for token in (gone_token, there_token):  # op-gone first: the longer idle
+        response = await http.put("/api/operators/me/presence", json=available, headers=bearer(token))
+        assert response.status_code == 200
+        server.clock.advance(timedelta(seconds=1))
+    gone_id = (await http.get("/api/calls/current", headers=bearer(gone_token))).json()["presence"][
+        "operator_id"
+    ]
+
+    def consoles_open() -> int:
+        return server.context.database.write_sync(
+            lambda s: s.get(OperatorPresence, gone_id).console_connections  # type: ignore[union-attr]
+        )
+
+    gone.transport.abort()  # the tab is closed: no closing handshake
+    await gone.wait_closed()
+    wait_until(lambda: consoles_open() == 0 or None, what="the closed console to be recorded")
+    # Within the timeout a reload could still come back; past it, away.
+    server.clock.advance(timedelta(seconds=server.context.settings.presence_timeout_seconds / 2 - 1))
+    await server.sweep()
+    status = (await http.get("/api/calls/current", headers=bearer(gone_token))).json()["presence"]["status"]
+    assert status == "available"
+    server.clock.advance(timedelta(seconds=1))
+    await server.sweep()
+    status = (await http.get("/api/calls/current", headers=bearer(gone_token))).json()["presence"]
+    assert (status["status"], status["status_label"]) == ("away", "离开")
+
+    case_id = await report(http, server.party(PARTY))
+    offer = await receive(there, "offer")
+    assert offer["case_id"] == case_id and offer["presence"]["status"] == "busy"
+    assert (await http.get("/api/calls/current", headers=bearer(gone_token))).json()["case_id"] is None
+    await there.close()

@@ -18,7 +18,7 @@ function showLogin() {
 async function showDashboard() {
   KC.show("login-view", false);
   KC.show("dashboard", true);
-  await Promise.all([loadQueues(), loadTimings(), loadDeadLetters()]);
+  await Promise.all([loadQueues(), loadServices(), loadTimings(), loadDeadLetters()]);
   clearInterval(refreshTimer);
   refreshTimer = setInterval(() => guarded(loadQueues), 5000);
 }
@@ -48,6 +48,37 @@ async function loadQueues() {
     ),
   );
   document.getElementById("queue-rows").replaceChildren(...rows);
+}
+
+// Each jurisdiction's pause switch (bad weather, an incident): pausing needs a reason.
+async function loadServices() {
+  const services = await KC.api(PAGE, "GET", "/api/supervision/jurisdictions/service");
+  const rows = services.map((s) => {
+    const reason = KC.el("input", { maxLength: 500, placeholder: "暂停原因（必填）", value: s.pause_reason || "" });
+    reason.disabled = s.paused;
+    const button = KC.el("button", {
+      type: "button",
+      className: s.paused ? "" : "secondary",
+      textContent: s.paused ? "恢复服务" : "暂停服务",
+    });
+    button.addEventListener("click", () =>
+      guarded(async () => {
+        const body = s.paused ? { paused: false } : { paused: true, reason: reason.value.trim() };
+        await KC.api(PAGE, "PUT", `/api/supervision/jurisdictions/${s.code}/service`, body);
+        await loadServices();
+      }),
+    );
+    return KC.el(
+      "tr",
+      {},
+      KC.el("td", { textContent: s.name }),
+      KC.el("td", { textContent: s.status.hours }),
+      KC.el("td", { textContent: s.status.open ? "服务中" : s.status.message }),
+      KC.el("td", {}, reason),
+      KC.el("td", {}, button),
+    );
+  });
+  document.getElementById("service-rows").replaceChildren(...rows);
 }
 
 // A bar per minute bucket, and the target as a red line.
