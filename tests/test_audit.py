@@ -148,3 +148,32 @@ async def test_a_rewritten_chain_contradicts_the_signed_checkpoint(api: Api) -> 
     assert not result.ok
     assert result.first_broken_id == signed.entry_id
     assert "checkpoint" in result.reason
+
+
+async def test_every_read_of_personal_data_leaves_an_entry(api: Api) -> None:
+    """Checks, eligibility, the liability proposal, documents, claims and the review: each read
+    by whoever may see it is on the log with the reader and the case."""
+    case = await determined_case(api)
+    client = api.client
+    reads = [
+        (f"/api/cases/{case.id}/checks", case.operator, "read_checks", "operator"),
+        (f"/api/cases/{case.id}/eligibility", case.operator, "read_eligibility", "operator"),
+        (f"/api/cases/{case.id}/liability-proposal", case.officer, "read_liability_proposal", "officer"),
+        (f"/api/cases/{case.id}/documents", case.reporter, "read_documents", "party"),
+        (f"/api/cases/{case.id}/claims", case.reporter, "read_claims", "party"),
+    ]
+    for url, headers, _, _ in reads:
+        response = await client.get(url, headers=headers)
+        assert response.status_code == 200, (url, response.text)
+    applied = await client.post(
+        f"/api/cases/{case.id}/review", json={"reasons": "对方并非追尾，我方在正常行驶"}, headers=case.other
+    )
+    assert applied.status_code == 200, applied.text
+    response = await client.get(f"/api/cases/{case.id}/review", headers=case.other)
+    assert response.status_code == 200, response.text
+
+    actions = await api.context.database.read(_actions)
+    read_entries = [(action, role) for action, role, case_id in actions if case_id == case.id]
+    for _, _, action, role in reads:
+        assert (action, role) in read_entries
+    assert ("read_review", "party") in read_entries

@@ -22,7 +22,8 @@ async def push_claim(case_id: RowId, party: Party, context: Context, request: Re
 
 @router.get("/api/cases/{case_id}/claims", response_model=list[ClaimOut])
 async def claims_of_case(case_id: RowId, viewer: CurrentUser, context: Context) -> list[ClaimOut]:
-    return await context.database.read(lambda s: service.claims_of_case(s, viewer, case_id))
+    now = context.clock.now()
+    return await context.database.write(lambda s: service.read_claims(s, viewer, case_id, now))
 
 
 @router.get("/api/insurer/claims", response_model=list[ClaimOut])

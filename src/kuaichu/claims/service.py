@@ -146,6 +146,13 @@ def claims_of_case(session: Session, viewer: Principal, case_id: int) -> list[Cl
     return [claim_view(session, claim) for claim in claims]
 
 
+def read_claims(session: Session, viewer: Principal, case_id: int, now: datetime) -> list[ClaimOut]:
+    """The claims as a person reads them: a read of personal data, so audited."""
+    claims = claims_of_case(session, viewer, case_id)
+    audit.record(session, viewer, "read_claims", now, case_id)
+    return claims
+
+
 def claims_of_insurer(session: Session, insurer: Principal, now: datetime) -> list[Claim]:
     audit.record(session, insurer, "list_claims", now)
     return list(

@@ -21,7 +21,8 @@ MAX_PDF_BYTES = 5 * 1024 * 1024
 
 @router.get("/api/cases/{case_id}/documents", response_model=list[DocumentOut])
 async def list_documents(case_id: RowId, viewer: CurrentUser, context: Context) -> list[DocumentOut]:
-    return await context.database.read(lambda s: service.list_documents(s, viewer, case_id))
+    now = context.clock.now()
+    return await context.database.write(lambda s: service.read_documents(s, viewer, case_id, now))
 
 
 @router.get("/api/documents/{number}/pdf", response_class=Response)

@@ -271,3 +271,10 @@ def verification(
         status_label=STATUS_LABELS[status],
         message=message,
     )
+
+
+def read_documents(session: Session, viewer: Principal, case_id: int, now: datetime) -> list[DocumentOut]:
+    """The documents as a person reads them: a read of personal data, so audited."""
+    documents = list_documents(session, viewer, case_id)
+    audit.record(session, viewer, "read_documents", now, case_id)
+    return documents

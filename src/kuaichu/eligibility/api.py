@@ -19,4 +19,5 @@ async def record_circumstances(
 @router.get("/{case_id}/eligibility", response_model=EligibilityOut)
 async def eligibility(case_id: RowId, operator: Operator, context: Context) -> EligibilityOut:
     limit = context.settings.quick_handling_max_vehicles
-    return await context.database.read(lambda s: service.assess(s, operator, case_id, limit))
+    now = context.clock.now()
+    return await context.database.write(lambda s: service.read_eligibility(s, operator, case_id, limit, now))

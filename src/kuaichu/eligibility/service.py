@@ -4,6 +4,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from kuaichu.audit import service as audit
 from kuaichu.auth.principal import Principal
 from kuaichu.cases import lifecycle
 from kuaichu.cases.access import get_case
@@ -71,3 +72,12 @@ def assess(session: Session, viewer: Principal, case_id: int, max_vehicles: int)
     return EligibilityOut(
         eligible=None if missing else True, reasons=[], missing=missing, notes=notes, transfer_reason=None
     )
+
+
+def read_eligibility(
+    session: Session, viewer: Principal, case_id: int, max_vehicles: int, now: datetime
+) -> EligibilityOut:
+    """The judgement as the operator reads it: a read of personal data, so audited."""
+    judged = assess(session, viewer, case_id, max_vehicles)
+    audit.record(session, viewer, "read_eligibility", now, case_id)
+    return judged

@@ -25,7 +25,8 @@ async def record_facts(
 @router.get("/{case_id}/liability-proposal", response_model=ProposalOut)
 async def proposal(case_id: RowId, officer: Officer, context: Context) -> ProposalOut:
     parking = Responsibility(context.settings.illegal_parking_responsibility)
-    return await context.database.read(lambda s: service.read_proposal(s, officer, case_id, parking))
+    now = context.clock.now()
+    return await context.database.write(lambda s: service.read_proposal(s, officer, case_id, parking, now))
 
 
 @router.post("/{case_id}/determination", response_model=TransitionOut)

@@ -6,6 +6,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from kuaichu.audit import service as audit
 from kuaichu.auth.principal import Principal, Role
 from kuaichu.cases import lifecycle
 from kuaichu.cases.access import get_case
@@ -67,8 +68,11 @@ def proposal_for(session: Session, case: Case, parking: Responsibility) -> Propo
     return propose(case.accident_type, acts, [p.position for p in case.parties], parking)
 
 
-def read_proposal(session: Session, officer: Principal, case_id: int, parking: Responsibility) -> ProposalOut:
+def read_proposal(
+    session: Session, officer: Principal, case_id: int, parking: Responsibility, now: datetime
+) -> ProposalOut:
     case = get_case(session, officer, case_id)
+    audit.record(session, officer, "read_liability_proposal", now, case.id)
     proposal = proposal_for(session, case, parking)
     if proposal is None:
         return ProposalOut(

@@ -30,7 +30,8 @@ async def run_checks(case_id: RowId, operator: Operator, context: Context) -> li
 
 @router.get("/{case_id}/checks", response_model=list[CheckOut])
 async def read_checks(case_id: RowId, viewer: Staff, context: Context) -> list[CheckOut]:
-    return await context.database.read(lambda s: service.latest_checks(s, viewer, case_id))
+    now = context.clock.now()
+    return await context.database.write(lambda s: service.read_checks(s, viewer, case_id, now))
 
 
 @router.get("/{case_id}/registry-lookup", response_model=LookupOut)

@@ -263,3 +263,10 @@ def record_lookup(
 ) -> None:
     detail = {"by": request.by, "outcome": outcome}
     audit.record(session, viewer, "registry_lookup", now, request.case_id, detail)
+
+
+def read_checks(session: Session, viewer: Principal, case_id: int, now: datetime) -> list[CheckOut]:
+    """The checks as a person reads them: a read of personal data, so audited."""
+    checks = latest_checks(session, viewer, case_id)
+    audit.record(session, viewer, "read_checks", now, case_id)
+    return checks

@@ -12,7 +12,7 @@ router = APIRouter(prefix="/api/cases", tags=["reviews"])
 @router.get("/{case_id}/review", response_model=ReviewOut)
 async def read_review(case_id: RowId, viewer: CurrentUser, context: Context) -> ReviewOut:
     now = context.clock.now()
-    return await context.database.read(lambda s: service.read_review(s, viewer, case_id, now))
+    return await context.database.write(lambda s: service.read_review(s, viewer, case_id, now))
 
 
 @router.post("/{case_id}/review", response_model=TransitionOut)

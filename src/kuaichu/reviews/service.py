@@ -5,6 +5,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from kuaichu.audit import service as audit
 from kuaichu.auth.principal import SYSTEM, Principal
 from kuaichu.cases import lifecycle
 from kuaichu.cases.access import get_case, party_of
@@ -126,6 +127,7 @@ def read_review(session: Session, viewer: Principal, case_id: int, now: datetime
     review = session.scalars(select(ReviewRequest).where(ReviewRequest.case_id == case.id)).first()
     if review is None:
         raise NotFound("该案件没有复核申请")
+    audit.record(session, viewer, "read_review", now, case.id)
     return ReviewOut(
         submitted_at=review.submitted_at,
         applicant_party_id=review.party_id,
