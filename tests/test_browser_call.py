@@ -100,6 +100,9 @@ def run_call(
     party.click("#login")
     expect(party.locator("#report")).to_be_visible()
     party.click("#report")
+    # Before the first call: the notice of what is recorded, and the party's agreement.
+    expect(party.locator("#privacy-text")).to_contain_text("录音录像")
+    party.click("#consent-agree")
 
     if not auto_offer:
         # Waiting: safety advice, place in the queue; the console sees the caller waiting.

@@ -43,6 +43,9 @@ def _log_in_and_report(party: Page, console: Page, database: Database) -> None:
     party.fill("#code", re.findall(r"验证码为(\d{6})", text)[0])
     party.click("#login")
     party.click("#report")
+    # Before the first call: the notice of what is recorded, and the party's agreement.
+    expect(party.locator("#privacy-text")).to_contain_text("录音录像")
+    party.click("#consent-agree")
     expect(party.locator("#wait-view")).to_be_visible()
 
 

@@ -199,6 +199,9 @@ def test_every_page_of_the_flow_reads_in_chinese_and_fits_the_screen(
             party_logs_in(party, database, PARTY_PHONE)
             reader.read(party, "party-home")
             party.click("#report")
+            # Before the first call: the notice of what is recorded, and the party's agreement.
+            expect(party.locator("#privacy-text")).to_contain_text("录音录像")
+            party.click("#consent-agree")
             expect(party.locator("#wait-view")).to_be_visible()
             reader.read(party, "party-waiting")
 
@@ -296,6 +299,9 @@ def test_wang_qiang_with_a_suspended_licence_cannot_be_evacuated(
             party = party_page(browser, server)
             party_logs_in(party, database, wang.phone)
             party.click("#report")
+            # Before the first call: the notice of what is recorded, and the party's agreement.
+            expect(party.locator("#privacy-text")).to_contain_text("录音录像")
+            party.click("#consent-agree")
             staff_logs_in(console, "/console", "op-live")
             console.click("#take-next")
             expect(console.locator("#call-view")).to_be_visible()
@@ -349,6 +355,9 @@ def test_a_case_sent_back_is_called_back_with_one_tap_into_the_same_case(
             party = party_page(browser, server)
             party_logs_in(party, database, PARTY_PHONE)
             party.click("#report")
+            # Before the first call: the notice of what is recorded, and the party's agreement.
+            expect(party.locator("#privacy-text")).to_contain_text("录音录像")
+            party.click("#consent-agree")
             operator = bearer(staff_logs_in(console, "/console", "op-live"))
             console.click("#take-next")
             expect(console.locator("#call-view")).to_be_visible()
