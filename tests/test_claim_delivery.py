@@ -161,7 +161,7 @@ async def test_the_party_sees_each_step_the_insurer_reports(api: Api) -> None:
     timeline = (await api.client.get(f"/api/cases/{case.id}/timeline", headers=case.reporter)).json()
     steps = [e["detail"]["label"] for e in timeline if e["kind"] == "claim_progress"]
     assert steps == ["已指派查勘员", "查勘员已联系您", "定损完成", "赔款已支付"]
-    assert any("赔款已支付" in text for text in await api.sms_to("13800000001"))
+    assert any("理赔有新进度" in text for text in await api.sms_to("13800000001"))
     seen = (await api.client.get(f"/api/cases/{case.id}/claims", headers=case.reporter)).json()
     assert [(c["insurer_name"], c["status"]) for c in seen] == [("CPIC保险", "paid")]
     stranger = await api.client.get(f"/api/cases/{case.id}/claims", headers=api.party_token("13700000000"))

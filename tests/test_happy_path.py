@@ -67,7 +67,7 @@ async def test_a_rear_end_collision_from_one_tap_to_closed(api: Api, clock: Froz
     assert response.json()["state"] == "determined"
     determined = (await client.get(f"/api/cases/{case_id}", headers=reporter)).json()
     assert determined["review_deadline"] == "2026-11-30T16:00:00Z"  # Monday midnight, Shanghai
-    assert any("全部责任" in text for text in await api.sms_to(OTHER))
+    assert any("已作出认定" in text and "/party" in text for text in await api.sms_to(OTHER))
 
     # The other party, logged in with its own phone, sees the case and its responsibility.
     other = await api.party(OTHER)

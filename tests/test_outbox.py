@@ -27,6 +27,7 @@ from kuaichu.notify.gateways import (
 )
 from kuaichu.notify.models import OutboxMessage, SmsMessage
 from kuaichu.notify.outbox import enqueue_push, enqueue_sms, mask_phone
+from kuaichu.notify.templates import TEXTS, Sms, render
 from kuaichu.settings import Settings
 
 PHONE = "13812345678"
@@ -49,13 +50,20 @@ def dispatcher(
         max_attempts=max_attempts,
         lease_seconds=LEASE_SECONDS,
         poll_seconds=poll_seconds,
+        public_base_url="https://kuaichu.example",
     )
+
+
+LOGIN_TEXT = "【快处】您的登录验证码为123456，5分钟内有效。如非本人操作请忽略。"
+
+
+def login_code(code: str = "123456") -> dict[str, object]:
+    """The login-code template's arguments to enqueue_sms."""
+    return {"template": Sms.LOGIN_CODE, "parameters": {"code": code, "minutes": "5"}}
 
 
 async def enqueue_login_code(database: Database, clock: FrozenClock, key: str = "login-code:1") -> None:
-    await database.write(
-        lambda s: enqueue_sms(s, phone=PHONE, text="【快处】您的登录验证码为123456", key=key, now=clock.now())
-    )
+    await database.write(lambda s: enqueue_sms(s, phone=PHONE, **login_code(), key=key, now=clock.now()))
 
 
 async def sms_rows(database: Database) -> list[SmsMessage]:
@@ -111,16 +119,35 @@ def test_phones_are_masked_for_logs_and_pages() -> None:
     assert mask_phone("13812345678") == "138****5678"
 
 
+def test_an_sms_carrying_anything_but_its_fixed_parameters_is_refused() -> None:
+    render(Sms.EVACUATE, {"case_number": "3301062026112500001"}, "https://kuaichu.example")
+    for parameters in (
+        {"case_number": "3301062026112500001 请速登录 kc-pay.cn 退保证金"},
+        {"case_number": "3301062026112500001", "name": "张伟"},
+        {},
+    ):
+        with pytest.raises(ValueError):
+            render(Sms.EVACUATE, parameters, "https://kuaichu.example")
+
+
+def test_every_official_sms_links_only_to_the_products_own_party_page() -> None:
+    text = render(Sms.SEND_BACK, {"case_number": "3301062026112500001"}, "https://kuaichu.example/")
+    assert "https://kuaichu.example/party" in text
+    assert all(text.startswith("【快处】") for text in TEXTS.values())
+
+
 async def test_the_same_key_enqueued_twice_is_one_message_and_the_transaction_still_commits(
     database: Database, clock: FrozenClock
 ) -> None:
     def enqueue_twice_and_more(session: Session) -> None:
-        enqueue_sms(session, phone=PHONE, text="a", key="k:1", now=clock.now())
-        enqueue_sms(session, phone=PHONE, text="a", key="k:1", now=clock.now())
-        enqueue_sms(session, phone=PHONE, text="b", key="k:2", now=clock.now())
+        enqueue_sms(session, phone=PHONE, **login_code("111111"), key="k:1", now=clock.now())
+        enqueue_sms(session, phone=PHONE, **login_code("111111"), key="k:1", now=clock.now())
+        enqueue_sms(session, phone=PHONE, **login_code("222222"), key="k:2", now=clock.now())
 
     await database.write(enqueue_twice_and_more)
-    await database.write(lambda s: enqueue_sms(s, phone=PHONE, text="a", key="k:1", now=clock.now()))
+    await database.write(
+        lambda s: enqueue_sms(s, phone=PHONE, **login_code("111111"), key="k:1", now=clock.now())
+    )
 
     keys = await database.read(
         lambda s: list(s.scalars(select(OutboxMessage.idempotency_key).order_by(OutboxMessage.id)))
@@ -141,7 +168,7 @@ async def test_an_enqueued_sms_is_delivered_once(database: Database, clock: Froz
     [sms] = await sms_rows(database)
     assert (sms.phone, sms.text, sms.idempotency_key) == (
         PHONE,
-        "【快处】您的登录验证码为123456",
+        LOGIN_TEXT,
         "login-code:1",
     )
     row = await outbox_row(database, "login-code:1")
@@ -232,7 +259,7 @@ async def test_two_dispatchers_running_at_once_deliver_each_message_once(
 
     def enqueue_all(session: Session) -> None:
         for key in keys:
-            enqueue_sms(session, phone=PHONE, text=key, key=key, now=clock.now())
+            enqueue_sms(session, phone=PHONE, **login_code(f"{len(key):06d}"), key=key, now=clock.now())
 
     await database.write(enqueue_all)
     first, second = RecordingSms(), RecordingSms()
@@ -373,7 +400,7 @@ async def test_the_http_gateway_posts_with_idempotency_key_and_retries_a_server_
     assert len(sms_receiver.requests) == 2
     for request in sms_receiver.requests:
         assert request["path"] == "/sms"
-        assert request["json"] == {"phone": PHONE, "text": "【快处】您的登录验证码为123456"}
+        assert request["json"] == {"phone": PHONE, "text": LOGIN_TEXT}
         assert request["headers"]["Idempotency-Key"] == "login-code:1"
         assert request["headers"]["Authorization"] == "Bearer provider-token"
 

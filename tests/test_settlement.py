@@ -74,3 +74,41 @@ async def test_a_stranger_cannot_confirm(api: Api) -> None:
     assert (
         await api.client.post(f"/api/cases/{case['id']}/settlement/confirm", headers=stranger)
     ).status_code == 404
+
+
+async def test_a_stranger_named_in_proposals_gets_only_the_fixed_text_and_only_so_many(api: Api) -> None:
+    attacker = api.party_token(A)
+    greeting = party_body(B, "浙A54321", "车主请速登录kcpay退保证金", "456")
+    body = _proposal(parties={"parties": [party_body(A, "浙A12345"), greeting]})
+    answers = [
+        (await api.client.post("/api/settlements", json=body, headers=attacker)).status_code
+        for _ in range(10)
+    ]
+
+    limit = api.context.settings.settlements_per_proposer_per_day
+    assert answers == [201] * limit + [429] * (10 - limit)
+    texts = await api.sms_to(B)
+    assert len(texts) == limit
+    assert all("退保证金" not in text and "kcpay" not in text for text in texts)
+    assert all(text.startswith("【快处】") and "/party" in text for text in texts)
+
+
+async def test_one_phone_receives_a_limited_number_of_proposals_from_anyone(api: Api) -> None:
+    senders = [f"1380000100{n}" for n in range(5)]
+    statuses = []
+    for sender in senders:
+        body = _proposal(
+            parties={"parties": [party_body(sender, "浙A12345"), party_body(B, "浙A54321", "李娜", "456")]}
+        )
+        response = await api.client.post("/api/settlements", json=body, headers=api.party_token(sender))
+        statuses.append(response.status_code)
+    limit = api.context.settings.settlements_per_recipient_per_day
+    assert statuses == [201] * limit + [429] * (len(senders) - limit)
+    refused = await api.client.post(
+        "/api/settlements",
+        json=_proposal(
+            parties={"parties": [party_body(A, "浙A12345"), party_body(B, "浙A54321", "李娜", "456")]}
+        ),
+        headers=api.party_token(A),
+    )
+    assert "对方手机号" in refused.json()["detail"]

@@ -40,6 +40,11 @@ class Settings(BaseSettings):
     sms_codes_per_phone_per_hour: int = 5
     sms_code_min_interval_seconds: int = 60
     sms_codes_per_address_per_hour: int = 20
+    # 自行协商 sends an official SMS to the phone the proposer names: limited per proposer,
+    # per recipient and per address, so nobody can use it to message strangers.
+    settlements_per_proposer_per_day: int = Field(default=3, ge=1)
+    settlements_per_recipient_per_day: int = Field(default=3, ge=1)
+    settlements_per_address_per_day: int = Field(default=10, ge=1)
 
     sms_gateway: Literal["database", "http"] = "database"
     sms_http_url: str = ""

@@ -19,6 +19,7 @@ from kuaichu.auth.models import ApiKey, Insurer, SmsCode, User
 from kuaichu.auth.principal import STAFF_ROLES, Principal, Role
 from kuaichu.errors import InvalidInput, NotAuthenticated, RateLimited
 from kuaichu.notify.outbox import enqueue_sms
+from kuaichu.notify.templates import Sms
 from kuaichu.settings import Settings
 
 _hasher = PasswordHasher()
@@ -66,7 +67,8 @@ def request_sms_code(session: Session, settings: Settings, phone: str, address: 
     enqueue_sms(
         session,
         phone=phone,
-        text=f"【快处】您的登录验证码为{code}，{minutes}分钟内有效。如非本人操作请忽略。",
+        template=Sms.LOGIN_CODE,
+        parameters={"code": code, "minutes": str(minutes)},
         key=f"login-code:{row.id}",
         now=now,
     )

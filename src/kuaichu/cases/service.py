@@ -28,7 +28,7 @@ from kuaichu.errors import Forbidden, IllegalTransition, InvalidInput
 from kuaichu.geo.models import Jurisdiction
 from kuaichu.geo.service import locate
 from kuaichu.liability.models import Determination
-from kuaichu.notify.outbox import enqueue_push, enqueue_sms
+from kuaichu.notify.outbox import Sms, enqueue_push, enqueue_sms
 from kuaichu.privacy import mask_id_number, mask_phone
 from kuaichu.reviews.deadline import review_deadline
 
@@ -147,25 +147,23 @@ def transfer(session: Session, operator: Principal, case_id: int, reason: str, n
     case = _assigned_case(session, operator, case_id)
     lifecycle.apply(session, case, Action.TRANSFER, operator, now, {"reason": reason})
     case.transfer_reason = reason
-    notify_parties(
-        session,
-        case,
-        "transferred",
-        f"【快处】事故{case.number}需由民警现场处置，请保护现场、开启危险报警闪光灯，"
-        "在安全地带等候民警到场。",
-        now,
-    )
+    notify_parties(session, case, Sms.TRANSFERRED, now)
     return case
 
 
-def notify_parties(session: Session, case: Case, event: str, text: str, now: datetime) -> None:
-    """An SMS to everyone concerned and a push to the case's pages, in the caller's transaction."""
+def notify_parties(
+    session: Session, case: Case, template: Sms, now: datetime, **parameters: str
+) -> None:
+    """An official SMS (a fixed template about this case) to everyone concerned and a push to
+    the case's pages, in the caller's transaction."""
+    event = template.value
     phones = {p.phone for p in case.parties} | {case.reporter_phone}
     for phone in sorted(phones):
         enqueue_sms(
             session,
             phone=phone,
-            text=text,
+            template=template,
+            parameters={"case_number": case.number, **parameters},
             key=f"case:{case.id}:{event}:{case.updated_at.timestamp()}:{phone}",
             now=now,
             case_id=case.id,

@@ -21,7 +21,7 @@ from kuaichu.documents.service import list_documents
 from kuaichu.errors import Conflict, Forbidden, IllegalTransition, InvalidInput, NotFound
 from kuaichu.evidence.service import evidence_of
 from kuaichu.liability.grades import LABELS, Responsibility
-from kuaichu.notify.outbox import enqueue_sms, enqueue_webhook
+from kuaichu.notify.outbox import Sms, enqueue_sms, enqueue_webhook
 from kuaichu.privacy import mask_id_number, mask_name
 from kuaichu.registries.models import RegistryCheck
 from kuaichu.registries.service import subject_of
@@ -242,7 +242,8 @@ def report_progress(
     enqueue_sms(
         session,
         phone=claimant.phone,
-        text=f"【快处】您的理赔（事故{case.number}）进度：{STEP_LABELS[step]}。{note}",
+        template=Sms.CLAIM_PROGRESS,
+        parameters={"case_number": case.number},
         key=f"claim:{claim.id}:{step.value}",
         now=now,
         case_id=case.id,

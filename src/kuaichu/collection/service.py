@@ -35,6 +35,7 @@ from kuaichu.evidence.models import EvidenceItem
 from kuaichu.evidence.schemas import EvidenceKind, kind_label
 from kuaichu.geo.models import Jurisdiction
 from kuaichu.liability.service import recorded_facts
+from kuaichu.notify.templates import Sms
 from kuaichu.registries.service import KIND_LABELS, UNAVAILABLE, checked_positions, latest_checks
 
 SINGLE_VEHICLE = "单方事故"
@@ -123,14 +124,7 @@ def evacuate(session: Session, operator: Principal, case_id: int, config: GateCo
             missing=[item.model_dump() for item in blocking],
         )
     lifecycle.apply(session, case, Action.EVACUATE, operator, now)
-    notify_parties(
-        session,
-        case,
-        "evacuate",
-        f"【快处】事故{case.number}现场证据已采集完毕，请立即撤离现场，恢复交通。"
-        "事故认定结果将以短信通知，请留意。",
-        now,
-    )
+    notify_parties(session, case, Sms.EVACUATE, now)
     return case
 
 

@@ -19,6 +19,7 @@ from kuaichu.liability.grades import LABELS, Responsibility, combination_error
 from kuaichu.liability.models import Determination, LiabilityFacts
 from kuaichu.liability.rules import Act, Proposal, propose
 from kuaichu.liability.schemas import DeterminationIn, LiabilityFactsIn, ProposalOut, ProposedShareOut
+from kuaichu.notify.templates import Sms
 
 MIN_REASON_CHARS = 4
 
@@ -162,20 +163,7 @@ def determine(
     session.add(determination)
     session.flush()
     document = issue_document(session, officer, case, determination, now, issuer)
-    summary = "；".join(
-        f"{p.name}（{p.plate_number}）{LABELS[s.responsibility]}"
-        for s in decision.shares
-        for p in case.parties
-        if p.id == s.party_id
-    )
-    notify_parties(
-        session,
-        case,
-        "determined",
-        f"【快处】事故{case.number}已作出认定：{summary}。电子事故认定书编号{document.number}，"
-        "可在“网办进度”中查看下载。如对认定有异议，可自送达之日起三日内提出书面复核申请。",
-        now,
-    )
+    notify_parties(session, case, Sms.DETERMINED, now, document_number=document.number)
     return case
 
 
@@ -199,14 +187,7 @@ def send_back(session: Session, officer: Principal, case_id: int, reason: str, n
     into the same case with one tap and go to the head of the queue."""
     case = get_case(session, officer, case_id, lock=True)
     lifecycle.apply(session, case, Action.SEND_BACK, officer, now, {"reason": reason})
-    notify_parties(
-        session,
-        case,
-        "send_back",
-        f"【快处】事故{case.number}需要补充现场证据。请在安全地带打开快处“网办进度”，"
-        "点击“补充视频取证”，将优先为您接通。",
-        now,
-    )
+    notify_parties(session, case, Sms.SEND_BACK, now)
     return case
 
 
@@ -216,11 +197,5 @@ def to_ordinary_procedure(
     """转一般程序: not a case for the simplified procedure of art. 19 after all."""
     case = get_case(session, officer, case_id, lock=True)
     lifecycle.apply(session, case, Action.TO_ORDINARY_PROCEDURE, officer, now, {"reason": reason})
-    notify_parties(
-        session,
-        case,
-        "ordinary_procedure",
-        f"【快处】事故{case.number}已转为一般程序处理，办案民警将与您联系，请保持电话畅通。",
-        now,
-    )
+    notify_parties(session, case, Sms.ORDINARY_PROCEDURE, now)
     return case

@@ -25,6 +25,7 @@ from kuaichu.db import Database
 from kuaichu.notify.gateways import PushGateway, SmsGateway, WebhookGateway
 from kuaichu.notify.models import OutboxMessage
 from kuaichu.notify.outbox import PUSH, SMS, WEBHOOK
+from kuaichu.notify.templates import Sms, render
 from kuaichu.privacy import mask_phone
 
 logger = logging.getLogger(__name__)
@@ -62,9 +63,11 @@ class OutboxDispatcher:
         max_attempts: int,
         lease_seconds: float,
         poll_seconds: float,
+        public_base_url: str,
         webhook_gateway: WebhookGateway | None = None,
     ) -> None:
         self._database = database
+        self._public_base_url = public_base_url
         self._webhooks = webhook_gateway
         self._clock = clock
         self._sms = sms_gateway
@@ -125,11 +128,10 @@ class OutboxDispatcher:
     async def _deliver(self, message: _Claimed) -> bool:
         try:
             if message.channel == SMS:
-                await self._sms.send(
-                    phone=message.payload["phone"],
-                    text=message.payload["text"],
-                    idempotency_key=message.key,
+                text = render(
+                    Sms(message.payload["template"]), message.payload["parameters"], self._public_base_url
                 )
+                await self._sms.send(phone=message.payload["phone"], text=text, idempotency_key=message.key)
             elif message.channel == PUSH:
                 if message.case_id is None:
                     raise ValueError("push message without a case")

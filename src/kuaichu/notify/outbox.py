@@ -13,9 +13,10 @@ from sqlalchemy.orm import Session
 
 from kuaichu.db import upsert_insert
 from kuaichu.notify.models import OutboxMessage
+from kuaichu.notify.templates import Sms, check_parameters
 from kuaichu.privacy import mask_phone
 
-__all__ = ["PUSH", "SMS", "WEBHOOK", "enqueue_push", "enqueue_sms", "enqueue_webhook", "mask_phone"]
+__all__ = ["PUSH", "SMS", "WEBHOOK", "Sms", "enqueue_push", "enqueue_sms", "enqueue_webhook", "mask_phone"]
 
 SMS = "sms"
 PUSH = "push"
@@ -23,9 +24,19 @@ WEBHOOK = "webhook"
 
 
 def enqueue_sms(
-    session: Session, *, phone: str, text: str, key: str, now: datetime, case_id: int | None = None
+    session: Session,
+    *,
+    phone: str,
+    template: Sms,
+    parameters: dict[str, str],
+    key: str,
+    now: datetime,
+    case_id: int | None = None,
 ) -> None:
-    _enqueue(session, channel=SMS, key=key, case_id=case_id, payload={"phone": phone, "text": text}, now=now)
+    """An official SMS: a fixed template and its checked parameters, rendered when sent."""
+    check_parameters(template, parameters)
+    payload = {"phone": phone, "template": template.value, "parameters": parameters}
+    _enqueue(session, channel=SMS, key=key, case_id=case_id, payload=payload, now=now)
 
 
 def enqueue_push(session: Session, *, case_id: int, event: dict[str, Any], key: str, now: datetime) -> None:

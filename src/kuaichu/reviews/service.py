@@ -13,6 +13,7 @@ from kuaichu.cases.lifecycle import Action, CaseState
 from kuaichu.cases.models import Case
 from kuaichu.cases.service import in_force_determination, notify_parties
 from kuaichu.errors import Conflict, Forbidden, IllegalTransition, NotFound
+from kuaichu.notify.templates import Sms
 from kuaichu.reviews.deadline import days_left, decision_due_on, last_day_to_apply, review_deadline
 from kuaichu.reviews.models import ReviewRequest
 from kuaichu.reviews.schemas import (
@@ -53,13 +54,7 @@ def apply_for_review(
     )
     session.add(review)
     session.flush()
-    notify_parties(
-        session,
-        case,
-        "review_requested",
-        f"【快处】事故{case.number}已有当事人申请复核，复核期间请等待通知。",
-        now,
-    )
+    notify_parties(session, case, Sms.REVIEW_REQUESTED, now)
     return case
 
 
@@ -88,14 +83,7 @@ def decide_review(
     review.decided_at = now
     if not upheld:
         determination.status = "revoked"
-    outcome_text = "维持原认定" if upheld else "撤销原认定，将由其他民警重新认定"
-    notify_parties(
-        session,
-        case,
-        f"review_{decision.outcome.value}",
-        f"【快处】事故{case.number}复核结论：{outcome_text}。",
-        now,
-    )
+    notify_parties(session, case, Sms.REVIEW_UPHELD if upheld else Sms.REVIEW_REVOKED, now)
     return case
 
 

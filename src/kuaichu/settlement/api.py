@@ -13,7 +13,15 @@ router = APIRouter(tags=["settlement"])
 @router.post("/api/settlements", status_code=status.HTTP_201_CREATED, response_model=CaseOut)
 async def propose(body: SettlementIn, party: Party, context: Context, request: Request) -> CaseOut:
     now = context.clock.now()
-    case = await context.database.write(lambda s: case_view(s, service.propose(s, party, body, now), party))
+    settings = context.settings
+    limits = service.ProposalLimits(
+        settings.settlements_per_proposer_per_day,
+        settings.settlements_per_recipient_per_day,
+        settings.settlements_per_address_per_day,
+    )
+    case = await context.database.write(
+        lambda s: case_view(s, service.propose(s, party, body, limits, now), party)
+    )
     request.app.state.wake_dispatcher()
     return case
 

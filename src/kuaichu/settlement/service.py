@@ -3,9 +3,10 @@ once the other party confirms, each may push the claim to the insurers as after 
 determination. A party who does not accept the agreement disputes the facts, and a disputed
 accident is handled by police on site (art. 13)."""
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from kuaichu.auth.principal import Principal, Role
@@ -14,14 +15,42 @@ from kuaichu.cases.access import get_case, party_of
 from kuaichu.cases.lifecycle import Action, CaseState
 from kuaichu.cases.models import Case, CaseParty
 from kuaichu.cases.service import next_case_number, notify_parties
-from kuaichu.errors import Forbidden, InvalidInput
+from kuaichu.errors import Forbidden, InvalidInput, RateLimited
 from kuaichu.geo.service import locate
-from kuaichu.liability.grades import LABELS, combination_error
+from kuaichu.liability.grades import combination_error
+from kuaichu.notify.templates import Sms
 from kuaichu.settlement.models import Agreement
 from kuaichu.settlement.schemas import SettlementIn
 
 
-def propose(session: Session, party: Principal, proposal: SettlementIn, now: datetime) -> Case:
+@dataclass(frozen=True)
+class ProposalLimits:
+    per_proposer: int
+    per_recipient: int
+    per_address: int
+
+
+def _check_limits(
+    session: Session, party: Principal, recipient: str, limits: ProposalLimits, now: datetime
+) -> None:
+    """Each proposal sends an official SMS to a phone the proposer typed: at most so many a day
+    from one phone, to one phone, and from one address (429, nothing sent)."""
+    since = now - timedelta(days=1)
+
+    def count(*where: ColumnElement[bool]) -> int:
+        return session.scalar(select(func.count()).where(Agreement.proposed_at > since, *where)) or 0
+
+    if count(Agreement.proposed_by_phone == party.phone) >= limits.per_proposer:
+        raise RateLimited("您今天发起的自行协商次数已达上限，请明天再试或拨打122")
+    if count(Agreement.recipient_phone == recipient) >= limits.per_recipient:
+        raise RateLimited("对方手机号今天收到的协商通知已达上限，请拨打122处理")
+    if party.address and count(Agreement.proposed_from == party.address) >= limits.per_address:
+        raise RateLimited("当前网络今天发起的自行协商次数已达上限，请稍后再试")
+
+
+def propose(
+    session: Session, party: Principal, proposal: SettlementIn, limits: ProposalLimits, now: datetime
+) -> Case:
     if party.role is not Role.PARTY:
         raise Forbidden("只有当事人可以发起自行协商")
     phones = [p.phone for p in proposal.parties.parties]
@@ -33,6 +62,8 @@ def propose(session: Session, party: Principal, proposal: SettlementIn, now: dat
         raise InvalidInput("双方车辆均须登记交强险承保公司")
     if proposal.facts.occurred_at > now:
         raise InvalidInput("事故时间不能晚于当前时间")
+    recipient = next(phone for phone in phones if phone != party.phone)
+    _check_limits(session, party, recipient, limits, now)
     error = combination_error([s.responsibility for s in sorted(proposal.shares, key=lambda s: s.position)])
     if error:
         raise InvalidInput(error)
@@ -59,22 +90,19 @@ def propose(session: Session, party: Principal, proposal: SettlementIn, now: dat
         {"party_id": by_position[s.position], "responsibility": s.responsibility.value}
         for s in proposal.shares
     ]
-    session.add(Agreement(case_id=case.id, shares=shares, proposed_by_phone=party.phone, proposed_at=now))
+    session.add(
+        Agreement(
+            case_id=case.id,
+            shares=shares,
+            proposed_by_phone=party.phone,
+            proposed_from=party.address,
+            recipient_phone=recipient,
+            proposed_at=now,
+        )
+    )
     lifecycle.record_event(session, case, "propose_agreement", party, now, {"shares": shares})
-    summary = "；".join(
-        f"{p.plate_number}{LABELS[s.responsibility]}"
-        for p in case.parties
-        for s in proposal.shares
-        if s.position == p.position
-    )
-    other = next(p for p in case.parties if p.phone != party.phone)
-    notify_parties(
-        session,
-        case,
-        "agreement_proposed",
-        f"【快处】{other.name}您好，对方就事故{case.number}发起自行协商：{summary}。请登录快处确认或提出异议。",
-        now,
-    )
+    # Only the fixed template: a name or greeting the proposer typed never reaches a stranger.
+    notify_parties(session, case, Sms.AGREEMENT_PROPOSED, now)
     return case
 
 
@@ -92,14 +120,12 @@ def answer(session: Session, party: Principal, case_id: int, accept: bool, now: 
     case, agreement = _pending(session, party, case_id)
     if accept:
         lifecycle.apply(session, case, Action.CONFIRM_AGREEMENT, party, now)
-        text = f"【快处】事故{case.number}双方已确认协商结果，可在快处中一键提交定损理赔。"
     else:
         lifecycle.apply(session, case, Action.REJECT_AGREEMENT, party, now)
         case.transfer_reason = "当事人对协商结果有异议"
-        text = f"【快处】事故{case.number}协商未达成一致，请保护现场，拨打122报警，等候民警到场处理。"
     agreement.status = "confirmed" if accept else "rejected"
     agreement.answered_at = now
-    notify_parties(session, case, f"agreement_{agreement.status}", text, now)
+    notify_parties(session, case, Sms.AGREEMENT_CONFIRMED if accept else Sms.AGREEMENT_REJECTED, now)
     return case
 
 
