@@ -108,7 +108,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             max_attempts=settings.outbox_max_attempts,
             lease_seconds=settings.outbox_lease_seconds,
             poll_seconds=settings.outbox_poll_seconds,
-            public_base_url=settings.public_base_url,
+            public_base_url=settings.effective_public_base_url,
             webhook_gateway=InsurerWebhookGateway(database, clock),
         )
         app.state.context = context
