@@ -86,7 +86,12 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
                 settings.signing_secret, settings.party_token_hours, settings.staff_token_hours
             ),
             evidence_store=LocalEvidenceStore(settings.evidence_dir),
-            audit_signer=AuditSigner.from_file(settings.effective_audit_key_file),
+            audit_signer=AuditSigner.at_set_up(
+                settings.effective_audit_key_file,
+                settings.effective_audit_public_key_file,
+                settings.data_dir,
+                settings.audit_public_key_sha256,
+            ),
             registries=registries_from_settings(settings, database),
             document_issuer=DocumentIssuer(
                 signer=DocumentSigner.at_set_up(
@@ -115,9 +120,18 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         app.state.dispatcher = dispatcher
         app.state.wake_dispatcher = dispatcher.wake
         signer = context.audit_signer
+        audit.sign_on_commit(
+            database.writer,
+            audit.CheckpointPolicy(
+                signer, clock, settings.audit_checkpoint_entries, settings.audit_checkpoint_seconds
+            ),
+        )
 
         def sign_audit_checkpoint(session: Session, now: datetime) -> object:
             return audit.checkpoint(session, signer, now)
+
+        # Entries written before start (`kuaichu demo`'s seed, `kuaichu user add`) are signed now.
+        await database.write(lambda s: sign_audit_checkpoint(s, clock.now()))
 
         tasks = [
             asyncio.create_task(every(settings.audit_checkpoint_seconds, context, sign_audit_checkpoint)),

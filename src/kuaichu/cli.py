@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kuaichu.audit import service as audit
-from kuaichu.audit.signing import AuditSigner
+from kuaichu.audit.signing import AuditKeyError, AuditSigner, AuditVerifier
 from kuaichu.auth.principal import Role
 from kuaichu.auth.service import create_insurer, create_user
 from kuaichu.clock import SystemClock
@@ -138,17 +138,29 @@ def user_add(
 
 @audit_cli.command("verify")
 def audit_verify() -> None:
-    """Check the whole hash chain and the signed checkpoints; name the first broken entry."""
+    """Check the whole hash chain and the signed checkpoints with the PUBLIC audit key only;
+    name the first entry that does not hold."""
     settings = Settings()
+    try:
+        verifier = AuditVerifier.from_file(
+            settings.effective_audit_public_key_file, settings.audit_public_key_sha256
+        )
+    except AuditKeyError as error:
+        typer.echo(f"audit chain NOT VERIFIED: {error}", err=True)
+        raise typer.Exit(1) from None
     database = Database(settings.effective_database_url)
-    signer = AuditSigner.from_file(settings.effective_audit_key_file)
-    result = database.write_sync(lambda s: audit.verify(s, signer))
+    result = database.write_sync(lambda s: audit.verify(s, verifier))
     database.dispose()
     if not result.ok:
         where = f"entry {result.first_broken_id}: " if result.first_broken_id else ""
         typer.echo(f"audit chain BROKEN at {where}{result.reason}", err=True)
         raise typer.Exit(1)
-    typer.echo(f"audit chain intact: {result.entries} entries, {result.checkpoints} signed checkpoints")
+    typer.echo(
+        f"audit chain intact: {result.entries} entries, {result.checkpoints} signed checkpoints, "
+        f"{result.unsigned} entries after the last signed head; "
+        f"public key sha256 {verifier.fingerprint}"
+        + ("" if settings.audit_public_key_sha256 else " (not pinned: set KUAICHU_AUDIT_PUBLIC_KEY_SHA256)")
+    )
 
 
 @audit_cli.command("checkpoint")
@@ -156,7 +168,12 @@ def audit_checkpoint() -> None:
     """Sign the chain's head now."""
     settings = Settings()
     database = Database(settings.effective_database_url)
-    signer = AuditSigner.from_file(settings.effective_audit_key_file)
+    signer = AuditSigner.at_set_up(
+        settings.effective_audit_key_file,
+        settings.effective_audit_public_key_file,
+        settings.data_dir,
+        settings.audit_public_key_sha256,
+    )
     signed = database.write_sync(lambda s: audit.checkpoint(s, signer, SystemClock().now()))
     database.dispose()
     typer.echo(f"signed checkpoint at entry {signed.entry_id}" if signed else "nothing new to sign")

@@ -84,9 +84,19 @@ class Settings(BaseSettings):
     reports_per_address_per_hour: int = Field(default=60, ge=1)
     recording_chunk_seconds: int = Field(default=5, ge=1, le=60)
 
-    # Empty means data_dir/audit-key.pem, created on first start.
+    # The private key that signs the audit chain's head. It must live outside the data
+    # directory; empty means <data_dir>-keys/audit-key.pem beside it, created on first start.
     audit_key_file: Path | None = None
-    audit_checkpoint_seconds: float = 300.0
+    # Its public half, all `kuaichu audit verify` needs; empty means audit-key.pub.pem beside
+    # the private key. Pin its fingerprint (printed by `kuaichu audit verify`, SHA-256 of the
+    # DER public key) so that a chain re-signed under another key fails.
+    audit_public_key_file: Path | None = None
+    audit_public_key_sha256: str = Field(default="", pattern=r"^([0-9a-fA-F]{64})?$")
+    # The head is signed in the committing transaction once this many entries are unsigned
+    # (1: at every commit that appends) or the last signature is this old, whichever comes
+    # first; a background task also signs an idle head every audit_checkpoint_seconds.
+    audit_checkpoint_entries: int = Field(default=1, ge=1)
+    audit_checkpoint_seconds: float = Field(default=300.0, gt=0)
     # How often cases whose determination became final are closed (办结).
     close_sweep_seconds: float = 60.0
 
@@ -128,7 +138,14 @@ class Settings(BaseSettings):
 
     @property
     def effective_audit_key_file(self) -> Path:
-        return self.audit_key_file or self.data_dir / "audit-key.pem"
+        if self.audit_key_file:
+            return self.audit_key_file
+        data_dir = self.data_dir.resolve()
+        return data_dir.with_name(f"{data_dir.name}-keys") / "audit-key.pem"
+
+    @property
+    def effective_audit_public_key_file(self) -> Path:
+        return self.audit_public_key_file or self.effective_audit_key_file.with_suffix(".pub.pem")
 
     @property
     def effective_public_base_url(self) -> str:

@@ -2,27 +2,62 @@
 
 Every action and every read of personal data appends an entry whose hash covers its content
 and the previous entry's hash, so changing or removing any line breaks the chain from there
-on. Periodic checkpoints sign the chain's head with the authority's audit key, so even a
-rewrite of the whole chain after a checkpoint is detected. Appends are serialized: on
-PostgreSQL with a transaction-scoped advisory lock, on SQLite by its single writer.
+on. Checkpoints sign the chain's head with the authority's audit key (kept outside the data
+directory): in the very transaction that appends, at every commit or at most every N entries
+or T seconds (`sign_on_commit`), and from a background task for an idle head. A signed head
+names its entry's id and hash, so a rewrite of the whole chain, a removed tail, a chain with
+no signature at all and one re-signed under another key are all detected. Appends are
+serialized: on PostgreSQL with a transaction-scoped advisory lock, on SQLite by its single
+writer.
 """
 
 import hashlib
 import json
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import Engine, event, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from kuaichu.audit.models import AuditCheckpoint, AuditEntry
 from kuaichu.audit.signing import AuditSigner
 from kuaichu.auth.principal import Principal
+from kuaichu.clock import Clock
 
 GENESIS_HASH = "0" * 64
 _APPEND_LOCK = 7_270_001  # any constant shared by every server process
+_UNSIGNED = "kuaichu.audit.unsigned"  # Session.info: this transaction appended entries
+
+
+class SignatureCheck(Protocol):
+    def verify(self, message: bytes, signature: str) -> bool: ...
+
+
+@dataclass(frozen=True)
+class CheckpointPolicy:
+    """When the committing transaction signs the head: `entries` unsigned, or `seconds` since
+    the last signature, whichever comes first (entries=1: every commit that appends)."""
+
+    signer: AuditSigner
+    clock: Clock
+    entries: int = 1
+    seconds: float = 300.0
+
+
+_policies: "weakref.WeakKeyDictionary[Engine, CheckpointPolicy]" = weakref.WeakKeyDictionary()
+
+
+def sign_on_commit(engine: Engine, policy: CheckpointPolicy) -> None:
+    """Have every transaction on `engine` that appends entries sign the head when due."""
+    _policies[engine] = policy
+
+
+def _lock(session: Session) -> None:
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _APPEND_LOCK})
 
 
 def _canonical(entry: dict[str, Any]) -> bytes:
@@ -77,8 +112,7 @@ def record(
     detail: dict[str, Any] | None = None,
 ) -> None:
     """Append one entry in the caller's transaction: it exists exactly when the action does."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _APPEND_LOCK})
+    _lock(session)
     prev_hash = session.scalar(select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1))
     prev_hash = prev_hash or GENESIS_HASH
     # Round-trip the detail through JSON so the hash covers exactly what the database keeps.
@@ -95,10 +129,34 @@ def record(
     }
     digest = entry_hash(prev_hash, **fields)
     session.execute(insert(AuditEntry).values(**fields, prev_hash=prev_hash, hash=digest))
+    bind = session.get_bind()
+    policy = _policies.get(bind) if isinstance(bind, Engine) else None
+    if policy is not None and not session.info.get(_UNSIGNED):
+        session.info[_UNSIGNED] = True
+        event.listen(session, "before_commit", lambda s: _sign_if_due(s, policy), once=True)
+
+
+def _sign_if_due(session: Session, policy: CheckpointPolicy) -> None:
+    """Still inside the appending transaction (and its append lock): sign the head if due."""
+    session.info.pop(_UNSIGNED, None)
+    now = policy.clock.now()
+    if policy.entries > 1:
+        last = session.execute(
+            select(AuditCheckpoint.entry_id, AuditCheckpoint.at).order_by(AuditCheckpoint.id.desc()).limit(1)
+        ).first()
+        head = session.scalar(select(func.max(AuditEntry.id))) or 0
+        if (
+            last is not None
+            and head - last.entry_id < policy.entries
+            and (now - last.at).total_seconds() < policy.seconds
+        ):
+            return
+    checkpoint(session, policy.signer, now)
 
 
 def checkpoint(session: Session, signer: AuditSigner, now: datetime) -> AuditCheckpoint | None:
     """Sign the chain's head, unless nothing was appended since the last checkpoint."""
+    _lock(session)
     head = session.execute(
         select(AuditEntry.id, AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)
     ).first()
@@ -109,14 +167,14 @@ def checkpoint(session: Session, signer: AuditSigner, now: datetime) -> AuditChe
         entry_id=head.id,
         entry_hash=head.hash,
         at=now,
-        signature=signer.sign(_checkpoint_message(head.id, head.hash)),
+        signature=signer.sign(checkpoint_message(head.id, head.hash)),
     )
     session.add(signed)
     session.flush()
     return signed
 
 
-def _checkpoint_message(entry_id: int, digest: str) -> bytes:
+def checkpoint_message(entry_id: int, digest: str) -> bytes:
     return f"kuaichu-audit-checkpoint:{entry_id}:{digest}".encode()
 
 
@@ -126,6 +184,8 @@ class Verification:
     checkpoints: int
     first_broken_id: int | None = None
     reason: str = ""
+    # Entries after the last signed head (at most the policy's N-1, or T seconds' worth).
+    unsigned: int = 0
 
     @property
     def ok(self) -> bool:
@@ -136,13 +196,18 @@ def _entries(session: Session) -> Iterator[AuditEntry]:
     return iter(session.scalars(select(AuditEntry).order_by(AuditEntry.id).execution_options(yield_per=1000)))
 
 
-def verify(session: Session, signer: AuditSigner) -> Verification:
-    """Walk the whole chain; name the first entry that does not hold."""
+def verify(session: Session, key: SignatureCheck) -> Verification:
+    """Walk the whole chain and every signed head; name the first entry that does not hold.
+
+    `key` needs only the public half of the audit key (`AuditVerifier`)."""
     hashes: dict[int, str] = {}
     prev_hash = GENESIS_HASH
     count = 0
+    first_id: int | None = None
+    last_id = 0
     for entry in _entries(session):
         count += 1
+        first_id = entry.id if first_id is None else first_id
         if entry.prev_hash != prev_hash:
             return Verification(
                 count, 0, entry.id, "previous hash does not match: an entry was removed or changed"
@@ -151,17 +216,42 @@ def verify(session: Session, signer: AuditSigner) -> Verification:
             return Verification(count, 0, entry.id, "content does not match its hash: the entry was changed")
         hashes[entry.id] = entry.hash
         prev_hash = entry.hash
-    checkpoints = list(session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.id)))
+        last_id = entry.id
+    checkpoints = list(
+        session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.entry_id, AuditCheckpoint.id))
+    )
+    signed_count = len(checkpoints)
+    if count and not checkpoints:
+        return Verification(
+            count, 0, first_id, "no signed checkpoint: nothing vouches for the chain (were they removed?)"
+        )
+    vouched = 0  # the last entry a valid signature vouches for so far
     for signed in checkpoints:
-        if not signer.verify(_checkpoint_message(signed.entry_id, signed.entry_hash), signed.signature):
+        first_unvouched = vouched + 1
+        if not key.verify(checkpoint_message(signed.entry_id, signed.entry_hash), signed.signature):
             return Verification(
-                count, len(checkpoints), None, f"checkpoint {signed.id} has an invalid signature"
+                count,
+                signed_count,
+                first_unvouched,
+                f"checkpoint {signed.id} (entry {signed.entry_id}) is not signed by the audit key: "
+                "the chain was re-signed under another key",
+            )
+        if signed.entry_id > last_id:
+            return Verification(
+                count,
+                signed_count,
+                last_id + 1,
+                f"checkpoint {signed.id} signed entry {signed.entry_id}, which is missing: "
+                f"the tail of the log from entry {last_id + 1} was removed",
             )
         if hashes.get(signed.entry_id) != signed.entry_hash:
             return Verification(
                 count,
-                len(checkpoints),
-                signed.entry_id,
-                f"checkpoint {signed.id} signed a different chain: entries were rewritten or removed",
+                signed_count,
+                first_unvouched,
+                f"checkpoint {signed.id} signed a different chain: entries {first_unvouched} to "
+                f"{signed.entry_id} were rewritten or removed",
             )
-    return Verification(count, len(checkpoints))
+        vouched = max(vouched, signed.entry_id)
+    unsigned = sum(1 for entry_id in hashes if entry_id > vouched)
+    return Verification(count, signed_count, unsigned=unsigned)
