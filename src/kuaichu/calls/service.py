@@ -57,7 +57,7 @@ from kuaichu.calls.schemas import (
 )
 from kuaichu.cases import lifecycle
 from kuaichu.cases import service as cases
-from kuaichu.cases.access import get_case, party_of
+from kuaichu.cases.access import WriteRule, ensure_may_write, get_case, party_of
 from kuaichu.cases.lifecycle import Action, CaseState
 from kuaichu.cases.models import Case
 from kuaichu.cases.schemas import ReportIn
@@ -221,13 +221,15 @@ def _offer_waiting(session: Session, jurisdiction_id: int, now: datetime) -> lis
     while True:
         presence = session.scalars(
             select(OperatorPresence)
+            .join(User, User.id == OperatorPresence.operator_id)
             .where(
                 OperatorPresence.jurisdiction_id == jurisdiction_id,
                 OperatorPresence.status == PresenceStatus.AVAILABLE,
+                User.active.is_(True),  # a deactivated operator is offered nothing
             )
             .order_by(OperatorPresence.idle_since, OperatorPresence.operator_id)
             .limit(1)
-            .with_for_update(skip_locked=True)
+            .with_for_update(skip_locked=True, of=OperatorPresence)
         ).first()
         if presence is None:
             return offers
@@ -321,7 +323,8 @@ def report_call(
     else the notice must have been agreed to, the service must be open (in its hours, not
     paused; nobody on duty is told, not refused), and the phone and the address within limits.
     """
-    if party.role is not Role.PARTY or party.phone is None:
+    ensure_may_write(session, None, party, WriteRule.PARTY_SELF)
+    if party.phone is None:
         raise Forbidden("只有当事人可以报警")
     require_consent(session, party)
     _lock_phone(session, party.phone, now)
@@ -352,6 +355,7 @@ def call_back(
     """补充视频取证: a case the officer sent back for more evidence rejoins its queue, at the
     head, as the same case; it is offered at once if someone is free."""
     case = _own_case(session, party, case_id, lock=True)
+    ensure_may_write(session, case, party, WriteRule.PARTY_OF_CASE)
     version = _bump_version(session, case.jurisdiction_id)
     lifecycle.apply(session, case, Action.CALL_BACK, party, now)
     case.operator_id = None
@@ -375,6 +379,7 @@ def _own_case(session: Session, party: Principal, case_id: int, lock: bool = Fal
 
 def abandon(session: Session, party: Principal, case_id: int, rules: CallRules, now: datetime) -> QueueChange:
     case = _own_case(session, party, case_id)
+    ensure_may_write(session, case, party, WriteRule.PARTY_OF_CASE)
     version = _bump_version(session, case.jurisdiction_id)
     cases.abandon(session, party, case_id, now)
     return _changed(session, case.jurisdiction_id, version, rules, now)
@@ -383,6 +388,7 @@ def abandon(session: Session, party: Principal, case_id: int, rules: CallRules, 
 def set_mode(session: Session, party: Principal, case_id: int, mode: CallMode, now: datetime) -> None:
     """Poor network: audio only, or photo mode (the shots uploaded instead of filmed)."""
     case = _own_case(session, party, case_id, lock=True)
+    ensure_may_write(session, case, party, WriteRule.PARTY_OF_CASE)
     if case.state not in (CaseState.QUEUED, *_CALL_STATES):
         raise IllegalTransition("报警已结束，不能切换方式", state=case.state)
     statement = (
@@ -447,6 +453,7 @@ def availability(
 
 
 def _presence(session: Session, operator: Principal, now: datetime) -> OperatorPresence:
+    ensure_may_write(session, None, operator, WriteRule.OPERATOR_SELF)
     if operator.role is not Role.OPERATOR or operator.id is None or operator.jurisdiction_id is None:
         raise Forbidden("只有接警坐席可以接警")
     presence = session.get(OperatorPresence, operator.id, with_for_update=True)
@@ -511,6 +518,7 @@ def take_next(
 def hang_up(session: Session, operator: Principal, case_id: int, now: datetime) -> PresenceOut:
     """End the call once the case left the call (evacuated or transferred): wrap-up follows."""
     case = get_case(session, operator, case_id)
+    ensure_may_write(session, case, operator, WriteRule.HANDLING_OPERATOR)
     presence = _presence(session, operator, now)
     call = _open_call(session, presence.operator_id)
     if call is None or call.case_id != case.id:
@@ -777,8 +785,7 @@ def set_service(
 ) -> tuple[JurisdictionServiceOut, QueueChange]:
     """Pause or resume a jurisdiction's video calls (bad weather, an incident), or set its hours.
     Audited; the waiting parties are told at once (a new queue snapshot carries the status)."""
-    if supervisor.role not in (Role.SUPERVISOR, Role.ADMIN):
-        raise Forbidden("只有监管人员可以暂停或恢复服务")
+    ensure_may_write(session, None, supervisor, WriteRule.SUPERVISION)
     jurisdiction = session.scalars(
         select(Jurisdiction).where(Jurisdiction.code == code).with_for_update()
     ).first()

@@ -1,7 +1,11 @@
-"""Who may see which case: the one place role AND ownership scope a case query.
+"""Who may see which case, and who may write to it: the one place role AND ownership scope a
+case query, and the one table of write rules every write route passes through.
 
-Anything outside a principal's scope is reported as not found, so its existence doesn't leak.
+Anything outside a principal's scope is reported as not found, so its existence doesn't leak;
+a case within scope that the principal may not write is forbidden.
 """
+
+from enum import StrEnum
 
 from sqlalchemy import ColumnElement, Select, exists, false, or_, select, true
 from sqlalchemy.orm import Session
@@ -9,7 +13,8 @@ from sqlalchemy.orm import Session
 from kuaichu.auth.principal import Principal, Role
 from kuaichu.cases.models import Case, CaseParty
 from kuaichu.claims.models import Claim
-from kuaichu.errors import NotFound
+from kuaichu.errors import Forbidden, NotFound
+from kuaichu.liability.models import Determination
 
 
 def visible_to(principal: Principal) -> ColumnElement[bool]:
@@ -44,3 +49,211 @@ def get_case(session: Session, principal: Principal, case_id: int, *, lock: bool
 
 def party_of(case: Case, principal: Principal) -> CaseParty | None:
     return next((p for p in case.parties if p.phone == principal.phone), None)
+
+
+# Who may write: one rule per write, every write route's service passes through
+# `ensure_may_write`. The case's states stay with the lifecycle (cases/lifecycle.py): a rule
+# says who may touch this case at all, the lifecycle says whether the case can take it now.
+
+
+class WriteRule(StrEnum):
+    # No login yet (codes, logins, the public verify page): nothing of anyone's to protect.
+    PUBLIC = "public"
+    # Anyone logged in, about their own session only (logout).
+    OWN_SESSION = "own_session"
+    # A party acting in their own name with no case yet: report, consent, propose a settlement.
+    PARTY_SELF = "party_self"
+    # A party of the case: its reporter or a named party (abandon, call back, call mode,
+    # settlement answer, review application, claim). Services may narrow it further (only the
+    # reporter abandons, only the other side answers a settlement).
+    PARTY_OF_CASE = "party_of_case"
+    # An operator about their own desk: presence, take the next call.
+    OPERATOR_SELF = "operator_self"
+    # An operator of the case's jurisdiction takes a queued case (the lifecycle says queued).
+    OPERATOR_OF_JURISDICTION = "operator_of_jurisdiction"
+    # The operator handling the call (case.operator_id) and no one else: the call's own acts
+    # (collection complete, evacuate, transfer, hang up). A supervisor does not act in place of
+    # the operator here: the operator is the one on the video with the parties, and the
+    # lifecycle gives these transitions to the operator role alone.
+    HANDLING_OPERATOR = "handling_operator"
+    # A live call's collection data (facts, parties, circumstances, registry checks): the
+    # operator handling the call, or a supervisor. A supervisor may correct or complete the
+    # data in place of the operator (a console that crashed, a mistake seen on replay), but
+    # never another operator, even of the same jurisdiction.
+    COLLECTION = "collection"
+    # Evidence: COLLECTION, or a party of the case (photo mode, photos while waiting).
+    EVIDENCE = "evidence"
+    # Each party's acts for the liability rules: COLLECTION during the call, or afterwards an
+    # officer who may determine the case (DETERMINATION).
+    ACTS = "acts"
+    # Determine, send back, move to the ordinary procedure: an officer of the case's
+    # jurisdiction, and not one whose determination of this case was revoked on review (art. 74).
+    DETERMINATION = "determination"
+    # Decide a review: a reviewer, never the officer who made the determination under review.
+    REVIEW = "review"
+    # An insurer about a claim pushed to it.
+    INSURER_OF_CLAIM = "insurer_of_claim"
+    # Supervision: resend a dead letter, pause or resume a jurisdiction's service.
+    SUPERVISION = "supervision"
+
+
+# The rules that need no case; every other rule is checked against one.
+CASELESS_RULES = frozenset(
+    {
+        WriteRule.PUBLIC,
+        WriteRule.OWN_SESSION,
+        WriteRule.PARTY_SELF,
+        WriteRule.OPERATOR_SELF,
+        WriteRule.SUPERVISION,
+    }
+)
+
+# The roles each rule admits at all; ownership is checked on the case below.
+RULE_ROLES: dict[WriteRule, frozenset[Role]] = {
+    WriteRule.PUBLIC: frozenset(Role),
+    WriteRule.OWN_SESSION: frozenset(Role),
+    WriteRule.PARTY_SELF: frozenset({Role.PARTY}),
+    WriteRule.PARTY_OF_CASE: frozenset({Role.PARTY}),
+    WriteRule.OPERATOR_SELF: frozenset({Role.OPERATOR}),
+    WriteRule.OPERATOR_OF_JURISDICTION: frozenset({Role.OPERATOR}),
+    WriteRule.HANDLING_OPERATOR: frozenset({Role.OPERATOR}),
+    WriteRule.COLLECTION: frozenset({Role.OPERATOR, Role.SUPERVISOR}),
+    WriteRule.EVIDENCE: frozenset({Role.OPERATOR, Role.SUPERVISOR, Role.PARTY}),
+    WriteRule.ACTS: frozenset({Role.OPERATOR, Role.SUPERVISOR, Role.OFFICER}),
+    WriteRule.DETERMINATION: frozenset({Role.OFFICER}),
+    WriteRule.REVIEW: frozenset({Role.REVIEWER}),
+    WriteRule.INSURER_OF_CLAIM: frozenset({Role.INSURER}),
+    WriteRule.SUPERVISION: frozenset({Role.SUPERVISOR, Role.ADMIN}),
+}
+
+
+def ensure_may_write(session: Session, case: Case | None, principal: Principal, rule: WriteRule) -> None:
+    """Raise unless `principal` may make a write governed by `rule` on `case` (None for the
+    caseless rules). The case was loaded with `get_case`, so it is already within the
+    principal's scope: what is refused here is a case they may see but not write."""
+    if principal.role not in RULE_ROLES[rule]:
+        raise Forbidden("当前角色不能执行此操作")
+    if rule in CASELESS_RULES:
+        return
+    if case is None:
+        raise NotFound("案件不存在或无权查看")
+    match rule:
+        case WriteRule.PARTY_OF_CASE:
+            _ensure_party_of_case(case, principal)
+        case WriteRule.OPERATOR_OF_JURISDICTION:
+            _ensure_jurisdiction(case, principal)
+        case WriteRule.HANDLING_OPERATOR:
+            _ensure_handling(case, principal)
+        case WriteRule.COLLECTION:
+            _ensure_collection(case, principal)
+        case WriteRule.EVIDENCE:
+            if principal.role is Role.PARTY:
+                _ensure_party_of_case(case, principal)
+            else:
+                _ensure_collection(case, principal)
+        case WriteRule.ACTS:
+            if principal.role is Role.OFFICER:
+                _ensure_determining_officer(session, case, principal)
+            else:
+                _ensure_collection(case, principal)
+        case WriteRule.DETERMINATION:
+            _ensure_determining_officer(session, case, principal)
+        case WriteRule.REVIEW:
+            if principal.id is not None and principal.id == _in_force_officer(session, case):
+                raise Forbidden("作出原认定的民警不能复核本案")
+        case WriteRule.INSURER_OF_CLAIM:
+            claimed = select(Claim.id).where(
+                Claim.case_id == case.id, Claim.insurer_code == principal.insurer_code
+            )
+            if principal.insurer_code is None or session.scalars(claimed).first() is None:
+                raise NotFound("理赔不存在")
+
+
+def _ensure_party_of_case(case: Case, principal: Principal) -> None:
+    reporter = principal.phone is not None and case.reporter_phone == principal.phone
+    if not reporter and party_of(case, principal) is None:
+        raise NotFound("案件不存在或无权查看")
+
+
+def _ensure_jurisdiction(case: Case, principal: Principal) -> None:
+    if principal.jurisdiction_id is None or case.jurisdiction_id != principal.jurisdiction_id:
+        raise NotFound("案件不存在或无权查看")
+
+
+def _ensure_handling(case: Case, principal: Principal) -> None:
+    _ensure_jurisdiction(case, principal)
+    if principal.id is None or case.operator_id != principal.id:
+        raise Forbidden("只有接警的坐席可以处理该案件")
+
+
+def _ensure_collection(case: Case, principal: Principal) -> None:
+    if principal.role is not Role.SUPERVISOR:
+        _ensure_handling(case, principal)
+
+
+def _ensure_determining_officer(session: Session, case: Case, principal: Principal) -> None:
+    _ensure_jurisdiction(case, principal)
+    if principal.id in officers_of_revoked(session, case.id):
+        # art. 74: a determination revoked on review is made anew by another officer.
+        raise Forbidden("原认定已被复核撤销，须由其他民警重新认定")
+
+
+def officers_of_revoked(session: Session, case_id: int) -> set[int]:
+    query = select(Determination.officer_id).where(
+        Determination.case_id == case_id, Determination.status == "revoked"
+    )
+    return set(session.scalars(query))
+
+
+def _in_force_officer(session: Session, case: Case) -> int | None:
+    query = (
+        select(Determination.officer_id)
+        .where(Determination.case_id == case.id, Determination.status == "in_force")
+        .order_by(Determination.id.desc())
+    )
+    return session.scalars(query).first()
+
+
+# Every write route of the API (POST, PUT, PATCH, DELETE) and the rule its service applies.
+# tests/test_access_matrix.py fails for a write route missing here, and walks each rule with
+# every role, owner and not owner.
+W = WriteRule
+WRITE_ROUTES: dict[tuple[str, str], WriteRule] = {
+    ("POST", "/api/auth/sms-code"): W.PUBLIC,
+    ("POST", "/api/auth/party"): W.PUBLIC,
+    ("POST", "/api/auth/staff"): W.PUBLIC,
+    ("POST", "/api/auth/logout"): W.OWN_SESSION,
+    ("POST", "/verify/{number}"): W.PUBLIC,
+    ("POST", "/api/consents"): W.PARTY_SELF,
+    ("POST", "/api/cases"): W.PARTY_SELF,
+    ("POST", "/api/calls"): W.PARTY_SELF,
+    ("POST", "/api/settlements"): W.PARTY_SELF,
+    ("POST", "/api/cases/{case_id}/abandon"): W.PARTY_OF_CASE,
+    ("POST", "/api/calls/{case_id}/abandon"): W.PARTY_OF_CASE,
+    ("PUT", "/api/calls/{case_id}/mode"): W.PARTY_OF_CASE,
+    ("POST", "/api/cases/{case_id}/call-back"): W.PARTY_OF_CASE,
+    ("POST", "/api/cases/{case_id}/settlement/confirm"): W.PARTY_OF_CASE,
+    ("POST", "/api/cases/{case_id}/settlement/reject"): W.PARTY_OF_CASE,
+    ("POST", "/api/cases/{case_id}/review"): W.PARTY_OF_CASE,
+    ("POST", "/api/cases/{case_id}/claim"): W.PARTY_OF_CASE,
+    ("PUT", "/api/operators/me/presence"): W.OPERATOR_SELF,
+    ("POST", "/api/calls/take-next"): W.OPERATOR_SELF,
+    ("POST", "/api/cases/{case_id}/take"): W.OPERATOR_OF_JURISDICTION,
+    ("POST", "/api/cases/{case_id}/collection-complete"): W.HANDLING_OPERATOR,
+    ("POST", "/api/cases/{case_id}/evacuate"): W.HANDLING_OPERATOR,
+    ("POST", "/api/cases/{case_id}/transfer"): W.HANDLING_OPERATOR,
+    ("POST", "/api/calls/{case_id}/hangup"): W.HANDLING_OPERATOR,
+    ("PUT", "/api/cases/{case_id}/facts"): W.COLLECTION,
+    ("PUT", "/api/cases/{case_id}/parties"): W.COLLECTION,
+    ("PUT", "/api/cases/{case_id}/circumstances"): W.COLLECTION,
+    ("POST", "/api/cases/{case_id}/checks"): W.COLLECTION,
+    ("POST", "/api/cases/{case_id}/evidence"): W.EVIDENCE,
+    ("PUT", "/api/cases/{case_id}/liability-facts"): W.ACTS,
+    ("POST", "/api/cases/{case_id}/determination"): W.DETERMINATION,
+    ("POST", "/api/cases/{case_id}/send-back"): W.DETERMINATION,
+    ("POST", "/api/cases/{case_id}/ordinary-procedure"): W.DETERMINATION,
+    ("POST", "/api/cases/{case_id}/review/decision"): W.REVIEW,
+    ("POST", "/api/insurer/claims/{claim_id}/progress"): W.INSURER_OF_CLAIM,
+    ("POST", "/api/supervision/dead-letters/{message_id}/resend"): W.SUPERVISION,
+    ("PUT", "/api/supervision/jurisdictions/{jurisdiction_code}/service"): W.SUPERVISION,
+}

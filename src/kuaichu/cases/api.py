@@ -1,11 +1,12 @@
 from collections.abc import Callable
 from datetime import datetime
+from typing import Annotated
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, Depends, Request, status
 from sqlalchemy.orm import Session
 
-from kuaichu.auth.deps import Context, CurrentUser, Operator, Party
-from kuaichu.auth.principal import Principal
+from kuaichu.auth.deps import Context, CurrentUser, Operator, Party, require
+from kuaichu.auth.principal import Principal, Role
 from kuaichu.cases import service
 from kuaichu.cases.lifecycle import CaseState
 from kuaichu.cases.models import Case
@@ -23,6 +24,8 @@ from kuaichu.cases.schemas import (
 from kuaichu.context import AppContext
 
 router = APIRouter(prefix="/api/cases", tags=["cases"])
+# A live call's collection data: the operator handling it or a supervisor (WriteRule.COLLECTION).
+CollectionWriter = Annotated[Principal, Depends(require(Role.OPERATOR, Role.SUPERVISOR))]
 
 
 async def transition(
@@ -76,7 +79,9 @@ async def take(case_id: RowId, operator: Operator, request: Request) -> Transiti
 
 
 @router.put("/{case_id}/facts", response_model=CaseOut)
-async def record_facts(case_id: RowId, body: FactsIn, operator: Operator, context: Context) -> CaseOut:
+async def record_facts(
+    case_id: RowId, body: FactsIn, operator: CollectionWriter, context: Context
+) -> CaseOut:
     now = context.clock.now()
     return await context.database.write(
         lambda s: service.case_view(s, service.record_facts(s, operator, case_id, body, now), operator)
@@ -84,7 +89,9 @@ async def record_facts(case_id: RowId, body: FactsIn, operator: Operator, contex
 
 
 @router.put("/{case_id}/parties", response_model=CaseOut)
-async def record_parties(case_id: RowId, body: PartiesIn, operator: Operator, context: Context) -> CaseOut:
+async def record_parties(
+    case_id: RowId, body: PartiesIn, operator: CollectionWriter, context: Context
+) -> CaseOut:
     now = context.clock.now()
     return await context.database.write(
         lambda s: service.case_view(s, service.record_parties(s, operator, case_id, body, now), operator)

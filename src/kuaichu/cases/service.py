@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 from kuaichu.audit import service as audit
 from kuaichu.auth.principal import Principal, Role
 from kuaichu.cases import lifecycle
-from kuaichu.cases.access import get_case, visible_cases
+from kuaichu.cases.access import WriteRule, ensure_may_write, get_case, visible_cases
 from kuaichu.cases.lifecycle import STATE_LABELS, Action, CaseState
 from kuaichu.cases.models import Case, CaseNumberSequence, CaseParty, TimelineEvent
 from kuaichu.cases.schemas import (
@@ -55,7 +55,8 @@ def report_case(
 ) -> Case:
     """一键视频报警: the GPS point picks the jurisdiction (or the party picked it by hand, location
     denied: then the point is inside it and the address is what they typed); the case joins its queue."""
-    if party.role is not Role.PARTY or party.phone is None:
+    ensure_may_write(session, None, party, WriteRule.PARTY_SELF)
+    if party.phone is None:
         raise Forbidden("只有当事人可以报警")
     jurisdiction = picked or locate(session, report.lat, report.lng)
     case = Case(
@@ -78,6 +79,7 @@ def report_case(
 
 def abandon(session: Session, party: Principal, case_id: int, now: datetime) -> Case:
     case = get_case(session, party, case_id, lock=True)
+    ensure_may_write(session, case, party, WriteRule.PARTY_OF_CASE)
     if case.reporter_phone != party.phone:
         raise Forbidden("只有报警人可以取消排队")
     # A case sent back for more evidence was reported long ago: leaving the queue must not
@@ -91,16 +93,16 @@ def abandon(session: Session, party: Principal, case_id: int, now: datetime) -> 
 
 def take_case(session: Session, operator: Principal, case_id: int, now: datetime) -> Case:
     case = get_case(session, operator, case_id, lock=True)
+    ensure_may_write(session, case, operator, WriteRule.OPERATOR_OF_JURISDICTION)
     lifecycle.apply(session, case, Action.TAKE, operator, now)
     case.operator_id = operator.id
     _push(session, case, "call_taken", now)
     return case
 
 
-def _assigned_case(session: Session, operator: Principal, case_id: int) -> Case:
-    case = get_case(session, operator, case_id, lock=True)
-    if operator.role is not Role.OPERATOR or case.operator_id != operator.id:
-        raise Forbidden("只有接警的坐席可以处理该案件")
+def _writable_case(session: Session, writer: Principal, case_id: int, rule: WriteRule) -> Case:
+    case = get_case(session, writer, case_id, lock=True)
+    ensure_may_write(session, case, writer, rule)
     return case
 
 
@@ -113,7 +115,7 @@ def _require_state(case: Case, *states: CaseState) -> None:
 
 
 def record_facts(session: Session, operator: Principal, case_id: int, facts: FactsIn, now: datetime) -> Case:
-    case = _assigned_case(session, operator, case_id)
+    case = _writable_case(session, operator, case_id, WriteRule.COLLECTION)
     _require_state(case, CaseState.IN_CALL)
     if facts.occurred_at > now:
         raise InvalidInput("事故时间不能晚于当前时间")
@@ -131,7 +133,7 @@ def record_facts(session: Session, operator: Principal, case_id: int, facts: Fac
 def record_parties(
     session: Session, operator: Principal, case_id: int, parties: PartiesIn, now: datetime
 ) -> Case:
-    case = _assigned_case(session, operator, case_id)
+    case = _writable_case(session, operator, case_id, WriteRule.COLLECTION)
     _require_state(case, CaseState.IN_CALL)
     case.parties.clear()
     session.flush()
@@ -144,7 +146,7 @@ def record_parties(
 
 def transfer(session: Session, operator: Principal, case_id: int, reason: str, now: datetime) -> Case:
     """转现场处置 (art. 13): the case cannot be handled remotely."""
-    case = _assigned_case(session, operator, case_id)
+    case = _writable_case(session, operator, case_id, WriteRule.HANDLING_OPERATOR)
     lifecycle.apply(session, case, Action.TRANSFER, operator, now, {"reason": reason})
     case.transfer_reason = reason
     notify_parties(session, case, Sms.TRANSFERRED, now)

@@ -11,7 +11,7 @@ from kuaichu.audit import service as audit
 from kuaichu.auth.models import Insurer
 from kuaichu.auth.principal import Principal
 from kuaichu.cases import lifecycle
-from kuaichu.cases.access import get_case, party_of
+from kuaichu.cases.access import WriteRule, ensure_may_write, get_case, party_of
 from kuaichu.cases.lifecycle import Action, CaseState
 from kuaichu.cases.models import Case, CaseParty
 from kuaichu.cases.service import in_force_determination
@@ -68,6 +68,7 @@ def compulsory_insurer(session: Session, case: Case, party: CaseParty) -> str | 
 
 def push_claim(session: Session, party: Principal, case_id: int, now: datetime) -> Claim:
     case = get_case(session, party, case_id, lock=True)
+    ensure_may_write(session, case, party, WriteRule.PARTY_OF_CASE)
     claimant = party_of(case, party)
     if claimant is None:
         raise Forbidden("只有事故当事人可以提交理赔")
@@ -226,14 +227,14 @@ def report_progress(
     session: Session, insurer: Principal, claim_id: int, step: ClaimStep, note: str, now: datetime
 ) -> Claim:
     claim = _insurers_claim(session, insurer, claim_id)
+    case = get_case(session, insurer, claim.case_id, lock=True)
+    ensure_may_write(session, case, insurer, WriteRule.INSURER_OF_CLAIM)
     order = list(ClaimStep)
     done = ClaimStep(claim.status) if claim.status in order else None
     if done is not None and order.index(step) <= order.index(done):
         raise Conflict(f"理赔已处于“{STEP_LABELS[done]}”，不能回到“{STEP_LABELS[step]}”")
     claim.status = step.value
     session.add(ClaimProgress(claim_id=claim.id, at=now, status=step.value, note=note))
-    case = session.get(Case, claim.case_id)
-    assert case is not None
     lifecycle.record_event(
         session, case, "claim_progress", insurer, now, {"status": step.value, "label": STEP_LABELS[step]}
     )

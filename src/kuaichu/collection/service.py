@@ -13,9 +13,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kuaichu.audit import service as audit
-from kuaichu.auth.principal import Principal, Role
+from kuaichu.auth.principal import Principal
 from kuaichu.cases import lifecycle
-from kuaichu.cases.access import get_case
+from kuaichu.cases.access import WriteRule, ensure_may_write, get_case
 from kuaichu.cases.lifecycle import Action
 from kuaichu.cases.models import Case, CaseParty
 from kuaichu.cases.service import notify_parties
@@ -30,7 +30,7 @@ from kuaichu.collection.schemas import (
 )
 from kuaichu.eligibility import service as eligibility
 from kuaichu.eligibility.models import CaseCircumstances
-from kuaichu.errors import Conflict, Forbidden, InvalidInput
+from kuaichu.errors import Conflict, InvalidInput
 from kuaichu.evidence.models import EvidenceItem
 from kuaichu.evidence.schemas import EvidenceKind, kind_label
 from kuaichu.geo.models import Jurisdiction
@@ -130,8 +130,7 @@ def evacuate(session: Session, operator: Principal, case_id: int, config: GateCo
 
 def _assigned_case(session: Session, operator: Principal, case_id: int) -> Case:
     case = get_case(session, operator, case_id, lock=True)
-    if operator.role is not Role.OPERATOR or case.operator_id != operator.id:
-        raise Forbidden("只有接警的坐席可以处理该案件")
+    ensure_may_write(session, case, operator, WriteRule.HANDLING_OPERATOR)
     return case
 
 

@@ -1,6 +1,7 @@
 from fastapi import APIRouter, status
 
 from kuaichu.auth.deps import Context, Operator
+from kuaichu.cases.api import CollectionWriter
 from kuaichu.cases.schemas import RowId
 from kuaichu.eligibility import service
 from kuaichu.eligibility.schemas import CircumstancesIn, EligibilityOut
@@ -10,7 +11,7 @@ router = APIRouter(prefix="/api/cases", tags=["eligibility"])
 
 @router.put("/{case_id}/circumstances", status_code=status.HTTP_204_NO_CONTENT)
 async def record_circumstances(
-    case_id: RowId, body: CircumstancesIn, operator: Operator, context: Context
+    case_id: RowId, body: CircumstancesIn, operator: CollectionWriter, context: Context
 ) -> None:
     now = context.clock.now()
     await context.database.write(lambda s: service.record_circumstances(s, operator, case_id, body, now))

@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 from kuaichu.audit import service as audit
 from kuaichu.auth.principal import Principal
 from kuaichu.cases import lifecycle
-from kuaichu.cases.access import get_case
+from kuaichu.cases.access import WriteRule, ensure_may_write, get_case
 from kuaichu.cases.lifecycle import CaseState
 from kuaichu.eligibility import rules
 from kuaichu.eligibility.models import CaseCircumstances
@@ -21,6 +21,7 @@ def record_circumstances(
     session: Session, operator: Principal, case_id: int, answers: CircumstancesIn, now: datetime
 ) -> None:
     case = get_case(session, operator, case_id, lock=True)
+    ensure_may_write(session, case, operator, WriteRule.COLLECTION)
     if case.state not in (CaseState.IN_CALL, CaseState.COLLECTED):
         raise IllegalTransition("只有在视频取证期间可以记录现场情况", state=case.state)
     row = session.get(CaseCircumstances, case.id)

@@ -8,10 +8,10 @@ from sqlalchemy.orm import Session
 from kuaichu.audit import service as audit
 from kuaichu.auth.principal import Principal, Role
 from kuaichu.cases import lifecycle
-from kuaichu.cases.access import get_case, party_of
+from kuaichu.cases.access import WriteRule, ensure_may_write, get_case
 from kuaichu.cases.lifecycle import CaseState
 from kuaichu.cases.models import Case
-from kuaichu.errors import Forbidden, IllegalTransition, InvalidInput, NotFound
+from kuaichu.errors import IllegalTransition, InvalidInput, NotFound
 from kuaichu.evidence.models import EvidenceItem
 from kuaichu.evidence.schemas import EvidenceKind, EvidenceOut, kind_label
 from kuaichu.evidence.storage import StoredBlob
@@ -20,23 +20,14 @@ from kuaichu.evidence.storage import StoredBlob
 _UPLOAD_STATES = {
     Role.PARTY: {CaseState.QUEUED, CaseState.IN_CALL, CaseState.AGREEMENT_PENDING},
     Role.OPERATOR: {CaseState.IN_CALL, CaseState.COLLECTED},
+    Role.SUPERVISOR: {CaseState.IN_CALL, CaseState.COLLECTED},
 }
 
 
 def check_may_upload(session: Session, uploader: Principal, case_id: int) -> Case:
     case = get_case(session, uploader, case_id)
-    states = _UPLOAD_STATES.get(uploader.role)
-    if states is None:
-        raise Forbidden("当前角色不能上传证据")
-    if uploader.role is Role.OPERATOR and case.operator_id != uploader.id:
-        raise Forbidden("只有接警的坐席可以上传证据")
-    if (
-        uploader.role is Role.PARTY
-        and party_of(case, uploader) is None
-        and (case.reporter_phone != uploader.phone)
-    ):
-        raise Forbidden("只有事故当事人可以上传证据")
-    if case.state not in states:
+    ensure_may_write(session, case, uploader, WriteRule.EVIDENCE)
+    if case.state not in _UPLOAD_STATES[uploader.role]:
         raise IllegalTransition("案件当前状态不能再上传证据", state=case.state)
     return case
 

@@ -11,13 +11,12 @@ from kuaichu.liability.grades import Responsibility
 from kuaichu.liability.schemas import DeterminationIn, LiabilityFactsIn, OfficerReasonIn, ProposalOut
 
 router = APIRouter(prefix="/api/cases", tags=["liability"])
-OperatorOrOfficer = Annotated[Principal, Depends(require(Role.OPERATOR, Role.OFFICER))]
+# Each party's acts: the call's collection writers, or an officer after evacuation (WriteRule.ACTS).
+ActsWriter = Annotated[Principal, Depends(require(Role.OPERATOR, Role.SUPERVISOR, Role.OFFICER))]
 
 
 @router.put("/{case_id}/liability-facts", status_code=status.HTTP_204_NO_CONTENT)
-async def record_facts(
-    case_id: RowId, body: LiabilityFactsIn, staff: OperatorOrOfficer, context: Context
-) -> None:
+async def record_facts(case_id: RowId, body: LiabilityFactsIn, staff: ActsWriter, context: Context) -> None:
     now = context.clock.now()
     await context.database.write(lambda s: service.record_facts(s, staff, case_id, body, now))
 

@@ -9,12 +9,12 @@ from sqlalchemy.orm import Session
 from kuaichu.audit import service as audit
 from kuaichu.auth.principal import Principal, Role
 from kuaichu.cases import lifecycle
-from kuaichu.cases.access import get_case
+from kuaichu.cases.access import WriteRule, ensure_may_write, get_case
 from kuaichu.cases.lifecycle import Action, CaseState
 from kuaichu.cases.models import Case
 from kuaichu.cases.service import notify_parties
 from kuaichu.documents.service import DocumentIssuer, issue_document
-from kuaichu.errors import Forbidden, IllegalTransition, InvalidInput
+from kuaichu.errors import IllegalTransition, InvalidInput
 from kuaichu.liability.grades import LABELS, Responsibility, combination_error
 from kuaichu.liability.models import Determination, LiabilityFacts
 from kuaichu.liability.rules import Act, Proposal, propose
@@ -24,22 +24,14 @@ from kuaichu.notify.templates import Sms
 MIN_REASON_CHARS = 4
 
 
-def officers_of_revoked(session: Session, case_id: int) -> set[int]:
-    return set(
-        session.scalars(
-            select(Determination.officer_id).where(
-                Determination.case_id == case_id, Determination.status == "revoked"
-            )
-        )
-    )
-
-
 def record_facts(
     session: Session, staff: Principal, case_id: int, facts: LiabilityFactsIn, now: datetime
 ) -> None:
     """Which party did what: the operator in the call, or the officer from the evidence."""
     case = get_case(session, staff, case_id, lock=True)
-    writable = {Role.OPERATOR: (CaseState.IN_CALL, CaseState.COLLECTED), Role.OFFICER: (CaseState.EVACUATED,)}
+    ensure_may_write(session, case, staff, WriteRule.ACTS)
+    in_call = (CaseState.IN_CALL, CaseState.COLLECTED)
+    writable = {Role.OPERATOR: in_call, Role.SUPERVISOR: in_call, Role.OFFICER: (CaseState.EVACUATED,)}
     if case.state not in writable.get(staff.role, ()):
         raise IllegalTransition("当前状态不能修改当事人行为事实", state=case.state)
     positions = {p.position for p in case.parties}
@@ -111,14 +103,11 @@ def determine(
     parking: Responsibility = Responsibility.FULL,
 ) -> Case:
     case = get_case(session, officer, case_id, lock=True)
+    ensure_may_write(session, case, officer, WriteRule.DETERMINATION)
     _check_shares(case, decision)
     if len(decision.reasoning.strip()) < MIN_REASON_CHARS:
         # art. 22: the document states the facts and why each party bears its share.
         raise InvalidInput("请填写认定理由（事故经过及各方责任的依据，至少4个字）")
-    revoked_by = officers_of_revoked(session, case.id)
-    if officer.id in revoked_by:
-        # art. 74: a determination revoked on review is made anew by another officer.
-        raise Forbidden("原认定已被复核撤销，须由其他民警重新认定")
     proposal = proposal_for(session, case, parking)
     accepted = None if proposal is None else _matches(case, proposal, decision)
     override_reason = (decision.override_reason or "").strip()
@@ -186,6 +175,7 @@ def send_back(session: Session, officer: Principal, case_id: int, reason: str, n
     """退回补充证据: the evidence does not support a determination; the parties call back
     into the same case with one tap and go to the head of the queue."""
     case = get_case(session, officer, case_id, lock=True)
+    ensure_may_write(session, case, officer, WriteRule.DETERMINATION)
     lifecycle.apply(session, case, Action.SEND_BACK, officer, now, {"reason": reason})
     notify_parties(session, case, Sms.SEND_BACK, now)
     return case
@@ -196,6 +186,7 @@ def to_ordinary_procedure(
 ) -> Case:
     """转一般程序: not a case for the simplified procedure of art. 19 after all."""
     case = get_case(session, officer, case_id, lock=True)
+    ensure_may_write(session, case, officer, WriteRule.DETERMINATION)
     lifecycle.apply(session, case, Action.TO_ORDINARY_PROCEDURE, officer, now, {"reason": reason})
     notify_parties(session, case, Sms.ORDINARY_PROCEDURE, now)
     return case

@@ -5,6 +5,7 @@ from fastapi import APIRouter, Depends, Query
 
 from kuaichu.auth.deps import Context, Operator, require
 from kuaichu.auth.principal import Principal, Role
+from kuaichu.cases.api import CollectionWriter
 from kuaichu.cases.schemas import RowId
 from kuaichu.errors import NotFound, Unavailable
 from kuaichu.registries import service
@@ -17,7 +18,7 @@ Staff = Annotated[Principal, Depends(require(Role.OPERATOR, Role.OFFICER, Role.R
 
 
 @router.post("/{case_id}/checks", response_model=list[CheckOut])
-async def run_checks(case_id: RowId, operator: Operator, context: Context) -> list[CheckOut]:
+async def run_checks(case_id: RowId, operator: CollectionWriter, context: Context) -> list[CheckOut]:
     """The console calls this as soon as the parties are entered (自动核验)."""
     now = context.clock.now()
     request = await context.database.read(lambda s: service.what_to_check(s, operator, case_id, now))

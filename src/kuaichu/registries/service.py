@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from kuaichu.audit import service as audit
 from kuaichu.auth.principal import Principal
 from kuaichu.cases import lifecycle
-from kuaichu.cases.access import get_case
+from kuaichu.cases.access import WriteRule, ensure_may_write, get_case
 from kuaichu.cases.models import CaseParty
 from kuaichu.clock import local
 from kuaichu.errors import InvalidInput, NotFound
@@ -64,6 +64,8 @@ def subject_of(party: PartyToCheck | CaseParty) -> str:
 
 def what_to_check(session: Session, viewer: Principal, case_id: int, now: datetime) -> CheckRequest:
     case = get_case(session, viewer, case_id)
+    # Checked here too, so nobody else's request reaches the registries.
+    ensure_may_write(session, case, viewer, WriteRule.COLLECTION)
     if not case.parties:
         raise InvalidInput("请先录入当事人信息，再进行核验")
     return CheckRequest(
@@ -134,6 +136,7 @@ def store(
     session: Session, viewer: Principal, request: CheckRequest, results: list[CheckResult], now: datetime
 ) -> list[CheckOut]:
     case = get_case(session, viewer, request.case_id, lock=True)
+    ensure_may_write(session, case, viewer, WriteRule.COLLECTION)
     for result in results:
         session.add(
             RegistryCheck(

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 from kuaichu.audit import service as audit
 from kuaichu.auth.principal import SYSTEM, Principal
 from kuaichu.cases import lifecycle
-from kuaichu.cases.access import get_case, party_of
+from kuaichu.cases.access import WriteRule, ensure_may_write, get_case, party_of
 from kuaichu.cases.lifecycle import Action, CaseState
 from kuaichu.cases.models import Case
 from kuaichu.cases.service import in_force_determination, notify_parties
@@ -33,6 +33,7 @@ def apply_for_review(
     now: datetime,
 ) -> Case:
     case = get_case(session, party, case_id, lock=True)
+    ensure_may_write(session, case, party, WriteRule.PARTY_OF_CASE)
     applicant = party_of(case, party)
     if applicant is None:
         raise Forbidden("只有事故当事人可以申请复核")
@@ -62,12 +63,11 @@ def decide_review(
     session: Session, reviewer: Principal, case_id: int, decision: ReviewDecisionIn, now: datetime
 ) -> Case:
     case = get_case(session, reviewer, case_id, lock=True)
+    ensure_may_write(session, case, reviewer, WriteRule.REVIEW)
     review = session.scalars(select(ReviewRequest).where(ReviewRequest.case_id == case.id)).first()
     determination = in_force_determination(session, case.id)
     if review is None or determination is None or review.outcome is not None:
         raise IllegalTransition("该案件没有待处理的复核申请", state=case.state)
-    if determination.officer_id == reviewer.id:
-        raise Forbidden("作出原认定的民警不能复核本案")
     upheld = decision.outcome is ReviewOutcome.UPHELD
     lifecycle.apply(
         session,

@@ -9,9 +9,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
-from kuaichu.auth.principal import Principal, Role
+from kuaichu.auth.principal import Principal
 from kuaichu.cases import lifecycle
-from kuaichu.cases.access import get_case, party_of
+from kuaichu.cases.access import WriteRule, ensure_may_write, get_case, party_of
 from kuaichu.cases.lifecycle import Action, CaseState
 from kuaichu.cases.models import Case, CaseParty
 from kuaichu.cases.service import next_case_number, notify_parties
@@ -51,8 +51,7 @@ def _check_limits(
 def propose(
     session: Session, party: Principal, proposal: SettlementIn, limits: ProposalLimits, now: datetime
 ) -> Case:
-    if party.role is not Role.PARTY:
-        raise Forbidden("只有当事人可以发起自行协商")
+    ensure_may_write(session, None, party, WriteRule.PARTY_SELF)
     phones = [p.phone for p in proposal.parties.parties]
     if party.phone not in phones:
         raise InvalidInput("发起人须是事故一方当事人")
@@ -108,6 +107,7 @@ def propose(
 
 def _pending(session: Session, party: Principal, case_id: int) -> tuple[Case, Agreement]:
     case = get_case(session, party, case_id, lock=True)
+    ensure_may_write(session, case, party, WriteRule.PARTY_OF_CASE)
     agreement = session.scalars(select(Agreement).where(Agreement.case_id == case.id)).first()
     if party_of(case, party) is None or agreement is None:
         raise Forbidden("只有协商的另一方当事人可以确认")

@@ -67,7 +67,7 @@ async def resend(
     message_id: RowId, supervisor: Supervisor, context: Context, request: Request
 ) -> dict[str, str]:
     now = context.clock.now()
-    await context.database.write(lambda s: notify.resend(s, supervisor, message_id, now))
+    await context.database.write(lambda s: service.resend_dead_letter(s, supervisor, message_id, now))
     request.app.state.wake_dispatcher()
     return {"detail": "已重新投递"}
 

@@ -13,7 +13,7 @@ from kuaichu.auth.models import Insurer, User
 from kuaichu.auth.principal import Principal, Role
 from kuaichu.calls.models import OperatorPresence
 from kuaichu.calls.schemas import PRESENCE_LABELS
-from kuaichu.cases.access import get_case
+from kuaichu.cases.access import WriteRule, ensure_may_write, get_case
 from kuaichu.cases.lifecycle import CaseState
 from kuaichu.cases.models import Case, TimelineEvent
 from kuaichu.cases.service import EVENT_LABELS, ROLE_LABELS, case_view, timeline_of
@@ -26,6 +26,7 @@ from kuaichu.geo.models import Jurisdiction
 from kuaichu.liability.grades import LABELS as GRADE_LABELS
 from kuaichu.liability.grades import Responsibility
 from kuaichu.liability.models import Determination
+from kuaichu.notify import service as notify
 from kuaichu.registries.service import latest_checks
 from kuaichu.reviews.models import ReviewRequest
 from kuaichu.reviews.schemas import OUTCOME_LABELS, ReviewOutcome
@@ -46,6 +47,12 @@ DETERMINATION_TARGET = timedelta(minutes=8)
 QUEUE_WAIT_TARGET = timedelta(seconds=30)
 DEFAULT_HANDLING = timedelta(minutes=5)
 CLAIM_STATUS_LABELS = {"pushed": "已推送保险公司", **{s.value: label for s, label in STEP_LABELS.items()}}
+
+
+def resend_dead_letter(session: Session, supervisor: Principal, message_id: int, now: datetime) -> None:
+    """A dead letter back to the outbox (the notify layer sits below the case rules)."""
+    ensure_may_write(session, None, supervisor, WriteRule.SUPERVISION)
+    notify.resend(session, supervisor, message_id, now)
 
 
 def replay(session: Session, supervisor: Principal, case_id: int, now: datetime) -> CaseReplay:
