@@ -3,13 +3,12 @@ through the API as the operator does, for the back office's tests: the officer, 
 the supervisor, the document."""
 
 from dataclasses import dataclass
-from typing import Any
 
 from conftest import XIHU, Api
-from factories import ACCIDENT_DAY, FACTS, JPEG_BYTES, demo_party
+from factories import FACTS, demo_party, upload_jpeg
+from flows import REQUIRED_STILLS, collect_evidence, demo_registry
 
 from kuaichu.auth.principal import Role
-from kuaichu.registries.synthetic import demo_drivers, load
 
 ZHANG = "13800000001"  # 甲: hit from behind
 LI = "13900000002"  # 乙: ran into 甲
@@ -17,19 +16,6 @@ LI = "13900000002"  # 乙: ran into 甲
 SAID_POLICY = "PDZA202633010609999"
 REASONING = "乙车未与前车保持足以采取紧急制动措施的安全距离，追尾甲车"
 PLATE_COVERED = "乙车号牌被拖车钩遮挡，已人工核对行驶证"
-
-NO_CIRCUMSTANCES = {
-    "injury": False,
-    "vehicles_immovable": False,
-    "facts_disputed": False,
-    "drink_or_drugs_suspected": False,
-    "overload_or_speeding_suspected": False,
-    "plate_missing_or_forged": False,
-    "party_left_scene": False,
-    "deliberate": False,
-    "public_facility_damage_unknown_owner": False,
-}
-
 
 @dataclass
 class CollectedCase:
@@ -42,59 +28,29 @@ class CollectedCase:
     officer: dict[str, str]
 
 
-async def _still(api: Api, operator: dict[str, str], case_id: int, kind: str, position: int | None) -> None:
-    data: dict[str, Any] = {"kind": kind, "lat": "30.26", "lng": "120.10"}
-    if position:
-        data["party_position"] = str(position)
-    response = await api.client.post(
-        f"/api/cases/{case_id}/evidence",
-        headers=operator,
-        files={"file": (f"{kind}.jpg", JPEG_BYTES, "image/jpeg")},
-        data=data,
-    )
-    assert response.status_code == 201, response.text
-
-
 async def collected_case(api: Api) -> CollectedCase:
     """张伟 (甲) and 李娜 (乙), rear-end; 乙's plate could not be filmed, so the operator lets the
     case through without that still, with a written reason. Left at 'evacuated'."""
     client = api.client
-    await api.context.database.write(lambda s: load(s, demo_drivers(ACCIDENT_DAY)))
+    await demo_registry(api)
     zhang, li = api.party_token(ZHANG), api.party_token(LI)
     operator = await api.staff("op-xihu", Role.OPERATOR, "330106")
     officer = await api.staff("officer-xihu", Role.OFFICER, "330106")
     reported = (await client.post("/api/cases", json=XIHU, headers=zhang)).json()
     case_id = reported["id"]
     li_said = {**demo_party("李娜"), "policy_number": SAID_POLICY}
+    parties = {"parties": [demo_party("张伟"), li_said]}
     steps = [
         await client.post(f"/api/cases/{case_id}/take", headers=operator),
         await client.put(f"/api/cases/{case_id}/facts", json=FACTS, headers=operator),
-        await client.put(
-            f"/api/cases/{case_id}/parties", json={"parties": [demo_party("张伟"), li_said]}, headers=operator
-        ),
-        await client.post(f"/api/cases/{case_id}/checks", headers=operator),
-        await client.put(f"/api/cases/{case_id}/circumstances", json=NO_CIRCUMSTANCES, headers=operator),
-        await client.put(
-            f"/api/cases/{case_id}/liability-facts",
-            json={
-                "parties": [
-                    {"position": 1, "acts": [], "impact_point": "车尾"},
-                    {"position": 2, "acts": ["rear_end"], "impact_point": "车头"},
-                ]
-            },
-            headers=operator,
-        ),
+        await client.put(f"/api/cases/{case_id}/parties", json=parties, headers=operator),
     ]
     for response in steps:
         assert response.status_code < 300, response.text
-    for kind, position in (
-        ("side_by_side", None),
-        ("vehicle_overview", 1),
-        ("vehicle_overview", 2),
-        ("collision_point", None),
-        ("plate", 1),
-    ):
-        await _still(api, operator, case_id, kind, position)
+    await collect_evidence(api, case_id, operator, skip=frozenset({"stills"}))
+    for kind, position in REQUIRED_STILLS:
+        if (kind, position) != ("plate", 2):
+            assert (await upload_jpeg(client, operator, case_id, kind, position)).status_code == 201
     complete = await client.post(
         f"/api/cases/{case_id}/collection-complete",
         json={"override": {"keys": ["still:plate:2"], "reason": PLATE_COVERED}},
