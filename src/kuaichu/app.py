@@ -44,6 +44,8 @@ from kuaichu.notify.dispatcher import OutboxDispatcher
 from kuaichu.notify.gateways import PushGateway, sms_gateway_from_settings
 from kuaichu.registries.api import router as registries_router
 from kuaichu.registries.factory import registries_from_settings
+from kuaichu.retention.api import router as retention_router
+from kuaichu.retention.service import RetentionPeriods, purge_expired
 from kuaichu.reviews.api import router as reviews_router
 from kuaichu.reviews.service import close_final_cases
 from kuaichu.settings import Settings
@@ -130,12 +132,22 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         def sign_audit_checkpoint(session: Session, now: datetime) -> object:
             return audit.checkpoint(session, signer, now)
 
+        periods = RetentionPeriods(
+            settings.retention_recording_days,
+            settings.retention_still_days,
+            settings.retention_personal_data_days,
+        )
+
+        def purge_expired_data(session: Session, now: datetime) -> object:
+            return purge_expired(session, context.evidence_store, periods, now)
+
         # Entries written before start (`kuaichu demo`'s seed, `kuaichu user add`) are signed now.
         await database.write(lambda s: sign_audit_checkpoint(s, clock.now()))
 
         tasks = [
             asyncio.create_task(every(settings.audit_checkpoint_seconds, context, sign_audit_checkpoint)),
             asyncio.create_task(every(settings.close_sweep_seconds, context, close_final_cases)),
+            asyncio.create_task(every(settings.retention_sweep_seconds, context, purge_expired_data)),
         ]
         tasks.append(asyncio.create_task(run_call_sweeper(app)))
         if settings.run_dispatcher:
@@ -173,6 +185,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         metrics_router,
         calls_router,
         consent_router,
+        retention_router,
     ):
         app.include_router(router)
     mount_pages(app)

@@ -76,6 +76,13 @@ def problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
 
 
+class Gone(DomainError):
+    """Deleted on purpose, e.g. by retention after its period (已按规定期限删除)."""
+
+    status = 410
+    title = "已删除"
+
+
 class Unavailable(DomainError):
     status = 503
     title = "服务暂时不可用"

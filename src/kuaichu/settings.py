@@ -97,6 +97,12 @@ class Settings(BaseSettings):
     # first; a background task also signs an idle head every audit_checkpoint_seconds.
     audit_checkpoint_entries: int = Field(default=1, ge=1)
     audit_checkpoint_seconds: float = Field(default=300.0, gt=0)
+    # Retention after a case closes (办结), per kind, then a job purges it (files deleted,
+    # rows and hashes kept, personal data masked; the document stays): every retention_sweep_seconds.
+    retention_recording_days: int = Field(default=90, ge=1)
+    retention_still_days: int = Field(default=365, ge=1)
+    retention_personal_data_days: int = Field(default=3 * 365, ge=1)
+    retention_sweep_seconds: float = Field(default=3600.0, gt=0)
     # How often cases whose determination became final are closed (办结).
     close_sweep_seconds: float = 60.0
 

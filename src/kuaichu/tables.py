@@ -15,6 +15,7 @@ from kuaichu.geo import models as geo_models
 from kuaichu.liability import models as liability_models
 from kuaichu.notify import models as notify_models
 from kuaichu.registries import models as registry_models
+from kuaichu.retention import models as retention_models
 from kuaichu.reviews import models as review_models
 from kuaichu.settlement import models as settlement_models
 
@@ -34,6 +35,7 @@ __all__ = [
     "liability_models",
     "notify_models",
     "registry_models",
+    "retention_models",
     "review_models",
     "settlement_models",
 ]

@@ -6,9 +6,9 @@ from starlette.concurrency import run_in_threadpool
 
 from kuaichu.auth.deps import Context, CurrentUser
 from kuaichu.cases.schemas import RowId
-from kuaichu.errors import Conflict
+from kuaichu.errors import Conflict, Gone
 from kuaichu.evidence import service
-from kuaichu.evidence.schemas import EvidenceKind, EvidenceOut
+from kuaichu.evidence.schemas import PURGED_LABEL, EvidenceKind, EvidenceOut
 
 router = APIRouter(prefix="/api/cases/{case_id}/evidence", tags=["evidence"])
 
@@ -43,6 +43,8 @@ async def list_evidence(case_id: RowId, viewer: CurrentUser, context: Context) -
 async def content(case_id: RowId, item_id: RowId, viewer: CurrentUser, context: Context) -> StreamingResponse:
     now = context.clock.now()
     item = await context.database.write(lambda s: service.get_evidence(s, viewer, case_id, item_id, now))
+    if item.purged:
+        raise Gone(PURGED_LABEL)
     if not await run_in_threadpool(context.evidence_store.is_intact, item.sha256):
         await context.database.write(lambda s: service.record_custody_failure(s, viewer, case_id, item, now))
         raise Conflict("证据文件校验失败，可能已被篡改，已记录并通知监管")

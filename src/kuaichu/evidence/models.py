@@ -23,3 +23,5 @@ class EvidenceItem(Base):
     lng: Mapped[float | None]
     # Whose vehicle a per-vehicle still shows (overview, plate); None for the scene as a whole.
     party_position: Mapped[int | None]
+    # When retention deleted the file (the row and its hash stay); None while it is kept.
+    purged_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)

@@ -23,6 +23,10 @@ KIND_LABELS = {
 }
 
 
+# What a page shows for evidence retention has deleted.
+PURGED_LABEL = "已按规定期限删除"
+
+
 def kind_label(kind: str, party_position: int | None) -> str:
     """A still's caption: its kind, and whose vehicle it shows when it is one party's."""
     label = KIND_LABELS[EvidenceKind(kind)]
@@ -41,3 +45,6 @@ class EvidenceOut(BaseModel):
     uploaded_by: str
     lat: float | None
     lng: float | None
+    # Retention deleted the file after its period (已按规定期限删除); the hash stays.
+    purged: bool = False
+    status_label: str | None = None

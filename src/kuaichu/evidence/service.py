@@ -13,7 +13,7 @@ from kuaichu.cases.lifecycle import CaseState
 from kuaichu.cases.models import Case
 from kuaichu.errors import IllegalTransition, InvalidInput, NotFound
 from kuaichu.evidence.models import EvidenceItem
-from kuaichu.evidence.schemas import EvidenceKind, EvidenceOut, kind_label
+from kuaichu.evidence.schemas import PURGED_LABEL, EvidenceKind, EvidenceOut, kind_label
 from kuaichu.evidence.storage import StoredBlob
 
 # Parties add photos while waiting or in the call (photo mode); the operator while collecting.
@@ -116,6 +116,8 @@ def _out(item: EvidenceItem) -> EvidenceOut:
         uploaded_by=item.uploaded_by_role,
         lat=item.lat,
         lng=item.lng,
+        purged=item.purged_at is not None,
+        status_label=PURGED_LABEL if item.purged_at is not None else None,
     )
 
 

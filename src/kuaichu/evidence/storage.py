@@ -34,6 +34,10 @@ class EvidenceStore(Protocol):
 
     def is_intact(self, sha256: str) -> bool: ...
 
+    def delete(self, sha256: str) -> None:
+        """Remove a blob; the caller has made sure no kept evidence names it."""
+        ...
+
 
 def sniff_media_type(head: bytes) -> str:
     """The media type by content, never by file name or the client's claim."""
@@ -82,6 +86,9 @@ class LocalEvidenceStore:
         for chunk in self.read_chunks(sha256):
             digest.update(chunk)
         return digest.hexdigest() == sha256
+
+    def delete(self, sha256: str) -> None:
+        self._path(sha256).unlink(missing_ok=True)
 
     def read_chunks(self, sha256: str) -> Iterator[bytes]:
         path = self._path(sha256)
