@@ -126,7 +126,10 @@ def purge_expired(
 
     Rows are marked in this transaction; the files go only once it has committed, so a
     failed run deletes nothing and the next run does the whole work again."""
-    done = set(session.execute(select(RetentionPurge.case_id, RetentionPurge.kind)).tuples())
+    done = {
+        (case_id, kind)
+        for case_id, kind in session.execute(select(RetentionPurge.case_id, RetentionPurge.kind))
+    }
     purges: list[RetentionPurge] = []
     digests: list[str] = []
     for case_id, closed_at in _closed_cases(session):
