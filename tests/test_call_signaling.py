@@ -23,7 +23,8 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from kuaichu.app import create_app
-from kuaichu.auth.principal import Role
+from kuaichu.auth import sessions
+from kuaichu.auth.principal import SYSTEM, Role
 from kuaichu.auth.service import create_user, party_principal, staff_principal
 from kuaichu.calls.api import sweep_once
 from kuaichu.calls.models import OperatorPresence
@@ -100,10 +101,27 @@ async def http(server: ThreadedServer) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
+async def socket_url(server: ThreadedServer, token: str) -> str:
+    """Where a page opens its WebSocket: with a one-time ticket, never its token."""
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        response = await client.post("/api/auth/ws-ticket", headers=bearer(token))
+    assert response.status_code == 200, response.text
+    return f"ws{server.url.removeprefix('http')}/ws?ticket={response.json()['ticket']}"
+
+
 async def page(server: ThreadedServer, token: str) -> ClientConnection:
-    ws = await connect(f"ws{server.url.removeprefix('http')}/ws?token={token}")
+    ws = await connect(await socket_url(server, token))
     assert (await receive(ws))["type"] == "hello"
     return ws
+
+
+async def refused(url: str) -> int | None:
+    """The close code a connection to this URL ends with."""
+    with pytest.raises(ConnectionClosed) as closed:
+        ws = await connect(url)
+        while True:
+            await ws.recv()
+    return closed.value.rcvd.code if closed.value.rcvd else None
 
 
 async def receive(ws: ClientConnection, *types: str) -> dict[str, Any]:
@@ -127,10 +145,7 @@ async def report(http: httpx.AsyncClient, token: str) -> int:
 async def test_page_socket_checks_token_role_and_ownership(
     server: ThreadedServer, http: httpx.AsyncClient
 ) -> None:
-    with pytest.raises(ConnectionClosed) as refused:
-        ws = await connect(f"ws{server.url.removeprefix('http')}/ws?token=forged")
-        await ws.recv()
-    assert refused.value.rcvd is not None and refused.value.rcvd.code == 4401
+    assert await refused(f"ws{server.url.removeprefix('http')}/ws?ticket=forged") == 4401
 
     case_id = await report(http, server.party(PARTY))
     stranger = await page(server, server.party(STRANGER))
@@ -261,3 +276,63 @@ async def test_an_operator_whose_console_closes_while_available_goes_away(
     assert offer["case_id"] == case_id and offer["presence"]["status"] == "busy"
     assert (await http.get("/api/calls/current", headers=bearer(gone_token))).json()["case_id"] is None
     await there.close()
+
+
+async def test_a_socket_opens_with_a_one_time_ticket_never_a_token(
+    server: ThreadedServer, http: httpx.AsyncClient
+) -> None:
+    token = server.party(PARTY)
+    # The login token itself is no way in, even a valid one.
+    assert await refused(f"ws{server.url.removeprefix('http')}/ws?token={token}") == 4401
+
+    url = await socket_url(server, token)
+    assert token not in url
+    first = await connect(url)
+    hello = json.loads(await first.recv())
+    assert hello["type"] == "hello" and hello["role"] == "party"
+    # A ticket is spent by its first use.
+    assert await refused(url) == 4401
+    await first.close()
+
+
+async def test_a_ticket_expires_in_seconds(server: ThreadedServer, http: httpx.AsyncClient) -> None:
+    url = await socket_url(server, server.party(PARTY))
+    server.clock.advance(timedelta(seconds=31))
+    assert await refused(url) == 4401
+
+
+async def test_a_binary_frame_gets_a_clear_close(server: ThreadedServer, http: httpx.AsyncClient) -> None:
+    ws = await page(server, server.party(PARTY))
+    await ws.send(b"\x00\x01binary")
+    with pytest.raises(ConnectionClosed) as closed:
+        await receive(ws)
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 1003 and closed.value.rcvd.reason == "只接受文本（JSON）消息"
+
+
+async def test_deactivation_closes_an_open_console_at_its_next_message(
+    server: ThreadedServer, http: httpx.AsyncClient
+) -> None:
+    console = await page(server, server.operator("op-leaving"))
+    await console.send(json.dumps({"type": "ping", "t": 1}))
+    assert (await receive(console, "pong"))["t"] == 1
+
+    now = server.clock.now()
+    server.context.database.write_sync(lambda s: sessions.deactivate_user(s, "op-leaving", SYSTEM, now))
+
+    await console.send(json.dumps({"type": "ping", "t": 2}))
+    with pytest.raises(ConnectionClosed) as closed:
+        await receive(console, "pong")
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
+
+
+async def test_a_staff_ticket_of_a_revoked_session_opens_nothing(
+    server: ThreadedServer, http: httpx.AsyncClient
+) -> None:
+    token = server.operator("op-moved")
+    url = await socket_url(server, token)
+    now = server.clock.now()
+    server.context.database.write_sync(
+        lambda s: sessions.change_role(s, "op-moved", Role.OFFICER, SYSTEM, now)
+    )
+    assert await refused(url) == 4401

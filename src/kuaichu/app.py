@@ -52,6 +52,7 @@ from kuaichu.settings import Settings
 from kuaichu.settlement.api import router as settlement_router
 from kuaichu.supervision.api import router as supervision_router
 from kuaichu.web.pages import mount_pages
+from kuaichu.web.security import CredentialsBeforeBody, SecurityHeaders
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +86,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             clock=clock,
             bus=bus,
             tokens=TokenService(
-                settings.signing_secret, settings.party_token_hours, settings.staff_token_hours
+                settings.signing_secret, settings.party_token_hours, settings.staff_access_token_minutes
             ),
             evidence_store=LocalEvidenceStore(settings.evidence_dir),
             audit_signer=AuditSigner.at_set_up(
@@ -168,6 +169,9 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.add_middleware(RejectNulCharacters)
     app.add_middleware(BodySizeLimit, upload_limit=settings.evidence_max_bytes)
     app.add_middleware(RequestMetrics)
+    # Credentials are checked before any body is read (the NUL check reads small bodies).
+    app.add_middleware(CredentialsBeforeBody)
+    app.add_middleware(SecurityHeaders)
     for router in (
         auth_router,
         backoffice_router,  # before the cases router: /api/cases/search is no case id

@@ -1,6 +1,8 @@
 """The `kuaichu` command: serve, demo, db upgrade, user add."""
 
 import logging
+from collections.abc import Callable
+from datetime import datetime
 from typing import Annotated
 
 import typer
@@ -10,7 +12,8 @@ from sqlalchemy.orm import Session
 
 from kuaichu.audit import service as audit
 from kuaichu.audit.signing import AuditKeyError, AuditSigner, AuditVerifier
-from kuaichu.auth.principal import Role
+from kuaichu.auth import sessions
+from kuaichu.auth.principal import Principal, Role
 from kuaichu.auth.service import create_insurer, create_user
 from kuaichu.clock import SystemClock
 from kuaichu.db import Database
@@ -44,6 +47,10 @@ def _serve(settings: Settings) -> None:
         log_level="info",
         ws_ping_interval=ping,
         ws_ping_timeout=ping,
+        # X-Forwarded-For/-Proto are believed only from these (the reverse proxy): the client
+        # address the limits and the audit log use, and https for HSTS.
+        proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
     )
 
 
@@ -134,6 +141,65 @@ def user_add(
         typer.echo(f"error: {error.detail}", err=True)
         raise typer.Exit(1) from None
     typer.echo(f"created user {username} (id {user_id}, {role.value})")
+
+
+def _staff_change(work: Callable[[Session, Principal, datetime], object], done: str) -> None:
+    """Run one change to a staff account; its sessions end on their next request."""
+    settings = Settings()
+    upgrade(settings.effective_database_url)
+    database = Database(settings.effective_database_url)
+    actor = Principal(role=Role.ADMIN, label="命令行管理员")
+    try:
+        database.write_sync(lambda s: work(s, actor, SystemClock().now()))
+    except DomainError as error:
+        typer.echo(f"error: {error.detail}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        database.dispose()
+    typer.echo(done)
+
+
+@user_cli.command("deactivate")
+def user_deactivate(username: str) -> None:
+    """Deactivate a staff account: its sessions end at once and it is offered no calls."""
+    _staff_change(lambda s, a, now: sessions.deactivate_user(s, username, a, now), f"deactivated {username}")
+
+
+@user_cli.command("activate")
+def user_activate(username: str) -> None:
+    """Reactivate a staff account (and lift a lockout)."""
+    _staff_change(lambda s, a, now: sessions.activate_user(s, username, a, now), f"activated {username}")
+
+
+@user_cli.command("role")
+def user_role(
+    username: str,
+    role: Annotated[Role, typer.Argument(help="operator, officer, reviewer, supervisor or admin")],
+    jurisdiction: Annotated[str | None, typer.Option(help="Jurisdiction code")] = None,
+) -> None:
+    """Change a staff account's role; its sessions end at once."""
+
+    def work(session: Session, actor: Principal, now: datetime) -> object:
+        jurisdiction_id = None
+        if jurisdiction:
+            jurisdiction_id = session.scalar(select(Jurisdiction.id).where(Jurisdiction.code == jurisdiction))
+            if jurisdiction_id is None:
+                raise DomainError(f"unknown jurisdiction {jurisdiction}")
+        return sessions.change_role(session, username, role, actor, now, jurisdiction_id)
+
+    _staff_change(work, f"{username} is now {role.value}")
+
+
+@user_cli.command("password")
+def user_password(
+    username: str,
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
+) -> None:
+    """Set a staff account's password; its sessions end at once."""
+    _staff_change(
+        lambda s, a, now: sessions.change_password(s, username, password, a, now),
+        f"password of {username} set",
+    )
 
 
 @audit_cli.command("verify")

@@ -33,7 +33,26 @@ class Settings(BaseSettings):
     jurisdictions_file: Path | None = None
 
     party_token_hours: int = 24
+    # A staff login lasts this long (its refresh tokens), through access tokens of a few
+    # minutes each; deactivation, a role or a password change ends it on the next request.
     staff_token_hours: int = 12
+    staff_access_token_minutes: int = Field(default=15, ge=1, le=60)
+    # Wrong staff passwords: this many in a row lock the account for the minutes given;
+    # an address gets this many failures an hour, whatever the accounts tried.
+    staff_lockout_failures: int = Field(default=5, ge=1)
+    staff_lockout_minutes: int = Field(default=15, ge=1)
+    staff_login_failures_per_address_per_hour: int = Field(default=20, ge=1)
+    # A page opens its WebSocket with a one-time ticket valid this long (never a token in a URL).
+    socket_ticket_seconds: int = Field(default=30, ge=1, le=300)
+    # Addresses whose X-Forwarded-For/-Proto are believed (the reverse proxy), comma separated.
+    forwarded_allow_ips: str = "127.0.0.1"
+    # GET /metrics needs "Authorization: Bearer <this>"; empty: /metrics answers 404.
+    metrics_token: str = ""
+    # TURN (coturn with use-auth-secret): time-limited credentials, handed to logged-in pages
+    # only; username "expiry:user", credential base64(HMAC-SHA1(secret, username)).
+    turn_urls: list[str] = Field(default_factory=list)
+    turn_secret: str = ""
+    turn_ttl_seconds: int = Field(default=3600, ge=60, le=86400)
 
     sms_code_ttl_seconds: int = 300
     sms_code_max_attempts: int = 5

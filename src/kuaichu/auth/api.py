@@ -1,11 +1,25 @@
+from datetime import datetime
+
 from fastapi import APIRouter, Request, status
 
-from kuaichu.auth import service
+from kuaichu.auth import service, sessions
 from kuaichu.auth.deps import Context, CurrentUser
 from kuaichu.auth.principal import Role
-from kuaichu.auth.schemas import PartyLogin, SmsCodeRequest, StaffLogin, TokenOut
+from kuaichu.auth.schemas import (
+    IceServersOut,
+    LogoutIn,
+    PartyLogin,
+    RefreshIn,
+    SmsCodeRequest,
+    SocketTicketOut,
+    StaffLogin,
+    TokenOut,
+)
+from kuaichu.auth.service import claims_of
+from kuaichu.auth.turn import ice_servers_for
 from kuaichu.consent.service import consented_at_of
-from kuaichu.errors import NotAuthenticated
+from kuaichu.context import AppContext
+from kuaichu.errors import DomainError
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 
@@ -37,20 +51,60 @@ async def party_login(body: PartyLogin, context: Context) -> TokenOut:
     return TokenOut(access_token=context.tokens.issue(principal, now), role="party", name=principal.label)
 
 
-@router.post("/staff", response_model=TokenOut)
+@router.post(
+    "/staff",
+    response_model=TokenOut,
+    responses={429: {"description": "登录失败次数过多：账号或网络地址暂时锁定"}},
+)
 async def staff_login(body: StaffLogin, request: Request, context: Context) -> TokenOut:
     now = context.clock.now()
     address = _client_address(request)
-    try:
-        principal = await context.database.read(
-            lambda s: service.authenticate_staff(s, body.username, body.password)
-        )
-    except NotAuthenticated:
-        await context.database.write(lambda s: service.record_login(s, body.username, None, address, now))
-        raise
-    await context.database.write(lambda s: service.record_login(s, body.username, principal, address, now))
-    token = context.tokens.issue(principal, now)
-    return TokenOut(access_token=token, role=principal.role.value, name=principal.label)
+    outcome = await context.database.write(
+        lambda s: sessions.login_staff(s, context.settings, body.username, body.password, address, now)
+    )
+    return _staff_tokens(outcome, context, now)
+
+
+def _staff_tokens(
+    outcome: sessions.StaffSession | DomainError, context: AppContext, now: datetime
+) -> TokenOut:
+    if isinstance(outcome, DomainError):
+        raise outcome
+    principal = outcome.principal
+    return TokenOut(
+        access_token=context.tokens.issue(principal, now),
+        role=principal.role.value,
+        name=principal.label,
+        expires_in=context.settings.staff_access_token_minutes * 60,
+        refresh_token=outcome.refresh_token,
+    )
+
+
+@router.post("/refresh", response_model=TokenOut)
+async def refresh(body: RefreshIn, request: Request, context: Context) -> TokenOut:
+    """A staff page's next access token; the refresh token is spent and a new one returned."""
+    now = context.clock.now()
+    address = _client_address(request)
+    outcome = await context.database.write(
+        lambda s: sessions.refresh_session(s, context.settings, body.refresh_token, address, now)
+    )
+    return _staff_tokens(outcome, context, now)
+
+
+@router.post("/ws-ticket", response_model=SocketTicketOut)
+async def socket_ticket(principal: CurrentUser, context: Context) -> SocketTicketOut:
+    """A one-time ticket for the page's WebSocket, so no token ever appears in a URL."""
+    now = context.clock.now()
+    ticket = await context.database.write(
+        lambda s: sessions.issue_socket_ticket(s, context.settings, claims_of(principal), now)
+    )
+    return SocketTicketOut(ticket=ticket, expires_in=context.settings.socket_ticket_seconds)
+
+
+@router.get("/ice-servers", response_model=IceServersOut)
+async def ice_servers(principal: CurrentUser, context: Context) -> IceServersOut:
+    """STUN and TURN servers for this page's calls; TURN credentials expire (coturn REST)."""
+    return IceServersOut(ice_servers=ice_servers_for(context.settings, principal, context.clock.now()))
 
 
 @router.get("/me")
@@ -68,6 +122,11 @@ async def me(principal: CurrentUser, context: Context) -> dict[str, object]:
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
-async def logout(_: CurrentUser) -> None:
-    """Ends the session on this device: the page forgets its token. Tokens are signed, not
-    stored, so one already copied elsewhere lasts until it expires."""
+async def logout(_: CurrentUser, context: Context, body: LogoutIn | None = None) -> None:
+    """Ends the session on this device: the page forgets its token and its refresh token is
+    revoked (with every one rotated from the same login). The access token itself lapses
+    within minutes."""
+    if body and body.refresh_token:
+        token = body.refresh_token
+        now = context.clock.now()
+        await context.database.write(lambda s: sessions.end_session(s, token, now))

@@ -1,29 +1,39 @@
 """FastAPI dependencies: who is calling, and may this role call here at all."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Annotated
 
 from fastapi import Depends, Request
 
-from kuaichu.auth.principal import Principal, Role
+from kuaichu.auth.principal import STAFF_ROLES, Principal, Role
 from kuaichu.auth.service import authenticate_api_key
+from kuaichu.auth.sessions import check_staff_session
 from kuaichu.context import AppContext, app_context
 from kuaichu.errors import NotAuthenticated, NotFound
 
 Context = Annotated[AppContext, Depends(app_context)]
 
 
+async def authenticate(headers: Mapping[str, str], context: AppContext) -> Principal:
+    """Who the credentials in these headers stand for: an insurer's API key, or a bearer
+    token; a staff token only while its session stands (not deactivated, no role or
+    password change since)."""
+    api_key = headers.get("x-api-key")
+    if api_key:
+        return await context.database.read(lambda s: authenticate_api_key(s, api_key))
+    scheme, _, token = headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise NotAuthenticated("请先登录")
+    principal = context.tokens.principal(token, context.clock.now())
+    if principal.role in STAFF_ROLES:
+        await context.database.read(lambda s: check_staff_session(s, principal))
+    return principal
+
+
 async def current_principal(request: Request, context: Context) -> Principal:
     address = request.client.host if request.client else None
-    api_key = request.headers.get("x-api-key")
-    if api_key:
-        principal = await context.database.read(lambda s: authenticate_api_key(s, api_key))
-    else:
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not token:
-            raise NotAuthenticated("请先登录")
-        principal = context.tokens.principal(token, context.clock.now())
+    principal = await authenticate(request.headers, context)
     return replace(principal, address=address)
 
 

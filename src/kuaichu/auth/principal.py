@@ -29,6 +29,8 @@ class Principal:
     label: str = ""
     # Where the request came from, for the audit log.
     address: str | None = None
+    # A staff login's session version (users.session_version when it was issued).
+    session_version: int | None = None
 
 
 SYSTEM = Principal(role=Role.SYSTEM, label="系统")

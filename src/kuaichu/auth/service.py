@@ -4,17 +4,15 @@ import base64
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
 
 import jwt
 from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerifyMismatchError
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from kuaichu.audit import service as audit
 from kuaichu.auth.models import ApiKey, Insurer, SmsCode, User
 from kuaichu.auth.principal import STAFF_ROLES, Principal, Role
 from kuaichu.errors import InvalidInput, NotAuthenticated, RateLimited
@@ -135,27 +133,8 @@ def staff_principal(user: User) -> Principal:
         id=user.id,
         jurisdiction_id=user.jurisdiction_id,
         label=user.display_name,
+        session_version=user.session_version,
     )
-
-
-def authenticate_staff(session: Session, username: str, password: str) -> Principal:
-    user = session.scalars(select(User).where(User.username == username)).first()
-    try:
-        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
-    except (VerifyMismatchError, InvalidHashError):
-        user = None
-    if user is None or not user.active:
-        raise NotAuthenticated("用户名或密码不正确")
-    return staff_principal(user)
-
-
-def record_login(
-    session: Session, username: str, principal: Principal | None, address: str | None, now: datetime
-) -> None:
-    """Staff logins, successful or not, go on the audit log."""
-    actor = principal or Principal(role=Role.SYSTEM, label="未认证", address=address)
-    action = "login" if principal else "login_failed"
-    audit.record(session, replace(actor, address=address), action, now, detail={"username": username})
 
 
 def create_user(
@@ -228,22 +207,24 @@ def authenticate_api_key(session: Session, key: str) -> Principal:
 class TokenService:
     secret: str
     party_hours: int
-    staff_hours: int
+    # Staff access tokens are short-lived; the session goes on through refresh tokens.
+    staff_minutes: int
 
     def issue(self, principal: Principal, now: datetime) -> str:
-        hours = self.party_hours if principal.role is Role.PARTY else self.staff_hours
+        lifetime = (
+            timedelta(hours=self.party_hours)
+            if principal.role is Role.PARTY
+            else timedelta(minutes=self.staff_minutes)
+        )
         claims = {
-            "sub": str(principal.id) if principal.id is not None else principal.phone,
-            "role": principal.role.value,
-            "jur": principal.jurisdiction_id,
-            "phone": principal.phone,
-            "label": principal.label,
+            **claims_of(principal),
             "iat": int(now.timestamp()),
-            "exp": int((now + timedelta(hours=hours)).timestamp()),
+            "exp": int((now + lifetime).timestamp()),
         }
         return jwt.encode(claims, self.secret, algorithm="HS256")
 
-    def principal(self, token: str, now: datetime) -> Principal:
+    def claims(self, token: str, now: datetime) -> dict[str, object]:
+        """The claims of a token we signed that has not expired by the injected clock."""
         try:
             claims = jwt.decode(
                 token, self.secret, algorithms=["HS256"], options={"verify_exp": False, "verify_iat": False}
@@ -257,15 +238,40 @@ class TokenService:
             expired = True
         if expired:
             raise NotAuthenticated("登录已过期，请重新登录")
-        try:
-            role = Role(claims["role"])
-            return Principal(
-                role=role,
-                id=None if role is Role.PARTY else int(claims["sub"]),
-                phone=claims.get("phone"),
-                jurisdiction_id=claims.get("jur"),
-                label=str(claims.get("label", "")),
-            )
-        except (KeyError, TypeError, ValueError):
-            # Signed by us but not as we write them (an old or hand-made token): not a login.
-            raise NotAuthenticated("登录已失效，请重新登录") from None
+        return claims
+
+    def principal(self, token: str, now: datetime) -> Principal:
+        return principal_of_claims(self.claims(token, now))
+
+
+def claims_of(principal: Principal) -> dict[str, object]:
+    """Who a token (or a WebSocket ticket) stands for."""
+    claims: dict[str, object] = {
+        "sub": str(principal.id) if principal.id is not None else principal.phone,
+        "role": principal.role.value,
+        "jur": principal.jurisdiction_id,
+        "phone": principal.phone,
+        "label": principal.label,
+    }
+    if principal.session_version is not None:
+        claims["sv"] = principal.session_version
+    return claims
+
+
+def principal_of_claims(claims: dict[str, object]) -> Principal:
+    try:
+        role = Role(claims["role"])
+        version = claims.get("sv")
+        if role in STAFF_ROLES and not isinstance(version, int):
+            raise ValueError("a staff token without its session version")
+        return Principal(
+            role=role,
+            id=None if role is Role.PARTY else int(claims["sub"]),  # type: ignore[call-overload]
+            phone=claims.get("phone"),  # type: ignore[arg-type]
+            jurisdiction_id=claims.get("jur"),  # type: ignore[arg-type]
+            label=str(claims.get("label", "")),
+            session_version=version if isinstance(version, int) else None,
+        )
+    except (KeyError, TypeError, ValueError):
+        # Signed by us but not as we write them (an old or hand-made token): not a login.
+        raise NotAuthenticated("登录已失效，请重新登录") from None

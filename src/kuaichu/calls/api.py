@@ -6,6 +6,7 @@ from fastapi import APIRouter, FastAPI, Query, Request, Response, WebSocket, sta
 from sqlalchemy.orm import Session
 
 from kuaichu.auth.deps import Context, Operator, Party
+from kuaichu.auth.turn import public_ice_servers
 from kuaichu.calls import service
 from kuaichu.calls.schemas import (
     CallConfigOut,
@@ -61,7 +62,9 @@ def _address(request: Request) -> str:
 async def config(context: Context) -> CallConfigOut:
     settings = context.settings
     return CallConfigOut(
-        ice_servers=settings.ice_servers,
+        # Anonymous: only servers without credentials; a logged-in page gets TURN (time-limited)
+        # in its WebSocket's hello and from GET /api/auth/ice-servers.
+        ice_servers=public_ice_servers(settings),
         recording_chunk_seconds=settings.recording_chunk_seconds,
         grace_seconds=settings.call_grace_seconds,
         catalogues={

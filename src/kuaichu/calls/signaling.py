@@ -26,7 +26,9 @@ from typing import Any
 
 from fastapi import WebSocket, WebSocketDisconnect
 
-from kuaichu.auth.principal import Principal, Role
+from kuaichu.auth.principal import STAFF_ROLES, Principal, Role
+from kuaichu.auth.sessions import check_staff_session, redeem_socket_ticket
+from kuaichu.auth.turn import ice_servers_for
 from kuaichu.bus import Message
 from kuaichu.calls import service
 from kuaichu.calls.availability import wait_text
@@ -40,6 +42,7 @@ log = logging.getLogger(__name__)
 
 MAX_MESSAGE_CHARS = 64 * 1024  # an SDP with many candidates stays well below
 UNAUTHENTICATED = 4401
+UNSUPPORTED_DATA = 1003  # RFC 6455: a binary frame where only text is accepted
 
 
 def call_channel(case_id: int, side: Role) -> str:
@@ -93,9 +96,21 @@ class PageConnection:
                 await self.follow(
                     "queue", f"queue:{self.principal.jurisdiction_id}", self._queue_changed_for_operator
                 )
-            await self.send({"type": "hello", "role": self.principal.role.value})
+            # The page's ICE servers travel here, over the authenticated connection: TURN
+            # credentials are time-limited and never handed to an anonymous page.
+            ice = ice_servers_for(self.context.settings, self.principal, self.context.clock.now())
+            await self.send({"type": "hello", "role": self.principal.role.value, "ice_servers": ice})
             while True:
-                raw = await self.websocket.receive_text()
+                frame = await self.websocket.receive()
+                if frame["type"] == "websocket.disconnect":
+                    break
+                raw = frame.get("text")
+                if raw is None:
+                    await self.websocket.close(code=UNSUPPORTED_DATA, reason="只接受文本（JSON）消息")
+                    break
+                if not await self._session_holds():
+                    await self.websocket.close(code=UNAUTHENTICATED, reason="session ended")
+                    break
                 try:
                     await self._handle(_parse(raw))
                 except DomainError as error:
@@ -104,6 +119,17 @@ class PageConnection:
             pass
         finally:
             await self._close()
+
+    async def _session_holds(self) -> bool:
+        """A staff page's session is checked at every message it sends (the page pings every
+        few seconds): deactivation, a role or a password change closes it with 4401."""
+        if self.principal.role not in STAFF_ROLES:
+            return True
+        try:
+            await self.context.database.read(lambda s: check_staff_session(s, self.principal))
+        except NotAuthenticated:
+            return False
+        return True
 
     async def _handle(self, message: dict[str, Any]) -> None:
         kind = message.get("type")
@@ -244,10 +270,15 @@ def _case_id(message: dict[str, Any]) -> int:
 
 
 async def serve_page(websocket: WebSocket, context: AppContext) -> None:
-    """Authenticate by the `token` query parameter (browsers can't set WebSocket headers)."""
+    """Authenticate by a one-time ticket (`/ws?ticket=`, from POST /api/auth/ws-ticket):
+    browsers can't set WebSocket headers, and a token in a URL would end up in logs."""
     await websocket.accept()
+    ticket = websocket.query_params.get("ticket", "")
+    now = context.clock.now()
     try:
-        principal = context.tokens.principal(websocket.query_params.get("token", ""), context.clock.now())
+        if not ticket:
+            raise NotAuthenticated("缺少连接凭证")
+        principal = await context.database.write(lambda s: redeem_socket_ticket(s, ticket, now))
     except NotAuthenticated as error:
         await websocket.close(code=UNAUTHENTICATED, reason="unauthenticated")
         log.info("page connection refused: %s", error.detail)

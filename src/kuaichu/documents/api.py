@@ -70,8 +70,7 @@ async def verify_upload(
 
 _PAGE = """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width,initial-scale=1"><title>认定书核验</title>
-<style>body{{font-family:sans-serif;max-width:36rem;margin:1rem auto;padding:0 1rem;line-height:1.6}}
-.ok{{color:#1a7f37}}.bad{{color:#c62828}}dt{{color:#555}}dd{{margin:0 0 .5rem 0;word-break:break-all}}</style>
+<link rel="stylesheet" href="/static/verify.css">
 </head><body><h1>道路交通事故认定书核验</h1>{body}</body></html>"""
 
 

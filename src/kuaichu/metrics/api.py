@@ -1,18 +1,28 @@
+import hmac
 import time
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kuaichu.auth.deps import Context
+from kuaichu.errors import NotAuthenticated, NotFound
 from kuaichu.metrics.service import LATENCY, REQUESTS, exposition, work_snapshot
 
 router = APIRouter(tags=["ops"])
 
 
 @router.get("/metrics", include_in_schema=False)
-async def metrics(context: Context) -> Response:
+async def metrics(request: Request, context: Context) -> Response:
+    """Prometheus scrape, with `Authorization: Bearer <KUAICHU_METRICS_TOKEN>`; without a
+    configured token the endpoint is not served at all."""
+    expected = context.settings.metrics_token
+    if not expected:
+        raise NotFound("未找到")
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(token.encode(), expected.encode()):
+        raise NotAuthenticated("需要监控令牌")
     snapshot = await context.database.read(work_snapshot)
     return Response(exposition(snapshot), media_type=CONTENT_TYPE_LATEST)
 

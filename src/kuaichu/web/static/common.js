@@ -12,13 +12,40 @@ const KC = {
     return sessionStorage.getItem(KC.tokenKey(page));
   },
 
-  setToken(page, token) {
+  setToken(page, token, refreshToken) {
     if (token) sessionStorage.setItem(KC.tokenKey(page), token);
     else sessionStorage.removeItem(KC.tokenKey(page));
+    // Staff logins: the access token lasts minutes; the refresh token (single use) gets the next.
+    if (refreshToken) sessionStorage.setItem(`${KC.tokenKey(page)}.refresh`, refreshToken);
+    else if (!token || refreshToken === null) sessionStorage.removeItem(`${KC.tokenKey(page)}.refresh`);
+  },
+
+  // One refresh at a time per page; resolves true when a new access token was stored.
+  refreshing: {},
+  refresh(page) {
+    const refreshToken = sessionStorage.getItem(`${KC.tokenKey(page)}.refresh`);
+    if (!refreshToken) return Promise.resolve(false);
+    if (!KC.refreshing[page]) {
+      KC.refreshing[page] = fetch("/api/auth/refresh", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ refresh_token: refreshToken }),
+      }).then(async (response) => {
+        if (!response.ok) {
+          KC.setToken(page, null);
+          return false;
+        }
+        const data = await response.json();
+        KC.setToken(page, data.access_token, data.refresh_token);
+        return true;
+      }).catch(() => false).finally(() => { delete KC.refreshing[page]; });
+    }
+    return KC.refreshing[page];
   },
 
   // fetch with the page's token; problem+json errors become an Error carrying the detail.
-  async api(page, method, path, body) {
+  // A staff token that lapsed (401) is refreshed once and the request sent again.
+  async api(page, method, path, body, retried = false) {
     const headers = {};
     const token = KC.token(page);
     if (token) headers.Authorization = `Bearer ${token}`;
@@ -33,6 +60,9 @@ const KC = {
     } catch {
       // fetch rejects only when no answer came back at all (offline, server unreachable).
       throw new Error(KC.NETWORK_FAILED);
+    }
+    if (response.status === 401 && !retried && !path.startsWith("/api/auth/") && (await KC.refresh(page))) {
+      return KC.api(page, method, path, body, true);
     }
     if (response.status === 204) return null;
     const type = response.headers.get("content-type") || "";
@@ -58,11 +88,29 @@ const KC = {
       }
       return false;
     };
-    socket.connect = () => {
+    socket.connect = async () => {
       clearTimeout(socket.timer);
       socket.timer = null;
+      if (socket.connecting) return;
+      // A one-time ticket opens the connection: the login token never goes into a URL.
+      socket.connecting = true;
+      let ticket;
+      try {
+        ticket = (await KC.api(page, "POST", "/api/auth/ws-ticket")).ticket;
+      } catch (error) {
+        if (onState) onState("closed");
+        if (!socket.closedByPage && error.status !== 401) {
+          const delay = Math.min(250 * 2 ** socket.retries, 5000);
+          socket.retries += 1;
+          socket.timer = setTimeout(socket.connect, delay);
+        }
+        return;
+      } finally {
+        socket.connecting = false;
+      }
+      if (socket.closedByPage) return;
       const scheme = location.protocol === "https:" ? "wss" : "ws";
-      const ws = new WebSocket(`${scheme}://${location.host}/ws?token=${encodeURIComponent(KC.token(page))}`);
+      const ws = new WebSocket(`${scheme}://${location.host}/ws?ticket=${encodeURIComponent(ticket)}`);
       socket.ws = ws;
       socket.heard = Date.now();
       ws.onopen = () => {
@@ -74,6 +122,8 @@ const KC = {
       ws.onmessage = (event) => {
         socket.heard = Date.now();
         const message = JSON.parse(event.data);
+        // The call's ICE servers (TURN credentials are time-limited) come with each connection.
+        if (message.type === "hello" && message.ice_servers) KC.iceServers = message.ice_servers;
         if (message.type !== "pong") onMessage(message);
       };
       ws.onclose = (event) => {
@@ -103,7 +153,7 @@ const KC = {
     // Back online: reconnect now rather than at the end of the back-off.
     socket.online = () => {
       if (socket.closedByPage) return;
-      if (!socket.ws || socket.ws.readyState === WebSocket.CLOSED) socket.connect();
+      if (!socket.connecting && (!socket.ws || socket.ws.readyState === WebSocket.CLOSED)) socket.connect();
     };
     window.addEventListener("online", socket.online);
     socket.reconnect = () => {
@@ -204,7 +254,7 @@ const KC = {
       password: document.getElementById("password").value,
     });
     if (!(Array.isArray(role) ? role : [role]).includes(result.role)) throw new Error(`该账号不是${roleName}`);
-    KC.setToken(page, result.access_token);
+    KC.setToken(page, result.access_token, result.refresh_token);
     return result;
   },
 
@@ -357,7 +407,8 @@ class CallLink {
 
   _newConnection(generation) {
     if (this.pc) this.pc.close();
-    const pc = new RTCPeerConnection({ iceServers: this.iceServers, iceTransportPolicy: this.iceTransportPolicy });
+    const iceServers = KC.iceServers || this.iceServers;
+    const pc = new RTCPeerConnection({ iceServers, iceTransportPolicy: this.iceTransportPolicy });
     this.pc = pc;
     this.generation = generation;
     window.kuaichuPeer = pc; // for diagnostics (and the browser tests read getStats from it)
