@@ -77,7 +77,14 @@ def collected_case(client: httpx.Client, reporter: dict[str, str]) -> LiveCase:
     answers the questions and the acts, takes the stills but 乙's plate, and lets it through."""
     operator = login(client, "op-live")
     case = client.post("/api/cases", json=XIHU, headers=reporter).json()
-    path = f"/api/cases/{case['id']}"
+    assert client.post(f"/api/cases/{case['id']}/take", headers=operator).status_code < 300
+    collect_and_evacuate(client, operator, case["id"])
+    return LiveCase(case["id"], case["number"], reporter)
+
+
+def collect_and_evacuate(client: httpx.Client, operator: dict[str, str], case_id: int) -> None:
+    """The collection of a case the operator has (in the call), then 撤离."""
+    path = f"/api/cases/{case_id}"
     facts = {
         "occurred_at": datetime.now(SHANGHAI).replace(microsecond=0).isoformat(),
         "address": "西湖区文三路与学院路交叉口",
@@ -92,7 +99,6 @@ def collected_case(client: httpx.Client, reporter: dict[str, str]) -> LiveCase:
         ]
     }
     for response in (
-        client.post(f"{path}/take", headers=operator),
         client.put(f"{path}/facts", json=facts, headers=operator),
         client.put(f"{path}/parties", json={"parties": [_party("张伟"), _party("李娜")]}, headers=operator),
         client.post(f"{path}/checks", headers=operator),
@@ -121,7 +127,6 @@ def collected_case(client: httpx.Client, reporter: dict[str, str]) -> LiveCase:
         client.post(f"{path}/evacuate", headers=operator),
     ):
         assert response.status_code < 300, response.text
-    return LiveCase(case["id"], case["number"], reporter)
 
 
 @contextmanager

@@ -519,7 +519,13 @@ async function report(where = null) {
   if (!(await consented())) return;
   let body = where;
   if (!body) {
-    const coords = await locate();
+    let coords;
+    try {
+      coords = await locate();
+    } catch (error) {
+      view("home-view"); // where the district and place can be typed instead
+      throw error;
+    }
     body = { lat: coords.latitude, lng: coords.longitude };
   }
   await startCamera();
@@ -562,6 +568,8 @@ function showStatus(status) {
 
 function showPosition(position, wait, text = null) {
   if (position == null) return;
+  // An estimate means someone is on duty again.
+  if (wait != null && party.service && party.service.reason === "nobody_on_duty") showService({ open: true });
   KC.text("position", String(position - 1));
   KC.text("photo-position", String(position - 1));
   KC.text("wait", text || waitText(wait));
@@ -613,6 +621,20 @@ function openSocket() {
 // The progress view watches its case too (pushes redraw it).
 function watchCase() {
   openSocket();
+}
+
+// Pushes are best effort (one may pass while the socket reconnects): while the case is in the
+// queue or the call, the page also reads its state every few seconds and catches up.
+const RESYNC_MS = 8000;
+
+async function resync() {
+  if (!party.caseId || !KC.token(PAGE)) return;
+  const live = ["wait-view", "call-view", "photo-view"].some((id) => !document.getElementById(id).hidden);
+  if (!live) return;
+  const status = await KC.api(PAGE, "GET", `/api/calls/${party.caseId}/queue`);
+  if (status.case_id !== party.caseId) return;
+  showStatus(status);
+  if (status.state !== party.state) await onState(status.state);
 }
 
 function showNetwork(state) {
@@ -887,6 +909,7 @@ async function start() {
   window.addEventListener("online", () => party.socket && party.socket.ws && party.socket.ws.readyState === WebSocket.OPEN
     ? KC.unbanner("network") : null);
   renderChecklist();
+  setInterval(() => resync().catch((error) => console.warn("resync", error)), RESYNC_MS);
   party.config = await KC.api(PAGE, "GET", "/api/calls/config");
   await KC.resume(PAGE, enter, () => view("login-view"));
 }
