@@ -8,6 +8,7 @@ from conftest import Api
 from flows import OTHER, determined_case, rear_end_decision
 from sqlalchemy import select
 
+from kuaichu.auth.models import User
 from kuaichu.auth.principal import Principal, Role
 from kuaichu.clock import FrozenClock
 from kuaichu.liability.models import Determination
@@ -74,7 +75,8 @@ async def test_the_determining_officer_cannot_review_own_determination(api: Api)
     case = await determined_case(api)
     await api.client.post(f"/api/cases/{case.id}/review", json=REASONS, headers=case.other)
     officer_id = await api.context.database.read(lambda s: s.scalar(select(Determination.officer_id)))
-    same_person = Principal(role=Role.REVIEWER, id=officer_id, label="原办案民警")
+    version = await api.context.database.read(lambda s: s.get(User, officer_id).session_version)  # type: ignore[union-attr]
+    same_person = Principal(role=Role.REVIEWER, id=officer_id, label="原办案民警", session_version=version)
     token = api.context.tokens.issue(same_person, api.context.clock.now())
     response = await api.client.post(
         f"/api/cases/{case.id}/review/decision",
