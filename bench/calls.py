@@ -65,7 +65,7 @@ def prepare(db_path: Path, callers: int, in_call: int) -> tuple[str, str]:
     upgrade(url)
     database = Database(url)
     now = SystemClock().now()
-    tokens = TokenService(SECRET, 24, 12)
+    tokens = TokenService(SECRET, 24, 60)
 
     def work(session: Session) -> str:
         jurisdictions = import_jurisdictions(session, read_feature_collection(DEMO_JURISDICTIONS))
@@ -128,12 +128,20 @@ async def receive(ws: ClientConnection, kind: str) -> dict[str, object]:
             return message
 
 
+async def socket_url(base: str, token: str) -> str:
+    """A page's WebSocket address: a one-time ticket, never the token, in the URL."""
+    async with httpx.AsyncClient(base_url=base) as http:
+        response = await http.post("/api/auth/ws-ticket", headers={"Authorization": f"Bearer {token}"})
+    response.raise_for_status()
+    return f"ws{base.removeprefix('http')}/ws?ticket={response.json()['ticket']}"
+
+
 async def offers(base: str, operator: str, rounds: int) -> list[float]:
     headers = {"Authorization": f"Bearer {operator}"}
     timings = []
     async with (
         httpx.AsyncClient(base_url=base, headers=headers) as http,
-        connect(f"ws{base.removeprefix('http')}/ws?token={operator}") as console,
+        connect(await socket_url(base, operator)) as console,
     ):
         await receive(console, "hello")
         for _ in range(rounds):
@@ -157,8 +165,8 @@ async def signaling(base: str, operator: str, party: str, rounds: int) -> list[f
             await http.get("/api/calls/current", headers={"Authorization": f"Bearer {operator}"})
         ).json()
     case_id = current["case_id"]
-    ws_url = f"ws{base.removeprefix('http')}/ws?token="
-    async with connect(ws_url + operator) as console, connect(ws_url + party) as phone:
+    console_url, phone_url = await socket_url(base, operator), await socket_url(base, party)
+    async with connect(console_url) as console, connect(phone_url) as phone:
         for ws in (console, phone):
             await ws.send(json.dumps({"type": "join", "case_id": case_id}))
             await receive(ws, "joined")

@@ -63,7 +63,7 @@ def prepare(db_path: Path, cases: int) -> tuple[list[int], str]:
             report_case(session, party_principal(f"138{i:08d}"), ReportIn(lat=30.26, lng=120.10), now).id
             for i in range(2 * cases)
         ]
-        token = TokenService(SECRET, 24, 12).issue(staff_principal(user), now)
+        token = TokenService(SECRET, 24, 60).issue(staff_principal(user), now)
         return ids, token
 
     result = database.write_sync(work)
