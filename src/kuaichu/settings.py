@@ -82,6 +82,8 @@ class Settings(BaseSettings):
     # [{"urls": "turn:turn.example:3478", "username": "kuaichu", "credential": "..."}].
     # Empty: host candidates only, enough on one network (and on loopback in the tests).
     ice_servers: list[dict[str, str | list[str]]] = Field(default_factory=list)
+    # "relay": call media only through TURN (the party's address stays hidden from the console).
+    ice_transport_policy: Literal["all", "relay"] = "all"
     # A dropped call keeps its operator this long before the case returns to the queue's head.
     call_grace_seconds: float = 60.0
     # Estimated wait before any call has been handled in the jurisdiction.

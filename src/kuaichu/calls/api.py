@@ -65,6 +65,7 @@ async def config(context: Context) -> CallConfigOut:
         # Anonymous: only servers without credentials; a logged-in page gets TURN (time-limited)
         # in its WebSocket's hello and from GET /api/auth/ice-servers.
         ice_servers=public_ice_servers(settings),
+        ice_transport_policy=settings.ice_transport_policy,
         recording_chunk_seconds=settings.recording_chunk_seconds,
         grace_seconds=settings.call_grace_seconds,
         catalogues={

@@ -170,6 +170,7 @@ class CurrentCallOut(BaseModel):
 
 class CallConfigOut(BaseModel):
     ice_servers: list[dict[str, Any]]
+    ice_transport_policy: str = "all"  # RTCPeerConnection's iceTransportPolicy
     recording_chunk_seconds: int
     grace_seconds: float
     # What the console's forms pick from.
