@@ -1,8 +1,9 @@
 """Calls that heal: the network goes away in the middle of a call and comes back; the video
 flows again without anyone pressing a button.
 
-What is cut is real: the media runs only through a TURN relay (coturn, started here; the
-server tells the pages `ice_transport_policy: relay`), and the relay is frozen (SIGSTOP) for
+What is cut is real: the media runs only through a TURN relay (coturn, started here, with the
+time-limited credentials the server hands the pages; the server tells them
+`ice_transport_policy: relay`), and the relay is frozen (SIGSTOP) for
 5, 15 and 30 seconds while the party's browser is offline (CDP network emulation). Chromium's
 offline emulation alone does not touch WebRTC media or an open WebSocket, so on its own it
 would cut nothing. Each length is cut three times in one call; the time from the network's
@@ -56,6 +57,7 @@ def wait_for_frames(page: Page, flowing: bool = True, timeout: float = 60.0) -> 
             raise TimeoutError(f"video frames {what} within {timeout} s")
 
 
+TURN_SECRET = "relay-shared-secret-for-the-test"
 OFFLINE = {"offline": True, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1}
 ONLINE = {**OFFLINE, "offline": False}
 
@@ -78,8 +80,8 @@ class Relay:
                 f"--listening-port={self.port}",
                 f"--min-port={low}",
                 f"--max-port={low + 99}",
-                "--lt-cred-mech",
-                "--user=kuaichu:relay-secret",
+                "--use-auth-secret",  # time-limited credentials, as deployed
+                f"--static-auth-secret={TURN_SECRET}",
                 "--realm=kuaichu.test",
                 "--allow-loopback-peers",
                 "--no-stun-backward-compatibility",
@@ -93,9 +95,12 @@ class Relay:
         assert self.process.poll() is None, (workdir / "turnserver.log").read_text(errors="replace")
 
     @property
-    def ice_servers(self) -> str:
-        url = f"turn:127.0.0.1:{self.port}?transport=udp"
-        return json.dumps([{"urls": url, "username": "kuaichu", "credential": "relay-secret"}])
+    def settings(self) -> dict[str, str]:
+        """The server's TURN settings: the pages get credentials from it on their socket."""
+        return {
+            "turn_urls": json.dumps([f"turn:127.0.0.1:{self.port}?transport=udp"]),
+            "turn_secret": TURN_SECRET,
+        }
 
     def freeze(self) -> None:
         self.process.send_signal(signal.SIGSTOP)
@@ -187,7 +192,7 @@ def test_video_flows_again_after_the_network_returns(
                 tmp_path / "data",
                 url,
                 1,
-                ice_servers=relay.ice_servers,
+                **relay.settings,
                 ice_transport_policy="relay",
                 service_hours_start="00:00",
                 service_hours_end="24:00",
