@@ -11,6 +11,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import select
+
+from kuaichu.audit.models import AuditEntry
+from kuaichu.auth.models import User
+from kuaichu.db import Database
 
 KUAICHU = [sys.executable, "-m", "kuaichu.cli"]
 
@@ -162,3 +167,33 @@ def test_the_demo_banner_names_its_drivers_and_what_their_checks_will_find(demo:
         assert expected in lines["王强"], expected
     # The addresses printed are the ones the demo serves on (its --port).
     assert f"{base}/workbench" in text
+
+
+def test_user_deactivate_role_and_password_end_the_accounts_sessions(tmp_path: Path) -> None:
+    env = _env(tmp_path / "data")
+
+    def kuaichu(*args: str, password: str | None = None) -> subprocess.CompletedProcess[str]:
+        entered = f"{password}\n{password}\n" if password else None
+        result = subprocess.run(
+            [*KUAICHU, *args], input=entered, env=env, capture_output=True, text=True, check=False
+        )
+        assert result.returncode == 0, result.stderr
+        return result
+
+    kuaichu("user", "add", "zhao", "--role", "supervisor", "--name", "赵监管", password="a-long-password")
+    database = Database(f"sqlite:///{tmp_path / 'data' / 'kuaichu.db'}")
+
+    def account() -> tuple[bool, str, int]:
+        user = database.write_sync(lambda s: s.scalars(select(User).where(User.username == "zhao")).one())
+        return user.active, user.role, user.session_version
+
+    assert account() == (True, "supervisor", 0)
+    assert "is now admin" in kuaichu("user", "role", "zhao", "admin").stdout
+    assert account() == (True, "admin", 1)
+    kuaichu("user", "password", "zhao", password="another-long-password")
+    assert account() == (True, "admin", 2)
+    assert "deactivated zhao" in kuaichu("user", "deactivate", "zhao").stdout
+    assert account() == (False, "admin", 3)
+    actions = database.write_sync(lambda s: list(s.scalars(select(AuditEntry.action))))
+    assert {"user_role_changed", "user_password_changed", "user_deactivated"} <= set(actions)
+    database.dispose()
