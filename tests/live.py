@@ -150,6 +150,17 @@ def wait_until(probe: Callable[[], T | None], timeout: float = 15.0, what: str =
         time.sleep(0.05)
 
 
+def until_true(page: Page, script: str, timeout: float = 20.0, what: str = "the page's probe") -> None:
+    """For an async probe in the page (getStats): Playwright's wait_for_function takes the
+    promise an async function returns as a true answer at once, so the probe is run here
+    again and again (page.evaluate awaits it) until it answers true."""
+    deadline = time.monotonic() + timeout
+    while page.evaluate(script) is not True:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out waiting for {what}")
+        page.wait_for_timeout(100)
+
+
 def latest_sms(database: Database, phone: str) -> str | None:
     def read(session: Session) -> str | None:
         return session.scalars(

@@ -22,7 +22,7 @@ from conftest import (
     requires_redis,
 )
 from factories import id_number
-from live import call_pages, latest_sms, prepare_database, servers, wait_until
+from live import call_pages, latest_sms, prepare_database, servers, until_true, wait_until
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -116,8 +116,10 @@ def run_call(
     # The call: real frames both ways.
     expect(console.locator("#call-view")).to_be_visible()
     expect(party.locator("#call-view")).to_be_visible()
-    party.wait_for_function(FRAMES_ARRIVE, polling=100, timeout=20_000)
-    console.wait_for_function(FRAMES_ARRIVE, polling=100, timeout=20_000)
+    until_true(party, FRAMES_ARRIVE, what="frames")
+    until_true(console, FRAMES_ARRIVE, what="frames")
+    # The operator sees that the party was told what is recorded, and agreed.
+    expect(console.locator("#consent-line")).to_contain_text("当事人已阅读并同意录音录像告知")
 
     if reconnect:
         # The party's connection drops; the page reconnects by itself and the same operator
@@ -125,8 +127,8 @@ def run_call(
         first_peer = party.evaluate_handle("window.kuaichuPeer")
         party.evaluate("party.socket.ws.close()")
         party.wait_for_function("(old) => window.kuaichuPeer !== old", arg=first_peer, timeout=20_000)
-        party.wait_for_function(FRAMES_ARRIVE, polling=100, timeout=20_000)
-        console.wait_for_function(FRAMES_ARRIVE, polling=100, timeout=20_000)
+        until_true(party, FRAMES_ARRIVE, what="frames")
+        until_true(console, FRAMES_ARRIVE, what="frames")
 
     # Collection: facts, then the parties; the registries fill in 李娜 from her plate.
     console.fill("#address", "西湖区文三路与学院路交叉口")
@@ -179,6 +181,10 @@ def run_call(
     party.click("#evacuate-ok")
     expect(party.locator("#timeline li").first).to_be_visible()
     expect(party.locator("#timeline")).to_contain_text("已通知撤离现场")
+    # The call's recording chunks are one line, with their count.
+    recordings = party.locator("#timeline li", has_text="通话录像")
+    expect(recordings).to_have_count(1)
+    expect(recordings).to_contain_text(re.compile(r"通话录像 \d+ 段"))
 
     def facts(session: Session) -> tuple[str, list[tuple[str, str, int]], int]:
         case = session.scalars(select(Case).where(Case.reporter_phone == PARTY_PHONE)).one()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from conftest import STAFF_PASSWORD, requires_chromium
 from factories import JPEG_BYTES
-from live import call_pages, latest_sms, prepare_database, servers, wait_until
+from live import call_pages, latest_sms, prepare_database, servers, until_true, wait_until
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -67,7 +67,15 @@ def test_photo_mode_is_handled_without_a_call(browser: Browser, tmp_path: Path, 
                 {"name": f"shot-{index}.jpg", "mimeType": "image/jpeg", "buffer": JPEG_BYTES}
             )
             expect(shots.nth(index)).to_have_class("done")
+        expect(party.locator("#photo-position")).to_have_text("0")  # still in the queue, first
         party.screenshot(path=str(artifacts_dir / "photo-mode-party.png"))
+        # 完成: the photos are handed in; a reload comes back to this, not to the video call.
+        party.click("#photo-done")
+        expect(party.locator("#photo-submitted")).to_be_visible()
+        party.reload()
+        expect(party.locator("#photo-view")).to_be_visible()
+        expect(party.locator("#photo-submitted")).to_be_visible()
+        expect(party.locator("#photo-to-video")).to_be_visible()  # the way back to video
 
         console.click("#take-next")
         expect(console.locator("#call-state")).to_contain_text("拍照模式")
@@ -137,5 +145,5 @@ def test_voice_only_call(browser: Browser, tmp_path: Path) -> None:
         expect(party.locator("#message")).to_contain_text("仅语音")
         console.click("#take-next")
         expect(console.locator("#call-mode")).to_contain_text("仅语音")
-        console.wait_for_function(VOICE_ONLY, polling=200, timeout=20_000)
+        until_true(console, VOICE_ONLY, what="voice only")
     database.dispose()
