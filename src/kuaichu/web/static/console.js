@@ -76,6 +76,7 @@ function renderQueue() {
 
 async function takeNext() {
   const offer = await KC.api(PAGE, "POST", "/api/calls/take-next");
+  if (offer.presence) showPresence(offer.presence); // 通话中
   await enterCall(offer.case_id, offer.mode);
 }
 
@@ -172,6 +173,7 @@ async function onMessage(message) {
       await resync();
       break;
     case "offer":
+      if (message.presence) showPresence(message.presence);
       await enterCall(message.case_id, message.mode);
       break;
     case "queue_changed":
