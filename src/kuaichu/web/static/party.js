@@ -355,6 +355,9 @@ async function resume(caseId, status = null) {
     remembered.write({ caseId, screen: same && last.screen === "photo" ? "photo" : "call" });
     if (status) showStatus(status);
     if (same && last.screen === "photo") {
+      // The shots already handed in stay ticked after a reload.
+      const items = await KC.api(PAGE, "GET", `/api/cases/${caseId}/evidence`).catch(() => []);
+      for (const item of items) if (SHOTS.some(([kind]) => kind === item.kind)) party.photos.add(item.kind);
       showPhotoMode(Boolean(last.photosSubmitted));
     } else {
       await startCamera();
@@ -509,6 +512,7 @@ async function consented() {
     document.getElementById("consent-back").onclick = () => guarded(async () => {
       resolve(false);
       await home();
+      say("不同意录音录像的，无法使用视频快处，请拨打122报警，由民警现场处理");
     });
   });
 }
