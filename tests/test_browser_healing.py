@@ -65,7 +65,7 @@ ONLINE = {**OFFLINE, "offline": False}
 class Relay:
     """A coturn TURN relay on loopback with a fixed user; freeze() cuts every relayed packet."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, *options: str) -> None:
         self.port = free_port()
         low = 50000 + (self.port % 100) * 100
         self.process = subprocess.Popen(
@@ -85,6 +85,7 @@ class Relay:
                 "--realm=kuaichu.test",
                 "--allow-loopback-peers",
                 "--no-stun-backward-compatibility",
+                *options,
                 f"--pidfile={workdir / 'turnserver.pid'}",
                 f"--log-file={workdir / 'turnserver.log'}",
             ],
@@ -124,7 +125,7 @@ def relay(tmp_path: Path) -> Iterator[Relay]:
     turn.stop()
 
 
-def start_call(party: Page, console: Page, database: Database) -> None:
+def start_call(party: Page, console: Page, database: Database, frames: bool = True) -> None:
     console.goto("/console")
     console.fill("#username", "op-live")
     console.fill("#password", STAFF_PASSWORD)
@@ -140,6 +141,9 @@ def start_call(party: Page, console: Page, database: Database) -> None:
     party.click("#report")
     party.click("#consent-agree")  # the notice of what is recorded, agreed
     expect(party.locator("#call-view")).to_be_visible(timeout=15_000)
+    if not frames:
+        expect(party.locator("#call-state")).to_have_text("已接通交警坐席", timeout=30_000)
+        return
     wait_for_frames(party, timeout=30)
     wait_for_frames(console, timeout=30)
     # Only the relay carries the media: cutting it cuts the call.
@@ -206,4 +210,28 @@ def test_video_flows_again_after_the_network_returns(
             # Still the same case and the same operator: the call was kept through the outage.
             expect(console.locator("#call-view")).to_be_visible()
     finally:
+        database.dispose()
+
+
+@requires_chromium
+@requires_coturn
+def test_a_weak_link_suggests_voice_only(browser: Browser, tmp_path: Path) -> None:
+    """A relay that lets only a trickle through (coturn's per-session bandwidth cap): the
+    party's page reads the loss and the bitrate and suggests 仅语音; one tap switches."""
+    narrow = Relay(tmp_path, "--max-bps=12000")
+    url = f"sqlite:///{tmp_path / 'kuaichu.db'}"
+    database = prepare_database(url)
+    try:
+        with (
+            servers(tmp_path / "data", url, 1, ice_transport_policy="relay", **narrow.settings) as (server,),
+            call_pages(browser, server.url, server.url) as (party, console),
+        ):
+            start_call(party, console, database, frames=False)
+            weak = party.locator('#banners [data-banner="weak"]')
+            expect(weak).to_contain_text("建议切换为仅语音", timeout=30_000)
+            weak.get_by_role("button", name="切换为仅语音").click()
+            expect(party.locator("#message")).to_have_text("已切换为仅语音")
+            expect(weak).to_be_hidden()
+    finally:
+        narrow.stop()
         database.dispose()
