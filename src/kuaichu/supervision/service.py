@@ -137,6 +137,12 @@ AUDIT_ACTION_LABELS = {
     "download_document": "下载事故认定书",
     "login": "登录",
     "login_failed": "登录失败",
+    "staff_lockout": "登录失败过多，已锁定",
+    "refresh_reuse": "登录凭证被重复使用，会话已终止",
+    "user_deactivated": "停用账号",
+    "user_activated": "启用账号",
+    "user_role_changed": "变更账号角色",
+    "user_password_changed": "修改账号密码",
 }
 
 
