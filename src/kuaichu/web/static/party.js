@@ -128,7 +128,13 @@ async function enter() {
   if (active) {
     await resume(active.case_id, active);
   } else if (last.caseId) {
-    await resume(last.caseId);
+    try {
+      await resume(last.caseId);
+    } catch (error) {
+      if (error.status === 401) throw error;
+      console.warn("remembered case", error); // another phone's case, or gone: start afresh
+      await home();
+    }
   } else {
     await home();
   }
