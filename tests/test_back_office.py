@@ -1,10 +1,16 @@
 """What the officer decides on and the reviewer checks (the case file), the reviewer's period,
 and the supervisor's replay in words: issue 8's back office, through the API."""
 
+import re
+from pathlib import Path
+
 from casework import PLATE_COVERED, REASONING, collected_case, determined
 from conftest import Api
 
+import kuaichu
 from kuaichu.auth.principal import Role
+from kuaichu.cases.service import EVENT_LABELS
+from kuaichu.supervision.service import AUDIT_ACTION_LABELS
 
 
 async def test_the_officer_reads_checks_eligibility_acts_and_impact_points(api: Api) -> None:
@@ -76,3 +82,16 @@ async def test_the_replay_tells_the_override_and_the_decisions_in_words(api: Api
     ]
     assert determination["reasoning"] == REASONING
     assert all(item["kind_label"] for item in replay["evidence"])
+
+
+def test_every_action_the_audit_log_records_has_a_chinese_label() -> None:
+    """The replay shows each audit entry by its label; an action without one would show its key."""
+    source = Path(kuaichu.__file__).parent
+    recorded = {
+        action
+        for path in source.rglob("*.py")
+        for action in re.findall(r'audit\.record\(\s*\w+,\s*[^,]+,\s*"([a-z_]+)"', path.read_text())
+    }
+    assert len(recorded) > 20
+    unlabelled = sorted(recorded - AUDIT_ACTION_LABELS.keys() - EVENT_LABELS.keys())
+    assert unlabelled == []
