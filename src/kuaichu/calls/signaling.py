@@ -169,13 +169,16 @@ class PageConnection:
                 await self._send_position(case_id, QueueSnapshot.from_message(message))
 
             await self.follow(f"queue:{case_id}", f"queue:{case.jurisdiction_id}", queue_changed)
-            if case.state == CaseState.QUEUED:
-                rules = CallRules.from_settings(self.context.settings)
-                now = self.context.clock.now()
-                current = await self.context.database.read(
-                    lambda s: service.snapshot(s, case.jurisdiction_id, rules, now)
-                )
-                await self._send_position(case_id, current)
+        # Read the state again now that the pushes are followed: a change committed between the
+        # first read and the subscription would otherwise be missed by the page.
+        case = await self.context.database.read(lambda s: service.check_may_watch(s, self.principal, case_id))
+        if self.principal.role is Role.PARTY and case.state == CaseState.QUEUED:
+            rules = CallRules.from_settings(self.context.settings)
+            now = self.context.clock.now()
+            current = await self.context.database.read(
+                lambda s: service.snapshot(s, case.jurisdiction_id, rules, now)
+            )
+            await self._send_position(case_id, current)
         await self.send({"type": "watching", "case_id": case_id, "state": case.state})
 
     async def _send_position(self, case_id: int, current: QueueSnapshot) -> None:
