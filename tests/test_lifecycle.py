@@ -80,6 +80,6 @@ def test_a_role_the_transition_is_not_for_is_refused(database: Database, action:
 
 
 def test_every_state_but_the_final_ones_can_be_left() -> None:
-    final = {CaseState.CLOSED, CaseState.ABANDONED, CaseState.TRANSFERRED}
+    final = {CaseState.CLOSED, CaseState.ABANDONED, CaseState.TRANSFERRED, CaseState.ORDINARY_PROCEDURE}
     sources = set().union(*(t.sources for t in TRANSITIONS.values()))
     assert sources == set(CaseState) - final
