@@ -10,6 +10,12 @@ import httpx
 import pytest
 from conftest import STAFF_PASSWORD, XIHU
 from live import latest_sms, prepare_database, servers, wait_until
+from sqlalchemy.orm import Session
+
+from kuaichu.auth.principal import Role
+from kuaichu.auth.service import create_insurer, create_user
+from kuaichu.clock import SystemClock
+from kuaichu.db import Database
 
 SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
 PHONE = "13800004444"
@@ -20,11 +26,42 @@ def _staff_token(client: httpx.Client, username: str) -> str:
     return response.json()["access_token"]
 
 
+def _identities(client: httpx.Client, database: Database, party: str) -> dict[str, list[str]]:
+    """Every kind of caller, as schemathesis headers: nobody, a party, each staff role, an insurer."""
+
+    def create(session: Session) -> str:
+        now = SystemClock().now()
+        create_user(
+            session,
+            username="supervisor-fuzz",
+            password=STAFF_PASSWORD,
+            role=Role.SUPERVISOR,
+            display_name="监管",
+            jurisdiction_id=None,
+            now=now,
+        )
+        _, key = create_insurer(session, code="PICC", name="中国人民财产保险", webhook_url=None, now=now)
+        return key
+
+    insurer_key = database.write_sync(create)
+    bearer = {
+        "party": party,
+        **{name: _staff_token(client, name) for name in ("op-live", "officer-live", "reviewer-live")},
+        "supervisor": _staff_token(client, "supervisor-fuzz"),
+    }
+    return {
+        "anonymous": [],
+        **{name: ["-H", f"Authorization: Bearer {token}"] for name, token in bearer.items()},
+        "insurer": ["-H", f"X-API-Key: {insurer_key}"],
+    }
+
+
+@pytest.mark.slow
 @pytest.mark.skipif(
     not SCHEMATHESIS.exists() and not shutil.which("schemathesis"), reason="schemathesis missing"
 )
-def test_generated_requests_never_cause_a_server_error(tmp_path: Path) -> None:
-    database_url = f"sqlite:///{tmp_path / 'kuaichu.db'}"
+def test_generated_requests_never_cause_a_server_error(tmp_path: Path, database_url: str) -> None:
+    """On SQLite and on PostgreSQL, as every kind of caller."""
     database = prepare_database(database_url)
     with (
         servers(tmp_path / "data", database_url, 1) as (server,),
@@ -34,7 +71,7 @@ def test_generated_requests_never_cause_a_server_error(tmp_path: Path) -> None:
         code = wait_until(lambda: latest_sms(database, PHONE), what="login SMS").split("验证码为")[1][:6]
         party = client.post("/api/auth/party", json={"phone": PHONE, "code": code}).json()["access_token"]
         client.post("/api/cases", json=XIHU, headers={"Authorization": f"Bearer {party}"}).raise_for_status()
-        for token in (party, _staff_token(client, "op-live"), _staff_token(client, "officer-live")):
+        for who, headers in _identities(client, database, party).items():
             result = subprocess.run(
                 [
                     str(SCHEMATHESIS),
@@ -48,14 +85,13 @@ def test_generated_requests_never_cause_a_server_error(tmp_path: Path) -> None:
                     "sms-code",
                     "--seed",
                     "1",
-                    "-H",
-                    f"Authorization: Bearer {token}",
+                    *headers,
                 ],
                 capture_output=True,
                 text=True,
                 check=False,
                 timeout=600,
             )
-            assert result.returncode == 0, result.stdout[-4000:]
+            assert result.returncode == 0, f"as {who}: " + result.stdout[-4000:]
         assert not [line for line in server.log if "unhandled error" in line]
     database.dispose()
