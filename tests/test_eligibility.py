@@ -2,19 +2,8 @@
 
 import pytest
 from conftest import Api
+from flows import NO_CIRCUMSTANCES as CLEAR
 from test_registry_checks import case_in_call
-
-CLEAR = {
-    "injury": False,
-    "vehicles_immovable": False,
-    "facts_disputed": False,
-    "drink_or_drugs_suspected": False,
-    "overload_or_speeding_suspected": False,
-    "plate_missing_or_forged": False,
-    "party_left_scene": False,
-    "deliberate": False,
-    "public_facility_damage_unknown_owner": False,
-}
 
 
 async def assess(api: Api, case_id: int, operator: dict[str, str]) -> dict[str, object]:
