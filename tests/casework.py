@@ -33,11 +33,11 @@ async def collected_case(api: Api) -> CollectedCase:
     case through without that still, with a written reason. Left at 'evacuated'."""
     client = api.client
     await demo_registry(api)
-    zhang, li = api.party_token(ZHANG), api.party_token(LI)
+    zhang, li = await api.agreed_party(ZHANG), api.party_token(LI)
     operator = await api.staff("op-xihu", Role.OPERATOR, "330106")
     officer = await api.staff("officer-xihu", Role.OFFICER, "330106")
-    reported = (await client.post("/api/cases", json=XIHU, headers=zhang)).json()
-    case_id = reported["id"]
+    reported = (await client.post("/api/calls", json=XIHU, headers=zhang)).json()
+    case_id = reported["case_id"]
     li_said = {**demo_party("李娜"), "policy_number": SAID_POLICY}
     parties = {"parties": [demo_party("张伟"), li_said]}
     steps = [

@@ -85,9 +85,9 @@ async def in_call_case(api: Api, *names: str) -> tuple[int, dict[str, str]]:
     """张伟 reports; the operator takes the call and records the facts and the named parties."""
     await demo_registry(api)
     client = api.client
-    reporter = api.party_token(REPORTER)
+    reporter = await api.agreed_party(REPORTER)
     operator = await api.staff("op-xihu", Role.OPERATOR, "330106")
-    case_id = (await client.post("/api/cases", json=XIHU, headers=reporter)).json()["id"]
+    case_id = (await client.post("/api/calls", json=XIHU, headers=reporter)).json()["case_id"]
     parties = {"parties": [demo_party(name) for name in names]}
     for response in (
         await client.post(f"/api/cases/{case_id}/take", headers=operator),

@@ -14,6 +14,7 @@ from factories import JPEG_BYTES
 from live import LiveServer, latest_sms, prepare_database, servers, wait_until
 
 from kuaichu.clock import SHANGHAI, local
+from kuaichu.consent.notice import PRIVACY_NOTICE_VERSION
 from kuaichu.db import Database
 from kuaichu.registries.synthetic import demo_drivers
 
@@ -73,13 +74,16 @@ def party_login(client: httpx.Client, database: Database, phone: str) -> dict[st
 
 
 def collected_case(client: httpx.Client, reporter: dict[str, str]) -> LiveCase:
-    """张伟 (甲, `reporter`) reports; the operator records 李娜 (乙) behind him, runs the checks,
-    answers the questions and the acts, takes the stills but 乙's plate, and lets it through."""
+    """张伟 (甲, `reporter`) agrees to the recording notice and reports; the operator records
+    李娜 (乙) behind him, runs the checks, answers the questions and the acts, takes the stills
+    but 乙's plate, and lets it through."""
     operator = login(client, "op-live")
-    case = client.post("/api/cases", json=XIHU, headers=reporter).json()
-    assert client.post(f"/api/cases/{case['id']}/take", headers=operator).status_code < 300
-    collect_and_evacuate(client, operator, case["id"])
-    return LiveCase(case["id"], case["number"], reporter)
+    notice = {"version": PRIVACY_NOTICE_VERSION}
+    client.post("/api/consents", json=notice, headers=reporter).raise_for_status()
+    case = client.post("/api/calls", json=XIHU, headers=reporter).json()
+    assert client.post(f"/api/cases/{case['case_id']}/take", headers=operator).status_code < 300
+    collect_and_evacuate(client, operator, case["case_id"])
+    return LiveCase(case["case_id"], case["number"], reporter)
 
 
 def collect_and_evacuate(client: httpx.Client, operator: dict[str, str], case_id: int) -> None:

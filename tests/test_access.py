@@ -10,10 +10,10 @@ from kuaichu.auth.principal import Role
 
 @pytest.fixture
 async def xihu_case(api: Api) -> int:
-    reporter = await api.party("13800000001")
-    response = await api.client.post("/api/cases", json=XIHU, headers=reporter)
+    reporter = await api.agreed_party("13800000001")
+    response = await api.client.post("/api/calls", json=XIHU, headers=reporter)
     assert response.status_code == 201, response.text
-    return response.json()["id"]
+    return response.json()["case_id"]
 
 
 async def test_party_cannot_read_a_strangers_case(api: Api, xihu_case: int) -> None:
@@ -67,17 +67,17 @@ async def test_requests_without_a_valid_token_are_refused(api: Api, xihu_case: i
 
 
 async def test_a_report_outside_every_jurisdiction_is_refused_clearly(api: Api) -> None:
-    reporter = await api.party("13800000001")
-    response = await api.client.post("/api/cases", json={"lat": 39.9, "lng": 116.4}, headers=reporter)
+    reporter = await api.agreed_party("13800000001")
+    response = await api.client.post("/api/calls", json={"lat": 39.9, "lng": 116.4}, headers=reporter)
     assert response.status_code == 422
     assert "不在本系统服务的辖区内" in response.json()["detail"]
     assert (await api.client.get("/api/cases", headers=reporter)).json() == []
 
 
 async def test_shangcheng_reports_go_to_shangcheng(api: Api) -> None:
-    reporter = await api.party("13800000001")
-    response = await api.client.post("/api/cases", json=SHANGCHENG, headers=reporter)
-    assert response.json()["jurisdiction_name"] == "上城区"
+    reporter = await api.agreed_party("13800000001")
+    response = await api.client.post("/api/calls", json=SHANGCHENG, headers=reporter)
+    assert response.json()["service"]["jurisdiction_name"] == "上城区"
 
 
 async def test_the_reporters_phone_is_whole_for_the_operator_and_masked_for_the_other_party(

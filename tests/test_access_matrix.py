@@ -262,11 +262,12 @@ async def walk(
 
 
 async def test_a_queued_case(api: Api) -> None:
-    owner = api.party_token(REPORTER)
-    response = await api.client.post("/api/cases", json=XIHU, headers=owner)
+    owner = await api.agreed_party(REPORTER)
+    response = await api.client.post("/api/calls", json=XIHU, headers=owner)
     assert response.status_code == 201, response.text
     operator = await api.staff("op-xihu", Role.OPERATOR, "330106")
-    await walk(api, QUEUED_WALK, await callers(api, owner, operator), {"case_id": response.json()["id"]})
+    ids = {"case_id": response.json()["case_id"]}
+    await walk(api, QUEUED_WALK, await callers(api, owner, operator), ids)
 
 
 async def test_a_case_from_the_call_to_the_claim(api: Api) -> None:

@@ -10,9 +10,9 @@ from kuaichu.auth.principal import Role
 
 @pytest.fixture
 async def in_call(api: Api) -> tuple[int, dict[str, str]]:
-    reporter = api.party_token("13800000001")
+    reporter = await api.agreed_party("13800000001")
     operator = await api.staff("op-xihu", Role.OPERATOR, "330106")
-    case_id = (await api.client.post("/api/cases", json=XIHU, headers=reporter)).json()["id"]
+    case_id = (await api.client.post("/api/calls", json=XIHU, headers=reporter)).json()["case_id"]
     await api.client.post(f"/api/cases/{case_id}/take", headers=operator)
     return case_id, operator
 
@@ -103,9 +103,9 @@ async def test_responsibility_grades_that_cannot_stand_together_are_refused(
 @pytest.mark.parametrize(
     ("method", "path", "body"),
     [
-        ("post", "/api/cases", "not json"),
-        ("post", "/api/cases", {"lat": "north", "lng": 120}),
-        ("post", "/api/cases", {"lat": 930, "lng": 120}),
+        ("post", "/api/calls", "not json"),
+        ("post", "/api/calls", {"lat": "north", "lng": 120}),
+        ("post", "/api/calls", {"lat": 930, "lng": 120}),
         ("get", "/api/cases/abc", None),
         ("get", "/api/cases?state=flying", None),
         ("get", "/api/cases/99999999999999999999999", None),

@@ -56,7 +56,7 @@ async def test_each_role_searches_its_own_scope_and_sees_phones_only_when_it_nee
     assert response.status_code == 404
 
     # A case reported in another jurisdiction by the same phone stays out of this officer's scope.
-    other = (await api.client.post("/api/cases", json=SHANGCHENG, headers=case.zhang)).json()
+    other = (await api.client.post("/api/calls", json=SHANGCHENG, headers=case.zhang)).json()
     assert [c["number"] for c in await search(api, case.officer, ZHANG)] == [case.number]
     assert {c["number"] for c in await search(api, supervisor, ZHANG)} == {case.number, other["number"]}
 

@@ -241,7 +241,8 @@ async def test_a_determination_needs_its_reasoning(api: Api) -> None:
 
 async def test_the_officer_sends_a_case_back_and_the_party_calls_back_into_it_at_the_head(api: Api) -> None:
     case = await evacuated_case(api)
-    waiting = (await api.client.post("/api/cases", json=XIHU, headers=api.party_token("13600000004"))).json()
+    newcomer = await api.agreed_party("13600000004")
+    waiting = (await api.client.post("/api/calls", json=XIHU, headers=newcomer)).json()
 
     sent = await api.client.post(
         f"/api/cases/{case.id}/send-back", json={"reason": "缺少乙车右前部近景"}, headers=case.officer
@@ -258,7 +259,7 @@ async def test_the_officer_sends_a_case_back_and_the_party_calls_back_into_it_at
     assert called.json()["case_id"] == case.id
     assert called.json()["position"] == 1  # ahead of the call that was already waiting
     queue = (await api.client.get("/api/calls/queue", headers=case.operator)).json()
-    assert [w["case_id"] for w in queue["waiting"]] == [case.id, waiting["id"]]
+    assert [w["case_id"] for w in queue["waiting"]] == [case.id, waiting["case_id"]]
     again = await api.client.post(f"/api/cases/{case.id}/call-back", headers=case.reporter)
     assert again.status_code == 409
     timeline = (await api.client.get(f"/api/cases/{case.id}/timeline", headers=case.officer)).json()

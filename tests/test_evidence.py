@@ -13,9 +13,9 @@ PNG_BYTES = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + b"\x00" * 256
 
 
 async def _case_in_call(api: Api) -> tuple[int, dict[str, str], dict[str, str]]:
-    reporter = api.party_token("13800000001")
+    reporter = await api.agreed_party("13800000001")
     operator = await api.staff("op-xihu", Role.OPERATOR, "330106")
-    case_id = (await api.client.post("/api/cases", json=XIHU, headers=reporter)).json()["id"]
+    case_id = (await api.client.post("/api/calls", json=XIHU, headers=reporter)).json()["case_id"]
     assert (await api.client.post(f"/api/cases/{case_id}/take", headers=operator)).status_code == 200
     return case_id, reporter, operator
 
@@ -79,8 +79,8 @@ async def test_an_unknown_evidence_kind_is_a_clear_error(api: Api) -> None:
 
 
 async def test_a_party_may_add_photos_while_waiting(api: Api) -> None:
-    reporter = api.party_token("13800000001")
-    case_id = (await api.client.post("/api/cases", json=XIHU, headers=reporter)).json()["id"]
+    reporter = await api.agreed_party("13800000001")
+    case_id = (await api.client.post("/api/calls", json=XIHU, headers=reporter)).json()["case_id"]
     response = await upload_jpeg(api.client, reporter, case_id, kind="vehicle_overview")
     assert response.status_code == 201
     assert response.json()["uploaded_by"] == "party"

@@ -8,6 +8,7 @@ from flows import collect_evidence, demo_registry
 
 from kuaichu.auth.principal import Role
 from kuaichu.clock import SHANGHAI, FrozenClock
+from kuaichu.consent.notice import PRIVACY_NOTICE_VERSION
 
 REPORTER = "13800000001"
 OTHER = "13900000002"
@@ -19,14 +20,17 @@ async def test_a_rear_end_collision_from_one_tap_to_closed(api: Api, clock: Froz
     operator = await api.staff("op-xihu", Role.OPERATOR, "330106")
     officer = await api.staff("officer-xihu", Role.OFFICER, "330106")
 
-    # 1. 当事人报警: the GPS point picks 西湖区 and the case joins its queue.
-    response = await client.post("/api/cases", json=XIHU, headers=reporter)
+    # 1. 当事人报警: having agreed to the recording notice, one tap; the GPS point picks 西湖区
+    # and the case joins its queue.
+    notice = {"version": PRIVACY_NOTICE_VERSION}
+    assert (await client.post("/api/consents", json=notice, headers=reporter)).status_code == 201
+    response = await client.post("/api/calls", json=XIHU, headers=reporter)
     assert response.status_code == 201, response.text
     case = response.json()
-    assert case["state"] == "queued"
-    assert case["jurisdiction_code"] == "330106"
+    assert case["state"] == "queued" and case["position"] == 1
+    assert case["service"]["jurisdiction_code"] == "330106"
     assert case["number"].startswith("33010620261125")
-    case_id = case["id"]
+    case_id = case["case_id"]
     queue = (await client.get("/api/cases?state=queued", headers=operator)).json()
     assert [c["id"] for c in queue] == [case_id]
 

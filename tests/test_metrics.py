@@ -12,8 +12,8 @@ def settings(settings: Settings) -> Settings:
 
 
 async def test_metrics_report_cases_by_state_and_requests_by_route(api: Api) -> None:
-    reporter = api.party_token("13800000001")
-    await api.client.post("/api/cases", json=XIHU, headers=reporter)
+    reporter = await api.agreed_party("13800000001")
+    await api.client.post("/api/calls", json=XIHU, headers=reporter)
     await api.client.get("/api/cases/12345", headers=reporter)
     assert (await api.client.get("/metrics")).status_code == 401
     wrong = await api.client.get("/metrics", headers={"Authorization": "Bearer guess"})

@@ -164,9 +164,9 @@ def test_the_synthetic_registry_is_deterministic_valid_and_has_every_problem() -
 
 async def case_in_call(api: Api, *names: str) -> tuple[int, dict[str, str]]:
     await api.context.database.write(lambda s: load(s, demo_drivers(ACCIDENT_DAY)))
-    reporter = api.party_token("13800000001")
+    reporter = await api.agreed_party("13800000001")
     operator = await api.staff("op-xihu", Role.OPERATOR, "330106")
-    case_id = (await api.client.post("/api/cases", json=XIHU, headers=reporter)).json()["id"]
+    case_id = (await api.client.post("/api/calls", json=XIHU, headers=reporter)).json()["case_id"]
     await api.client.post(f"/api/cases/{case_id}/take", headers=operator)
     await api.client.put(f"/api/cases/{case_id}/facts", json=FACTS, headers=operator)
     response = await api.client.put(
@@ -212,9 +212,9 @@ async def test_a_changed_party_entry_drops_the_old_results(api: Api) -> None:
 
 
 async def test_checks_need_parties_first(api: Api) -> None:
-    reporter = api.party_token("13800000001")
+    reporter = await api.agreed_party("13800000001")
     operator = await api.staff("op-xihu", Role.OPERATOR, "330106")
-    case_id = (await api.client.post("/api/cases", json=XIHU, headers=reporter)).json()["id"]
+    case_id = (await api.client.post("/api/calls", json=XIHU, headers=reporter)).json()["case_id"]
     await api.client.post(f"/api/cases/{case_id}/take", headers=operator)
     response = await api.client.post(f"/api/cases/{case_id}/checks", headers=operator)
     assert response.status_code == 422

@@ -14,9 +14,9 @@ from kuaichu.registries.synthetic import demo_drivers, load
 async def case_taken(api: Api, load_demo_drivers: bool = True) -> tuple[int, dict[str, str]]:
     if load_demo_drivers:
         await api.context.database.write(lambda s: load(s, demo_drivers(ACCIDENT_DAY)))
-    reporter = api.party_token("13800000001")
+    reporter = await api.agreed_party("13800000001")
     operator = await api.staff("op-xihu", Role.OPERATOR, "330106")
-    case_id = (await api.client.post("/api/cases", json=XIHU, headers=reporter)).json()["id"]
+    case_id = (await api.client.post("/api/calls", json=XIHU, headers=reporter)).json()["case_id"]
     await api.client.post(f"/api/cases/{case_id}/take", headers=operator)
     return case_id, operator
 

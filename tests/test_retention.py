@@ -113,8 +113,8 @@ async def test_a_file_another_case_still_keeps_is_not_deleted(api: Api, clock: F
     case = await _closed_case(api, clock)
     client = api.client
     case.operator = await _log_in(api, "op-xihu")
-    stranger = api.party_token("13700000003")
-    open_case = (await client.post("/api/cases", json=XIHU, headers=stranger)).json()["id"]
+    stranger = await api.agreed_party("13700000003")
+    open_case = (await client.post("/api/calls", json=XIHU, headers=stranger)).json()["case_id"]
     assert (await client.post(f"/api/cases/{open_case}/take", headers=case.operator)).status_code == 200
     kept = await upload_jpeg(client, case.operator, open_case)
     assert kept.status_code == 201, kept.text

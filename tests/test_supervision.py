@@ -73,9 +73,9 @@ async def test_only_supervisors_may_replay(api: Api) -> None:
 async def test_timings_measure_the_case_against_the_five_and_eight_minute_targets(
     api: Api, clock: FrozenClock
 ) -> None:
-    reporter = api.party_token("13800000001")
+    reporter = await api.agreed_party("13800000001")
     operator = await api.staff("op-xihu", Role.OPERATOR, "330106")
-    case_id = (await api.client.post("/api/cases", json=XIHU, headers=reporter)).json()["id"]
+    case_id = (await api.client.post("/api/calls", json=XIHU, headers=reporter)).json()["case_id"]
     clock.advance(timedelta(seconds=20))
     await api.client.post(f"/api/cases/{case_id}/take", headers=operator)
     supervisor = await api.staff("supervisor", Role.SUPERVISOR)
@@ -90,7 +90,7 @@ async def test_timings_measure_the_case_against_the_five_and_eight_minute_target
 
 async def test_queue_health_and_staffing_per_jurisdiction(api: Api) -> None:
     for i in range(3):
-        await api.client.post("/api/cases", json=XIHU, headers=api.party_token(f"1380000000{i}"))
+        await api.client.post("/api/calls", json=XIHU, headers=await api.agreed_party(f"1380000000{i}"))
     operator = await api.staff("op-xihu", Role.OPERATOR, "330106")
     await api.staff("op2-xihu", Role.OPERATOR, "330106")
     supervisor = await api.staff("supervisor", Role.SUPERVISOR)

@@ -1,6 +1,7 @@
 """The supervisor's page in a real browser: queue health, the charts, a case replayed."""
 
 from pathlib import Path
+from typing import Any
 
 import httpx
 from conftest import STAFF_PASSWORD, XIHU, requires_chromium
@@ -11,15 +12,22 @@ from sqlalchemy.orm import Session
 from kuaichu.auth.principal import Role
 from kuaichu.auth.service import create_user
 from kuaichu.clock import SystemClock
+from kuaichu.consent.notice import PRIVACY_NOTICE_VERSION
 
-PHONE = "13800003333"
+WAITING, TAKEN = "13800003333", "13800004444"  # two drivers, one case each
 
 
-def _party_token(client: httpx.Client, database_url: str, database: object) -> str:
-    client.post("/api/auth/sms-code", json={"phone": PHONE}).raise_for_status()
-    text = wait_until(lambda: latest_sms(database, PHONE), what="login SMS")
+def _reported(client: httpx.Client, database: object, phone: str) -> dict[str, Any]:
+    """A driver logs in by SMS, agrees to the recording notice and reports with one tap."""
+    client.post("/api/auth/sms-code", json={"phone": phone}).raise_for_status()
+    text = wait_until(lambda: latest_sms(database, phone), what="login SMS")
     code = text.split("验证码为")[1][:6]
-    return client.post("/api/auth/party", json={"phone": PHONE, "code": code}).json()["access_token"]
+    token = client.post("/api/auth/party", json={"phone": phone, "code": code}).json()["access_token"]
+    party = {"Authorization": f"Bearer {token}"}
+    client.post("/api/consents", json={"version": PRIVACY_NOTICE_VERSION}, headers=party).raise_for_status()
+    response = client.post("/api/calls", json=XIHU, headers=party)
+    assert response.status_code == 201, response.text
+    return response.json()
 
 
 @requires_chromium
@@ -44,14 +52,13 @@ def test_supervisor_sees_the_queue_and_replays_a_case(
         servers(tmp_path / "data", database_url, 1) as (server,),
         httpx.Client(base_url=server.url) as client,
     ):
-        party = {"Authorization": f"Bearer {_party_token(client, database_url, database)}"}
-        waiting = client.post("/api/cases", json=XIHU, headers=party).json()
+        waiting = _reported(client, database, WAITING)
         operator_login = client.post(
             "/api/auth/staff", json={"username": "op-live", "password": STAFF_PASSWORD}
         )
         operator = {"Authorization": f"Bearer {operator_login.json()['access_token']}"}
-        taken = client.post("/api/cases", json=XIHU, headers=party).json()
-        client.post(f"/api/cases/{taken['id']}/take", headers=operator).raise_for_status()
+        taken = _reported(client, database, TAKEN)
+        client.post(f"/api/cases/{taken['case_id']}/take", headers=operator).raise_for_status()
 
         page = browser.new_context(base_url=server.url, viewport={"width": 1280, "height": 1000}).new_page()
         page.goto("/supervisor")

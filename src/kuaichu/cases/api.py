@@ -2,7 +2,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, status
+from fastapi import APIRouter, Depends, Request
 from sqlalchemy.orm import Session
 
 from kuaichu.auth.deps import Context, CurrentUser, Operator, Party, require
@@ -15,7 +15,6 @@ from kuaichu.cases.schemas import (
     CaseSummary,
     FactsIn,
     PartiesIn,
-    ReportIn,
     RowId,
     TimelineEventOut,
     TransferIn,
@@ -38,14 +37,6 @@ async def transition(
     result = await context.database.write(lambda s: service.transition_view(change(s, now), actor))
     request.app.state.wake_dispatcher()
     return result
-
-
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=CaseOut)
-async def report(body: ReportIn, party: Party, context: Context) -> CaseOut:
-    now = context.clock.now()
-    return await context.database.write(
-        lambda s: service.case_view(s, service.report_case(s, party, body, now), party)
-    )
 
 
 @router.get("", response_model=list[CaseSummary])

@@ -54,7 +54,10 @@ def report_case(
     session: Session, party: Principal, report: ReportIn, now: datetime, picked: Jurisdiction | None = None
 ) -> Case:
     """一键视频报警: the GPS point picks the jurisdiction (or the party picked it by hand, location
-    denied: then the point is inside it and the address is what they typed); the case joins its queue."""
+    denied: then the point is inside it and the address is what they typed); the case joins its queue.
+
+    Only kuaichu.calls.service.report_call calls this, the one way a party reports: it checks the
+    consent, the one active case per phone, the service hours and the report limits first."""
     ensure_may_write(session, None, party, WriteRule.PARTY_SELF)
     if party.phone is None:
         raise Forbidden("只有当事人可以报警")
