@@ -1,5 +1,6 @@
 """Imports every domain's tables so Base.metadata is complete (Alembic, tests)."""
 
+from kuaichu import limit_locks
 from kuaichu.audit import models as audit_models
 from kuaichu.auth import models as auth_models
 from kuaichu.calls import models as call_models
@@ -33,6 +34,7 @@ __all__ = [
     "evidence_models",
     "geo_models",
     "liability_models",
+    "limit_locks",
     "notify_models",
     "registry_models",
     "retention_models",

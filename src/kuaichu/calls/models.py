@@ -68,17 +68,6 @@ class CallSession(Base):
     outcome: Mapped[str | None] = mapped_column(String(16))
 
 
-class ReportLock(Base):
-    """One row per reporting phone, locked by every one-tap report from it: concurrent reports
-    from one phone (a double tap, a second tab) run one after the other, and the second finds
-    the first one's case instead of opening another."""
-
-    __tablename__ = "call_report_locks"
-
-    phone: Mapped[str] = mapped_column(String(11), primary_key=True)
-    reported_at: Mapped[datetime] = mapped_column(UtcDateTime)
-
-
 class CallReport(Base):
     """A one-tap report that opened a case: what the per-phone and per-address limits count."""
 

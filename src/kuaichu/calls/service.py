@@ -13,8 +13,10 @@ it); a console closed for half the presence timeout leaves its operator away, an
 nobody joins within the offer timeout goes back to the head of the queue while its operator
 becomes 未应答 until they set 空闲 again. The periodic sweep is where these timeouts fire.
 
-One active case per phone: every one-tap report first locks the phone's row, so a double tap
-or a second tab finds the case the first one opened, on SQLite and PostgreSQL alike.
+One active case per phone: every one-tap report first takes the limit locks of its phone and
+its address (kuaichu.limit_locks), so a double tap or a second tab finds the case the first one
+opened, and simultaneous reports from one address are counted against its limit one after the
+other, on SQLite and PostgreSQL alike. This is the only way a party reports an accident.
 """
 
 import math
@@ -37,7 +39,6 @@ from kuaichu.calls.models import (
     OperatorPresence,
     QueueEntry,
     QueueVersion,
-    ReportLock,
 )
 from kuaichu.calls.schemas import (
     PRESENCE_LABELS,
@@ -66,6 +67,7 @@ from kuaichu.db import upsert_insert
 from kuaichu.errors import Conflict, Forbidden, IllegalTransition, InvalidInput, NotFound, RateLimited
 from kuaichu.geo.models import Jurisdiction
 from kuaichu.geo.service import by_code, inside_point, listed, locate
+from kuaichu.limit_locks import VALUE_LENGTH, limit_key, lock_limits
 from kuaichu.notify.outbox import enqueue_push
 from kuaichu.settings import Settings
 
@@ -274,17 +276,16 @@ def active_case(session: Session, phone: str) -> Case | None:
     ).first()
 
 
-def _lock_phone(session: Session, phone: str, now: datetime) -> None:
-    """Serialize one phone's reports: an upsert holds the row's lock (PostgreSQL) until commit;
-    on SQLite every write transaction is the only writer anyway."""
-    session.execute(
-        upsert_insert(session)(ReportLock)
-        .values(phone=phone, reported_at=now)
-        .on_conflict_do_update(index_elements=["phone"], set_={"reported_at": now})
-    )
+def _lock_report_limits(session: Session, phone: str, address: str, now: datetime) -> None:
+    """Serialize the reports of one phone and of one address: a double tap or a second tab finds
+    the case the first one opened, and simultaneous reports are counted one after the other."""
+    keys = (limit_key("report-phone", phone), limit_key("report-address", address))
+    lock_limits(session, keys, now)
 
 
 def _check_report_limits(session: Session, phone: str, address: str, rules: CallRules, now: datetime) -> None:
+    """Reports per phone and per address in the last hour (429, nothing stored); the caller holds
+    both keys' locks, so the counts are exact under concurrency too."""
     since = now - timedelta(hours=1)
     by_phone = session.scalar(
         select(func.count()).where(CallReport.phone == phone, CallReport.reported_at > since)
@@ -327,7 +328,8 @@ def report_call(
     if party.phone is None:
         raise Forbidden("只有当事人可以报警")
     require_consent(session, party)
-    _lock_phone(session, party.phone, now)
+    address = address[:VALUE_LENGTH]
+    _lock_report_limits(session, party.phone, address, now)
     existing = active_case(session, party.phone)
     if existing is not None:
         return existing, None
@@ -341,7 +343,7 @@ def report_call(
     version = _bump_version(session, jurisdiction.id)
     case = cases.report_case(session, party, point, now, jurisdiction if picked else None)
     session.add(QueueEntry(case_id=case.id, priority=IN_ORDER, mode=report.mode))
-    session.add(CallReport(case_id=case.id, phone=party.phone, address=address[:64], reported_at=now))
+    session.add(CallReport(case_id=case.id, phone=party.phone, address=address, reported_at=now))
     session.flush()
     offers = _offer_waiting(session, jurisdiction.id, now)
     change = _changed(session, jurisdiction.id, version, rules, now)
