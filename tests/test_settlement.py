@@ -1,11 +1,15 @@
 """自行协商: two parties settle a simple accident themselves, then claim as after a determination."""
 
+import asyncio
 from typing import Any
 
+import httpx
 from conftest import XIHU, Api
 from factories import FACTS, party_body
+from sqlalchemy import func, select
 
 from kuaichu.auth.principal import Role
+from kuaichu.settlement.models import Agreement
 
 A, B = "13800000001", "13900000002"
 
@@ -112,3 +116,42 @@ async def test_one_phone_receives_a_limited_number_of_proposals_from_anyone(api:
         headers=api.party_token(A),
     )
     assert "对方手机号" in refused.json()["detail"]
+
+
+async def _propose_at_once(api: Api, pairs: list[tuple[str, str]]) -> list[httpx.Response]:
+    """Each (proposer, recipient) pair sends its proposal at the same moment as all the others."""
+
+    def body(proposer: str, recipient: str) -> dict[str, Any]:
+        parties = [party_body(proposer, "浙A12345"), party_body(recipient, "浙A54321", "李娜", "456")]
+        return _proposal(parties={"parties": parties})
+
+    return await asyncio.gather(
+        *(api.client.post("/api/settlements", json=body(p, r), headers=api.party_token(p)) for p, r in pairs)
+    )
+
+
+async def _agreements(api: Api) -> int:
+    return await api.context.database.read(
+        lambda s: s.scalar(select(func.count()).select_from(Agreement)) or 0
+    )
+
+
+async def test_simultaneous_proposals_to_one_phone_send_it_only_so_many_sms(api: Api) -> None:
+    answers = await _propose_at_once(api, [(f"1380000{n:04d}", B) for n in range(20)])
+
+    limit = api.context.settings.settlements_per_recipient_per_day
+    assert sorted(a.status_code for a in answers) == [201] * limit + [429] * (20 - limit)
+    refusals = {a.json()["detail"] for a in answers if a.status_code == 429}
+    assert refusals == {"对方手机号今天收到的协商通知已达上限，请拨打122处理"}
+    assert len(await api.sms_to(B)) == limit
+    assert await _agreements(api) == limit
+
+
+async def test_simultaneous_proposals_from_one_address_stop_at_its_limit(api: Api) -> None:
+    answers = await _propose_at_once(api, [(f"1380000{n:04d}", f"1390000{n:04d}") for n in range(20)])
+
+    limit = api.context.settings.settlements_per_address_per_day
+    assert sorted(a.status_code for a in answers) == [201] * limit + [429] * (20 - limit)
+    refusals = {a.json()["detail"] for a in answers if a.status_code == 429}
+    assert refusals == {"当前网络今天发起的自行协商次数已达上限，请稍后再试"}
+    assert await _agreements(api) == limit

@@ -18,6 +18,7 @@ from kuaichu.cases.service import next_case_number, notify_parties
 from kuaichu.errors import Forbidden, InvalidInput, RateLimited
 from kuaichu.geo.service import locate
 from kuaichu.liability.grades import combination_error
+from kuaichu.limit_locks import VALUE_LENGTH, limit_key, lock_limits
 from kuaichu.notify.templates import Sms
 from kuaichu.settlement.models import Agreement
 from kuaichu.settlement.schemas import SettlementIn
@@ -30,21 +31,37 @@ class ProposalLimits:
     per_address: int
 
 
-def _check_limits(
-    session: Session, party: Principal, recipient: str, limits: ProposalLimits, now: datetime
-) -> None:
+@dataclass(frozen=True)
+class _Notice:
+    """Who sends a proposal's official SMS, to whom and from where: what the limits count."""
+
+    proposer: str
+    recipient: str
+    address: str | None
+
+    def limit_keys(self) -> list[str]:
+        keys = [
+            limit_key("settlement-proposer", self.proposer),
+            limit_key("settlement-recipient", self.recipient),
+        ]
+        return keys + ([limit_key("settlement-address", self.address)] if self.address else [])
+
+
+def _check_limits(session: Session, notice: _Notice, limits: ProposalLimits, now: datetime) -> None:
     """Each proposal sends an official SMS to a phone the proposer typed: at most so many a day
-    from one phone, to one phone, and from one address (429, nothing sent)."""
+    from one phone, to one phone, and from one address (429, nothing sent). The limits' locks
+    are taken first, so simultaneous proposals are counted one after the other."""
+    lock_limits(session, notice.limit_keys(), now)
     since = now - timedelta(days=1)
 
     def count(*where: ColumnElement[bool]) -> int:
         return session.scalar(select(func.count()).where(Agreement.proposed_at > since, *where)) or 0
 
-    if count(Agreement.proposed_by_phone == party.phone) >= limits.per_proposer:
+    if count(Agreement.proposed_by_phone == notice.proposer) >= limits.per_proposer:
         raise RateLimited("您今天发起的自行协商次数已达上限，请明天再试或拨打122")
-    if count(Agreement.recipient_phone == recipient) >= limits.per_recipient:
+    if count(Agreement.recipient_phone == notice.recipient) >= limits.per_recipient:
         raise RateLimited("对方手机号今天收到的协商通知已达上限，请拨打122处理")
-    if party.address and count(Agreement.proposed_from == party.address) >= limits.per_address:
+    if notice.address and count(Agreement.proposed_from == notice.address) >= limits.per_address:
         raise RateLimited("当前网络今天发起的自行协商次数已达上限，请稍后再试")
 
 
@@ -53,7 +70,7 @@ def propose(
 ) -> Case:
     ensure_may_write(session, None, party, WriteRule.PARTY_SELF)
     phones = [p.phone for p in proposal.parties.parties]
-    if party.phone not in phones:
+    if party.phone is None or party.phone not in phones:
         raise InvalidInput("发起人须是事故一方当事人")
     if phones[0] == phones[1]:
         raise InvalidInput("双方当事人的手机号不能相同")
@@ -61,11 +78,12 @@ def propose(
         raise InvalidInput("双方车辆均须登记交强险承保公司")
     if proposal.facts.occurred_at > now:
         raise InvalidInput("事故时间不能晚于当前时间")
-    recipient = next(phone for phone in phones if phone != party.phone)
-    _check_limits(session, party, recipient, limits, now)
     error = combination_error([s.responsibility for s in sorted(proposal.shares, key=lambda s: s.position)])
     if error:
         raise InvalidInput(error)
+    recipient = next(phone for phone in phones if phone != party.phone)
+    address = party.address[:VALUE_LENGTH] if party.address else None
+    _check_limits(session, _Notice(party.phone, recipient, address), limits, now)
     jurisdiction = locate(session, proposal.location.lat, proposal.location.lng)
     case = Case(
         number=next_case_number(session, jurisdiction.code, now),
@@ -94,7 +112,7 @@ def propose(
             case_id=case.id,
             shares=shares,
             proposed_by_phone=party.phone,
-            proposed_from=party.address,
+            proposed_from=address,
             recipient_phone=recipient,
             proposed_at=now,
         )
