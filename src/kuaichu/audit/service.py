@@ -26,6 +26,7 @@ from kuaichu.audit.models import AuditCheckpoint, AuditEntry
 from kuaichu.audit.signing import AuditSigner
 from kuaichu.auth.principal import Principal
 from kuaichu.clock import Clock
+from kuaichu.privacy import mask_personal
 
 GENESIS_HASH = "0" * 64
 _APPEND_LOCK = 7_270_001  # any constant shared by every server process
@@ -111,12 +112,18 @@ def record(
     case_id: int | None = None,
     detail: dict[str, Any] | None = None,
 ) -> None:
-    """Append one entry in the caller's transaction: it exists exactly when the action does."""
+    """Append one entry in the caller's transaction: it exists exactly when the action does.
+
+    An entry is never rewritten, so it never holds what retention must later delete
+    (个人信息保护法 art. 19, 47): personal fields in `detail` are masked and free text (a
+    reason, a note: it may name anyone) is kept as its SHA-256 only, which still proves what
+    the domain's own row said while that row keeps it."""
     _lock(session)
     prev_hash = session.scalar(select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1))
     prev_hash = prev_hash or GENESIS_HASH
     # Round-trip the detail through JSON so the hash covers exactly what the database keeps.
-    detail = json.loads(json.dumps(detail or {}, ensure_ascii=False, default=str))
+    masked = mask_personal(detail or {}, text_digest)
+    detail = json.loads(json.dumps(masked, ensure_ascii=False, default=str))
     fields = {
         "at": now,
         "actor_role": actor.role.value,
@@ -134,6 +141,11 @@ def record(
     if policy is not None and not session.info.get(_UNSIGNED):
         session.info[_UNSIGNED] = True
         event.listen(session, "before_commit", lambda s: _sign_if_due(s, policy), once=True)
+
+
+def text_digest(text: str) -> str:
+    """How the audit log keeps a free text: its SHA-256, never the words."""
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 
 def _sign_if_due(session: Session, policy: CheckpointPolicy) -> None:
