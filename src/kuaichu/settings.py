@@ -124,6 +124,11 @@ class Settings(BaseSettings):
     retention_still_days: int = Field(default=365, ge=1)
     retention_personal_data_days: int = Field(default=3 * 365, ge=1)
     retention_sweep_seconds: float = Field(default=3600.0, gt=0)
+    # The secret of the keyed hash (HMAC-SHA256) that keeps a masked phone matchable to its
+    # owner's login, so parties still open their case and its document after retention.
+    # Empty means a key generated once in <data_dir>-keys/phone-key beside the audit key.
+    # Never change it: the parties of every purged case would lose access to it.
+    phone_key_secret: str = ""
     # How often cases whose determination became final are closed (办结).
     close_sweep_seconds: float = 60.0
 
@@ -187,6 +192,17 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'kuaichu.db').resolve()}"
+
+    @cached_property
+    def effective_phone_key_secret(self) -> str:
+        if self.phone_key_secret:
+            return self.phone_key_secret
+        key_file = self.effective_audit_key_file.with_name("phone-key")
+        if not key_file.exists():
+            key_file.parent.mkdir(parents=True, exist_ok=True)
+            key_file.write_text(secrets.token_urlsafe(48))
+            key_file.chmod(0o600)
+        return key_file.read_text().strip()
 
     @cached_property
     def signing_secret(self) -> str:

@@ -11,6 +11,7 @@ from kuaichu.auth.service import authenticate_api_key
 from kuaichu.auth.sessions import check_staff_session
 from kuaichu.context import AppContext, app_context
 from kuaichu.errors import NotAuthenticated, NotFound
+from kuaichu.privacy import phone_key
 
 Context = Annotated[AppContext, Depends(app_context)]
 
@@ -28,6 +29,9 @@ async def authenticate(headers: Mapping[str, str], context: AppContext) -> Princ
     principal = context.tokens.principal(token, context.clock.now())
     if principal.role in STAFF_ROLES:
         await context.database.read(lambda s: check_staff_session(s, principal))
+    if principal.role is Role.PARTY and principal.phone:
+        secret = context.settings.effective_phone_key_secret
+        principal = replace(principal, phone_key=phone_key(principal.phone, secret))
     return principal
 
 

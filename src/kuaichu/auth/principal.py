@@ -31,6 +31,9 @@ class Principal:
     address: str | None = None
     # A staff login's session version (users.session_version when it was issued).
     session_version: int | None = None
+    # A party's phone under the server's keyed hash (privacy.phone_key): what still matches
+    # them to a case after retention masked the phone there.
+    phone_key: str | None = None
 
 
 SYSTEM = Principal(role=Role.SYSTEM, label="系统")

@@ -255,6 +255,8 @@ def claims_of(principal: Principal) -> dict[str, object]:
     }
     if principal.session_version is not None:
         claims["sv"] = principal.session_version
+    if principal.phone_key is not None:
+        claims["pk"] = principal.phone_key
     return claims
 
 
@@ -271,6 +273,7 @@ def principal_of_claims(claims: dict[str, object]) -> Principal:
             jurisdiction_id=claims.get("jur"),  # type: ignore[arg-type]
             label=str(claims.get("label", "")),
             session_version=version if isinstance(version, int) else None,
+            phone_key=str(claims["pk"]) if role is Role.PARTY and claims.get("pk") else None,
         )
     except (KeyError, TypeError, ValueError):
         # Signed by us but not as we write them (an old or hand-made token): not a login.

@@ -8,7 +8,7 @@ a case within scope that the principal may not write is forbidden.
 from enum import StrEnum
 
 from sqlalchemy import ColumnElement, Select, exists, false, or_, select, true
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from kuaichu.auth.principal import Principal, Role
 from kuaichu.cases.models import Case, CaseParty
@@ -20,8 +20,9 @@ from kuaichu.liability.models import Determination
 def visible_to(principal: Principal) -> ColumnElement[bool]:
     match principal.role:
         case Role.PARTY:
-            named = exists().where(CaseParty.case_id == Case.id, CaseParty.phone == principal.phone)
-            return or_(Case.reporter_phone == principal.phone, named)
+            own = _own_phone(CaseParty.phone, CaseParty.phone_key, principal)
+            named = exists().where(CaseParty.case_id == Case.id, own)
+            return or_(_own_phone(Case.reporter_phone, Case.reporter_phone_key, principal), named)
         case Role.OPERATOR | Role.OFFICER:
             return Case.jurisdiction_id == principal.jurisdiction_id
         case Role.REVIEWER | Role.SUPERVISOR | Role.ADMIN | Role.SYSTEM:
@@ -47,8 +48,28 @@ def get_case(session: Session, principal: Principal, case_id: int, *, lock: bool
     return case
 
 
+def _own_phone(
+    phone: InstrumentedAttribute[str], key: InstrumentedAttribute[str | None], principal: Principal
+) -> ColumnElement[bool]:
+    """The party's phone, or its keyed hash once retention masked the phone (the case's legal
+    record, its document, stays reachable by its parties: 个人信息保护法 art. 45, 47)."""
+    if principal.phone_key is None:
+        return phone == principal.phone
+    return or_(phone == principal.phone, key == principal.phone_key)
+
+
+def _is_own(phone: str, key: str | None, principal: Principal) -> bool:
+    if principal.phone is not None and phone == principal.phone:
+        return True
+    return principal.phone_key is not None and key == principal.phone_key
+
+
+def is_reporter(case: Case, principal: Principal) -> bool:
+    return _is_own(case.reporter_phone, case.reporter_phone_key, principal)
+
+
 def party_of(case: Case, principal: Principal) -> CaseParty | None:
-    return next((p for p in case.parties if p.phone == principal.phone), None)
+    return next((p for p in case.parties if _is_own(p.phone, p.phone_key, principal)), None)
 
 
 # Who may write: one rule per write, every write route's service passes through
@@ -170,8 +191,7 @@ def ensure_may_write(session: Session, case: Case | None, principal: Principal, 
 
 
 def _ensure_party_of_case(case: Case, principal: Principal) -> None:
-    reporter = principal.phone is not None and case.reporter_phone == principal.phone
-    if not reporter and party_of(case, principal) is None:
+    if not is_reporter(case, principal) and party_of(case, principal) is None:
         raise NotFound("案件不存在或无权查看")
 
 

@@ -16,6 +16,9 @@ class Case(Base):
     jurisdiction_id: Mapped[int] = mapped_column(ForeignKey("jurisdictions.id"))
     state: Mapped[str] = mapped_column(String(24))
     reporter_phone: Mapped[str] = mapped_column(String(11), index=True)
+    # Set when retention masks reporter_phone: its keyed hash (privacy.phone_key), so the
+    # reporter still opens the case and its document (个人信息保护法 art. 47, 51).
+    reporter_phone_key: Mapped[str | None] = mapped_column(String(64), index=True, default=None)
     reported_at: Mapped[datetime] = mapped_column(UtcDateTime)
     report_lat: Mapped[float]
     report_lng: Mapped[float]
@@ -45,6 +48,8 @@ class CaseParty(Base):
     position: Mapped[int]
     name: Mapped[str] = mapped_column(String(32))
     phone: Mapped[str] = mapped_column(String(11), index=True)
+    # Set when retention masks the phone: its keyed hash, what the party's login matches then.
+    phone_key: Mapped[str | None] = mapped_column(String(64), index=True, default=None)
     id_number: Mapped[str] = mapped_column(String(18))
     licence_number: Mapped[str] = mapped_column(String(18))
     plate_number: Mapped[str] = mapped_column(String(10))
