@@ -45,7 +45,7 @@ from kuaichu.notify.gateways import PushGateway, sms_gateway_from_settings
 from kuaichu.registries.api import router as registries_router
 from kuaichu.registries.factory import registries_from_settings
 from kuaichu.retention.api import router as retention_router
-from kuaichu.retention.service import RetentionPeriods, purge_expired
+from kuaichu.retention.service import RetentionPolicy, purge_expired
 from kuaichu.reviews.api import router as reviews_router
 from kuaichu.reviews.service import close_final_cases
 from kuaichu.settings import Settings
@@ -133,14 +133,10 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         def sign_audit_checkpoint(session: Session, now: datetime) -> object:
             return audit.checkpoint(session, signer, now)
 
-        periods = RetentionPeriods(
-            settings.retention_recording_days,
-            settings.retention_still_days,
-            settings.retention_personal_data_days,
-        )
+        retention = RetentionPolicy.from_settings(settings)
 
         def purge_expired_data(session: Session, now: datetime) -> object:
-            return purge_expired(session, context.evidence_store, periods, now)
+            return purge_expired(session, context.evidence_store, retention, now)
 
         # Entries written before start (`kuaichu demo`'s seed, `kuaichu user add`) are signed now.
         await database.write(lambda s: sign_audit_checkpoint(s, clock.now()))

@@ -2,20 +2,30 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
+from kuaichu.cases.schemas import PartyOut
 
-class MyPartyOut(BaseModel):
-    """The requesting party's own entry, in full (unless already purged)."""
 
-    position: int
-    name: str
-    phone: str
-    id_number: str
-    licence_number: str
-    plate_number: str
-    plate_type: str
-    vehicle_type: str
-    insurer_code: str | None
-    policy_number: str | None
+class RetentionKindOut(BaseModel):
+    """One kind of a case's data: how long it is kept after the case ended, and whether it is gone."""
+
+    kind: str
+    kind_label: str
+    days: int
+    # When the period runs out; None while the case is still being handled.
+    due_at: datetime | None
+    purged_at: datetime | None
+    # 已按规定期限删除, or until when it is kept.
+    status_label: str
+
+
+class RetentionOut(BaseModel):
+    """个人信息保护法 art. 17, 19: how long each kind of this case's data is kept."""
+
+    # When the case reached its final state (办结, cancelled, transferred...); None before.
+    ended_at: datetime | None
+    kinds: list[RetentionKindOut]
+    # What is kept for good: the legal record.
+    kept_label: str
 
 
 class MyCaseOut(BaseModel):
@@ -51,19 +61,15 @@ class MyEvidenceOut(BaseModel):
     status_label: str | None
 
 
-class MyPurgeOut(BaseModel):
-    kind: str
-    kind_label: str
-    purged_at: datetime
-
-
 class MyDataOut(BaseModel):
     """个人信息保护法 art. 45: what the system holds about this party in this case."""
 
     generated_at: datetime
-    party: MyPartyOut | None
+    # The requesting party's own entry as the case holds it: in full, or masked once the
+    # personal-data period ran out (then `retention` says 已按规定期限删除).
+    party: PartyOut | None
     case: MyCaseOut
     timeline: list[MyTimelineOut]
     documents: list[MyDocumentOut]
     evidence: list[MyEvidenceOut]
-    purged: list[MyPurgeOut]
+    retention: RetentionOut

@@ -1,42 +1,48 @@
 """Retention (个人信息保护法 art. 19, 47): each kind of a case's data is kept for its period
-after the case closes (办结), then a scheduled job deletes it.
+after the case ended (办结, or cancelled, transferred on site, moved to the ordinary procedure:
+this system's handling is over), then a scheduled job deletes it.
 
 Recordings and stills lose their files: the evidence rows stay, with their SHA-256, marked
 purged, and a file is deleted only when no evidence that is kept still names the same
-content (the store is content-addressed). Personal data of the parties is masked in place.
-The determination document (its PDF is kept in the database) and every hash stay, and each
-purge is on the audit log. A party may download what the case holds about them.
+content (the store is content-addressed). Personal data is masked or deleted in every table
+that holds it (retention.personal). The determination document (its PDF is kept in the
+database) and every hash stay, and each purge is on the audit log. A party may download what
+the case holds about them, before and after (art. 45).
 """
 
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import event, func, select
+from sqlalchemy import Select, event, func, select
 from sqlalchemy.orm import Session
 
 from kuaichu.audit import service as audit
 from kuaichu.auth.principal import SYSTEM, Principal
-from kuaichu.cases.access import get_case, party_of
+from kuaichu.cases.access import get_case, is_reporter, party_of
 from kuaichu.cases.lifecycle import STATE_LABELS, CaseState
 from kuaichu.cases.models import Case, TimelineEvent
+from kuaichu.cases.schemas import PartyOut
+from kuaichu.clock import local
 from kuaichu.documents.models import DeterminationDocument
 from kuaichu.errors import Forbidden
 from kuaichu.evidence.models import EvidenceItem
 from kuaichu.evidence.schemas import PURGED_LABEL, EvidenceKind
 from kuaichu.evidence.storage import EvidenceStore
-from kuaichu.privacy import mask_id_number, mask_name, mask_phone
 from kuaichu.retention.models import RetentionPurge
+from kuaichu.retention.personal import purge_personal_data
 from kuaichu.retention.schemas import (
     MyCaseOut,
     MyDataOut,
     MyDocumentOut,
     MyEvidenceOut,
-    MyPartyOut,
-    MyPurgeOut,
     MyTimelineOut,
+    RetentionKindOut,
+    RetentionOut,
 )
+from kuaichu.settings import Settings
 
 
 class RetentionKind(StrEnum):
@@ -50,15 +56,34 @@ KIND_LABELS = {
     RetentionKind.STILL: "现场照片",
     RetentionKind.PERSONAL_DATA: "当事人个人信息",
 }
+KEPT_LABEL = "事故认定书、证据校验值（SHA-256）、事故编号和办理记录依法长期保存"
+
+# This system's handling of the case is over: nothing will need its data again but the record.
+ENDED_STATES = (
+    CaseState.CLOSED,
+    CaseState.ABANDONED,
+    CaseState.TRANSFERRED,
+    CaseState.ORDINARY_PROCEDURE,
+)
 
 
 @dataclass(frozen=True)
-class RetentionPeriods:
-    """Days each kind is kept after the case closes."""
+class RetentionPolicy:
+    """Days each kind is kept after the case ended, and the secret of the phones' keyed hash."""
 
     recording_days: int
     still_days: int
     personal_data_days: int
+    phone_key_secret: str
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "RetentionPolicy":
+        return cls(
+            settings.retention_recording_days,
+            settings.retention_still_days,
+            settings.retention_personal_data_days,
+            settings.effective_phone_key_secret,
+        )
 
     def days(self, kind: RetentionKind) -> int:
         return {
@@ -68,16 +93,21 @@ class RetentionPeriods:
         }[kind]
 
 
-def _closed_cases(session: Session) -> list[tuple[int, datetime]]:
-    """(case id, when it closed) of every closed case."""
-    query = (
+def _ended_at() -> Select[tuple[int, Any]]:
+    """(case id, when it ended) of ended cases; a claim's progress after closing counts too."""
+    return (
         select(Case.id, func.max(TimelineEvent.at))
         .join(TimelineEvent, TimelineEvent.case_id == Case.id)
-        .where(Case.state == CaseState.CLOSED, TimelineEvent.state_after == CaseState.CLOSED)
+        .where(Case.state.in_(ENDED_STATES), TimelineEvent.state_after == Case.state)
         .group_by(Case.id)
-        .order_by(Case.id)
     )
-    return [(case_id, closed_at) for case_id, closed_at in session.execute(query)]
+
+
+def _ended_cases(session: Session) -> list[tuple[int, datetime]]:
+    """Ended cases with a kind still to purge."""
+    purges = select(func.count(RetentionPurge.id)).where(RetentionPurge.case_id == Case.id)
+    query = _ended_at().where(purges.scalar_subquery() < len(RetentionKind)).order_by(Case.id)
+    return [(case_id, ended_at) for case_id, ended_at in session.execute(query)]
 
 
 def _purge_evidence(session: Session, case_id: int, kind: RetentionKind, now: datetime) -> list[str]:
@@ -90,18 +120,6 @@ def _purge_evidence(session: Session, case_id: int, kind: RetentionKind, now: da
     for item in items:
         item.purged_at = now
     return [item.sha256 for item in items]
-
-
-def _purge_personal_data(session: Session, case_id: int) -> int:
-    case = session.get(Case, case_id, with_for_update=True)
-    assert case is not None
-    case.reporter_phone = mask_phone(case.reporter_phone)
-    for party in case.parties:
-        party.name = mask_name(party.name)
-        party.phone = mask_phone(party.phone)
-        party.id_number = mask_id_number(party.id_number)
-        party.licence_number = mask_id_number(party.licence_number)
-    return len(case.parties)
 
 
 def _unreferenced(session: Session, digests: Iterable[str]) -> list[str]:
@@ -119,12 +137,23 @@ def _unreferenced(session: Session, digests: Iterable[str]) -> list[str]:
     return sorted(wanted - kept)
 
 
-def purge_expired(
-    session: Session, store: EvidenceStore, periods: RetentionPeriods, now: datetime
-) -> list[RetentionPurge]:
-    """The scheduled job: purge every kind whose period after closing has run out.
+def _purge_kind(
+    session: Session, case_id: int, kind: RetentionKind, policy: RetentionPolicy, now: datetime
+) -> tuple[int, dict[str, int], list[str]]:
+    """Purge one kind of one case: (items, rows per table, blobs that may go)."""
+    if kind is RetentionKind.PERSONAL_DATA:
+        tables = purge_personal_data(session, case_id, policy.phone_key_secret, now)
+        return sum(tables.values()), tables, []
+    digests = _purge_evidence(session, case_id, kind, now)
+    return len(digests), {"evidence_items": len(digests)} if digests else {}, digests
 
-    Rows are marked in this transaction; the files go only once it has committed, so a
+
+def purge_expired(
+    session: Session, store: EvidenceStore, policy: RetentionPolicy, now: datetime
+) -> list[RetentionPurge]:
+    """The scheduled job: purge every kind whose period after the case ended has run out.
+
+    Rows are changed in this transaction; the files go only once it has committed, so a
     failed run deletes nothing and the next run does the whole work again."""
     done = {
         (case_id, kind)
@@ -132,104 +161,145 @@ def purge_expired(
     }
     purges: list[RetentionPurge] = []
     digests: list[str] = []
-    for case_id, closed_at in _closed_cases(session):
+    for case_id, ended_at in _ended_cases(session):
         for kind in RetentionKind:
-            days = periods.days(kind)
-            if (case_id, kind.value) in done or closed_at + timedelta(days=days) > now:
+            days = policy.days(kind)
+            if (case_id, kind.value) in done or ended_at + timedelta(days=days) > now:
                 continue
-            if kind is RetentionKind.PERSONAL_DATA:
-                items = _purge_personal_data(session, case_id)
-            else:
-                purged = _purge_evidence(session, case_id, kind, now)
-                digests.extend(purged)
-                items = len(purged)
+            items, tables, purged = _purge_kind(session, case_id, kind, policy, now)
+            digests.extend(purged)
             purge = RetentionPurge(case_id=case_id, kind=kind.value, purged_at=now, items=items)
             session.add(purge)
             purges.append(purge)
+            detail = {"kind": kind.value, "items": items, "tables": tables, "days": days}
             audit.record(
-                session,
-                SYSTEM,
-                "retention_purge",
-                now,
-                case_id,
-                {"kind": kind.value, "items": items, "days": days, "closed_at": closed_at.isoformat()},
+                session, SYSTEM, "retention_purge", now, case_id, detail | {"ended_at": ended_at.isoformat()}
             )
     session.flush()
-    doomed = _unreferenced(session, digests)
-    if doomed:
-
-        def delete_files(_: Session) -> None:
-            for digest in doomed:
-                store.delete(digest)
-
-        event.listen(session, "after_commit", delete_files, once=True)
+    _delete_after_commit(session, store, _unreferenced(session, digests))
     return purges
 
 
-def my_data(session: Session, party: Principal, case_id: int, now: datetime) -> MyDataOut:
+def _delete_after_commit(session: Session, store: EvidenceStore, doomed: list[str]) -> None:
+    if not doomed:
+        return
+
+    def delete_files(_: Session) -> None:
+        for digest in doomed:
+            store.delete(digest)
+
+    event.listen(session, "after_commit", delete_files, once=True)
+
+
+# What the parties see.
+
+
+def _day(moment: datetime) -> str:
+    day = local(moment)
+    return f"{day.year}年{day.month}月{day.day}日"
+
+
+def retention_of(session: Session, case: Case, policy: RetentionPolicy) -> RetentionOut:
+    """How long each kind of this case's data is kept, and what is already gone."""
+    ended_at = session.execute(_ended_at().where(Case.id == case.id)).one_or_none()
+    end = ended_at[1] if ended_at else None
+    purged = {
+        p.kind: p.purged_at
+        for p in session.scalars(select(RetentionPurge).where(RetentionPurge.case_id == case.id))
+    }
+    kinds = []
+    for kind in RetentionKind:
+        days = policy.days(kind)
+        due = end + timedelta(days=days) if end else None
+        purged_at = purged.get(kind.value)
+        if purged_at is not None:
+            status = PURGED_LABEL
+        elif due is not None:
+            status = f"保存至{_day(due)}"
+        else:
+            status = f"案件办结后保存{days}天"
+        kinds.append(
+            RetentionKindOut(
+                kind=kind.value,
+                kind_label=KIND_LABELS[kind],
+                days=days,
+                due_at=due,
+                purged_at=purged_at,
+                status_label=status,
+            )
+        )
+    return RetentionOut(ended_at=end, kinds=kinds, kept_label=KEPT_LABEL)
+
+
+def retention(session: Session, viewer: Principal, case_id: int, policy: RetentionPolicy) -> RetentionOut:
+    """个人信息保护法 art. 17: the periods, for anyone who may see the case (no personal data)."""
+    return retention_of(session, get_case(session, viewer, case_id), policy)
+
+
+def my_data(
+    session: Session, party: Principal, case_id: int, policy: RetentionPolicy, now: datetime
+) -> MyDataOut:
     """个人信息保护法 art. 45 access right: a party's own entry, the case, its timeline, the
-    document numbers and the evidence hashes (other parties' personal data is not theirs)."""
+    document numbers, the evidence hashes and what retention deleted (other parties' personal
+    data is not theirs). Matched by the keyed hash too, so it works after the purge."""
     case = get_case(session, party, case_id)
     entry = party_of(case, party)
-    if entry is None and case.reporter_phone != party.phone:
+    if entry is None and not is_reporter(case, party):
         raise Forbidden("只能下载本人作为当事人的案件数据")
     audit.record(session, party, "read_my_data", now, case.id)
-    timeline = session.scalars(
-        select(TimelineEvent).where(TimelineEvent.case_id == case.id).order_by(TimelineEvent.id)
-    )
-    documents = session.scalars(
-        select(DeterminationDocument)
-        .where(DeterminationDocument.case_id == case.id)
-        .order_by(DeterminationDocument.id)
-    )
-    evidence = session.scalars(
-        select(EvidenceItem).where(EvidenceItem.case_id == case.id).order_by(EvidenceItem.id)
-    )
-    purges = session.scalars(
-        select(RetentionPurge).where(RetentionPurge.case_id == case.id).order_by(RetentionPurge.id)
-    )
     return MyDataOut(
         generated_at=now,
-        party=None
-        if entry is None
-        else MyPartyOut(
-            position=entry.position,
-            name=entry.name,
-            phone=entry.phone,
-            id_number=entry.id_number,
-            licence_number=entry.licence_number,
-            plate_number=entry.plate_number,
-            plate_type=entry.plate_type,
-            vehicle_type=entry.vehicle_type,
-            insurer_code=entry.insurer_code,
-            policy_number=entry.policy_number,
-        ),
-        case=MyCaseOut(
-            number=case.number,
-            state=case.state,
-            state_label=STATE_LABELS[CaseState(case.state)],
-            reported_at=case.reported_at,
-            occurred_at=case.occurred_at,
-            address=case.address,
-            accident_type=case.accident_type,
-            weather=case.weather,
-            description=case.description,
-        ),
-        timeline=[MyTimelineOut(at=e.at, kind=e.kind, state_after=e.state_after) for e in timeline],
-        documents=[MyDocumentOut(number=d.number, issued_at=d.issued_at, sha256=d.sha256) for d in documents],
-        evidence=[
-            MyEvidenceOut(
-                id=item.id,
-                kind=item.kind,
-                sha256=item.sha256,
-                uploaded_at=item.uploaded_at,
-                purged=item.purged_at is not None,
-                status_label=PURGED_LABEL if item.purged_at is not None else None,
-            )
-            for item in evidence
-        ],
-        purged=[
-            MyPurgeOut(kind=p.kind, kind_label=KIND_LABELS[RetentionKind(p.kind)], purged_at=p.purged_at)
-            for p in purges
-        ],
+        party=None if entry is None else PartyOut.model_validate(entry, from_attributes=True),
+        case=_case_out(case),
+        timeline=_timeline(session, case.id),
+        documents=_documents(session, case.id),
+        evidence=_evidence(session, case.id),
+        retention=retention_of(session, case, policy),
     )
+
+
+def _case_out(case: Case) -> MyCaseOut:
+    return MyCaseOut(
+        number=case.number,
+        state=case.state,
+        state_label=STATE_LABELS[CaseState(case.state)],
+        reported_at=case.reported_at,
+        occurred_at=case.occurred_at,
+        address=case.address,
+        accident_type=case.accident_type,
+        weather=case.weather,
+        description=case.description,
+    )
+
+
+def _timeline(session: Session, case_id: int) -> list[MyTimelineOut]:
+    events = session.scalars(
+        select(TimelineEvent).where(TimelineEvent.case_id == case_id).order_by(TimelineEvent.id)
+    )
+    return [MyTimelineOut(at=e.at, kind=e.kind, state_after=e.state_after) for e in events]
+
+
+def _documents(session: Session, case_id: int) -> list[MyDocumentOut]:
+    documents = session.scalars(
+        select(DeterminationDocument)
+        .where(DeterminationDocument.case_id == case_id)
+        .order_by(DeterminationDocument.id)
+    )
+    return [MyDocumentOut(number=d.number, issued_at=d.issued_at, sha256=d.sha256) for d in documents]
+
+
+def _evidence(session: Session, case_id: int) -> list[MyEvidenceOut]:
+    items = session.scalars(
+        select(EvidenceItem).where(EvidenceItem.case_id == case_id).order_by(EvidenceItem.id)
+    )
+    return [
+        MyEvidenceOut(
+            id=item.id,
+            kind=item.kind,
+            sha256=item.sha256,
+            uploaded_at=item.uploaded_at,
+            purged=item.purged_at is not None,
+            status_label=PURGED_LABEL if item.purged_at is not None else None,
+        )
+        for item in items
+    ]
