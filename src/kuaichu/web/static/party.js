@@ -182,8 +182,9 @@ function eventLabel(event) {
   return EVENT_LABELS[event.kind] || "办理记录";
 }
 
-// The timeline as a person reads it: the call's recording chunks fold into one line.
-function timelineItems(events) {
+// The timeline as a person reads it: the call's recording chunks fold into one line, and
+// a recording or photo retention has deleted says so (`purged`: the kinds deleted).
+function timelineItems(events, purged = new Set()) {
   const items = [];
   let recording = null;
   for (const e of events) {
@@ -195,11 +196,41 @@ function timelineItems(events) {
       recording.count += 1;
       continue;
     }
-    items.push({ at: e.at, text: `${eventLabel(e)}（${e.actor}）` });
+    const gone = e.kind === "evidence_added" && purged.has("still") ? `，${PURGED}` : "";
+    items.push({ at: e.at, text: `${eventLabel(e)}（${e.actor}）${gone}` });
   }
+  const recordingText = (item) =>
+    ` 通话录像 ${item.count} 段（${item.actor}）${purged.has("recording") ? `，${PURGED}` : ""}`;
   return items.map((item) => KC.el("li", {},
     KC.el("time", { textContent: KC.time(item.at) }),
-    KC.el("span", { textContent: item.text ? ` ${item.text}` : ` 通话录像 ${item.count} 段（${item.actor}）` })));
+    KC.el("span", { textContent: item.text ? ` ${item.text}` : recordingText(item) })));
+}
+
+// Retention (个人信息保护法): how long each kind of the case's data is kept, what is gone, and
+// the party's own data to download.
+const PURGED = "已按规定期限删除";
+
+function purgedKinds(retention) {
+  return new Set(retention ? retention.kinds.filter((k) => k.purged_at).map((k) => k.kind) : []);
+}
+
+function showRetention(retention) {
+  KC.show("my-data-card", Boolean(retention));
+  if (!retention) return;
+  document.getElementById("retention").replaceChildren(...retention.kinds.map((k) =>
+    KC.el("li", { className: k.purged_at ? "purged" : "", textContent: `${k.kind_label}：${k.status_label}` })));
+  KC.text("retention-kept", retention.kept_label);
+}
+
+async function downloadMyData() {
+  const data = await KC.api(PAGE, "GET", `/api/cases/${party.caseId}/my-data`);
+  const file = new Blob([JSON.stringify(data, null, 2)], { type: "application/json" });
+  const link = KC.el("a", { href: URL.createObjectURL(file), download: `事故${data.case.number}-我的数据.json` });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(link.href), 60000);
+  say("已下载本人在本起事故中的数据");
 }
 
 // 报警 → 取证 → 撤离 → 定责 → 认定书 → 复核/理赔, and when the next step is expected
@@ -271,12 +302,14 @@ function renderSteps(detail, events, documents, claims, review) {
 async function progress(caseId) {
   party.caseId = caseId;
   remembered.write({ caseId, screen: "progress" });
-  const [detail, events, documents, claims] = await Promise.all([
+  const [detail, events, documents, claims, retention] = await Promise.all([
     KC.api(PAGE, "GET", `/api/cases/${caseId}`),
     KC.api(PAGE, "GET", `/api/cases/${caseId}/timeline`),
     KC.api(PAGE, "GET", `/api/cases/${caseId}/documents`),
     KC.api(PAGE, "GET", `/api/cases/${caseId}/claims`),
+    KC.api(PAGE, "GET", `/api/cases/${caseId}/retention`).catch(() => null),
   ]);
+  const purged = purgedKinds(retention);
   const applied = events.some((e) => e.kind === "request_review" || e.state === "under_review");
   const review = applied
     ? await KC.api(PAGE, "GET", `/api/cases/${caseId}/review`).catch(() => null)
@@ -286,7 +319,7 @@ async function progress(caseId) {
   KC.text("progress-number", detail.number);
   KC.text("progress-state", detail.state_label);
   renderSteps(detail, events, documents, claims, review);
-  showDetermination(detail, documents);
+  showDetermination(detail, documents, purged);
   // The officer sent the case back (待补充证据): why, and one tap back into the call.
   const sentBack = [...events].reverse().find((e) => e.kind === "send_back");
   KC.show("more-evidence-card", detail.state === "more_evidence");
@@ -296,13 +329,16 @@ async function progress(caseId) {
   // Controls that no longer apply go: the review form once applied, the claim button once pushed.
   KC.show("review-form", !review && can("request_review") && detail.review_deadline &&
     new Date(detail.review_deadline) > new Date());
-  KC.show("claim-card", ["determined", "agreed", "closed"].includes(detail.state) || claims.length > 0);
-  KC.show("claim", claims.length === 0 && ["determined", "agreed", "closed"].includes(detail.state));
+  // Once the parties' data is deleted there is nothing left for an insurer to settle a claim on.
+  const claimable = ["determined", "agreed", "closed"].includes(detail.state) && !purged.has("personal_data");
+  KC.show("claim-card", claimable || claims.length > 0);
+  KC.show("claim", claims.length === 0 && claimable);
   document.getElementById("claims").replaceChildren(...claims.map((c) => KC.el("li", {
     textContent: `理赔已推送至${c.insurer_name || c.insurer_code}：${CLAIM_STATUS[c.status] || c.status}`,
   })));
   showReview(review);
-  document.getElementById("timeline").replaceChildren(...timelineItems(events));
+  showRetention(retention);
+  document.getElementById("timeline").replaceChildren(...timelineItems(events, purged));
   watchCase(); // pushes (determined, review decided, ...) redraw this view
 }
 
@@ -315,10 +351,15 @@ function showReview(review) {
 }
 
 // The determination, its signed document and the review period (art. 71).
-function showDetermination(detail, documents) {
+function showDetermination(detail, documents, purged = new Set()) {
   KC.show("determination-card", Boolean(detail.determination) || documents.length > 0);
   if (!detail.determination) return;
-  const names = Object.fromEntries(detail.parties.map((p) => [p.id, `${p.name}（${p.plate_number}）`]));
+  // Once retention masked the parties' data, the names and plates read as deleted (the signed
+  // document below still carries them).
+  const who = (p) => purged.has("personal_data")
+    ? `当事人${p.position}（个人信息${PURGED}）`
+    : `${p.name}（${p.plate_number}）`;
+  const names = Object.fromEntries(detail.parties.map((p) => [p.id, who(p)]));
   document.getElementById("determination-shares").replaceChildren(...detail.determination.shares.map((s) =>
     KC.el("li", { textContent: `${names[s.party_id]}：${GRADES[s.responsibility]}` })));
   document.getElementById("documents").replaceChildren(...documents.map((d) => {
@@ -915,6 +956,7 @@ async function start() {
   KC.action("transfer-ok", () => acknowledge("transferred"));
   KC.action("back-home", home);
   KC.action("call-back", callBack);
+  KC.action("download-my-data", downloadMyData);
   window.addEventListener("offline", () => showNetwork("closed"));
   window.addEventListener("online", () => party.socket && party.socket.ws && party.socket.ws.readyState === WebSocket.OPEN
     ? KC.unbanner("network") : null);

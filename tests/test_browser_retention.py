@@ -1,0 +1,75 @@
+"""The party page after retention: years after the case closed, 张伟 logs in by SMS, still
+opens the case, reads 已按规定期限删除 where the photos and the parties' data were, and
+downloads his own case data as JSON (个人信息保护法 art. 45, 47)."""
+
+import json
+import re
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from conftest import requires_chromium
+from live import latest_sms, party_context_page, wait_until
+from live_casework import REASONING, ZHANG, collected_case, live_server, login, party_login
+from playwright.sync_api import Browser, expect
+
+from kuaichu.clock import SystemClock
+from kuaichu.evidence.storage import LocalEvidenceStore
+from kuaichu.retention.service import RetentionPolicy, purge_expired
+from kuaichu.reviews.service import close_final_cases
+from kuaichu.settings import Settings
+
+PURGED = "已按规定期限删除"
+
+
+@requires_chromium
+@pytest.mark.slow
+def test_the_party_page_shows_what_was_deleted_and_downloads_my_data(
+    browser: Browser, tmp_path: Path, artifacts_dir: Path
+) -> None:
+    with live_server(tmp_path) as (server, client, database):
+        case = collected_case(client, party_login(client, database, ZHANG))
+        officer = login(client, "officer-live")
+        parties = client.get(f"/api/cases/{case.id}", headers=officer).json()["parties"]
+        shares = [
+            {"party_id": parties[0]["id"], "responsibility": "none"},
+            {"party_id": parties[1]["id"], "responsibility": "full"},
+        ]
+        body = {"shares": shares, "reasoning": REASONING}
+        client.post(f"/api/cases/{case.id}/determination", json=body, headers=officer).raise_for_status()
+
+        # Years pass, as the scheduled jobs see them: the case closes, every period runs out.
+        settings = Settings(data_dir=tmp_path / "data")  # the server's: the same phone-key secret
+        policy = RetentionPolicy.from_settings(settings)
+        closed_at = SystemClock().now() + timedelta(days=6)
+        assert database.write_sync(lambda s: close_final_cases(s, closed_at)) == 1
+        later = closed_at + timedelta(days=policy.personal_data_days + 1)
+        store = LocalEvidenceStore(settings.evidence_dir)
+        assert len(database.write_sync(lambda s: purge_expired(s, store, policy, later))) == 3
+
+        page = party_context_page(browser, server.url)
+        page.goto("/party")
+        page.fill("#phone", ZHANG)
+        page.click("#send-code")
+        text = wait_until(lambda: latest_sms(database, ZHANG), what="the login SMS")
+        page.fill("#code", re.findall(r"验证码为(\d{6})", text)[0])
+        page.click("#login")
+        page.get_by_role("button", name=re.compile(case.number)).click()
+
+        expect(page.locator("#progress-state")).to_have_text("已办结")
+        expect(page.locator("#retention")).to_contain_text(f"现场照片：{PURGED}")
+        expect(page.locator("#retention")).to_contain_text(f"当事人个人信息：{PURGED}")
+        expect(page.locator("#determination-shares")).to_contain_text(f"当事人1（个人信息{PURGED}）：无责任")
+        expect(page.locator("#timeline")).to_contain_text(f"上传现场证据（接警坐席），{PURGED}")
+        expect(page.locator("#documents li")).to_have_count(1)  # the signed document stays
+        page.screenshot(path=str(artifacts_dir / "retention-party.png"), full_page=True)
+
+        with page.expect_download() as downloading:
+            page.click("#download-my-data")
+        download = downloading.value
+        assert download.suggested_filename == f"事故{case.number}-我的数据.json"
+        data = json.loads(Path(download.path()).read_text())
+        assert data["case"]["number"] == case.number and data["party"]["phone"] == "138****0001"
+        assert [k["status_label"] for k in data["retention"]["kinds"]] == [PURGED] * 3
+        assert data["evidence"] and all(e["status_label"] == PURGED for e in data["evidence"])
+        page.context.close()
