@@ -1,10 +1,11 @@
 """Who is acting: the authenticated principal every service call receives."""
 
 from dataclasses import dataclass
-from enum import StrEnum
+
+from kuaichu.messages import Labelled
 
 
-class Role(StrEnum):
+class Role(Labelled):
     PARTY = "party"
     OPERATOR = "operator"
     OFFICER = "officer"

@@ -5,6 +5,7 @@ from typing import Any
 from pydantic import BaseModel, Field, model_validator
 
 from kuaichu.cases.schemas import ReportIn, WrittenReason
+from kuaichu.messages import Labelled
 from kuaichu.settings import SERVICE_TIME
 
 
@@ -14,7 +15,7 @@ class CallMode(StrEnum):
     PHOTO = "photo"  # no call: guided upload of the shots, handled by an operator
 
 
-class PresenceStatus(StrEnum):
+class PresenceStatus(Labelled):
     AVAILABLE = "available"
     BUSY = "busy"
     WRAP_UP = "wrap_up"  # after a call, before the next
@@ -23,13 +24,7 @@ class PresenceStatus(StrEnum):
     NO_ANSWER = "no_answer"
 
 
-PRESENCE_LABELS = {
-    PresenceStatus.AVAILABLE: "空闲",
-    PresenceStatus.BUSY: "通话中",
-    PresenceStatus.WRAP_UP: "整理中",
-    PresenceStatus.AWAY: "离开",
-    PresenceStatus.NO_ANSWER: "未应答",
-}
+PRESENCE_LABELS = {member: member.label() for member in PresenceStatus}
 # Taking calls: what staffing and "nobody on duty" count.
 ON_DUTY = (PresenceStatus.AVAILABLE, PresenceStatus.BUSY, PresenceStatus.WRAP_UP)
 

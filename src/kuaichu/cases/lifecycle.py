@@ -20,7 +20,6 @@ services add the outbox rows in that same transaction.
 
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -29,9 +28,10 @@ from kuaichu.audit import service as audit
 from kuaichu.auth.principal import Principal, Role
 from kuaichu.cases.models import Case, TimelineEvent
 from kuaichu.errors import Forbidden, IllegalTransition
+from kuaichu.messages import Labelled, text
 
 
-class CaseState(StrEnum):
+class CaseState(Labelled):
     QUEUED = "queued"
     IN_CALL = "in_call"
     COLLECTED = "collected"
@@ -50,24 +50,11 @@ class CaseState(StrEnum):
     ORDINARY_PROCEDURE = "ordinary_procedure"
 
 
-STATE_LABELS = {
-    CaseState.QUEUED: "排队等待接警",
-    CaseState.IN_CALL: "视频取证中",
-    CaseState.COLLECTED: "信息采集完成",
-    CaseState.EVACUATED: "已撤离现场，等待定责",
-    CaseState.DETERMINED: "已出具事故认定书",
-    CaseState.UNDER_REVIEW: "复核中",
-    CaseState.CLOSED: "已办结",
-    CaseState.ABANDONED: "已取消报警",
-    CaseState.TRANSFERRED: "已转现场处置",
-    CaseState.AGREEMENT_PENDING: "自行协商，等待对方确认",
-    CaseState.AGREED: "双方已确认协商结果",
-    CaseState.MORE_EVIDENCE: "需补充证据，请重新视频连线",
-    CaseState.ORDINARY_PROCEDURE: "已转一般程序处理",
-}
+# The words each state reads as, from the message catalogue (zh-CN).
+STATE_LABELS = {state: state.label() for state in CaseState}
 
 
-class Action(StrEnum):
+class Action(Labelled):
     TAKE = "take"
     ABANDON = "abandon"
     REQUEUE = "requeue"
@@ -93,44 +80,41 @@ class Transition:
     sources: frozenset[CaseState]
     target: CaseState
     roles: frozenset[Role]
-    label: str
 
 
-def _t(sources: set[CaseState], target: CaseState, roles: set[Role], label: str) -> Transition:
-    return Transition(frozenset(sources), target, frozenset(roles), label)
+def _t(sources: set[CaseState], target: CaseState, roles: set[Role]) -> Transition:
+    return Transition(frozenset(sources), target, frozenset(roles))
 
 
 S = CaseState
 TRANSITIONS: dict[Action, Transition] = {
-    Action.TAKE: _t({S.QUEUED}, S.IN_CALL, {Role.OPERATOR}, "坐席已接警"),
-    Action.ABANDON: _t({S.QUEUED}, S.ABANDONED, {Role.PARTY}, "报警人取消排队"),
+    Action.TAKE: _t({S.QUEUED}, S.IN_CALL, {Role.OPERATOR}),
+    Action.ABANDON: _t({S.QUEUED}, S.ABANDONED, {Role.PARTY}),
     # A call dropped beyond its grace period goes back to the head of the queue.
-    Action.REQUEUE: _t({S.IN_CALL}, S.QUEUED, {Role.SYSTEM}, "通话中断，重新排队"),
-    Action.COMPLETE_COLLECTION: _t({S.IN_CALL}, S.COLLECTED, {Role.OPERATOR}, "信息采集完成"),
-    Action.EVACUATE: _t({S.COLLECTED}, S.EVACUATED, {Role.OPERATOR}, "已通知撤离现场"),
-    Action.TRANSFER: _t({S.IN_CALL, S.COLLECTED}, S.TRANSFERRED, {Role.OPERATOR}, "转现场处置"),
-    Action.DETERMINE: _t({S.EVACUATED}, S.DETERMINED, {Role.OFFICER}, "民警作出事故认定"),
+    Action.REQUEUE: _t({S.IN_CALL}, S.QUEUED, {Role.SYSTEM}),
+    Action.COMPLETE_COLLECTION: _t({S.IN_CALL}, S.COLLECTED, {Role.OPERATOR}),
+    Action.EVACUATE: _t({S.COLLECTED}, S.EVACUATED, {Role.OPERATOR}),
+    Action.TRANSFER: _t({S.IN_CALL, S.COLLECTED}, S.TRANSFERRED, {Role.OPERATOR}),
+    Action.DETERMINE: _t({S.EVACUATED}, S.DETERMINED, {Role.OFFICER}),
     # The evidence does not suffice: the parties are asked to call back into this case.
-    Action.SEND_BACK: _t({S.EVACUATED}, S.MORE_EVIDENCE, {Role.OFFICER}, "民警退回补充证据"),
+    Action.SEND_BACK: _t({S.EVACUATED}, S.MORE_EVIDENCE, {Role.OFFICER}),
     # The party's one tap: the same case goes back to the head of the queue.
-    Action.CALL_BACK: _t({S.MORE_EVIDENCE}, S.QUEUED, {Role.PARTY}, "当事人重新视频连线补充证据"),
+    Action.CALL_BACK: _t({S.MORE_EVIDENCE}, S.QUEUED, {Role.PARTY}),
     # Leaving the queue after a call-back keeps the case and its evidence: it waits again.
-    Action.CANCEL_CALL_BACK: _t({S.QUEUED}, S.MORE_EVIDENCE, {Role.PARTY}, "当事人暂不补充证据，退出排队"),
+    Action.CANCEL_CALL_BACK: _t({S.QUEUED}, S.MORE_EVIDENCE, {Role.PARTY}),
     # art. 19 applies only to simple cases; anything else goes to the ordinary procedure.
-    Action.TO_ORDINARY_PROCEDURE: _t({S.EVACUATED}, S.ORDINARY_PROCEDURE, {Role.OFFICER}, "转一般程序处理"),
-    Action.REQUEST_REVIEW: _t({S.DETERMINED}, S.UNDER_REVIEW, {Role.PARTY}, "当事人申请复核"),
-    Action.UPHOLD: _t({S.UNDER_REVIEW}, S.DETERMINED, {Role.REVIEWER}, "复核维持原认定"),
+    Action.TO_ORDINARY_PROCEDURE: _t({S.EVACUATED}, S.ORDINARY_PROCEDURE, {Role.OFFICER}),
+    Action.REQUEST_REVIEW: _t({S.DETERMINED}, S.UNDER_REVIEW, {Role.PARTY}),
+    Action.UPHOLD: _t({S.UNDER_REVIEW}, S.DETERMINED, {Role.REVIEWER}),
     # A revoked determination sends the case back to be determined anew by another officer.
-    Action.REVOKE: _t({S.UNDER_REVIEW}, S.EVACUATED, {Role.REVIEWER}, "复核撤销原认定，重新认定"),
+    Action.REVOKE: _t({S.UNDER_REVIEW}, S.EVACUATED, {Role.REVIEWER}),
     # A claim closes the case only once the determination is final (claims.service).
-    Action.PUSH_CLAIM: _t({S.DETERMINED, S.AGREED}, S.CLOSED, {Role.PARTY}, "当事人提交定损理赔"),
+    Action.PUSH_CLAIM: _t({S.DETERMINED, S.AGREED}, S.CLOSED, {Role.PARTY}),
     # The review period has run out, or the review was decided: the determination is final.
-    Action.CLOSE: _t({S.DETERMINED}, S.CLOSED, {Role.SYSTEM}, "认定生效，案件办结"),
-    Action.CONFIRM_AGREEMENT: _t({S.AGREEMENT_PENDING}, S.AGREED, {Role.PARTY}, "对方当事人确认协商结果"),
+    Action.CLOSE: _t({S.DETERMINED}, S.CLOSED, {Role.SYSTEM}),
+    Action.CONFIRM_AGREEMENT: _t({S.AGREEMENT_PENDING}, S.AGREED, {Role.PARTY}),
     # A disputed agreement is a dispute about the facts: police on site (art. 13).
-    Action.REJECT_AGREEMENT: _t(
-        {S.AGREEMENT_PENDING}, S.TRANSFERRED, {Role.PARTY}, "对方当事人不认可协商结果"
-    ),
+    Action.REJECT_AGREEMENT: _t({S.AGREEMENT_PENDING}, S.TRANSFERRED, {Role.PARTY}),
 }
 
 
@@ -142,11 +126,10 @@ def ensure_allowed(case: Case, action: Action, actor: Principal) -> Transition:
     """Raise unless `actor` may take `action` on the case in its current state."""
     transition = TRANSITIONS[action]
     if actor.role not in transition.roles:
-        raise Forbidden(f"当前角色不能执行“{transition.label}”")
+        raise Forbidden(text("Lifecycle.role_may_not", action=action.label()))
     if case.state not in transition.sources:
-        current = STATE_LABELS[CaseState(case.state)]
         raise IllegalTransition(
-            f"案件当前状态为“{current}”，不能执行“{transition.label}”",
+            text("Lifecycle.state_may_not", state=CaseState(case.state).label(), action=action.label()),
             state=case.state,
             action=action.value,
         )

@@ -54,10 +54,7 @@ def report_case(
     session: Session, party: Principal, report: ReportIn, now: datetime, picked: Jurisdiction | None = None
 ) -> Case:
     """一键视频报警: the GPS point picks the jurisdiction (or the party picked it by hand, location
-    denied: then the point is inside it and the address is what they typed); the case joins its queue.
-
-    Only kuaichu.calls.service.report_call calls this, the one way a party reports: it checks the
-    consent, the one active case per phone, the service hours and the report limits first."""
+    denied: then the point is inside it and the address is what they typed); the case joins its queue."""
     ensure_may_write(session, None, party, WriteRule.PARTY_SELF)
     if party.phone is None:
         raise Forbidden("只有当事人可以报警")
@@ -314,7 +311,7 @@ EVENT_LABELS = {
     "call_mode": "切换报警方式（网络不佳）",
     "propose_agreement": "当事人发起自行协商",
     "collection_override": "坐席写明理由后放行缺项",
-    **{action.value: t.label for action, t in lifecycle.TRANSITIONS.items()},
+    **{action.value: action.label() for action in lifecycle.TRANSITIONS},
 }
 
 

@@ -1,10 +1,11 @@
 from datetime import datetime
-from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
+from kuaichu.messages import Labelled
 
-class ClaimStep(StrEnum):
+
+class ClaimStep(Labelled):
     """The insurer's steps, in the order they happen."""
 
     SURVEYOR_ASSIGNED = "surveyor_assigned"
@@ -13,12 +14,7 @@ class ClaimStep(StrEnum):
     PAID = "paid"
 
 
-STEP_LABELS = {
-    ClaimStep.SURVEYOR_ASSIGNED: "已指派查勘员",
-    ClaimStep.CONTACTED: "查勘员已联系您",
-    ClaimStep.ASSESSED: "定损完成",
-    ClaimStep.PAID: "赔款已支付",
-}
+STEP_LABELS = {member: member.label() for member in ClaimStep}
 
 
 class ClaimOut(BaseModel):

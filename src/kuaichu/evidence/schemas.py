@@ -1,10 +1,11 @@
 from datetime import datetime
-from enum import StrEnum
 
 from pydantic import BaseModel
 
+from kuaichu.messages import Labelled
 
-class EvidenceKind(StrEnum):
+
+class EvidenceKind(Labelled):
     SIDE_BY_SIDE = "side_by_side"  # 并排同框
     VEHICLE_OVERVIEW = "vehicle_overview"
     COLLISION_POINT = "collision_point"
@@ -13,14 +14,7 @@ class EvidenceKind(StrEnum):
     OTHER = "other"
 
 
-KIND_LABELS = {
-    EvidenceKind.SIDE_BY_SIDE: "两车并排同框",
-    EvidenceKind.VEHICLE_OVERVIEW: "车辆全貌",
-    EvidenceKind.COLLISION_POINT: "碰撞部位",
-    EvidenceKind.PLATE: "号牌",
-    EvidenceKind.RECORDING: "通话录像",
-    EvidenceKind.OTHER: "其他照片",
-}
+KIND_LABELS = {member: member.label() for member in EvidenceKind}
 
 
 # What a page shows for evidence retention has deleted.

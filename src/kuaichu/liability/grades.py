@@ -1,10 +1,11 @@
 """The five grades of responsibility and which combinations the rules allow (art. 60, 61)."""
 
 from collections import Counter
-from enum import StrEnum
+
+from kuaichu.messages import Labelled
 
 
-class Responsibility(StrEnum):
+class Responsibility(Labelled):
     FULL = "full"
     MAIN = "main"
     EQUAL = "equal"
@@ -12,13 +13,7 @@ class Responsibility(StrEnum):
     NONE = "none"
 
 
-LABELS = {
-    Responsibility.FULL: "全部责任",
-    Responsibility.MAIN: "主要责任",
-    Responsibility.EQUAL: "同等责任",
-    Responsibility.MINOR: "次要责任",
-    Responsibility.NONE: "无责任",
-}
+LABELS = {member: member.label() for member in Responsibility}
 
 
 def combination_error(grades: list[Responsibility]) -> str | None:

@@ -8,13 +8,13 @@ engine proposes; the officer decides (and writes why when overriding).
 """
 
 from dataclasses import dataclass
-from enum import StrEnum
 
 from kuaichu.legal import cite
 from kuaichu.liability.grades import Responsibility
+from kuaichu.messages import Labelled
 
 
-class Act(StrEnum):
+class Act(Labelled):
     """What a party did, as recorded in the facts (each is one item of the common list)."""
 
     REAR_END = "rear_end"
@@ -29,18 +29,7 @@ class Act(StrEnum):
     ILLEGAL_PARKING = "illegal_parking"
 
 
-ACT_LABELS = {
-    Act.REAR_END: "同车道追尾前车",
-    Act.WRONG_WAY: "逆行或越过中心线",
-    Act.REVERSING: "倒车",
-    Act.ROLLING: "溜车",
-    Act.DOOR: "开关车门妨碍通行",
-    Act.SIGNAL: "违反交通信号",
-    Act.LANE_CHANGE: "变更车道妨碍正常行驶的车辆",
-    Act.FAIL_TO_YIELD: "未按规定让行",
-    Act.U_TURN: "掉头时与正常行驶的车辆相撞",
-    Act.ILLEGAL_PARKING: "违法停车、临时停车",
-}
+ACT_LABELS = {member: member.label() for member in Act}
 
 
 @dataclass(frozen=True)

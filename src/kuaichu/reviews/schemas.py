@@ -1,14 +1,15 @@
 from datetime import date, datetime
-from enum import StrEnum
 
 from pydantic import BaseModel, Field
+
+from kuaichu.messages import Labelled
 
 
 class ReviewApplicationIn(BaseModel):
     reasons: str = Field(min_length=5, max_length=4000)
 
 
-class ReviewOutcome(StrEnum):
+class ReviewOutcome(Labelled):
     UPHELD = "upheld"
     REVOKED = "revoked"
 
@@ -31,4 +32,4 @@ class ReviewOut(BaseModel):
     days_left: int | None = None
 
 
-OUTCOME_LABELS = {ReviewOutcome.UPHELD: "维持原认定", ReviewOutcome.REVOKED: "撤销原认定，重新认定"}
+OUTCOME_LABELS = {member: member.label() for member in ReviewOutcome}

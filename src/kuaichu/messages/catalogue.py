@@ -1,0 +1,66 @@
+"""Loading the `.po` files, looking texts up, and choosing a locale."""
+
+from enum import StrEnum
+from functools import cache
+from pathlib import Path
+
+from babel import Locale as BabelLocale
+from babel import UnknownLocaleError
+from babel.messages.pofile import read_po
+
+LOCALES_DIR = Path(__file__).parent / "locales"
+
+
+class Locale(StrEnum):
+    """The locales the product ships, as BCP 47 tags (what browsers send)."""
+
+    ZH_CN = "zh-CN"
+    EN = "en"
+
+    @property
+    def po_name(self) -> str:
+        return self.value.replace("-", "_")
+
+
+DEFAULT_LOCALE = Locale.ZH_CN
+
+
+@cache
+def messages(locale: Locale) -> dict[str, str]:
+    """Every key of `locale` with its text; read once per process (babel parses the .po)."""
+    with (LOCALES_DIR / f"{locale.po_name}.po").open("rb") as po:
+        catalog = read_po(po, locale=locale.po_name)
+    return {str(m.id): str(m.string) for m in catalog if m.id and m.string}
+
+
+def text(key: str, locale: Locale = DEFAULT_LOCALE, /, **params: object) -> str:
+    """The text of `key` in `locale`, its `{placeholders}` filled from `params`.
+
+    A key missing from a locale falls back to the default locale (a test keeps them complete);
+    a key missing everywhere is a programming error and raises KeyError.
+    """
+    template = messages(locale).get(key) or messages(DEFAULT_LOCALE)[key]
+    return template.format(**params) if params else template
+
+
+def negotiate(accept_language: str | None) -> Locale:
+    """The shipped locale that best fits an Accept-Language header (or a page's own choice).
+
+    Only the language counts: zh-TW or zh-Hans read Simplified Chinese, the one Chinese shipped.
+    """
+    by_language = {BabelLocale.parse(locale.po_name).language: locale for locale in Locale}
+    for part in (accept_language or "").split(","):
+        try:
+            language = BabelLocale.parse(part.split(";")[0].strip(), sep="-").language
+        except (ValueError, UnknownLocaleError):
+            continue
+        if language in by_language:
+            return by_language[language]
+    return DEFAULT_LOCALE
+
+
+class Labelled(StrEnum):
+    """An enum whose members each have a catalogue label under `<ClassName>.<value>`."""
+
+    def label(self, locale: Locale = DEFAULT_LOCALE) -> str:
+        return text(f"{type(self).__name__}.{self.value}", locale)
