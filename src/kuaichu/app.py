@@ -51,6 +51,7 @@ from kuaichu.reviews.service import close_final_cases
 from kuaichu.settings import Settings
 from kuaichu.settlement.api import router as settlement_router
 from kuaichu.supervision.api import router as supervision_router
+from kuaichu.web.openapi import install_openapi
 from kuaichu.web.pages import mount_pages
 from kuaichu.web.security import CredentialsBeforeBody, SecurityHeaders
 
@@ -194,4 +195,6 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
+    # /openapi.json declares every status and content type each operation can answer.
+    install_openapi(app)
     return app

@@ -1,7 +1,7 @@
 """Domain errors, and the one place they become RFC 9457 problem+json responses."""
 
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
 
@@ -71,9 +71,11 @@ class RateLimited(DomainError):
     title = "请求过于频繁"
 
 
-def problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
+def problem(
+    status: int, title: str, detail: str, headers: Mapping[str, str] | None = None, **extra: Any
+) -> JSONResponse:
     body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
 class Gone(DomainError):
@@ -177,11 +179,23 @@ def _validation_handler(field_label: FieldLabel) -> Callable[[Request, Exception
     return _validation_error
 
 
+# What the framework answers itself (an unknown path, a method the path lacks, a body that
+# cannot be parsed), said in Chinese like everything else.
+_HTTP_TITLES = {400: "请求有误", 404: "未找到", 405: "不支持的请求方法"}
+_HTTP_DETAILS = {
+    "There was an error parsing the body": "请求内容无法解析，请检查格式和编码",
+    "Not Found": "未找到",
+    "Method Not Allowed": "该地址不支持此请求方法",
+}
+
+
 async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     phrase = HTTPStatus(exc.status_code).phrase
+    title = _HTTP_TITLES.get(exc.status_code, phrase)
     detail = exc.detail if isinstance(exc.detail, str) else phrase
-    return problem(exc.status_code, phrase, detail)
+    # Headers the framework set go along (405's Allow).
+    return problem(exc.status_code, title, _HTTP_DETAILS.get(detail, detail), headers=exc.headers)
 
 
 async def _unexpected_error(_: Request, exc: Exception) -> JSONResponse:

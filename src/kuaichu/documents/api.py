@@ -1,7 +1,7 @@
 """Documents for the people entitled to them, and the public verify page the QR code opens."""
 
 from html import escape
-from typing import Annotated
+from typing import Annotated, Any
 
 import anyio.to_thread
 from fastapi import APIRouter, File, Path, Request, UploadFile
@@ -25,7 +25,27 @@ async def list_documents(case_id: RowId, viewer: CurrentUser, context: Context) 
     return await context.database.write(lambda s: service.read_documents(s, viewer, case_id, now))
 
 
-@router.get("/api/documents/{number}/pdf", response_class=Response)
+# What the OpenAPI document says of the answers that are not JSON.
+PDF_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "认定书PDF（带电子签章），作为附件下载",
+        "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
+        "headers": {
+            "Content-Disposition": {
+                "description": 'attachment; filename="认定书编号.pdf"',
+                "required": True,
+                "schema": {"type": "string"},
+            }
+        },
+    }
+}
+# The QR code opens the verify page in a browser (Accept: text/html); other callers get JSON.
+HTML_TOO: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/html": {"schema": {"type": "string"}}}},
+}
+
+
+@router.get("/api/documents/{number}/pdf", response_class=Response, responses=PDF_RESPONSE)
 async def download(number: DocumentNumber, viewer: CurrentUser, context: Context) -> Response:
     now = context.clock.now()
     filename, content = await context.database.write(lambda s: service.download(s, viewer, number, now))
@@ -40,7 +60,7 @@ def _wants_html(request: Request) -> bool:
     return "text/html" in request.headers.get("accept", "")
 
 
-@router.get("/verify/{number}", response_model=DocumentStatusOut)
+@router.get("/verify/{number}", response_model=DocumentStatusOut, responses=HTML_TOO)
 async def verify_page(
     number: DocumentNumber, request: Request, context: Context
 ) -> DocumentStatusOut | HTMLResponse:
@@ -52,7 +72,7 @@ async def verify_page(
     return _status_html(status) if _wants_html(request) else status
 
 
-@router.post("/verify/{number}", response_model=VerificationOut)
+@router.post("/verify/{number}", response_model=VerificationOut, responses=HTML_TOO)
 async def verify_upload(
     number: DocumentNumber, request: Request, context: Context, file: Annotated[UploadFile, File()]
 ) -> VerificationOut | HTMLResponse:

@@ -1,4 +1,4 @@
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, UploadFile, status
 from fastapi.responses import StreamingResponse
@@ -9,6 +9,7 @@ from kuaichu.cases.schemas import RowId
 from kuaichu.errors import Conflict, Gone
 from kuaichu.evidence import service
 from kuaichu.evidence.schemas import PURGED_LABEL, EvidenceKind, EvidenceOut
+from kuaichu.evidence.storage import ACCEPTED_MEDIA
 
 router = APIRouter(prefix="/api/cases/{case_id}/evidence", tags=["evidence"])
 
@@ -39,7 +40,18 @@ async def list_evidence(case_id: RowId, viewer: CurrentUser, context: Context) -
     return await context.database.write(lambda s: service.list_evidence(s, viewer, case_id, now))
 
 
-@router.get("/{item_id}/content")
+# Stills and recordings as stored: the media type was sniffed from the content on upload.
+MEDIA_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "证据文件原件",
+        "content": {
+            media: {"schema": {"type": "string", "format": "binary"}} for media in sorted(ACCEPTED_MEDIA)
+        },
+    }
+}
+
+
+@router.get("/{item_id}/content", response_class=StreamingResponse, responses=MEDIA_RESPONSE)
 async def content(case_id: RowId, item_id: RowId, viewer: CurrentUser, context: Context) -> StreamingResponse:
     now = context.clock.now()
     item = await context.database.write(lambda s: service.get_evidence(s, viewer, case_id, item_id, now))
