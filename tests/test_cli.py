@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from kuaichu.audit.models import AuditEntry
 from kuaichu.auth.models import User
+from kuaichu.consent.notice import PRIVACY_NOTICE_VERSION
 from kuaichu.db import Database
 
 KUAICHU = [sys.executable, "-m", "kuaichu.cli"]
@@ -36,9 +37,11 @@ def demo(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     port = _free_port()
     log = tmp_path / "demo.log"
     with log.open("wb") as out:
+        # The test runs at any hour of the real clock: video service all day.
+        all_day = {"KUAICHU_SERVICE_HOURS_START": "00:00", "KUAICHU_SERVICE_HOURS_END": "24:00"}
         process = subprocess.Popen(
             [*KUAICHU, "demo", "--port", str(port)],
-            env=_env(tmp_path / "data"),
+            env=_env(tmp_path / "data") | all_day,
             stdout=out,
             stderr=subprocess.STDOUT,
         )
@@ -88,8 +91,11 @@ def test_the_demo_serves_its_city_and_prints_the_logins(demo: tuple[str, Path]) 
     login = httpx.post(f"{base}/api/auth/party", json={"phone": "13800138000", "code": code})
     assert login.status_code == 200
     party = {"Authorization": f"Bearer {login.json()['access_token']}"}
-    case = httpx.post(f"{base}/api/cases", json={"lat": 30.33, "lng": 120.15}, headers=party)
-    assert case.json()["jurisdiction_name"] == "拱墅区"
+    notice = {"version": PRIVACY_NOTICE_VERSION}
+    assert httpx.post(f"{base}/api/consents", json=notice, headers=party).status_code == 201
+    case = httpx.post(f"{base}/api/calls", json={"lat": 30.33, "lng": 120.15}, headers=party)
+    assert case.status_code == 201, case.text
+    assert case.json()["service"]["jurisdiction_name"] == "拱墅区"
 
 
 def test_user_add_creates_a_staff_account_that_can_log_in(tmp_path: Path) -> None:
