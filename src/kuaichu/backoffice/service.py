@@ -24,17 +24,16 @@ from kuaichu.backoffice.schemas import (
 )
 from kuaichu.cases.access import get_case, visible_cases
 from kuaichu.cases.identifiers import PHONE, PROVINCES
-from kuaichu.cases.lifecycle import STATE_LABELS, CaseState
+from kuaichu.cases.lifecycle import CaseState
 from kuaichu.cases.models import Case, CaseParty
 from kuaichu.cases.service import in_force_determination
-from kuaichu.documents.service import STATUS_LABELS, designation
+from kuaichu.documents.service import designation
 from kuaichu.eligibility import service as eligibility
 from kuaichu.errors import InvalidInput
 from kuaichu.geo.models import Jurisdiction
-from kuaichu.liability.grades import LABELS as RESPONSIBILITY_LABELS
-from kuaichu.liability.grades import Responsibility
+from kuaichu.liability.grades import DeterminationStatus, Responsibility
 from kuaichu.liability.models import LiabilityFacts
-from kuaichu.liability.rules import ACT_LABELS, Act
+from kuaichu.liability.rules import Act
 from kuaichu.privacy import mask_phone
 from kuaichu.registries.service import latest_checks
 from kuaichu.reviews.deadline import last_day_to_apply
@@ -134,7 +133,7 @@ def search_cases(session: Session, viewer: Principal, text: str, now: datetime) 
             id=case.id,
             number=case.number,
             state=case.state,
-            state_label=STATE_LABELS[CaseState(case.state)],
+            state_label=CaseState(case.state).label(),
             jurisdiction_name=jurisdictions.get(case.jurisdiction_id, ""),
             reported_at=case.reported_at,
             matched_by=query.by.value,
@@ -178,7 +177,7 @@ def case_file(
                 vehicle_type=p.vehicle_type,
                 checks=[c for c in checks if c.party_position == p.position],
                 acts_recorded=recorded is not None,
-                acts=[ActOut(code=a, label=ACT_LABELS[Act(a)]) for a in (recorded or {}).get("acts", [])],
+                acts=[ActOut(code=a, label=Act(a).label()) for a in (recorded or {}).get("acts", [])],
                 impact_point=(recorded or {}).get("impact_point") or "",
             )
         )
@@ -205,14 +204,14 @@ def _determination_file(session: Session, case: Case) -> DeterminationFileOut | 
         decided_at=determination.decided_at,
         officer=officer.display_name if officer else "",
         status=determination.status,
-        status_label=STATUS_LABELS[determination.status],
+        status_label=DeterminationStatus(determination.status).label(),
         shares=[
             ShareFileOut(
                 party_id=int(str(s["party_id"])),
                 designation=designation(parties[int(str(s["party_id"]))].position),
                 name=parties[int(str(s["party_id"]))].name,
                 responsibility=str(s["responsibility"]),
-                responsibility_label=RESPONSIBILITY_LABELS[Responsibility(str(s["responsibility"]))],
+                responsibility_label=Responsibility(str(s["responsibility"])).label(),
             )
             for s in determination.shares
             if int(str(s["party_id"])) in parties

@@ -28,8 +28,8 @@ from kuaichu.cases.schemas import RowId
 from kuaichu.context import AppContext
 from kuaichu.eligibility.rules import QUESTIONS
 from kuaichu.geo.service import listed
-from kuaichu.liability.grades import LABELS as RESPONSIBILITY_LABELS
-from kuaichu.liability.rules import ACT_LABELS
+from kuaichu.liability.grades import Responsibility
+from kuaichu.liability.rules import Act
 
 log = logging.getLogger(__name__)
 
@@ -73,8 +73,8 @@ async def config(context: Context) -> CallConfigOut:
             "weather": WEATHER,
             "vehicle_types": VEHICLE_TYPES,
             "plate_types": PLATE_TYPES,
-            "responsibilities": {r.value: label for r, label in RESPONSIBILITY_LABELS.items()},
-            "acts": {act.value: label for act, label in ACT_LABELS.items()},
+            "responsibilities": {r.value: r.label() for r in Responsibility},
+            "acts": {act.value: act.label() for act in Act},
             "circumstances": QUESTIONS,
             # Stills taken once per vehicle (its overview, its plate): the console asks whose.
             "per_vehicle_stills": [

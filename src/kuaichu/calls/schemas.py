@@ -24,7 +24,6 @@ class PresenceStatus(Labelled):
     NO_ANSWER = "no_answer"
 
 
-PRESENCE_LABELS = {member: member.label() for member in PresenceStatus}
 # Taking calls: what staffing and "nobody on duty" count.
 ON_DUTY = (PresenceStatus.AVAILABLE, PresenceStatus.BUSY, PresenceStatus.WRAP_UP)
 

@@ -41,7 +41,6 @@ from kuaichu.calls.models import (
     QueueVersion,
 )
 from kuaichu.calls.schemas import (
-    PRESENCE_LABELS,
     CallMode,
     CallReportIn,
     CurrentCallOut,
@@ -589,7 +588,7 @@ def _presence_out(session: Session, presence: OperatorPresence) -> PresenceOut:
         operator_id=presence.operator_id,
         name=user.display_name,
         status=presence.status,
-        status_label=PRESENCE_LABELS[PresenceStatus(presence.status)],
+        status_label=PresenceStatus(presence.status).label(),
         since=since,
     )
 

@@ -28,7 +28,7 @@ from kuaichu.audit import service as audit
 from kuaichu.auth.principal import Principal, Role
 from kuaichu.cases.models import Case, TimelineEvent
 from kuaichu.errors import Forbidden, IllegalTransition
-from kuaichu.messages import Labelled, text
+from kuaichu.messages import DEFAULT_LOCALE, Labelled, Locale, text
 
 
 class CaseState(Labelled):
@@ -48,10 +48,6 @@ class CaseState(Labelled):
     MORE_EVIDENCE = "more_evidence"
     # Not a simple-procedure case after all: handled under the ordinary procedure (一般程序).
     ORDINARY_PROCEDURE = "ordinary_procedure"
-
-
-# The words each state reads as, from the message catalogue (zh-CN).
-STATE_LABELS = {state: state.label() for state in CaseState}
 
 
 class Action(Labelled):
@@ -75,6 +71,29 @@ class Action(Labelled):
     TO_ORDINARY_PROCEDURE = "to_ordinary_procedure"
 
 
+class EventKind(Labelled):
+    """Timeline events that change no state (a state change's event is its Action)."""
+
+    REPORT = "report"
+    FACTS_RECORDED = "facts_recorded"
+    PARTIES_RECORDED = "parties_recorded"
+    EVIDENCE_ADDED = "evidence_added"
+    REGISTRY_CHECKED = "registry_checked"
+    CIRCUMSTANCES_RECORDED = "circumstances_recorded"
+    LIABILITY_FACTS_RECORDED = "liability_facts_recorded"
+    DOCUMENT_ISSUED = "document_issued"
+    CLAIM_PROGRESS = "claim_progress"
+    CALL_MODE = "call_mode"
+    PROPOSE_AGREEMENT = "propose_agreement"
+    COLLECTION_OVERRIDE = "collection_override"
+
+
+def event_label(kind: str, locale: Locale = DEFAULT_LOCALE) -> str:
+    """What a timeline line of `kind` reads as: its action's label, or its event's."""
+    known = _EVENT_KINDS.get(kind)
+    return known.label(locale) if known else kind
+
+
 @dataclass(frozen=True)
 class Transition:
     sources: frozenset[CaseState]
@@ -85,6 +104,8 @@ class Transition:
 def _t(sources: set[CaseState], target: CaseState, roles: set[Role]) -> Transition:
     return Transition(frozenset(sources), target, frozenset(roles))
 
+
+_EVENT_KINDS: dict[str, Action | EventKind] = {kind.value: kind for kind in (*Action, *EventKind)}
 
 S = CaseState
 TRANSITIONS: dict[Action, Transition] = {
@@ -147,13 +168,13 @@ def apply(
     transition = ensure_allowed(case, action, actor)
     case.state = transition.target
     case.updated_at = now
-    return record_event(session, case, action.value, actor, now, detail)
+    return record_event(session, case, action, actor, now, detail)
 
 
 def record_event(
     session: Session,
     case: Case,
-    kind: str,
+    kind: Action | EventKind,
     actor: Principal,
     now: datetime,
     detail: dict[str, Any] | None = None,

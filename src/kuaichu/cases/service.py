@@ -9,7 +9,7 @@ from kuaichu.audit import service as audit
 from kuaichu.auth.principal import Principal, Role
 from kuaichu.cases import lifecycle
 from kuaichu.cases.access import WriteRule, ensure_may_write, get_case, visible_cases
-from kuaichu.cases.lifecycle import STATE_LABELS, Action, CaseState
+from kuaichu.cases.lifecycle import Action, CaseState, EventKind
 from kuaichu.cases.models import Case, CaseNumberSequence, CaseParty, TimelineEvent
 from kuaichu.cases.schemas import (
     CaseOut,
@@ -73,7 +73,7 @@ def report_case(
     session.add(case)
     session.flush()
     detail = {"jurisdiction": jurisdiction.name} | ({"location": "manual"} if picked else {})
-    lifecycle.record_event(session, case, "report", party, now, detail)
+    lifecycle.record_event(session, case, EventKind.REPORT, party, now, detail)
     return case
 
 
@@ -109,7 +109,7 @@ def _writable_case(session: Session, writer: Principal, case_id: int, rule: Writ
 def _require_state(case: Case, *states: CaseState) -> None:
     if case.state not in states:
         raise IllegalTransition(
-            f"案件当前状态为“{STATE_LABELS[CaseState(case.state)]}”，不能修改采集信息",
+            f"案件当前状态为“{CaseState(case.state).label()}”，不能修改采集信息",
             state=case.state,
         )
 
@@ -126,7 +126,7 @@ def record_facts(session: Session, operator: Principal, case_id: int, facts: Fac
     case.description = facts.description
     if facts.lat is not None and facts.lng is not None:
         case.report_lat, case.report_lng = facts.lat, facts.lng
-    lifecycle.record_event(session, case, "facts_recorded", operator, now)
+    lifecycle.record_event(session, case, EventKind.FACTS_RECORDED, operator, now)
     return case
 
 
@@ -140,7 +140,9 @@ def record_parties(
     for position, party in enumerate(parties.parties, start=1):
         case.parties.append(CaseParty(position=position, **party.model_dump()))
     session.flush()
-    lifecycle.record_event(session, case, "parties_recorded", operator, now, {"count": len(parties.parties)})
+    lifecycle.record_event(
+        session, case, EventKind.PARTIES_RECORDED, operator, now, {"count": len(parties.parties)}
+    )
     return case
 
 
@@ -153,9 +155,7 @@ def transfer(session: Session, operator: Principal, case_id: int, reason: str, n
     return case
 
 
-def notify_parties(
-    session: Session, case: Case, template: Sms, now: datetime, **parameters: str
-) -> None:
+def notify_parties(session: Session, case: Case, template: Sms, now: datetime, **parameters: str) -> None:
     """An official SMS (a fixed template about this case) to everyone concerned and a push to
     the case's pages, in the caller's transaction."""
     event = template.value
@@ -225,7 +225,7 @@ def case_view(session: Session, case: Case, viewer: Principal) -> CaseOut:
         id=case.id,
         number=case.number,
         state=case.state,
-        state_label=STATE_LABELS[CaseState(case.state)],
+        state_label=CaseState(case.state).label(),
         jurisdiction_code=jurisdiction.code,
         jurisdiction_name=jurisdiction.name,
         reported_at=case.reported_at,
@@ -264,7 +264,7 @@ def transition_view(case: Case, viewer: Principal) -> TransitionOut:
         id=case.id,
         number=case.number,
         state=case.state,
-        state_label=STATE_LABELS[CaseState(case.state)],
+        state_label=CaseState(case.state).label(),
         allowed_actions=[a.value for a in lifecycle.allowed_actions(case.state, viewer.role)],
         updated_at=case.updated_at,
     )
@@ -290,29 +290,12 @@ def list_cases(
             id=case.id,
             number=case.number,
             state=case.state,
-            state_label=STATE_LABELS[CaseState(case.state)],
+            state_label=CaseState(case.state).label(),
             reported_at=case.reported_at,
             waiting_seconds=int((now - case.reported_at).total_seconds()),
         )
         for case in session.scalars(query.limit(200))
     ]
-
-
-EVENT_LABELS = {
-    "report": "一键视频报警",
-    "facts_recorded": "记录事故基本情况",
-    "parties_recorded": "记录当事人信息",
-    "evidence_added": "上传现场证据",
-    "registry_checked": "驾驶证、车辆、交强险自动核验",
-    "circumstances_recorded": "记录现场情况",
-    "liability_facts_recorded": "记录当事人行为事实",
-    "document_issued": "出具电子事故认定书",
-    "claim_progress": "保险理赔进度",
-    "call_mode": "切换报警方式（网络不佳）",
-    "propose_agreement": "当事人发起自行协商",
-    "collection_override": "坐席写明理由后放行缺项",
-    **{action.value: action.label() for action in lifecycle.TRANSITIONS},
-}
 
 
 def timeline(session: Session, viewer: Principal, case_id: int, now: datetime) -> list[TimelineEventOut]:
@@ -334,9 +317,9 @@ def timeline_of(session: Session, case: Case, viewer: Principal) -> list[Timelin
         TimelineEventOut(
             at=event.at,
             kind=event.kind,
-            label=EVENT_LABELS.get(event.kind, event.kind),
+            label=lifecycle.event_label(event.kind),
             state=event.state_after,
-            state_label=STATE_LABELS[CaseState(event.state_after)],
+            state_label=CaseState(event.state_after).label(),
             actor=_actor_label(event, staff_names_hidden),
             detail=event.detail,
         )
@@ -344,18 +327,7 @@ def timeline_of(session: Session, case: Case, viewer: Principal) -> list[Timelin
     ]
 
 
-ROLE_LABELS = {
-    "party": "当事人",
-    "operator": "接警坐席",
-    "officer": "办案民警",
-    "reviewer": "复核民警",
-    "supervisor": "监管",
-    "insurer": "保险公司",
-    "system": "系统",
-}
-
-
 def _actor_label(event: TimelineEvent, hide_names: bool) -> str:
     if hide_names or event.actor_role == "party":
-        return ROLE_LABELS.get(event.actor_role, event.actor_role)
-    return f"{ROLE_LABELS.get(event.actor_role, event.actor_role)} {event.actor_label}"
+        return Role(event.actor_role).label()
+    return f"{Role(event.actor_role).label()} {event.actor_label}"

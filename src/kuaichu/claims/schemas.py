@@ -14,9 +14,6 @@ class ClaimStep(Labelled):
     PAID = "paid"
 
 
-STEP_LABELS = {member: member.label() for member in ClaimStep}
-
-
 class ClaimOut(BaseModel):
     id: int
     case_id: int

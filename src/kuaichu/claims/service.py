@@ -12,18 +12,20 @@ from kuaichu.auth.models import Insurer
 from kuaichu.auth.principal import Principal
 from kuaichu.cases import lifecycle
 from kuaichu.cases.access import WriteRule, ensure_may_write, get_case, party_of
-from kuaichu.cases.lifecycle import Action, CaseState
+from kuaichu.cases.lifecycle import Action, CaseState, EventKind
 from kuaichu.cases.models import Case, CaseParty
 from kuaichu.cases.service import in_force_determination
 from kuaichu.claims.models import Claim, ClaimProgress
-from kuaichu.claims.schemas import STEP_LABELS, ClaimOut, ClaimStep
+from kuaichu.claims.schemas import ClaimOut, ClaimStep
 from kuaichu.documents.service import list_documents
 from kuaichu.errors import Conflict, Forbidden, IllegalTransition, InvalidInput, NotFound
 from kuaichu.evidence.service import evidence_of
-from kuaichu.liability.grades import LABELS, Responsibility
+from kuaichu.liability.grades import Responsibility
+from kuaichu.messages import text
 from kuaichu.notify.outbox import Sms, enqueue_sms, enqueue_webhook
 from kuaichu.privacy import mask_id_number, mask_name
 from kuaichu.registries.models import RegistryCheck
+from kuaichu.registries.schemas import RegistryKind
 from kuaichu.registries.service import subject_of
 from kuaichu.reviews.service import review_still_possible
 from kuaichu.settlement.service import confirmed_shares
@@ -58,7 +60,7 @@ def compulsory_insurer(session: Session, case: Case, party: CaseParty) -> str | 
         .where(
             RegistryCheck.case_id == case.id,
             RegistryCheck.party_position == party.position,
-            RegistryCheck.kind == "insurance",
+            RegistryCheck.kind == RegistryKind.INSURANCE,
             RegistryCheck.subject == subject_of(party),
         )
         .order_by(RegistryCheck.checked_at.desc(), RegistryCheck.id.desc())
@@ -87,7 +89,7 @@ def push_claim(session: Session, party: Principal, case_id: int, now: datetime) 
     if case.state == CaseState.CLOSED or review_still_possible(session, case.id, now):
         # Already closed by another claim, or another party may still apply for review
         # (art. 71): the claim goes ahead, the case stays open until the determination is final.
-        lifecycle.record_event(session, case, "push_claim", party, now, detail)
+        lifecycle.record_event(session, case, Action.PUSH_CLAIM, party, now, detail)
     else:
         lifecycle.apply(session, case, Action.PUSH_CLAIM, party, now, detail)
     claim = Claim(case_id=case.id, party_id=claimant.id, insurer_code=insurer_code, pushed_at=now)
@@ -128,7 +130,7 @@ def _shares_by_plate(case: Case, shares: list[dict[str, Any]]) -> list[dict[str,
         {
             "plate_number": plates[s["party_id"]],
             "responsibility": s["responsibility"],
-            "label": LABELS[Responsibility(s["responsibility"])],
+            "label": Responsibility(s["responsibility"]).label(),
         }
         for s in shares
     ]
@@ -232,11 +234,16 @@ def report_progress(
     order = list(ClaimStep)
     done = ClaimStep(claim.status) if claim.status in order else None
     if done is not None and order.index(step) <= order.index(done):
-        raise Conflict(f"理赔已处于“{STEP_LABELS[done]}”，不能回到“{STEP_LABELS[step]}”")
+        raise Conflict(text("Claims.step_backwards", done=done.label(), step=step.label()))
     claim.status = step.value
     session.add(ClaimProgress(claim_id=claim.id, at=now, status=step.value, note=note))
     lifecycle.record_event(
-        session, case, "claim_progress", insurer, now, {"status": step.value, "label": STEP_LABELS[step]}
+        session,
+        case,
+        EventKind.CLAIM_PROGRESS,
+        insurer,
+        now,
+        {"status": step.value, "label": step.label()},
     )
     claimant = session.get(CaseParty, claim.party_id)
     assert claimant is not None

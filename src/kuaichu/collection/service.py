@@ -16,7 +16,7 @@ from kuaichu.audit import service as audit
 from kuaichu.auth.principal import Principal
 from kuaichu.cases import lifecycle
 from kuaichu.cases.access import WriteRule, ensure_may_write, get_case
-from kuaichu.cases.lifecycle import Action
+from kuaichu.cases.lifecycle import Action, EventKind
 from kuaichu.cases.models import Case, CaseParty
 from kuaichu.cases.service import notify_parties
 from kuaichu.collection.models import CollectionOverride
@@ -36,7 +36,8 @@ from kuaichu.evidence.schemas import EvidenceKind, kind_label
 from kuaichu.geo.models import Jurisdiction
 from kuaichu.liability.service import recorded_facts
 from kuaichu.notify.templates import Sms
-from kuaichu.registries.service import KIND_LABELS, UNAVAILABLE, checked_positions, latest_checks
+from kuaichu.registries.schemas import CheckOutcome, RegistryKind
+from kuaichu.registries.service import checked_positions, latest_checks
 
 SINGLE_VEHICLE = "单方事故"
 
@@ -159,7 +160,7 @@ def _record_override(
             at=now,
         )
     )
-    lifecycle.record_event(session, case, "collection_override", operator, now, detail)
+    lifecycle.record_event(session, case, EventKind.COLLECTION_OVERRIDE, operator, now, detail)
 
 
 def _overrides(session: Session, case: Case) -> list[OverrideOut]:
@@ -218,7 +219,7 @@ def _registry_items(session: Session, viewer: Principal, case: Case) -> list[Gat
     for party in case.parties:
         own = [c for c in current if c.party_position == party.position]
         key = f"registry:{party.position}"
-        if len(own) < len(KIND_LABELS):
+        if len(own) < len(RegistryKind):
             stale = party.position in ever_checked
             items.append(
                 GateItemOut(
@@ -232,7 +233,7 @@ def _registry_items(session: Session, viewer: Principal, case: Case) -> list[Gat
                 )
             )
             continue
-        unavailable = [c.kind_label for c in own if c.outcome == UNAVAILABLE]
+        unavailable = [c.kind_label for c in own if c.outcome is CheckOutcome.UNAVAILABLE]
         if unavailable:
             items.append(
                 GateItemOut(

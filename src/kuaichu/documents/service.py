@@ -14,6 +14,7 @@ from kuaichu.auth.models import Insurer, User
 from kuaichu.auth.principal import Principal
 from kuaichu.cases import lifecycle
 from kuaichu.cases.access import get_case
+from kuaichu.cases.lifecycle import EventKind
 from kuaichu.cases.models import Case
 from kuaichu.clock import local
 from kuaichu.documents import pdf
@@ -22,13 +23,13 @@ from kuaichu.documents.schemas import DocumentOut, DocumentStatusOut, Verificati
 from kuaichu.documents.signing import DocumentSigner
 from kuaichu.errors import NotFound
 from kuaichu.legal import cite
-from kuaichu.liability.grades import LABELS, Responsibility
+from kuaichu.liability.grades import DeterminationStatus, Responsibility
 from kuaichu.liability.models import Determination, LiabilityFacts
 from kuaichu.privacy import mask_id_number, mask_phone
 from kuaichu.registries.models import RegistryCheck
+from kuaichu.registries.schemas import RegistryKind
 from kuaichu.registries.service import subject_of
 
-STATUS_LABELS = {"in_force": "有效", "revoked": "已经复核撤销"}
 # How the document and its facts text name the parties, by position: 甲方, 乙方, 丙方...
 DESIGNATIONS = "甲乙丙丁戊己庚辛壬癸"
 
@@ -88,7 +89,7 @@ def issue_document(
     lifecycle.record_event(
         session,
         case,
-        "document_issued",
+        EventKind.DOCUMENT_ISSUED,
         officer,
         now,
         {"number": number, "replaces": replaced.number if replaced else None},
@@ -131,7 +132,7 @@ def _content(
                 or (p.insurer_code or "未登记"),
                 policy_number=str(policy.get("policy_number") or "") or p.policy_number or "未登记",
                 impact_point=facts.get(str(p.position), {}).get("impact_point") or "—",
-                responsibility=LABELS[shares[p.id]],
+                responsibility=shares[p.id].label(),
             )
         )
     if determination.proposal_accepted:
@@ -166,7 +167,7 @@ def _registry_policies(session: Session, case: Case) -> dict[int, dict[str, obje
     current = {p.position: subject_of(p) for p in case.parties}
     rows = session.scalars(
         select(RegistryCheck)
-        .where(RegistryCheck.case_id == case.id, RegistryCheck.kind == "insurance")
+        .where(RegistryCheck.case_id == case.id, RegistryCheck.kind == RegistryKind.INSURANCE)
         .order_by(RegistryCheck.checked_at, RegistryCheck.id)
     )
     return {
@@ -207,7 +208,7 @@ def list_documents(session: Session, viewer: Principal, case_id: int) -> list[Do
                 number=document.number,
                 issued_at=document.issued_at,
                 status=status,
-                status_label=STATUS_LABELS[status],
+                status_label=DeterminationStatus(status).label(),
                 replaces_number=numbers.get(document.replaces_id) if document.replaces_id else None,
                 download_url=f"/api/documents/{document.number}/pdf",
             )
@@ -234,7 +235,7 @@ def public_status(session: Session, number: str, authority: str, signer: Documen
         issued_on=local(document.issued_at).date(),
         authority=authority,
         status=status,
-        status_label=STATUS_LABELS[status],
+        status_label=DeterminationStatus(status).label(),
         replaced_by=successor,
         sha256=document.sha256,
         certificate_sha256=signer.fingerprint,
@@ -256,7 +257,7 @@ def verification(
     authentic = signature.valid and unchanged
     if authentic:
         message = "该认定书由本机关签发，内容未被修改。"
-        if status != "in_force":
+        if status != DeterminationStatus.IN_FORCE:
             message += "但该认定书已经复核撤销，请以重新作出的认定书为准。"
     elif signature.valid:
         message = "该文件签章有效，但不是以此编号签发的认定书。"
@@ -268,7 +269,7 @@ def verification(
         unchanged=unchanged,
         signature_valid=signature.valid,
         status=status,
-        status_label=STATUS_LABELS[status],
+        status_label=DeterminationStatus(status).label(),
         message=message,
     )
 

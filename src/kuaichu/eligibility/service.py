@@ -8,13 +8,14 @@ from kuaichu.audit import service as audit
 from kuaichu.auth.principal import Principal
 from kuaichu.cases import lifecycle
 from kuaichu.cases.access import WriteRule, ensure_may_write, get_case
-from kuaichu.cases.lifecycle import CaseState
+from kuaichu.cases.lifecycle import CaseState, EventKind
 from kuaichu.eligibility import rules
 from kuaichu.eligibility.models import CaseCircumstances
 from kuaichu.eligibility.schemas import CircumstancesIn, EligibilityOut, ReasonOut
 from kuaichu.errors import IllegalTransition
 from kuaichu.legal import cite
-from kuaichu.registries.service import UNAVAILABLE, latest_checks
+from kuaichu.registries.schemas import CheckOutcome
+from kuaichu.registries.service import latest_checks
 
 
 def record_circumstances(
@@ -32,7 +33,9 @@ def record_circumstances(
         for field, value in answers.model_dump().items():
             setattr(row, field, value)
         row.recorded_at = now
-    lifecycle.record_event(session, case, "circumstances_recorded", operator, now, answers.model_dump())
+    lifecycle.record_event(
+        session, case, EventKind.CIRCUMSTANCES_RECORDED, operator, now, answers.model_dump()
+    )
 
 
 def assess(session: Session, viewer: Principal, case_id: int, max_vehicles: int) -> EligibilityOut:
@@ -49,7 +52,7 @@ def assess(session: Session, viewer: Principal, case_id: int, max_vehicles: int)
     notes = [
         f"第{c.party_position}方{c.kind_label}核验暂不可用，请人工核对"
         for c in checks
-        if c.outcome == UNAVAILABLE
+        if c.outcome is CheckOutcome.UNAVAILABLE
     ]
     if circumstances is None:
         return EligibilityOut(eligible=None, reasons=[], missing=missing, notes=notes, transfer_reason=None)

@@ -14,16 +14,13 @@ class EvidenceKind(Labelled):
     OTHER = "other"
 
 
-KIND_LABELS = {member: member.label() for member in EvidenceKind}
-
-
 # What a page shows for evidence retention has deleted.
 PURGED_LABEL = "已按规定期限删除"
 
 
 def kind_label(kind: str, party_position: int | None) -> str:
     """A still's caption: its kind, and whose vehicle it shows when it is one party's."""
-    label = KIND_LABELS[EvidenceKind(kind)]
+    label = EvidenceKind(kind).label()
     return f"当事人{party_position} {label}" if party_position else label
 
 

@@ -9,7 +9,7 @@ from kuaichu.audit import service as audit
 from kuaichu.auth.principal import Principal, Role
 from kuaichu.cases import lifecycle
 from kuaichu.cases.access import WriteRule, ensure_may_write, get_case
-from kuaichu.cases.lifecycle import CaseState
+from kuaichu.cases.lifecycle import CaseState, EventKind
 from kuaichu.cases.models import Case
 from kuaichu.errors import IllegalTransition, InvalidInput, NotFound
 from kuaichu.evidence.models import EvidenceItem
@@ -65,7 +65,7 @@ def add_evidence(
     lifecycle.record_event(
         session,
         case,
-        "evidence_added",
+        EventKind.EVIDENCE_ADDED,
         uploader,
         now,
         {

@@ -13,7 +13,10 @@ class Responsibility(Labelled):
     NONE = "none"
 
 
-LABELS = {member: member.label() for member in Responsibility}
+class DeterminationStatus(Labelled):
+    IN_FORCE = "in_force"
+    # Revoked on review (复核撤销): kept for the record, replaced by a new determination.
+    REVOKED = "revoked"
 
 
 def combination_error(grades: list[Responsibility]) -> str | None:

@@ -5,6 +5,7 @@ from sqlalchemy import JSON, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kuaichu.db import Base, UtcDateTime
+from kuaichu.liability.grades import DeterminationStatus
 
 
 class Determination(Base):
@@ -18,7 +19,7 @@ class Determination(Base):
     decided_at: Mapped[datetime] = mapped_column(UtcDateTime)
     # Electronic delivery: the moment the parties were sent it; the review period counts from here.
     delivered_at: Mapped[datetime] = mapped_column(UtcDateTime)
-    status: Mapped[str] = mapped_column(String(8), default="in_force")
+    status: Mapped[str] = mapped_column(String(8), default=DeterminationStatus.IN_FORCE)
     replaces_id: Mapped[int | None] = mapped_column(ForeignKey("determinations.id"))
     # [{"party_id": 1, "responsibility": "full"}, ...]
     shares: Mapped[list[dict[str, object]]] = mapped_column(JSON)

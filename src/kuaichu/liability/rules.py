@@ -29,9 +29,6 @@ class Act(Labelled):
     ILLEGAL_PARKING = "illegal_parking"
 
 
-ACT_LABELS = {member: member.label() for member in Act}
-
-
 @dataclass(frozen=True)
 class Rule:
     code: str

@@ -10,12 +10,12 @@ from kuaichu.audit import service as audit
 from kuaichu.auth.principal import Principal, Role
 from kuaichu.cases import lifecycle
 from kuaichu.cases.access import WriteRule, ensure_may_write, get_case
-from kuaichu.cases.lifecycle import Action, CaseState
+from kuaichu.cases.lifecycle import Action, CaseState, EventKind
 from kuaichu.cases.models import Case
 from kuaichu.cases.service import notify_parties
 from kuaichu.documents.service import DocumentIssuer, issue_document
 from kuaichu.errors import IllegalTransition, InvalidInput
-from kuaichu.liability.grades import LABELS, Responsibility, combination_error
+from kuaichu.liability.grades import DeterminationStatus, Responsibility, combination_error
 from kuaichu.liability.models import Determination, LiabilityFacts
 from kuaichu.liability.rules import Act, Proposal, propose
 from kuaichu.liability.schemas import DeterminationIn, LiabilityFactsIn, ProposalOut, ProposedShareOut
@@ -47,7 +47,9 @@ def record_facts(
         session.add(LiabilityFacts(case_id=case.id, parties=parties, recorded_at=now))
     else:
         row.parties, row.recorded_at = parties, now
-    lifecycle.record_event(session, case, "liability_facts_recorded", staff, now, {"parties": parties})
+    lifecycle.record_event(
+        session, case, EventKind.LIABILITY_FACTS_RECORDED, staff, now, {"parties": parties}
+    )
 
 
 def recorded_facts(session: Session, case_id: int) -> dict[str, Any]:
@@ -85,7 +87,7 @@ def read_proposal(
                 position=p.position,
                 name=p.name,
                 responsibility=proposal.shares[p.position],
-                responsibility_label=LABELS[proposal.shares[p.position]],
+                responsibility_label=proposal.shares[p.position].label(),
             )
             for p in case.parties
         ],
@@ -125,7 +127,7 @@ def determine(
     )
     previous = session.scalars(
         select(Determination)
-        .where(Determination.case_id == case.id, Determination.status == "revoked")
+        .where(Determination.case_id == case.id, Determination.status == DeterminationStatus.REVOKED)
         .order_by(Determination.id.desc())
     ).first()
     assert officer.id is not None
@@ -134,7 +136,7 @@ def determine(
         officer_id=officer.id,
         decided_at=now,
         delivered_at=now,
-        status="in_force",
+        status=DeterminationStatus.IN_FORCE,
         replaces_id=previous.id if previous else None,
         shares=[s.model_dump(mode="json") for s in decision.shares],
         reasoning=decision.reasoning.strip(),

@@ -3,6 +3,23 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from kuaichu.messages import Labelled
+
+
+class RegistryKind(Labelled):
+    """The three registries each party is checked against, in the order they are shown."""
+
+    LICENCE = "licence"
+    VEHICLE = "vehicle"
+    INSURANCE = "insurance"
+
+
+class CheckOutcome(Labelled):
+    PASSED = "passed"
+    FAILED = "failed"
+    # The registry did not answer: the check is to be run again, nothing is concluded.
+    UNAVAILABLE = "unavailable"
+
 
 class FailureOut(BaseModel):
     code: str
@@ -13,9 +30,9 @@ class CheckOut(BaseModel):
     party_position: int
     party_name: str
     plate_number: str
-    kind: str
+    kind: RegistryKind
     kind_label: str
-    outcome: str
+    outcome: CheckOutcome
     failures: list[FailureOut]
     found: dict[str, Any]
     checked_at: datetime

@@ -15,16 +15,14 @@ from kuaichu.audit import service as audit
 from kuaichu.auth.principal import Principal
 from kuaichu.cases import lifecycle
 from kuaichu.cases.access import WriteRule, ensure_may_write, get_case
+from kuaichu.cases.lifecycle import EventKind
 from kuaichu.cases.models import CaseParty
 from kuaichu.clock import local
 from kuaichu.errors import InvalidInput, NotFound
 from kuaichu.registries import checks
 from kuaichu.registries.adapters import Registries, RegistryUnavailable
 from kuaichu.registries.models import RegistryCheck
-from kuaichu.registries.schemas import CheckOut, FailureOut, LookupOut
-
-KIND_LABELS = {"licence": "驾驶证", "vehicle": "机动车", "insurance": "交强险"}
-UNAVAILABLE = "unavailable"
+from kuaichu.registries.schemas import CheckOut, CheckOutcome, FailureOut, LookupOut, RegistryKind
 
 
 @dataclass(frozen=True)
@@ -48,8 +46,8 @@ class CheckRequest:
 @dataclass(frozen=True)
 class CheckResult:
     position: int
-    kind: str
-    outcome: str
+    kind: RegistryKind
+    outcome: CheckOutcome
     failures: list[checks.Failure]
     found: dict[str, object]
 
@@ -92,13 +90,13 @@ def look_up(registries: Registries, request: CheckRequest) -> list[CheckResult]:
     for party in request.parties:
         lookups = (
             (
-                "licence",
+                RegistryKind.LICENCE,
                 lambda p=party: checks.check_licence(
                     registries.licence(p.licence_number), p.name, p.vehicle_type, request.on
                 ),
             ),
             (
-                "vehicle",
+                RegistryKind.VEHICLE,
                 lambda p=party: checks.check_vehicle(
                     registries.vehicle(p.plate_number, p.plate_type),
                     p.plate_number,
@@ -107,7 +105,7 @@ def look_up(registries: Registries, request: CheckRequest) -> list[CheckResult]:
                 ),
             ),
             (
-                "insurance",
+                RegistryKind.INSURANCE,
                 lambda p=party: checks.check_insurance(
                     registries.policies(p.plate_number, p.plate_type), p.policy_number, request.on
                 ),
@@ -121,13 +119,13 @@ def look_up(registries: Registries, request: CheckRequest) -> list[CheckResult]:
                     CheckResult(
                         party.position,
                         kind,
-                        UNAVAILABLE,
+                        CheckOutcome.UNAVAILABLE,
                         [checks.Failure("registry_unavailable", str(error))],
                         {},
                     )
                 )
                 continue
-            outcome = "failed" if finding.failures else "passed"
+            outcome = CheckOutcome.FAILED if finding.failures else CheckOutcome.PASSED
             results.append(CheckResult(party.position, kind, outcome, finding.failures, finding.found))
     return results
 
@@ -150,8 +148,8 @@ def store(
                 checked_at=now,
             )
         )
-    failed = sum(r.outcome == "failed" for r in results)
-    lifecycle.record_event(session, case, "registry_checked", viewer, now, {"failed": failed})
+    failed = sum(r.outcome is CheckOutcome.FAILED for r in results)
+    lifecycle.record_event(session, case, EventKind.REGISTRY_CHECKED, viewer, now, {"failed": failed})
     session.flush()
     return latest_checks(session, viewer, case.id)
 
@@ -171,14 +169,14 @@ def latest_checks(session: Session, viewer: Principal, case_id: int) -> list[Che
         # Checks of what the party entry said before it was changed concern someone else.
         if current.get(row.party_position) == row.subject:
             latest.setdefault((row.party_position, row.kind), row)
-    kinds = list(KIND_LABELS)
+    kinds = list(RegistryKind)
     return [
         CheckOut(
             party_position=row.party_position,
             party_name=parties[row.party_position].name,
             plate_number=parties[row.party_position].plate_number,
             kind=row.kind,
-            kind_label=KIND_LABELS[row.kind],
+            kind_label=RegistryKind(row.kind).label(),
             outcome=row.outcome,
             failures=[FailureOut(**f) for f in row.failures],
             found=row.found,

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from kuaichu.audit import service as audit
 from kuaichu.auth.principal import SYSTEM, Principal
 from kuaichu.cases.access import get_case, is_reporter, party_of
-from kuaichu.cases.lifecycle import STATE_LABELS, CaseState
+from kuaichu.cases.lifecycle import CaseState
 from kuaichu.cases.models import Case, TimelineEvent
 from kuaichu.cases.schemas import PartyOut
 from kuaichu.clock import local
@@ -262,7 +262,7 @@ def _case_out(case: Case) -> MyCaseOut:
     return MyCaseOut(
         number=case.number,
         state=case.state,
-        state_label=STATE_LABELS[CaseState(case.state)],
+        state_label=CaseState(case.state).label(),
         reported_at=case.reported_at,
         occurred_at=case.occurred_at,
         address=case.address,

@@ -30,6 +30,3 @@ class ReviewOut(BaseModel):
     # art. 73: the reviewing unit decides by this day; days left from today (negative: overdue).
     decide_by: date | None = None
     days_left: int | None = None
-
-
-OUTCOME_LABELS = {member: member.label() for member in ReviewOutcome}

@@ -13,11 +13,11 @@ from kuaichu.cases.lifecycle import Action, CaseState
 from kuaichu.cases.models import Case
 from kuaichu.cases.service import in_force_determination, notify_parties
 from kuaichu.errors import Conflict, Forbidden, IllegalTransition, NotFound
+from kuaichu.liability.grades import DeterminationStatus
 from kuaichu.notify.templates import Sms
 from kuaichu.reviews.deadline import days_left, decision_due_on, last_day_to_apply, review_deadline
 from kuaichu.reviews.models import ReviewRequest
 from kuaichu.reviews.schemas import (
-    OUTCOME_LABELS,
     ReviewApplicationIn,
     ReviewDecisionIn,
     ReviewOut,
@@ -82,7 +82,7 @@ def decide_review(
     review.decision_note = decision.note
     review.decided_at = now
     if not upheld:
-        determination.status = "revoked"
+        determination.status = DeterminationStatus.REVOKED
     notify_parties(session, case, Sms.REVIEW_UPHELD if upheld else Sms.REVIEW_REVOKED, now)
     return case
 
@@ -123,7 +123,7 @@ def read_review(session: Session, viewer: Principal, case_id: int, now: datetime
         outcome=review.outcome,
         decision_note=review.decision_note,
         decided_at=review.decided_at,
-        outcome_label=OUTCOME_LABELS[ReviewOutcome(review.outcome)] if review.outcome else None,
+        outcome_label=ReviewOutcome(review.outcome).label() if review.outcome else None,
         decide_by=None if review.outcome else decision_due_on(review.submitted_at),
         days_left=None if review.outcome else days_left(decision_due_on(review.submitted_at), now),
     )

@@ -12,24 +12,24 @@ from kuaichu.audit.models import AuditEntry
 from kuaichu.auth.models import Insurer, User
 from kuaichu.auth.principal import Principal, Role
 from kuaichu.calls.models import OperatorPresence
-from kuaichu.calls.schemas import PRESENCE_LABELS
+from kuaichu.calls.schemas import PresenceStatus
+from kuaichu.cases import lifecycle
 from kuaichu.cases.access import WriteRule, ensure_may_write, get_case
 from kuaichu.cases.lifecycle import CaseState
 from kuaichu.cases.models import Case, TimelineEvent
-from kuaichu.cases.service import EVENT_LABELS, ROLE_LABELS, case_view, timeline_of
+from kuaichu.cases.service import case_view, timeline_of
 from kuaichu.claims.models import Claim
-from kuaichu.claims.schemas import STEP_LABELS
-from kuaichu.documents.service import STATUS_LABELS, designation, list_documents
+from kuaichu.documents.service import designation, list_documents
 from kuaichu.errors import NotFound
 from kuaichu.evidence.service import evidence_of
 from kuaichu.geo.models import Jurisdiction
-from kuaichu.liability.grades import LABELS as GRADE_LABELS
-from kuaichu.liability.grades import Responsibility
+from kuaichu.liability.grades import DeterminationStatus, Responsibility
 from kuaichu.liability.models import Determination
+from kuaichu.messages import DEFAULT_LOCALE, messages, text
 from kuaichu.notify import service as notify
 from kuaichu.registries.service import latest_checks
 from kuaichu.reviews.models import ReviewRequest
-from kuaichu.reviews.schemas import OUTCOME_LABELS, ReviewOutcome
+from kuaichu.reviews.schemas import ReviewOutcome
 from kuaichu.supervision.schemas import (
     AuditLine,
     CaseReplay,
@@ -46,7 +46,6 @@ COLLECTION_TARGET = timedelta(minutes=5)
 DETERMINATION_TARGET = timedelta(minutes=8)
 QUEUE_WAIT_TARGET = timedelta(seconds=30)
 DEFAULT_HANDLING = timedelta(minutes=5)
-CLAIM_STATUS_LABELS = {"pushed": "已推送保险公司", **{s.value: label for s, label in STEP_LABELS.items()}}
 
 
 def resend_dead_letter(session: Session, supervisor: Principal, message_id: int, now: datetime) -> None:
@@ -77,13 +76,13 @@ def replay(session: Session, supervisor: Principal, case_id: int, now: datetime)
                 "officer_id": d.officer_id,
                 "decided_at": d.decided_at.isoformat(),
                 "status": d.status,
-                "status_label": STATUS_LABELS.get(d.status, d.status),
+                "status_label": DeterminationStatus(d.status).label(),
                 "replaces_id": d.replaces_id,
                 "shares": [
                     {
                         **s,
                         "party": names.get(int(str(s["party_id"])), ""),
-                        "responsibility_label": GRADE_LABELS[Responsibility(str(s["responsibility"]))],
+                        "responsibility_label": Responsibility(str(s["responsibility"])).label(),
                     }
                     for s in d.shares
                 ],
@@ -101,7 +100,9 @@ def replay(session: Session, supervisor: Principal, case_id: int, now: datetime)
             "submitted_at": review.submitted_at.isoformat(),
             "reasons": review.reasons,
             "outcome": review.outcome,
-            "outcome_label": OUTCOME_LABELS[ReviewOutcome(review.outcome)] if review.outcome else "待复核",
+            "outcome_label": ReviewOutcome(review.outcome).label()
+            if review.outcome
+            else text("Reviews.pending"),
             "reviewer_id": review.reviewer_id,
             "decided_at": review.decided_at.isoformat() if review.decided_at else None,
         },
@@ -111,7 +112,7 @@ def replay(session: Session, supervisor: Principal, case_id: int, now: datetime)
                 "insurer_name": insurers.get(c.insurer_code, c.insurer_code),
                 "pushed_at": c.pushed_at.isoformat(),
                 "status": c.status,
-                "status_label": CLAIM_STATUS_LABELS.get(c.status, c.status),
+                "status_label": text(f"ClaimStep.{c.status}"),
             }
             for c in claims
         ],
@@ -119,51 +120,21 @@ def replay(session: Session, supervisor: Principal, case_id: int, now: datetime)
     )
 
 
-# What the audit log records besides the timeline's events: reads and administration.
-AUDIT_ACTION_LABELS = {
-    "read_case": "查看案件",
-    "read_timeline": "查看办理进度",
-    "list_evidence": "查看证据列表",
-    "read_evidence": "查看证据文件",
-    "evidence_hash_mismatch": "证据文件校验失败",
-    "replay_case": "回放案件",
-    "search_cases": "检索案件",
-    "read_collection": "查看采集检查结果",
-    "read_checks": "查看核验结果",
-    "read_eligibility": "查看能否快处判定",
-    "read_liability_proposal": "查看定责建议",
-    "read_documents": "查看事故认定书列表",
-    "read_claims": "查看理赔进度",
-    "read_review": "查看复核申请",
-    "read_my_data": "下载本人案件数据",
-    "retention_purge": "到期删除录像、照片或个人信息",
-    "set_jurisdiction_service": "暂停或恢复辖区视频快处服务",
-    "registry_lookup": "查询登记信息（预填）",
-    "read_case_file": "查看案卷（核验、行为事实、认定）",
-    "read_claim_package": "调取理赔资料",
-    "list_claims": "查看理赔列表",
-    "resend_message": "重新投递消息",
-    "download_document": "下载事故认定书",
-    "login": "登录",
-    "login_failed": "登录失败",
-    "staff_lockout": "登录失败过多，已锁定",
-    "refresh_reuse": "登录凭证被重复使用，会话已终止",
-    "user_deactivated": "停用账号",
-    "user_activated": "启用账号",
-    "user_role_changed": "变更账号角色",
-    "user_password_changed": "修改账号密码",
-}
+def _action_label(action: str) -> str:
+    """A read or an administration step (AuditAction), else the timeline event it records."""
+    key = f"AuditAction.{action}"
+    return text(key) if key in messages(DEFAULT_LOCALE) else lifecycle.event_label(action)
 
 
 def _audit_line(entry: AuditEntry) -> AuditLine:
     return AuditLine(
         at=entry.at,
         actor_role=entry.actor_role,
-        role_label=ROLE_LABELS.get(entry.actor_role, entry.actor_role),
+        role_label=Role(entry.actor_role).label(),
         actor_label=entry.actor_label,
         address=entry.address,
         action=entry.action,
-        action_label=EVENT_LABELS.get(entry.action) or AUDIT_ACTION_LABELS.get(entry.action, entry.action),
+        action_label=_action_label(entry.action),
         detail=entry.detail,
     )
 
@@ -297,8 +268,8 @@ def queue_health(session: Session, now: datetime) -> list[QueueHealth]:
                 operators_in_call=in_call,
                 operators_by_state=counts,
                 presence=[
-                    PresenceCount(status=status.value, label=label, count=counts[status.value])
-                    for status, label in PRESENCE_LABELS.items()
+                    PresenceCount(status=status.value, label=status.label(), count=counts[status.value])
+                    for status in PresenceStatus
                     if counts.get(status.value)
                 ],
             )
