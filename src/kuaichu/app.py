@@ -37,6 +37,7 @@ from kuaichu.evidence.storage import LocalEvidenceStore
 from kuaichu.geo.service import import_jurisdictions, read_feature_collection
 from kuaichu.liability.api import router as liability_router
 from kuaichu.limits import BodySizeLimit, RejectNulCharacters
+from kuaichu.messages.api import router as messages_router
 from kuaichu.metrics.api import RequestMetrics
 from kuaichu.metrics.api import router as metrics_router
 from kuaichu.migrate import upgrade
@@ -186,6 +187,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         metrics_router,
         calls_router,
         consent_router,
+        messages_router,
         retention_router,
     ):
         app.include_router(router)
