@@ -17,6 +17,7 @@ from kuaichu.cases.models import Case
 from kuaichu.clock import FrozenClock
 from kuaichu.db import Database
 from kuaichu.geo.models import Jurisdiction
+from kuaichu.messages.catalogue import Locale, messages
 from kuaichu.notify.dispatcher import OutboxDispatcher, retry_delay
 from kuaichu.notify.gateways import (
     DatabaseSmsGateway,
@@ -27,7 +28,7 @@ from kuaichu.notify.gateways import (
 )
 from kuaichu.notify.models import OutboxMessage, SmsMessage
 from kuaichu.notify.outbox import enqueue_push, enqueue_sms, mask_phone
-from kuaichu.notify.templates import TEXTS, Sms, render
+from kuaichu.notify.templates import Sms, render
 from kuaichu.settings import Settings
 
 PHONE = "13812345678"
@@ -133,7 +134,8 @@ def test_an_sms_carrying_anything_but_its_fixed_parameters_is_refused() -> None:
 def test_every_official_sms_links_only_to_the_products_own_party_page() -> None:
     text = render(Sms.SEND_BACK, {"case_number": "3301062026112500001"}, "https://kuaichu.example/")
     assert "https://kuaichu.example/party" in text
-    assert all(text.startswith("【快处】") for text in TEXTS.values())
+    # The registered SMS signature, in every locale.
+    assert all(messages(locale)[sms.key].startswith("【快处】") for sms in Sms for locale in Locale)
 
 
 async def test_the_same_key_enqueued_twice_is_one_message_and_the_transaction_still_commits(

@@ -247,6 +247,7 @@ WRITE_ROUTES: dict[tuple[str, str], WriteRule] = {
     ("POST", "/api/auth/ws-ticket"): W.OWN_SESSION,
     ("POST", "/verify/{number}"): W.PUBLIC,
     ("POST", "/api/consents"): W.PARTY_SELF,
+    ("PUT", "/api/me/locale"): W.PARTY_SELF,
     ("POST", "/api/calls"): W.PARTY_SELF,
     ("POST", "/api/settlements"): W.PARTY_SELF,
     ("POST", "/api/cases/{case_id}/abandon"): W.PARTY_OF_CASE,

@@ -2,7 +2,8 @@ from fastapi import APIRouter, status
 
 from kuaichu.auth.deps import Context, Party
 from kuaichu.consent import service
-from kuaichu.consent.schemas import ConsentIn, ConsentOut, PrivacyNoticeOut
+from kuaichu.consent.schemas import ConsentIn, ConsentOut, LocaleIn, LocaleOut, PrivacyNoticeOut
+from kuaichu.notify.preferences import choose_locale
 
 router = APIRouter(tags=["consent"])
 
@@ -16,3 +17,13 @@ async def privacy_notice() -> PrivacyNoticeOut:
 async def consent(body: ConsentIn, party: Party, context: Context) -> ConsentOut:
     now = context.clock.now()
     return await context.database.write(lambda s: service.record_consent(s, party, body.version, now))
+
+
+@router.put("/api/me/locale", response_model=LocaleOut)
+async def my_locale(body: LocaleIn, party: Party, context: Context) -> LocaleOut:
+    """The party's language: their official SMS are written in it from now on."""
+    assert party.phone is not None
+    phone = party.phone
+    now = context.clock.now()
+    await context.database.write(lambda s: choose_locale(s, phone, body.locale, now))
+    return LocaleOut(locale=body.locale)

@@ -2,6 +2,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
+from kuaichu.messages.catalogue import Locale
+
 
 class PrivacyNoticeOut(BaseModel):
     version: str
@@ -16,3 +18,13 @@ class ConsentIn(BaseModel):
 class ConsentOut(BaseModel):
     version: str
     consented_at: datetime
+
+
+class LocaleIn(BaseModel):
+    """The language the party chose on the party page (中文 / English)."""
+
+    locale: Locale
+
+
+class LocaleOut(BaseModel):
+    locale: Locale

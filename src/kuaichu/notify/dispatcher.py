@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from kuaichu.clock import Clock
 from kuaichu.db import Database
+from kuaichu.messages.catalogue import DEFAULT_LOCALE, Locale
 from kuaichu.notify.gateways import PushGateway, SmsGateway, WebhookGateway
 from kuaichu.notify.models import OutboxMessage
 from kuaichu.notify.outbox import PUSH, SMS, WEBHOOK
@@ -129,7 +130,11 @@ class OutboxDispatcher:
         try:
             if message.channel == SMS:
                 text = render(
-                    Sms(message.payload["template"]), message.payload["parameters"], self._public_base_url
+                    Sms(message.payload["template"]),
+                    message.payload["parameters"],
+                    self._public_base_url,
+                    # Messages queued before locales existed carry none: the default.
+                    Locale(message.payload.get("locale", DEFAULT_LOCALE)),
                 )
                 await self._sms.send(phone=message.payload["phone"], text=text, idempotency_key=message.key)
             elif message.channel == PUSH:

@@ -37,3 +37,14 @@ class SmsMessage(Base):
     phone: Mapped[str] = mapped_column(String(11), index=True)
     text: Mapped[str] = mapped_column(Text)
     sent_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class PartyLocale(Base):
+    """The language a party chose on the party page, by phone: their official SMS are written
+    in it. Personal data (a phone): retention deletes it with the person's other remains."""
+
+    __tablename__ = "party_locales"
+
+    phone: Mapped[str] = mapped_column(String(11), primary_key=True)
+    locale: Mapped[str] = mapped_column(String(8))
+    chosen_at: Mapped[datetime] = mapped_column(UtcDateTime)

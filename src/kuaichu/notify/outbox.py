@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from kuaichu.db import upsert_insert
 from kuaichu.notify.models import OutboxMessage
+from kuaichu.notify.preferences import locale_of
 from kuaichu.notify.templates import Sms, check_parameters
 from kuaichu.privacy import mask_phone
 
@@ -33,9 +34,15 @@ def enqueue_sms(
     now: datetime,
     case_id: int | None = None,
 ) -> None:
-    """An official SMS: a fixed template and its checked parameters, rendered when sent."""
+    """An official SMS: a fixed template and its checked parameters, rendered when sent in the
+    language the phone's owner chose by then (the choice is read now, with the change)."""
     check_parameters(template, parameters)
-    payload = {"phone": phone, "template": template.value, "parameters": parameters}
+    payload = {
+        "phone": phone,
+        "template": template.value,
+        "parameters": parameters,
+        "locale": locale_of(session, phone).value,
+    }
     _enqueue(session, channel=SMS, key=key, case_id=case_id, payload=payload, now=now)
 
 

@@ -13,8 +13,8 @@ Every table that holds something about a person is either masked in place or los
 - free text someone typed (a reason, a note: it may name anyone) becomes 已按规定期限删除: the
   transfer reason, the review application's reasons, claim progress notes, override reasons;
 - deleted: the one-tap report counters (call_reports), and, once no case holds a phone in full
-  any more, that person's privacy consents, old login codes with their SMS, and the limit
-  locks named after the phone.
+  any more, that person's privacy consents, chosen SMS language, old login codes with their
+  SMS, and the limit locks named after the phone.
 
 A masked phone keeps its keyed hash (privacy.phone_key) beside it, so the party's own login
 still opens the case, its document and their data (art. 45). The audit log is not touched: it
@@ -36,7 +36,7 @@ from kuaichu.collection.models import CollectionOverride
 from kuaichu.consent.models import PrivacyConsent
 from kuaichu.evidence.schemas import PURGED_LABEL
 from kuaichu.limit_locks import LimitLock
-from kuaichu.notify.models import OutboxMessage, SmsMessage
+from kuaichu.notify.models import OutboxMessage, PartyLocale, SmsMessage
 from kuaichu.privacy import (
     mask_id_number,
     mask_name,
@@ -220,11 +220,12 @@ def _no_longer_held(session: Session, phones: set[str]) -> set[str]:
 
 def _forget_people(session: Session, phones: set[str], now: datetime) -> dict[str, int]:
     """What was kept about a person rather than a case: their consent to the privacy notice
-    (asked again at their next report), their old login codes with the SMS that carried them, and
-    the locks of the limits counted per phone."""
+    (asked again at their next report), the language they chose for their SMS, their old
+    login codes with the SMS that carried them, and the locks of the limits counted per phone."""
     if not phones:
         return {}
     consents = session.execute(delete(PrivacyConsent).where(PrivacyConsent.phone.in_(phones)))
+    locales = session.execute(delete(PartyLocale).where(PartyLocale.phone.in_(phones)))
     codes = list(
         session.scalars(
             select(SmsCode.id).where(SmsCode.phone.in_(phones), SmsCode.created_at < now - LOGIN_CODE_KEPT)
@@ -239,6 +240,7 @@ def _forget_people(session: Session, phones: set[str], now: datetime) -> dict[st
     locks = session.execute(delete(LimitLock).where(named, LimitLock.taken_at < now - LOGIN_CODE_KEPT))
     return {
         "privacy_consents": _rowcount(consents),
+        "party_locales": _rowcount(locales),
         "sms_codes": len(codes),
         "outbox": _rowcount(outbox),
         "sms_messages": _rowcount(sms),
