@@ -29,7 +29,6 @@ from sqlalchemy.orm import Session
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.asyncio.server import ServerConnection, serve
 
-from kuaichu.auth.principal import Role
 from kuaichu.auth.service import TokenService, create_user, party_principal, staff_principal
 from kuaichu.calls.availability import ServiceHours
 from kuaichu.calls.schemas import CallReportIn
@@ -41,6 +40,7 @@ from kuaichu.db import Database
 from kuaichu.demo.seed import DEMO_JURISDICTIONS
 from kuaichu.geo.service import import_jurisdictions, read_feature_collection
 from kuaichu.migrate import upgrade
+from kuaichu.principal import Role
 
 SECRET = "bench-secret-of-at-least-thirty-two-bytes"
 XIHU = CallReportIn(lat=30.26, lng=120.10)

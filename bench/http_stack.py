@@ -21,7 +21,6 @@ from pathlib import Path
 import httpx
 from sqlalchemy.orm import Session
 
-from kuaichu.auth.principal import Role
 from kuaichu.auth.service import TokenService, create_user, party_principal, staff_principal
 from kuaichu.cases.schemas import ReportIn
 from kuaichu.cases.service import report_case
@@ -30,6 +29,7 @@ from kuaichu.db import Database
 from kuaichu.demo.seed import DEMO_JURISDICTIONS
 from kuaichu.geo.service import import_jurisdictions, read_feature_collection
 from kuaichu.migrate import upgrade
+from kuaichu.principal import Role
 
 SECRET = "bench-secret-of-at-least-thirty-two-bytes"
 BENCH_DIR = Path(__file__).parent

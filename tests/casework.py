@@ -8,7 +8,7 @@ from conftest import XIHU, Api
 from factories import FACTS, demo_party, upload_jpeg
 from flows import REQUIRED_STILLS, collect_evidence, demo_registry
 
-from kuaichu.auth.principal import Role
+from kuaichu.principal import Role
 
 ZHANG = "13800000001"  # 甲: hit from behind
 LI = "13900000002"  # 乙: ran into 甲
@@ -16,6 +16,7 @@ LI = "13900000002"  # 乙: ran into 甲
 SAID_POLICY = "PDZA202633010609999"
 REASONING = "乙车未与前车保持足以采取紧急制动措施的安全距离，追尾甲车"
 PLATE_COVERED = "乙车号牌被拖车钩遮挡，已人工核对行驶证"
+
 
 @dataclass
 class CollectedCase:

@@ -19,7 +19,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kuaichu.app import create_app
-from kuaichu.auth.principal import Role
 from kuaichu.auth.service import create_user, party_principal
 from kuaichu.bus import EventBus, InProcessBus, RedisBus
 from kuaichu.clock import SHANGHAI, FrozenClock
@@ -30,6 +29,7 @@ from kuaichu.demo.seed import DEMO_JURISDICTIONS
 from kuaichu.geo.models import Jurisdiction
 from kuaichu.migrate import upgrade
 from kuaichu.notify.models import SmsMessage
+from kuaichu.principal import Role
 from kuaichu.settings import Settings
 from kuaichu.tables import Base
 

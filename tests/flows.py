@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from conftest import XIHU, Api
 from factories import ACCIDENT_DAY, FACTS, demo_party, upload_jpeg
 
-from kuaichu.auth.principal import Role
+from kuaichu.principal import Role
 from kuaichu.registries.synthetic import demo_drivers, load
 
 REPORTER = "13800000001"

@@ -17,7 +17,6 @@ from playwright.sync_api import Browser, Page
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from kuaichu.auth.principal import Role
 from kuaichu.auth.service import create_user
 from kuaichu.clock import SystemClock, local
 from kuaichu.db import Database
@@ -25,6 +24,7 @@ from kuaichu.demo.seed import DEMO_JURISDICTIONS
 from kuaichu.geo.service import import_jurisdictions, read_feature_collection
 from kuaichu.migrate import upgrade
 from kuaichu.notify.models import SmsMessage
+from kuaichu.principal import Role
 from kuaichu.registries.synthetic import demo_drivers, load
 
 SECRET = "live-test-secret-of-at-least-thirty-two-bytes"

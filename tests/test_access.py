@@ -5,7 +5,7 @@ from conftest import SHANGCHENG, XIHU, Api
 from factories import upload_jpeg
 from flows import evacuated_case
 
-from kuaichu.auth.principal import Role
+from kuaichu.principal import Role
 
 
 @pytest.fixture

@@ -26,9 +26,9 @@ from sqlalchemy.orm import Session
 
 from kuaichu.app import create_app
 from kuaichu.auth.models import Insurer
-from kuaichu.auth.principal import Role
 from kuaichu.auth.service import create_api_key
 from kuaichu.cases.access import CASELESS_RULES, WRITE_ROUTES, WriteRule
+from kuaichu.principal import Role
 from kuaichu.tables import Base
 
 W = WriteRule

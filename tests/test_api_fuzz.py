@@ -14,11 +14,11 @@ from conftest import STAFF_PASSWORD, XIHU
 from live import latest_sms, prepare_database, servers, wait_until
 from sqlalchemy.orm import Session
 
-from kuaichu.auth.principal import Role
 from kuaichu.auth.service import create_insurer, create_user
 from kuaichu.clock import SystemClock
 from kuaichu.consent.notice import PRIVACY_NOTICE_VERSION
 from kuaichu.db import Database
+from kuaichu.principal import Role
 
 SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
 PHONE = "13800004444"

@@ -18,9 +18,9 @@ from sqlalchemy.orm import Session
 from kuaichu.audit import service as audit
 from kuaichu.audit.models import AuditCheckpoint, AuditEntry
 from kuaichu.audit.signing import AuditKeyError, AuditSigner
-from kuaichu.auth.principal import SYSTEM
 from kuaichu.clock import FrozenClock
 from kuaichu.db import Database
+from kuaichu.principal import SYSTEM
 
 
 def _actions(session: Session) -> list[tuple[str, str, int | None]]:

@@ -9,8 +9,8 @@ from conftest import Api
 from sqlalchemy import select
 
 from kuaichu.auth.models import SmsCode
-from kuaichu.auth.principal import Role
 from kuaichu.clock import FrozenClock
+from kuaichu.principal import Role
 
 PHONE = "13800000001"
 

@@ -8,8 +8,8 @@ from casework import PLATE_COVERED, REASONING, collected_case, determined
 from conftest import Api
 
 import kuaichu
-from kuaichu.auth.principal import Role
 from kuaichu.messages import DEFAULT_LOCALE, messages
+from kuaichu.principal import Role
 
 
 async def test_the_officer_reads_checks_eligibility_acts_and_impact_points(api: Api) -> None:

@@ -5,7 +5,7 @@ from conftest import XIHU, Api
 from factories import FACTS, party_body
 from flows import evacuated_case
 
-from kuaichu.auth.principal import Role
+from kuaichu.principal import Role
 
 
 @pytest.fixture

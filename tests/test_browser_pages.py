@@ -16,10 +16,10 @@ from live import LiveServer, latest_sms, prepare_database, servers, wait_until
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy.orm import Session
 
-from kuaichu.auth.principal import Role
 from kuaichu.auth.service import create_user
 from kuaichu.clock import SystemClock, local
 from kuaichu.db import Database
+from kuaichu.principal import Role
 from kuaichu.registries.synthetic import demo_drivers
 
 DESK = {"width": 1366, "height": 768}

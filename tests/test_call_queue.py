@@ -9,10 +9,10 @@ from conftest import SHANGCHENG, XIHU, Api
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from kuaichu.auth.principal import Role
 from kuaichu.calls.api import sweep_once
 from kuaichu.calls.models import CallSession
 from kuaichu.cases.models import Case, TimelineEvent
+from kuaichu.principal import Role
 from kuaichu.settings import Settings
 
 CALLERS = 200

@@ -24,7 +24,6 @@ from websockets.exceptions import ConnectionClosed
 
 from kuaichu.app import create_app
 from kuaichu.auth import sessions
-from kuaichu.auth.principal import SYSTEM, Role
 from kuaichu.auth.service import create_user, party_principal, staff_principal
 from kuaichu.calls.api import sweep_once
 from kuaichu.calls.models import OperatorPresence
@@ -33,6 +32,7 @@ from kuaichu.consent.notice import PRIVACY_NOTICE_VERSION
 from kuaichu.consent.service import record_consent
 from kuaichu.context import AppContext
 from kuaichu.geo.models import Jurisdiction
+from kuaichu.principal import SYSTEM, Role
 from kuaichu.settings import Settings
 
 PARTY = "13800003333"

@@ -7,9 +7,9 @@ from conftest import SHANGCHENG, Api
 from sqlalchemy import select
 
 from kuaichu.audit.models import AuditEntry
-from kuaichu.auth.principal import Role
 from kuaichu.backoffice.service import CaseQuery, SearchBy, parse_query
 from kuaichu.errors import InvalidInput
+from kuaichu.principal import Role
 
 
 async def search(api: Api, headers: dict[str, str], q: str) -> list[dict[str, object]]:

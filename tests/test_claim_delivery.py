@@ -17,10 +17,10 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from kuaichu.auth.models import Insurer
-from kuaichu.auth.principal import Role
 from kuaichu.auth.service import create_insurer
 from kuaichu.clock import FrozenClock
 from kuaichu.notify.models import OutboxMessage
+from kuaichu.principal import Role
 
 RECEIVER = Path(__file__).parent / "insurer_receiver.py"
 

@@ -17,8 +17,8 @@ from sqlalchemy import select, update
 
 from kuaichu.audit import service as audit
 from kuaichu.audit.models import AuditEntry
-from kuaichu.auth.principal import Role
 from kuaichu.geo.models import Jurisdiction
+from kuaichu.principal import Role
 
 
 async def _complete(api: Api, case_id: int, operator: dict[str, str], body: Any = None) -> Any:

@@ -7,7 +7,7 @@ from factories import JPEG_BYTES, upload_jpeg
 from sqlalchemy import select
 
 from kuaichu.audit.models import AuditEntry
-from kuaichu.auth.principal import Role
+from kuaichu.principal import Role
 
 PNG_BYTES = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + b"\x00" * 256
 

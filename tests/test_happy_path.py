@@ -6,9 +6,9 @@ from conftest import XIHU, Api
 from factories import FACTS, demo_party
 from flows import collect_evidence, demo_registry
 
-from kuaichu.auth.principal import Role
 from kuaichu.clock import SHANGHAI, FrozenClock
 from kuaichu.consent.notice import PRIVACY_NOTICE_VERSION
+from kuaichu.principal import Role
 
 REPORTER = "13800000001"
 OTHER = "13900000002"

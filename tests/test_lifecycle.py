@@ -5,13 +5,13 @@ from conftest import SHANGHAI_MORNING
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from kuaichu.auth.principal import Principal, Role
 from kuaichu.cases import lifecycle
 from kuaichu.cases.lifecycle import TRANSITIONS, Action, CaseState
 from kuaichu.cases.models import Case, TimelineEvent
 from kuaichu.db import Database
 from kuaichu.errors import Forbidden, IllegalTransition
 from kuaichu.geo.models import Jurisdiction
+from kuaichu.principal import Principal, Role
 
 ILLEGAL = [
     (action, state)

@@ -9,10 +9,10 @@ from conftest import SHANGCHENG, XIHU, Api
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from kuaichu.auth.principal import Role
 from kuaichu.cases.models import Case
 from kuaichu.clock import SHANGHAI
 from kuaichu.consent.notice import PRIVACY_NOTICE_VERSION
+from kuaichu.principal import Role
 from kuaichu.settings import Settings
 
 DRIVER = "13600000001"

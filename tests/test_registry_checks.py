@@ -6,8 +6,8 @@ import pytest
 from conftest import XIHU, Api
 from factories import ACCIDENT_DAY, FACTS, demo_party, id_number
 
-from kuaichu.auth.principal import Role
 from kuaichu.cases.identifiers import validate_id_number, validate_plate
+from kuaichu.principal import Role
 from kuaichu.registries.adapters import LicenceRecord, PolicyRecord, VehicleRecord
 from kuaichu.registries.checks import check_insurance, check_licence, check_vehicle
 from kuaichu.registries.synthetic import demo_drivers, generate, load

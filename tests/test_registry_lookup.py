@@ -7,7 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kuaichu.audit.models import AuditEntry
-from kuaichu.auth.principal import Role
+from kuaichu.principal import Role
 from kuaichu.registries.synthetic import demo_drivers, load
 
 

@@ -20,7 +20,6 @@ from sqlalchemy.orm import Session
 from kuaichu.audit import service as audit
 from kuaichu.audit.models import AuditEntry
 from kuaichu.auth.models import Insurer, SmsCode
-from kuaichu.auth.principal import Role
 from kuaichu.auth.service import create_api_key
 from kuaichu.calls.models import CallReport
 from kuaichu.cases.models import Case, CaseParty, TimelineEvent
@@ -32,6 +31,7 @@ from kuaichu.documents.models import DeterminationDocument
 from kuaichu.liability.models import Determination
 from kuaichu.limit_locks import LimitLock
 from kuaichu.notify.models import OutboxMessage, SmsMessage
+from kuaichu.principal import Role
 from kuaichu.registries.models import RegistryCheck
 from kuaichu.retention.service import RetentionPolicy, purge_expired
 from kuaichu.reviews.models import ReviewRequest

@@ -8,9 +8,9 @@ from conftest import STAFF_PASSWORD, requires_chromium
 from live_casework import PLATE_COVERED, REASONING, ZHANG, collected_case, live_server, login, party_login
 from playwright.sync_api import Browser, Page, expect
 
-from kuaichu.auth.principal import Role
 from kuaichu.auth.service import create_user
 from kuaichu.clock import SystemClock
+from kuaichu.principal import Role
 
 SENT_BACK = "碰撞部位照片模糊，无法判断接触点，请补拍"
 

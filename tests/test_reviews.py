@@ -9,9 +9,9 @@ from flows import OTHER, determined_case, rear_end_decision
 from sqlalchemy import select
 
 from kuaichu.auth.models import User
-from kuaichu.auth.principal import Principal, Role
 from kuaichu.clock import FrozenClock
 from kuaichu.liability.models import Determination
+from kuaichu.principal import Principal, Role
 from kuaichu.reviews.service import close_final_cases
 
 REASONS = {"reasons": "对方突然变道，我方并非追尾，有行车记录仪视频为证"}

@@ -8,7 +8,7 @@ from conftest import XIHU, Api
 from factories import FACTS, party_body
 from sqlalchemy import func, select
 
-from kuaichu.auth.principal import Role
+from kuaichu.principal import Role
 from kuaichu.settlement.models import Agreement
 
 A, B = "13800000001", "13900000002"

@@ -15,10 +15,10 @@ from sqlalchemy.orm import Session
 
 from kuaichu.audit.models import AuditEntry
 from kuaichu.auth import sessions
-from kuaichu.auth.principal import SYSTEM, Role
 from kuaichu.cases.lifecycle import CaseState
 from kuaichu.cases.models import Case
 from kuaichu.clock import FrozenClock
+from kuaichu.principal import SYSTEM, Role
 from kuaichu.settings import Settings
 
 PARTY = "13800006666"

@@ -5,8 +5,8 @@ from datetime import timedelta
 from conftest import XIHU, Api
 from flows import determined_case, evacuated_case, rear_end_decision
 
-from kuaichu.auth.principal import Role
 from kuaichu.clock import FrozenClock
+from kuaichu.principal import Role
 
 
 async def test_supervisor_replay_shows_every_step_in_order(api: Api) -> None:

@@ -9,10 +9,10 @@ from live import latest_sms, prepare_database, servers, wait_until
 from playwright.sync_api import Browser, expect
 from sqlalchemy.orm import Session
 
-from kuaichu.auth.principal import Role
 from kuaichu.auth.service import create_user
 from kuaichu.clock import SystemClock
 from kuaichu.consent.notice import PRIVACY_NOTICE_VERSION
+from kuaichu.principal import Role
 
 WAITING, TAKEN = "13800003333", "13800004444"  # two drivers, one case each
 

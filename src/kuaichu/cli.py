@@ -13,7 +13,6 @@ from sqlalchemy.orm import Session
 from kuaichu.audit import service as audit
 from kuaichu.audit.signing import AuditKeyError, AuditSigner, AuditVerifier
 from kuaichu.auth import sessions
-from kuaichu.auth.principal import Principal, Role
 from kuaichu.auth.service import create_insurer, create_user
 from kuaichu.clock import SystemClock
 from kuaichu.db import Database
@@ -21,6 +20,7 @@ from kuaichu.demo.seed import DEMO_JURISDICTIONS, DEMO_PASSWORD, seed_demo
 from kuaichu.errors import DomainError
 from kuaichu.geo.models import Jurisdiction
 from kuaichu.migrate import upgrade
+from kuaichu.principal import Principal, Role
 from kuaichu.settings import Settings
 
 cli = typer.Typer(help="快处 Kuaichu: video handling of minor traffic accidents.", no_args_is_help=True)

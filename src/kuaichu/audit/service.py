@@ -24,8 +24,8 @@ from sqlalchemy.orm import Session
 
 from kuaichu.audit.models import AuditCheckpoint, AuditEntry
 from kuaichu.audit.signing import AuditSigner
-from kuaichu.auth.principal import Principal
 from kuaichu.clock import Clock
+from kuaichu.principal import Principal
 from kuaichu.privacy import mask_personal
 
 GENESIS_HASH = "0" * 64

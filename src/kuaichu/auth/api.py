@@ -4,7 +4,6 @@ from fastapi import APIRouter, Request, status
 
 from kuaichu.auth import service, sessions
 from kuaichu.auth.deps import Context, CurrentUser
-from kuaichu.auth.principal import Role
 from kuaichu.auth.schemas import (
     IceServersOut,
     LogoutIn,
@@ -20,6 +19,7 @@ from kuaichu.auth.turn import ice_servers_for
 from kuaichu.consent.service import consented_at_of
 from kuaichu.context import AppContext
 from kuaichu.errors import DomainError
+from kuaichu.principal import Role
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 

@@ -14,10 +14,10 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from kuaichu.auth.models import ApiKey, Insurer, SmsCode, User
-from kuaichu.auth.principal import STAFF_ROLES, Principal, Role
 from kuaichu.errors import InvalidInput, NotAuthenticated, RateLimited
 from kuaichu.notify.outbox import enqueue_sms
 from kuaichu.notify.templates import Sms
+from kuaichu.principal import STAFF_ROLES, Principal, Role
 from kuaichu.settings import Settings
 
 _hasher = PasswordHasher()

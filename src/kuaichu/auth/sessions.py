@@ -17,7 +17,6 @@ from sqlalchemy.orm import Session
 
 from kuaichu.audit import service as audit
 from kuaichu.auth.models import RefreshToken, SocketTicket, StaffLoginFailure, User
-from kuaichu.auth.principal import STAFF_ROLES, Principal, Role
 from kuaichu.auth.service import (
     _DUMMY_HASH,
     _hasher,
@@ -26,6 +25,7 @@ from kuaichu.auth.service import (
     staff_principal,
 )
 from kuaichu.errors import DomainError, InvalidInput, NotAuthenticated, NotFound, RateLimited
+from kuaichu.principal import STAFF_ROLES, Principal, Role
 from kuaichu.settings import Settings
 
 SESSION_ENDED = "登录已失效，请重新登录"

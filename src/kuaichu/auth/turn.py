@@ -9,7 +9,7 @@ import hashlib
 import hmac
 from datetime import datetime, timedelta
 
-from kuaichu.auth.principal import Principal
+from kuaichu.principal import Principal
 from kuaichu.settings import Settings
 
 IceServer = dict[str, str | list[str]]

@@ -12,7 +12,6 @@ from sqlalchemy.orm import Session, selectinload
 
 from kuaichu.audit import service as audit
 from kuaichu.auth.models import User
-from kuaichu.auth.principal import Principal, Role
 from kuaichu.backoffice.schemas import (
     ActOut,
     CaseFileOut,
@@ -34,6 +33,7 @@ from kuaichu.geo.models import Jurisdiction
 from kuaichu.liability.grades import DeterminationStatus, Responsibility
 from kuaichu.liability.models import LiabilityFacts
 from kuaichu.liability.rules import Act
+from kuaichu.principal import Principal, Role
 from kuaichu.privacy import mask_phone
 from kuaichu.registries.service import latest_checks
 from kuaichu.reviews.deadline import last_day_to_apply

@@ -30,7 +30,6 @@ from sqlalchemy.orm import Session
 
 from kuaichu.audit import service as audit
 from kuaichu.auth.models import User
-from kuaichu.auth.principal import SYSTEM, Principal, Role
 from kuaichu.auth.service import staff_principal
 from kuaichu.calls.availability import ServiceHours, hours_of, on_duty, service_status, wait_text
 from kuaichu.calls.models import (
@@ -68,6 +67,7 @@ from kuaichu.geo.models import Jurisdiction
 from kuaichu.geo.service import by_code, inside_point, listed, locate
 from kuaichu.limit_locks import VALUE_LENGTH, limit_key, lock_limits
 from kuaichu.notify.outbox import enqueue_push
+from kuaichu.principal import SYSTEM, Principal, Role
 from kuaichu.settings import Settings
 
 HEAD, IN_ORDER = 0, 1

@@ -26,7 +26,6 @@ from typing import Any
 
 from fastapi import WebSocket, WebSocketDisconnect
 
-from kuaichu.auth.principal import STAFF_ROLES, Principal, Role
 from kuaichu.auth.sessions import check_staff_session, redeem_socket_ticket
 from kuaichu.auth.turn import ice_servers_for
 from kuaichu.bus import Message
@@ -37,6 +36,7 @@ from kuaichu.cases.lifecycle import CaseState
 from kuaichu.cases.schemas import MAX_ROW_ID
 from kuaichu.context import AppContext
 from kuaichu.errors import DomainError, InvalidInput, NotAuthenticated
+from kuaichu.principal import STAFF_ROLES, Principal, Role
 
 log = logging.getLogger(__name__)
 

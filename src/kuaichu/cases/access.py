@@ -10,11 +10,11 @@ from enum import StrEnum
 from sqlalchemy import ColumnElement, Select, exists, false, or_, select, true
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from kuaichu.auth.principal import Principal, Role
 from kuaichu.cases.models import Case, CaseParty
 from kuaichu.claims.models import Claim
 from kuaichu.errors import Forbidden, NotFound
 from kuaichu.liability.models import Determination
+from kuaichu.principal import Principal, Role
 
 
 def visible_to(principal: Principal) -> ColumnElement[bool]:

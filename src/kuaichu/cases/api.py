@@ -6,7 +6,6 @@ from fastapi import APIRouter, Depends, Request
 from sqlalchemy.orm import Session
 
 from kuaichu.auth.deps import Context, CurrentUser, Operator, Party, require
-from kuaichu.auth.principal import Principal, Role
 from kuaichu.cases import service
 from kuaichu.cases.lifecycle import CaseState
 from kuaichu.cases.models import Case
@@ -21,6 +20,7 @@ from kuaichu.cases.schemas import (
     TransitionOut,
 )
 from kuaichu.context import AppContext
+from kuaichu.principal import Principal, Role
 
 router = APIRouter(prefix="/api/cases", tags=["cases"])
 # A live call's collection data: the operator handling it or a supervisor (WriteRule.COLLECTION).

@@ -25,10 +25,10 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from kuaichu.audit import service as audit
-from kuaichu.auth.principal import Principal, Role
 from kuaichu.cases.models import Case, TimelineEvent
 from kuaichu.errors import Forbidden, IllegalTransition
 from kuaichu.messages import DEFAULT_LOCALE, Labelled, Locale, text
+from kuaichu.principal import Principal, Role
 
 
 class CaseState(Labelled):

@@ -6,7 +6,6 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from kuaichu.audit import service as audit
-from kuaichu.auth.principal import Principal, Role
 from kuaichu.cases import lifecycle
 from kuaichu.cases.access import WriteRule, ensure_may_write, get_case, visible_cases
 from kuaichu.cases.lifecycle import Action, CaseState, EventKind
@@ -29,6 +28,7 @@ from kuaichu.geo.models import Jurisdiction
 from kuaichu.geo.service import locate
 from kuaichu.liability.models import Determination
 from kuaichu.notify.outbox import Sms, enqueue_push, enqueue_sms
+from kuaichu.principal import Principal, Role
 from kuaichu.privacy import mask_id_number, mask_phone
 from kuaichu.reviews.deadline import review_deadline
 

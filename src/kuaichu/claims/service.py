@@ -9,7 +9,6 @@ from sqlalchemy.orm import Session
 
 from kuaichu.audit import service as audit
 from kuaichu.auth.models import Insurer
-from kuaichu.auth.principal import Principal
 from kuaichu.cases import lifecycle
 from kuaichu.cases.access import WriteRule, ensure_may_write, get_case, party_of
 from kuaichu.cases.lifecycle import Action, CaseState, EventKind
@@ -23,6 +22,7 @@ from kuaichu.evidence.service import evidence_of
 from kuaichu.liability.grades import Responsibility
 from kuaichu.messages import text
 from kuaichu.notify.outbox import Sms, enqueue_sms, enqueue_webhook
+from kuaichu.principal import Principal
 from kuaichu.privacy import mask_id_number, mask_name
 from kuaichu.registries.models import RegistryCheck
 from kuaichu.registries.schemas import RegistryKind

@@ -13,7 +13,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kuaichu.audit import service as audit
-from kuaichu.auth.principal import Principal
 from kuaichu.cases import lifecycle
 from kuaichu.cases.access import WriteRule, ensure_may_write, get_case
 from kuaichu.cases.lifecycle import Action, EventKind
@@ -36,6 +35,7 @@ from kuaichu.evidence.schemas import EvidenceKind, kind_label
 from kuaichu.geo.models import Jurisdiction
 from kuaichu.liability.service import recorded_facts
 from kuaichu.notify.templates import Sms
+from kuaichu.principal import Principal
 from kuaichu.registries.schemas import CheckOutcome, RegistryKind
 from kuaichu.registries.service import checked_positions, latest_checks
 

@@ -8,12 +8,12 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from kuaichu.auth.principal import Principal, Role
 from kuaichu.consent.models import PrivacyConsent
 from kuaichu.consent.notice import PRIVACY_NOTICE_TEXT, PRIVACY_NOTICE_VERSION
 from kuaichu.consent.schemas import ConsentOut, PrivacyNoticeOut
 from kuaichu.db import upsert_insert
 from kuaichu.errors import Conflict, Forbidden
+from kuaichu.principal import Principal, Role
 
 
 def notice() -> PrivacyNoticeOut:

@@ -8,11 +8,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kuaichu.auth.models import Insurer, User
-from kuaichu.auth.principal import Role
 from kuaichu.auth.service import create_insurer, create_user
 from kuaichu.cases.catalogue import PLATE_TYPES
 from kuaichu.clock import local
 from kuaichu.geo.service import import_jurisdictions, read_feature_collection
+from kuaichu.principal import Role
 from kuaichu.registries import checks
 from kuaichu.registries.synthetic import demo_drivers, seed_reference_registry
 

@@ -11,7 +11,6 @@ from sqlalchemy.orm import Session
 
 from kuaichu.audit import service as audit
 from kuaichu.auth.models import Insurer, User
-from kuaichu.auth.principal import Principal
 from kuaichu.cases import lifecycle
 from kuaichu.cases.access import get_case
 from kuaichu.cases.lifecycle import EventKind
@@ -25,6 +24,7 @@ from kuaichu.errors import NotFound
 from kuaichu.legal import cite
 from kuaichu.liability.grades import DeterminationStatus, Responsibility
 from kuaichu.liability.models import Determination, LiabilityFacts
+from kuaichu.principal import Principal
 from kuaichu.privacy import mask_id_number, mask_phone
 from kuaichu.registries.models import RegistryCheck
 from kuaichu.registries.schemas import RegistryKind

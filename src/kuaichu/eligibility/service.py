@@ -5,7 +5,6 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from kuaichu.audit import service as audit
-from kuaichu.auth.principal import Principal
 from kuaichu.cases import lifecycle
 from kuaichu.cases.access import WriteRule, ensure_may_write, get_case
 from kuaichu.cases.lifecycle import CaseState, EventKind
@@ -14,6 +13,7 @@ from kuaichu.eligibility.models import CaseCircumstances
 from kuaichu.eligibility.schemas import CircumstancesIn, EligibilityOut, ReasonOut
 from kuaichu.errors import IllegalTransition
 from kuaichu.legal import cite
+from kuaichu.principal import Principal
 from kuaichu.registries.schemas import CheckOutcome
 from kuaichu.registries.service import latest_checks
 

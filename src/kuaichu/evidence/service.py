@@ -6,7 +6,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kuaichu.audit import service as audit
-from kuaichu.auth.principal import Principal, Role
 from kuaichu.cases import lifecycle
 from kuaichu.cases.access import WriteRule, ensure_may_write, get_case
 from kuaichu.cases.lifecycle import CaseState, EventKind
@@ -15,6 +14,7 @@ from kuaichu.errors import IllegalTransition, InvalidInput, NotFound
 from kuaichu.evidence.models import EvidenceItem
 from kuaichu.evidence.schemas import PURGED_LABEL, EvidenceKind, EvidenceOut, kind_label
 from kuaichu.evidence.storage import StoredBlob
+from kuaichu.principal import Principal, Role
 
 # Parties add photos while waiting or in the call (photo mode); the operator while collecting.
 _UPLOAD_STATES = {

@@ -7,7 +7,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kuaichu.audit import service as audit
-from kuaichu.auth.principal import Principal, Role
 from kuaichu.cases import lifecycle
 from kuaichu.cases.access import WriteRule, ensure_may_write, get_case
 from kuaichu.cases.lifecycle import Action, CaseState, EventKind
@@ -20,6 +19,7 @@ from kuaichu.liability.models import Determination, LiabilityFacts
 from kuaichu.liability.rules import Act, Proposal, propose
 from kuaichu.liability.schemas import DeterminationIn, LiabilityFactsIn, ProposalOut, ProposedShareOut
 from kuaichu.notify.templates import Sms
+from kuaichu.principal import Principal, Role
 
 MIN_REASON_CHARS = 4
 

@@ -6,10 +6,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kuaichu.audit import service as audit
-from kuaichu.auth.principal import Principal
 from kuaichu.errors import Conflict, NotFound
 from kuaichu.notify.models import OutboxMessage
 from kuaichu.notify.schemas import DeadLetter
+from kuaichu.principal import Principal
 
 
 def dead_letters(session: Session) -> list[DeadLetter]:

@@ -4,10 +4,10 @@ import anyio.to_thread
 from fastapi import APIRouter, Depends, Query
 
 from kuaichu.auth.deps import Context, Operator, require
-from kuaichu.auth.principal import Principal, Role
 from kuaichu.cases.api import CollectionWriter
 from kuaichu.cases.schemas import RowId
 from kuaichu.errors import NotFound, Unavailable
+from kuaichu.principal import Principal, Role
 from kuaichu.registries import service
 from kuaichu.registries.adapters import RegistryUnavailable
 from kuaichu.registries.schemas import CheckOut, LookupOut

@@ -12,13 +12,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kuaichu.audit import service as audit
-from kuaichu.auth.principal import Principal
 from kuaichu.cases import lifecycle
 from kuaichu.cases.access import WriteRule, ensure_may_write, get_case
 from kuaichu.cases.lifecycle import EventKind
 from kuaichu.cases.models import CaseParty
 from kuaichu.clock import local
 from kuaichu.errors import InvalidInput, NotFound
+from kuaichu.principal import Principal
 from kuaichu.registries import checks
 from kuaichu.registries.adapters import Registries, RegistryUnavailable
 from kuaichu.registries.models import RegistryCheck

@@ -20,7 +20,6 @@ from sqlalchemy import Select, event, func, select
 from sqlalchemy.orm import Session
 
 from kuaichu.audit import service as audit
-from kuaichu.auth.principal import SYSTEM, Principal
 from kuaichu.cases.access import get_case, is_reporter, party_of
 from kuaichu.cases.lifecycle import CaseState
 from kuaichu.cases.models import Case, TimelineEvent
@@ -31,6 +30,7 @@ from kuaichu.errors import Forbidden
 from kuaichu.evidence.models import EvidenceItem
 from kuaichu.evidence.schemas import PURGED_LABEL, EvidenceKind
 from kuaichu.evidence.storage import EvidenceStore
+from kuaichu.principal import SYSTEM, Principal
 from kuaichu.retention.models import RetentionPurge
 from kuaichu.retention.personal import purge_personal_data
 from kuaichu.retention.schemas import (

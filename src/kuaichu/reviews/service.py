@@ -6,7 +6,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kuaichu.audit import service as audit
-from kuaichu.auth.principal import SYSTEM, Principal
 from kuaichu.cases import lifecycle
 from kuaichu.cases.access import WriteRule, ensure_may_write, get_case, party_of
 from kuaichu.cases.lifecycle import Action, CaseState
@@ -15,6 +14,7 @@ from kuaichu.cases.service import in_force_determination, notify_parties
 from kuaichu.errors import Conflict, Forbidden, IllegalTransition, NotFound
 from kuaichu.liability.grades import DeterminationStatus
 from kuaichu.notify.templates import Sms
+from kuaichu.principal import SYSTEM, Principal
 from kuaichu.reviews.deadline import days_left, decision_due_on, last_day_to_apply, review_deadline
 from kuaichu.reviews.models import ReviewRequest
 from kuaichu.reviews.schemas import (

@@ -9,7 +9,6 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
-from kuaichu.auth.principal import Principal
 from kuaichu.cases import lifecycle
 from kuaichu.cases.access import WriteRule, ensure_may_write, get_case, party_of
 from kuaichu.cases.lifecycle import Action, CaseState
@@ -20,6 +19,7 @@ from kuaichu.geo.service import locate
 from kuaichu.liability.grades import combination_error
 from kuaichu.limit_locks import VALUE_LENGTH, limit_key, lock_limits
 from kuaichu.notify.templates import Sms
+from kuaichu.principal import Principal
 from kuaichu.settlement.models import Agreement
 from kuaichu.settlement.schemas import SettlementIn
 

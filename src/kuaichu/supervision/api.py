@@ -5,13 +5,13 @@ from fastapi import APIRouter, Depends, Path, Query, Request, status
 
 from kuaichu.audit import service as audit
 from kuaichu.auth.deps import Context, require
-from kuaichu.auth.principal import Principal, Role
 from kuaichu.calls import service as calls
 from kuaichu.calls.api import publish, rules
 from kuaichu.calls.schemas import JurisdictionServiceOut, ServiceIn
 from kuaichu.cases.schemas import RowId
 from kuaichu.notify import service as notify
 from kuaichu.notify.schemas import DeadLetter
+from kuaichu.principal import Principal, Role
 from kuaichu.supervision import service
 from kuaichu.supervision.schemas import CaseReplay, QueueHealth, StaffingOut, Timings
 

@@ -10,7 +10,6 @@ from sqlalchemy.orm import Session
 from kuaichu.audit import service as audit
 from kuaichu.audit.models import AuditEntry
 from kuaichu.auth.models import Insurer, User
-from kuaichu.auth.principal import Principal, Role
 from kuaichu.calls.models import OperatorPresence
 from kuaichu.calls.schemas import PresenceStatus
 from kuaichu.cases import lifecycle
@@ -27,6 +26,7 @@ from kuaichu.liability.grades import DeterminationStatus, Responsibility
 from kuaichu.liability.models import Determination
 from kuaichu.messages import DEFAULT_LOCALE, messages, text
 from kuaichu.notify import service as notify
+from kuaichu.principal import Principal, Role
 from kuaichu.registries.service import latest_checks
 from kuaichu.reviews.models import ReviewRequest
 from kuaichu.reviews.schemas import ReviewOutcome
