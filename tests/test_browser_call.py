@@ -162,7 +162,7 @@ def run_call(
         console.click(f'#stills [data-key="still:{key}"]')
         expect(console.locator(f'#stills [data-key="still:{key}"]')).to_have_class(re.compile("done"))
     expect(party.locator("#checklist li.done")).to_have_count(6, timeout=15_000)
-    expect(party.locator("#checklist")).to_contain_text("当事人2 号牌")
+    expect(party.locator("#checklist")).to_contain_text("当事人乙 号牌")
     expect(console.locator("#gate-summary")).to_have_text("采集项目已齐全")
     expect(console.locator("#recording-status")).to_contain_text("已上传", timeout=20_000)
     expect(console.locator("#complete")).to_be_in_viewport(ratio=1)

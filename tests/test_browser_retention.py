@@ -59,7 +59,7 @@ def test_the_party_page_shows_what_was_deleted_and_downloads_my_data(
         expect(page.locator("#progress-state")).to_have_text("已办结")
         expect(page.locator("#retention")).to_contain_text(f"现场照片：{PURGED}")
         expect(page.locator("#retention")).to_contain_text(f"当事人个人信息：{PURGED}")
-        expect(page.locator("#determination-shares")).to_contain_text(f"当事人1（个人信息{PURGED}）：无责任")
+        expect(page.locator("#determination-shares")).to_contain_text(f"当事人甲（个人信息{PURGED}）：无责任")
         expect(page.locator("#timeline")).to_contain_text(f"上传现场证据（接警坐席），{PURGED}")
         expect(page.locator("#documents li")).to_have_count(1)  # the signed document stays
         # The page's socket may watch the case too (its one-time ticket carries the phone's key).

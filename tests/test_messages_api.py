@@ -1,5 +1,6 @@
 """GET /api/messages/{locale}: the pages read every word from the catalogue, once per load."""
 
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -10,6 +11,11 @@ from kuaichu.app import create_app
 from kuaichu.errors import PROBLEM_JSON
 from kuaichu.messages.catalogue import Locale, messages
 from kuaichu.settings import Settings
+
+STATIC = Path(__file__).parents[1] / "src" / "kuaichu" / "web" / "static"
+HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef]")
+# Literal keys: KC.t("Key"...) in the script, data-i18n*="Key" in the markup.
+KEY_USE = re.compile(r'(?:KC\.t\(|data-i18n(?:-[a-z-]+)?=)"([A-Z][A-Za-z]*\.[A-Za-z0-9_.]+)"')
 
 
 @pytest.fixture
@@ -53,3 +59,22 @@ async def test_an_unknown_locale_is_not_found_in_chinese(client: httpx.AsyncClie
     assert response.status_code == 404
     assert response.headers["content-type"] == PROBLEM_JSON
     assert response.json()["detail"] == "不支持该语言，可用的语言：zh-CN, en"
+
+
+PARTY_PAGE = [STATIC / "party.html", STATIC / "party.js"]
+
+
+@pytest.mark.parametrize("path", PARTY_PAGE, ids=lambda p: p.name)
+def test_the_party_page_holds_no_chinese_of_its_own(path: Path) -> None:
+    """Its every word comes from the catalogue, so the English page has no stray Chinese."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    chinese = [f"{path.name}:{n}: {line.strip()}" for n, line in enumerate(lines, 1) if HAN.search(line)]
+    assert chinese == []
+
+
+@pytest.mark.parametrize("path", PARTY_PAGE, ids=lambda p: p.name)
+def test_every_key_the_party_page_names_is_in_every_locale(path: Path) -> None:
+    keys = set(KEY_USE.findall(path.read_text(encoding="utf-8")))
+    assert "Party.report_button" in keys or "Party.code_sent" in keys
+    for locale in Locale:
+        assert sorted(keys - messages(locale).keys()) == [], locale

@@ -9,7 +9,7 @@ from kuaichu.messages import Labelled
 from kuaichu.settings import SERVICE_TIME
 
 
-class CallMode(StrEnum):
+class CallMode(Labelled):
     VIDEO = "video"
     AUDIO = "audio"  # poor network: voice only
     PHOTO = "photo"  # no call: guided upload of the shots, handled by an operator

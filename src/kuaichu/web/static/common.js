@@ -1,10 +1,76 @@
-// Shared by the pages: the API with its bearer token, the page WebSocket, small helpers.
+// Shared by the pages: the words (the catalogue), the API with its bearer token, the page
+// WebSocket, small helpers.
 "use strict";
 
 const KC = {
-  NETWORK_FAILED: "网络连接失败，请检查网络后重试",
   SOCKET_PING_MS: 4000,
   SOCKET_SILENCE_MS: 10000,
+
+  // The catalogue (GET /api/messages/{locale}): every word a page shows, by stable key.
+  LOCALES: ["zh-CN", "en"],
+  DEFAULT_LOCALE: "zh-CN",
+  locale: "zh-CN",
+  words: {},
+  catalogues: {},
+
+  // The text of `key`, its {placeholders} filled from `params`; the key itself if it is missing
+  // (a test keeps the catalogue complete, so a key on screen is a bug to see, not to hide).
+  t(key, params = {}) {
+    const template = Object.hasOwn(KC.words, key) ? KC.words[key] : key;
+    return template.replace(/\{(\w+)\}/g, (whole, name) => (name in params ? String(params[name]) : whole));
+  },
+
+  // The label of a stable code (a state, an event kind, a grade...): `<Enum>.<code>`.
+  label(prefix, code) {
+    return KC.t(`${prefix}.${code}`);
+  },
+
+  // The shipped locale for a list of language tags, by the rule of messages.negotiate: the
+  // first tag whose language ships wins (any Chinese reads zh-CN); nothing fits: zh-CN.
+  negotiate(tags) {
+    for (const tag of tags || []) {
+      const language = String(tag).split("-")[0].toLowerCase();
+      const shipped = KC.LOCALES.find((locale) => locale.split("-")[0] === language);
+      if (shipped) return shipped;
+    }
+    return KC.DEFAULT_LOCALE;
+  },
+
+  // A page whose reader chooses (the party's): the saved choice, else the browser's languages.
+  chosenLocale(page) {
+    const saved = localStorage.getItem(`kuaichu.${page}.locale`);
+    if (KC.LOCALES.includes(saved)) return saved;
+    return KC.negotiate(navigator.languages && navigator.languages.length ? navigator.languages : [navigator.language]);
+  },
+
+  async catalogue(locale) {
+    if (!KC.catalogues[locale]) {
+      const response = await fetch(`/api/messages/${encodeURIComponent(locale)}`);
+      if (!response.ok) throw new Error(`catalogue ${locale}: ${response.status}`);
+      KC.catalogues[locale] = await response.json();
+    }
+    return KC.catalogues[locale];
+  },
+
+  // Fetch the catalogue once per locale (the server's ETag revalidates it), say the language
+  // in <html lang>, and fill the page's static text from its data-i18n attributes.
+  async useLocale(locale) {
+    KC.words = await KC.catalogue(locale);
+    KC.locale = locale;
+    document.documentElement.lang = locale;
+    KC.translate(document);
+  },
+
+  // data-i18n="Key" fills the text; data-i18n-placeholder and data-i18n-aria-label the attributes.
+  translate(root) {
+    for (const node of root.querySelectorAll("[data-i18n]")) node.textContent = KC.t(node.dataset.i18n);
+    for (const node of root.querySelectorAll("[data-i18n-placeholder]")) {
+      node.placeholder = KC.t(node.dataset.i18nPlaceholder);
+    }
+    for (const node of root.querySelectorAll("[data-i18n-aria-label]")) {
+      node.setAttribute("aria-label", KC.t(node.dataset.i18nAriaLabel));
+    }
+  },
 
   tokenKey: (page) => `kuaichu.${page}.token`,
 
@@ -46,7 +112,8 @@ const KC = {
   // fetch with the page's token; problem+json errors become an Error carrying the detail.
   // A staff token that lapsed (401) is refreshed once and the request sent again.
   async api(page, method, path, body, retried = false) {
-    const headers = {};
+    // Refusals come back in the page's own language (its <html lang>), not the browser's.
+    const headers = { "Accept-Language": document.documentElement.lang || "zh-CN" };
     const token = KC.token(page);
     if (token) headers.Authorization = `Bearer ${token}`;
     let payload = body;
@@ -59,7 +126,7 @@ const KC = {
       response = await fetch(path, { method, headers, body: payload });
     } catch {
       // fetch rejects only when no answer came back at all (offline, server unreachable).
-      throw new Error(KC.NETWORK_FAILED);
+      throw new Error(KC.t("Common.network_failed"));
     }
     if (response.status === 401 && !retried && !path.startsWith("/api/auth/") && (await KC.refresh(page))) {
       return KC.api(page, method, path, body, true);
@@ -68,7 +135,7 @@ const KC = {
     const type = response.headers.get("content-type") || "";
     const data = type.includes("json") ? await response.json() : await response.blob();
     if (!response.ok) {
-      const error = new Error((data && data.detail) || `请求失败（${response.status}）`);
+      const error = new Error((data && data.detail) || KC.t("Common.request_failed", { status: response.status }));
       error.status = response.status;
       // problem+json: the page may place `errors` (422) or `missing` (409) next to their fields.
       error.problem = type.includes("json") ? data : null;
@@ -176,14 +243,16 @@ const KC = {
   duration(seconds) {
     if (seconds == null) return "—";
     const s = Math.max(0, Math.round(seconds));
-    if (s < 60) return `${s}秒`;
+    if (s < 60) return KC.t("Common.seconds", { s });
     const m = Math.floor(s / 60);
-    if (m < 60) return `${m}分${s % 60 ? `${s % 60}秒` : ""}`;
-    return `${Math.floor(m / 60)}小时${m % 60}分`;
+    if (m < 60) return s % 60 ? KC.t("Common.minutes_seconds", { m, s: s % 60 }) : KC.t("Common.minutes", { m });
+    return KC.t("Common.hours_minutes", { h: Math.floor(m / 60), m: m % 60 });
   },
 
   time(iso) {
-    return new Date(iso).toLocaleString("zh-CN", { timeZone: "Asia/Shanghai", hour12: false });
+    return new Date(iso).toLocaleString(KC.locale === "en" ? "en-GB" : "zh-CN", {
+      timeZone: "Asia/Shanghai", hour12: false,
+    });
   },
 
   $(selector) {
@@ -212,14 +281,15 @@ const KC = {
     }
   },
 
-  // What a person reads about an error: the server's Chinese detail, or a plain sentence for
-  // the browser's own (English) messages, which go to the developer console instead.
+  // What a person reads about an error: the server's detail or the page's own sentence (plain
+  // Errors, said in the page's language), or a plain sentence for the browser's own messages
+  // (TypeError, DOMException...), which go to the developer console instead.
   readable(error) {
     const message = (error && error.message) || "";
-    if (/[\u4e00-\u9fff]/.test(message)) return message;
+    if (error && error.constructor === Error && message) return message;
     console.error(error);
-    if (error instanceof TypeError && /fetch|network/i.test(message)) return KC.NETWORK_FAILED;
-    return "操作未完成，请刷新页面后重试";
+    if (error instanceof TypeError && /fetch|network/i.test(message)) return KC.t("Common.network_failed");
+    return KC.t("Common.action_failed");
   },
 
   // A page opens where its user left it when the saved login still holds, else at the login.
@@ -248,12 +318,15 @@ const KC = {
   },
 
   // Staff pages: username and password, and the role the page is for.
-  async staffLogin(page, role, roleName) {
+  async staffLogin(page, role) {
     const result = await KC.api(page, "POST", "/api/auth/staff", {
       username: document.getElementById("username").value,
       password: document.getElementById("password").value,
     });
-    if (!(Array.isArray(role) ? role : [role]).includes(result.role)) throw new Error(`该账号不是${roleName}`);
+    const roles = Array.isArray(role) ? role : [role];
+    if (!roles.includes(result.role)) {
+      throw new Error(KC.t("Common.wrong_role", { role: roles.map((r) => KC.label("Role", r)).join(" / ") }));
+    }
     KC.setToken(page, result.access_token, result.refresh_token);
     return result;
   },
@@ -296,7 +369,7 @@ const KC = {
   },
 
   // A question a person answers before something that cannot be undone (取消报警).
-  confirm(text, { yes = "确定", no = "返回" } = {}) {
+  confirm(text, { yes = KC.t("Common.confirm_yes"), no = KC.t("Common.confirm_no") } = {}) {
     let dialog = document.getElementById("confirm-dialog");
     if (!dialog) {
       dialog = KC.el("dialog", { id: "confirm-dialog", className: "dialog" },
@@ -366,13 +439,10 @@ const KC = {
   },
 };
 
-// The shots the operator needs (并排同框, each vehicle, collision points, plates).
-const SHOTS = [
-  ["side_by_side", "两车并排同框"],
-  ["vehicle_overview", "车辆全貌"],
-  ["collision_point", "碰撞部位"],
-  ["plate", "号牌"],
-];
+// The shots the operator needs (并排同框, each vehicle, collision points, plates), with their
+// labels in the page's language (read when drawn: the language may change).
+const SHOT_KINDS = ["side_by_side", "vehicle_overview", "collision_point", "plate"];
+const shots = () => SHOT_KINDS.map((kind) => [kind, KC.label("EvidenceKind", kind)]);
 
 // WebRTC for both ends. The operator always makes the offer; each offer has a generation
 // number, so a late answer or candidate of an abandoned attempt is ignored.

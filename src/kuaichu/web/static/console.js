@@ -3,7 +3,6 @@
 
 const PAGE = "console";
 const VIEWS = ["login-view", "queue-view", "call-view", "wrapup-view"];
-const MODE_LABELS = { video: "视频", audio: "仅语音", photo: "拍照上传" };
 const consoleState = {
   config: null,
   me: null,
@@ -31,7 +30,7 @@ const guarded = (action) => KC.guarded(action);
 
 async function login(event) {
   event.preventDefault();
-  await KC.staffLogin(PAGE, "operator", "接警坐席");
+  await KC.staffLogin(PAGE, "operator");
   await enter();
 }
 
@@ -66,7 +65,7 @@ function renderQueue() {
     ...queue.waiting.map((w) => KC.el("tr", { className: w.returned ? "returned" : "" },
       KC.el("td", { textContent: String(w.position) }),
       KC.el("td", { textContent: w.number + (w.returned ? "（通话中断，优先）" : "") }),
-      KC.el("td", { textContent: MODE_LABELS[w.mode] || w.mode }),
+      KC.el("td", { textContent: KC.label("CallMode", w.mode) }),
       KC.el("td", { textContent: KC.duration(w.waiting_seconds + elapsed) }))),
   );
   document.getElementById("operators").replaceChildren(
@@ -103,7 +102,7 @@ async function enterCall(caseId, mode) {
   document.getElementById("gallery").replaceChildren();
   clearNotes();
   view("call-view");
-  KC.text("call-mode", MODE_LABELS[mode] || "视频");
+  KC.text("call-mode", KC.label("CallMode", mode || "video"));
   KC.text("recording-status", "录像未开始");
   KC.text("call-state", mode === "photo" ? "拍照模式：请查看当事人上传的照片" : "等待当事人接入…");
   const detail = await KC.api(PAGE, "GET", `/api/cases/${caseId}`);
@@ -131,17 +130,11 @@ async function enterCall(caseId, mode) {
 
 // The call's connection as the operator reads it; 重新连接 whenever it is not connected.
 // The call stays this operator's through the grace period while it heals.
-const LINK_LABELS = {
-  new: "正在连接…",
-  connecting: "正在连接…",
-  connected: "通话中",
-  disconnected: "网络不稳定，正在恢复…",
-  reconnecting: "连接中断，正在自动重新连接…",
-  failed: "连接中断，正在自动重新连接…",
-};
+// The call link's states (CallLink) as the operator reads them.
+const LINK_STATES = ["new", "connecting", "connected", "disconnected", "reconnecting", "failed"];
 
 function showLinkState(state) {
-  KC.text("call-state", LINK_LABELS[state] || "正在连接…");
+  KC.text("call-state", KC.label("ConsoleLink", LINK_STATES.includes(state) ? state : "connecting"));
   document.getElementById("call-state").dataset.state = state;
   KC.show("reconnect", state !== "connected" && state !== "new" && state !== "connecting");
 }
@@ -231,8 +224,8 @@ async function capture(kind, position = perVehicle(kind) ? chosenVehicle() : nul
 }
 
 function stillLabel(kind, position) {
-  const label = (SHOTS.find(([k]) => k === kind) || [kind, "其他照片"])[1];
-  return position ? `当事人${position} ${label}` : label;
+  const label = KC.label("EvidenceKind", SHOT_KINDS.includes(kind) ? kind : "other");
+  return position ? `${KC.t("Common.party_n", { position })} ${label}` : label;
 }
 
 async function upload(blob, name, kind, position = null) {
@@ -274,7 +267,10 @@ async function refreshGate() {
     data: {
       kind: "checklist",
       done: [...consoleState.done],
-      stills: gate.stills.map((still) => ({ label: still.label, present: still.present })),
+      // Codes, not words: the party's page says them in its own language.
+      stills: gate.stills.map((still) => ({
+        kind: still.kind, party_position: still.party_position, present: still.present,
+      })),
     },
   });
 }
@@ -715,7 +711,7 @@ function onKey(event) {
   }
   const typing = event.target.closest && event.target.closest("input, textarea, select, [contenteditable]");
   if (typing || event.ctrlKey || event.altKey || event.metaKey) return;
-  const shot = SHOTS[Number(event.key) - 1];
+  const shot = shots()[Number(event.key) - 1];
   if (shot && /^[1-4]$/.test(event.key)) {
     event.preventDefault();
     guarded(() => capture(shot[0]));
@@ -773,6 +769,7 @@ async function resync() {
 }
 
 async function start() {
+  await KC.useLocale(KC.DEFAULT_LOCALE); // staff pages read Chinese first
   document.getElementById("login-form").onsubmit = (event) => guarded(() => login(event));
   KC.action("go-available", () => setPresence("available"));
   KC.action("go-away", () => setPresence("away"));
@@ -795,7 +792,7 @@ async function start() {
   KC.action("ready", ready);
   document.getElementById("reconnect").onclick = () => consoleState.link && consoleState.link.reconnect();
   document.getElementById("capture-buttons").replaceChildren(
-    ...SHOTS.map(([kind, label], index) => {
+    ...shots().map(([kind, label], index) => {
       const button = KC.el("button", {
         type: "button", className: "secondary shot", textContent: `${index + 1} ${label}`,
         title: `截图：${label}（按 ${index + 1}）`,

@@ -1,6 +1,9 @@
-// The party's page (当事人): login, one-tap call, queue, the call, evacuate, progress.
-// It resumes where the case is (a reload lands on the same screen) and stays live on the
-// page's socket; warnings that matter (camera, microphone, location, network) stay as banners.
+// The party's page (the party, dang shi ren): login, one-tap call, queue, the call, evacuate,
+// progress. It resumes where the case is (a reload lands on the same screen) and stays live on
+// the page's socket; warnings that matter (camera, microphone, location, network) stay as
+// banners. Every word comes from the catalogue (KC.t) in the party's language: Chinese or
+// English, chosen on the page and remembered; the API's own Chinese labels are not shown, the
+// page reads the stable codes (state, kind, responsibility...) and says them itself.
 "use strict";
 
 const PAGE = "party";
@@ -66,7 +69,7 @@ const CODE_INTERVAL_SECONDS = 60;
 async function sendCode() {
   const phone = document.getElementById("phone").value.trim();
   await KC.api(PAGE, "POST", "/api/auth/sms-code", { phone });
-  say("验证码已发送，请查收短信");
+  say(KC.t("Party.code_sent"));
   countDown(CODE_INTERVAL_SECONDS);
 }
 
@@ -78,11 +81,11 @@ function countDown(seconds) {
     if (left <= 0) {
       clearInterval(party.codeTimer);
       button.disabled = false;
-      button.textContent = "获取验证码";
+      button.textContent = KC.t("Party.send_code");
       return;
     }
     button.disabled = true;
-    button.textContent = `${left}秒后重新获取`;
+    button.textContent = KC.t("Party.code_again_in", { seconds: left });
     left -= 1;
   };
   tick();
@@ -94,6 +97,10 @@ async function login() {
   const code = document.getElementById("code").value.trim();
   const result = await KC.api(PAGE, "POST", "/api/auth/party", { phone, code });
   KC.setToken(PAGE, result.access_token);
+  // The language this page reads in is the party's: their SMS follow it from now on.
+  if (localStorage.getItem(LOCALE_KEY) || KC.locale !== KC.DEFAULT_LOCALE) {
+    await KC.api(PAGE, "PUT", "/api/me/locale", { locale: KC.locale });
+  }
   await enter();
 }
 
@@ -153,33 +160,30 @@ async function home() {
     ...cases.map((c) => KC.el("li", {}, KC.el("button", {
       type: "button",
       className: "link",
-      textContent: `${c.number} · ${c.state_label}`,
+      textContent: `${c.number} · ${KC.label("CaseState", c.state)}`,
       onclick: () => guarded(() => resume(c.id)),
     }))),
   );
-  if (!cases.length) list.append(KC.el("li", { className: "hint", textContent: "暂无事故记录" }));
+  if (!cases.length) list.append(KC.el("li", { className: "hint", textContent: KC.t("Party.no_cases") }));
   checkService(); // where the phone is: open for video reports? (not awaited: GPS may take a while)
 }
 
-const GRADES = { full: "全部责任", main: "主要责任", equal: "同等责任", minor: "次要责任", none: "无责任" };
-const CLAIM_STATUS = {
-  pushed: "已推送", surveyor_assigned: "已指派查勘员", contacted: "查勘员已联系您", assessed: "定损完成", paid: "赔款已支付",
-};
-
-// Timeline kinds the server may send without a label of its own (the raw key as label).
-const EVENT_LABELS = {
-  call_mode: "切换接入方式",
-  propose_agreement: "发起自行协商",
-  send_back: "民警要求补充证据",
-  call_back: "补充视频取证",
-  collection_override: "坐席说明理由后放行",
-  ordinary_procedure: "转为一般程序处理",
-  evidence_added: "上传证据",
-};
-
+// A timeline line's kind is a transition (Action) or another event (EventKind).
 function eventLabel(event) {
-  if (event.label && event.label !== event.kind && /[\u4e00-\u9fff]/.test(event.label)) return event.label;
-  return EVENT_LABELS[event.kind] || "办理记录";
+  for (const prefix of ["Action", "EventKind"]) {
+    const key = `${prefix}.${event.kind}`;
+    if (Object.hasOwn(KC.words, key)) return KC.t(key);
+  }
+  return KC.t("Party.event_other");
+}
+
+// Who acted, as a party may see it: the timeline says only the role, as the API's Chinese
+// label (it has no role code yet); the page says it in its own language by finding the role
+// with that label in the default catalogue (loaded beside the chosen one).
+function actorLabel(actor) {
+  const chinese = KC.catalogues[KC.DEFAULT_LOCALE] || {};
+  const key = Object.keys(chinese).find((k) => k.startsWith("Role.") && chinese[k] === actor);
+  return key ? KC.t(key) : actor;
 }
 
 // The timeline as a person reads it: the call's recording chunks fold into one line, and
@@ -196,20 +200,19 @@ function timelineItems(events, purged = new Set()) {
       recording.count += 1;
       continue;
     }
-    const gone = e.kind === "evidence_added" && purged.has("still") ? `，${PURGED}` : "";
-    items.push({ at: e.at, text: `${eventLabel(e)}（${e.actor}）${gone}` });
+    const gone = e.kind === "evidence_added" && purged.has("still") ? KC.t("Party.and_purged") : "";
+    items.push({ at: e.at, text: KC.t("Party.event_line", { event: eventLabel(e), actor: actorLabel(e.actor) }) + gone });
   }
   const recordingText = (item) =>
-    ` 通话录像 ${item.count} 段（${item.actor}）${purged.has("recording") ? `，${PURGED}` : ""}`;
+    ` ${KC.t("Party.recordings", { count: item.count, actor: actorLabel(item.actor) })}` +
+    (purged.has("recording") ? KC.t("Party.and_purged") : "");
   return items.map((item) => KC.el("li", {},
     KC.el("time", { textContent: KC.time(item.at) }),
     KC.el("span", { textContent: item.text ? ` ${item.text}` : recordingText(item) })));
 }
 
-// Retention (个人信息保护法): how long each kind of the case's data is kept, what is gone, and
-// the party's own data to download.
-const PURGED = "已按规定期限删除";
-
+// Retention (PIPL, the personal information protection law): how long each kind of the case's
+// data is kept, what is gone, and the party's own data to download.
 function purgedKinds(retention) {
   return new Set(retention ? retention.kinds.filter((k) => k.purged_at).map((k) => k.kind) : []);
 }
@@ -218,26 +221,35 @@ function showRetention(retention) {
   KC.show("my-data-card", Boolean(retention));
   if (!retention) return;
   document.getElementById("retention").replaceChildren(...retention.kinds.map((k) =>
-    KC.el("li", { className: k.purged_at ? "purged" : "", textContent: `${k.kind_label}：${k.status_label}` })));
-  KC.text("retention-kept", retention.kept_label);
+    KC.el("li", { className: k.purged_at ? "purged" : "", textContent: retentionLine(k) })));
+  KC.text("retention-kept", KC.t("Party.retention_kept"));
+}
+
+function retentionLine(kind) {
+  const status = kind.purged_at
+    ? KC.t("Party.purged")
+    : kind.due_at
+      ? KC.t("Party.kept_until", { date: KC.time(kind.due_at) })
+      : KC.t("Party.kept_days", { days: kind.days });
+  return KC.t("Party.retention_line", { kind: KC.label("RetentionKind", kind.kind), status });
 }
 
 async function downloadMyData() {
   const data = await KC.api(PAGE, "GET", `/api/cases/${party.caseId}/my-data`);
   const file = new Blob([JSON.stringify(data, null, 2)], { type: "application/json" });
-  const link = KC.el("a", { href: URL.createObjectURL(file), download: `事故${data.case.number}-我的数据.json` });
+  const link = KC.el("a", { href: URL.createObjectURL(file), download: KC.t("Party.my_data_file", { number: data.case.number }) });
   document.body.append(link);
   link.click();
   link.remove();
   setTimeout(() => URL.revokeObjectURL(link.href), 60000);
-  say("已下载本人在本起事故中的数据");
+  say(KC.t("Party.my_data_downloaded"));
 }
 
-// 报警 → 取证 → 撤离 → 定责 → 认定书 → 复核/理赔, and when the next step is expected
-// (12123: information collected in 5 minutes, determination within 8).
+// report → evidence → leave the scene → liability → document → review/claim, and when the next
+// step is expected (12123: information collected in 5 minutes, determination within 8).
 const COLLECT_MINUTES = 5;
 const DETERMINE_MINUTES = 8;
-const STEPS = ["报警", "取证", "撤离", "定责", "认定书", "复核/理赔"];
+const STEPS = ["report", "collect", "evacuate", "determine", "document", "review_or_claim"];
 
 function stepsReached(detail, events, documents, claims, review) {
   const after = (states) => states.includes(detail.state);
@@ -263,23 +275,25 @@ function nextStepText(detail, events, reached) {
     case "queued":
     case "in_call":
     case "collected":
-      return `正在视频取证，预计${COLLECT_MINUTES}分钟内完成取证`;
+      return KC.t("PartyNext.collecting", { minutes: COLLECT_MINUTES });
     case "more_evidence":
-      return "民警需要您补充视频取证，请点击下方“补充视频取证”";
+      return KC.t("PartyNext.more_evidence", { button: KC.t("Party.call_back") });
     case "evacuated": {
       const since = lastOf("evacuated");
-      return `正在后台定责，预计${since ? minutesLeft(since.at, DETERMINE_MINUTES) : DETERMINE_MINUTES}分钟内作出认定，结果将以短信通知`;
+      return KC.t("PartyNext.determining", {
+        minutes: since ? minutesLeft(since.at, DETERMINE_MINUTES) : DETERMINE_MINUTES,
+      });
     }
     case "under_review":
-      return "复核申请已受理，复核结果将以短信通知";
+      return KC.t("PartyNext.under_review");
     case "determined":
-      return reached[5] ? "理赔已推送，保险公司查勘员将与您联系" : "认定书已出具：可申请复核，或一键定损理赔";
+      return KC.t(reached[5] ? "PartyNext.claim_pushed" : "PartyNext.determined");
     case "closed":
-      return "本起事故已办结";
+      return KC.t("PartyNext.closed");
     case "transferred":
-      return "本起事故已转民警现场处置，请在安全地带等候";
+      return KC.t("PartyNext.transferred");
     case "ordinary_procedure":
-      return "本起事故转为一般程序处理，办案民警将与您联系";
+      return KC.t("PartyNext.ordinary_procedure");
     default:
       return "";
   }
@@ -290,8 +304,8 @@ function renderSteps(detail, events, documents, claims, review) {
   const current = reached.indexOf(false);
   const off = ["transferred", "abandoned", "ordinary_procedure", "agreement_pending", "agreed"].includes(detail.state);
   KC.show("steps", !off);
-  document.getElementById("steps").replaceChildren(...STEPS.map((label, i) => {
-    const item = KC.el("li", { textContent: label });
+  document.getElementById("steps").replaceChildren(...STEPS.map((step, i) => {
+    const item = KC.el("li", { textContent: KC.label("PartyStep", step) });
     item.className = reached[i] ? "done" : i === current ? "current" : "";
     if (i === current) item.setAttribute("aria-current", "step");
     return item;
@@ -317,13 +331,14 @@ async function progress(caseId) {
   party.state = detail.state;
   view("progress-view");
   KC.text("progress-number", detail.number);
-  KC.text("progress-state", detail.state_label);
+  KC.text("progress-state", KC.label("CaseState", detail.state));
   renderSteps(detail, events, documents, claims, review);
   showDetermination(detail, documents, purged);
-  // The officer sent the case back (待补充证据): why, and one tap back into the call.
+  // The officer sent the case back for more evidence: why, and one tap back into the call.
   const sentBack = [...events].reverse().find((e) => e.kind === "send_back");
   KC.show("more-evidence-card", detail.state === "more_evidence");
-  KC.text("send-back-reason", (sentBack && sentBack.detail && sentBack.detail.reason) || "请按坐席要求补充拍摄");
+  // The officer's reason is what they typed (Chinese): shown as written.
+  KC.text("send-back-reason", (sentBack && sentBack.detail && sentBack.detail.reason) || KC.t("Party.send_back_default"));
   const can = (action) => detail.allowed_actions.includes(action);
   KC.show("agreement-card", detail.state === "agreement_pending");
   // Controls that no longer apply go: the review form once applied, the claim button once pushed.
@@ -334,7 +349,9 @@ async function progress(caseId) {
   KC.show("claim-card", claimable || claims.length > 0);
   KC.show("claim", claims.length === 0 && claimable);
   document.getElementById("claims").replaceChildren(...claims.map((c) => KC.el("li", {
-    textContent: `理赔已推送至${c.insurer_name || c.insurer_code}：${CLAIM_STATUS[c.status] || c.status}`,
+    textContent: KC.t("Party.claim_line", {
+      insurer: c.insurer_name || c.insurer_code, status: KC.label("ClaimStep", c.status),
+    }),
   })));
   showReview(review);
   showRetention(retention);
@@ -345,9 +362,15 @@ async function progress(caseId) {
 function showReview(review) {
   KC.show("review-outcome", Boolean(review));
   if (!review) return;
-  KC.text("review-outcome-text", review.outcome
-    ? `${review.outcome_label || review.outcome}${review.decision_note ? `：${review.decision_note}` : ""}`
-    : `已于${KC.time(review.submitted_at)}提交复核申请，正在复核${review.decide_by ? `，复核机关应在${review.decide_by}前作出决定` : ""}`);
+  if (review.outcome) {
+    const outcome = KC.label("ReviewOutcome", review.outcome);
+    KC.text("review-outcome-text", review.decision_note
+      ? KC.t("Party.review_outcome_note", { outcome, note: review.decision_note }) : outcome);
+    return;
+  }
+  const submitted = KC.t("Party.review_submitted", { date: KC.time(review.submitted_at) });
+  KC.text("review-outcome-text", review.decide_by
+    ? `${submitted}${KC.t("Party.review_decide_by", { date: review.decide_by })}` : submitted);
 }
 
 // The determination, its signed document and the review period (art. 71).
@@ -357,32 +380,60 @@ function showDetermination(detail, documents, purged = new Set()) {
   // Once retention masked the parties' data, the names and plates read as deleted (the signed
   // document below still carries them).
   const who = (p) => purged.has("personal_data")
-    ? `当事人${p.position}（个人信息${PURGED}）`
-    : `${p.name}（${p.plate_number}）`;
+    ? KC.t("Party.party_purged", { party: designation(p.position) })
+    : KC.t("Party.party_named", { name: p.name, plate: p.plate_number });
   const names = Object.fromEntries(detail.parties.map((p) => [p.id, who(p)]));
   document.getElementById("determination-shares").replaceChildren(...detail.determination.shares.map((s) =>
-    KC.el("li", { textContent: `${names[s.party_id]}：${GRADES[s.responsibility]}` })));
+    KC.el("li", { textContent: KC.t("Party.share", {
+      party: names[s.party_id], responsibility: KC.label("Responsibility", s.responsibility),
+    }) })));
+  showSummary(detail);
   document.getElementById("documents").replaceChildren(...documents.map((d) => {
-    const open = KC.el("button", { type: "button", className: "link", textContent: `查看认定书 ${d.number}（${d.status_label}）` });
+    const open = KC.el("button", { type: "button", className: "link", textContent: KC.t("Party.open_document", {
+      number: d.number, status: KC.label("DeterminationStatus", d.status),
+    }) });
     open.onclick = () => KC.busy(open, async () => window.open(URL.createObjectURL(await KC.api(PAGE, "GET", d.download_url))));
     return KC.el("li", {}, open);
   }));
   KC.text("review-deadline", detail.review_deadline && detail.state === "determined"
-    ? `如对认定有异议，可在${KC.time(new Date(new Date(detail.review_deadline) - 1000).toISOString())}前提出书面复核申请。`
+    ? KC.t("Party.review_deadline", { date: KC.time(new Date(new Date(detail.review_deadline) - 1000).toISOString()) })
     : "");
+}
+
+// The parties' designations as the document prints them (jia, yi, bing), in both languages.
+function designation(position) {
+  return KC.t("Party.designation", { letter: KC.t(`Party.letter_${position}`) });
+}
+
+// The English page's summary of the Chinese determination (the legal text stays Chinese):
+// the case number, each party's designation and grade, the date, and the note on the PDF.
+function showSummary(detail) {
+  const english = KC.locale !== KC.DEFAULT_LOCALE;
+  KC.show("determination-summary", english);
+  if (!english) return;
+  const byId = Object.fromEntries(detail.parties.map((p) => [p.id, p]));
+  KC.text("summary-text", KC.t("Party.summary", {
+    number: detail.number,
+    date: KC.time(detail.determination.decided_at),
+  }));
+  document.getElementById("summary-shares").replaceChildren(...detail.determination.shares.map((s) =>
+    KC.el("li", { textContent: KC.t("Party.share", {
+      party: designation(byId[s.party_id] ? byId[s.party_id].position : 0),
+      responsibility: KC.label("Responsibility", s.responsibility),
+    }) })));
 }
 
 async function applyForReview() {
   await KC.api(PAGE, "POST", `/api/cases/${party.caseId}/review`, {
     reasons: document.getElementById("review-reasons").value,
   });
-  say("复核申请已提交，其他当事人将收到通知");
+  say(KC.t("Party.review_sent"));
   await progress(party.caseId);
 }
 
 async function pushClaim() {
   const claim = await KC.api(PAGE, "POST", `/api/cases/${party.caseId}/claim`);
-  say(`已推送至${claim.insurer_name || claim.insurer_code}，查勘员将与您联系`);
+  say(KC.t("Party.claim_sent", { insurer: claim.insurer_name || claim.insurer_code }));
   await progress(party.caseId);
 }
 
@@ -404,7 +455,7 @@ async function resume(caseId, status = null) {
     if (same && last.screen === "photo") {
       // The shots already handed in stay ticked after a reload.
       const items = await KC.api(PAGE, "GET", `/api/cases/${caseId}/evidence`).catch(() => []);
-      for (const item of items) if (SHOTS.some(([kind]) => kind === item.kind)) party.photos.add(item.kind);
+      for (const item of items) if (SHOT_KINDS.includes(item.kind)) party.photos.add(item.kind);
       showPhotoMode(Boolean(last.photosSubmitted));
     } else {
       await startCamera();
@@ -434,7 +485,7 @@ async function acknowledge(state) {
 function locate() {
   return new Promise((resolve, reject) => {
     if (!navigator.geolocation) {
-      reject(new Error("此设备不支持定位，请手动填写事故地点"));
+      reject(new Error(KC.t("Party.no_geolocation")));
       return;
     }
     navigator.geolocation.getCurrentPosition(
@@ -445,7 +496,7 @@ function locate() {
       },
       () => {
         locationDenied();
-        reject(new Error("无法获取您的位置，请允许定位，或手动填写事故地点"));
+        reject(new Error(KC.t("Party.location_refused")));
       },
       { enableHighAccuracy: true, timeout: 15000, maximumAge: 60000 },
     );
@@ -454,8 +505,8 @@ function locate() {
 
 // Location refused: a banner that stays, and the district and place typed by hand.
 function locationDenied() {
-  KC.banner("location", "无法获取您的位置。请在浏览器设置中允许定位，或手动选择辖区并填写事故地点。",
-    [["手动填写地点", () => guarded(openManualLocation)]]);
+  KC.banner("location", KC.t("Party.location_banner"),
+    [[KC.t("Party.location_by_hand"), () => guarded(openManualLocation)]]);
   guarded(openManualLocation);
 }
 
@@ -463,7 +514,7 @@ async function openManualLocation() {
   const select = document.getElementById("manual-district");
   if (!select.options.length) {
     const districts = await KC.api(PAGE, "GET", "/api/jurisdictions");
-    select.replaceChildren(KC.el("option", { value: "", textContent: "请选择辖区" }),
+    select.replaceChildren(KC.el("option", { value: "", textContent: KC.t("Party.choose_district") }),
       ...districts.map((d) => KC.el("option", { value: d.code, textContent: d.name })));
   }
   KC.show("manual-location");
@@ -493,12 +544,18 @@ async function checkService(where = null) {
 function showService(service) {
   party.service = service;
   const closed = Boolean(service && !service.open);
-  const text = closed ? service.message || "当前无法视频报警，请拨打122报警" : "";
+  const text = closed ? serviceText(service) : "";
   KC.show("service-card", closed);
   KC.text("service-text", text);
   KC.show("wait-service", closed);
   KC.text("wait-service-text", text);
   KC.show("queue-numbers", !closed);
+}
+
+// Why video reports are not taken now, by the service's reason code (its message is Chinese).
+function serviceText(service) {
+  const key = `PartyService.${service.reason}`;
+  return Object.hasOwn(KC.words, key) ? KC.t(key) : KC.t("PartyService.closed");
 }
 
 // Camera and microphone; what is refused stays said in a banner.
@@ -515,10 +572,9 @@ async function startCamera() {
   } catch {
     // No camera (or refused): the call can still go on with voice, or by photos.
     party.stream = await navigator.mediaDevices.getUserMedia({ audio: true }).catch(() => null);
-    KC.banner("camera", "无法打开摄像头：请在浏览器设置中允许使用摄像头。也可以仅语音通话，或改用拍照上传。",
-      [["改用拍照上传", () => guarded(photoMode)]]);
+    KC.banner("camera", KC.t("Party.camera_refused"), [[KC.t("Party.photo_mode"), () => guarded(photoMode)]]);
     if (!party.stream) {
-      KC.banner("microphone", "无法使用麦克风：请在浏览器设置中允许使用麦克风，否则坐席听不到您的声音。");
+      KC.banner("microphone", KC.t("Party.microphone_refused"));
     }
   }
   document.getElementById("preview").srcObject = party.stream;
@@ -559,7 +615,7 @@ async function consented() {
     document.getElementById("consent-back").onclick = () => guarded(async () => {
       resolve(false);
       await home();
-      say("不同意录音录像的，无法使用视频快处，请拨打122报警，由民警现场处理");
+      say(KC.t("Party.consent_refused"));
     });
   });
 }
@@ -602,31 +658,32 @@ async function report(where = null) {
 async function reportByHand() {
   const code = document.getElementById("manual-district").value;
   const address = document.getElementById("manual-address").value.trim();
-  if (!code) throw new Error("请选择事故所在辖区");
-  if (address.length < 2) throw new Error("请填写事故详细地点");
+  if (!code) throw new Error(KC.t("Party.district_missing"));
+  if (address.length < 2) throw new Error(KC.t("Party.address_missing"));
   await report({ jurisdiction_code: code, address });
 }
 
 function waitText(seconds) {
   if (seconds == null) return "—";
-  return `约 ${Math.max(1, Math.ceil(seconds / 60))} 分钟`;
+  return KC.t("Party.about_minutes", { minutes: Math.max(1, Math.ceil(seconds / 60)) });
 }
 
 function showStatus(status) {
   if (status.service) showService(status.service);
-  showPosition(status.position, status.estimated_wait_seconds, status.estimated_wait_text);
+  showPosition(status.position, status.estimated_wait_seconds);
 }
 
-function showPosition(position, wait, text = null) {
+function showPosition(position, wait) {
   if (position == null) return;
   // An estimate means someone is on duty again.
   if (wait != null && party.service && party.service.reason === "nobody_on_duty") showService({ open: true });
   KC.text("position", String(position - 1));
   KC.text("photo-position", String(position - 1));
-  KC.text("wait", text || waitText(wait));
+  KC.text("wait", waitText(wait));
 }
 
-// 补充视频取证: the same case goes back to the head of the queue; then as after the one tap.
+// More evidence by video: the same case goes back to the head of the queue; then as after the
+// one tap.
 async function callBack() {
   if (!(await consented())) return;
   await startCamera();
@@ -643,7 +700,7 @@ async function callBack() {
 
 async function abandon() {
   await KC.api(PAGE, "POST", `/api/calls/${party.caseId}/abandon`);
-  say("已取消报警");
+  say(KC.t("Party.abandoned"));
   await home();
 }
 
@@ -690,7 +747,7 @@ async function resync() {
 
 function showNetwork(state) {
   if (state === "open" && navigator.onLine) KC.unbanner("network");
-  else KC.banner("network", "网络连接中断，正在自动重新连接…请保持本页面打开。");
+  else KC.banner("network", KC.t("Party.network_lost"));
 }
 
 function leaveCall() {
@@ -742,7 +799,7 @@ async function onState(state, event) {
   if (state === "queued") {
     if (party.link) party.link.close();
     party.link = null;
-    if (event === "call_requeued") say("通话中断，已为您优先重新排队");
+    if (event === "call_requeued") say(KC.t("Party.call_requeued"));
     if (!photoModeOn()) view("wait-view");
   } else if (state === "in_call" || state === "collected") {
     if (photoModeOn()) return; // photo mode: no call
@@ -774,18 +831,12 @@ function sendSignal(data) {
   party.socket.send({ type: "signal", case_id: party.caseId, data });
 }
 
-const CALL_LABELS = {
-  new: "正在连接…",
-  connecting: "正在连接…",
-  connected: "已接通交警坐席",
-  disconnected: "网络不稳定，正在恢复…",
-  reconnecting: "连接中断，正在自动重新连接…",
-  failed: "连接中断，正在自动重新连接…",
-  "peer-left": "坐席连接中断，正在等待重新接通…",
-};
+// The call link's states (CallLink, and the operator leaving) as the party reads them.
+const CALL_STATES = ["new", "connecting", "connected", "disconnected", "reconnecting", "failed", "peer-left"];
 
 function showCallState(state) {
-  KC.text("call-state", CALL_LABELS[state] || "正在连接…");
+  const known = CALL_STATES.includes(state) ? state : "connecting";
+  KC.text("call-state", KC.label("PartyCall", known.replace("-", "_")));
   document.getElementById("call-state").dataset.state = state;
   KC.show("reconnect", !["connected", "new", "connecting"].includes(state));
 }
@@ -794,8 +845,7 @@ function showCallState(state) {
 function showWeak(weak) {
   const video = party.stream && party.stream.getVideoTracks().length > 0;
   if (weak && video) {
-    KC.banner("weak", "网络较差，视频可能卡顿。建议切换为仅语音，坐席仍可听到您。",
-      [["切换为仅语音", () => guarded(audioOnly)]]);
+    KC.banner("weak", KC.t("Party.weak_link"), [[KC.t("Party.switch_to_audio"), () => guarded(audioOnly)]]);
   } else {
     KC.unbanner("weak");
   }
@@ -826,7 +876,7 @@ async function onSignal(data) {
   }
 }
 
-// 重新连接 by hand: a silent socket is replaced, and the operator is asked for a fresh offer.
+// Reconnect by hand: a silent socket is replaced, and the operator is asked for a fresh offer.
 function reconnect() {
   showCallState("reconnecting");
   if (party.socket && (!party.socket.ws || party.socket.ws.readyState !== WebSocket.OPEN)) {
@@ -838,11 +888,16 @@ function reconnect() {
   }
 }
 
-// The operator's list of stills (each vehicle's own when the console sends them).
+// The operator's list of stills (each vehicle's own when the console sends them, as codes).
+function stillLabel(still) {
+  const label = KC.label("EvidenceKind", still.kind);
+  return still.party_position ? `${designation(still.party_position)} ${label}` : label;
+}
+
 function renderChecklist() {
   const items = party.stills
-    ? party.stills.map((still) => [still.label, still.present])
-    : SHOTS.map(([kind, label]) => [label, party.done.has(kind)]);
+    ? party.stills.map((still) => [stillLabel(still), still.present])
+    : shots().map(([kind, label]) => [label, party.done.has(kind)]);
   document.getElementById("checklist").replaceChildren(
     ...items.map(([label, done]) => KC.el("li", {
       className: done ? "done" : "",
@@ -851,7 +906,7 @@ function renderChecklist() {
   );
 }
 
-// Poor network: voice only, or photos (queue position, the shots, 完成, and back to video).
+// Poor network: voice only, or photos (queue position, the shots, done, and back to video).
 
 async function audioOnly() {
   if (party.stream) {
@@ -863,7 +918,7 @@ async function audioOnly() {
   if (party.link) await party.link.replaceVideo(null);
   await KC.api(PAGE, "PUT", `/api/calls/${party.caseId}/mode`, { mode: "audio" });
   KC.unbanner("weak");
-  say("已切换为仅语音");
+  say(KC.t("Party.audio_on"));
 }
 
 function photoModeOn() {
@@ -892,7 +947,7 @@ function showPhotoMode(submitted) {
 
 function renderPhotoList() {
   document.getElementById("photo-list").replaceChildren(
-    ...SHOTS.map(([kind, label]) => {
+    ...shots().map(([kind, label]) => {
       const input = KC.el("input", { type: "file", accept: "image/*", capture: "environment" });
       input.onchange = () => guarded(async () => {
         const form = new FormData();
@@ -911,13 +966,14 @@ function renderPhotoList() {
 }
 
 async function photosDone() {
-  const missing = SHOTS.filter(([kind]) => !party.photos.has(kind)).map(([, label]) => label);
-  if (missing.length && !(await KC.confirm(`还有${missing.join("、")}未上传，确定提交吗？`, { yes: "确定提交", no: "继续拍摄" }))) {
+  const missing = shots().filter(([kind]) => !party.photos.has(kind)).map(([, label]) => label);
+  const question = KC.t("Party.photos_missing", { shots: missing.join(KC.t("Party.list_separator")) });
+  if (missing.length && !(await KC.confirm(question, { yes: KC.t("Party.send_anyway"), no: KC.t("Party.keep_filming") }))) {
     return;
   }
   remembered.write({ photosSubmitted: true });
   showPhotoMode(true);
-  say("照片已提交，请等待坐席处理");
+  say(KC.t("Party.photos_sent"));
 }
 
 async function backToVideo() {
@@ -930,7 +986,39 @@ async function backToVideo() {
 
 // Start.
 
+// The language: the saved choice, else the browser's; the switch redraws the page at once,
+// is remembered on this phone, and tells the server (the party's SMS follow it).
+const LOCALE_KEY = `kuaichu.${PAGE}.locale`;
+
+async function setLocale(locale, chosen = false) {
+  await Promise.all([KC.useLocale(locale), KC.catalogue(KC.DEFAULT_LOCALE)]);
+  for (const button of document.querySelectorAll("[data-locale]")) {
+    button.setAttribute("aria-pressed", String(button.dataset.locale === locale));
+  }
+  if (!chosen) return;
+  localStorage.setItem(LOCALE_KEY, locale);
+  say("");
+  if (KC.token(PAGE)) await KC.api(PAGE, "PUT", "/api/me/locale", { locale });
+  await redraw();
+}
+
+// What is on screen now, drawn again in the new language.
+async function redraw() {
+  renderChecklist();
+  if (!document.getElementById("photo-view").hidden) renderPhotoList();
+  if (!document.getElementById("call-view").hidden) {
+    showCallState(document.getElementById("call-state").dataset.state || "connecting");
+  }
+  if (party.service) showService(party.service);
+  if (!document.getElementById("home-view").hidden) await home();
+  else if (!document.getElementById("progress-view").hidden) await progress(party.caseId);
+}
+
 async function start() {
+  await setLocale(KC.chosenLocale(PAGE));
+  for (const button of document.querySelectorAll("[data-locale]")) {
+    button.onclick = () => guarded(() => setLocale(button.dataset.locale, true));
+  }
   applyLargeText(Boolean(localStorage.getItem("kuaichu.largeText")));
   document.getElementById("large-text").onclick = () =>
     applyLargeText(!document.documentElement.classList.contains("large"));
@@ -943,7 +1031,7 @@ async function start() {
   KC.action("claim", pushClaim);
   KC.action("agreement-confirm", () => answerAgreement(true));
   KC.action("agreement-reject", () => answerAgreement(false));
-  KC.action("abandon", abandon, { confirm: "确定取消本次报警吗？取消后需重新排队。" });
+  KC.action("abandon", abandon, { confirm: KC.t("Party.abandon_confirm") });
   KC.action("audio-only", audioOnly);
   KC.action("call-audio-only", audioOnly);
   KC.action("photo-mode", photoMode);

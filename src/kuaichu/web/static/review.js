@@ -13,7 +13,7 @@ let caseId = null;
 
 async function login(event) {
   event.preventDefault();
-  await KC.staffLogin(PAGE, "reviewer", "复核民警");
+  await KC.staffLogin(PAGE, "reviewer");
   await list();
 }
 
@@ -94,6 +94,7 @@ async function decide(event) {
 }
 
 async function start() {
+  await KC.useLocale(KC.DEFAULT_LOCALE); // staff pages read Chinese first
   document.getElementById("login-form").onsubmit = (event) => guarded(() => login(event));
   document.getElementById("decision-form").onsubmit = (event) => guarded(() => decide(event));
   document.getElementById("back").onclick = () => guarded(list);

@@ -237,7 +237,7 @@ async function replay(caseId) {
 document.getElementById("login-form").onsubmit = (event) => {
   event.preventDefault();
   guarded(async () => {
-    const result = await KC.staffLogin(PAGE, ["supervisor", "admin"], "监管账号");
+    const result = await KC.staffLogin(PAGE, ["supervisor", "admin"]);
     KC.text("me-name", result.name);
     await showDashboard();
   });
@@ -256,5 +256,9 @@ document.getElementById("verify-audit").onclick = () =>
     );
   });
 
-if (KC.token(PAGE)) guarded(showDashboard);
-else showLogin();
+// Staff pages read Chinese first, from the same catalogue.
+guarded(async () => {
+  await KC.useLocale(KC.DEFAULT_LOCALE);
+  if (KC.token(PAGE)) await showDashboard();
+  else showLogin();
+});

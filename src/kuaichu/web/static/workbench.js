@@ -25,7 +25,7 @@ const OTHER_ACTIONS = {
 
 async function login(event) {
   event.preventDefault();
-  await KC.staffLogin(PAGE, "officer", "办案民警");
+  await KC.staffLogin(PAGE, "officer");
   await list();
 }
 
@@ -177,6 +177,7 @@ async function otherAction(event) {
 }
 
 async function start() {
+  await KC.useLocale(KC.DEFAULT_LOCALE); // staff pages read Chinese first
   document.getElementById("login-form").onsubmit = (event) => guarded(() => login(event));
   document.getElementById("determination-form").onsubmit = (event) => guarded(() => determine(event));
   document.getElementById("reason-form").onsubmit = (event) => guarded(() => otherAction(event));
