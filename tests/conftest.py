@@ -23,7 +23,6 @@ from kuaichu.auth.service import create_user, party_principal
 from kuaichu.bus import EventBus, InProcessBus, RedisBus
 from kuaichu.clock import SHANGHAI, FrozenClock
 from kuaichu.consent.notice import PRIVACY_NOTICE_VERSION
-from kuaichu.context import AppContext
 from kuaichu.db import Database
 from kuaichu.demo.seed import DEMO_JURISDICTIONS
 from kuaichu.geo.models import Jurisdiction
@@ -32,6 +31,7 @@ from kuaichu.notify.models import SmsMessage
 from kuaichu.principal import Role
 from kuaichu.settings import Settings
 from kuaichu.tables import Base
+from kuaichu.web.context import AppContext
 
 POSTGRES_ADMIN_URL = os.environ.get("KUAICHU_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("KUAICHU_TEST_REDIS", "redis://127.0.0.1:6379/15")

@@ -30,10 +30,10 @@ from kuaichu.calls.models import OperatorPresence
 from kuaichu.clock import FrozenClock
 from kuaichu.consent.notice import PRIVACY_NOTICE_VERSION
 from kuaichu.consent.service import record_consent
-from kuaichu.context import AppContext
 from kuaichu.geo.models import Jurisdiction
 from kuaichu.principal import SYSTEM, Role
 from kuaichu.settings import Settings
+from kuaichu.web.context import AppContext
 
 PARTY = "13800003333"
 LATER = "13800004444"

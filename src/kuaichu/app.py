@@ -25,7 +25,6 @@ from kuaichu.claims.webhooks import InsurerWebhookGateway
 from kuaichu.clock import Clock, SystemClock
 from kuaichu.collection.api import router as collection_router
 from kuaichu.consent.api import router as consent_router
-from kuaichu.context import AppContext
 from kuaichu.db import Database
 from kuaichu.documents.api import router as documents_router
 from kuaichu.documents.service import DocumentIssuer
@@ -52,6 +51,7 @@ from kuaichu.reviews.service import close_final_cases
 from kuaichu.settings import Settings
 from kuaichu.settlement.api import router as settlement_router
 from kuaichu.supervision.api import router as supervision_router
+from kuaichu.web.context import AppContext
 from kuaichu.web.openapi import install_openapi
 from kuaichu.web.pages import mount_pages
 from kuaichu.web.security import CredentialsBeforeBody, SecurityHeaders

@@ -3,7 +3,6 @@ from datetime import datetime
 from fastapi import APIRouter, Request, status
 
 from kuaichu.auth import service, sessions
-from kuaichu.auth.deps import Context, CurrentUser
 from kuaichu.auth.schemas import (
     IceServersOut,
     LogoutIn,
@@ -17,9 +16,10 @@ from kuaichu.auth.schemas import (
 from kuaichu.auth.service import claims_of
 from kuaichu.auth.turn import ice_servers_for
 from kuaichu.consent.service import consented_at_of
-from kuaichu.context import AppContext
 from kuaichu.errors import DomainError
 from kuaichu.principal import Role
+from kuaichu.web.context import AppContext
+from kuaichu.web.deps import Context, CurrentUser
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 

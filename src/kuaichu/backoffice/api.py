@@ -2,11 +2,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from kuaichu.auth.deps import Context, require
 from kuaichu.backoffice import service
 from kuaichu.backoffice.schemas import CaseFileOut, FoundCase
 from kuaichu.cases.schemas import RowId
 from kuaichu.principal import Principal, Role
+from kuaichu.web.deps import Context, require
 
 # Declared before the cases router: "/api/cases/search" is not a case id.
 router = APIRouter(prefix="/api/cases", tags=["back office"])

@@ -25,7 +25,6 @@ from kuaichu.cases.access import get_case, visible_cases
 from kuaichu.cases.identifiers import PHONE, PROVINCES
 from kuaichu.cases.lifecycle import CaseState
 from kuaichu.cases.models import Case, CaseParty
-from kuaichu.cases.service import in_force_determination
 from kuaichu.documents.service import designation
 from kuaichu.eligibility import service as eligibility
 from kuaichu.errors import InvalidInput
@@ -33,6 +32,7 @@ from kuaichu.geo.models import Jurisdiction
 from kuaichu.liability.grades import DeterminationStatus, Responsibility
 from kuaichu.liability.models import LiabilityFacts
 from kuaichu.liability.rules import Act
+from kuaichu.liability.service import in_force_determination
 from kuaichu.principal import Principal, Role
 from kuaichu.privacy import mask_phone
 from kuaichu.registries.service import latest_checks

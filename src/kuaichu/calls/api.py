@@ -5,7 +5,6 @@ from typing import Annotated
 from fastapi import APIRouter, FastAPI, Query, Request, Response, WebSocket, status
 from sqlalchemy.orm import Session
 
-from kuaichu.auth.deps import Context, Operator, Party
 from kuaichu.auth.turn import public_ice_servers
 from kuaichu.calls import service
 from kuaichu.calls.schemas import (
@@ -25,11 +24,12 @@ from kuaichu.calls.service import CallRules, QueueChange
 from kuaichu.calls.signaling import serve_page
 from kuaichu.cases.catalogue import ACCIDENT_TYPES, PLATE_TYPES, VEHICLE_TYPES, WEATHER
 from kuaichu.cases.schemas import RowId
-from kuaichu.context import AppContext
 from kuaichu.eligibility.rules import QUESTIONS
 from kuaichu.geo.service import listed
 from kuaichu.liability.grades import Responsibility
 from kuaichu.liability.rules import Act
+from kuaichu.web.context import AppContext
+from kuaichu.web.deps import Context, Operator, Party
 
 log = logging.getLogger(__name__)
 

@@ -67,6 +67,7 @@ from kuaichu.geo.models import Jurisdiction
 from kuaichu.geo.service import by_code, inside_point, listed, locate
 from kuaichu.limit_locks import VALUE_LENGTH, limit_key, lock_limits
 from kuaichu.notify.outbox import enqueue_push
+from kuaichu.notify.parties import push_case_event
 from kuaichu.principal import SYSTEM, Principal, Role
 from kuaichu.settings import Settings
 
@@ -246,10 +247,17 @@ def _head_case(session: Session, jurisdiction_id: int) -> Case | None:
     ).first()
 
 
+def take_case(session: Session, operator: Principal, case_id: int, now: datetime) -> Case:
+    """The operator takes the case; its pages hear of it."""
+    case = cases.take_case(session, operator, case_id, now)
+    push_case_event(session, case, "call_taken", now)
+    return case
+
+
 def _assign(session: Session, case: Case, presence: OperatorPresence, now: datetime) -> OfferOut:
     user = session.get(User, presence.operator_id)
     assert user is not None
-    cases.take_case(session, staff_principal(user), case.id, now)
+    take_case(session, staff_principal(user), case.id, now)
     presence.status = PresenceStatus.BUSY
     presence.updated_at = now
     # Counted as absent until the console joins: an operator who closed the console while

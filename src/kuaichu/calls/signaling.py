@@ -34,9 +34,9 @@ from kuaichu.calls.availability import wait_text
 from kuaichu.calls.service import CallRules, QueueSnapshot
 from kuaichu.cases.lifecycle import CaseState
 from kuaichu.cases.schemas import MAX_ROW_ID
-from kuaichu.context import AppContext
 from kuaichu.errors import DomainError, InvalidInput, NotAuthenticated
 from kuaichu.principal import STAFF_ROLES, Principal, Role
+from kuaichu.web.context import AppContext
 
 log = logging.getLogger(__name__)
 

@@ -5,8 +5,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from sqlalchemy.orm import Session
 
-from kuaichu.auth.deps import Context, CurrentUser, Operator, Party, require
-from kuaichu.cases import service
+from kuaichu.calls import service as calls
+from kuaichu.cases import service, views
 from kuaichu.cases.lifecycle import CaseState
 from kuaichu.cases.models import Case
 from kuaichu.cases.schemas import (
@@ -19,8 +19,11 @@ from kuaichu.cases.schemas import (
     TransferIn,
     TransitionOut,
 )
-from kuaichu.context import AppContext
+from kuaichu.collection import service as collection
 from kuaichu.principal import Principal, Role
+from kuaichu.progress import views as progress
+from kuaichu.web.context import AppContext
+from kuaichu.web.deps import Context, CurrentUser, Operator, Party, require
 
 router = APIRouter(prefix="/api/cases", tags=["cases"])
 # A live call's collection data: the operator handling it or a supervisor (WriteRule.COLLECTION).
@@ -34,7 +37,7 @@ async def transition(
     to the outbox are delivered now rather than at the dispatcher's next poll."""
     context: AppContext = request.app.state.context
     now = context.clock.now()
-    result = await context.database.write(lambda s: service.transition_view(change(s, now), actor))
+    result = await context.database.write(lambda s: views.transition_view(change(s, now), actor))
     request.app.state.wake_dispatcher()
     return result
 
@@ -44,19 +47,19 @@ async def list_cases(
     viewer: CurrentUser, context: Context, state: CaseState | None = None
 ) -> list[CaseSummary]:
     now = context.clock.now()
-    return await context.database.read(lambda s: service.list_cases(s, viewer, now, state))
+    return await context.database.read(lambda s: views.list_cases(s, viewer, now, state))
 
 
 @router.get("/{case_id}", response_model=CaseOut)
 async def read_case(case_id: RowId, viewer: CurrentUser, context: Context) -> CaseOut:
     now = context.clock.now()
-    return await context.database.write(lambda s: service.read_case(s, viewer, case_id, now))
+    return await context.database.write(lambda s: progress.read_case(s, viewer, case_id, now))
 
 
 @router.get("/{case_id}/timeline", response_model=list[TimelineEventOut])
 async def timeline(case_id: RowId, viewer: CurrentUser, context: Context) -> list[TimelineEventOut]:
     now = context.clock.now()
-    return await context.database.write(lambda s: service.timeline(s, viewer, case_id, now))
+    return await context.database.write(lambda s: views.timeline(s, viewer, case_id, now))
 
 
 @router.post("/{case_id}/abandon", response_model=TransitionOut)
@@ -66,7 +69,7 @@ async def abandon(case_id: RowId, party: Party, request: Request) -> TransitionO
 
 @router.post("/{case_id}/take", response_model=TransitionOut)
 async def take(case_id: RowId, operator: Operator, request: Request) -> TransitionOut:
-    return await transition(request, operator, lambda s, now: service.take_case(s, operator, case_id, now))
+    return await transition(request, operator, lambda s, now: calls.take_case(s, operator, case_id, now))
 
 
 @router.put("/{case_id}/facts", response_model=CaseOut)
@@ -75,7 +78,7 @@ async def record_facts(
 ) -> CaseOut:
     now = context.clock.now()
     return await context.database.write(
-        lambda s: service.case_view(s, service.record_facts(s, operator, case_id, body, now), operator)
+        lambda s: progress.case_view(s, service.record_facts(s, operator, case_id, body, now), operator)
     )
 
 
@@ -85,12 +88,12 @@ async def record_parties(
 ) -> CaseOut:
     now = context.clock.now()
     return await context.database.write(
-        lambda s: service.case_view(s, service.record_parties(s, operator, case_id, body, now), operator)
+        lambda s: progress.case_view(s, service.record_parties(s, operator, case_id, body, now), operator)
     )
 
 
 @router.post("/{case_id}/transfer", response_model=TransitionOut)
 async def transfer(case_id: RowId, body: TransferIn, operator: Operator, request: Request) -> TransitionOut:
     return await transition(
-        request, operator, lambda s, now: service.transfer(s, operator, case_id, body.reason, now)
+        request, operator, lambda s, now: collection.transfer(s, operator, case_id, body.reason, now)
     )

@@ -5,32 +5,17 @@ from datetime import datetime
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
-from kuaichu.audit import service as audit
 from kuaichu.cases import lifecycle
-from kuaichu.cases.access import WriteRule, ensure_may_write, get_case, visible_cases
+from kuaichu.cases.access import WriteRule, ensure_may_write, get_case
 from kuaichu.cases.lifecycle import Action, CaseState, EventKind
 from kuaichu.cases.models import Case, CaseNumberSequence, CaseParty, TimelineEvent
-from kuaichu.cases.schemas import (
-    CaseOut,
-    CaseSummary,
-    FactsIn,
-    PartiesIn,
-    PartyOut,
-    ReportIn,
-    TimelineEventOut,
-    TransitionOut,
-)
+from kuaichu.cases.schemas import FactsIn, PartiesIn, ReportIn
 from kuaichu.clock import local
-from kuaichu.consent.service import consented_at_of
 from kuaichu.db import upsert_insert
 from kuaichu.errors import Forbidden, IllegalTransition, InvalidInput
 from kuaichu.geo.models import Jurisdiction
 from kuaichu.geo.service import locate
-from kuaichu.liability.models import Determination
-from kuaichu.notify.outbox import Sms, enqueue_push, enqueue_sms
-from kuaichu.principal import Principal, Role
-from kuaichu.privacy import mask_id_number, mask_phone
-from kuaichu.reviews.deadline import review_deadline
+from kuaichu.principal import Principal
 
 
 def next_case_number(session: Session, jurisdiction_code: str, now: datetime) -> str:
@@ -96,7 +81,6 @@ def take_case(session: Session, operator: Principal, case_id: int, now: datetime
     ensure_may_write(session, case, operator, WriteRule.OPERATOR_OF_JURISDICTION)
     lifecycle.apply(session, case, Action.TAKE, operator, now)
     case.operator_id = operator.id
-    _push(session, case, "call_taken", now)
     return case
 
 
@@ -144,190 +128,3 @@ def record_parties(
         session, case, EventKind.PARTIES_RECORDED, operator, now, {"count": len(parties.parties)}
     )
     return case
-
-
-def transfer(session: Session, operator: Principal, case_id: int, reason: str, now: datetime) -> Case:
-    """转现场处置 (art. 13): the case cannot be handled remotely."""
-    case = _writable_case(session, operator, case_id, WriteRule.HANDLING_OPERATOR)
-    lifecycle.apply(session, case, Action.TRANSFER, operator, now, {"reason": reason})
-    case.transfer_reason = reason
-    notify_parties(session, case, Sms.TRANSFERRED, now)
-    return case
-
-
-def notify_parties(session: Session, case: Case, template: Sms, now: datetime, **parameters: str) -> None:
-    """An official SMS (a fixed template about this case) to everyone concerned and a push to
-    the case's pages, in the caller's transaction."""
-    event = template.value
-    phones = {p.phone for p in case.parties} | {case.reporter_phone}
-    for phone in sorted(phones):
-        enqueue_sms(
-            session,
-            phone=phone,
-            template=template,
-            parameters={"case_number": case.number, **parameters},
-            key=f"case:{case.id}:{event}:{case.updated_at.timestamp()}:{phone}",
-            now=now,
-            case_id=case.id,
-        )
-    _push(session, case, event, now)
-
-
-def _push(session: Session, case: Case, event: str, now: datetime) -> None:
-    enqueue_push(
-        session,
-        case_id=case.id,
-        event={"event": event, "case_id": case.id, "state": case.state},
-        key=f"push:case:{case.id}:{event}:{now.timestamp()}",
-        now=now,
-    )
-
-
-# Reading.
-
-
-def in_force_determination(session: Session, case_id: int) -> Determination | None:
-    return session.scalars(
-        select(Determination)
-        .where(Determination.case_id == case_id, Determination.status == "in_force")
-        .order_by(Determination.id.desc())
-    ).first()
-
-
-def _party_out(party: CaseParty, viewer: Principal) -> PartyOut:
-    out = PartyOut.model_validate(party, from_attributes=True)
-    sees_in_full = viewer.role in (Role.OPERATOR, Role.OFFICER, Role.REVIEWER) or (
-        viewer.role is Role.PARTY and viewer.phone == party.phone
-    )
-    if sees_in_full:
-        return out
-    return out.model_copy(
-        update={
-            "phone": mask_phone(party.phone),
-            "id_number": mask_id_number(party.id_number),
-            "licence_number": mask_id_number(party.licence_number),
-        }
-    )
-
-
-def _reporter_phone(case: Case, viewer: Principal) -> str:
-    handles_case = viewer.role in (Role.OPERATOR, Role.OFFICER, Role.REVIEWER)
-    if handles_case or (viewer.role is Role.PARTY and viewer.phone == case.reporter_phone):
-        return case.reporter_phone
-    return mask_phone(case.reporter_phone)
-
-
-def case_view(session: Session, case: Case, viewer: Principal) -> CaseOut:
-    jurisdiction = session.get(Jurisdiction, case.jurisdiction_id)
-    assert jurisdiction is not None
-    determination = in_force_determination(session, case.id)
-    return CaseOut(
-        id=case.id,
-        number=case.number,
-        state=case.state,
-        state_label=CaseState(case.state).label(),
-        jurisdiction_code=jurisdiction.code,
-        jurisdiction_name=jurisdiction.name,
-        reported_at=case.reported_at,
-        reporter_phone=_reporter_phone(case, viewer),
-        report_lat=case.report_lat,
-        report_lng=case.report_lng,
-        occurred_at=case.occurred_at,
-        address=case.address,
-        accident_type=case.accident_type,
-        weather=case.weather,
-        description=case.description,
-        transfer_reason=case.transfer_reason,
-        operator_id=case.operator_id,
-        parties=[_party_out(p, viewer) for p in case.parties],
-        allowed_actions=[a.value for a in lifecycle.allowed_actions(case.state, viewer.role)],
-        determination=_determination_out(determination),
-        review_deadline=review_deadline(determination.delivered_at) if determination else None,
-        consented_at=consented_at_of(session, case.reporter_phone),
-    )
-
-
-def _determination_out(determination: Determination | None) -> dict[str, object] | None:
-    if determination is None:
-        return None
-    return {
-        "id": determination.id,
-        "decided_at": determination.decided_at.isoformat(),
-        "delivered_at": determination.delivered_at.isoformat(),
-        "shares": determination.shares,
-        "replaces_id": determination.replaces_id,
-    }
-
-
-def transition_view(case: Case, viewer: Principal) -> TransitionOut:
-    return TransitionOut(
-        id=case.id,
-        number=case.number,
-        state=case.state,
-        state_label=CaseState(case.state).label(),
-        allowed_actions=[a.value for a in lifecycle.allowed_actions(case.state, viewer.role)],
-        updated_at=case.updated_at,
-    )
-
-
-def read_case(session: Session, viewer: Principal, case_id: int, now: datetime) -> CaseOut:
-    case = get_case(session, viewer, case_id)
-    audit.record(session, viewer, "read_case", now, case.id)
-    return case_view(session, case, viewer)
-
-
-def list_cases(
-    session: Session, viewer: Principal, now: datetime, state: CaseState | None = None
-) -> list[CaseSummary]:
-    """A party's own cases (newest first); staff see their scope, oldest first (the queue)."""
-    query = visible_cases(viewer)
-    if state is not None:
-        query = query.where(Case.state == state)
-    newest_first = viewer.role is Role.PARTY
-    query = query.order_by(Case.reported_at.desc() if newest_first else Case.reported_at, Case.id)
-    return [
-        CaseSummary(
-            id=case.id,
-            number=case.number,
-            state=case.state,
-            state_label=CaseState(case.state).label(),
-            reported_at=case.reported_at,
-            waiting_seconds=int((now - case.reported_at).total_seconds()),
-        )
-        for case in session.scalars(query.limit(200))
-    ]
-
-
-def timeline(session: Session, viewer: Principal, case_id: int, now: datetime) -> list[TimelineEventOut]:
-    """网办进度: the case's history, oldest first."""
-    case = get_case(session, viewer, case_id)
-    audit.record(session, viewer, "read_timeline", now, case.id)
-    return timeline_of(session, case, viewer)
-
-
-def timeline_of(session: Session, case: Case, viewer: Principal) -> list[TimelineEventOut]:
-    """The timeline as `viewer` may see it; the caller has checked access and audited the read."""
-    events = session.scalars(
-        select(TimelineEvent)
-        .where(TimelineEvent.case_id == case.id)
-        .order_by(TimelineEvent.at, TimelineEvent.id)
-    )
-    staff_names_hidden = viewer.role is Role.PARTY
-    return [
-        TimelineEventOut(
-            at=event.at,
-            kind=event.kind,
-            label=lifecycle.event_label(event.kind),
-            state=event.state_after,
-            state_label=CaseState(event.state_after).label(),
-            actor=_actor_label(event, staff_names_hidden),
-            detail=event.detail,
-        )
-        for event in events
-    ]
-
-
-def _actor_label(event: TimelineEvent, hide_names: bool) -> str:
-    if hide_names or event.actor_role == "party":
-        return Role(event.actor_role).label()
-    return f"{Role(event.actor_role).label()} {event.actor_label}"

@@ -2,10 +2,10 @@ from typing import Any
 
 from fastapi import APIRouter, Request, status
 
-from kuaichu.auth.deps import Context, CurrentUser, Insurer, Party
 from kuaichu.cases.schemas import RowId
 from kuaichu.claims import service
 from kuaichu.claims.schemas import ClaimOut, ProgressIn
+from kuaichu.web.deps import Context, CurrentUser, Insurer, Party
 
 router = APIRouter(tags=["claims"])
 

@@ -1,9 +1,11 @@
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import ColumnElement, ForeignKey, String, UniqueConstraint, exists
 from sqlalchemy.orm import Mapped, mapped_column
 
+from kuaichu.cases.models import Case
 from kuaichu.db import Base, UtcDateTime
+from kuaichu.principal import Principal
 
 
 class Claim(Base):
@@ -34,3 +36,8 @@ class ClaimProgress(Base):
     at: Mapped[datetime] = mapped_column(UtcDateTime)
     status: Mapped[str] = mapped_column(String(24))
     note: Mapped[str] = mapped_column(String(500), default="")
+
+
+def insurer_scope(insurer: Principal) -> ColumnElement[bool]:
+    """The cases an insurer sees: those it holds a claim on."""
+    return exists().where(Claim.case_id == Case.id, Claim.insurer_code == insurer.insurer_code)

@@ -13,13 +13,13 @@ from kuaichu.cases import lifecycle
 from kuaichu.cases.access import WriteRule, ensure_may_write, get_case, party_of
 from kuaichu.cases.lifecycle import Action, CaseState, EventKind
 from kuaichu.cases.models import Case, CaseParty
-from kuaichu.cases.service import in_force_determination
 from kuaichu.claims.models import Claim, ClaimProgress
 from kuaichu.claims.schemas import ClaimOut, ClaimStep
 from kuaichu.documents.service import list_documents
 from kuaichu.errors import Conflict, Forbidden, IllegalTransition, InvalidInput, NotFound
 from kuaichu.evidence.service import evidence_of
 from kuaichu.liability.grades import Responsibility
+from kuaichu.liability.service import in_force_determination
 from kuaichu.messages import text
 from kuaichu.notify.outbox import Sms, enqueue_sms, enqueue_webhook
 from kuaichu.principal import Principal

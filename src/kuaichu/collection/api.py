@@ -2,14 +2,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 
-from kuaichu.auth.deps import Context, Operator, require
 from kuaichu.cases.api import transition
 from kuaichu.cases.schemas import RowId, TransitionOut
 from kuaichu.collection import service
 from kuaichu.collection.schemas import CollectionCompleteIn, CollectionOut
-from kuaichu.context import AppContext
 from kuaichu.principal import Principal, Role
 from kuaichu.settings import Settings
+from kuaichu.web.context import AppContext
+from kuaichu.web.deps import Context, Operator, require
 
 router = APIRouter(prefix="/api/cases", tags=["collection"])
 Staff = Annotated[Principal, Depends(require(Role.OPERATOR, Role.OFFICER, Role.REVIEWER, Role.SUPERVISOR))]

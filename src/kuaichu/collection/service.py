@@ -17,7 +17,6 @@ from kuaichu.cases import lifecycle
 from kuaichu.cases.access import WriteRule, ensure_may_write, get_case
 from kuaichu.cases.lifecycle import Action, EventKind
 from kuaichu.cases.models import Case, CaseParty
-from kuaichu.cases.service import notify_parties
 from kuaichu.collection.models import CollectionOverride
 from kuaichu.collection.schemas import (
     CollectionCompleteIn,
@@ -34,6 +33,7 @@ from kuaichu.evidence.models import EvidenceItem
 from kuaichu.evidence.schemas import EvidenceKind, kind_label
 from kuaichu.geo.models import Jurisdiction
 from kuaichu.liability.service import recorded_facts
+from kuaichu.notify.parties import notify_parties
 from kuaichu.notify.templates import Sms
 from kuaichu.principal import Principal
 from kuaichu.registries.schemas import CheckOutcome, RegistryKind
@@ -325,3 +325,13 @@ def _acts_items(session: Session, case: Case) -> list[GateItemOut]:
         for party in case.parties
         if str(party.position) not in recorded
     ]
+
+
+def transfer(session: Session, operator: Principal, case_id: int, reason: str, now: datetime) -> Case:
+    """转现场处置 (art. 13): the case cannot be handled remotely."""
+    case = get_case(session, operator, case_id, lock=True)
+    ensure_may_write(session, case, operator, WriteRule.HANDLING_OPERATOR)
+    lifecycle.apply(session, case, Action.TRANSFER, operator, now, {"reason": reason})
+    case.transfer_reason = reason
+    notify_parties(session, case, Sms.TRANSFERRED, now)
+    return case

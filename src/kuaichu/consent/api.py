@@ -1,9 +1,9 @@
 from fastapi import APIRouter, status
 
-from kuaichu.auth.deps import Context, Party
 from kuaichu.consent import service
 from kuaichu.consent.schemas import ConsentIn, ConsentOut, LocaleIn, LocaleOut, PrivacyNoticeOut
 from kuaichu.notify.preferences import choose_locale
+from kuaichu.web.deps import Context, Party
 
 router = APIRouter(tags=["consent"])
 

@@ -7,11 +7,11 @@ import anyio.to_thread
 from fastapi import APIRouter, File, Path, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 
-from kuaichu.auth.deps import Context, CurrentUser
 from kuaichu.cases.schemas import RowId
 from kuaichu.documents import service
 from kuaichu.documents.schemas import DocumentOut, DocumentStatusOut, VerificationOut
 from kuaichu.errors import InvalidInput, UnsupportedMedia
+from kuaichu.web.deps import Context, CurrentUser
 
 router = APIRouter(tags=["documents"])
 

@@ -1,10 +1,10 @@
 from fastapi import APIRouter, status
 
-from kuaichu.auth.deps import Context, Operator
 from kuaichu.cases.api import CollectionWriter
 from kuaichu.cases.schemas import RowId
 from kuaichu.eligibility import service
 from kuaichu.eligibility.schemas import CircumstancesIn, EligibilityOut
+from kuaichu.web.deps import Context, Operator
 
 router = APIRouter(prefix="/api/cases", tags=["eligibility"])
 

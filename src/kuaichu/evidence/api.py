@@ -4,12 +4,12 @@ from fastapi import APIRouter, File, Form, UploadFile, status
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from kuaichu.auth.deps import Context, CurrentUser
 from kuaichu.cases.schemas import RowId
 from kuaichu.errors import Conflict, Gone
 from kuaichu.evidence import service
 from kuaichu.evidence.schemas import PURGED_LABEL, EvidenceKind, EvidenceOut
 from kuaichu.evidence.storage import ACCEPTED_MEDIA
+from kuaichu.web.deps import Context, CurrentUser
 
 router = APIRouter(prefix="/api/cases/{case_id}/evidence", tags=["evidence"])
 

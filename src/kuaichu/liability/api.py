@@ -2,13 +2,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, status
 
-from kuaichu.auth.deps import Context, Officer, require
 from kuaichu.cases.api import transition
 from kuaichu.cases.schemas import RowId, TransitionOut
 from kuaichu.liability import service
 from kuaichu.liability.grades import Responsibility
 from kuaichu.liability.schemas import DeterminationIn, LiabilityFactsIn, OfficerReasonIn, ProposalOut
 from kuaichu.principal import Principal, Role
+from kuaichu.web.deps import Context, Officer, require
 
 router = APIRouter(prefix="/api/cases", tags=["liability"])
 # Each party's acts: the call's collection writers, or an officer after evacuation (WriteRule.ACTS).

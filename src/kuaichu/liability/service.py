@@ -11,17 +11,34 @@ from kuaichu.cases import lifecycle
 from kuaichu.cases.access import WriteRule, ensure_may_write, get_case
 from kuaichu.cases.lifecycle import Action, CaseState, EventKind
 from kuaichu.cases.models import Case
-from kuaichu.cases.service import notify_parties
 from kuaichu.documents.service import DocumentIssuer, issue_document
-from kuaichu.errors import IllegalTransition, InvalidInput
+from kuaichu.errors import Forbidden, IllegalTransition, InvalidInput
 from kuaichu.liability.grades import DeterminationStatus, Responsibility, combination_error
 from kuaichu.liability.models import Determination, LiabilityFacts
 from kuaichu.liability.rules import Act, Proposal, propose
 from kuaichu.liability.schemas import DeterminationIn, LiabilityFactsIn, ProposalOut, ProposedShareOut
+from kuaichu.notify.parties import notify_parties
 from kuaichu.notify.templates import Sms
 from kuaichu.principal import Principal, Role
 
 MIN_REASON_CHARS = 4
+
+
+def in_force_determination(session: Session, case_id: int) -> Determination | None:
+    return session.scalars(
+        select(Determination)
+        .where(Determination.case_id == case_id, Determination.status == DeterminationStatus.IN_FORCE)
+        .order_by(Determination.id.desc())
+    ).first()
+
+
+def ensure_not_revoked_officer(session: Session, case: Case, officer: Principal) -> None:
+    """art. 74: a determination revoked on review is made anew by another officer."""
+    revoked = select(Determination.officer_id).where(
+        Determination.case_id == case.id, Determination.status == DeterminationStatus.REVOKED
+    )
+    if officer.id in set(session.scalars(revoked)):
+        raise Forbidden("原认定已被复核撤销，须由其他民警重新认定")
 
 
 def record_facts(
@@ -30,6 +47,8 @@ def record_facts(
     """Which party did what: the operator in the call, or the officer from the evidence."""
     case = get_case(session, staff, case_id, lock=True)
     ensure_may_write(session, case, staff, WriteRule.ACTS)
+    if staff.role is Role.OFFICER:
+        ensure_not_revoked_officer(session, case, staff)
     in_call = (CaseState.IN_CALL, CaseState.COLLECTED)
     writable = {Role.OPERATOR: in_call, Role.SUPERVISOR: in_call, Role.OFFICER: (CaseState.EVACUATED,)}
     if case.state not in writable.get(staff.role, ()):
@@ -106,6 +125,7 @@ def determine(
 ) -> Case:
     case = get_case(session, officer, case_id, lock=True)
     ensure_may_write(session, case, officer, WriteRule.DETERMINATION)
+    ensure_not_revoked_officer(session, case, officer)
     _check_shares(case, decision)
     if len(decision.reasoning.strip()) < MIN_REASON_CHARS:
         # art. 22: the document states the facts and why each party bears its share.
@@ -178,6 +198,7 @@ def send_back(session: Session, officer: Principal, case_id: int, reason: str, n
     into the same case with one tap and go to the head of the queue."""
     case = get_case(session, officer, case_id, lock=True)
     ensure_may_write(session, case, officer, WriteRule.DETERMINATION)
+    ensure_not_revoked_officer(session, case, officer)
     lifecycle.apply(session, case, Action.SEND_BACK, officer, now, {"reason": reason})
     notify_parties(session, case, Sms.SEND_BACK, now)
     return case
@@ -189,6 +210,7 @@ def to_ordinary_procedure(
     """转一般程序: not a case for the simplified procedure of art. 19 after all."""
     case = get_case(session, officer, case_id, lock=True)
     ensure_may_write(session, case, officer, WriteRule.DETERMINATION)
+    ensure_not_revoked_officer(session, case, officer)
     lifecycle.apply(session, case, Action.TO_ORDINARY_PROCEDURE, officer, now, {"reason": reason})
     notify_parties(session, case, Sms.ORDINARY_PROCEDURE, now)
     return case

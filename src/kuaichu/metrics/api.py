@@ -6,9 +6,9 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from kuaichu.auth.deps import Context
 from kuaichu.errors import NotAuthenticated, NotFound
 from kuaichu.metrics.service import LATENCY, REQUESTS, exposition, work_snapshot
+from kuaichu.web.deps import Context
 
 router = APIRouter(tags=["ops"])
 

@@ -3,7 +3,6 @@ from typing import Annotated
 import anyio.to_thread
 from fastapi import APIRouter, Depends, Query
 
-from kuaichu.auth.deps import Context, Operator, require
 from kuaichu.cases.api import CollectionWriter
 from kuaichu.cases.schemas import RowId
 from kuaichu.errors import NotFound, Unavailable
@@ -11,6 +10,7 @@ from kuaichu.principal import Principal, Role
 from kuaichu.registries import service
 from kuaichu.registries.adapters import RegistryUnavailable
 from kuaichu.registries.schemas import CheckOut, LookupOut
+from kuaichu.web.deps import Context, Operator, require
 
 router = APIRouter(prefix="/api/cases", tags=["registries"])
 # Registry answers about every party: for the staff handling the case, not for the parties.

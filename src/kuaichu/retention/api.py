@@ -3,10 +3,10 @@ ends, then purged; the determination document and every hash stay."""
 
 from fastapi import APIRouter
 
-from kuaichu.auth.deps import Context, CurrentUser, Party
 from kuaichu.cases.schemas import RowId
 from kuaichu.retention import service
 from kuaichu.retention.schemas import MyDataOut, RetentionOut
+from kuaichu.web.deps import Context, CurrentUser, Party
 
 router = APIRouter(prefix="/api/cases", tags=["retention"])
 

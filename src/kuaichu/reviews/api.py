@@ -1,10 +1,10 @@
 from fastapi import APIRouter, Request
 
-from kuaichu.auth.deps import Context, CurrentUser, Party, Reviewer
 from kuaichu.cases.api import transition
 from kuaichu.cases.schemas import RowId, TransitionOut
 from kuaichu.reviews import service
 from kuaichu.reviews.schemas import ReviewApplicationIn, ReviewDecisionIn, ReviewOut
+from kuaichu.web.deps import Context, CurrentUser, Party, Reviewer
 
 router = APIRouter(prefix="/api/cases", tags=["reviews"])
 

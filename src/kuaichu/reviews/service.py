@@ -10,9 +10,10 @@ from kuaichu.cases import lifecycle
 from kuaichu.cases.access import WriteRule, ensure_may_write, get_case, party_of
 from kuaichu.cases.lifecycle import Action, CaseState
 from kuaichu.cases.models import Case
-from kuaichu.cases.service import in_force_determination, notify_parties
 from kuaichu.errors import Conflict, Forbidden, IllegalTransition, NotFound
 from kuaichu.liability.grades import DeterminationStatus
+from kuaichu.liability.service import in_force_determination
+from kuaichu.notify.parties import notify_parties
 from kuaichu.notify.templates import Sms
 from kuaichu.principal import SYSTEM, Principal
 from kuaichu.reviews.deadline import days_left, decision_due_on, last_day_to_apply, review_deadline
@@ -64,8 +65,10 @@ def decide_review(
 ) -> Case:
     case = get_case(session, reviewer, case_id, lock=True)
     ensure_may_write(session, case, reviewer, WriteRule.REVIEW)
-    review = session.scalars(select(ReviewRequest).where(ReviewRequest.case_id == case.id)).first()
     determination = in_force_determination(session, case.id)
+    if determination is not None and reviewer.id == determination.officer_id:
+        raise Forbidden("作出原认定的民警不能复核本案")
+    review = session.scalars(select(ReviewRequest).where(ReviewRequest.case_id == case.id)).first()
     if review is None or determination is None or review.outcome is not None:
         raise IllegalTransition("该案件没有待处理的复核申请", state=case.state)
     upheld = decision.outcome is ReviewOutcome.UPHELD

@@ -1,11 +1,11 @@
 from fastapi import APIRouter, Request, status
 
-from kuaichu.auth.deps import Context, Party
 from kuaichu.cases.api import transition
 from kuaichu.cases.schemas import CaseOut, RowId, TransitionOut
-from kuaichu.cases.service import case_view
+from kuaichu.progress.views import case_view
 from kuaichu.settlement import service
 from kuaichu.settlement.schemas import SettlementIn
+from kuaichu.web.deps import Context, Party
 
 router = APIRouter(tags=["settlement"])
 

@@ -13,11 +13,12 @@ from kuaichu.cases import lifecycle
 from kuaichu.cases.access import WriteRule, ensure_may_write, get_case, party_of
 from kuaichu.cases.lifecycle import Action, CaseState
 from kuaichu.cases.models import Case, CaseParty
-from kuaichu.cases.service import next_case_number, notify_parties
+from kuaichu.cases.service import next_case_number
 from kuaichu.errors import Forbidden, InvalidInput, RateLimited
 from kuaichu.geo.service import locate
 from kuaichu.liability.grades import combination_error
 from kuaichu.limit_locks import VALUE_LENGTH, limit_key, lock_limits
+from kuaichu.notify.parties import notify_parties
 from kuaichu.notify.templates import Sms
 from kuaichu.principal import Principal
 from kuaichu.settlement.models import Agreement

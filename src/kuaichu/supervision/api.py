@@ -4,7 +4,6 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Request, status
 
 from kuaichu.audit import service as audit
-from kuaichu.auth.deps import Context, require
 from kuaichu.calls import service as calls
 from kuaichu.calls.api import publish, rules
 from kuaichu.calls.schemas import JurisdictionServiceOut, ServiceIn
@@ -14,6 +13,7 @@ from kuaichu.notify.schemas import DeadLetter
 from kuaichu.principal import Principal, Role
 from kuaichu.supervision import service
 from kuaichu.supervision.schemas import CaseReplay, QueueHealth, StaffingOut, Timings
+from kuaichu.web.deps import Context, require
 
 router = APIRouter(prefix="/api/supervision", tags=["supervision"])
 Supervisor = Annotated[Principal, Depends(require(Role.SUPERVISOR, Role.ADMIN))]

@@ -16,7 +16,7 @@ from kuaichu.cases import lifecycle
 from kuaichu.cases.access import WriteRule, ensure_may_write, get_case
 from kuaichu.cases.lifecycle import CaseState
 from kuaichu.cases.models import Case, TimelineEvent
-from kuaichu.cases.service import case_view, timeline_of
+from kuaichu.cases.views import timeline_of
 from kuaichu.claims.models import Claim
 from kuaichu.documents.service import designation, list_documents
 from kuaichu.errors import NotFound
@@ -27,6 +27,7 @@ from kuaichu.liability.models import Determination
 from kuaichu.messages import DEFAULT_LOCALE, messages, text
 from kuaichu.notify import service as notify
 from kuaichu.principal import Principal, Role
+from kuaichu.progress.views import case_view
 from kuaichu.registries.service import latest_checks
 from kuaichu.reviews.models import ReviewRequest
 from kuaichu.reviews.schemas import ReviewOutcome

@@ -17,9 +17,9 @@ from typing import Any
 from fastapi import FastAPI, routing
 from fastapi.dependencies.models import Dependant
 
-from kuaichu.auth.deps import current_principal, require
 from kuaichu.cases.access import CASELESS_RULES, WRITE_ROUTES, WriteRule
 from kuaichu.errors import PROBLEM_JSON
+from kuaichu.web.deps import current_principal, require
 from kuaichu.web.security import BODY_METHODS, PUBLIC_API
 
 PROBLEM_REF = "#/components/schemas/Problem"
@@ -130,7 +130,7 @@ class Operation:
 
     @property
     def role_scoped(self) -> bool:
-        """Open to some roles only (auth.deps.require): the others get 404."""
+        """Open to some roles only (web.deps.require): the others get 404."""
         return any(
             getattr(call, "__module__", None) == require.__module__
             and getattr(call, "__qualname__", "").startswith(f"{require.__name__}.")

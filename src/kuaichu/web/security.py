@@ -3,8 +3,8 @@
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from kuaichu.auth.deps import authenticate
 from kuaichu.errors import DomainError, problem
+from kuaichu.web.deps import authenticate
 
 # The pages load only their own files: no inline script or style, no other origin, never in
 # a frame. Video previews and fetched evidence are blob: URLs; the camera is mediastream:.

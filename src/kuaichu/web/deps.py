@@ -8,10 +8,10 @@ from fastapi import Depends, Request
 
 from kuaichu.auth.service import authenticate_api_key
 from kuaichu.auth.sessions import check_staff_session
-from kuaichu.context import AppContext, app_context
 from kuaichu.errors import NotAuthenticated, NotFound
 from kuaichu.principal import STAFF_ROLES, Principal, Role
 from kuaichu.privacy import phone_key
+from kuaichu.web.context import AppContext, app_context
 
 Context = Annotated[AppContext, Depends(app_context)]
 

@@ -1,4 +1,5 @@
-"""What a request handler needs from the running app, built once at start-up."""
+"""What a request handler needs from the running app, built once at start-up (the web layer's
+composition record: the app wires the concrete stores, registries and signers into it)."""
 
 from dataclasses import dataclass
 

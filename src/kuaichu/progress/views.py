@@ -1,0 +1,47 @@
+"""The case's view with its outcome: the determination in force, the end of the review period and
+the reporter's consent. It reads liability, reviews and consent, so it sits above them; the
+case's own part is kuaichu.cases.views."""
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from kuaichu.audit import service as audit
+from kuaichu.cases.access import get_case
+from kuaichu.cases.models import Case
+from kuaichu.cases.schemas import CaseOut
+from kuaichu.cases.views import Outcome
+from kuaichu.cases.views import case_view as own_view
+from kuaichu.consent.service import consented_at_of
+from kuaichu.liability.models import Determination
+from kuaichu.liability.service import in_force_determination
+from kuaichu.principal import Principal
+from kuaichu.reviews.deadline import review_deadline
+
+
+def case_view(session: Session, case: Case, viewer: Principal) -> CaseOut:
+    determination = in_force_determination(session, case.id)
+    outcome = Outcome(
+        determination=_determination_out(determination),
+        review_deadline=review_deadline(determination.delivered_at) if determination else None,
+        consented_at=consented_at_of(session, case.reporter_phone),
+    )
+    return own_view(session, case, viewer, outcome)
+
+
+def read_case(session: Session, viewer: Principal, case_id: int, now: datetime) -> CaseOut:
+    case = get_case(session, viewer, case_id)
+    audit.record(session, viewer, "read_case", now, case.id)
+    return case_view(session, case, viewer)
+
+
+def _determination_out(determination: Determination | None) -> dict[str, object] | None:
+    if determination is None:
+        return None
+    return {
+        "id": determination.id,
+        "decided_at": determination.decided_at.isoformat(),
+        "delivered_at": determination.delivered_at.isoformat(),
+        "shares": determination.shares,
+        "replaces_id": determination.replaces_id,
+    }
