@@ -27,7 +27,7 @@ from kuaichu.cases.service import report_case
 from kuaichu.clock import SystemClock
 from kuaichu.db import Database
 from kuaichu.demo.seed import DEMO_JURISDICTIONS
-from kuaichu.geo.service import import_jurisdictions, read_feature_collection
+from kuaichu.geo.service import import_jurisdictions, locate, read_feature_collection
 from kuaichu.migrate import upgrade
 from kuaichu.principal import Role
 
@@ -59,8 +59,10 @@ def prepare(db_path: Path, cases: int) -> tuple[list[int], str]:
             jurisdiction_id=jurisdiction.id,
             now=now,
         )
+        point = ReportIn(lat=30.26, lng=120.10)
+        located = locate(session, point.lat, point.lng)
         ids = [
-            report_case(session, party_principal(f"138{i:08d}"), ReportIn(lat=30.26, lng=120.10), now).id
+            report_case(session, party_principal(f"138{i:08d}"), point, located, now).id
             for i in range(2 * cases)
         ]
         token = TokenService(SECRET, 24, 60).issue(staff_principal(user), now)

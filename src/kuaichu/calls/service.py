@@ -348,7 +348,7 @@ def report_call(
         )
     _check_report_limits(session, party.phone, address, rules, now)
     version = _bump_version(session, jurisdiction.id)
-    case = cases.report_case(session, party, point, now, jurisdiction if picked else None)
+    case = cases.report_case(session, party, point, jurisdiction, now, picked)
     session.add(QueueEntry(case_id=case.id, priority=IN_ORDER, mode=report.mode))
     session.add(CallReport(case_id=case.id, phone=party.phone, address=address, reported_at=now))
     session.flush()

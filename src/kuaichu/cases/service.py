@@ -1,6 +1,7 @@
 """The case from report to evacuation: the operator's and the party's actions."""
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
@@ -14,7 +15,6 @@ from kuaichu.clock import local
 from kuaichu.db import upsert_insert
 from kuaichu.errors import Forbidden, IllegalTransition, InvalidInput
 from kuaichu.geo.models import Jurisdiction
-from kuaichu.geo.service import locate
 from kuaichu.principal import Principal
 
 
@@ -35,27 +35,53 @@ def next_case_number(session: Session, jurisdiction_code: str, now: datetime) ->
     return f"{jurisdiction_code}{day}{sequence:05d}"
 
 
-def report_case(
-    session: Session, party: Principal, report: ReportIn, now: datetime, picked: Jurisdiction | None = None
+def open_case(
+    session: Session,
+    reporter_phone: str,
+    jurisdiction: Jurisdiction,
+    point: tuple[float, float],
+    state: CaseState,
+    now: datetime,
+    **facts: Any,
 ) -> Case:
-    """一键视频报警: the GPS point picks the jurisdiction (or the party picked it by hand, location
-    denied: then the point is inside it and the address is what they typed); the case joins its queue."""
-    ensure_may_write(session, None, party, WriteRule.PARTY_SELF)
-    if party.phone is None:
-        raise Forbidden("只有当事人可以报警")
-    jurisdiction = picked or locate(session, report.lat, report.lng)
+    """The one place a case is made, numbered in its jurisdiction: a reported call (queued) or a
+    self-settlement (agreement pending); `facts` are what the reporter already said."""
+    lat, lng = point
     case = Case(
         number=next_case_number(session, jurisdiction.code, now),
         jurisdiction_id=jurisdiction.id,
-        state=CaseState.QUEUED,
-        reporter_phone=party.phone,
+        state=state,
+        reporter_phone=reporter_phone,
         reported_at=now,
-        report_lat=report.lat,
-        report_lng=report.lng,
-        address=report.address,
+        report_lat=lat,
+        report_lng=lng,
         updated_at=now,
+        **facts,
     )
     session.add(case)
+    return case
+
+
+def report_case(
+    session: Session,
+    party: Principal,
+    report: ReportIn,
+    jurisdiction: Jurisdiction,
+    now: datetime,
+    picked: bool = False,
+) -> Case:
+    """一键视频报警: the case joins the queue of the jurisdiction the GPS point lies in (or that the
+    party picked by hand, location denied: then the point is inside it and the address is what
+    they typed).
+
+    Only kuaichu.calls.service.report_call calls this, the one way a party reports: it checks the
+    consent, the one active case per phone, the service hours and the report limits first, and
+    locates the point."""
+    ensure_may_write(session, None, party, WriteRule.PARTY_SELF)
+    if party.phone is None:
+        raise Forbidden("只有当事人可以报警")
+    point = (report.lat, report.lng)
+    case = open_case(session, party.phone, jurisdiction, point, CaseState.QUEUED, now, address=report.address)
     session.flush()
     detail = {"jurisdiction": jurisdiction.name} | ({"location": "manual"} if picked else {})
     lifecycle.record_event(session, case, EventKind.REPORT, party, now, detail)

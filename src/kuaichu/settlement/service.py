@@ -13,7 +13,7 @@ from kuaichu.cases import lifecycle
 from kuaichu.cases.access import WriteRule, ensure_may_write, get_case, party_of
 from kuaichu.cases.lifecycle import Action, CaseState
 from kuaichu.cases.models import Case, CaseParty
-from kuaichu.cases.service import next_case_number
+from kuaichu.cases.service import open_case
 from kuaichu.errors import Forbidden, InvalidInput, RateLimited
 from kuaichu.geo.service import locate
 from kuaichu.liability.grades import combination_error
@@ -86,22 +86,13 @@ def propose(
     address = party.address[:VALUE_LENGTH] if party.address else None
     _check_limits(session, _Notice(party.phone, recipient, address), limits, now)
     jurisdiction = locate(session, proposal.location.lat, proposal.location.lng)
-    case = Case(
-        number=next_case_number(session, jurisdiction.code, now),
-        jurisdiction_id=jurisdiction.id,
-        state=CaseState.AGREEMENT_PENDING,
-        reporter_phone=party.phone,
-        reported_at=now,
-        report_lat=proposal.location.lat,
-        report_lng=proposal.location.lng,
-        updated_at=now,
-        **proposal.facts.model_dump(exclude={"lat", "lng"}),
-    )
+    point = (proposal.location.lat, proposal.location.lng)
+    facts = proposal.facts.model_dump(exclude={"lat", "lng"})
+    case = open_case(session, party.phone, jurisdiction, point, CaseState.AGREEMENT_PENDING, now, **facts)
     case.parties = [
         CaseParty(position=position, **p.model_dump())
         for position, p in enumerate(proposal.parties.parties, 1)
     ]
-    session.add(case)
     session.flush()
     by_position = {p.position: p.id for p in case.parties}
     shares = [
