@@ -6,11 +6,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from kuaichu.cases import lifecycle
-from kuaichu.cases.lifecycle import TRANSITIONS, Action, CaseState
+from kuaichu.cases.lifecycle import EDITABLE, REFUSALS, TRANSITIONS, Action, CaseState, Edit
 from kuaichu.cases.models import Case, TimelineEvent
 from kuaichu.db import Database
 from kuaichu.errors import Forbidden, IllegalTransition
 from kuaichu.geo.models import Jurisdiction
+from kuaichu.messages import text
 from kuaichu.principal import Principal, Role
 
 ILLEGAL = [
@@ -83,3 +84,22 @@ def test_every_state_but_the_final_ones_can_be_left() -> None:
     final = {CaseState.CLOSED, CaseState.ABANDONED, CaseState.TRANSFERRED, CaseState.ORDINARY_PROCEDURE}
     sources = set().union(*(t.sources for t in TRANSITIONS.values()))
     assert sources == set(CaseState) - final
+
+
+def test_a_case_is_edited_only_in_the_states_the_lifecycle_lists_for_the_edit() -> None:
+    for edit, by_role in EDITABLE.items():
+        for role, states in by_role.items():
+            for state in CaseState:
+                case = Case(state=state)
+                if state in states:
+                    lifecycle.ensure_editable(case, edit, Principal(role=role, id=1))
+                    continue
+                with pytest.raises(IllegalTransition) as refused:
+                    lifecycle.ensure_editable(case, edit, Principal(role=role, id=1))
+                assert refused.value.detail == text(REFUSALS[edit], state=state.label()), (edit, role, state)
+
+
+def test_a_role_the_edit_is_not_for_may_edit_in_no_state() -> None:
+    case = Case(state=CaseState.DETERMINED)
+    with pytest.raises(IllegalTransition):
+        lifecycle.ensure_editable(case, Edit.CLAIM, Principal(role=Role.OPERATOR, id=1))

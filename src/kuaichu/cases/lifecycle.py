@@ -15,15 +15,20 @@
 
 Every change of state goes through `apply`, which checks the current state and the actor's
 role, and records the timeline event and the audit entry in the caller's transaction;
-services add the outbox rows in that same transaction.
+services add the outbox rows in that same transaction. What a service may change on a case
+without changing its state (its facts, evidence, answers, a claim) is `EDITABLE`'s to say, and
+every such service asks `ensure_editable`.
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy.orm import Session
 
+from kuaichu import messages
 from kuaichu.audit import service as audit
 from kuaichu.cases.models import Case, TimelineEvent
 from kuaichu.errors import Forbidden, IllegalTransition
@@ -193,3 +198,62 @@ def record_event(
     )
     session.add(event)
     return event
+
+
+class Edit(StrEnum):
+    """A change to a case that is no transition; who may make it is the access table's to say
+    (cases.access.WriteRule), in which state of the case this table's."""
+
+    FACTS = "facts"  # the accident's facts and its parties, recorded in the call
+    CIRCUMSTANCES = "circumstances"  # the eligibility answers
+    ACTS = "acts"  # what each party did, for the liability rules
+    EVIDENCE = "evidence"  # photos and stills
+    CLAIM = "claim"  # a party's claim to the insurer
+    REVIEW = "review"  # a party's review application
+
+
+_COLLECTING = frozenset({S.IN_CALL, S.COLLECTED})
+EDITABLE: dict[Edit, Mapping[Role, frozenset[CaseState]]] = {
+    Edit.FACTS: {Role.OPERATOR: frozenset({S.IN_CALL}), Role.SUPERVISOR: frozenset({S.IN_CALL})},
+    Edit.CIRCUMSTANCES: {Role.OPERATOR: _COLLECTING, Role.SUPERVISOR: _COLLECTING},
+    # In the call, or afterwards the officer from the evidence.
+    Edit.ACTS: {
+        Role.OPERATOR: _COLLECTING,
+        Role.SUPERVISOR: _COLLECTING,
+        Role.OFFICER: frozenset({S.EVACUATED}),
+    },
+    # Parties add photos while waiting or in the call (photo mode); the operator while collecting.
+    Edit.EVIDENCE: {
+        Role.PARTY: frozenset({S.QUEUED, S.IN_CALL, S.AGREEMENT_PENDING}),
+        Role.OPERATOR: _COLLECTING,
+        Role.SUPERVISOR: _COLLECTING,
+    },
+    # Once liability is settled, by a determination or an agreement; a closed case takes the
+    # other parties' claims too.
+    Edit.CLAIM: {Role.PARTY: frozenset({S.DETERMINED, S.AGREED, S.CLOSED})},
+    Edit.REVIEW: {Role.PARTY: frozenset({S.DETERMINED})},
+}
+
+
+# The catalogue's words for each refusal (placeholder: the state's label where it says it).
+REFUSALS: dict[Edit, str] = {
+    Edit.FACTS: "Lifecycle.not_editable_facts",
+    Edit.CIRCUMSTANCES: "Lifecycle.not_editable_circumstances",
+    Edit.ACTS: "Lifecycle.not_editable_acts",
+    Edit.EVIDENCE: "Lifecycle.not_editable_evidence",
+    Edit.CLAIM: "Lifecycle.not_editable_claim",
+    Edit.REVIEW: "Lifecycle.not_editable_review",
+}
+
+
+def ensure_editable(case: Case, edit: Edit, actor: Principal) -> None:
+    """Raise unless the case's state lets `actor` make `edit`."""
+    if case.state not in EDITABLE[edit].get(actor.role, frozenset()):
+        raise not_editable(case, edit)
+
+
+def not_editable(case: Case, edit: Edit) -> IllegalTransition:
+    """The refusal of `edit` in the case's state, for a guard that also refuses for its own
+    reason in the same words (no determination in force to review)."""
+    detail = messages.text(REFUSALS[edit], state=CaseState(case.state).label())
+    return IllegalTransition(detail, state=case.state)

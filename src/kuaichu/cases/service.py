@@ -8,12 +8,12 @@ from sqlalchemy.orm import Session
 
 from kuaichu.cases import lifecycle
 from kuaichu.cases.access import WriteRule, ensure_may_write, get_case
-from kuaichu.cases.lifecycle import Action, CaseState, EventKind
+from kuaichu.cases.lifecycle import Action, CaseState, Edit, EventKind
 from kuaichu.cases.models import Case, CaseNumberSequence, CaseParty, TimelineEvent
 from kuaichu.cases.schemas import FactsIn, PartiesIn, ReportIn
 from kuaichu.clock import local
 from kuaichu.db import upsert_insert
-from kuaichu.errors import Forbidden, IllegalTransition, InvalidInput
+from kuaichu.errors import Forbidden, InvalidInput
 from kuaichu.geo.models import Jurisdiction
 from kuaichu.principal import Principal
 
@@ -116,17 +116,9 @@ def _writable_case(session: Session, writer: Principal, case_id: int, rule: Writ
     return case
 
 
-def _require_state(case: Case, *states: CaseState) -> None:
-    if case.state not in states:
-        raise IllegalTransition(
-            f"案件当前状态为“{CaseState(case.state).label()}”，不能修改采集信息",
-            state=case.state,
-        )
-
-
 def record_facts(session: Session, operator: Principal, case_id: int, facts: FactsIn, now: datetime) -> Case:
     case = _writable_case(session, operator, case_id, WriteRule.COLLECTION)
-    _require_state(case, CaseState.IN_CALL)
+    lifecycle.ensure_editable(case, Edit.FACTS, operator)
     if facts.occurred_at > now:
         raise InvalidInput("事故时间不能晚于当前时间")
     case.occurred_at = facts.occurred_at
@@ -144,7 +136,7 @@ def record_parties(
     session: Session, operator: Principal, case_id: int, parties: PartiesIn, now: datetime
 ) -> Case:
     case = _writable_case(session, operator, case_id, WriteRule.COLLECTION)
-    _require_state(case, CaseState.IN_CALL)
+    lifecycle.ensure_editable(case, Edit.FACTS, operator)
     case.parties.clear()
     session.flush()
     for position, party in enumerate(parties.parties, start=1):

@@ -11,12 +11,12 @@ from kuaichu.audit import service as audit
 from kuaichu.auth.models import Insurer
 from kuaichu.cases import lifecycle
 from kuaichu.cases.access import WriteRule, ensure_may_write, get_case, party_of
-from kuaichu.cases.lifecycle import Action, CaseState, EventKind
+from kuaichu.cases.lifecycle import Action, CaseState, Edit, EventKind
 from kuaichu.cases.models import Case, CaseParty
 from kuaichu.claims.models import Claim, ClaimProgress
 from kuaichu.claims.schemas import ClaimOut, ClaimStep
 from kuaichu.documents.service import list_documents
-from kuaichu.errors import Conflict, Forbidden, IllegalTransition, InvalidInput, NotFound
+from kuaichu.errors import Conflict, Forbidden, InvalidInput, NotFound
 from kuaichu.evidence.service import evidence_of
 from kuaichu.liability.grades import Responsibility
 from kuaichu.liability.service import in_force_determination
@@ -75,8 +75,9 @@ def push_claim(session: Session, party: Principal, case_id: int, now: datetime) 
     if claimant is None:
         raise Forbidden("只有事故当事人可以提交理赔")
     shares = responsibility_shares(session, case.id)
-    if shares is None or case.state not in (CaseState.DETERMINED, CaseState.AGREED, CaseState.CLOSED):
-        raise IllegalTransition("案件尚未作出认定或达成协商，暂不能提交理赔", state=case.state)
+    lifecycle.ensure_editable(case, Edit.CLAIM, party)
+    if shares is None:
+        raise lifecycle.not_editable(case, Edit.CLAIM)
     if session.scalars(
         select(Claim.id).where(Claim.case_id == case.id, Claim.party_id == claimant.id)
     ).first():

@@ -7,11 +7,10 @@ from sqlalchemy.orm import Session
 from kuaichu.audit import service as audit
 from kuaichu.cases import lifecycle
 from kuaichu.cases.access import WriteRule, ensure_may_write, get_case
-from kuaichu.cases.lifecycle import CaseState, EventKind
+from kuaichu.cases.lifecycle import Edit, EventKind
 from kuaichu.eligibility import rules
 from kuaichu.eligibility.models import CaseCircumstances
 from kuaichu.eligibility.schemas import CircumstancesIn, EligibilityOut, ReasonOut
-from kuaichu.errors import IllegalTransition
 from kuaichu.legal import cite
 from kuaichu.principal import Principal
 from kuaichu.registries.schemas import CheckOutcome
@@ -23,8 +22,7 @@ def record_circumstances(
 ) -> None:
     case = get_case(session, operator, case_id, lock=True)
     ensure_may_write(session, case, operator, WriteRule.COLLECTION)
-    if case.state not in (CaseState.IN_CALL, CaseState.COLLECTED):
-        raise IllegalTransition("只有在视频取证期间可以记录现场情况", state=case.state)
+    lifecycle.ensure_editable(case, Edit.CIRCUMSTANCES, operator)
     row = session.get(CaseCircumstances, case.id)
     if row is None:
         row = CaseCircumstances(case_id=case.id, **answers.model_dump(), recorded_at=now)

@@ -8,27 +8,19 @@ from sqlalchemy.orm import Session
 from kuaichu.audit import service as audit
 from kuaichu.cases import lifecycle
 from kuaichu.cases.access import WriteRule, ensure_may_write, get_case
-from kuaichu.cases.lifecycle import CaseState, EventKind
+from kuaichu.cases.lifecycle import Edit, EventKind
 from kuaichu.cases.models import Case
-from kuaichu.errors import IllegalTransition, InvalidInput, NotFound
+from kuaichu.errors import InvalidInput, NotFound
 from kuaichu.evidence.models import EvidenceItem
 from kuaichu.evidence.schemas import PURGED_LABEL, EvidenceKind, EvidenceOut, kind_label
 from kuaichu.evidence.storage import StoredBlob
-from kuaichu.principal import Principal, Role
-
-# Parties add photos while waiting or in the call (photo mode); the operator while collecting.
-_UPLOAD_STATES = {
-    Role.PARTY: {CaseState.QUEUED, CaseState.IN_CALL, CaseState.AGREEMENT_PENDING},
-    Role.OPERATOR: {CaseState.IN_CALL, CaseState.COLLECTED},
-    Role.SUPERVISOR: {CaseState.IN_CALL, CaseState.COLLECTED},
-}
+from kuaichu.principal import Principal
 
 
 def check_may_upload(session: Session, uploader: Principal, case_id: int) -> Case:
     case = get_case(session, uploader, case_id)
     ensure_may_write(session, case, uploader, WriteRule.EVIDENCE)
-    if case.state not in _UPLOAD_STATES[uploader.role]:
-        raise IllegalTransition("案件当前状态不能再上传证据", state=case.state)
+    lifecycle.ensure_editable(case, Edit.EVIDENCE, uploader)
     return case
 
 

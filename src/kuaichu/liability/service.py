@@ -9,10 +9,10 @@ from sqlalchemy.orm import Session
 from kuaichu.audit import service as audit
 from kuaichu.cases import lifecycle
 from kuaichu.cases.access import WriteRule, ensure_may_write, get_case
-from kuaichu.cases.lifecycle import Action, CaseState, EventKind
+from kuaichu.cases.lifecycle import Action, Edit, EventKind
 from kuaichu.cases.models import Case
 from kuaichu.documents.service import DocumentIssuer, issue_document
-from kuaichu.errors import Forbidden, IllegalTransition, InvalidInput
+from kuaichu.errors import Forbidden, InvalidInput
 from kuaichu.liability.grades import DeterminationStatus, Responsibility, combination_error
 from kuaichu.liability.models import Determination, LiabilityFacts
 from kuaichu.liability.rules import Act, Proposal, propose
@@ -49,10 +49,7 @@ def record_facts(
     ensure_may_write(session, case, staff, WriteRule.ACTS)
     if staff.role is Role.OFFICER:
         ensure_not_revoked_officer(session, case, staff)
-    in_call = (CaseState.IN_CALL, CaseState.COLLECTED)
-    writable = {Role.OPERATOR: in_call, Role.SUPERVISOR: in_call, Role.OFFICER: (CaseState.EVACUATED,)}
-    if case.state not in writable.get(staff.role, ()):
-        raise IllegalTransition("当前状态不能修改当事人行为事实", state=case.state)
+    lifecycle.ensure_editable(case, Edit.ACTS, staff)
     positions = {p.position for p in case.parties}
     unknown = sorted({p.position for p in facts.parties} - positions)
     if unknown:

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 from kuaichu.audit import service as audit
 from kuaichu.cases import lifecycle
 from kuaichu.cases.access import WriteRule, ensure_may_write, get_case, party_of
-from kuaichu.cases.lifecycle import Action, CaseState
+from kuaichu.cases.lifecycle import Action, CaseState, Edit
 from kuaichu.cases.models import Case
 from kuaichu.errors import Conflict, Forbidden, IllegalTransition, NotFound
 from kuaichu.liability.grades import DeterminationStatus
@@ -41,8 +41,9 @@ def apply_for_review(
     if session.scalars(select(ReviewRequest.id).where(ReviewRequest.case_id == case.id)).first():
         raise Conflict("同一事故只能申请一次复核")  # art. 71: one review per accident
     determination = in_force_determination(session, case.id)
-    if case.state != CaseState.DETERMINED or determination is None:
-        raise IllegalTransition("案件尚未作出认定或已办结，不能申请复核", state=case.state)
+    lifecycle.ensure_editable(case, Edit.REVIEW, party)
+    if determination is None:
+        raise lifecycle.not_editable(case, Edit.REVIEW)
     if now >= review_deadline(determination.delivered_at):
         last_day = last_day_to_apply(determination.delivered_at).isoformat()
         raise IllegalTransition(f"复核申请期限已过（最后一日为{last_day}）", state=case.state)
