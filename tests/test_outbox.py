@@ -29,6 +29,7 @@ from kuaichu.notify.gateways import (
 from kuaichu.notify.models import OutboxMessage, SmsMessage
 from kuaichu.notify.outbox import enqueue_push, enqueue_sms, mask_phone
 from kuaichu.notify.templates import Sms, render
+from kuaichu.scheduler import Scheduler
 from kuaichu.settings import Settings
 
 PHONE = "13812345678"
@@ -41,7 +42,6 @@ def dispatcher(
     sms_gateway: SmsGateway | None = None,
     bus: EventBus | None = None,
     max_attempts: int = 5,
-    poll_seconds: float = 3600,
 ) -> OutboxDispatcher:
     return OutboxDispatcher(
         database=database,
@@ -50,7 +50,6 @@ def dispatcher(
         push_gateway=PushGateway(bus or InProcessBus()),
         max_attempts=max_attempts,
         lease_seconds=LEASE_SECONDS,
-        poll_seconds=poll_seconds,
         public_base_url="https://kuaichu.example",
     )
 
@@ -278,19 +277,20 @@ async def test_two_dispatchers_running_at_once_deliver_each_message_once(
     assert sorted(key for _, _, key in first.sent + second.sent) == sorted(keys)
 
 
-async def test_run_forever_delivers_at_once_when_woken(database: Database, clock: FrozenClock) -> None:
+async def test_the_scheduled_dispatcher_delivers_at_once_when_woken(
+    database: Database, clock: FrozenClock
+) -> None:
     gateway = RecordingSms()
-    outbox = dispatcher(database, clock, gateway, poll_seconds=3600)
-    task = asyncio.create_task(outbox.run_forever())
+    scheduler = Scheduler()
+    scheduler.add("outbox", 3600, dispatcher(database, clock, gateway).run_once, at_start=True)
+    scheduler.start()
     try:
         await enqueue_login_code(database, clock)
-        outbox.wake()
+        scheduler.wake("outbox")
         # The poll interval is an hour: only the wake-up can deliver within the timeout.
         await asyncio.wait_for(gateway.sent_event.wait(), timeout=10)
     finally:
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
+        await scheduler.stop()
 
     assert [key for _, _, key in gateway.sent] == ["login-code:1"]
 

@@ -1,8 +1,6 @@
 """The ASGI application: wiring only; the rules live in the domain services."""
 
 import asyncio
-import contextlib
-import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -17,7 +15,7 @@ from kuaichu.auth.service import TokenService
 from kuaichu.backoffice.api import router as backoffice_router
 from kuaichu.bus import create_bus
 from kuaichu.calls.api import router as calls_router
-from kuaichu.calls.api import run_call_sweeper
+from kuaichu.calls.api import sweep_once
 from kuaichu.cases.api import router as cases_router
 from kuaichu.cases.fields import field_label
 from kuaichu.claims.api import router as claims_router
@@ -48,6 +46,7 @@ from kuaichu.retention.api import router as retention_router
 from kuaichu.retention.service import RetentionPolicy, purge_expired
 from kuaichu.reviews.api import router as reviews_router
 from kuaichu.reviews.service import close_final_cases
+from kuaichu.scheduler import Job, Scheduler
 from kuaichu.settings import Settings
 from kuaichu.settlement.api import router as settlement_router
 from kuaichu.supervision.api import router as supervision_router
@@ -56,17 +55,16 @@ from kuaichu.web.openapi import install_openapi
 from kuaichu.web.pages import mount_pages
 from kuaichu.web.security import CredentialsBeforeBody, SecurityHeaders
 
-log = logging.getLogger(__name__)
+OUTBOX_JOB = "outbox"
 
 
-async def every(seconds: float, context: AppContext, work: Callable[[Session, datetime], object]) -> None:
-    """A periodic unit of work; a failure is logged and the next period tries again."""
-    while True:
-        await asyncio.sleep(seconds)
-        try:
-            await context.database.write(lambda s: work(s, context.clock.now()))
-        except Exception:
-            log.exception("periodic %s failed; retrying at the next period", work.__name__)
+def unit_of_work(context: AppContext, work: Callable[[Session, datetime], object]) -> Job:
+    """A periodic job that is one unit of work at the clock's now."""
+
+    async def run() -> None:
+        await context.database.write(lambda s: work(s, context.clock.now()))
+
+    return run
 
 
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:
@@ -117,13 +115,13 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             push_gateway=PushGateway(bus),
             max_attempts=settings.outbox_max_attempts,
             lease_seconds=settings.outbox_lease_seconds,
-            poll_seconds=settings.outbox_poll_seconds,
             public_base_url=settings.effective_public_base_url,
             webhook_gateway=InsurerWebhookGateway(database, clock),
         )
+        scheduler = Scheduler()
         app.state.context = context
         app.state.dispatcher = dispatcher
-        app.state.wake_dispatcher = dispatcher.wake
+        app.state.wake_dispatcher = lambda: scheduler.wake(OUTBOX_JOB)
         signer = context.audit_signer
         audit.sign_on_commit(
             database.writer,
@@ -143,21 +141,25 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         # Entries written before start (`kuaichu demo`'s seed, `kuaichu user add`) are signed now.
         await database.write(lambda s: sign_audit_checkpoint(s, clock.now()))
 
-        tasks = [
-            asyncio.create_task(every(settings.audit_checkpoint_seconds, context, sign_audit_checkpoint)),
-            asyncio.create_task(every(settings.close_sweep_seconds, context, close_final_cases)),
-            asyncio.create_task(every(settings.retention_sweep_seconds, context, purge_expired_data)),
-        ]
-        tasks.append(asyncio.create_task(run_call_sweeper(app)))
+        scheduler.add(
+            "audit checkpoint",
+            settings.audit_checkpoint_seconds,
+            unit_of_work(context, sign_audit_checkpoint),
+        )
+        scheduler.add(
+            "close final cases", settings.close_sweep_seconds, unit_of_work(context, close_final_cases)
+        )
+        scheduler.add(
+            "retention", settings.retention_sweep_seconds, unit_of_work(context, purge_expired_data)
+        )
+        scheduler.add("call sweep", settings.call_sweep_seconds, lambda: sweep_once(app))
         if settings.run_dispatcher:
-            tasks.append(asyncio.create_task(dispatcher.run_forever()))
+            scheduler.add(OUTBOX_JOB, settings.outbox_poll_seconds, dispatcher.run_once, at_start=True)
+        scheduler.start()
         try:
             yield
         finally:
-            for task in tasks:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            await scheduler.stop()
             await bus.close()
             database.dispose()
 

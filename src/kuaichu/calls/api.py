@@ -1,5 +1,3 @@
-import asyncio
-import logging
 from typing import Annotated
 
 from fastapi import APIRouter, FastAPI, Query, Request, Response, WebSocket, status
@@ -30,8 +28,6 @@ from kuaichu.liability.grades import Responsibility
 from kuaichu.liability.rules import Act
 from kuaichu.web.context import AppContext
 from kuaichu.web.deps import Context, Operator, Party
-
-log = logging.getLogger(__name__)
 
 router = APIRouter(tags=["calls"])
 
@@ -233,6 +229,8 @@ async def page_socket(websocket: WebSocket) -> None:
 
 
 async def sweep_once(app: FastAPI) -> list[QueueChange]:
+    """The queue's timeouts (offers not joined, dropped calls, consoles gone); stray waiting
+    calls offered. The app's scheduler runs it every call_sweep_seconds."""
     context: AppContext = app.state.context
     now = context.clock.now()
     call_rules = rules(context)
@@ -241,14 +239,3 @@ async def sweep_once(app: FastAPI) -> list[QueueChange]:
     if changes:
         app.state.wake_dispatcher()
     return changes
-
-
-async def run_call_sweeper(app: FastAPI) -> None:
-    """The queue's timeouts (offers not joined, dropped calls, consoles gone); stray waiting
-    calls offered."""
-    while True:
-        await asyncio.sleep(app.state.context.settings.call_sweep_seconds)
-        try:
-            await sweep_once(app)
-        except Exception:
-            log.exception("call sweep failed; retrying at the next period")

@@ -9,8 +9,6 @@ Several dispatchers (one per server process) may run at once: claiming sets a le
 write transaction (SQLite serialises those; PostgreSQL skips rows another claimer has locked).
 """
 
-import asyncio
-import contextlib
 import logging
 import re
 from dataclasses import dataclass
@@ -63,7 +61,6 @@ class OutboxDispatcher:
         push_gateway: PushGateway,
         max_attempts: int,
         lease_seconds: float,
-        poll_seconds: float,
         public_base_url: str,
         webhook_gateway: WebhookGateway | None = None,
     ) -> None:
@@ -75,24 +72,6 @@ class OutboxDispatcher:
         self._push = push_gateway
         self._max_attempts = max_attempts
         self._lease = timedelta(seconds=lease_seconds)
-        self._poll_seconds = poll_seconds
-        self._wake = asyncio.Event()
-
-    def wake(self) -> None:
-        """Deliver now rather than at the next poll (call after committing outbox rows)."""
-        self._wake.set()
-
-    async def run_forever(self) -> None:
-        while True:
-            # Cleared before the run, so a wake() arriving during it triggers another run.
-            self._wake.clear()
-            try:
-                await self.run_once()
-            except Exception:
-                # E.g. the database briefly unreachable: keep the loop alive, try next poll.
-                logger.exception("outbox dispatch failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._poll_seconds)
 
     async def run_once(self) -> int:
         """Deliver every message due now; returns how many were delivered."""
