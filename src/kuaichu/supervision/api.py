@@ -8,7 +8,7 @@ from kuaichu.calls import service as calls
 from kuaichu.calls.api import publish, rules
 from kuaichu.calls.schemas import JurisdictionServiceOut, ServiceIn
 from kuaichu.cases.schemas import RowId
-from kuaichu.notify import service as notify
+from kuaichu.notify import dead_letters as letters
 from kuaichu.notify.schemas import DeadLetter
 from kuaichu.principal import Principal, Role
 from kuaichu.supervision import service
@@ -59,7 +59,7 @@ async def staffing(
 
 @router.get("/dead-letters", response_model=list[DeadLetter])
 async def dead_letters(_: Supervisor, context: Context) -> list[DeadLetter]:
-    return await context.database.read(notify.dead_letters)
+    return await context.database.read(letters.dead_letters)
 
 
 @router.post("/dead-letters/{message_id}/resend", status_code=status.HTTP_202_ACCEPTED)

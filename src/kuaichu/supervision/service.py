@@ -25,7 +25,7 @@ from kuaichu.geo.models import Jurisdiction
 from kuaichu.liability.grades import DeterminationStatus, Responsibility
 from kuaichu.liability.models import Determination
 from kuaichu.messages import DEFAULT_LOCALE, messages, text
-from kuaichu.notify import service as notify
+from kuaichu.notify import dead_letters as letters
 from kuaichu.principal import Principal, Role
 from kuaichu.progress.views import case_view
 from kuaichu.registries.service import latest_checks
@@ -52,7 +52,7 @@ DEFAULT_HANDLING = timedelta(minutes=5)
 def resend_dead_letter(session: Session, supervisor: Principal, message_id: int, now: datetime) -> None:
     """A dead letter back to the outbox (the notify layer sits below the case rules)."""
     ensure_may_write(session, None, supervisor, WriteRule.SUPERVISION)
-    notify.resend(session, supervisor, message_id, now)
+    letters.resend(session, supervisor, message_id, now)
 
 
 def replay(session: Session, supervisor: Principal, case_id: int, now: datetime) -> CaseReplay:
