@@ -31,8 +31,8 @@ from websockets.asyncio.server import ServerConnection, serve
 
 from kuaichu.auth.service import TokenService, create_user, party_principal, staff_principal
 from kuaichu.calls.availability import ServiceHours
+from kuaichu.calls.queue import CallRules, report_call
 from kuaichu.calls.schemas import CallReportIn
-from kuaichu.calls.service import CallRules, report_call
 from kuaichu.clock import SystemClock
 from kuaichu.consent.notice import PRIVACY_NOTICE_VERSION
 from kuaichu.consent.service import record_consent

@@ -4,7 +4,8 @@ from fastapi import APIRouter, FastAPI, Query, Request, Response, WebSocket, sta
 from sqlalchemy.orm import Session
 
 from kuaichu.auth.turn import public_ice_servers
-from kuaichu.calls import service
+from kuaichu.calls import connections, presence, queue
+from kuaichu.calls.queue import CallRules, QueueChange
 from kuaichu.calls.schemas import (
     CallConfigOut,
     CallReportIn,
@@ -18,7 +19,6 @@ from kuaichu.calls.schemas import (
     QueueViewOut,
     ServiceStatusOut,
 )
-from kuaichu.calls.service import CallRules, QueueChange
 from kuaichu.calls.signaling import serve_page
 from kuaichu.cases.catalogue import ACCIDENT_TYPES, PLATE_TYPES, VEHICLE_TYPES, WEATHER
 from kuaichu.cases.schemas import RowId
@@ -96,8 +96,8 @@ async def report_call(
     address = _address(request)
 
     def work(session: Session) -> tuple[QueueStatusOut, QueueChange | None]:
-        case, change = service.report_call(session, party, body, call_rules, now, address)
-        return service.queue_status(session, party, case.id, call_rules, now), change
+        case, change = queue.report_call(session, party, body, call_rules, now, address)
+        return queue.queue_status(session, party, case.id, call_rules, now), change
 
     status_out, change = await context.database.write(work)
     if change is None:
@@ -113,7 +113,7 @@ async def active_call(party: Party, context: Context) -> QueueStatusOut:
     """The phone's active case (queued, in the call, collected, sent back): the page resumes it."""
     now = context.clock.now()
     call_rules = rules(context)
-    return await context.database.read(lambda s: service.active_call(s, party, call_rules, now))
+    return await context.database.read(lambda s: queue.active_call(s, party, call_rules, now))
 
 
 @router.get("/api/calls/service-status", response_model=ServiceStatusOut)
@@ -129,7 +129,7 @@ async def service_status(
     call_rules = rules(context)
     where = CallReportIn(lat=lat, lng=lng) if lat is not None and lng is not None else None
     return await context.database.read(
-        lambda s: service.availability(s, call_rules, now, where, jurisdiction_code)
+        lambda s: queue.availability(s, call_rules, now, where, jurisdiction_code)
     )
 
 
@@ -144,7 +144,7 @@ async def jurisdictions(context: Context) -> list[JurisdictionOut]:
 async def queue_status(case_id: RowId, party: Party, context: Context) -> QueueStatusOut:
     now = context.clock.now()
     call_rules = rules(context)
-    return await context.database.read(lambda s: service.queue_status(s, party, case_id, call_rules, now))
+    return await context.database.read(lambda s: queue.queue_status(s, party, case_id, call_rules, now))
 
 
 @router.post("/api/cases/{case_id}/call-back", response_model=QueueStatusOut)
@@ -153,8 +153,8 @@ async def call_back(case_id: RowId, party: Party, context: Context, request: Req
     call_rules = rules(context)
 
     def work(session: Session) -> tuple[QueueStatusOut, QueueChange]:
-        case, change = service.call_back(session, party, case_id, call_rules, now)
-        return service.queue_status(session, party, case.id, call_rules, now), change
+        case, change = queue.call_back(session, party, case_id, call_rules, now)
+        return queue.queue_status(session, party, case.id, call_rules, now), change
 
     status_out, change = await context.database.write(work)
     await publish(context, [change])
@@ -166,14 +166,14 @@ async def call_back(case_id: RowId, party: Party, context: Context, request: Req
 async def abandon(case_id: RowId, party: Party, context: Context) -> None:
     now = context.clock.now()
     call_rules = rules(context)
-    change = await context.database.write(lambda s: service.abandon(s, party, case_id, call_rules, now))
+    change = await context.database.write(lambda s: queue.abandon(s, party, case_id, call_rules, now))
     await publish(context, [change])
 
 
 @router.put("/api/calls/{case_id}/mode", status_code=status.HTTP_204_NO_CONTENT)
 async def set_mode(case_id: RowId, body: ModeIn, party: Party, context: Context) -> None:
     now = context.clock.now()
-    await context.database.write(lambda s: service.set_mode(s, party, case_id, body.mode, now))
+    await context.database.write(lambda s: queue.set_mode(s, party, case_id, body.mode, now))
     await context.bus.publish(
         f"call:{case_id}:operator", {"type": "mode", "case_id": case_id, "mode": body.mode.value}
     )
@@ -185,12 +185,12 @@ async def set_presence(
 ) -> PresenceOut:
     now = context.clock.now()
     call_rules = rules(context)
-    presence, change = await context.database.write(
-        lambda s: service.set_presence(s, operator, body.status, call_rules, now)
+    updated, change = await context.database.write(
+        lambda s: presence.set_presence(s, operator, body.status, call_rules, now)
     )
     await publish(context, [change])
     _changed(request)
-    return presence
+    return updated
 
 
 @router.get("/api/calls/queue", response_model=QueueViewOut)
@@ -198,20 +198,20 @@ async def queue_view(operator: Operator, context: Context) -> QueueViewOut:
     now = context.clock.now()
     call_rules = rules(context)
     # A write: the operator's presence row is created on first sight.
-    return await context.database.write(lambda s: service.queue_view(s, operator, call_rules, now))
+    return await context.database.write(lambda s: presence.queue_view(s, operator, call_rules, now))
 
 
 @router.get("/api/calls/current", response_model=CurrentCallOut)
 async def current_call(operator: Operator, context: Context) -> CurrentCallOut:
     now = context.clock.now()
-    return await context.database.write(lambda s: service.current_call(s, operator, now))
+    return await context.database.write(lambda s: presence.current_call(s, operator, now))
 
 
 @router.post("/api/calls/take-next", response_model=OfferOut)
 async def take_next(operator: Operator, context: Context, request: Request) -> OfferOut:
     now = context.clock.now()
     call_rules = rules(context)
-    offer, change = await context.database.write(lambda s: service.take_next(s, operator, call_rules, now))
+    offer, change = await context.database.write(lambda s: presence.take_next(s, operator, call_rules, now))
     await publish(context, [change])
     _changed(request)
     return offer
@@ -220,7 +220,7 @@ async def take_next(operator: Operator, context: Context, request: Request) -> O
 @router.post("/api/calls/{case_id}/hangup", response_model=PresenceOut)
 async def hang_up(case_id: RowId, operator: Operator, context: Context) -> PresenceOut:
     now = context.clock.now()
-    return await context.database.write(lambda s: service.hang_up(s, operator, case_id, now))
+    return await context.database.write(lambda s: presence.hang_up(s, operator, case_id, now))
 
 
 @router.websocket("/ws")
@@ -234,7 +234,7 @@ async def sweep_once(app: FastAPI) -> list[QueueChange]:
     context: AppContext = app.state.context
     now = context.clock.now()
     call_rules = rules(context)
-    changes = await context.database.write(lambda s: service.sweep(s, now, call_rules))
+    changes = await context.database.write(lambda s: connections.sweep(s, now, call_rules))
     await publish(context, changes)
     if changes:
         app.state.wake_dispatcher()

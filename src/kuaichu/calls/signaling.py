@@ -29,9 +29,9 @@ from fastapi import WebSocket, WebSocketDisconnect
 from kuaichu.auth.sessions import check_staff_session, redeem_socket_ticket
 from kuaichu.auth.turn import ice_servers_for
 from kuaichu.bus import Message
-from kuaichu.calls import service
+from kuaichu.calls import connections, presence, queue
 from kuaichu.calls.availability import wait_text
-from kuaichu.calls.service import CallRules, QueueSnapshot
+from kuaichu.calls.queue import CallRules, QueueSnapshot
 from kuaichu.cases.lifecycle import CaseState
 from kuaichu.cases.schemas import MAX_ROW_ID
 from kuaichu.errors import DomainError, InvalidInput, NotAuthenticated
@@ -157,7 +157,9 @@ class PageConnection:
 
     async def _watch(self, case_id: int) -> None:
         """The case's pushes, and while it waits, its live queue position."""
-        case = await self.context.database.read(lambda s: service.check_may_watch(s, self.principal, case_id))
+        case = await self.context.database.read(
+            lambda s: connections.check_may_watch(s, self.principal, case_id)
+        )
 
         async def case_event(message: Message) -> None:
             await self.send({"type": "case", **message})
@@ -171,12 +173,14 @@ class PageConnection:
             await self.follow(f"queue:{case_id}", f"queue:{case.jurisdiction_id}", queue_changed)
         # Read the state again now that the pushes are followed: a change committed between the
         # first read and the subscription would otherwise be missed by the page.
-        case = await self.context.database.read(lambda s: service.check_may_watch(s, self.principal, case_id))
+        case = await self.context.database.read(
+            lambda s: connections.check_may_watch(s, self.principal, case_id)
+        )
         if self.principal.role is Role.PARTY and case.state == CaseState.QUEUED:
             rules = CallRules.from_settings(self.context.settings)
             now = self.context.clock.now()
             current = await self.context.database.read(
-                lambda s: service.snapshot(s, case.jurisdiction_id, rules, now)
+                lambda s: queue.snapshot(s, case.jurisdiction_id, rules, now)
             )
             await self._send_position(case_id, current)
         await self.send({"type": "watching", "case_id": case_id, "state": case.state})
@@ -209,11 +213,11 @@ class PageConnection:
 
     async def _join(self, case_id: int) -> None:
         role = self.principal.role
-        await self.context.database.read(lambda s: service.check_may_join(s, self.principal, case_id))
+        await self.context.database.read(lambda s: connections.check_may_join(s, self.principal, case_id))
         await self.follow(f"call:{case_id}", call_channel(case_id, role), self.send)
         self._joined.add(case_id)
         now = self.context.clock.now()
-        await self.context.database.write(lambda s: service.mark_connection(s, role, case_id, True, now))
+        await self.context.database.write(lambda s: connections.mark_connection(s, role, case_id, True, now))
         await self.send({"type": "joined", "case_id": case_id})
         await self.context.bus.publish(
             call_channel(case_id, other_side(role)),
@@ -222,7 +226,7 @@ class PageConnection:
 
     async def _console_opened(self) -> None:
         now = self.context.clock.now()
-        await self.context.database.write(lambda s: service.console_opened(s, self.principal, now))
+        await self.context.database.write(lambda s: presence.console_opened(s, self.principal, now))
         self._console_open = True
 
     async def _close(self) -> None:
@@ -236,14 +240,14 @@ class PageConnection:
         if self._console_open and self.principal.id is not None:
             operator_id = self.principal.id
             try:
-                await self.context.database.write(lambda s: service.console_closed(s, operator_id, now))
+                await self.context.database.write(lambda s: presence.console_closed(s, operator_id, now))
             except Exception:
                 log.exception("could not record a closed console")
         for case_id in self._joined:
             # The grace period starts: the same operator waits for the page to come back.
             try:
                 await self.context.database.write(
-                    lambda s, c=case_id: service.mark_connection(s, role, c, False, now)
+                    lambda s, c=case_id: connections.mark_connection(s, role, c, False, now)
                 )
                 await self.context.bus.publish(
                     call_channel(case_id, other_side(role)),

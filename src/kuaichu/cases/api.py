@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from sqlalchemy.orm import Session
 
-from kuaichu.calls import service as calls
+from kuaichu.calls import queue as calls
 from kuaichu.cases import service, views
 from kuaichu.cases.lifecycle import CaseState
 from kuaichu.cases.models import Case

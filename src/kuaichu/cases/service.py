@@ -74,7 +74,7 @@ def report_case(
     party picked by hand, location denied: then the point is inside it and the address is what
     they typed).
 
-    Only kuaichu.calls.service.report_call calls this, the one way a party reports: it checks the
+    Only kuaichu.calls.queue.report_call calls this, the one way a party reports: it checks the
     consent, the one active case per phone, the service hours and the report limits first, and
     locates the point."""
     ensure_may_write(session, None, party, WriteRule.PARTY_SELF)

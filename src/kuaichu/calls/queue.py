@@ -1,4 +1,5 @@
-"""The jurisdiction's call queue, operator presence and call sessions: the rules, no HTTP.
+"""The jurisdiction's call queue: reporting into it, its order, offers, the party's view of it
+and the supervisor's service switch; the rules, no HTTP.
 
 The queue is durable because it is the database: a jurisdiction's cases in state queued,
 ordered by place class (a dropped call goes back to the head) and reporting time. Every
@@ -7,11 +8,6 @@ changes of one jurisdiction (a row lock on PostgreSQL, the single writer on SQLi
 operator becoming available and a case being reported can't both miss each other. The head
 case and the longest-idle operator are picked with SKIP LOCKED, so a case locked by a direct
 take elsewhere is passed over rather than waited for, and never assigned twice.
-
-Presence tells the truth: the operator console's WebSocket is the heartbeat (the server pings
-it); a console closed for half the presence timeout leaves its operator away, and an offer
-nobody joins within the offer timeout goes back to the head of the queue while its operator
-becomes 未应答 until they set 空闲 again. The periodic sweep is where these timeouts fire.
 
 One active case per phone: every one-tap report first takes the limit locks of its phone and
 its address (kuaichu.limit_locks), so a double tap or a second tab finds the case the first one
@@ -25,7 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from kuaichu.audit import service as audit
@@ -42,17 +38,14 @@ from kuaichu.calls.models import (
 from kuaichu.calls.schemas import (
     CallMode,
     CallReportIn,
-    CurrentCallOut,
     JurisdictionServiceOut,
     OfferOut,
     PresenceOut,
     PresenceStatus,
     QueueStatusOut,
-    QueueViewOut,
     ServiceIn,
     ServiceReason,
     ServiceStatusOut,
-    WaitingCallOut,
 )
 from kuaichu.cases import lifecycle
 from kuaichu.cases import service as cases
@@ -66,14 +59,13 @@ from kuaichu.errors import Conflict, Forbidden, IllegalTransition, InvalidInput,
 from kuaichu.geo.models import Jurisdiction
 from kuaichu.geo.service import by_code, inside_point, listed, locate
 from kuaichu.limit_locks import VALUE_LENGTH, limit_key, lock_limits
-from kuaichu.notify.outbox import enqueue_push
 from kuaichu.notify.parties import push_case_event
-from kuaichu.principal import SYSTEM, Principal, Role
+from kuaichu.principal import Principal
 from kuaichu.settings import Settings
 
 HEAD, IN_ORDER = 0, 1
 _RECENT_CALLS = 20  # handling times the estimated wait is averaged over
-_CALL_STATES = (CaseState.IN_CALL, CaseState.COLLECTED)
+CALL_STATES = (CaseState.IN_CALL, CaseState.COLLECTED)
 # A phone with a case in one of these reports into that case instead of opening another.
 ACTIVE_STATES = (CaseState.QUEUED, CaseState.IN_CALL, CaseState.COLLECTED, CaseState.MORE_EVIDENCE)
 
@@ -153,7 +145,7 @@ class QueueChange:
 # The queue.
 
 
-def _bump_version(session: Session, jurisdiction_id: int) -> int:
+def bump_version(session: Session, jurisdiction_id: int) -> int:
     statement = (
         upsert_insert(session)(QueueVersion)
         .values(jurisdiction_id=jurisdiction_id, version=1)
@@ -163,7 +155,7 @@ def _bump_version(session: Session, jurisdiction_id: int) -> int:
     return session.execute(statement).scalar_one()
 
 
-def _queued(jurisdiction_id: int) -> Select[tuple[Case]]:
+def queued_cases(jurisdiction_id: int) -> Select[tuple[Case]]:
     return (
         select(Case)
         .outerjoin(QueueEntry, QueueEntry.case_id == Case.id)
@@ -182,7 +174,7 @@ def snapshot(
             )
             or 0
         )
-    order = list(session.scalars(_queued(jurisdiction_id).with_only_columns(Case.id)))
+    order = list(session.scalars(queued_cases(jurisdiction_id).with_only_columns(Case.id)))
     recent = session.execute(
         select(CallSession.started_at, CallSession.ended_at)
         .join(Case, Case.id == CallSession.case_id)
@@ -211,13 +203,13 @@ def snapshot(
     )
 
 
-def _changed(
+def changed(
     session: Session, jurisdiction_id: int, version: int, rules: CallRules, now: datetime
 ) -> QueueChange:
     return QueueChange(snapshot(session, jurisdiction_id, rules, now, version))
 
 
-def _offer_waiting(session: Session, jurisdiction_id: int, now: datetime) -> list[OfferOut]:
+def offer_waiting(session: Session, jurisdiction_id: int, now: datetime) -> list[OfferOut]:
     """Give waiting calls to available operators, longest idle first, until one side runs out."""
     offers = []
     while True:
@@ -235,15 +227,15 @@ def _offer_waiting(session: Session, jurisdiction_id: int, now: datetime) -> lis
         ).first()
         if presence is None:
             return offers
-        case = _head_case(session, jurisdiction_id)
+        case = head_case(session, jurisdiction_id)
         if case is None:
             return offers
-        offers.append(_assign(session, case, presence, now))
+        offers.append(assign(session, case, presence, now))
 
 
-def _head_case(session: Session, jurisdiction_id: int) -> Case | None:
+def head_case(session: Session, jurisdiction_id: int) -> Case | None:
     return session.scalars(
-        _queued(jurisdiction_id).limit(1).with_for_update(skip_locked=True, of=Case)
+        queued_cases(jurisdiction_id).limit(1).with_for_update(skip_locked=True, of=Case)
     ).first()
 
 
@@ -254,7 +246,7 @@ def take_case(session: Session, operator: Principal, case_id: int, now: datetime
     return case
 
 
-def _assign(session: Session, case: Case, presence: OperatorPresence, now: datetime) -> OfferOut:
+def assign(session: Session, case: Case, presence: OperatorPresence, now: datetime) -> OfferOut:
     user = session.get(User, presence.operator_id)
     assert user is not None
     take_case(session, staff_principal(user), case.id, now)
@@ -270,7 +262,7 @@ def _assign(session: Session, case: Case, presence: OperatorPresence, now: datet
         number=case.number,
         operator_id=user.id,
         mode=entry.mode if entry else CallMode.VIDEO,
-        presence=_presence_out(session, presence),
+        presence=presence_out(session, presence),
     )
 
 
@@ -347,13 +339,13 @@ def report_call(
             status.message or "暂停服务", code="service_closed", service=status.model_dump(mode="json")
         )
     _check_report_limits(session, party.phone, address, rules, now)
-    version = _bump_version(session, jurisdiction.id)
+    version = bump_version(session, jurisdiction.id)
     case = cases.report_case(session, party, point, jurisdiction, now, picked)
     session.add(QueueEntry(case_id=case.id, priority=IN_ORDER, mode=report.mode))
     session.add(CallReport(case_id=case.id, phone=party.phone, address=address, reported_at=now))
     session.flush()
-    offers = _offer_waiting(session, jurisdiction.id, now)
-    change = _changed(session, jurisdiction.id, version, rules, now)
+    offers = offer_waiting(session, jurisdiction.id, now)
+    change = changed(session, jurisdiction.id, version, rules, now)
     change.offers = offers
     return case, change
 
@@ -363,9 +355,9 @@ def call_back(
 ) -> tuple[Case, QueueChange]:
     """补充视频取证: a case the officer sent back for more evidence rejoins its queue, at the
     head, as the same case; it is offered at once if someone is free."""
-    case = _own_case(session, party, case_id, lock=True)
+    case = own_case(session, party, case_id, lock=True)
     ensure_may_write(session, case, party, WriteRule.PARTY_OF_CASE)
-    version = _bump_version(session, case.jurisdiction_id)
+    version = bump_version(session, case.jurisdiction_id)
     lifecycle.apply(session, case, Action.CALL_BACK, party, now)
     case.operator_id = None
     session.execute(
@@ -373,13 +365,13 @@ def call_back(
         .values(case_id=case.id, priority=HEAD, mode=CallMode.VIDEO)
         .on_conflict_do_update(index_elements=["case_id"], set_={"priority": HEAD, "mode": CallMode.VIDEO})
     )
-    offers = _offer_waiting(session, case.jurisdiction_id, now)
-    change = _changed(session, case.jurisdiction_id, version, rules, now)
+    offers = offer_waiting(session, case.jurisdiction_id, now)
+    change = changed(session, case.jurisdiction_id, version, rules, now)
     change.offers = offers
     return case, change
 
 
-def _own_case(session: Session, party: Principal, case_id: int, lock: bool = False) -> Case:
+def own_case(session: Session, party: Principal, case_id: int, lock: bool = False) -> Case:
     case = get_case(session, party, case_id, lock=lock)
     if case.reporter_phone != party.phone and party_of(case, party) is None:
         raise Forbidden("只有事故当事人可以操作")
@@ -387,18 +379,18 @@ def _own_case(session: Session, party: Principal, case_id: int, lock: bool = Fal
 
 
 def abandon(session: Session, party: Principal, case_id: int, rules: CallRules, now: datetime) -> QueueChange:
-    case = _own_case(session, party, case_id)
+    case = own_case(session, party, case_id)
     ensure_may_write(session, case, party, WriteRule.PARTY_OF_CASE)
-    version = _bump_version(session, case.jurisdiction_id)
+    version = bump_version(session, case.jurisdiction_id)
     cases.abandon(session, party, case_id, now)
-    return _changed(session, case.jurisdiction_id, version, rules, now)
+    return changed(session, case.jurisdiction_id, version, rules, now)
 
 
 def set_mode(session: Session, party: Principal, case_id: int, mode: CallMode, now: datetime) -> None:
     """Poor network: audio only, or photo mode (the shots uploaded instead of filmed)."""
-    case = _own_case(session, party, case_id, lock=True)
+    case = own_case(session, party, case_id, lock=True)
     ensure_may_write(session, case, party, WriteRule.PARTY_OF_CASE)
-    if case.state not in (CaseState.QUEUED, *_CALL_STATES):
+    if case.state not in (CaseState.QUEUED, *CALL_STATES):
         raise IllegalTransition("报警已结束，不能切换方式", state=case.state)
     statement = (
         upsert_insert(session)(QueueEntry)
@@ -412,7 +404,7 @@ def set_mode(session: Session, party: Principal, case_id: int, mode: CallMode, n
 def queue_status(
     session: Session, party: Principal, case_id: int, rules: CallRules, now: datetime
 ) -> QueueStatusOut:
-    case = _own_case(session, party, case_id)
+    case = own_case(session, party, case_id)
     return _status_of(session, case, rules, now)
 
 
@@ -458,137 +450,7 @@ def availability(
     return service_status(session, jurisdiction, rules.hours, now)
 
 
-# Operators.
-
-
-def _presence(session: Session, operator: Principal, now: datetime) -> OperatorPresence:
-    ensure_may_write(session, None, operator, WriteRule.OPERATOR_SELF)
-    if operator.role is not Role.OPERATOR or operator.id is None or operator.jurisdiction_id is None:
-        raise Forbidden("只有接警坐席可以接警")
-    presence = session.get(OperatorPresence, operator.id, with_for_update=True)
-    if presence is None:
-        presence = OperatorPresence(
-            operator_id=operator.id,
-            jurisdiction_id=operator.jurisdiction_id,
-            status=PresenceStatus.AWAY,
-            idle_since=now,
-            updated_at=now,
-        )
-        session.add(presence)
-        session.flush()
-    return presence
-
-
-def _open_call(session: Session, operator_id: int) -> CallSession | None:
-    return session.scalars(
-        select(CallSession).where(CallSession.operator_id == operator_id, CallSession.ended_at.is_(None))
-    ).first()
-
-
-def set_presence(
-    session: Session, operator: Principal, status: PresenceStatus, rules: CallRules, now: datetime
-) -> tuple[PresenceOut, QueueChange]:
-    if status not in (PresenceStatus.AVAILABLE, PresenceStatus.AWAY):
-        raise Conflict("只能设置为空闲或离开")
-    assert operator.jurisdiction_id is not None
-    version = _bump_version(session, operator.jurisdiction_id)
-    presence = _presence(session, operator, now)
-    if _open_call(session, presence.operator_id) is not None:
-        raise Conflict("请先结束当前通话")
-    if status is PresenceStatus.AVAILABLE and presence.status != PresenceStatus.AVAILABLE:
-        presence.idle_since = now
-    presence.status = status
-    presence.updated_at = now
-    session.flush()
-    offers = _offer_waiting(session, operator.jurisdiction_id, now)
-    change = _changed(session, operator.jurisdiction_id, version, rules, now)
-    change.offers = offers
-    return _presence_out(session, presence), change
-
-
-def take_next(
-    session: Session, operator: Principal, rules: CallRules, now: datetime
-) -> tuple[OfferOut, QueueChange]:
-    """The operator's own pick: the head of the queue, whatever the longest-idle order says."""
-    assert operator.jurisdiction_id is not None
-    version = _bump_version(session, operator.jurisdiction_id)
-    presence = _presence(session, operator, now)
-    if _open_call(session, presence.operator_id) is not None:
-        raise Conflict("请先结束当前通话")
-    case = _head_case(session, operator.jurisdiction_id)
-    if case is None:
-        raise NotFound("当前没有排队等待的报警")
-    offer = _assign(session, case, presence, now)
-    change = _changed(session, operator.jurisdiction_id, version, rules, now)
-    change.offers = [offer]
-    return offer, change
-
-
-def hang_up(session: Session, operator: Principal, case_id: int, now: datetime) -> PresenceOut:
-    """End the call once the case left the call (evacuated or transferred): wrap-up follows."""
-    case = get_case(session, operator, case_id)
-    ensure_may_write(session, case, operator, WriteRule.HANDLING_OPERATOR)
-    presence = _presence(session, operator, now)
-    call = _open_call(session, presence.operator_id)
-    if call is None or call.case_id != case.id:
-        raise Conflict("该案件不是您当前的通话")
-    if case.state in _CALL_STATES:
-        raise IllegalTransition("请先完成采集并通知撤离，或转现场处置", state=case.state)
-    call.ended_at = now
-    call.outcome = case.state
-    presence.status = PresenceStatus.WRAP_UP
-    presence.updated_at = now
-    return _presence_out(session, presence)
-
-
-def current_call(session: Session, operator: Principal, now: datetime) -> CurrentCallOut:
-    """What the console shows after a reload: the open call, if any, and the presence."""
-    presence = _presence(session, operator, now)
-    call = _open_call(session, presence.operator_id)
-    case = session.get(Case, call.case_id) if call else None
-    entry = session.get(QueueEntry, call.case_id) if call else None
-    return CurrentCallOut(
-        case_id=case.id if case else None,
-        number=case.number if case else None,
-        mode=(entry.mode if entry else CallMode.VIDEO) if case else None,
-        presence=_presence_out(session, presence),
-    )
-
-
-def queue_view(session: Session, operator: Principal, rules: CallRules, now: datetime) -> QueueViewOut:
-    me = _presence(session, operator, now)
-    assert operator.jurisdiction_id is not None
-    current = snapshot(session, operator.jurisdiction_id, rules, now)
-    rows = session.execute(
-        _queued(operator.jurisdiction_id).add_columns(QueueEntry.priority, QueueEntry.mode).limit(200)
-    ).all()
-    waiting = [
-        WaitingCallOut(
-            case_id=case.id,
-            number=case.number,
-            position=position,
-            mode=mode or CallMode.VIDEO,
-            reported_at=case.reported_at,
-            waiting_seconds=max(int((now - case.reported_at).total_seconds()), 0),
-            returned=priority == HEAD,
-        )
-        for position, (case, priority, mode) in enumerate(rows, start=1)
-    ]
-    everyone = session.scalars(
-        select(OperatorPresence)
-        .where(OperatorPresence.jurisdiction_id == operator.jurisdiction_id)
-        .order_by(OperatorPresence.operator_id)
-    )
-    return QueueViewOut(
-        version=current.version,
-        waiting=waiting,
-        operators=[_presence_out(session, p) for p in everyone],
-        me=_presence_out(session, me),
-        estimated_handling_seconds=current.handling_seconds,
-    )
-
-
-def _presence_out(session: Session, presence: OperatorPresence) -> PresenceOut:
+def presence_out(session: Session, presence: OperatorPresence) -> PresenceOut:
     user = session.get(User, presence.operator_id)
     assert user is not None
     since = presence.idle_since if presence.status == PresenceStatus.AVAILABLE else presence.updated_at
@@ -598,171 +460,6 @@ def _presence_out(session: Session, presence: OperatorPresence) -> PresenceOut:
         status=presence.status,
         status_label=PresenceStatus(presence.status).label(),
         since=since,
-    )
-
-
-# The call's connections.
-
-
-def check_may_join(session: Session, principal: Principal, case_id: int) -> Case:
-    """A call's two ends: the case's own party and the operator who took it, during the call."""
-    case = get_case(session, principal, case_id)
-    if principal.role is Role.PARTY:
-        _own_case(session, principal, case_id)
-    elif principal.role is not Role.OPERATOR or case.operator_id != principal.id:
-        raise Forbidden("只有接警的坐席和当事人可以加入通话")
-    if case.state not in _CALL_STATES:
-        raise IllegalTransition("案件当前不在视频通话中", state=case.state)
-    return case
-
-
-def check_may_watch(session: Session, principal: Principal, case_id: int) -> Case:
-    case = get_case(session, principal, case_id)
-    if principal.role is Role.PARTY:
-        _own_case(session, principal, case_id)
-    return case
-
-
-def mark_connection(session: Session, role: Role, case_id: int, present: bool, now: datetime) -> None:
-    """A side's page joined the call (clears a drop) or lost its connection (starts the grace).
-    The operator's first join answers the offer."""
-    column = CallSession.party_left_at if role is Role.PARTY else CallSession.operator_left_at
-    values: dict[Any, Any] = {column: None if present else now}
-    if role is Role.OPERATOR and present:
-        values[CallSession.joined_at] = func.coalesce(CallSession.joined_at, now)
-    session.execute(
-        update(CallSession)
-        .where(CallSession.case_id == case_id, CallSession.ended_at.is_(None))
-        .values(values)
-    )
-
-
-# The console's heartbeat.
-
-
-def console_opened(session: Session, operator: Principal, now: datetime) -> None:
-    presence = _presence(session, operator, now)
-    presence.console_connections += 1
-    presence.console_left_at = None
-
-
-def console_closed(session: Session, operator_id: int, now: datetime) -> None:
-    """A console connection closed (or stopped answering the pings); the last one starts the
-    presence timeout."""
-    presence = session.get(OperatorPresence, operator_id, with_for_update=True)
-    if presence is None:
-        return
-    presence.console_connections = max(presence.console_connections - 1, 0)
-    if presence.console_connections == 0:
-        presence.console_left_at = now
-
-
-def sweep(session: Session, now: datetime, rules: CallRules) -> list[QueueChange]:
-    """The timeouts, in one pass:
-    - offers nobody joined within the offer timeout go back to the head of the queue, and their
-      operator becomes 未应答 (offered nothing until they set 空闲 again);
-    - calls dropped longer than the grace go back to the head of the queue;
-    - operators whose console is gone go away;
-    - waiting calls meet available operators (catches cases reported outside the one-tap call)."""
-    grace_cutoff = now - timedelta(seconds=rules.grace_seconds)
-    offer_cutoff = now - timedelta(seconds=rules.offer_timeout_seconds)
-    console_cutoff = now - timedelta(seconds=rules.console_gone_seconds)
-    open_calls = (
-        select(CallSession, Case.jurisdiction_id)
-        .join(Case, Case.id == CallSession.case_id)
-        .where(CallSession.ended_at.is_(None), Case.state == CaseState.IN_CALL)
-        .order_by(CallSession.id)
-        .limit(50)
-    )
-    unanswered = session.execute(
-        open_calls.where(CallSession.joined_at.is_(None), CallSession.started_at <= offer_cutoff)
-    ).all()
-    dropped = session.execute(
-        open_calls.where(
-            CallSession.joined_at.is_not(None),
-            (CallSession.party_left_at <= grace_cutoff) | (CallSession.operator_left_at <= grace_cutoff),
-        )
-    ).all()
-    gone = session.execute(
-        select(OperatorPresence.operator_id, OperatorPresence.jurisdiction_id).where(
-            OperatorPresence.status.in_(
-                (PresenceStatus.AVAILABLE, PresenceStatus.WRAP_UP, PresenceStatus.NO_ANSWER)
-            ),
-            OperatorPresence.console_connections == 0,
-            OperatorPresence.console_left_at <= console_cutoff,
-        )
-    ).all()
-    waiting = session.execute(
-        select(Case.jurisdiction_id)
-        .join(OperatorPresence, OperatorPresence.jurisdiction_id == Case.jurisdiction_id)
-        .where(Case.state == CaseState.QUEUED, OperatorPresence.status == PresenceStatus.AVAILABLE)
-        .distinct()
-    ).scalars()
-    jurisdictions = sorted(
-        {j for _, j in unanswered} | {j for _, j in dropped} | {j for _, j in gone} | set(waiting)
-    )
-    changes = []
-    for jurisdiction_id in jurisdictions:
-        version = _bump_version(session, jurisdiction_id)
-        for operator_id, _ in (row for row in gone if row[1] == jurisdiction_id):
-            _console_gone(session, operator_id, console_cutoff, now)
-        for call, _ in (row for row in unanswered if row[1] == jurisdiction_id):
-            _requeue(session, call, now, unanswered=True)
-        for call, _ in (row for row in dropped if row[1] == jurisdiction_id):
-            _requeue(session, call, now)
-        offers = _offer_waiting(session, jurisdiction_id, now)
-        change = _changed(session, jurisdiction_id, version, rules, now)
-        change.offers = offers
-        changes.append(change)
-    return changes
-
-
-def _console_gone(session: Session, operator_id: int, cutoff: datetime, now: datetime) -> None:
-    presence = session.get(OperatorPresence, operator_id, with_for_update=True, populate_existing=True)
-    if (
-        presence is None
-        or presence.console_connections
-        or presence.console_left_at is None
-        or presence.console_left_at > cutoff
-        or presence.status not in (PresenceStatus.AVAILABLE, PresenceStatus.WRAP_UP, PresenceStatus.NO_ANSWER)
-    ):
-        return  # the console came back, or a call started, meanwhile
-    presence.status = PresenceStatus.AWAY
-    presence.updated_at = now
-
-
-def _requeue(session: Session, call: CallSession, now: datetime, unanswered: bool = False) -> None:
-    case = session.scalars(select(Case).where(Case.id == call.case_id).with_for_update()).one()
-    session.refresh(call, with_for_update=True)
-    if call.ended_at is not None or case.state != CaseState.IN_CALL:
-        return  # the call ended or moved on meanwhile
-    if unanswered and call.joined_at is not None:
-        return  # the console joined meanwhile
-    lifecycle.apply(session, case, Action.REQUEUE, SYSTEM, now, {"operator_id": call.operator_id})
-    case.operator_id = None
-    session.execute(
-        upsert_insert(session)(QueueEntry)
-        .values(case_id=case.id, priority=HEAD, mode=CallMode.VIDEO)
-        .on_conflict_do_update(index_elements=["case_id"], set_={"priority": HEAD})
-    )
-    call.ended_at = now
-    call.outcome = "no_answer" if unanswered else "dropped"
-    presence = session.get(OperatorPresence, call.operator_id, with_for_update=True)
-    if presence is not None:
-        # An offer never joined: 未应答 until the operator sets 空闲 again. An operator whose own
-        # page is gone is away; one left waiting for the party wraps up first (else the same
-        # call would come straight back to them).
-        if unanswered:
-            presence.status = PresenceStatus.NO_ANSWER
-        else:
-            presence.status = PresenceStatus.AWAY if call.operator_left_at else PresenceStatus.WRAP_UP
-        presence.updated_at = now
-    enqueue_push(
-        session,
-        case_id=case.id,
-        event={"event": "call_requeued", "case_id": case.id, "state": case.state},
-        key=f"push:case:{case.id}:call_requeued:{now.timestamp()}",
-        now=now,
     )
 
 
@@ -800,7 +497,7 @@ def set_service(
     ).first()
     if jurisdiction is None:
         raise NotFound("辖区不存在")
-    version = _bump_version(session, jurisdiction.id)
+    version = bump_version(session, jurisdiction.id)
     if change.paused and not jurisdiction.paused:
         jurisdiction.paused_at = now
     jurisdiction.paused = change.paused
@@ -823,6 +520,6 @@ def set_service(
             "hours": [change.hours_start, change.hours_end] if change.hours_start else None,
         },
     )
-    return _service_out(session, jurisdiction, rules, now), _changed(
+    return _service_out(session, jurisdiction, rules, now), changed(
         session, jurisdiction.id, version, rules, now
     )
