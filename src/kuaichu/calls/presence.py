@@ -48,7 +48,7 @@ from kuaichu.principal import Principal, Role
 
 
 def presence_of(session: Session, operator: Principal, now: datetime) -> OperatorPresence:
-    ensure_may_write(session, None, operator, WriteRule.OPERATOR_SELF)
+    ensure_may_write(None, operator, WriteRule.OPERATOR_SELF)
     if operator.role is not Role.OPERATOR or operator.id is None or operator.jurisdiction_id is None:
         raise Forbidden("只有接警坐席可以接警")
     presence = session.get(OperatorPresence, operator.id, with_for_update=True)
@@ -113,7 +113,7 @@ def take_next(
 def hang_up(session: Session, operator: Principal, case_id: int, now: datetime) -> PresenceOut:
     """End the call once the case left the call (evacuated or transferred): wrap-up follows."""
     case = get_case(session, operator, case_id)
-    ensure_may_write(session, case, operator, WriteRule.HANDLING_OPERATOR)
+    ensure_may_write(case, operator, WriteRule.HANDLING_OPERATOR)
     presence = presence_of(session, operator, now)
     call = _open_call(session, presence.operator_id)
     if call is None or call.case_id != case.id:

@@ -323,7 +323,7 @@ def report_call(
     else the notice must have been agreed to, the service must be open (in its hours, not
     paused; nobody on duty is told, not refused), and the phone and the address within limits.
     """
-    ensure_may_write(session, None, party, WriteRule.PARTY_SELF)
+    ensure_may_write(None, party, WriteRule.PARTY_SELF)
     if party.phone is None:
         raise Forbidden("只有当事人可以报警")
     require_consent(session, party)
@@ -356,7 +356,7 @@ def call_back(
     """补充视频取证: a case the officer sent back for more evidence rejoins its queue, at the
     head, as the same case; it is offered at once if someone is free."""
     case = own_case(session, party, case_id, lock=True)
-    ensure_may_write(session, case, party, WriteRule.PARTY_OF_CASE)
+    ensure_may_write(case, party, WriteRule.PARTY_OF_CASE)
     version = bump_version(session, case.jurisdiction_id)
     lifecycle.apply(session, case, Action.CALL_BACK, party, now)
     case.operator_id = None
@@ -380,7 +380,7 @@ def own_case(session: Session, party: Principal, case_id: int, lock: bool = Fals
 
 def abandon(session: Session, party: Principal, case_id: int, rules: CallRules, now: datetime) -> QueueChange:
     case = own_case(session, party, case_id)
-    ensure_may_write(session, case, party, WriteRule.PARTY_OF_CASE)
+    ensure_may_write(case, party, WriteRule.PARTY_OF_CASE)
     version = bump_version(session, case.jurisdiction_id)
     cases.abandon(session, party, case_id, now)
     return changed(session, case.jurisdiction_id, version, rules, now)
@@ -389,7 +389,7 @@ def abandon(session: Session, party: Principal, case_id: int, rules: CallRules, 
 def set_mode(session: Session, party: Principal, case_id: int, mode: CallMode, now: datetime) -> None:
     """Poor network: audio only, or photo mode (the shots uploaded instead of filmed)."""
     case = own_case(session, party, case_id, lock=True)
-    ensure_may_write(session, case, party, WriteRule.PARTY_OF_CASE)
+    ensure_may_write(case, party, WriteRule.PARTY_OF_CASE)
     if case.state not in (CaseState.QUEUED, *CALL_STATES):
         raise IllegalTransition("报警已结束，不能切换方式", state=case.state)
     statement = (
@@ -491,7 +491,7 @@ def set_service(
 ) -> tuple[JurisdictionServiceOut, QueueChange]:
     """Pause or resume a jurisdiction's video calls (bad weather, an incident), or set its hours.
     Audited; the waiting parties are told at once (a new queue snapshot carries the status)."""
-    ensure_may_write(session, None, supervisor, WriteRule.SUPERVISION)
+    ensure_may_write(None, supervisor, WriteRule.SUPERVISION)
     jurisdiction = session.scalars(
         select(Jurisdiction).where(Jurisdiction.code == code).with_for_update()
     ).first()

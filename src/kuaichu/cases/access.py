@@ -159,7 +159,7 @@ RULE_ROLES: dict[WriteRule, frozenset[Role]] = {
 }
 
 
-def ensure_may_write(session: Session, case: Case | None, principal: Principal, rule: WriteRule) -> None:
+def ensure_may_write(case: Case | None, principal: Principal, rule: WriteRule) -> None:
     """Raise unless `principal` may make a write governed by `rule` on `case` (None for the
     caseless rules). The case was loaded with `get_case`, so it is already within the
     principal's scope: what is refused here is a case they may see but not write."""

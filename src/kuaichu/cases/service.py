@@ -77,7 +77,7 @@ def report_case(
     Only kuaichu.calls.queue.report_call calls this, the one way a party reports: it checks the
     consent, the one active case per phone, the service hours and the report limits first, and
     locates the point."""
-    ensure_may_write(session, None, party, WriteRule.PARTY_SELF)
+    ensure_may_write(None, party, WriteRule.PARTY_SELF)
     if party.phone is None:
         raise Forbidden("只有当事人可以报警")
     point = (report.lat, report.lng)
@@ -90,7 +90,7 @@ def report_case(
 
 def abandon(session: Session, party: Principal, case_id: int, now: datetime) -> Case:
     case = get_case(session, party, case_id, lock=True)
-    ensure_may_write(session, case, party, WriteRule.PARTY_OF_CASE)
+    ensure_may_write(case, party, WriteRule.PARTY_OF_CASE)
     if case.reporter_phone != party.phone:
         raise Forbidden("只有报警人可以取消排队")
     # A case sent back for more evidence was reported long ago: leaving the queue must not
@@ -104,7 +104,7 @@ def abandon(session: Session, party: Principal, case_id: int, now: datetime) -> 
 
 def take_case(session: Session, operator: Principal, case_id: int, now: datetime) -> Case:
     case = get_case(session, operator, case_id, lock=True)
-    ensure_may_write(session, case, operator, WriteRule.OPERATOR_OF_JURISDICTION)
+    ensure_may_write(case, operator, WriteRule.OPERATOR_OF_JURISDICTION)
     lifecycle.apply(session, case, Action.TAKE, operator, now)
     case.operator_id = operator.id
     return case
@@ -112,7 +112,7 @@ def take_case(session: Session, operator: Principal, case_id: int, now: datetime
 
 def _writable_case(session: Session, writer: Principal, case_id: int, rule: WriteRule) -> Case:
     case = get_case(session, writer, case_id, lock=True)
-    ensure_may_write(session, case, writer, rule)
+    ensure_may_write(case, writer, rule)
     return case
 
 

@@ -70,7 +70,7 @@ def compulsory_insurer(session: Session, case: Case, party: CaseParty) -> str | 
 
 def push_claim(session: Session, party: Principal, case_id: int, now: datetime) -> Claim:
     case = get_case(session, party, case_id, lock=True)
-    ensure_may_write(session, case, party, WriteRule.PARTY_OF_CASE)
+    ensure_may_write(case, party, WriteRule.PARTY_OF_CASE)
     claimant = party_of(case, party)
     if claimant is None:
         raise Forbidden("只有事故当事人可以提交理赔")
@@ -231,7 +231,7 @@ def report_progress(
 ) -> Claim:
     claim = _insurers_claim(session, insurer, claim_id)
     case = get_case(session, insurer, claim.case_id, lock=True)
-    ensure_may_write(session, case, insurer, WriteRule.INSURER_OF_CLAIM)
+    ensure_may_write(case, insurer, WriteRule.INSURER_OF_CLAIM)
     order = list(ClaimStep)
     done = ClaimStep(claim.status) if claim.status in order else None
     if done is not None and order.index(step) <= order.index(done):

@@ -131,7 +131,7 @@ def evacuate(session: Session, operator: Principal, case_id: int, config: GateCo
 
 def _assigned_case(session: Session, operator: Principal, case_id: int) -> Case:
     case = get_case(session, operator, case_id, lock=True)
-    ensure_may_write(session, case, operator, WriteRule.HANDLING_OPERATOR)
+    ensure_may_write(case, operator, WriteRule.HANDLING_OPERATOR)
     return case
 
 
@@ -330,7 +330,7 @@ def _acts_items(session: Session, case: Case) -> list[GateItemOut]:
 def transfer(session: Session, operator: Principal, case_id: int, reason: str, now: datetime) -> Case:
     """转现场处置 (art. 13): the case cannot be handled remotely."""
     case = get_case(session, operator, case_id, lock=True)
-    ensure_may_write(session, case, operator, WriteRule.HANDLING_OPERATOR)
+    ensure_may_write(case, operator, WriteRule.HANDLING_OPERATOR)
     lifecycle.apply(session, case, Action.TRANSFER, operator, now, {"reason": reason})
     case.transfer_reason = reason
     notify_parties(session, case, Sms.TRANSFERRED, now)

@@ -21,7 +21,7 @@ def record_circumstances(
     session: Session, operator: Principal, case_id: int, answers: CircumstancesIn, now: datetime
 ) -> None:
     case = get_case(session, operator, case_id, lock=True)
-    ensure_may_write(session, case, operator, WriteRule.COLLECTION)
+    ensure_may_write(case, operator, WriteRule.COLLECTION)
     lifecycle.ensure_editable(case, Edit.CIRCUMSTANCES, operator)
     row = session.get(CaseCircumstances, case.id)
     if row is None:

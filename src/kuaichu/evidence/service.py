@@ -19,7 +19,7 @@ from kuaichu.principal import Principal
 
 def check_may_upload(session: Session, uploader: Principal, case_id: int) -> Case:
     case = get_case(session, uploader, case_id)
-    ensure_may_write(session, case, uploader, WriteRule.EVIDENCE)
+    ensure_may_write(case, uploader, WriteRule.EVIDENCE)
     lifecycle.ensure_editable(case, Edit.EVIDENCE, uploader)
     return case
 

@@ -46,7 +46,7 @@ def record_facts(
 ) -> None:
     """Which party did what: the operator in the call, or the officer from the evidence."""
     case = get_case(session, staff, case_id, lock=True)
-    ensure_may_write(session, case, staff, WriteRule.ACTS)
+    ensure_may_write(case, staff, WriteRule.ACTS)
     if staff.role is Role.OFFICER:
         ensure_not_revoked_officer(session, case, staff)
     lifecycle.ensure_editable(case, Edit.ACTS, staff)
@@ -121,7 +121,7 @@ def determine(
     parking: Responsibility = Responsibility.FULL,
 ) -> Case:
     case = get_case(session, officer, case_id, lock=True)
-    ensure_may_write(session, case, officer, WriteRule.DETERMINATION)
+    ensure_may_write(case, officer, WriteRule.DETERMINATION)
     ensure_not_revoked_officer(session, case, officer)
     _check_shares(case, decision)
     if len(decision.reasoning.strip()) < MIN_REASON_CHARS:
@@ -194,7 +194,7 @@ def send_back(session: Session, officer: Principal, case_id: int, reason: str, n
     """退回补充证据: the evidence does not support a determination; the parties call back
     into the same case with one tap and go to the head of the queue."""
     case = get_case(session, officer, case_id, lock=True)
-    ensure_may_write(session, case, officer, WriteRule.DETERMINATION)
+    ensure_may_write(case, officer, WriteRule.DETERMINATION)
     ensure_not_revoked_officer(session, case, officer)
     lifecycle.apply(session, case, Action.SEND_BACK, officer, now, {"reason": reason})
     notify_parties(session, case, Sms.SEND_BACK, now)
@@ -206,7 +206,7 @@ def to_ordinary_procedure(
 ) -> Case:
     """转一般程序: not a case for the simplified procedure of art. 19 after all."""
     case = get_case(session, officer, case_id, lock=True)
-    ensure_may_write(session, case, officer, WriteRule.DETERMINATION)
+    ensure_may_write(case, officer, WriteRule.DETERMINATION)
     ensure_not_revoked_officer(session, case, officer)
     lifecycle.apply(session, case, Action.TO_ORDINARY_PROCEDURE, officer, now, {"reason": reason})
     notify_parties(session, case, Sms.ORDINARY_PROCEDURE, now)

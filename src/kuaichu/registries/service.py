@@ -63,7 +63,7 @@ def subject_of(party: PartyToCheck | CaseParty) -> str:
 def what_to_check(session: Session, viewer: Principal, case_id: int, now: datetime) -> CheckRequest:
     case = get_case(session, viewer, case_id)
     # Checked here too, so nobody else's request reaches the registries.
-    ensure_may_write(session, case, viewer, WriteRule.COLLECTION)
+    ensure_may_write(case, viewer, WriteRule.COLLECTION)
     if not case.parties:
         raise InvalidInput("请先录入当事人信息，再进行核验")
     return CheckRequest(
@@ -134,7 +134,7 @@ def store(
     session: Session, viewer: Principal, request: CheckRequest, results: list[CheckResult], now: datetime
 ) -> list[CheckOut]:
     case = get_case(session, viewer, request.case_id, lock=True)
-    ensure_may_write(session, case, viewer, WriteRule.COLLECTION)
+    ensure_may_write(case, viewer, WriteRule.COLLECTION)
     for result in results:
         session.add(
             RegistryCheck(

@@ -34,7 +34,7 @@ def apply_for_review(
     now: datetime,
 ) -> Case:
     case = get_case(session, party, case_id, lock=True)
-    ensure_may_write(session, case, party, WriteRule.PARTY_OF_CASE)
+    ensure_may_write(case, party, WriteRule.PARTY_OF_CASE)
     applicant = party_of(case, party)
     if applicant is None:
         raise Forbidden("只有事故当事人可以申请复核")
@@ -65,7 +65,7 @@ def decide_review(
     session: Session, reviewer: Principal, case_id: int, decision: ReviewDecisionIn, now: datetime
 ) -> Case:
     case = get_case(session, reviewer, case_id, lock=True)
-    ensure_may_write(session, case, reviewer, WriteRule.REVIEW)
+    ensure_may_write(case, reviewer, WriteRule.REVIEW)
     determination = in_force_determination(session, case.id)
     if determination is not None and reviewer.id == determination.officer_id:
         raise Forbidden("作出原认定的民警不能复核本案")

@@ -69,7 +69,7 @@ def _check_limits(session: Session, notice: _Notice, limits: ProposalLimits, now
 def propose(
     session: Session, party: Principal, proposal: SettlementIn, limits: ProposalLimits, now: datetime
 ) -> Case:
-    ensure_may_write(session, None, party, WriteRule.PARTY_SELF)
+    ensure_may_write(None, party, WriteRule.PARTY_SELF)
     phones = [p.phone for p in proposal.parties.parties]
     if party.phone is None or party.phone not in phones:
         raise InvalidInput("发起人须是事故一方当事人")
@@ -117,7 +117,7 @@ def propose(
 
 def _pending(session: Session, party: Principal, case_id: int) -> tuple[Case, Agreement]:
     case = get_case(session, party, case_id, lock=True)
-    ensure_may_write(session, case, party, WriteRule.PARTY_OF_CASE)
+    ensure_may_write(case, party, WriteRule.PARTY_OF_CASE)
     agreement = session.scalars(select(Agreement).where(Agreement.case_id == case.id)).first()
     if party_of(case, party) is None or agreement is None:
         raise Forbidden("只有协商的另一方当事人可以确认")

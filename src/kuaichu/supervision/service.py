@@ -51,7 +51,7 @@ DEFAULT_HANDLING = timedelta(minutes=5)
 
 def resend_dead_letter(session: Session, supervisor: Principal, message_id: int, now: datetime) -> None:
     """A dead letter back to the outbox (the notify layer sits below the case rules)."""
-    ensure_may_write(session, None, supervisor, WriteRule.SUPERVISION)
+    ensure_may_write(None, supervisor, WriteRule.SUPERVISION)
     letters.resend(session, supervisor, message_id, now)
 
 
