@@ -43,6 +43,9 @@ READ_PAGE = r"""() => {
   for (let node = walker.nextNode(); node; node = walker.nextNode()) {
     const parent = node.parentElement;
     if (!parent || ["SCRIPT", "STYLE", "OPTION"].includes(parent.tagName) || !visible(parent)) continue;
+    // Text marked as another language is meant (the party page's 中文 / English switch).
+    const tagged = parent.closest("[lang]");
+    if (tagged && tagged.lang !== document.documentElement.lang) continue;
     let text = node.textContent;
     for (const pattern of allowed) text = text.replace(pattern, " ");
     for (const word of text.match(/[A-Za-z]{2,}/g) || []) words.add(word);
