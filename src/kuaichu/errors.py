@@ -10,65 +10,77 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 
+from kuaichu.messages import Locale, Text, negotiate, text
+
 log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
 
-FieldLabel = Callable[[Sequence[str | int]], str]
+FieldLabel = Callable[[Sequence[str | int], Locale], str]
 
 
 class DomainError(Exception):
-    status = 400
-    title = "请求有误"
+    """A refusal a person reads: its title by class, its detail a Text (or, still, a literal)."""
 
-    def __init__(self, detail: str, **extra: Any) -> None:
-        super().__init__(detail)
-        self.detail = detail
+    status = 400
+    title = Text("Problem.bad_request")
+
+    def __init__(self, detail: str | Text, **extra: Any) -> None:
+        super().__init__(str(detail))
+        self.message = detail
         self.extra = extra
+
+    @property
+    def detail(self) -> str:
+        return str(self.message)
+
+    def response(self, locale: Locale, headers: Mapping[str, str] | None = None) -> JSONResponse:
+        detail = self.message.render(locale) if isinstance(self.message, Text) else self.message
+        return problem(self.status, self.title.render(locale), detail, headers, **self.extra)
 
 
 class NotFound(DomainError):
     status = 404
-    title = "未找到"
+    title = Text("Problem.not_found")
 
 
 class NotAuthenticated(DomainError):
     status = 401
-    title = "需要登录"
+    title = Text("Problem.not_authenticated")
 
 
 class Forbidden(DomainError):
     status = 403
-    title = "无权操作"
+    title = Text("Problem.forbidden")
 
 
 class InvalidInput(DomainError):
     status = 422
-    title = "输入有误"
+    title = Text("Problem.invalid_input")
 
 
 class Conflict(DomainError):
     status = 409
-    title = "状态冲突"
+    title = Text("Problem.conflict")
 
 
 class IllegalTransition(Conflict):
-    title = "当前状态不允许此操作"
+    title = Text("Problem.illegal_transition")
 
 
 class TooLarge(DomainError):
     status = 413
-    title = "内容过大"
+    title = Text("Problem.too_large")
 
 
 class UnsupportedMedia(DomainError):
     status = 415
-    title = "不支持的文件类型"
+    title = Text("Problem.unsupported_media")
 
 
 class RateLimited(DomainError):
     status = 429
-    title = "请求过于频繁"
+    title = Text("Problem.rate_limited")
 
 
 def problem(
@@ -82,12 +94,17 @@ class Gone(DomainError):
     """Deleted on purpose, e.g. by retention after its period (已按规定期限删除)."""
 
     status = 410
-    title = "已删除"
+    title = Text("Problem.gone")
 
 
 class Unavailable(DomainError):
     status = 503
-    title = "服务暂时不可用"
+    title = Text("Problem.unavailable")
+
+
+def locale_of(headers: Mapping[str, str]) -> Locale:
+    """Whom a response speaks to: the page sends its chosen locale as Accept-Language."""
+    return negotiate(headers.get("accept-language"))
 
 
 def _field_path(loc: tuple[Any, ...]) -> tuple[str | int, ...]:
@@ -99,73 +116,78 @@ def _field_name(path: tuple[str | int, ...]) -> str:
     return ".".join(str(part) for part in path)
 
 
-def _plain_label(path: Sequence[str | int]) -> str:
+def _plain_label(path: Sequence[str | int], _: Locale) -> str:
     return _field_name(tuple(path))
 
 
-# Pydantic's error types, said in Chinese ({...} from the error's context).
-_MESSAGES = {
-    "missing": "必须填写",
-    "string_too_short": "至少{min_length}个字",
-    "string_too_long": "最多{max_length}个字",
-    "too_short": "至少{min_length}项",
-    "too_long": "最多{max_length}项",
-    "string_pattern_mismatch": "格式不正确",
-    "greater_than_equal": "不能小于{ge}",
-    "less_than_equal": "不能大于{le}",
-    "greater_than": "须大于{gt}",
-    "less_than": "须小于{lt}",
-    "int_parsing": "须为整数",
-    "int_type": "须为整数",
-    "float_parsing": "须为数字",
-    "float_type": "须为数字",
-    "bool_parsing": "须为是或否",
-    "bool_type": "须为是或否",
-    "string_type": "须为文字",
-    "datetime_parsing": "时间格式不正确",
-    "datetime_from_date_parsing": "时间格式不正确",
-    "datetime_type": "时间格式不正确",
-    "enum": "不在可选范围内",
-    "literal_error": "不在可选范围内",
-    "list_type": "须为列表",
-    "model_type": "格式不正确",
-    "dict_type": "格式不正确",
-    "json_invalid": "请求内容不是有效的数据格式",
-    "extra_forbidden": "不应填写",
-    "timezone_aware": "须带时区（如 +08:00）",
-    "string_contains_nul": "含有不可见的非法字符",
-}
+# Pydantic's error types that the catalogue words (Validation.<type>); others read "invalid".
+_VALIDATION_TYPES = frozenset(
+    {
+        "missing",
+        "string_too_short",
+        "string_too_long",
+        "too_short",
+        "too_long",
+        "string_pattern_mismatch",
+        "greater_than_equal",
+        "less_than_equal",
+        "greater_than",
+        "less_than",
+        "int_parsing",
+        "int_type",
+        "float_parsing",
+        "float_type",
+        "bool_parsing",
+        "bool_type",
+        "string_type",
+        "datetime_parsing",
+        "datetime_from_date_parsing",
+        "datetime_type",
+        "enum",
+        "literal_error",
+        "list_type",
+        "model_type",
+        "dict_type",
+        "json_invalid",
+        "extra_forbidden",
+        "timezone_aware",
+        "string_contains_nul",
+    }
+)
 
 
-def _message(err: dict[str, Any]) -> str:
-    """The error in Chinese: our validators' own text (already Chinese), else by its type."""
+def _message(err: dict[str, Any], locale: Locale) -> str:
+    """What is wrong with the field: our validators' own text, else the catalogue's by its type."""
     kind = err.get("type", "")
     context = err.get("ctx") or {}
     if kind in ("value_error", "assertion_error"):
-        error = context.get("error")
-        return str(error) if error is not None else "格式不正确"
-    template = _MESSAGES.get(kind, "格式不正确")
+        said = getattr(context.get("error"), "args", None) or [text("Validation.invalid", locale)]
+        # A validator raises ValueError(Text(...)): said in the reader's locale.
+        return said[0].render(locale) if isinstance(said[0], Text) else str(said[0])
+    if kind not in _VALIDATION_TYPES:
+        return text("Validation.invalid", locale)
     try:
-        return template.format(**context)
+        return text(f"Validation.{kind}", locale, **context)
     except (KeyError, IndexError):
-        return "格式不正确"
+        return text("Validation.invalid", locale)
 
 
-async def _domain_error(_: Request, exc: Exception) -> JSONResponse:
+async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DomainError)
-    return problem(exc.status, exc.title, exc.detail, **exc.extra)
+    return exc.response(locale_of(request.headers))
 
 
 def _validation_handler(field_label: FieldLabel) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:
-    async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+    async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
         """422 with each error as the form names it: `field` the path (where the page shows it),
-        `label` the field's Chinese name, `message` the label and what is wrong with it."""
+        `label` the field's name, `message` the label and what is wrong with it."""
         assert isinstance(exc, RequestValidationError)
+        locale = locale_of(request.headers)
         errors = []
         for err in exc.errors():
             path = _field_path(tuple(err.get("loc", ())))
-            label = field_label(path) if path else ""
-            what = _message(err)
+            label = field_label(path, locale) if path else ""
+            what = _message(err, locale)
             errors.append(
                 {
                     "field": _field_name(path),
@@ -173,34 +195,39 @@ def _validation_handler(field_label: FieldLabel) -> Callable[[Request, Exception
                     "message": f"{label} {what}" if label and not what.startswith(label) else what,
                 }
             )
-        detail = "；".join(dict.fromkeys(e["message"] for e in errors)) or "请求内容有误"
-        return problem(422, "输入有误", f"请检查：{detail}", errors=errors)
+        found = text("Validation.separator", locale).join(dict.fromkeys(e["message"] for e in errors))
+        detail = text("Validation.check", locale, errors=found or text("Validation.invalid", locale))
+        return problem(422, text("Problem.invalid_input", locale), detail, errors=errors)
 
     return _validation_error
 
 
 # What the framework answers itself (an unknown path, a method the path lacks, a body that
-# cannot be parsed), said in Chinese like everything else.
-_HTTP_TITLES = {400: "请求有误", 404: "未找到", 405: "不支持的请求方法"}
+# cannot be parsed), said like everything else.
+_HTTP_TITLES = {400: "Problem.bad_request", 404: "Problem.not_found", 405: "Problem.method_not_allowed"}
 _HTTP_DETAILS = {
-    "There was an error parsing the body": "请求内容无法解析，请检查格式和编码",
-    "Not Found": "未找到",
-    "Method Not Allowed": "该地址不支持此请求方法",
+    "There was an error parsing the body": "Problem.unparseable_body",
+    "Not Found": "Problem.not_found",
+    "Method Not Allowed": "Problem.method_not_allowed_detail",
 }
 
 
-async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    locale = locale_of(request.headers)
     phrase = HTTPStatus(exc.status_code).phrase
-    title = _HTTP_TITLES.get(exc.status_code, phrase)
+    title = text(_HTTP_TITLES[exc.status_code], locale) if exc.status_code in _HTTP_TITLES else phrase
     detail = exc.detail if isinstance(exc.detail, str) else phrase
+    if detail in _HTTP_DETAILS:
+        detail = text(_HTTP_DETAILS[detail], locale)
     # Headers the framework set go along (405's Allow).
-    return problem(exc.status_code, title, _HTTP_DETAILS.get(detail, detail), headers=exc.headers)
+    return problem(exc.status_code, title, detail, headers=exc.headers)
 
 
-async def _unexpected_error(_: Request, exc: Exception) -> JSONResponse:
+async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error", exc_info=exc)
-    return problem(500, "服务器内部错误", "系统繁忙，请稍后再试")
+    locale = locale_of(request.headers)
+    return problem(500, text("Problem.server_error", locale), text("Problem.server_error_detail", locale))
 
 
 def install_problem_handlers(app: FastAPI, field_label: FieldLabel = _plain_label) -> None:

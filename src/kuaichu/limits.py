@@ -1,8 +1,10 @@
 """Request body size limits, enforced while the body streams in (not after it is buffered)."""
 
+from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from kuaichu.errors import TooLarge, problem
+from kuaichu.errors import InvalidInput, TooLarge, locale_of
+from kuaichu.messages import Locale, Text
 
 
 class BodySizeLimit:
@@ -21,9 +23,9 @@ class BodySizeLimit:
         # Multipart framing adds a little around the file itself.
         limit = self.upload_limit + 64 * 1024 if is_upload else self.default_limit
         declared = dict(scope["headers"]).get(b"content-length")
+        too_large = TooLarge(Text("Problem.body_too_large", megabytes=limit // (1024 * 1024)))
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            response = problem(413, "内容过大", f"请求内容超过{limit // (1024 * 1024)}MB上限")
-            await response(scope, receive, send)
+            await too_large.response(_locale(scope))(scope, receive, send)
             return
         received = 0
 
@@ -32,7 +34,7 @@ class BodySizeLimit:
             message = await receive()
             received += len(message.get("body", b""))
             if received > limit:
-                raise TooLarge(f"请求内容超过{limit // (1024 * 1024)}MB上限")
+                raise too_large
             return message
 
         await self.app(scope, counting_receive, send)
@@ -66,7 +68,7 @@ class RejectNulCharacters:
         try:
             body, messages = await _read_body(receive)
         except TooLarge as error:  # raised by BodySizeLimit's receive, outside the app's handlers
-            await problem(error.status, error.title, error.detail)(scope, receive, send)
+            await error.response(_locale(scope))(scope, receive, send)
             return
         if _has_nul(body):
             await _refuse(scope, receive, send)
@@ -96,5 +98,9 @@ async def _read_body(receive: Receive) -> tuple[bytes, list[Message]]:
 
 
 async def _refuse(scope: Scope, receive: Receive, send: Send) -> None:
-    response = problem(422, "输入有误", "请求中含有不可见的非法字符（NUL），请删除后重试")
-    await response(scope, receive, send)
+    refusal = InvalidInput(Text("Problem.nul_character"))
+    await refusal.response(_locale(scope))(scope, receive, send)
+
+
+def _locale(scope: Scope) -> Locale:
+    return locale_of(Headers(scope=scope))

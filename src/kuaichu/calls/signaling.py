@@ -114,7 +114,7 @@ class PageConnection:
                 try:
                     await self._handle(_parse(raw))
                 except DomainError as error:
-                    await self.send({"type": "error", "title": error.title, "detail": error.detail})
+                    await self.send({"type": "error", "title": str(error.title), "detail": error.detail})
         except WebSocketDisconnect:
             pass
         finally:

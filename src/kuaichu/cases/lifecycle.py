@@ -32,7 +32,7 @@ from kuaichu import messages
 from kuaichu.audit import service as audit
 from kuaichu.cases.models import Case, TimelineEvent
 from kuaichu.errors import Forbidden, IllegalTransition
-from kuaichu.messages import DEFAULT_LOCALE, Labelled, Locale, text
+from kuaichu.messages import DEFAULT_LOCALE, Labelled, Locale, Text
 from kuaichu.principal import Principal, Role
 
 
@@ -152,10 +152,10 @@ def ensure_allowed(case: Case, action: Action, actor: Principal) -> Transition:
     """Raise unless `actor` may take `action` on the case in its current state."""
     transition = TRANSITIONS[action]
     if actor.role not in transition.roles:
-        raise Forbidden(text("Lifecycle.role_may_not", action=action.label()))
+        raise Forbidden(Text("Lifecycle.role_may_not", action=action))
     if case.state not in transition.sources:
         raise IllegalTransition(
-            text("Lifecycle.state_may_not", state=CaseState(case.state).label(), action=action.label()),
+            Text("Lifecycle.state_may_not", state=CaseState(case.state), action=action),
             state=case.state,
             action=action.value,
         )

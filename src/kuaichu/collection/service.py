@@ -33,6 +33,7 @@ from kuaichu.evidence.models import EvidenceItem
 from kuaichu.evidence.schemas import EvidenceKind, kind_label
 from kuaichu.geo.models import Jurisdiction
 from kuaichu.liability.service import recorded_facts
+from kuaichu.messages import Text
 from kuaichu.notify.parties import notify_parties
 from kuaichu.notify.templates import Sms
 from kuaichu.principal import Principal
@@ -43,7 +44,7 @@ SINGLE_VEHICLE = "单方事故"
 
 
 class CollectionIncomplete(Conflict):
-    title = "采集信息不完整"
+    title = Text("Problem.collection_incomplete")
 
 
 @dataclass(frozen=True)

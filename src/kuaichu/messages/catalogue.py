@@ -36,11 +36,40 @@ def messages(locale: Locale) -> dict[str, str]:
 def text(key: str, locale: Locale = DEFAULT_LOCALE, /, **params: object) -> str:
     """The text of `key` in `locale`, its `{placeholders}` filled from `params`.
 
+    A parameter that is itself a label (a Labelled member) or a Text is said in the same locale.
     A key missing from a locale falls back to the default locale (a test keeps them complete);
     a key missing everywhere is a programming error and raises KeyError.
     """
     template = messages(locale).get(key) or messages(DEFAULT_LOCALE)[key]
-    return template.format(**params) if params else template
+    return template.format(**{name: _said(value, locale) for name, value in params.items()})
+
+
+def _said(value: object, locale: Locale) -> object:
+    if isinstance(value, Labelled):
+        return value.label(locale)
+    if isinstance(value, Text):
+        return value.render(locale)
+    return value
+
+
+class Text:
+    """A text to be said later, in the reader's locale (an error raised deep in a service is
+    rendered when the response knows who reads it)."""
+
+    __slots__ = ("key", "params")
+
+    def __init__(self, key: str, /, **params: object) -> None:
+        self.key = key
+        self.params = params
+
+    def render(self, locale: Locale = DEFAULT_LOCALE) -> str:
+        return text(self.key, locale, **self.params)
+
+    def __str__(self) -> str:
+        return self.render()
+
+    def __repr__(self) -> str:
+        return f"Text({self.key!r}, **{self.params!r})"
 
 
 def negotiate(accept_language: str | None) -> Locale:

@@ -3,7 +3,7 @@
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from kuaichu.errors import DomainError, problem
+from kuaichu.errors import DomainError, locale_of
 from kuaichu.web.deps import authenticate
 
 # The pages load only their own files: no inline script or style, no other origin, never in
@@ -89,7 +89,7 @@ class CredentialsBeforeBody:
             try:
                 await authenticate(Headers(scope=scope), context)
             except DomainError as error:
-                response = problem(error.status, error.title, error.detail)
+                response = error.response(locale_of(Headers(scope=scope)))
                 # Say the connection ends: the unread body is not drained for nothing.
                 response.headers["connection"] = "close"
                 await response(scope, receive, send)
