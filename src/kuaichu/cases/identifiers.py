@@ -2,13 +2,14 @@
 
 Hand-written because no maintained library covers Chinese plates and the GB 11643 check
 is a dozen lines; each function returns the normalised value or raises ValueError with
-a message a person understands.
+a catalogue Text (`Identifiers.*`), said in the reader's language when the request is answered.
 """
 
 import re
 from datetime import date
 
 from kuaichu.cases.catalogue import NEW_ENERGY_PLATE_TYPES, PLATE_TYPES
+from kuaichu.messages import Text
 
 PHONE = re.compile(r"^1[3-9]\d{9}$")
 
@@ -34,20 +35,20 @@ def id_check_character(first17: str) -> str:
 def validate_phone(value: str) -> str:
     value = value.strip()
     if not PHONE.match(value):
-        raise ValueError("手机号码格式不正确，应为11位手机号")
+        raise ValueError(Text("Identifiers.phone_format"))
     return value
 
 
 def validate_id_number(value: str) -> str:
     value = value.strip().upper()
     if not _ID_SHAPE.match(value):
-        raise ValueError("身份证号码应为18位")
+        raise ValueError(Text("Identifiers.id_number_length"))
     try:
         date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
     except ValueError:
-        raise ValueError("身份证号码中的出生日期无效") from None
+        raise ValueError(Text("Identifiers.id_number_birth_date")) from None
     if id_check_character(value[:17]) != value[17]:
-        raise ValueError("身份证号码校验位不正确")
+        raise ValueError(Text("Identifiers.id_number_check"))
     return value
 
 
@@ -56,7 +57,7 @@ def validate_licence_number(value: str) -> str:
     try:
         return validate_id_number(value)
     except ValueError as error:
-        raise ValueError(f"驾驶证号：{error}") from None
+        raise ValueError(Text("Identifiers.licence_number", error=error.args[0])) from None
 
 
 def is_new_energy_plate(plate: str) -> bool:
@@ -67,10 +68,10 @@ def validate_plate(plate_number: str, plate_type: str) -> str:
     """The plate must read like a real one and agree with its type (GA 24.7 codes)."""
     plate = plate_number.strip().upper()
     if plate_type not in PLATE_TYPES:
-        raise ValueError("号牌种类不在目录中")
+        raise ValueError(Text("Identifiers.plate_type_unknown"))
     if plate_type in NEW_ENERGY_PLATE_TYPES:
         if not is_new_energy_plate(plate):
-            raise ValueError("新能源号牌格式不正确")
+            raise ValueError(Text("Identifiers.new_energy_plate_format"))
     elif not _CONVENTIONAL_PLATE.match(plate):
-        raise ValueError("号牌号码格式不正确")
+        raise ValueError(Text("Identifiers.plate_format"))
     return plate

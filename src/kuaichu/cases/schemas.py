@@ -11,12 +11,13 @@ from kuaichu.cases.identifiers import (
     validate_phone,
     validate_plate,
 )
+from kuaichu.messages import Text
 
 
-def _one_of(options: tuple[str, ...], what: str) -> AfterValidator:
+def _one_of(options: tuple[str, ...], what: Text) -> AfterValidator:
     def check(value: str) -> str:
         if value not in options:
-            raise ValueError(f"{what}应为以下之一：{'、'.join(options)}")
+            raise ValueError(Text("Cases.one_of", what=what, options="、".join(options)))
         return value
 
     return AfterValidator(check)
@@ -28,7 +29,7 @@ Phone = Annotated[str, AfterValidator(validate_phone)]
 def _written_reason(reason: str) -> str:
     reason = reason.strip()
     if len(reason) < 4:
-        raise ValueError("请写明理由（至少4个字）")
+        raise ValueError(Text("Cases.written_reason_short"))
     return reason
 
 
@@ -52,8 +53,8 @@ class FactsIn(BaseModel):
     address: str = Field(min_length=2, max_length=200)
     lat: float | None = Field(default=None, ge=-90, le=90)
     lng: float | None = Field(default=None, ge=-180, le=180)
-    accident_type: Annotated[str, _one_of(ACCIDENT_TYPES, "事故类型")]
-    weather: Annotated[str, _one_of(WEATHER, "天气")]
+    accident_type: Annotated[str, _one_of(ACCIDENT_TYPES, Text("Field.accident_type"))]
+    weather: Annotated[str, _one_of(WEATHER, Text("Field.weather"))]
     description: str = Field(default="", max_length=2000)
 
 
@@ -64,7 +65,7 @@ class PartyIn(BaseModel):
     licence_number: Annotated[str, AfterValidator(validate_licence_number)]
     plate_number: str
     plate_type: str
-    vehicle_type: Annotated[str, _one_of(VEHICLE_TYPES, "车辆类型")]
+    vehicle_type: Annotated[str, _one_of(VEHICLE_TYPES, Text("Field.vehicle_type"))]
     insurer_code: str | None = Field(default=None, max_length=16)
     policy_number: str | None = Field(default=None, max_length=32)
 
@@ -81,7 +82,7 @@ class PartiesIn(BaseModel):
     def _distinct(self) -> "PartiesIn":
         plates = [p.plate_number for p in self.parties]
         if len(set(plates)) != len(plates):
-            raise ValueError("同一号牌不能出现两次")
+            raise ValueError(Text("Cases.plate_twice"))
         return self
 
 
