@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from kuaichu.auth.models import ApiKey, Insurer, SmsCode, User
 from kuaichu.errors import InvalidInput, NotAuthenticated, RateLimited
+from kuaichu.messages import Text
 from kuaichu.notify.outbox import enqueue_sms
 from kuaichu.notify.templates import Sms
 from kuaichu.principal import STAFF_ROLES, Principal, Role
@@ -24,10 +25,13 @@ _hasher = PasswordHasher()
 # A fixed hash to verify against when the username is unknown, so timing doesn't tell.
 _DUMMY_HASH = _hasher.hash("kuaichu-no-such-user")
 
+SESSION_ENDED = Text("Auth.session_ended")
+SESSION_EXPIRED = Text("Auth.session_expired")
+
 
 def hash_password(password: str) -> str:
     if len(password) < 8:
-        raise InvalidInput("密码至少8位")
+        raise InvalidInput(Text("Auth.password_too_short"))
     return _hasher.hash(password)
 
 
@@ -42,14 +46,14 @@ def request_sms_code(session: Session, settings: Settings, phone: str, address: 
         select(SmsCode.created_at).where(SmsCode.phone == phone, SmsCode.created_at > hour_ago)
     ).all()
     if by_phone and max(by_phone) > now - timedelta(seconds=settings.sms_code_min_interval_seconds):
-        raise RateLimited("验证码已发送，请稍后再试")
+        raise RateLimited(Text("Auth.sms_code_just_sent"))
     if len(by_phone) >= settings.sms_codes_per_phone_per_hour:
-        raise RateLimited("该手机号获取验证码过于频繁，请一小时后再试")
+        raise RateLimited(Text("Auth.sms_codes_per_phone"))
     by_address = session.scalar(
         select(func.count()).where(SmsCode.address == address, SmsCode.created_at > hour_ago)
     )
     if (by_address or 0) >= settings.sms_codes_per_address_per_hour:
-        raise RateLimited("请求过于频繁，请稍后再试")
+        raise RateLimited(Text("Auth.sms_codes_per_address"))
 
     code = f"{secrets.randbelow(10**6):06d}"
     row = SmsCode(
@@ -80,9 +84,9 @@ class CodeCheck(Enum):
 
 
 _CODE_MESSAGES = {
-    CodeCheck.WRONG: "验证码不正确",
-    CodeCheck.EXPIRED: "验证码已过期或不存在，请重新获取",
-    CodeCheck.EXHAUSTED: "验证码错误次数过多，请重新获取",
+    CodeCheck.WRONG: Text("Auth.code_wrong"),
+    CodeCheck.EXPIRED: Text("Auth.code_expired"),
+    CodeCheck.EXHAUSTED: Text("Auth.code_exhausted"),
 }
 
 
@@ -149,11 +153,11 @@ def create_user(
     badge_number: str | None = None,
 ) -> User:
     if role not in STAFF_ROLES:
-        raise InvalidInput(f"不是工作人员角色：{role}")
+        raise InvalidInput(Text("Auth.not_staff_role", role=str(role)))
     if role in (Role.OPERATOR, Role.OFFICER) and jurisdiction_id is None:
-        raise InvalidInput("接警员和民警必须属于一个辖区")
+        raise InvalidInput(Text("Auth.jurisdiction_required"))
     if session.scalars(select(User.id).where(User.username == username)).first():
-        raise InvalidInput(f"用户名已存在：{username}")
+        raise InvalidInput(Text("Auth.username_taken", username=username))
     user = User(
         username=username,
         password_hash=hash_password(password),
@@ -173,7 +177,7 @@ def create_insurer(
 ) -> tuple[Insurer, str]:
     """An insurer with a fresh webhook secret; returns it with its API key (shown once)."""
     if session.scalars(select(Insurer.id).where(Insurer.code == code)).first():
-        raise InvalidInput(f"保险公司代码已存在：{code}")
+        raise InvalidInput(Text("Auth.insurer_code_taken", code=code))
     secret = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
     insurer = Insurer(code=code, name=name, webhook_url=webhook_url, webhook_secret=secret)
     session.add(insurer)
@@ -199,7 +203,7 @@ def authenticate_api_key(session: Session, key: str) -> Principal:
         .where(ApiKey.key_hash == _key_hash(key), ApiKey.revoked_at.is_(None))
     ).scalar_one_or_none()
     if row is None:
-        raise NotAuthenticated("API密钥无效")
+        raise NotAuthenticated(Text("Auth.api_key_invalid"))
     return Principal(role=Role.INSURER, id=row.id, insurer_code=row.code, label=row.name)
 
 
@@ -230,14 +234,14 @@ class TokenService:
                 token, self.secret, algorithms=["HS256"], options={"verify_exp": False, "verify_iat": False}
             )
         except jwt.PyJWTError:
-            raise NotAuthenticated("登录已失效，请重新登录") from None
+            raise NotAuthenticated(SESSION_ENDED) from None
         try:
             # Expiry is checked against the injected clock, not the wall clock.
             expired = float(claims.get("exp", 0)) <= now.timestamp()
         except (TypeError, ValueError):
             expired = True
         if expired:
-            raise NotAuthenticated("登录已过期，请重新登录")
+            raise NotAuthenticated(SESSION_EXPIRED)
         return claims
 
     def principal(self, token: str, now: datetime) -> Principal:
@@ -277,4 +281,4 @@ def principal_of_claims(claims: dict[str, object]) -> Principal:
         )
     except (KeyError, TypeError, ValueError):
         # Signed by us but not as we write them (an old or hand-made token): not a login.
-        raise NotAuthenticated("登录已失效，请重新登录") from None
+        raise NotAuthenticated(SESSION_ENDED) from None

@@ -19,17 +19,19 @@ from kuaichu.audit import service as audit
 from kuaichu.auth.models import RefreshToken, SocketTicket, StaffLoginFailure, User
 from kuaichu.auth.service import (
     _DUMMY_HASH,
+    SESSION_ENDED,
+    SESSION_EXPIRED,
     _hasher,
     hash_password,
     principal_of_claims,
     staff_principal,
 )
 from kuaichu.errors import DomainError, InvalidInput, NotAuthenticated, NotFound, RateLimited
+from kuaichu.messages import Text
 from kuaichu.principal import STAFF_ROLES, Principal, Role
 from kuaichu.settings import Settings
 
-SESSION_ENDED = "登录已失效，请重新登录"
-WRONG_PASSWORD = "用户名或密码不正确"
+WRONG_PASSWORD = Text("Auth.wrong_password")
 
 
 def _digest(secret: str) -> str:
@@ -62,12 +64,12 @@ def login_staff(
         )
     )
     if (failures_here or 0) >= settings.staff_login_failures_per_address_per_hour:
-        return RateLimited("此网络地址登录失败次数过多，请一小时后再试")
+        return RateLimited(Text("Auth.address_locked"))
     # Locked for update: concurrent guesses at one account count one after another.
     user = session.scalars(select(User).where(User.username == username).with_for_update()).first()
     if user is not None and user.locked_until is not None and user.locked_until > now:
         minutes = max(1, int((user.locked_until - now).total_seconds() + 59) // 60)
-        return RateLimited(f"密码错误次数过多，账号已临时锁定，请{minutes}分钟后再试")
+        return RateLimited(Text("Auth.account_locked", minutes=minutes))
     try:
         _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
         matched = user is not None
@@ -155,7 +157,7 @@ def refresh_session(
     if row.revoked_at is not None:
         return NotAuthenticated(SESSION_ENDED)
     if row.expires_at <= now:
-        return NotAuthenticated("登录已过期，请重新登录")
+        return NotAuthenticated(SESSION_EXPIRED)
     if user is None or not user.active or user.session_version != row.session_version:
         row.revoked_at = now
         return NotAuthenticated(SESSION_ENDED)
@@ -203,7 +205,7 @@ def _end_all_sessions(session: Session, user: User, now: datetime) -> None:
 def _user(session: Session, username: str) -> User:
     user = session.scalars(select(User).where(User.username == username).with_for_update()).first()
     if user is None:
-        raise NotFound(f"没有这个用户：{username}")
+        raise NotFound(Text("Auth.no_such_user", username=username))
     return user
 
 
@@ -233,12 +235,12 @@ def change_role(
     jurisdiction_id: int | None = None,
 ) -> User:
     if role not in STAFF_ROLES:
-        raise InvalidInput(f"不是工作人员角色：{role}")
+        raise InvalidInput(Text("Auth.not_staff_role", role=str(role)))
     user = _user(session, username)
     if jurisdiction_id is not None:
         user.jurisdiction_id = jurisdiction_id
     if role in (Role.OPERATOR, Role.OFFICER) and user.jurisdiction_id is None:
-        raise InvalidInput("接警员和民警必须属于一个辖区")
+        raise InvalidInput(Text("Auth.jurisdiction_required"))
     before = user.role
     user.role = role.value
     _end_all_sessions(session, user, now)
@@ -298,7 +300,7 @@ def redeem_socket_ticket(session: Session, ticket: str, now: datetime) -> Princi
         .returning(SocketTicket.claims)
     ).first()
     if row is None:
-        raise NotAuthenticated("连接凭证无效或已使用，请刷新页面")
+        raise NotAuthenticated(Text("Auth.ticket_invalid"))
     principal = principal_of_claims(json.loads(row.claims))
     check_staff_session(session, principal)
     return principal
