@@ -2,7 +2,7 @@
 
 from collections import Counter
 
-from kuaichu.messages import Labelled
+from kuaichu.messages import Labelled, Text
 
 
 class Responsibility(Labelled):
@@ -19,7 +19,7 @@ class DeterminationStatus(Labelled):
     REVOKED = "revoked"
 
 
-def combination_error(grades: list[Responsibility]) -> str | None:
+def combination_error(grades: list[Responsibility]) -> Text | None:
     """Why these grades cannot stand together, or None when they can (art. 60).
 
     One party at fault: that party full, the others none. Several at fault: either all equal,
@@ -32,11 +32,11 @@ def combination_error(grades: list[Responsibility]) -> str | None:
     if counts[Responsibility.FULL]:
         if len(at_fault) == 1:
             return None
-        return "一方负全部责任时，其他各方应为无责任"
+        return Text("Liability.full_others_none")
     if len(at_fault) == 1:
-        return "只有一方有过错时，该方应负全部责任"
+        return Text("Liability.one_at_fault_full")
     if counts[Responsibility.EQUAL] == len(at_fault):
         return None
     if counts[Responsibility.MAIN] == 1 and counts[Responsibility.MINOR] == len(at_fault) - 1:
         return None
-    return "多方有过错时，应为同等责任，或一方主要责任、其他方次要责任"
+    return Text("Liability.several_at_fault")

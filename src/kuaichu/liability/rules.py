@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from kuaichu.legal import cite
 from kuaichu.liability.grades import Responsibility
-from kuaichu.messages import Labelled
+from kuaichu.messages import DEFAULT_LOCALE, Labelled, Locale, Text, text
 
 
 class Act(Labelled):
@@ -34,32 +34,43 @@ class Rule:
     code: str
     accident_type: str  # the catalogue's 事故类型 this rule decides
     act: Act | None  # None: the rule needs no act (single-vehicle)
-    label: str
+    wording: Text  # what the rule says, in the reader's language
     basis: str  # order No. 146
     list_item: int  # the common quick-handling list, LEGAL.md
 
+    @property
+    def label(self) -> str:
+        """The wording in Chinese: the determination stores it with the proposal for the record
+        (the determination is the Chinese legal text); other readers take `wording`."""
+        return self.wording.render()
+
 
 RULES = (
-    Rule("rear_end", "追尾", Act.REAR_END, "追尾的后车负全部责任", "art. 60 (1)", 1),
-    Rule("wrong_way", "逆行", Act.WRONG_WAY, "逆行或越线的一方负全部责任", "art. 60 (1)", 2),
-    Rule("reversing", "倒车", Act.REVERSING, "倒车的一方负全部责任", "art. 60 (1)", 3),
-    Rule("rolling", "溜车", Act.ROLLING, "溜车的一方负全部责任", "art. 60 (1)", 4),
-    Rule("door", "开关车门", Act.DOOR, "开关车门妨碍通行的一方负全部责任", "art. 60 (1)", 5),
-    Rule("signal", "闯红灯", Act.SIGNAL, "违反交通信号的一方负全部责任", "art. 60 (1)", 6),
+    Rule("rear_end", "追尾", Act.REAR_END, Text("LiabilityRule.rear_end"), "art. 60 (1)", 1),
+    Rule("wrong_way", "逆行", Act.WRONG_WAY, Text("LiabilityRule.wrong_way"), "art. 60 (1)", 2),
+    Rule("reversing", "倒车", Act.REVERSING, Text("LiabilityRule.reversing"), "art. 60 (1)", 3),
+    Rule("rolling", "溜车", Act.ROLLING, Text("LiabilityRule.rolling"), "art. 60 (1)", 4),
+    Rule("door", "开关车门", Act.DOOR, Text("LiabilityRule.door"), "art. 60 (1)", 5),
+    Rule("signal", "闯红灯", Act.SIGNAL, Text("LiabilityRule.signal"), "art. 60 (1)", 6),
+    Rule("lane_change", "变更车道", Act.LANE_CHANGE, Text("LiabilityRule.lane_change"), "art. 60 (1)", 7),
     Rule(
-        "lane_change",
-        "变更车道",
-        Act.LANE_CHANGE,
-        "变更车道妨碍正常行驶车辆的一方负全部责任",
+        "fail_to_yield",
+        "未按规定让行",
+        Act.FAIL_TO_YIELD,
+        Text("LiabilityRule.fail_to_yield"),
         "art. 60 (1)",
         7,
     ),
+    Rule("u_turn", "掉头", Act.U_TURN, Text("LiabilityRule.u_turn"), "art. 60 (1)", 8),
     Rule(
-        "fail_to_yield", "未按规定让行", Act.FAIL_TO_YIELD, "未按规定让行的一方负全部责任", "art. 60 (1)", 7
+        "illegal_parking",
+        "违法停车",
+        Act.ILLEGAL_PARKING,
+        Text("LiabilityRule.illegal_parking"),
+        "art. 60 (1)",
+        9,
     ),
-    Rule("u_turn", "掉头", Act.U_TURN, "掉头时与正常行驶车辆相撞的一方负全部责任", "art. 60 (1)", 8),
-    Rule("illegal_parking", "违法停车", Act.ILLEGAL_PARKING, "违法停车的一方负责任", "art. 60 (1)", 9),
-    Rule("single_vehicle", "单方事故", None, "单方事故的驾驶人负全部责任", "art. 60 (1)", 10),
+    Rule("single_vehicle", "单方事故", None, Text("LiabilityRule.single_vehicle"), "art. 60 (1)", 10),
 )
 RULES_BY_TYPE = {rule.accident_type: rule for rule in RULES}
 
@@ -70,11 +81,16 @@ class Proposal:
     shares: dict[int, Responsibility]  # by party position
 
     @property
-    def basis_text(self) -> str:
-        return f"{cite(self.rule.basis)}；简易程序常见情形第{self.rule.list_item}项"
+    def basis(self) -> Text:
+        return Text("Liability.basis", article=cite(self.rule.basis), item=self.rule.list_item)
 
-    def describe(self) -> str:
-        return self.rule.label + "（" + self.basis_text + "）"
+    @property
+    def basis_text(self) -> str:
+        """In Chinese, as the determination stores it for the record (see `Rule.label`)."""
+        return self.basis.render()
+
+    def describe(self, locale: Locale = DEFAULT_LOCALE) -> str:
+        return text("Liability.proposal", locale, rule=self.rule.wording, basis=self.basis)
 
 
 def propose(
@@ -102,7 +118,8 @@ def propose(
     actor = actors[0]
     if rule.act is Act.ILLEGAL_PARKING and parking is Responsibility.MAIN:
         # art. 60 (2): both contributed; the parked vehicle's fault is the graver one.
-        rule = Rule(rule.code, rule.accident_type, rule.act, "违法停车的一方负主要责任", "art. 60 (2)", 9)
+        main = Text("LiabilityRule.illegal_parking_main")
+        rule = Rule(rule.code, rule.accident_type, rule.act, main, "art. 60 (2)", 9)
         return Proposal(
             rule, {p: Responsibility.MAIN if p == actor else Responsibility.MINOR for p in positions}
         )
