@@ -186,7 +186,10 @@ async def test_checks_run_on_the_entered_parties_and_are_kept_with_their_time(ap
     assert checks[("张伟", "insurance")]["found"]["insurer_name"] == "中国人民财产保险"
     suspended = checks[("王强", "licence")]
     assert suspended["outcome"] == "failed"
-    assert suspended["failures"] == [{"code": "licence_suspended", "reason": "驾驶证状态为“暂扣”"}]
+    # The reason is kept in Chinese for the record; the code and params say it in any language.
+    assert suspended["failures"] == [
+        {"code": "licence_suspended", "reason": "驾驶证状态为“暂扣”", "params": {}}
+    ]
     assert checks[("陈静", "vehicle")]["failures"][0]["code"] == "vehicle_stolen"
     assert suspended["checked_at"] == "2026-11-25T02:00:00Z"
 

@@ -1,7 +1,7 @@
 """What each registry answer means for a party on the accident date: failures with reasons.
 
 Pure functions: the records in, the failures out. A failure's code is stable (eligibility
-reads it); its reason is the text the operator reads in the console.
+reads it) and names its text in the catalogue, `RegistryFailure.<code>`, filled from its params.
 """
 
 import re
@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from kuaichu.messages import Text
 from kuaichu.registries.adapters import LicenceRecord, PolicyRecord, VehicleRecord
 
 # Which classes (准驾车型) each class on a licence also permits (公安部令第162号, annex 1).
@@ -49,16 +50,28 @@ LICENCE_STATUS_FAILURES = {
     "超分": "licence_points_exceeded",
 }
 VEHICLE_STATUS_FAILURES = {
-    "被盗抢": ("vehicle_stolen", "车辆已登记为被盗抢车辆"),
-    "报废": ("vehicle_scrapped", "车辆已达报废标准或已报废注销"),
-    "查封": ("vehicle_seized", "车辆处于查封状态"),
+    "被盗抢": "vehicle_stolen",
+    "报废": "vehicle_scrapped",
+    "查封": "vehicle_seized",
 }
 
 
 @dataclass(frozen=True)
 class Failure:
+    """Why a check failed. The check stores its reason in Chinese (failures[].reason: the record
+    of what the operator was shown, kept as it was said); it stores the code and params too, so
+    a reader in another language is told the same from the catalogue, RegistryFailure.<code>."""
+
     code: str
-    reason: str
+    params: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def said(self) -> Text:
+        return Text(f"RegistryFailure.{self.code}", **self.params)
+
+    @property
+    def reason(self) -> str:
+        return self.said.render()
 
 
 @dataclass
@@ -69,8 +82,8 @@ class Finding:
     failures: list[Failure] = field(default_factory=list)
     found: dict[str, Any] = field(default_factory=dict)
 
-    def fail(self, code: str, reason: str) -> None:
-        self.failures.append(Failure(code, reason))
+    def fail(self, code: str, **params: str) -> None:
+        self.failures.append(Failure(code, params))
 
 
 def permitted_classes(classes: str) -> set[str]:
@@ -83,7 +96,7 @@ def permitted_classes(classes: str) -> set[str]:
 def check_licence(record: LicenceRecord | None, name: str, vehicle_type: str, on: date) -> Finding:
     finding = Finding("licence")
     if record is None:
-        finding.fail("licence_not_found", "驾驶证信息未查到")
+        finding.fail("licence_not_found")
         return finding
     finding.found = {
         "classes": record.classes,
@@ -91,16 +104,15 @@ def check_licence(record: LicenceRecord | None, name: str, vehicle_type: str, on
         "valid_until": str(record.valid_until),
     }
     if record.name != name:
-        finding.fail("licence_name_mismatch", "驾驶证登记姓名与当事人姓名不符")
+        finding.fail("licence_name_mismatch")
     if record.status in LICENCE_STATUS_FAILURES:
-        finding.fail(LICENCE_STATUS_FAILURES[record.status], f"驾驶证状态为“{record.status}”")
+        finding.fail(LICENCE_STATUS_FAILURES[record.status])
     if record.valid_until < on:
-        finding.fail("licence_expired", f"驾驶证已于{record.valid_until.isoformat()}过期")
+        finding.fail("licence_expired", date=record.valid_until.isoformat())
     required = REQUIRED_CLASS.get(vehicle_type)
     if required and required not in permitted_classes(record.classes):
         finding.fail(
-            "licence_class_mismatch",
-            f"准驾车型{record.classes}不能驾驶{vehicle_type}（需{required}或更高准驾车型）",
+            "licence_class_mismatch", classes=record.classes, vehicle_type=vehicle_type, required=required
         )
     return finding
 
@@ -108,7 +120,7 @@ def check_licence(record: LicenceRecord | None, name: str, vehicle_type: str, on
 def check_vehicle(record: VehicleRecord | None, plate_number: str, vehicle_type: str, on: date) -> Finding:
     finding = Finding("vehicle")
     if record is None:
-        finding.fail("vehicle_not_found", f"号牌{plate_number}未查到机动车登记信息")
+        finding.fail("vehicle_not_found", plate_number=plate_number)
         return finding
     finding.found = {
         "owner": record.owner,
@@ -117,31 +129,26 @@ def check_vehicle(record: VehicleRecord | None, plate_number: str, vehicle_type:
         "inspection_valid_until": str(record.inspection_valid_until),
     }
     if record.status in VEHICLE_STATUS_FAILURES:
-        finding.fail(*VEHICLE_STATUS_FAILURES[record.status])
+        finding.fail(VEHICLE_STATUS_FAILURES[record.status])
     if record.status == "逾期未检验" or record.inspection_valid_until < on:
-        finding.fail(
-            "vehicle_inspection_overdue",
-            f"车辆逾期未检验（检验有效期至{record.inspection_valid_until.isoformat()}）",
-        )
+        finding.fail("vehicle_inspection_overdue", date=record.inspection_valid_until.isoformat())
     if record.vehicle_type != vehicle_type:
-        finding.fail(
-            "vehicle_type_mismatch",
-            f"登记车辆类型为{record.vehicle_type}，与现场记录的{vehicle_type}不符",
-        )
+        finding.fail("vehicle_type_mismatch", registered=record.vehicle_type, recorded=vehicle_type)
     return finding
 
 
 def check_insurance(policies: list[PolicyRecord], policy_number: str | None, on: date) -> Finding:
     finding = Finding("insurance")
     if not policies:
-        finding.fail("uninsured", "未查到该车交强险保单")
+        finding.fail("uninsured")
         return finding
     in_force = [p for p in policies if p.starts_on <= on <= p.ends_on]
     if not in_force:
         latest = policies[0]
         finding.fail(
             "insurance_not_valid_on_date",
-            f"交强险在事故当日不在保险期间内（{latest.starts_on.isoformat()}至{latest.ends_on.isoformat()}）",
+            starts=latest.starts_on.isoformat(),
+            ends=latest.ends_on.isoformat(),
         )
         return finding
     policy = next((p for p in in_force if p.policy_number == policy_number), in_force[0])
@@ -153,5 +160,5 @@ def check_insurance(policies: list[PolicyRecord], policy_number: str | None, on:
         "ends_on": str(policy.ends_on),
     }
     if policy_number and policy.policy_number != policy_number:
-        finding.fail("policy_number_mismatch", f"所报保单号与登记的交强险保单（{policy.policy_number}）不符")
+        finding.fail("policy_number_mismatch", registered=policy.policy_number)
     return finding

@@ -67,7 +67,7 @@ class RegistryCheck(Base):
     kind: Mapped[str] = mapped_column(String(16))
     # passed / failed / unavailable (the registry could not be asked)
     outcome: Mapped[str] = mapped_column(String(12))
-    # [{"code": "licence_suspended", "reason": "驾驶证状态为暂扣"}, ...]
+    # [{"code": "licence_expired", "reason": "驾驶证已于2026-01-01过期", "params": {"date": "2026-01-01"}}]
     failures: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     # What the registry said, for the console (no ID numbers: the operator has those already).
     found: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

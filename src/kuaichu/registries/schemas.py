@@ -23,7 +23,10 @@ class CheckOutcome(Labelled):
 
 class FailureOut(BaseModel):
     code: str
-    reason: str
+    reason: str  # in Chinese, as stored for the record
+    # With the code, the catalogue's RegistryFailure.<code> says it in the reader's language
+    # (empty for checks stored before the params were).
+    params: dict[str, str] = {}
 
 
 class CheckOut(BaseModel):

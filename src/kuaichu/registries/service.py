@@ -120,7 +120,7 @@ def look_up(registries: Registries, request: CheckRequest) -> list[CheckResult]:
                         party.position,
                         kind,
                         CheckOutcome.UNAVAILABLE,
-                        [checks.Failure("registry_unavailable", str(error))],
+                        [checks.Failure("registry_unavailable", {"detail": str(error)})],
                         {},
                     )
                 )
@@ -143,7 +143,7 @@ def store(
                 subject=subject_of(next(p for p in request.parties if p.position == result.position)),
                 kind=result.kind,
                 outcome=result.outcome,
-                failures=[{"code": f.code, "reason": f.reason} for f in result.failures],
+                failures=[{"code": f.code, "reason": f.reason, "params": f.params} for f in result.failures],
                 found=result.found,
                 checked_at=now,
             )
