@@ -1,24 +1,13 @@
-"""The privacy notice a party reads before the first call (个人信息保护法 art. 14, 17, 29):
-the one place its text lives. Changing the text means a new version; a party agrees again."""
+"""The privacy notice a party reads before the first call (个人信息保护法 art. 14, 17, 29).
+Changing the text means a new version; a party agrees again.
+
+Its words are the catalogue's, `Consent.notice`, so the English party page can show the
+translation by its key. The Chinese is the legal text GET /api/privacy-notice serves and the
+party agrees to; a change to the meaning of either locale is a new version."""
+
+from kuaichu.messages import text
 
 PRIVACY_NOTICE_VERSION = "2026-11-1"
 
-PRIVACY_NOTICE_TEXT = """\
-视频快处录音录像告知
-
-一、收集什么：为处理本次交通事故，视频通话全程录音录像；同时收集您的手机号码、报警位置、\
-现场照片，以及您和车辆的身份证件号码、驾驶证、号牌、保险信息。
-
-二、为什么收集：用于远程采集事故证据、核验驾驶证、车辆和交强险信息、认定事故责任、\
-出具事故认定书、办理复核和保险理赔。录音录像属于敏感个人信息，仅用于上述目的。
-
-三、谁会看到：处理本案的接警坐席、定责民警、复核民警和监管人员；您申请理赔时，\
-您的交强险承保保险公司可取得理赔所需的案件材料。每一次查看都会留下审计记录。
-
-四、保存多久：录音录像和照片自案件办结之日起按规定期限保存，期满后删除；\
-事故认定书按公安机关档案管理规定保存。
-
-五、您的权利：您可以查阅、复制本案中您的个人信息。不同意录音录像的，\
-无法使用视频快处，请拨打122报警，由民警现场处理。
-
-点击“同意并继续”即表示您已阅读并同意上述告知。"""
+PRIVACY_NOTICE_KEY = "Consent.notice"
+PRIVACY_NOTICE_TEXT = text(PRIVACY_NOTICE_KEY)
