@@ -1,0 +1,94 @@
+"""The texts of validators and rules speak the reader's language: a page that reads English
+gets English refusals, and the Chinese stays word for word as it was."""
+
+from datetime import date
+
+import pytest
+from conftest import STAFF_PASSWORD, XIHU, Api
+from factories import party_body
+from flows import evacuated_case
+
+from kuaichu.messages import Locale
+from kuaichu.principal import Role
+from kuaichu.registries.adapters import LicenceRecord
+from kuaichu.registries.checks import check_licence
+
+ENGLISH = {"Accept-Language": "en"}
+
+
+@pytest.fixture
+async def in_call(api: Api) -> tuple[int, dict[str, str]]:
+    reporter = await api.agreed_party("13800000001")
+    operator = await api.staff("op-xihu", Role.OPERATOR, "330106")
+    case_id = (await api.client.post("/api/calls", json=XIHU, headers=reporter)).json()["case_id"]
+    await api.client.post(f"/api/cases/{case_id}/take", headers=operator)
+    return case_id, operator
+
+
+async def test_a_malformed_plate_is_refused_in_english_naming_the_party(
+    api: Api, in_call: tuple[int, dict[str, str]]
+) -> None:
+    case_id, operator = in_call
+    body = {"parties": [party_body("13800000001", "浙A12345"), party_body("13900000002", "浙AI2345", "李娜")]}
+    english = await api.client.put(f"/api/cases/{case_id}/parties", json=body, headers=operator | ENGLISH)
+    chinese = await api.client.put(f"/api/cases/{case_id}/parties", json=body, headers=operator)
+    assert english.status_code == chinese.status_code == 422
+    (error,) = english.json()["errors"]
+    assert error["field"] == "parties.1"
+    assert error["message"] == "Party 2 plate number is not a valid Chinese plate, e.g. 浙A12345"
+    assert chinese.json()["errors"][0]["message"] == "当事人2 号牌号码格式不正确"
+
+
+async def test_a_wrong_id_number_in_the_licence_field_says_why_in_english(
+    api: Api, in_call: tuple[int, dict[str, str]]
+) -> None:
+    case_id, operator = in_call
+    party = party_body("13800000001", "浙A12345") | {"licence_number": "1101051949123100"}
+    response = await api.client.put(
+        f"/api/cases/{case_id}/parties", json={"parties": [party]}, headers=operator | ENGLISH
+    )
+    (error,) = response.json()["errors"]
+    assert error["message"] == (
+        "Party 1 Driving licence number must be an 18-character Chinese ID number"
+        " (a Chinese driving licence number is the holder's ID number)"
+    )
+
+
+async def test_a_locked_account_is_told_in_english_when_to_try_again(api: Api) -> None:
+    await api.staff("op-xihu", Role.OPERATOR, "330106")
+    for _ in range(5):
+        wrong = await api.client.post(
+            "/api/auth/staff", json={"username": "op-xihu", "password": "guess-1234"}, headers=ENGLISH
+        )
+        assert wrong.json()["detail"] == "Wrong username or password"
+    login = {"username": "op-xihu", "password": STAFF_PASSWORD}
+    locked = await api.client.post("/api/auth/staff", json=login, headers=ENGLISH)
+    assert locked.status_code == 429
+    assert locked.json()["detail"] == (
+        "Too many wrong passwords: the account is locked for now. Please try again in 15 min"
+    )
+    chinese = await api.client.post("/api/auth/staff", json=login)
+    assert chinese.json()["detail"] == "密码错误次数过多，账号已临时锁定，请15分钟后再试"
+
+
+async def test_grades_that_cannot_stand_together_are_explained_to_the_officer_in_english(api: Api) -> None:
+    case = await evacuated_case(api)
+    both_full = {
+        "shares": [{"party_id": party_id, "responsibility": "full"} for party_id in case.party_ids],
+        "reasoning": "两车均未保持安全距离",
+    }
+    url = f"/api/cases/{case.id}/determination"
+    english = await api.client.post(url, json=both_full, headers=case.officer | ENGLISH)
+    chinese = await api.client.post(url, json=both_full, headers=case.officer)
+    assert english.status_code == chinese.status_code == 422
+    assert english.json()["detail"] == (
+        "When one party is fully responsible, every other party must have no responsibility"
+    )
+    assert chinese.json()["detail"] == "一方负全部责任时，其他各方应为无责任"
+
+
+def test_a_registry_failure_is_kept_in_chinese_and_said_again_in_english_from_its_code() -> None:
+    record = LicenceRecord("110105194912310021", "张伟", "C1", "正常", date(2026, 1, 1))
+    (failure,) = check_licence(record, "张伟", "小型轿车", date(2026, 11, 25)).failures
+    assert (failure.code, failure.reason) == ("licence_expired", "驾驶证已于2026-01-01过期")
+    assert failure.said.render(Locale.EN) == "The driving licence expired on 2026-01-01"
