@@ -722,7 +722,9 @@ function openSocket() {
       }
     },
     onState: showNetwork,
-    onMessage: (message) => guarded(() => onMessage(message)),
+    // A push does not clear the message line (guarded would): what the party's own tap just
+    // said ("switched to voice only", "review sent") stays while the push redraws the view.
+    onMessage: (message) => onMessage(message).catch((error) => say(KC.readable(error))),
   });
 }
 
