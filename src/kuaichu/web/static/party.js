@@ -603,7 +603,8 @@ async function switchCamera() {
 async function consented() {
   if (party.me && party.me.consented !== false) return true;
   const notice = await KC.api(PAGE, "GET", "/api/privacy-notice");
-  document.getElementById("privacy-text").replaceChildren(...notice.text.split(/\n+/).filter(Boolean)
+  // The version agreed to is the server's; its words are the catalogue's, in the page's language.
+  document.getElementById("privacy-text").replaceChildren(...KC.t("Consent.notice").split(/\n+/).filter(Boolean)
     .map((line) => KC.el("p", { textContent: line })));
   view("consent-view");
   return new Promise((resolve) => {
