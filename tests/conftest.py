@@ -246,6 +246,17 @@ async def api(settings: Settings, clock: FrozenClock, database: Database) -> Asy
             yield Api(app, client)
 
 
+@pytest.fixture
+async def taken_call(api: Api) -> tuple[int, dict[str, str]]:
+    """A party reported by video call and the Xihu operator took it; nothing is recorded yet.
+    Gives the case id and the operator's headers."""
+    reporter = await api.agreed_party("13800000001")
+    operator = await api.staff("op-xihu", Role.OPERATOR, "330106")
+    case_id = (await api.client.post("/api/calls", json=XIHU, headers=reporter)).json()["case_id"]
+    await api.client.post(f"/api/cases/{case_id}/take", headers=operator)
+    return case_id, operator
+
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     """Debian's Chromium, driven by Playwright (its own browser download does not work here)."""

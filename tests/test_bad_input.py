@@ -1,20 +1,9 @@
 """Bad input gets a clear problem+json error and changes nothing."""
 
 import pytest
-from conftest import XIHU, Api
+from conftest import Api
 from factories import FACTS, party_body
 from flows import evacuated_case
-
-from kuaichu.principal import Role
-
-
-@pytest.fixture
-async def in_call(api: Api) -> tuple[int, dict[str, str]]:
-    reporter = await api.agreed_party("13800000001")
-    operator = await api.staff("op-xihu", Role.OPERATOR, "330106")
-    case_id = (await api.client.post("/api/calls", json=XIHU, headers=reporter)).json()["case_id"]
-    await api.client.post(f"/api/cases/{case_id}/take", headers=operator)
-    return case_id, operator
 
 
 @pytest.mark.parametrize(
@@ -27,9 +16,9 @@ async def in_call(api: Api) -> tuple[int, dict[str, str]]:
     ],
 )
 async def test_a_wrong_party_field_is_named_and_nothing_is_saved(
-    api: Api, in_call: tuple[int, dict[str, str]], field: str, value: str, message: str
+    api: Api, taken_call: tuple[int, dict[str, str]], field: str, value: str, message: str
 ) -> None:
-    case_id, operator = in_call
+    case_id, operator = taken_call
     party = party_body("13800000001", "浙A12345") | {field: value}
     body = {"parties": [party, party_body("13900000002", "浙A54321", "李娜", "456")]}
     response = await api.client.put(f"/api/cases/{case_id}/parties", json=body, headers=operator)
@@ -39,8 +28,8 @@ async def test_a_wrong_party_field_is_named_and_nothing_is_saved(
     assert (await api.client.get(f"/api/cases/{case_id}", headers=operator)).json()["parties"] == []
 
 
-async def test_an_accident_in_the_future_is_refused(api: Api, in_call: tuple[int, dict[str, str]]) -> None:
-    case_id, operator = in_call
+async def test_an_accident_in_the_future_is_refused(api: Api, taken_call: tuple[int, dict[str, str]]) -> None:
+    case_id, operator = taken_call
     facts = FACTS | {"occurred_at": "2026-11-25T11:00:00+08:00"}
     response = await api.client.put(f"/api/cases/{case_id}/facts", json=facts, headers=operator)
     assert response.status_code == 422
@@ -48,9 +37,9 @@ async def test_an_accident_in_the_future_is_refused(api: Api, in_call: tuple[int
 
 
 async def test_an_accident_type_outside_the_catalogue_is_refused(
-    api: Api, in_call: tuple[int, dict[str, str]]
+    api: Api, taken_call: tuple[int, dict[str, str]]
 ) -> None:
-    case_id, operator = in_call
+    case_id, operator = taken_call
     response = await api.client.put(
         f"/api/cases/{case_id}/facts", json=FACTS | {"accident_type": "飙车"}, headers=operator
     )
@@ -59,9 +48,9 @@ async def test_an_accident_type_outside_the_catalogue_is_refused(
 
 
 async def test_collection_cannot_complete_without_the_evidence(
-    api: Api, in_call: tuple[int, dict[str, str]]
+    api: Api, taken_call: tuple[int, dict[str, str]]
 ) -> None:
-    case_id, operator = in_call
+    case_id, operator = taken_call
     response = await api.client.post(f"/api/cases/{case_id}/collection-complete", headers=operator)
     assert response.status_code == 409
     assert {item["code"] for item in response.json()["missing"]} >= {
@@ -74,9 +63,9 @@ async def test_collection_cannot_complete_without_the_evidence(
 
 
 async def test_evacuating_before_collection_is_complete_is_an_illegal_transition(
-    api: Api, in_call: tuple[int, dict[str, str]]
+    api: Api, taken_call: tuple[int, dict[str, str]]
 ) -> None:
-    case_id, operator = in_call
+    case_id, operator = taken_call
     response = await api.client.post(f"/api/cases/{case_id}/evacuate", headers=operator)
     assert response.status_code == 409
     assert "视频取证中" in response.json()["detail"]
@@ -126,9 +115,9 @@ async def test_malformed_requests_never_cause_a_server_error(
 
 
 async def test_a_validation_error_names_the_field_in_chinese_and_keeps_its_path(
-    api: Api, in_call: tuple[int, dict[str, str]]
+    api: Api, taken_call: tuple[int, dict[str, str]]
 ) -> None:
-    case_id, operator = in_call
+    case_id, operator = taken_call
     first = party_body("13800000001", "浙A12345")
     second = party_body("13900000002", "浙A54321", "李娜", "456")
     for wrong, field, message in (
@@ -147,9 +136,9 @@ async def test_a_validation_error_names_the_field_in_chinese_and_keeps_its_path(
 
 
 async def test_a_nul_character_anywhere_is_refused_before_it_reaches_the_database(
-    api: Api, in_call: tuple[int, dict[str, str]]
+    api: Api, taken_call: tuple[int, dict[str, str]]
 ) -> None:
-    case_id, operator = in_call
+    case_id, operator = taken_call
     facts = FACTS | {"address": "西湖区\u0000文三路"}
     refused = [
         await api.client.put(f"/api/cases/{case_id}/facts", json=facts, headers=operator),
@@ -163,9 +152,9 @@ async def test_a_nul_character_anywhere_is_refused_before_it_reaches_the_databas
 
 
 async def test_a_time_without_a_zone_and_an_id_beyond_the_column_are_refused(
-    api: Api, in_call: tuple[int, dict[str, str]]
+    api: Api, taken_call: tuple[int, dict[str, str]]
 ) -> None:
-    case_id, operator = in_call
+    case_id, operator = taken_call
     naive = FACTS | {"occurred_at": "2026-11-25T09:50:00"}
     response = await api.client.put(f"/api/cases/{case_id}/facts", json=naive, headers=operator)
     assert response.status_code == 422
@@ -173,8 +162,8 @@ async def test_a_time_without_a_zone_and_an_id_beyond_the_column_are_refused(
     assert (await api.client.get(f"/api/cases/{2**31}", headers=operator)).status_code == 422
 
 
-async def test_an_oversized_body_is_still_413(api: Api, in_call: tuple[int, dict[str, str]]) -> None:
-    case_id, operator = in_call
+async def test_an_oversized_body_is_still_413(api: Api, taken_call: tuple[int, dict[str, str]]) -> None:
+    case_id, operator = taken_call
     huge = FACTS | {"description": "长" * (2 * 1024 * 1024)}
     response = await api.client.put(f"/api/cases/{case_id}/facts", json=huge, headers=operator)
     assert response.status_code == 413

@@ -1,28 +1,16 @@
 """A refusal speaks the reader's language: the page sends its locale as Accept-Language, and
 every problem+json title, detail and field name comes from the catalogue in that locale."""
 
-import pytest
-from conftest import XIHU, Api
+from conftest import Api
 from factories import party_body
-
-from kuaichu.principal import Role
 
 ENGLISH = {"Accept-Language": "en"}
 
 
-@pytest.fixture
-async def in_call(api: Api) -> tuple[int, dict[str, str]]:
-    reporter = await api.agreed_party("13800000001")
-    operator = await api.staff("op-xihu", Role.OPERATOR, "330106")
-    case_id = (await api.client.post("/api/calls", json=XIHU, headers=reporter)).json()["case_id"]
-    await api.client.post(f"/api/cases/{case_id}/take", headers=operator)
-    return case_id, operator
-
-
 async def test_an_illegal_step_is_refused_in_english_when_the_page_reads_english(
-    api: Api, in_call: tuple[int, dict[str, str]]
+    api: Api, taken_call: tuple[int, dict[str, str]]
 ) -> None:
-    case_id, operator = in_call
+    case_id, operator = taken_call
     english = await api.client.post(f"/api/cases/{case_id}/evacuate", headers=operator | ENGLISH)
     chinese = await api.client.post(f"/api/cases/{case_id}/evacuate", headers=operator)
     assert english.status_code == chinese.status_code == 409
@@ -34,8 +22,8 @@ async def test_an_illegal_step_is_refused_in_english_when_the_page_reads_english
     assert chinese.json()["detail"] == "案件当前状态为“视频取证中”，不能执行“已通知撤离现场”"
 
 
-async def test_a_wrong_field_is_named_in_english(api: Api, in_call: tuple[int, dict[str, str]]) -> None:
-    case_id, operator = in_call
+async def test_a_wrong_field_is_named_in_english(api: Api, taken_call: tuple[int, dict[str, str]]) -> None:
+    case_id, operator = taken_call
     body = {"parties": [party_body("13800000001", "浙A12345"), party_body("13900000002", "浙A54321", "李")]}
     response = await api.client.put(f"/api/cases/{case_id}/parties", json=body, headers=operator | ENGLISH)
     assert response.status_code == 422

@@ -3,8 +3,7 @@ gets English refusals, and the Chinese stays word for word as it was."""
 
 from datetime import date
 
-import pytest
-from conftest import STAFF_PASSWORD, XIHU, Api
+from conftest import STAFF_PASSWORD, Api
 from factories import party_body
 from flows import evacuated_case
 
@@ -16,19 +15,10 @@ from kuaichu.registries.checks import check_licence
 ENGLISH = {"Accept-Language": "en"}
 
 
-@pytest.fixture
-async def in_call(api: Api) -> tuple[int, dict[str, str]]:
-    reporter = await api.agreed_party("13800000001")
-    operator = await api.staff("op-xihu", Role.OPERATOR, "330106")
-    case_id = (await api.client.post("/api/calls", json=XIHU, headers=reporter)).json()["case_id"]
-    await api.client.post(f"/api/cases/{case_id}/take", headers=operator)
-    return case_id, operator
-
-
 async def test_a_malformed_plate_is_refused_in_english_naming_the_party(
-    api: Api, in_call: tuple[int, dict[str, str]]
+    api: Api, taken_call: tuple[int, dict[str, str]]
 ) -> None:
-    case_id, operator = in_call
+    case_id, operator = taken_call
     body = {"parties": [party_body("13800000001", "浙A12345"), party_body("13900000002", "浙AI2345", "李娜")]}
     english = await api.client.put(f"/api/cases/{case_id}/parties", json=body, headers=operator | ENGLISH)
     chinese = await api.client.put(f"/api/cases/{case_id}/parties", json=body, headers=operator)
@@ -40,9 +30,9 @@ async def test_a_malformed_plate_is_refused_in_english_naming_the_party(
 
 
 async def test_a_wrong_id_number_in_the_licence_field_says_why_in_english(
-    api: Api, in_call: tuple[int, dict[str, str]]
+    api: Api, taken_call: tuple[int, dict[str, str]]
 ) -> None:
-    case_id, operator = in_call
+    case_id, operator = taken_call
     party = party_body("13800000001", "浙A12345") | {"licence_number": "1101051949123100"}
     response = await api.client.put(
         f"/api/cases/{case_id}/parties", json={"parties": [party]}, headers=operator | ENGLISH
