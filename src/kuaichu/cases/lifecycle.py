@@ -28,7 +28,6 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from kuaichu import messages
 from kuaichu.audit import service as audit
 from kuaichu.cases.models import Case, TimelineEvent
 from kuaichu.errors import Forbidden, IllegalTransition
@@ -255,5 +254,4 @@ def ensure_editable(case: Case, edit: Edit, actor: Principal) -> None:
 def not_editable(case: Case, edit: Edit) -> IllegalTransition:
     """The refusal of `edit` in the case's state, for a guard that also refuses for its own
     reason in the same words (no determination in force to review)."""
-    detail = messages.text(REFUSALS[edit], state=CaseState(case.state).label())
-    return IllegalTransition(detail, state=case.state)
+    return IllegalTransition(Text(REFUSALS[edit], state=CaseState(case.state)), state=case.state)

@@ -12,6 +12,7 @@ from kuaichu.cases.identifiers import (
     validate_plate,
 )
 from kuaichu.messages import Text
+from kuaichu.principal import Role
 
 
 def _one_of(options: tuple[str, ...], what: Text) -> AfterValidator:
@@ -157,5 +158,8 @@ class TimelineEventOut(BaseModel):
     label: str
     state: str
     state_label: str
+    # Who acted: the role's code (a page says it in its own language) and the label as the
+    # viewer may see it (a party sees roles only, staff also the name).
+    actor_role: Role
     actor: str
     detail: dict[str, Any]

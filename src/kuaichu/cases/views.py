@@ -138,6 +138,7 @@ def timeline_of(session: Session, case: Case, viewer: Principal) -> list[Timelin
             label=lifecycle.event_label(event.kind),
             state=event.state_after,
             state_label=CaseState(event.state_after).label(),
+            actor_role=Role(event.actor_role),
             actor=_actor_label(event, staff_names_hidden),
             detail=event.detail,
         )

@@ -177,13 +177,9 @@ function eventLabel(event) {
   return KC.t("Party.event_other");
 }
 
-// Who acted, as a party may see it: the timeline says only the role, as the API's Chinese
-// label (it has no role code yet); the page says it in its own language by finding the role
-// with that label in the default catalogue (loaded beside the chosen one).
-function actorLabel(actor) {
-  const chinese = KC.catalogues[KC.DEFAULT_LOCALE] || {};
-  const key = Object.keys(chinese).find((k) => k.startsWith("Role.") && chinese[k] === actor);
-  return key ? KC.t(key) : actor;
+// Who acted, as a party may see it: the role, in the page's language.
+function actorLabel(role) {
+  return KC.t(`Role.${role}`);
 }
 
 // The timeline as a person reads it: the call's recording chunks fold into one line, and
@@ -194,17 +190,17 @@ function timelineItems(events, purged = new Set()) {
   for (const e of events) {
     if (e.kind === "evidence_added" && e.detail && e.detail.kind === "recording") {
       if (!recording) {
-        recording = { at: e.at, count: 0, actor: e.actor };
+        recording = { at: e.at, count: 0, role: e.actor_role };
         items.push(recording);
       }
       recording.count += 1;
       continue;
     }
     const gone = e.kind === "evidence_added" && purged.has("still") ? KC.t("Party.and_purged") : "";
-    items.push({ at: e.at, text: KC.t("Party.event_line", { event: eventLabel(e), actor: actorLabel(e.actor) }) + gone });
+    items.push({ at: e.at, text: KC.t("Party.event_line", { event: eventLabel(e), actor: actorLabel(e.actor_role) }) + gone });
   }
   const recordingText = (item) =>
-    ` ${KC.t("Party.recordings", { count: item.count, actor: actorLabel(item.actor) })}` +
+    ` ${KC.t("Party.recordings", { count: item.count, actor: actorLabel(item.role) })}` +
     (purged.has("recording") ? KC.t("Party.and_purged") : "");
   return items.map((item) => KC.el("li", {},
     KC.el("time", { textContent: KC.time(item.at) }),
@@ -994,7 +990,7 @@ async function backToVideo() {
 const LOCALE_KEY = `kuaichu.${PAGE}.locale`;
 
 async function setLocale(locale, chosen = false) {
-  await Promise.all([KC.useLocale(locale), KC.catalogue(KC.DEFAULT_LOCALE)]);
+  await KC.useLocale(locale);
   for (const button of document.querySelectorAll("[data-locale]")) {
     button.setAttribute("aria-pressed", String(button.dataset.locale === locale));
   }
