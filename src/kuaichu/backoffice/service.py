@@ -5,7 +5,6 @@ decides on and the reviewer checks."""
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 
 from sqlalchemy import ColumnElement, exists, or_, select
 from sqlalchemy.orm import Session, selectinload
@@ -33,6 +32,7 @@ from kuaichu.liability.grades import DeterminationStatus, Responsibility
 from kuaichu.liability.models import LiabilityFacts
 from kuaichu.liability.rules import Act
 from kuaichu.liability.service import in_force_determination
+from kuaichu.messages import Labelled, text
 from kuaichu.principal import Principal, Role
 from kuaichu.privacy import mask_phone
 from kuaichu.registries.service import latest_checks
@@ -50,13 +50,12 @@ _PLATE = re.compile(rf"^[{PROVINCES}]?[A-Z][A-Z0-9]{{4,6}}[挂学警]?$")
 _SEPARATORS = re.compile(r"[\s·•\-.]")
 
 
-class SearchBy(StrEnum):
+class SearchBy(Labelled):
     NUMBER = "number"
     PHONE = "phone"
     PLATE = "plate"
 
 
-SEARCH_BY_LABELS = {SearchBy.NUMBER: "事故编号", SearchBy.PHONE: "手机号", SearchBy.PLATE: "号牌号码"}
 HOW_TO_SEARCH = "请输入事故编号（19位数字）、当事人手机号（11位）或号牌号码（如浙A12345）"
 
 
@@ -137,7 +136,7 @@ def search_cases(session: Session, viewer: Principal, text: str, now: datetime) 
             jurisdiction_name=jurisdictions.get(case.jurisdiction_id, ""),
             reported_at=case.reported_at,
             matched_by=query.by.value,
-            matched_by_label=SEARCH_BY_LABELS[query.by],
+            matched_by_label=query.by.label(),
             parties=[
                 FoundParty(
                     position=p.position,
@@ -190,7 +189,12 @@ def case_file(
     )
 
 
-ACCEPTED_LABELS = {True: "采纳规则建议", False: "未采纳规则建议", None: "无适用的规则建议，由民警认定"}
+# Whether the officer took the rules' proposal (None: no rule applied).
+PROPOSAL_TAKEN = {
+    True: "Backoffice.proposal_accepted",
+    False: "Backoffice.proposal_rejected",
+    None: "Backoffice.no_proposal",
+}
 
 
 def _determination_file(session: Session, case: Case) -> DeterminationFileOut | None:
@@ -220,7 +224,7 @@ def _determination_file(session: Session, case: Case) -> DeterminationFileOut | 
         rule_label=proposal.get("label"),
         rule_basis=proposal.get("basis"),
         proposal_accepted=determination.proposal_accepted,
-        proposal_accepted_label=ACCEPTED_LABELS[determination.proposal_accepted],
+        proposal_accepted_label=text(PROPOSAL_TAKEN[determination.proposal_accepted]),
         override_reason=determination.override_reason,
         review_last_day=last_day_to_apply(determination.delivered_at),
     )

@@ -13,7 +13,6 @@ the case holds about them, before and after (art. 45).
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Select, event, func, select
@@ -30,6 +29,7 @@ from kuaichu.errors import Forbidden
 from kuaichu.evidence.models import EvidenceItem
 from kuaichu.evidence.schemas import PURGED_LABEL, EvidenceKind
 from kuaichu.evidence.storage import EvidenceStore
+from kuaichu.messages import Labelled, text
 from kuaichu.principal import SYSTEM, Principal
 from kuaichu.retention.models import RetentionPurge
 from kuaichu.retention.personal import purge_personal_data
@@ -45,18 +45,11 @@ from kuaichu.retention.schemas import (
 from kuaichu.settings import Settings
 
 
-class RetentionKind(StrEnum):
+class RetentionKind(Labelled):
     RECORDING = "recording"
     STILL = "still"
     PERSONAL_DATA = "personal_data"
 
-
-KIND_LABELS = {
-    RetentionKind.RECORDING: "通话录像",
-    RetentionKind.STILL: "现场照片",
-    RetentionKind.PERSONAL_DATA: "当事人个人信息",
-}
-KEPT_LABEL = "事故认定书、证据校验值（SHA-256）、事故编号和办理记录依法长期保存"
 
 # This system's handling of the case is over: nothing will need its data again but the record.
 ENDED_STATES = (
@@ -213,22 +206,22 @@ def retention_of(session: Session, case: Case, policy: RetentionPolicy) -> Reten
         due = end + timedelta(days=days) if end else None
         purged_at = purged.get(kind.value)
         if purged_at is not None:
-            status = PURGED_LABEL
+            status = text("Retention.purged")
         elif due is not None:
-            status = f"保存至{_day(due)}"
+            status = text("Retention.kept_until", date=_day(due))
         else:
-            status = f"案件办结后保存{days}天"
+            status = text("Retention.kept_days", days=days)
         kinds.append(
             RetentionKindOut(
                 kind=kind.value,
-                kind_label=KIND_LABELS[kind],
+                kind_label=kind.label(),
                 days=days,
                 due_at=due,
                 purged_at=purged_at,
                 status_label=status,
             )
         )
-    return RetentionOut(ended_at=end, kinds=kinds, kept_label=KEPT_LABEL)
+    return RetentionOut(ended_at=end, kinds=kinds, kept_label=text("Retention.kept"))
 
 
 def retention(session: Session, viewer: Principal, case_id: int, policy: RetentionPolicy) -> RetentionOut:

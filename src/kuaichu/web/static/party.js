@@ -218,15 +218,15 @@ function showRetention(retention) {
   if (!retention) return;
   document.getElementById("retention").replaceChildren(...retention.kinds.map((k) =>
     KC.el("li", { className: k.purged_at ? "purged" : "", textContent: retentionLine(k) })));
-  KC.text("retention-kept", KC.t("Party.retention_kept"));
+  KC.text("retention-kept", KC.t("Retention.kept"));
 }
 
 function retentionLine(kind) {
   const status = kind.purged_at
-    ? KC.t("Party.purged")
+    ? KC.t("Retention.purged")
     : kind.due_at
-      ? KC.t("Party.kept_until", { date: KC.time(kind.due_at) })
-      : KC.t("Party.kept_days", { days: kind.days });
+      ? KC.t("Retention.kept_until", { date: KC.time(kind.due_at) })
+      : KC.t("Retention.kept_days", { days: kind.days });
   return KC.t("Party.retention_line", { kind: KC.label("RetentionKind", kind.kind), status });
 }
 
