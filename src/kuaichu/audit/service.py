@@ -17,6 +17,7 @@ import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, Protocol
 
 from sqlalchemy import Engine, event, func, insert, select, text
@@ -107,12 +108,13 @@ def _hash_of(entry: AuditEntry, prev_hash: str) -> str:
 def record(
     session: Session,
     actor: Principal,
-    action: str,
+    action: StrEnum,
     now: datetime,
     case_id: int | None = None,
     detail: dict[str, Any] | None = None,
 ) -> None:
     """Append one entry in the caller's transaction: it exists exactly when the action does.
+    `action` is an AuditAction, or the case's Action or EventKind for a timeline event.
 
     An entry is never rewritten, so it never holds what retention must later delete
     (个人信息保护法 art. 19, 47): personal fields in `detail` are masked and free text (a

@@ -16,6 +16,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from kuaichu.audit import service as audit
+from kuaichu.audit.actions import AuditAction
 from kuaichu.auth.models import RefreshToken, SocketTicket, StaffLoginFailure, User
 from kuaichu.auth.service import (
     _DUMMY_HASH,
@@ -79,14 +80,16 @@ def login_staff(
         user.failed_logins = 0
         user.locked_until = None
         principal = replace(staff_principal(user), address=address)
-        audit.record(session, principal, "login", now, detail={"username": username})
+        audit.record(session, principal, AuditAction.LOGIN, now, detail={"username": username})
         return StaffSession(principal, _new_refresh_token(session, settings, user, None, None, now))
     if matched:
         # The right password of a deactivated account: refused, but no guess to count.
-        audit.record(session, _anonymous(address), "login_failed", now, detail={"username": username})
+        audit.record(
+            session, _anonymous(address), AuditAction.LOGIN_FAILED, now, detail={"username": username}
+        )
         return NotAuthenticated(WRONG_PASSWORD)
     session.add(StaffLoginFailure(address=address, username=username, failed_at=now))
-    audit.record(session, _anonymous(address), "login_failed", now, detail={"username": username})
+    audit.record(session, _anonymous(address), AuditAction.LOGIN_FAILED, now, detail={"username": username})
     if user is not None:
         user.failed_logins += 1
         if user.failed_logins >= settings.staff_lockout_failures:
@@ -95,7 +98,7 @@ def login_staff(
             audit.record(
                 session,
                 _anonymous(address),
-                "staff_lockout",
+                AuditAction.STAFF_LOCKOUT,
                 now,
                 detail={"username": username, "scope": "account", "until": user.locked_until.isoformat()},
             )
@@ -103,7 +106,7 @@ def login_staff(
         audit.record(
             session,
             _anonymous(address),
-            "staff_lockout",
+            AuditAction.STAFF_LOCKOUT,
             now,
             detail={"username": username, "scope": "address"},
         )
@@ -152,7 +155,7 @@ def refresh_session(
         _revoke_family(session, row.family, now)
         if user is not None:
             actor = replace(staff_principal(user), address=address)
-            audit.record(session, actor, "refresh_reuse", now, detail={"username": user.username})
+            audit.record(session, actor, AuditAction.REFRESH_REUSE, now, detail={"username": user.username})
         return NotAuthenticated(SESSION_ENDED)
     if row.revoked_at is not None:
         return NotAuthenticated(SESSION_ENDED)
@@ -213,7 +216,7 @@ def deactivate_user(session: Session, username: str, actor: Principal, now: date
     user = _user(session, username)
     user.active = False
     _end_all_sessions(session, user, now)
-    audit.record(session, actor, "user_deactivated", now, detail={"username": username})
+    audit.record(session, actor, AuditAction.USER_DEACTIVATED, now, detail={"username": username})
     return user
 
 
@@ -222,7 +225,7 @@ def activate_user(session: Session, username: str, actor: Principal, now: dateti
     user.active = True
     user.failed_logins = 0
     user.locked_until = None
-    audit.record(session, actor, "user_activated", now, detail={"username": username})
+    audit.record(session, actor, AuditAction.USER_ACTIVATED, now, detail={"username": username})
     return user
 
 
@@ -247,7 +250,7 @@ def change_role(
     audit.record(
         session,
         actor,
-        "user_role_changed",
+        AuditAction.USER_ROLE_CHANGED,
         now,
         detail={"username": username, "from": before, "to": role.value},
     )
@@ -260,7 +263,7 @@ def change_password(session: Session, username: str, password: str, actor: Princ
     user.failed_logins = 0
     user.locked_until = None
     _end_all_sessions(session, user, now)
-    audit.record(session, actor, "user_password_changed", now, detail={"username": username})
+    audit.record(session, actor, AuditAction.USER_PASSWORD_CHANGED, now, detail={"username": username})
     return user
 
 

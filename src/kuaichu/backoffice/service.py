@@ -10,6 +10,7 @@ from sqlalchemy import ColumnElement, exists, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from kuaichu.audit import service as audit
+from kuaichu.audit.actions import AuditAction
 from kuaichu.auth.models import User
 from kuaichu.backoffice.schemas import (
     ActOut,
@@ -122,9 +123,9 @@ def search_cases(session: Session, viewer: Principal, text: str, now: datetime) 
     ).all()
     detail = {"by": query.by.value, "query": query.masked()}
     for case in cases:
-        audit.record(session, viewer, "search_cases", now, case.id, detail)
+        audit.record(session, viewer, AuditAction.SEARCH_CASES, now, case.id, detail)
     if not cases:
-        audit.record(session, viewer, "search_cases", now, None, detail | {"found": 0})
+        audit.record(session, viewer, AuditAction.SEARCH_CASES, now, None, detail | {"found": 0})
     jurisdictions: dict[int, str] = {j.id: j.name for j in session.scalars(select(Jurisdiction))}
     full_phones = viewer.role in SEES_PHONES
     return [
@@ -159,7 +160,7 @@ def case_file(
     session: Session, viewer: Principal, case_id: int, max_vehicles: int, now: datetime
 ) -> CaseFileOut:
     case = get_case(session, viewer, case_id)
-    audit.record(session, viewer, "read_case_file", now, case.id)
+    audit.record(session, viewer, AuditAction.READ_CASE_FILE, now, case.id)
     checks = latest_checks(session, viewer, case.id)
     facts_row = session.get(LiabilityFacts, case.id)
     facts = facts_row.parties if facts_row else {}

@@ -25,6 +25,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from kuaichu.audit import service as audit
+from kuaichu.audit.actions import AuditAction
 from kuaichu.auth.models import User
 from kuaichu.auth.service import staff_principal
 from kuaichu.calls.availability import ServiceHours, hours_of, on_duty, service_status, wait_text
@@ -511,7 +512,7 @@ def set_service(
     audit.record(
         session,
         supervisor,
-        "set_jurisdiction_service",
+        AuditAction.SET_JURISDICTION_SERVICE,
         now,
         detail={
             "jurisdiction": code,

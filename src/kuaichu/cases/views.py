@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kuaichu.audit import service as audit
+from kuaichu.audit.actions import AuditAction
 from kuaichu.cases import lifecycle
 from kuaichu.cases.access import get_case, visible_cases
 from kuaichu.cases.lifecycle import CaseState
@@ -119,7 +120,7 @@ def list_cases(
 def timeline(session: Session, viewer: Principal, case_id: int, now: datetime) -> list[TimelineEventOut]:
     """网办进度: the case's history, oldest first."""
     case = get_case(session, viewer, case_id)
-    audit.record(session, viewer, "read_timeline", now, case.id)
+    audit.record(session, viewer, AuditAction.READ_TIMELINE, now, case.id)
     return timeline_of(session, case, viewer)
 
 

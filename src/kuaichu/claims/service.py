@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kuaichu.audit import service as audit
+from kuaichu.audit.actions import AuditAction
 from kuaichu.auth.models import Insurer
 from kuaichu.cases import lifecycle
 from kuaichu.cases.access import WriteRule, ensure_may_write, get_case, party_of
@@ -153,12 +154,12 @@ def claims_of_case(session: Session, viewer: Principal, case_id: int) -> list[Cl
 def read_claims(session: Session, viewer: Principal, case_id: int, now: datetime) -> list[ClaimOut]:
     """The claims as a person reads them: a read of personal data, so audited."""
     claims = claims_of_case(session, viewer, case_id)
-    audit.record(session, viewer, "read_claims", now, case_id)
+    audit.record(session, viewer, AuditAction.READ_CLAIMS, now, case_id)
     return claims
 
 
 def claims_of_insurer(session: Session, insurer: Principal, now: datetime) -> list[Claim]:
-    audit.record(session, insurer, "list_claims", now)
+    audit.record(session, insurer, AuditAction.LIST_CLAIMS, now)
     return list(
         session.scalars(select(Claim).where(Claim.insurer_code == insurer.insurer_code).order_by(Claim.id))
     )
@@ -176,7 +177,7 @@ def claim_package(session: Session, insurer: Principal, claim_id: int, now: date
     its own insured party in full and the others only as far as the claim needs."""
     claim = _insurers_claim(session, insurer, claim_id)
     case = get_case(session, insurer, claim.case_id)
-    audit.record(session, insurer, "read_claim_package", now, case.id, {"claim_id": claim.id})
+    audit.record(session, insurer, AuditAction.READ_CLAIM_PACKAGE, now, case.id, {"claim_id": claim.id})
     shares = responsibility_shares(session, case.id)
     claimant_id = claim.party_id
     return {

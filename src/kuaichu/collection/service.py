@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kuaichu.audit import service as audit
+from kuaichu.audit.actions import AuditAction
 from kuaichu.cases import lifecycle
 from kuaichu.cases.access import WriteRule, ensure_may_write, get_case
 from kuaichu.cases.lifecycle import Action, EventKind
@@ -84,7 +85,7 @@ def read_gate(
     session: Session, viewer: Principal, case_id: int, config: GateConfig, now: datetime
 ) -> CollectionOut:
     case = get_case(session, viewer, case_id)
-    audit.record(session, viewer, "read_collection", now, case.id)
+    audit.record(session, viewer, AuditAction.READ_COLLECTION, now, case.id)
     return gate(session, viewer, case, config)
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from kuaichu.audit import service as audit
+from kuaichu.audit.actions import AuditAction
 from kuaichu.auth.models import Insurer, User
 from kuaichu.cases import lifecycle
 from kuaichu.cases.access import get_case
@@ -220,7 +221,9 @@ def download(session: Session, viewer: Principal, number: str, now: datetime) ->
     """The signed PDF for whoever may see the case (404 otherwise); every download is audited."""
     document = _by_number(session, number)
     get_case(session, viewer, document.case_id)
-    audit.record(session, viewer, "download_document", now, document.case_id, {"number": document.number})
+    audit.record(
+        session, viewer, AuditAction.DOWNLOAD_DOCUMENT, now, document.case_id, {"number": document.number}
+    )
     return f"{document.number}.pdf", document.pdf
 
 
@@ -277,5 +280,5 @@ def verification(
 def read_documents(session: Session, viewer: Principal, case_id: int, now: datetime) -> list[DocumentOut]:
     """The documents as a person reads them: a read of personal data, so audited."""
     documents = list_documents(session, viewer, case_id)
-    audit.record(session, viewer, "read_documents", now, case_id)
+    audit.record(session, viewer, AuditAction.READ_DOCUMENTS, now, case_id)
     return documents

@@ -5,6 +5,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from kuaichu.audit import service as audit
+from kuaichu.audit.actions import AuditAction
 from kuaichu.cases import lifecycle
 from kuaichu.cases.access import WriteRule, ensure_may_write, get_case
 from kuaichu.cases.lifecycle import Edit, EventKind
@@ -81,5 +82,5 @@ def read_eligibility(
 ) -> EligibilityOut:
     """The judgement as the operator reads it: a read of personal data, so audited."""
     judged = assess(session, viewer, case_id, max_vehicles)
-    audit.record(session, viewer, "read_eligibility", now, case_id)
+    audit.record(session, viewer, AuditAction.READ_ELIGIBILITY, now, case_id)
     return judged

@@ -6,6 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kuaichu.audit import service as audit
+from kuaichu.audit.actions import AuditAction
 from kuaichu.cases import lifecycle
 from kuaichu.cases.access import WriteRule, ensure_may_write, get_case
 from kuaichu.cases.lifecycle import Edit, EventKind
@@ -72,7 +73,7 @@ def add_evidence(
 
 def list_evidence(session: Session, viewer: Principal, case_id: int, now: datetime) -> list[EvidenceOut]:
     case = get_case(session, viewer, case_id)
-    audit.record(session, viewer, "list_evidence", now, case.id)
+    audit.record(session, viewer, AuditAction.LIST_EVIDENCE, now, case.id)
     return evidence_of(session, case)
 
 
@@ -91,7 +92,7 @@ def get_evidence(
     item = session.get(EvidenceItem, item_id)
     if item is None or item.case_id != case.id:
         raise NotFound("证据不存在")
-    audit.record(session, viewer, "read_evidence", now, case.id, {"evidence_id": item.id})
+    audit.record(session, viewer, AuditAction.READ_EVIDENCE, now, case.id, {"evidence_id": item.id})
     return _out(item)
 
 
@@ -120,7 +121,7 @@ def record_custody_failure(
     audit.record(
         session,
         viewer,
-        "evidence_hash_mismatch",
+        AuditAction.EVIDENCE_HASH_MISMATCH,
         now,
         case_id,
         {"evidence_id": item.id, "sha256": item.sha256},

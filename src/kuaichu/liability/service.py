@@ -7,6 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kuaichu.audit import service as audit
+from kuaichu.audit.actions import AuditAction
 from kuaichu.cases import lifecycle
 from kuaichu.cases.access import WriteRule, ensure_may_write, get_case
 from kuaichu.cases.lifecycle import Action, Edit, EventKind
@@ -83,7 +84,7 @@ def read_proposal(
     session: Session, officer: Principal, case_id: int, parking: Responsibility, now: datetime
 ) -> ProposalOut:
     case = get_case(session, officer, case_id)
-    audit.record(session, officer, "read_liability_proposal", now, case.id)
+    audit.record(session, officer, AuditAction.READ_LIABILITY_PROPOSAL, now, case.id)
     proposal = proposal_for(session, case, parking)
     if proposal is None:
         return ProposalOut(

@@ -6,6 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kuaichu.audit import service as audit
+from kuaichu.audit.actions import AuditAction
 from kuaichu.errors import Conflict, NotFound
 from kuaichu.notify.models import OutboxMessage
 from kuaichu.notify.schemas import DeadLetter
@@ -41,4 +42,4 @@ def resend(session: Session, supervisor: Principal, message_id: int, now: dateti
     row.attempts = 0
     row.next_attempt_at = now
     row.lease_until = None
-    audit.record(session, supervisor, "resend_message", now, row.case_id, {"message_id": row.id})
+    audit.record(session, supervisor, AuditAction.RESEND_MESSAGE, now, row.case_id, {"message_id": row.id})

@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from kuaichu.audit import service as audit
+from kuaichu.audit.actions import AuditAction
 from kuaichu.cases.access import get_case
 from kuaichu.cases.models import Case
 from kuaichu.cases.schemas import CaseOut
@@ -31,7 +32,7 @@ def case_view(session: Session, case: Case, viewer: Principal) -> CaseOut:
 
 def read_case(session: Session, viewer: Principal, case_id: int, now: datetime) -> CaseOut:
     case = get_case(session, viewer, case_id)
-    audit.record(session, viewer, "read_case", now, case.id)
+    audit.record(session, viewer, AuditAction.READ_CASE, now, case.id)
     return case_view(session, case, viewer)
 
 

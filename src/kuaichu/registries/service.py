@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kuaichu.audit import service as audit
+from kuaichu.audit.actions import AuditAction
 from kuaichu.cases import lifecycle
 from kuaichu.cases.access import WriteRule, ensure_may_write, get_case
 from kuaichu.cases.lifecycle import EventKind
@@ -263,11 +264,11 @@ def record_lookup(
     session: Session, viewer: Principal, request: LookupRequest, outcome: str, now: datetime
 ) -> None:
     detail = {"by": request.by, "outcome": outcome}
-    audit.record(session, viewer, "registry_lookup", now, request.case_id, detail)
+    audit.record(session, viewer, AuditAction.REGISTRY_LOOKUP, now, request.case_id, detail)
 
 
 def read_checks(session: Session, viewer: Principal, case_id: int, now: datetime) -> list[CheckOut]:
     """The checks as a person reads them: a read of personal data, so audited."""
     checks = latest_checks(session, viewer, case_id)
-    audit.record(session, viewer, "read_checks", now, case_id)
+    audit.record(session, viewer, AuditAction.READ_CHECKS, now, case_id)
     return checks

@@ -19,6 +19,7 @@ from sqlalchemy import Select, event, func, select
 from sqlalchemy.orm import Session
 
 from kuaichu.audit import service as audit
+from kuaichu.audit.actions import AuditAction
 from kuaichu.cases.access import get_case, is_reporter, party_of
 from kuaichu.cases.lifecycle import CaseState
 from kuaichu.cases.models import Case, TimelineEvent
@@ -166,7 +167,12 @@ def purge_expired(
             purges.append(purge)
             detail = {"kind": kind.value, "items": items, "tables": tables, "days": days}
             audit.record(
-                session, SYSTEM, "retention_purge", now, case_id, detail | {"ended_at": ended_at.isoformat()}
+                session,
+                SYSTEM,
+                AuditAction.RETENTION_PURGE,
+                now,
+                case_id,
+                detail | {"ended_at": ended_at.isoformat()},
             )
     session.flush()
     _delete_after_commit(session, store, _unreferenced(session, digests))
@@ -239,7 +245,7 @@ def my_data(
     entry = party_of(case, party)
     if entry is None and not is_reporter(case, party):
         raise Forbidden("只能下载本人作为当事人的案件数据")
-    audit.record(session, party, "read_my_data", now, case.id)
+    audit.record(session, party, AuditAction.READ_MY_DATA, now, case.id)
     return MyDataOut(
         generated_at=now,
         party=None if entry is None else PartyOut.model_validate(entry, from_attributes=True),

@@ -6,6 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kuaichu.audit import service as audit
+from kuaichu.audit.actions import AuditAction
 from kuaichu.cases import lifecycle
 from kuaichu.cases.access import WriteRule, ensure_may_write, get_case, party_of
 from kuaichu.cases.lifecycle import Action, CaseState, Edit
@@ -119,7 +120,7 @@ def read_review(session: Session, viewer: Principal, case_id: int, now: datetime
     review = session.scalars(select(ReviewRequest).where(ReviewRequest.case_id == case.id)).first()
     if review is None:
         raise NotFound("该案件没有复核申请")
-    audit.record(session, viewer, "read_review", now, case.id)
+    audit.record(session, viewer, AuditAction.READ_REVIEW, now, case.id)
     return ReviewOut(
         submitted_at=review.submitted_at,
         applicant_party_id=review.party_id,

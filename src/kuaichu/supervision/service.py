@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from kuaichu.audit import service as audit
+from kuaichu.audit.actions import AuditAction
 from kuaichu.audit.models import AuditEntry
 from kuaichu.auth.models import Insurer, User
 from kuaichu.calls.models import OperatorPresence
@@ -57,7 +58,7 @@ def resend_dead_letter(session: Session, supervisor: Principal, message_id: int,
 
 def replay(session: Session, supervisor: Principal, case_id: int, now: datetime) -> CaseReplay:
     case = get_case(session, supervisor, case_id)
-    audit.record(session, supervisor, "replay_case", now, case.id)
+    audit.record(session, supervisor, AuditAction.REPLAY_CASE, now, case.id)
     determinations = session.scalars(
         select(Determination).where(Determination.case_id == case.id).order_by(Determination.id)
     )
