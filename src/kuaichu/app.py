@@ -53,6 +53,7 @@ from kuaichu.supervision.api import router as supervision_router
 from kuaichu.web.context import AppContext
 from kuaichu.web.openapi import install_openapi
 from kuaichu.web.pages import mount_pages
+from kuaichu.web.locale import ReaderLocale
 from kuaichu.web.security import CredentialsBeforeBody, SecurityHeaders
 
 OUTBOX_JOB = "outbox"
@@ -172,6 +173,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     # Credentials are checked before any body is read (the NUL check reads small bodies).
     app.add_middleware(CredentialsBeforeBody)
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(ReaderLocale)
     for router in (
         auth_router,
         backoffice_router,  # before the cases router: /api/cases/search is no case id

@@ -5,6 +5,26 @@ work with the field's tools (Poedit, Weblate). Each msgid is a stable key such a
 `CaseState.queued`; the msgstr is the text. Placeholders use Python's `{name}` format.
 """
 
-from kuaichu.messages.catalogue import DEFAULT_LOCALE, Labelled, Locale, Text, messages, negotiate, text
+from kuaichu.messages.catalogue import (
+    DEFAULT_LOCALE,
+    Labelled,
+    Locale,
+    Text,
+    messages,
+    negotiate,
+    reader_locale,
+    reading,
+    text,
+)
 
-__all__ = ["DEFAULT_LOCALE", "Labelled", "Locale", "Text", "messages", "negotiate", "text"]
+__all__ = [
+    "DEFAULT_LOCALE",
+    "Labelled",
+    "Locale",
+    "Text",
+    "messages",
+    "negotiate",
+    "reader_locale",
+    "reading",
+    "text",
+]

@@ -1,5 +1,8 @@
 """Loading the `.po` files, looking texts up, and choosing a locale."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from enum import StrEnum
 from functools import cache
 from pathlib import Path
@@ -23,6 +26,25 @@ class Locale(StrEnum):
 
 
 DEFAULT_LOCALE = Locale.ZH_CN
+
+# Whom the code running now speaks to: the web edge sets it per request from Accept-Language
+# (as Django's translation.activate does); outside a request it is the default locale.
+_reader: ContextVar[Locale] = ContextVar("reader_locale", default=DEFAULT_LOCALE)
+
+
+def reader_locale() -> Locale:
+    """The locale of the request being served (zh-CN outside one)."""
+    return _reader.get()
+
+
+@contextmanager
+def reading(locale: Locale) -> Iterator[None]:
+    """Speak to a reader of `locale` within the block."""
+    token = _reader.set(locale)
+    try:
+        yield
+    finally:
+        _reader.reset(token)
 
 
 @cache
@@ -91,5 +113,7 @@ def negotiate(accept_language: str | None) -> Locale:
 class Labelled(StrEnum):
     """An enum whose members each have a catalogue label under `<ClassName>.<value>`."""
 
-    def label(self, locale: Locale = DEFAULT_LOCALE) -> str:
-        return text(f"{type(self).__name__}.{self.value}", locale)
+    def label(self, locale: Locale | None = None) -> str:
+        """The label in `locale`; without one, in the reader's (a label in API JSON follows who
+        reads it). Anything persisted or legal passes its locale explicitly."""
+        return text(f"{type(self).__name__}.{self.value}", locale or reader_locale())
