@@ -125,7 +125,7 @@ def run_call(
         # The party's connection drops; the page reconnects by itself and the same operator
         # sends a new offer: a new peer connection, and frames again.
         first_peer = party.evaluate_handle("window.kuaichuPeer")
-        party.evaluate("party.socket.ws.close()")
+        party.evaluate("window.kuaichuParty.socket.ws.close()")
         party.wait_for_function("(old) => window.kuaichuPeer !== old", arg=first_peer, timeout=20_000)
         until_true(party, FRAMES_ARRIVE, what="frames")
         until_true(console, FRAMES_ARRIVE, what="frames")

@@ -66,7 +66,7 @@ def test_the_party_page_shows_what_was_deleted_and_downloads_my_data(
         expect(page.locator("#timeline")).to_contain_text(f"上传现场证据（接警坐席），{PURGED}")
         expect(page.locator("#documents li")).to_have_count(1)  # the signed document stays
         # The page's socket may watch the case too (its one-time ticket carries the phone's key).
-        page.wait_for_function("() => typeof party !== 'undefined' && party.watching !== null")
+        page.wait_for_function("() => window.kuaichuParty && window.kuaichuParty.watching !== null")
         page.wait_for_timeout(500)
         expect(page.locator("#message")).not_to_contain_text("无权查看")
         page.screenshot(path=str(artifacts_dir / "retention-party.png"), full_page=True)

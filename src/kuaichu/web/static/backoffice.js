@@ -2,9 +2,9 @@
 // person knows of it (事故编号, a phone, a plate), and the case file: registry checks,
 // eligibility, each party's acts and impact point, collection overrides, stills, recordings.
 // Every word shown comes from the server's labels.
-"use strict";
+import { KC } from "./common.js";
 
-const BO = {
+export const BO = {
   // A search form whose results fill a table; `open` receives the case's id (never typed).
   wireSearch(page, { form, input, rows, open, guard = KC.guarded }) {
     document.getElementById(form).onsubmit = (event) => {

@@ -1,8 +1,7 @@
-// Shared by the pages: the words (the catalogue), the API with its bearer token, the page
-// WebSocket, small helpers.
-"use strict";
+// Shared by the pages (an ES module each imports): the words (the catalogue), the API with its
+// bearer token, the page WebSocket, small helpers, and the call's WebRTC link.
 
-const KC = {
+export const KC = {
   SOCKET_PING_MS: 4000,
   SOCKET_SILENCE_MS: 10000,
 
@@ -441,8 +440,8 @@ const KC = {
 
 // The shots the operator needs (并排同框, each vehicle, collision points, plates), with their
 // labels in the page's language (read when drawn: the language may change).
-const SHOT_KINDS = ["side_by_side", "vehicle_overview", "collision_point", "plate"];
-const shots = () => SHOT_KINDS.map((kind) => [kind, KC.label("EvidenceKind", kind)]);
+export const SHOT_KINDS = ["side_by_side", "vehicle_overview", "collision_point", "plate"];
+export const shots = () => SHOT_KINDS.map((kind) => [kind, KC.label("EvidenceKind", kind)]);
 
 // WebRTC for both ends. The operator always makes the offer; each offer has a generation
 // number, so a late answer or candidate of an abandoned attempt is ignored.
@@ -452,7 +451,7 @@ const shots = () => SHOT_KINDS.map((kind) => [kind, KC.label("EvidenceKind", kin
 // has not reconnected within a few seconds, it makes a fresh offer on a new connection, and
 // keeps trying while the call lasts. The party's side asks the operator's to heal ("heal").
 // onState receives the connection's states and "reconnecting".
-class CallLink {
+export class CallLink {
   constructor({ iceServers, iceTransportPolicy, send, onTrack, onState, offerer = false }) {
     this.iceServers = iceServers;
     this.iceTransportPolicy = iceTransportPolicy || "all";

@@ -1,5 +1,5 @@
 // The operator's console (坐席): presence, the queue, the call, collection, wrap-up.
-"use strict";
+import { CallLink, KC, SHOT_KINDS, shots } from "./common.js";
 
 const PAGE = "console";
 const VIEWS = ["login-view", "queue-view", "call-view", "wrapup-view"];
@@ -187,7 +187,7 @@ async function onMessage(message) {
       break;
     case "mode":
       if (message.case_id === consoleState.caseId) {
-        KC.text("call-mode", MODE_LABELS[message.mode] || message.mode);
+        KC.text("call-mode", KC.label("CallMode", message.mode));
         if (message.mode === "photo") await showUploadedEvidence();
       }
       break;

@@ -4,7 +4,7 @@
 // banners. Every word comes from the catalogue (KC.t) in the party's language: Chinese or
 // English, chosen on the page and remembered; the API's own Chinese labels are not shown, the
 // page reads the stable codes (state, kind, responsibility...) and says them itself.
-"use strict";
+import { CallLink, KC, SHOT_KINDS, shots } from "./common.js";
 
 const PAGE = "party";
 const VIEWS = [
@@ -27,6 +27,7 @@ const party = {
   coords: null,
   codeTimer: null,
 };
+window.kuaichuParty = party; // for diagnostics (the browser tests close its socket, read what it watches)
 
 const view = (id) => {
   KC.view(VIEWS, id);

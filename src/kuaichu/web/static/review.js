@@ -2,7 +2,8 @@
 // or plate; the determination under review as the officer made it (reasoning, rule applied),
 // what the officer saw (recordings, captioned stills, checks, acts, overrides), the days left
 // to decide (art. 73), and the decision. Separation of duties is the server's rule.
-"use strict";
+import { BO } from "./backoffice.js";
+import { KC } from "./common.js";
 
 const PAGE = "review";
 const VIEWS = ["login-view", "list-view", "case-view"];

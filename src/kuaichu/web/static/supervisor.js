@@ -1,7 +1,8 @@
 // The supervisor's page: queue health, timings against the targets, case replay, dead
 // letters and the audit chain. All numbers come from /api/supervision; nothing is computed here
 // beyond drawing.
-"use strict";
+import { BO } from "./backoffice.js";
+import { KC } from "./common.js";
 
 const PAGE = "supervisor";
 let refreshTimer = null;

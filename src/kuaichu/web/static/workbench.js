@@ -1,7 +1,8 @@
 // The officer's workbench (民警): cases awaiting determination, found by number, phone or plate;
 // the case file (checks, eligibility, acts, collection overrides, stills, recording); the
 // determination with its 认定理由; or the case sent back for more evidence / to the ordinary procedure.
-"use strict";
+import { BO } from "./backoffice.js";
+import { KC } from "./common.js";
 
 const PAGE = "workbench";
 const VIEWS = ["login-view", "list-view", "case-view"];
