@@ -1,6 +1,7 @@
 """Real server processes for the browser and WebSocket tests: uvicorn, started like production."""
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -9,11 +10,12 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
 
 from conftest import STAFF_PASSWORD, XIHU
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -22,8 +24,10 @@ from kuaichu.clock import SystemClock, local
 from kuaichu.db import Database
 from kuaichu.demo.seed import DEMO_JURISDICTIONS
 from kuaichu.geo.service import import_jurisdictions, read_feature_collection
+from kuaichu.messages import Locale, messages
 from kuaichu.migrate import upgrade
 from kuaichu.notify.models import SmsMessage
+from kuaichu.notify.templates import Sms
 from kuaichu.principal import Role
 from kuaichu.registries.synthetic import demo_drivers, load
 
@@ -150,6 +154,20 @@ def wait_until(probe: Callable[[], T | None], timeout: float = 15.0, what: str =
         time.sleep(0.05)
 
 
+# Frames decoded from the peer (getStats) and a decoded picture size on the <video> element.
+FRAMES_ARRIVE = """async () => {
+  const pc = window.kuaichuPeer;
+  const video = document.getElementById("remote-video");
+  if (!pc || !video || video.videoWidth === 0) return false;
+  const stats = await pc.getStats();
+  let frames = 0;
+  stats.forEach((r) => {
+    if (r.type === "inbound-rtp" && r.kind === "video") frames += r.framesDecoded || 0;
+  });
+  return frames > 5;
+}"""
+
+
 def until_true(page: Page, script: str, timeout: float = 20.0, what: str = "the page's probe") -> None:
     """For an async probe in the page (getStats): Playwright's wait_for_function takes the
     promise an async function returns as a true answer at once, so the probe is run here
@@ -161,19 +179,42 @@ def until_true(page: Page, script: str, timeout: float = 20.0, what: str = "the 
         page.wait_for_timeout(100)
 
 
-def latest_sms(database: Database, phone: str) -> str | None:
-    def read(session: Session) -> str | None:
-        return session.scalars(
-            select(SmsMessage.text).where(SmsMessage.phone == phone).order_by(SmsMessage.id.desc())
-        ).first()
+def _login_sms(locale: Locale) -> re.Pattern[str]:
+    """The login SMS of `locale` as a pattern: its wording from the catalogue, the code captured."""
+    pattern = re.escape(messages(locale)[Sms.LOGIN_CODE.key])
+    pattern = pattern.replace(re.escape("{code}"), r"(?P<code>\d{6})", 1)
+    return re.compile(re.sub(r"\\\{\w+\\\}", ".*?", pattern))
 
-    return database.write_sync(read)
+
+LOGIN_SMS = [_login_sms(locale) for locale in Locale]
+
+
+def login_code(database: Database, phone: str, since: datetime) -> str:
+    """The code of the login SMS sent to `phone` at or after `since`, once it has arrived.
+
+    Only an SMS worded as a login code counts (in any locale): another SMS to the same phone
+    (a determination's, written earlier but delivered late) must not be taken for it."""
+
+    def read(session: Session) -> str | None:
+        texts = session.scalars(
+            select(SmsMessage.text)
+            .where(SmsMessage.phone == phone, SmsMessage.sent_at >= since)
+            .order_by(SmsMessage.id.desc())
+        )
+        for text in texts:
+            for pattern in LOGIN_SMS:
+                if found := pattern.fullmatch(text):
+                    return found["code"]
+        return None
+
+    return wait_until(lambda: database.write_sync(read), what=f"the login SMS to {phone}")
 
 
 # The browser's pages.
 
 
-def party_context_page(browser: Browser, base_url: str) -> Page:
+def party_context_page(browser: Browser, base_url: str, locale: str = "zh-CN") -> Page:
+    """A phone at the scene in Xihu, its browser set to `locale`."""
     context = browser.new_context(
         base_url=base_url,
         viewport={"width": 360, "height": 740},
@@ -181,7 +222,7 @@ def party_context_page(browser: Browser, base_url: str) -> Page:
         has_touch=True,
         geolocation={"latitude": XIHU["lat"], "longitude": XIHU["lng"]},
         permissions=["geolocation", "camera", "microphone"],
-        locale="zh-CN",
+        locale=locale,
     )
     return context.new_page()
 
@@ -193,10 +234,23 @@ def operator_context_page(browser: Browser, base_url: str) -> Page:
     return context.new_page()
 
 
+def staff_logs_in(page: Page, path: str, username: str) -> str:
+    """Logs in on a staff page; returns the page's token for the API steps in between."""
+    page.goto(path)
+    page.fill("#username", username)
+    page.fill("#password", STAFF_PASSWORD)
+    page.click("#login-form button[type=submit]")
+    expect(page.locator("#login-view")).to_be_hidden()
+    return page.evaluate(f"sessionStorage.getItem('kuaichu.{path.strip('/')}.token')")
+
+
 @contextmanager
-def call_pages(browser: Browser, party_url: str, operator_url: str) -> Iterator[tuple[Page, Page]]:
-    """The party's phone and the operator's console, closed afterwards (their sockets too)."""
-    party = party_context_page(browser, party_url)
+def call_pages(
+    browser: Browser, party_url: str, operator_url: str, locale: str = "zh-CN"
+) -> Iterator[tuple[Page, Page]]:
+    """The party's phone (its browser set to `locale`) and the operator's console, closed
+    afterwards (their sockets too)."""
+    party = party_context_page(browser, party_url, locale)
     console = operator_context_page(browser, operator_url)
     try:
         yield party, console

@@ -11,14 +11,15 @@ from pathlib import Path
 import httpx
 from conftest import STAFF_PASSWORD, XIHU
 from factories import JPEG_BYTES
-from live import LiveServer, latest_sms, prepare_database, servers, wait_until
+from live import LiveServer, login_code, prepare_database, servers
 
-from kuaichu.clock import SHANGHAI, local
+from kuaichu.clock import SHANGHAI, SystemClock, local
 from kuaichu.consent.notice import PRIVACY_NOTICE_VERSION
 from kuaichu.db import Database
 from kuaichu.registries.synthetic import demo_drivers
 
 ZHANG = "13800000001"  # 甲, who reports
+LI_NA = "13900000002"  # 乙, who ran into him
 PLATE_COVERED = "乙车号牌被拖车钩遮挡，已人工核对行驶证"
 REASONING = "乙车未与前车保持足以采取紧急制动措施的安全距离，追尾甲车"
 NO_CIRCUMSTANCES = dict.fromkeys(
@@ -67,9 +68,10 @@ def login(client: httpx.Client, username: str) -> dict[str, str]:
 
 def party_login(client: httpx.Client, database: Database, phone: str) -> dict[str, str]:
     """The SMS login a phone does; the code is read from the SMS the server wrote."""
+    since = SystemClock().now()
     client.post("/api/auth/sms-code", json={"phone": phone}).raise_for_status()
-    text = wait_until(lambda: (latest_sms(database, phone) or "").partition("验证码为")[2], what="login SMS")
-    token = client.post("/api/auth/party", json={"phone": phone, "code": text[:6]}).json()["access_token"]
+    code = login_code(database, phone, since)
+    token = client.post("/api/auth/party", json={"phone": phone, "code": code}).json()["access_token"]
     return {"Authorization": f"Bearer {token}"}
 
 
@@ -86,16 +88,58 @@ def collected_case(client: httpx.Client, reporter: dict[str, str]) -> LiveCase:
     return LiveCase(case["case_id"], case["number"], reporter)
 
 
-def collect_and_evacuate(client: httpx.Client, operator: dict[str, str], case_id: int) -> None:
-    """The collection of a case the operator has (in the call), then 撤离."""
-    path = f"/api/cases/{case_id}"
-    facts = {
+def _facts() -> dict[str, str]:
+    """乙 ran into 甲 from behind, just now in Xihu."""
+    return {
         "occurred_at": datetime.now(SHANGHAI).replace(microsecond=0).isoformat(),
         "address": "西湖区文三路与学院路交叉口",
         "accident_type": "追尾",
         "weather": "晴",
         "description": "乙车追尾甲车，两车尾部、前部轻微受损",
     }
+
+
+def settlement(client: httpx.Client, proposer: dict[str, str]) -> LiveCase:
+    """李娜 (`proposer`, 甲 here) proposes that she and 张伟 (乙) settle between themselves,
+    she bearing all the responsibility; 张伟 is asked by SMS to confirm."""
+    body = {
+        "location": XIHU,
+        "facts": _facts(),
+        "parties": {"parties": [_party("李娜"), _party("张伟")]},
+        "shares": [{"position": 1, "responsibility": "full"}, {"position": 2, "responsibility": "none"}],
+    }
+    response = client.post("/api/settlements", json=body, headers=proposer)
+    assert response.status_code == 201, response.text
+    case = response.json()
+    return LiveCase(case["id"], case["number"], proposer)
+
+
+def collect_and_evacuate(client: httpx.Client, operator: dict[str, str], case_id: int) -> None:
+    """The collection of a case the operator has (in the call), then 撤离."""
+    collect(client, operator, case_id)
+    complete(client, operator, case_id)
+    client.post(f"/api/cases/{case_id}/evacuate", headers=operator).raise_for_status()
+
+
+# The stills the operator takes: all the gate asks for but 乙's plate.
+STILLS = (
+    ("side_by_side", None),
+    ("vehicle_overview", 1),
+    ("vehicle_overview", 2),
+    ("collision_point", None),
+    ("plate", 1),
+)
+
+
+def collect(
+    client: httpx.Client,
+    operator: dict[str, str],
+    case_id: int,
+    stills: tuple[tuple[str, int | None], ...] = STILLS,
+) -> None:
+    """What the operator records in the call: the facts, 张伟 (甲) and 李娜 (乙) with their
+    registry checks, the eligibility answers, the acts and `stills`."""
+    path = f"/api/cases/{case_id}"
     acts = {
         "parties": [
             {"position": 1, "acts": [], "impact_point": "车尾"},
@@ -103,7 +147,7 @@ def collect_and_evacuate(client: httpx.Client, operator: dict[str, str], case_id
         ]
     }
     for response in (
-        client.put(f"{path}/facts", json=facts, headers=operator),
+        client.put(f"{path}/facts", json=_facts(), headers=operator),
         client.put(f"{path}/parties", json={"parties": [_party("张伟"), _party("李娜")]}, headers=operator),
         client.post(f"{path}/checks", headers=operator),
         client.put(f"{path}/circumstances", json=NO_CIRCUMSTANCES, headers=operator),
@@ -115,22 +159,37 @@ def collect_and_evacuate(client: httpx.Client, operator: dict[str, str], case_id
                 files={"file": ("still.jpg", JPEG_BYTES, "image/jpeg")},
                 data={"kind": kind, **({"party_position": str(position)} if position else {})},
             )
-            for kind, position in (
-                ("side_by_side", None),
-                ("vehicle_overview", 1),
-                ("vehicle_overview", 2),
-                ("collision_point", None),
-                ("plate", 1),
-            )
+            for kind, position in stills
         ),
-        client.post(
-            f"{path}/collection-complete",
-            json={"override": {"keys": ["still:plate:2"], "reason": PLATE_COVERED}},
-            headers=operator,
-        ),
-        client.post(f"{path}/evacuate", headers=operator),
     ):
         assert response.status_code < 300, response.text
+
+
+def complete(client: httpx.Client, operator: dict[str, str], case_id: int) -> None:
+    """采集完成, 乙's plate (never taken) let through with its reason."""
+    override = {"keys": ["still:plate:2"], "reason": PLATE_COVERED}
+    response = client.post(
+        f"/api/cases/{case_id}/collection-complete", json={"override": override}, headers=operator
+    )
+    assert response.status_code < 300, response.text
+
+
+def determine(client: httpx.Client, officer: dict[str, str], case_id: int) -> None:
+    """The officer decides as the rules propose for the rear-end: 甲 no responsibility, 乙 all."""
+    parties = client.get(f"/api/cases/{case_id}", headers=officer).json()["parties"]
+    shares = [
+        {"party_id": parties[0]["id"], "responsibility": "none"},
+        {"party_id": parties[1]["id"], "responsibility": "full"},
+    ]
+    body = {"shares": shares, "reasoning": REASONING}
+    client.post(f"/api/cases/{case_id}/determination", json=body, headers=officer).raise_for_status()
+
+
+def determined_case(client: httpx.Client, reporter: dict[str, str]) -> LiveCase:
+    """A collected case (see `collected_case`) that officer-live has determined."""
+    case = collected_case(client, reporter)
+    determine(client, login(client, "officer-live"), case.id)
+    return case
 
 
 @contextmanager

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 from conftest import STAFF_PASSWORD, XIHU
-from live import latest_sms, prepare_database, servers, wait_until
+from live import login_code, prepare_database, servers
 from sqlalchemy.orm import Session
 
 from kuaichu.auth.service import create_insurer, create_user
@@ -80,8 +80,9 @@ def test_generated_requests_never_cause_a_server_error_nor_an_undocumented_answe
         servers(tmp_path / "data", database_url, 1) as (server,),
         httpx.Client(base_url=server.url) as client,
     ):
+        since = SystemClock().now()
         client.post("/api/auth/sms-code", json={"phone": PHONE}).raise_for_status()
-        code = wait_until(lambda: latest_sms(database, PHONE), what="login SMS").split("验证码为")[1][:6]
+        code = login_code(database, PHONE, since)
         party = client.post("/api/auth/party", json={"phone": PHONE, "code": code}).json()["access_token"]
         reporter = {"Authorization": f"Bearer {party}"}
         notice = {"version": PRIVACY_NOTICE_VERSION}

@@ -22,30 +22,18 @@ from conftest import (
     requires_redis,
 )
 from factories import id_number
-from live import call_pages, latest_sms, prepare_database, servers, until_true, wait_until
+from live import FRAMES_ARRIVE, call_pages, login_code, prepare_database, servers, until_true
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kuaichu.cases.models import Case, TimelineEvent
+from kuaichu.clock import SystemClock
 from kuaichu.db import Database
 from kuaichu.evidence.models import EvidenceItem
 
 PARTY_PHONE = "13800001111"
 OTHER_PHONE = "13900002222"
-
-# Frames decoded from the peer (getStats) and a decoded picture size on the <video> element.
-FRAMES_ARRIVE = """async () => {
-  const pc = window.kuaichuPeer;
-  const video = document.getElementById("remote-video");
-  if (!pc || !video || video.videoWidth === 0) return false;
-  const stats = await pc.getStats();
-  let frames = 0;
-  stats.forEach((r) => {
-    if (r.type === "inbound-rtp" && r.kind === "video") frames += r.framesDecoded || 0;
-  });
-  return frames > 5;
-}"""
 
 
 @pytest.fixture
@@ -94,9 +82,9 @@ def run_call(
     # The party logs in with the SMS code and taps the one button.
     party.goto("/party")
     party.fill("#phone", PARTY_PHONE)
+    since = SystemClock().now()
     party.click("#send-code")
-    text = wait_until(lambda: latest_sms(database, PARTY_PHONE), what="the login SMS")
-    party.fill("#code", re.findall(r"验证码为(\d{6})", text)[0])
+    party.fill("#code", login_code(database, PARTY_PHONE, since))
     party.click("#login")
     expect(party.locator("#report")).to_be_visible()
     party.click("#report")

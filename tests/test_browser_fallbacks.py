@@ -1,16 +1,16 @@
 """Poor network: the party falls back to voice only, or to photo mode (guided upload of the
 same shots, handled by an operator without a call). Real browser, real server."""
 
-import re
 from pathlib import Path
 
 from conftest import STAFF_PASSWORD, requires_chromium
 from factories import JPEG_BYTES
-from live import call_pages, latest_sms, prepare_database, servers, until_true, wait_until
+from live import call_pages, login_code, prepare_database, servers, until_true
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from kuaichu.clock import SystemClock
 from kuaichu.db import Database
 from kuaichu.evidence.models import EvidenceItem
 
@@ -38,9 +38,9 @@ def _log_in_and_report(party: Page, console: Page, database: Database) -> None:
     expect(console.locator("#queue-view")).to_be_visible()
     party.goto("/party")
     party.fill("#phone", PHONE)
+    since = SystemClock().now()
     party.click("#send-code")
-    text = wait_until(lambda: latest_sms(database, PHONE), what="the login SMS")
-    party.fill("#code", re.findall(r"验证码为(\d{6})", text)[0])
+    party.fill("#code", login_code(database, PHONE, since))
     party.click("#login")
     party.click("#report")
     # Before the first call: the notice of what is recorded, and the party's agreement.

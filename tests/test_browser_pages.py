@@ -4,7 +4,6 @@ wider than the screen at 1366×768 (a desk) and 390×844 (a phone), and the cons
 in the first screen during a call. And 王强, whose licence is suspended, cannot be evacuated.
 """
 
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,7 +11,8 @@ from pathlib import Path
 import httpx
 from conftest import STAFF_PASSWORD, XIHU, requires_chromium
 from factories import JPEG_BYTES, demo_party
-from live import LiveServer, latest_sms, prepare_database, servers, wait_until
+from live import LiveServer, login_code, prepare_database, servers, staff_logs_in
+from live_casework import determine
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy.orm import Session
 
@@ -115,21 +115,11 @@ def page_at(browser: Browser, server: LiveServer, size: dict[str, int], **option
 def party_logs_in(page: Page, database: Database, phone: str) -> None:
     page.goto("/party")
     page.fill("#phone", phone)
+    since = SystemClock().now()
     page.click("#send-code")
-    text = wait_until(lambda: latest_sms(database, phone), what="the login SMS")
-    page.fill("#code", re.findall(r"验证码为(\d{6})", text)[0])
+    page.fill("#code", login_code(database, phone, since))
     page.click("#login")
     expect(page.locator("#report")).to_be_visible()
-
-
-def staff_logs_in(page: Page, path: str, username: str) -> str:
-    """Logs in on a staff page; returns the page's token for the API steps in between."""
-    page.goto(path)
-    page.fill("#username", username)
-    page.fill("#password", STAFF_PASSWORD)
-    page.click("#login-form button[type=submit]")
-    expect(page.locator("#login-view")).to_be_hidden()
-    return page.evaluate(f"sessionStorage.getItem('kuaichu.{path.strip('/')}.token')")
 
 
 def party_page(browser: Browser, server: LiveServer) -> Page:
@@ -234,17 +224,8 @@ def test_every_page_of_the_flow_reads_in_chinese_and_fits_the_screen(
                 workbench.click("#case-rows button")
                 expect(workbench.locator("#proposal")).to_contain_text("追尾")
                 reader.read(workbench, "workbench-case")
-            detail = client.get(f"/api/cases/{case_id}", headers=officer).json()
-            shares = [
-                {"party_id": detail["parties"][0]["id"], "responsibility": "none"},
-                {"party_id": detail["parties"][1]["id"], "responsibility": "full"},
-            ]
-            decided = client.post(
-                f"/api/cases/{case_id}/determination",
-                json={"shares": shares, "reasoning": "乙车未保持安全车距，追尾甲车"},
-                headers=officer,
-            )
-            assert decided.status_code == 200, decided.text
+            determine(client, officer, case_id)
+            number = client.get(f"/api/cases/{case_id}", headers=officer).json()["number"]
 
             party.reload()  # back to the case's progress by itself
             expect(party.locator("#documents li")).to_have_count(1)
@@ -268,9 +249,9 @@ def test_every_page_of_the_flow_reads_in_chinese_and_fits_the_screen(
             with page_at(browser, server, DESK) as supervisor:
                 staff_logs_in(supervisor, "/supervisor", "supervisor-live")
                 reader.read(supervisor, "supervisor")
-                supervisor.fill("#search-q", detail["number"])
+                supervisor.fill("#search-q", number)
                 supervisor.click("#search-form button")
-                found = supervisor.locator("#search-rows tr", has_text=detail["number"])
+                found = supervisor.locator("#search-rows tr", has_text=number)
                 found.get_by_role("button", name="打开").click()
                 expect(supervisor.locator("#replay-timeline li").first).to_be_visible()
                 reader.read(supervisor, "supervisor-replay")

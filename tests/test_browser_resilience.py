@@ -12,11 +12,11 @@ from pathlib import Path
 import httpx
 import pytest
 from conftest import CHROMIUM, CHROMIUM_ARGS, XIHU, requires_chromium
-from live import latest_sms, prepare_database, servers, wait_until
-from live_casework import ZHANG, collect_and_evacuate, live_server, login, party_login
+from live import login_code, prepare_database, servers
+from live_casework import ZHANG, collect_and_evacuate, determine, live_server, login, party_login
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from kuaichu.clock import SHANGHAI
+from kuaichu.clock import SHANGHAI, SystemClock
 from kuaichu.db import Database
 
 
@@ -35,12 +35,12 @@ def phone_context(browser: Browser, base_url: str, permissions: list[str]) -> Br
 def logs_in(page: Page, database: Database, phone: str) -> None:
     page.goto("/party")
     page.fill("#phone", phone)
+    since = SystemClock().now()
     page.click("#send-code")
     # The code's countdown starts at once; the button can't be pressed again meanwhile.
     expect(page.locator("#send-code")).to_contain_text("秒后重新获取")
     expect(page.locator("#send-code")).to_be_disabled()
-    text = wait_until(lambda: latest_sms(database, phone), what="the login SMS")
-    page.fill("#code", text.split("验证码为")[1][:6])
+    page.fill("#code", login_code(database, phone, since))
     page.click("#login")
 
 
@@ -141,18 +141,7 @@ def test_one_case_however_tapped_and_a_reload_lands_where_the_case_is(
             expect(party.locator("#claim-card")).to_be_hidden()
 
             # The officer determines; the open page follows without a reload.
-            officer = login(client, "officer-live")
-            detail = client.get(f"/api/cases/{active['case_id']}", headers=officer).json()
-            shares = [
-                {"party_id": detail["parties"][0]["id"], "responsibility": "none"},
-                {"party_id": detail["parties"][1]["id"], "responsibility": "full"},
-            ]
-            decided = client.post(
-                f"/api/cases/{active['case_id']}/determination",
-                json={"shares": shares, "reasoning": "乙车未保持安全车距，追尾甲车"},
-                headers=officer,
-            )
-            assert decided.status_code == 200, decided.text
+            determine(client, login(client, "officer-live"), active["case_id"])
             expect(party.locator("#determination-shares li")).to_have_count(2, timeout=15_000)
             expect(party.locator("#determination-shares")).to_contain_text("无责任")
             expect(party.locator("#steps li.done")).to_have_count(5)

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 from conftest import requires_chromium
-from live import latest_sms, party_context_page, wait_until
-from live_casework import REASONING, ZHANG, collected_case, live_server, login, party_login
+from live import login_code, party_context_page
+from live_casework import ZHANG, determined_case, live_server, party_login
 from playwright.sync_api import Browser, expect
 
 from kuaichu.clock import SystemClock
@@ -28,15 +28,7 @@ def test_the_party_page_shows_what_was_deleted_and_downloads_my_data(
     browser: Browser, tmp_path: Path, artifacts_dir: Path
 ) -> None:
     with live_server(tmp_path) as (server, client, database):
-        case = collected_case(client, party_login(client, database, ZHANG))
-        officer = login(client, "officer-live")
-        parties = client.get(f"/api/cases/{case.id}", headers=officer).json()["parties"]
-        shares = [
-            {"party_id": parties[0]["id"], "responsibility": "none"},
-            {"party_id": parties[1]["id"], "responsibility": "full"},
-        ]
-        body = {"shares": shares, "reasoning": REASONING}
-        client.post(f"/api/cases/{case.id}/determination", json=body, headers=officer).raise_for_status()
+        case = determined_case(client, party_login(client, database, ZHANG))
 
         # Years pass, as the scheduled jobs see them: the case closes, every period runs out.
         settings = Settings(data_dir=tmp_path / "data")  # the server's: the same phone-key secret
@@ -50,12 +42,9 @@ def test_the_party_page_shows_what_was_deleted_and_downloads_my_data(
         page = party_context_page(browser, server.url)
         page.goto("/party")
         page.fill("#phone", ZHANG)
+        since = SystemClock().now()
         page.click("#send-code")
-        # The determination's SMS may still be on its way: wait for the one with the code.
-        codes = wait_until(
-            lambda: re.findall(r"验证码为(\d{6})", latest_sms(database, ZHANG) or ""), what="login SMS"
-        )
-        page.fill("#code", codes[0])
+        page.fill("#code", login_code(database, ZHANG, since))
         page.click("#login")
         page.get_by_role("button", name=re.compile(case.number)).click()
 

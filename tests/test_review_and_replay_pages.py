@@ -5,7 +5,16 @@ and replays a send-back and a collection override with their reasons, inside a 1
 from pathlib import Path
 
 from conftest import STAFF_PASSWORD, requires_chromium
-from live_casework import PLATE_COVERED, REASONING, ZHANG, collected_case, live_server, login, party_login
+from live_casework import (
+    PLATE_COVERED,
+    REASONING,
+    ZHANG,
+    collected_case,
+    determined_case,
+    live_server,
+    login,
+    party_login,
+)
 from playwright.sync_api import Browser, Page, expect
 
 from kuaichu.auth.service import create_user
@@ -47,19 +56,8 @@ def test_reviewer_and_supervisor_see_the_reasons_behind_each_step(
         )
         zhang = party_login(client, database, ZHANG)
         sent_back = collected_case(client, zhang)
-        reviewed = collected_case(client, zhang)
+        reviewed = determined_case(client, zhang)
         officer = login(client, "officer-live")
-        shares = client.get(f"/api/cases/{reviewed.id}", headers=officer).json()["parties"]
-        decision = {
-            "shares": [
-                {"party_id": shares[0]["id"], "responsibility": "none"},
-                {"party_id": shares[1]["id"], "responsibility": "full"},
-            ],
-            "reasoning": REASONING,
-        }
-        client.post(
-            f"/api/cases/{reviewed.id}/determination", json=decision, headers=officer
-        ).raise_for_status()
         client.post(
             f"/api/cases/{reviewed.id}/review",
             json={"reasons": "对方倒车在先，请求复核"},

@@ -5,7 +5,7 @@ from typing import Any
 
 import httpx
 from conftest import STAFF_PASSWORD, XIHU, requires_chromium
-from live import latest_sms, prepare_database, servers, wait_until
+from live import login_code, prepare_database, servers
 from playwright.sync_api import Browser, expect
 from sqlalchemy.orm import Session
 
@@ -19,9 +19,9 @@ WAITING, TAKEN = "13800003333", "13800004444"  # two drivers, one case each
 
 def _reported(client: httpx.Client, database: object, phone: str) -> dict[str, Any]:
     """A driver logs in by SMS, agrees to the recording notice and reports with one tap."""
+    since = SystemClock().now()
     client.post("/api/auth/sms-code", json={"phone": phone}).raise_for_status()
-    text = wait_until(lambda: latest_sms(database, phone), what="login SMS")
-    code = text.split("验证码为")[1][:6]
+    code = login_code(database, phone, since)
     token = client.post("/api/auth/party", json={"phone": phone, "code": code}).json()["access_token"]
     party = {"Authorization": f"Bearer {token}"}
     client.post("/api/consents", json={"version": PRIVACY_NOTICE_VERSION}, headers=party).raise_for_status()
