@@ -310,6 +310,43 @@ async def test_a_binary_frame_gets_a_clear_close(server: ThreadedServer, http: h
     assert closed.value.rcvd.code == 1003 and closed.value.rcvd.reason == "只接受文本（JSON）消息"
 
 
+async def test_a_page_reading_english_is_told_in_english_and_given_the_key(
+    server: ThreadedServer, http: httpx.AsyncClient
+) -> None:
+    """The page names its language in the socket's URL: refusals, the wait and why nobody
+    answers yet are said in it; a Chinese page on the same queue still reads Chinese."""
+    token = server.party(PARTY)
+    case_id = await report(http, token)
+    english = await connect(f"{await socket_url(server, token)}&locale=en")
+    assert (await receive(english))["locale"] == "en"
+    chinese = await page(server, token)
+
+    for ws in (english, chinese):
+        await ws.send("not json")
+    refusal = await receive(english, "error")
+    assert (refusal["title"], refusal["detail"]) == ("Invalid input", "The message is not valid JSON")
+    assert refusal["key"] == (await receive(chinese, "error"))["key"] == "Signal.not_json"
+
+    for ws in (english, chinese):
+        await ws.send(json.dumps({"type": "watch", "case_id": case_id}))
+    told, heard = await receive(english, "position"), await receive(chinese, "position")
+    assert told["estimated_wait_text"] is None  # nobody on duty: no honest estimate
+    assert told["service"]["reason"] == heard["service"]["reason"] == "nobody_on_duty"
+    assert told["service"]["message"] == (
+        "No operator is on duty now: you may keep waiting, or call 122 to report the accident"
+    )
+    assert heard["service"]["message"] == "当前没有接警员在岗，您可以继续等待，或请拨打122报警"
+
+    await english.send(b"\x00")
+    with pytest.raises(ConnectionClosed) as closed:
+        while True:  # past the pushes still on their way
+            await english.recv()
+    assert (
+        closed.value.rcvd is not None and closed.value.rcvd.reason == "Only text (JSON) messages are accepted"
+    )
+    await chinese.close()
+
+
 async def test_deactivation_closes_an_open_console_at_its_next_message(
     server: ThreadedServer, http: httpx.AsyncClient
 ) -> None:

@@ -1,12 +1,13 @@
 """The texts of validators and rules speak the reader's language: a page that reads English
 gets English refusals, and the Chinese stays word for word as it was."""
 
-from datetime import date
+from datetime import date, datetime
 
-from conftest import STAFF_PASSWORD, Api
+from conftest import STAFF_PASSWORD, XIHU, Api
 from factories import party_body
 from flows import evacuated_case
 
+from kuaichu.clock import SHANGHAI
 from kuaichu.messages import Locale
 from kuaichu.principal import Role
 from kuaichu.registries.adapters import LicenceRecord
@@ -79,6 +80,36 @@ async def test_grades_that_cannot_stand_together_are_explained_to_the_officer_in
 
 def test_a_registry_failure_is_kept_in_chinese_and_said_again_in_english_from_its_code() -> None:
     record = LicenceRecord("110105194912310021", "张伟", "C1", "正常", date(2026, 1, 1))
-    (failure,) = check_licence(record, "张伟", "小型轿车", date(2026, 11, 25)).failures
+    (failure,) = check_licence(record, "张伟", "K33", date(2026, 11, 25)).failures
     assert (failure.code, failure.reason) == ("licence_expired", "驾驶证已于2026-01-01过期")
     assert failure.said.render(Locale.EN) == "The driving licence expired on 2026-01-01"
+
+
+async def test_the_party_reads_why_video_reporting_is_closed_in_english(api: Api) -> None:
+    party = await api.agreed_party("13800000009")
+    api.context.clock.set(datetime(2026, 11, 25, 19, 30, tzinfo=SHANGHAI))  # type: ignore[attr-defined]
+    english = await api.client.get("/api/calls/service-status", params=XIHU, headers=party | ENGLISH)
+    chinese = await api.client.get("/api/calls/service-status", params=XIHU, headers=party)
+    assert english.json()["message"] == (
+        "Video accident handling is closed at this hour (open 07:00–19:00):"
+        " please call 122 to report the accident"
+    )
+    assert chinese.json()["message"] == "当前不在视频快处服务时间（07:00–19:00），请拨打122报警"
+    refused = await api.client.post("/api/calls", json=XIHU, headers=party | ENGLISH)
+    assert (refused.status_code, refused.json()["code"]) == (409, "service_closed")
+    assert refused.json()["detail"] == refused.json()["service"]["message"] == english.json()["message"]
+
+
+async def test_the_estimated_wait_is_said_in_the_readers_language(api: Api) -> None:
+    waiting = {phone: await api.agreed_party(phone) for phone in ("13800000007", "13800000008")}
+    case_ids = [
+        (await api.client.post("/api/calls", json=XIHU, headers=h)).json()["case_id"]
+        for h in waiting.values()
+    ]
+    operator = await api.staff("op-wait", Role.OPERATOR, "330106")
+    assert (await api.client.post("/api/calls/take-next", headers=operator)).status_code == 200
+    url, party = f"/api/calls/{case_ids[1]}/queue", waiting["13800000008"]
+    assert (await api.client.get(url, headers=party | ENGLISH)).json()["estimated_wait_text"] == "about 5 min"
+    assert (await api.client.get(url, headers=party)).json()["estimated_wait_text"] == "约 5 分钟"
+    empty = await api.client.post("/api/calls/take-next", headers=operator | ENGLISH)
+    assert (empty.status_code, empty.json()["detail"]) == (409, "End the current call first")

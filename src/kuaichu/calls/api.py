@@ -20,7 +20,6 @@ from kuaichu.calls.schemas import (
     ServiceStatusOut,
 )
 from kuaichu.calls.signaling import serve_page
-from kuaichu.cases.catalogue import ACCIDENT_TYPES, PLATE_TYPES, VEHICLE_TYPES, WEATHER
 from kuaichu.cases.schemas import RowId
 from kuaichu.eligibility.rules import QUESTIONS
 from kuaichu.geo.service import listed
@@ -64,11 +63,8 @@ async def config(context: Context) -> CallConfigOut:
         ice_transport_policy=settings.ice_transport_policy,
         recording_chunk_seconds=settings.recording_chunk_seconds,
         grace_seconds=settings.call_grace_seconds,
+        # The lists the operator picks the facts from are GET /api/catalogue.
         catalogues={
-            "accident_types": ACCIDENT_TYPES,
-            "weather": WEATHER,
-            "vehicle_types": VEHICLE_TYPES,
-            "plate_types": PLATE_TYPES,
             "responsibilities": {r.value: r.label() for r in Responsibility},
             "acts": {act.value: act.label() for act in Act},
             "circumstances": QUESTIONS,
@@ -84,7 +80,12 @@ async def config(context: Context) -> CallConfigOut:
     "/api/calls",
     status_code=status.HTTP_201_CREATED,
     response_model=QueueStatusOut,
-    responses={200: {"model": QueueStatusOut, "description": "该手机号已有进行中的报警：返回该报警"}},
+    responses={
+        200: {
+            "model": QueueStatusOut,
+            "description": "The phone already has an active case: that case, unchanged",
+        }
+    },
 )
 async def report_call(
     body: CallReportIn, party: Party, context: Context, request: Request, response: Response

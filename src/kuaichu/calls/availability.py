@@ -1,5 +1,6 @@
 """Whether a jurisdiction takes video calls now: service hours, the supervisor's pause, and
-someone on duty. What the party reads before and while queuing, always with 122."""
+someone on duty. What the party reads before and while queuing, always with 122
+(ServiceStatusOut.why)."""
 
 import math
 from dataclasses import dataclass
@@ -12,8 +13,7 @@ from kuaichu.calls.models import OperatorPresence
 from kuaichu.calls.schemas import ON_DUTY, ServiceReason, ServiceStatusOut
 from kuaichu.clock import local
 from kuaichu.geo.models import Jurisdiction
-
-CALL_122 = "请拨打122报警"
+from kuaichu.messages import Locale, reader_locale, text
 
 
 @dataclass(frozen=True)
@@ -63,29 +63,25 @@ def service_status(
 ) -> ServiceStatusOut:
     hours = hours_of(jurisdiction, default)
     reason: ServiceReason | None = None
-    message = None
     if jurisdiction.paused:
         reason = ServiceReason.PAUSED
-        why = f"（{jurisdiction.pause_reason}）" if jurisdiction.pause_reason else ""
-        message = f"视频快处暂停服务{why}，{CALL_122}"
     elif not hours.open_at(now):
         reason = ServiceReason.OUTSIDE_HOURS
-        message = f"当前不在视频快处服务时间（{hours.text}），{CALL_122}"
     elif on_duty(session, jurisdiction.id) == 0:
         reason = ServiceReason.NOBODY_ON_DUTY
-        message = f"当前没有接警员在岗，您可以继续等待，或{CALL_122}"
     return ServiceStatusOut(
         open=reason is None,
         reason=reason,
-        message=message,
+        pause_reason=jurisdiction.pause_reason if jurisdiction.paused else None,
         hours=hours.text,
         jurisdiction_code=jurisdiction.code,
         jurisdiction_name=jurisdiction.name,
     )
 
 
-def wait_text(seconds: int | None) -> str | None:
-    """The estimate as a person reads it: 约 N 分钟 (at least 1)."""
+def wait_text(seconds: int | None, locale: Locale | None = None) -> str | None:
+    """The estimate as a person reads it, in whole minutes (at least 1); in the reader's
+    language unless a locale is given."""
     if seconds is None:
         return None
-    return f"约 {max(math.ceil(seconds / 60), 1)} 分钟"
+    return text("Calls.wait_minutes", locale or reader_locale(), minutes=max(math.ceil(seconds / 60), 1))

@@ -35,6 +35,7 @@ from kuaichu.cases.lifecycle import Action, CaseState
 from kuaichu.cases.models import Case
 from kuaichu.db import upsert_insert
 from kuaichu.errors import Forbidden, IllegalTransition
+from kuaichu.messages import Text
 from kuaichu.notify.outbox import enqueue_push
 from kuaichu.principal import SYSTEM, Principal, Role
 
@@ -47,9 +48,9 @@ def check_may_join(session: Session, principal: Principal, case_id: int) -> Case
     if principal.role is Role.PARTY:
         own_case(session, principal, case_id)
     elif principal.role is not Role.OPERATOR or case.operator_id != principal.id:
-        raise Forbidden("只有接警的坐席和当事人可以加入通话")
+        raise Forbidden(Text("Calls.join_not_allowed"))
     if case.state not in CALL_STATES:
-        raise IllegalTransition("案件当前不在视频通话中", state=case.state)
+        raise IllegalTransition(Text("Calls.not_in_call"), state=case.state)
     return case
 
 

@@ -42,6 +42,7 @@ from kuaichu.calls.schemas import (
 from kuaichu.cases.access import WriteRule, ensure_may_write, get_case
 from kuaichu.cases.models import Case
 from kuaichu.errors import Conflict, Forbidden, IllegalTransition, NotFound
+from kuaichu.messages import Text
 from kuaichu.principal import Principal, Role
 
 # Operators.
@@ -50,7 +51,7 @@ from kuaichu.principal import Principal, Role
 def presence_of(session: Session, operator: Principal, now: datetime) -> OperatorPresence:
     ensure_may_write(None, operator, WriteRule.OPERATOR_SELF)
     if operator.role is not Role.OPERATOR or operator.id is None or operator.jurisdiction_id is None:
-        raise Forbidden("只有接警坐席可以接警")
+        raise Forbidden(Text("Calls.operator_only"))
     presence = session.get(OperatorPresence, operator.id, with_for_update=True)
     if presence is None:
         presence = OperatorPresence(
@@ -75,12 +76,12 @@ def set_presence(
     session: Session, operator: Principal, status: PresenceStatus, rules: CallRules, now: datetime
 ) -> tuple[PresenceOut, QueueChange]:
     if status not in (PresenceStatus.AVAILABLE, PresenceStatus.AWAY):
-        raise Conflict("只能设置为空闲或离开")
+        raise Conflict(Text("Calls.presence_choice"))
     assert operator.jurisdiction_id is not None
     version = bump_version(session, operator.jurisdiction_id)
     presence = presence_of(session, operator, now)
     if _open_call(session, presence.operator_id) is not None:
-        raise Conflict("请先结束当前通话")
+        raise Conflict(Text("Calls.end_call_first"))
     if status is PresenceStatus.AVAILABLE and presence.status != PresenceStatus.AVAILABLE:
         presence.idle_since = now
     presence.status = status
@@ -100,10 +101,10 @@ def take_next(
     version = bump_version(session, operator.jurisdiction_id)
     presence = presence_of(session, operator, now)
     if _open_call(session, presence.operator_id) is not None:
-        raise Conflict("请先结束当前通话")
+        raise Conflict(Text("Calls.end_call_first"))
     case = head_case(session, operator.jurisdiction_id)
     if case is None:
-        raise NotFound("当前没有排队等待的报警")
+        raise NotFound(Text("Calls.queue_empty"))
     offer = assign(session, case, presence, now)
     change = changed(session, operator.jurisdiction_id, version, rules, now)
     change.offers = [offer]
@@ -117,9 +118,9 @@ def hang_up(session: Session, operator: Principal, case_id: int, now: datetime) 
     presence = presence_of(session, operator, now)
     call = _open_call(session, presence.operator_id)
     if call is None or call.case_id != case.id:
-        raise Conflict("该案件不是您当前的通话")
+        raise Conflict(Text("Calls.not_your_call"))
     if case.state in CALL_STATES:
-        raise IllegalTransition("请先完成采集并通知撤离，或转现场处置", state=case.state)
+        raise IllegalTransition(Text("Calls.hang_up_too_early"), state=case.state)
     call.ended_at = now
     call.outcome = case.state
     presence.status = PresenceStatus.WRAP_UP

@@ -60,6 +60,7 @@ from kuaichu.errors import Conflict, Forbidden, IllegalTransition, InvalidInput,
 from kuaichu.geo.models import Jurisdiction
 from kuaichu.geo.service import by_code, inside_point, listed, locate
 from kuaichu.limit_locks import VALUE_LENGTH, limit_key, lock_limits
+from kuaichu.messages import Text
 from kuaichu.notify.parties import push_case_event
 from kuaichu.principal import Principal
 from kuaichu.settings import Settings
@@ -112,7 +113,8 @@ class QueueSnapshot(BaseModel):
     order: list[int]
     handling_seconds: int
     staffed: int  # operators on duty; 0: nobody, and no honest estimate
-    # What the party is told while waiting (ServiceStatusOut as JSON).
+    # What the party is told while waiting (ServiceStatusOut as JSON, without its message: each
+    # page that shows it says it in its own language).
     service: dict[str, Any] | None = None
 
     def position_of(self, case_id: int) -> int | None:
@@ -200,7 +202,9 @@ def snapshot(
         order=order,
         handling_seconds=max(handling, 1),
         staffed=on_duty(session, jurisdiction_id),
-        service=service_status(session, jurisdiction, rules.hours, now).model_dump(mode="json"),
+        service=service_status(session, jurisdiction, rules.hours, now).model_dump(
+            mode="json", exclude={"message"}
+        ),
     )
 
 
@@ -291,12 +295,12 @@ def _check_report_limits(session: Session, phone: str, address: str, rules: Call
         select(func.count()).where(CallReport.phone == phone, CallReport.reported_at > since)
     )
     if (by_phone or 0) >= rules.reports_per_phone_per_hour:
-        raise RateLimited("本手机号报警次数过多，请稍后再试；如情况紧急，请拨打122报警")
+        raise RateLimited(Text("Calls.too_many_reports_phone"))
     by_address = session.scalar(
         select(func.count()).where(CallReport.address == address, CallReport.reported_at > since)
     )
     if (by_address or 0) >= rules.reports_per_address_per_hour:
-        raise RateLimited("当前网络报警次数过多，请稍后再试；如情况紧急，请拨打122报警")
+        raise RateLimited(Text("Calls.too_many_reports_address"))
 
 
 def _where(session: Session, report: CallReportIn) -> tuple[Jurisdiction, ReportIn, bool]:
@@ -326,7 +330,7 @@ def report_call(
     """
     ensure_may_write(None, party, WriteRule.PARTY_SELF)
     if party.phone is None:
-        raise Forbidden("只有当事人可以报警")
+        raise Forbidden(Text("Cases.only_party_reports"))
     require_consent(session, party)
     address = address[:VALUE_LENGTH]
     _lock_report_limits(session, party.phone, address, now)
@@ -335,10 +339,8 @@ def report_call(
         return existing, None
     jurisdiction, point, picked = _where(session, report)
     status = service_status(session, jurisdiction, rules.hours, now)
-    if not status.open and status.reason is not ServiceReason.NOBODY_ON_DUTY:
-        raise Conflict(
-            status.message or "暂停服务", code="service_closed", service=status.model_dump(mode="json")
-        )
+    if status.why is not None and status.reason is not ServiceReason.NOBODY_ON_DUTY:
+        raise Conflict(status.why, code="service_closed", service=status.model_dump(mode="json"))
     _check_report_limits(session, party.phone, address, rules, now)
     version = bump_version(session, jurisdiction.id)
     case = cases.report_case(session, party, point, jurisdiction, now, picked)
@@ -375,7 +377,7 @@ def call_back(
 def own_case(session: Session, party: Principal, case_id: int, lock: bool = False) -> Case:
     case = get_case(session, party, case_id, lock=lock)
     if case.reporter_phone != party.phone and party_of(case, party) is None:
-        raise Forbidden("只有事故当事人可以操作")
+        raise Forbidden(Text("Calls.not_a_party_of_case"))
     return case
 
 
@@ -392,7 +394,7 @@ def set_mode(session: Session, party: Principal, case_id: int, mode: CallMode, n
     case = own_case(session, party, case_id, lock=True)
     ensure_may_write(case, party, WriteRule.PARTY_OF_CASE)
     if case.state not in (CaseState.QUEUED, *CALL_STATES):
-        raise IllegalTransition("报警已结束，不能切换方式", state=case.state)
+        raise IllegalTransition(Text("Calls.mode_after_report"), state=case.state)
     statement = (
         upsert_insert(session)(QueueEntry)
         .values(case_id=case.id, priority=IN_ORDER, mode=mode)
@@ -430,7 +432,7 @@ def active_call(session: Session, party: Principal, rules: CallRules, now: datet
     """What the party page resumes on load: the phone's active case, wherever it stands."""
     case = active_case(session, party.phone) if party.phone else None
     if case is None:
-        raise NotFound("没有进行中的报警")
+        raise NotFound(Text("Calls.no_active_report"))
     return _status_of(session, case, rules, now)
 
 
@@ -447,7 +449,7 @@ def availability(
     elif report is not None:
         jurisdiction = _where(session, report)[0]
     else:
-        raise InvalidInput("请提供定位，或选择所在区域")
+        raise InvalidInput(Text("Calls.location_or_district"))
     return service_status(session, jurisdiction, rules.hours, now)
 
 
@@ -497,7 +499,7 @@ def set_service(
         select(Jurisdiction).where(Jurisdiction.code == code).with_for_update()
     ).first()
     if jurisdiction is None:
-        raise NotFound("辖区不存在")
+        raise NotFound(Text("Calls.no_such_jurisdiction"))
     version = bump_version(session, jurisdiction.id)
     if change.paused and not jurisdiction.paused:
         jurisdiction.paused_at = now

@@ -2,10 +2,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, computed_field, model_validator
 
 from kuaichu.cases.schemas import ReportIn, WrittenReason
-from kuaichu.messages import Labelled
+from kuaichu.messages import Labelled, Text, reader_locale
 from kuaichu.settings import SERVICE_TIME
 
 
@@ -43,12 +43,12 @@ class CallReportIn(BaseModel):
         if self.lat is not None and self.lng is not None:
             return self
         if self.lat is not None or self.lng is not None:
-            raise ValueError("定位不完整，请重新定位或手动选择所在区域")
+            raise ValueError(Text("Calls.location_incomplete"))
         if not self.jurisdiction_code:
-            raise ValueError("无法定位时，请选择所在区域并填写事故地点")
+            raise ValueError(Text("Calls.district_and_place_needed"))
         self.address = (self.address or "").strip()
         if len(self.address) < 2:
-            raise ValueError("请填写事故地点（至少2个字）")
+            raise ValueError(Text("Calls.place_too_short"))
         return self
 
     @property
@@ -69,10 +69,29 @@ class ServiceStatusOut(BaseModel):
 
     open: bool
     reason: ServiceReason | None
-    message: str | None
+    # The supervisor's words when they paused the service, as typed.
+    pause_reason: str | None = None
     hours: str
     jurisdiction_code: str
     jurisdiction_name: str
+
+    @property
+    def why(self) -> Text | None:
+        """Why the service takes no calls now, with 122; None while it is open."""
+        if self.reason is None:
+            return None
+        if self.reason is ServiceReason.PAUSED and self.pause_reason:
+            return Text("CallService.paused_because", reason=self.pause_reason)
+        if self.reason is ServiceReason.OUTSIDE_HOURS:
+            return Text("CallService.outside_hours", hours=self.hours)
+        return Text(f"CallService.{self.reason.value}")
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def message(self) -> str | None:
+        """`why`, said when the status is written out: in the language of whoever reads it (the
+        request's, or the page socket's), so a status shared by many pages is said to each."""
+        return self.why.render(reader_locale()) if self.why else None
 
 
 class ServiceIn(BaseModel):
@@ -86,11 +105,11 @@ class ServiceIn(BaseModel):
     @model_validator(mode="after")
     def _reason_when_paused(self) -> "ServiceIn":
         if self.paused and not self.reason:
-            raise ValueError("暂停服务请写明原因")
+            raise ValueError(Text("Calls.pause_reason_needed"))
         if (self.hours_start is None) != (self.hours_end is None):
-            raise ValueError("服务时间须同时填写开始和结束")
+            raise ValueError(Text("Calls.hours_both_ends"))
         if self.hours_start is not None and self.hours_start == self.hours_end:
-            raise ValueError("服务开始和结束时间不能相同")
+            raise ValueError(Text("Calls.hours_same"))
         return self
 
 
@@ -115,7 +134,7 @@ class QueueStatusOut(BaseModel):
     position: int | None
     # None when nobody is on duty: no honest estimate exists.
     estimated_wait_seconds: int | None
-    estimated_wait_text: str | None  # 约 N 分钟
+    estimated_wait_text: str | None  # "about N min", in the reader's language
     version: int
     service: ServiceStatusOut
 

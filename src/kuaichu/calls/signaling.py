@@ -12,6 +12,10 @@ Channels:
 
 Page → server messages: watch {case_id}, join {case_id}, signal {case_id, data}, ping.
 
+Words on a connection are said in its page's language: the page opens `/ws?ticket=…&locale=…`
+(else its handshake's Accept-Language counts; kuaichu.web.locale). An error frame carries the
+catalogue key of its detail too, so a page may also say it itself.
+
 An operator's console connection is the operator's heartbeat: while one is open the operator
 is present; when the last one closes (uvicorn closes a connection that stops answering its
 WebSocket pings, see `kuaichu serve`), the sweep sets them away after half the presence timeout.
@@ -32,9 +36,11 @@ from kuaichu.bus import Message
 from kuaichu.calls import connections, presence, queue
 from kuaichu.calls.availability import wait_text
 from kuaichu.calls.queue import CallRules, QueueSnapshot
+from kuaichu.calls.schemas import ServiceStatusOut
 from kuaichu.cases.lifecycle import CaseState
 from kuaichu.cases.schemas import MAX_ROW_ID
 from kuaichu.errors import DomainError, InvalidInput, NotAuthenticated
+from kuaichu.messages import Locale, Text, reader_locale, text
 from kuaichu.principal import STAFF_ROLES, Principal, Role
 from kuaichu.web.context import AppContext
 
@@ -53,11 +59,28 @@ def other_side(role: Role) -> Role:
     return Role.OPERATOR if role is Role.PARTY else Role.PARTY
 
 
+def error_frame(error: DomainError, locale: Locale) -> dict[str, Any]:
+    """A refusal as a page reads it: title and detail in its language, the detail's catalogue key,
+    and the error's own fields (a state, a code) as problem+json would give them."""
+    detail = error.message
+    return {
+        **error.extra,
+        "type": "error",
+        "status": error.status,
+        "key": detail.key if isinstance(detail, Text) else None,
+        "title": error.title.render(locale),
+        "detail": detail.render(locale) if isinstance(detail, Text) else detail,
+    }
+
+
 class PageConnection:
-    def __init__(self, websocket: WebSocket, context: AppContext, principal: Principal) -> None:
+    def __init__(
+        self, websocket: WebSocket, context: AppContext, principal: Principal, locale: Locale
+    ) -> None:
         self.websocket = websocket
         self.context = context
         self.principal = principal
+        self.locale = locale
         self._followers: dict[str, asyncio.Task[None]] = {}
         self._joined: set[int] = set()
         self._send_lock = asyncio.Lock()
@@ -99,14 +122,22 @@ class PageConnection:
             # The page's ICE servers travel here, over the authenticated connection: TURN
             # credentials are time-limited and never handed to an anonymous page.
             ice = ice_servers_for(self.context.settings, self.principal, self.context.clock.now())
-            await self.send({"type": "hello", "role": self.principal.role.value, "ice_servers": ice})
+            await self.send(
+                {
+                    "type": "hello",
+                    "role": self.principal.role.value,
+                    "locale": self.locale.value,
+                    "ice_servers": ice,
+                }
+            )
             while True:
                 frame = await self.websocket.receive()
                 if frame["type"] == "websocket.disconnect":
                     break
                 raw = frame.get("text")
                 if raw is None:
-                    await self.websocket.close(code=UNSUPPORTED_DATA, reason="只接受文本（JSON）消息")
+                    reason = text("Signal.text_only", self.locale)
+                    await self.websocket.close(code=UNSUPPORTED_DATA, reason=reason)
                     break
                 if not await self._session_holds():
                     await self.websocket.close(code=UNAUTHENTICATED, reason="session ended")
@@ -114,7 +145,7 @@ class PageConnection:
                 try:
                     await self._handle(_parse(raw))
                 except DomainError as error:
-                    await self.send({"type": "error", "title": str(error.title), "detail": error.detail})
+                    await self.send(error_frame(error, self.locale))
         except WebSocketDisconnect:
             pass
         finally:
@@ -142,7 +173,7 @@ class PageConnection:
         elif kind == "signal":
             case_id = _case_id(message)
             if case_id not in self._joined:
-                raise InvalidInput("请先加入通话")
+                raise InvalidInput(Text("Signal.join_first"))
             await self.context.bus.publish(
                 call_channel(case_id, other_side(self.principal.role)),
                 {
@@ -153,7 +184,7 @@ class PageConnection:
                 },
             )
         else:
-            raise InvalidInput(f"未知的消息类型：{kind}")
+            raise InvalidInput(Text("Signal.unknown_type", kind=kind))
 
     async def _watch(self, case_id: int) -> None:
         """The case's pushes, and while it waits, its live queue position."""
@@ -194,14 +225,16 @@ class PageConnection:
         if position is None:
             return  # taken or abandoned: the case's own push says which
         wait = current.estimated_wait(position)
+        # The snapshot is every waiting page's: its status is said here, to this page.
+        service = ServiceStatusOut.model_validate(current.service) if current.service else None
         await self.send(
             {
                 "type": "position",
                 "case_id": case_id,
                 "position": position,
                 "estimated_wait_seconds": wait,
-                "estimated_wait_text": wait_text(wait),
-                "service": current.service,
+                "estimated_wait_text": wait_text(wait, self.locale),
+                "service": service.model_dump(mode="json") if service else None,
                 "version": current.version,
             }
         )
@@ -259,35 +292,36 @@ class PageConnection:
 
 def _parse(raw: str) -> dict[str, Any]:
     if len(raw) > MAX_MESSAGE_CHARS:
-        raise InvalidInput("消息过长")
+        raise InvalidInput(Text("Signal.too_long"))
     try:
         message = json.loads(raw)
     except json.JSONDecodeError:
-        raise InvalidInput("消息不是有效的JSON") from None
+        raise InvalidInput(Text("Signal.not_json")) from None
     if not isinstance(message, dict):
-        raise InvalidInput("消息应为JSON对象")
+        raise InvalidInput(Text("Signal.not_object"))
     return message
 
 
 def _case_id(message: dict[str, Any]) -> int:
     case_id = message.get("case_id")
     if not isinstance(case_id, int) or isinstance(case_id, bool) or not 1 <= case_id <= MAX_ROW_ID:
-        raise InvalidInput("case_id 无效")
+        raise InvalidInput(Text("Signal.bad_case_id"))
     return case_id
 
 
 async def serve_page(websocket: WebSocket, context: AppContext) -> None:
     """Authenticate by a one-time ticket (`/ws?ticket=`, from POST /api/auth/ws-ticket):
     browsers can't set WebSocket headers, and a token in a URL would end up in logs."""
+    locale = reader_locale()  # the page's ?locale=, else its handshake's Accept-Language
     await websocket.accept()
     ticket = websocket.query_params.get("ticket", "")
     now = context.clock.now()
     try:
         if not ticket:
-            raise NotAuthenticated("缺少连接凭证")
+            raise NotAuthenticated(Text("Signal.no_ticket"))
         principal = await context.database.write(lambda s: redeem_socket_ticket(s, ticket, now))
     except NotAuthenticated as error:
         await websocket.close(code=UNAUTHENTICATED, reason="unauthenticated")
         log.info("page connection refused: %s", error.detail)
         return
-    await PageConnection(websocket, context, principal).run()
+    await PageConnection(websocket, context, principal, locale).run()
