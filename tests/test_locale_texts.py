@@ -113,3 +113,19 @@ async def test_the_estimated_wait_is_said_in_the_readers_language(api: Api) -> N
     assert (await api.client.get(url, headers=party)).json()["estimated_wait_text"] == "约 5 分钟"
     empty = await api.client.post("/api/calls/take-next", headers=operator | ENGLISH)
     assert (empty.status_code, empty.json()["detail"]) == (409, "End the current call first")
+
+
+async def test_what_the_eligibility_judgement_still_needs_is_said_in_english(
+    api: Api, taken_call: tuple[int, dict[str, str]]
+) -> None:
+    case_id, operator = taken_call
+    url = f"/api/cases/{case_id}/eligibility"
+    english = (await api.client.get(url, headers=operator | ENGLISH)).json()
+    chinese = (await api.client.get(url, headers=operator)).json()
+    assert english["eligible"] is chinese["eligible"] is None
+    assert english["missing"] == [
+        "The circumstances at the scene have not been confirmed yet"
+        " (injuries, whether the vehicles can move, disputes, ...)",
+        "The parties have not been entered yet",
+    ]
+    assert chinese["missing"] == ["尚未确认现场情况（伤亡、车辆能否移动、有无争议等）", "尚未录入当事人信息"]

@@ -5,7 +5,7 @@ import string
 import pytest
 
 import kuaichu.app  # noqa: F401  (imports every domain, so every Labelled enum exists)
-from kuaichu.messages import DEFAULT_LOCALE, Labelled, Locale, messages, negotiate, text
+from kuaichu.messages import DEFAULT_LOCALE, Labelled, Listed, Locale, Text, messages, negotiate, text
 
 
 def _placeholders(template: str) -> set[str]:
@@ -46,6 +46,15 @@ def test_a_label_reads_in_the_asked_locale_and_fills_its_placeholders() -> None:
         "Lifecycle.state_may_not", Locale.EN, state="Closed", action=Action.EVACUATE.label(Locale.EN)
     )
     assert message == "The case is “Closed”: “Parties told to leave the scene” is not possible now"
+
+
+def test_a_list_is_joined_as_the_readers_language_joins_it() -> None:
+    from kuaichu.registries.schemas import RegistryKind
+
+    kinds = Listed("Eligibility.separator", [RegistryKind.LICENCE, RegistryKind.VEHICLE])
+    message = Text("Eligibility.with_details", reason=Text("EligibilityRule.licence"), details=kinds)
+    assert kinds.render() == "驾驶证；机动车" and kinds.render(Locale.EN) == "Driving licence; Vehicle"
+    assert message.render(Locale.EN).endswith("(Driving licence; Vehicle)")
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ from kuaichu.consent.notice import PRIVACY_NOTICE_TEXT, PRIVACY_NOTICE_VERSION
 from kuaichu.consent.schemas import ConsentOut, PrivacyNoticeOut
 from kuaichu.db import upsert_insert
 from kuaichu.errors import Conflict, Forbidden
+from kuaichu.messages import Text
 from kuaichu.principal import Principal, Role
 
 
@@ -23,11 +24,9 @@ def notice() -> PrivacyNoticeOut:
 def record_consent(session: Session, party: Principal, version: str, now: datetime) -> ConsentOut:
     """The party agreed to the notice they were shown; agreeing again changes nothing."""
     if party.role is not Role.PARTY or party.phone is None:
-        raise Forbidden("只有当事人需要同意告知")
+        raise Forbidden(Text("Consent.party_only"))
     if version != PRIVACY_NOTICE_VERSION:
-        raise Conflict(
-            "告知内容已更新，请重新阅读后同意", code="notice_changed", version=PRIVACY_NOTICE_VERSION
-        )
+        raise Conflict(Text("Consent.notice_changed"), code="notice_changed", version=PRIVACY_NOTICE_VERSION)
     session.execute(
         upsert_insert(session)(PrivacyConsent)
         .values(phone=party.phone, version=version, consented_at=now, address=party.address)
@@ -50,8 +49,4 @@ def consented_at_of(session: Session, phone: str) -> datetime | None:
 def require_consent(session: Session, party: Principal) -> None:
     """Nothing is recorded before the party agreed: 409 consent_required, and the notice's version."""
     if party.phone is None or consented_at_of(session, party.phone) is None:
-        raise Conflict(
-            "请先阅读并同意录音录像告知",
-            code="consent_required",
-            version=PRIVACY_NOTICE_VERSION,
-        )
+        raise Conflict(Text("Consent.required"), code="consent_required", version=PRIVACY_NOTICE_VERSION)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from kuaichu.eligibility.models import CaseCircumstances
 from kuaichu.legal import cite
-from kuaichu.messages import DEFAULT_LOCALE, Locale, Text, text
+from kuaichu.messages import DEFAULT_LOCALE, Listed, Locale, Text, text
 
 LICENCE_FAILURES = frozenset(
     {
@@ -33,8 +33,9 @@ class Facts:
     """What the rules look at."""
 
     circumstances: CaseCircumstances
-    # (party position, failure code, failure reason) from the latest registry checks.
-    check_failures: list[tuple[int, str, str]]
+    # (party position, failure code, failure reason) from the latest registry checks; the reason
+    # a Text from the catalogue, or as stored when its params were not kept.
+    check_failures: list[tuple[int, str, Text | str]]
     vehicles: int
     max_vehicles: int
 
@@ -47,11 +48,19 @@ class Breach:
     # Said after the reason in brackets: the vehicle count, or which party failed which check.
     details: tuple[Text, ...] = ()
 
-    def say(self, locale: Locale = DEFAULT_LOCALE) -> str:
+    @property
+    def full(self) -> Text:
+        """The reason with its details in brackets, to be said in any locale."""
         if not self.details:
-            return self.said.render(locale)
-        details = text("Eligibility.separator", locale).join(d.render(locale) for d in self.details)
-        return text("Eligibility.with_details", locale, reason=self.said, details=details)
+            return self.said
+        return Text(
+            "Eligibility.with_details",
+            reason=self.said,
+            details=Listed("Eligibility.separator", self.details),
+        )
+
+    def say(self, locale: Locale = DEFAULT_LOCALE) -> str:
+        return self.full.render(locale)
 
     @property
     def reason(self) -> str:

@@ -1,5 +1,6 @@
 """The operator records the scene's circumstances; the rules say whether video handling may go on."""
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.orm import Session
@@ -13,8 +14,9 @@ from kuaichu.eligibility import rules
 from kuaichu.eligibility.models import CaseCircumstances
 from kuaichu.eligibility.schemas import CircumstancesIn, EligibilityOut, ReasonOut
 from kuaichu.legal import cite
+from kuaichu.messages import Locale, Text, reader_locale
 from kuaichu.principal import Principal
-from kuaichu.registries.schemas import CheckOutcome
+from kuaichu.registries.schemas import CheckOutcome, FailureOut, RegistryKind
 from kuaichu.registries.service import latest_checks
 
 
@@ -37,44 +39,74 @@ def record_circumstances(
     )
 
 
-def assess(session: Session, viewer: Principal, case_id: int, max_vehicles: int) -> EligibilityOut:
+@dataclass(frozen=True)
+class Judgement:
+    """What the rules conclude about a case, to be said in whichever language reads it."""
+
+    # None while something the rules need is still missing; False is final even then.
+    eligible: bool | None
+    breaches: list[rules.Breach]
+    missing: list[Text]
+    notes: list[Text]
+
+    def out(self, locale: Locale | None = None) -> EligibilityOut:
+        locale = locale or reader_locale()
+        return EligibilityOut(
+            eligible=self.eligible,
+            reasons=[
+                ReasonOut(code=b.code, reason=b.say(locale), basis=cite(b.basis)) for b in self.breaches
+            ],
+            missing=[m.render(locale) for m in self.missing],
+            notes=[n.render(locale) for n in self.notes],
+            # Pre-fills the transfer, whose reason is stored on the case: Chinese, for the record.
+            transfer_reason=rules.transfer_reason(self.breaches) if self.breaches else None,
+        )
+
+
+def judge(session: Session, viewer: Principal, case_id: int, max_vehicles: int) -> Judgement:
     case = get_case(session, viewer, case_id)
     circumstances = session.get(CaseCircumstances, case.id)
     checks = latest_checks(session, viewer, case.id)
     missing = []
     if circumstances is None:
-        missing.append("尚未确认现场情况（伤亡、车辆能否移动、有无争议等）")
+        missing.append(Text("Eligibility.missing_circumstances"))
     if not case.parties:
-        missing.append("尚未录入当事人信息")
+        missing.append(Text("Eligibility.missing_parties"))
     elif not checks:
-        missing.append("尚未完成驾驶证、车辆、交强险自动核验")
+        missing.append(Text("Eligibility.missing_checks"))
     notes = [
-        f"第{c.party_position}方{c.kind_label}核验暂不可用，请人工核对"
+        Text("Eligibility.check_unavailable", position=c.party_position, kind=RegistryKind(c.kind))
         for c in checks
         if c.outcome is CheckOutcome.UNAVAILABLE
     ]
     if circumstances is None:
-        return EligibilityOut(eligible=None, reasons=[], missing=missing, notes=notes, transfer_reason=None)
+        return Judgement(None, [], missing, notes)
     facts = rules.Facts(
         circumstances=circumstances,
-        check_failures=[(c.party_position, f.code, f.reason) for c in checks for f in c.failures],
+        check_failures=[(c.party_position, f.code, _failure(f)) for c in checks for f in c.failures],
         vehicles=len(case.parties),
         max_vehicles=max_vehicles,
     )
     found = rules.breaches(facts)
-    reasons = [ReasonOut(code=b.code, reason=b.reason, basis=cite(b.basis)) for b in found]
     if found:
-        # Ineligible is final even while something else is still missing.
-        return EligibilityOut(
-            eligible=False,
-            reasons=reasons,
-            missing=missing,
-            notes=notes,
-            transfer_reason=rules.transfer_reason(found),
-        )
-    return EligibilityOut(
-        eligible=None if missing else True, reasons=[], missing=missing, notes=notes, transfer_reason=None
-    )
+        return Judgement(False, found, missing, notes)
+    return Judgement(None if missing else True, [], missing, notes)
+
+
+def _failure(failure: FailureOut) -> Text | str:
+    """A check failure from the catalogue by its code, so any locale can say it; one stored before
+    its params were kept is said as it was stored."""
+    said = Text(f"RegistryFailure.{failure.code}", **failure.params)
+    try:
+        said.render()
+    except KeyError:
+        return failure.reason
+    return said
+
+
+def assess(session: Session, viewer: Principal, case_id: int, max_vehicles: int) -> EligibilityOut:
+    """The judgement in the reader's language."""
+    return judge(session, viewer, case_id, max_vehicles).out()
 
 
 def read_eligibility(

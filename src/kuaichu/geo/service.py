@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from kuaichu.errors import InvalidInput
 from kuaichu.geo.models import Jurisdiction
+from kuaichu.messages import Text
 
 
 def read_feature_collection(path: Path) -> list[dict[str, Any]]:
@@ -54,18 +55,14 @@ def locate(session: Session, lat: float, lng: float) -> Jurisdiction:
     for jurisdiction in session.scalars(select(Jurisdiction).order_by(Jurisdiction.code)):
         if shape(jurisdiction.boundary).covers(point):
             return jurisdiction
-    raise InvalidInput(
-        "您所在的位置不在本系统服务的辖区内，请拨打122报警",
-        lat=lat,
-        lng=lng,
-    )
+    raise InvalidInput(Text("Geo.outside_service_area"), lat=lat, lng=lng)
 
 
 def by_code(session: Session, code: str) -> Jurisdiction:
     """A district picked by hand (location denied)."""
     jurisdiction = session.scalars(select(Jurisdiction).where(Jurisdiction.code == code)).first()
     if jurisdiction is None:
-        raise InvalidInput("所选区域不在本系统服务的辖区内，请拨打122报警", field="jurisdiction_code")
+        raise InvalidInput(Text("Geo.district_not_served"), field="jurisdiction_code")
     return jurisdiction
 
 

@@ -8,6 +8,7 @@ work with the field's tools (Poedit, Weblate). Each msgid is a stable key such a
 from kuaichu.messages.catalogue import (
     DEFAULT_LOCALE,
     Labelled,
+    Listed,
     Locale,
     Text,
     messages,
@@ -20,6 +21,7 @@ from kuaichu.messages.catalogue import (
 __all__ = [
     "DEFAULT_LOCALE",
     "Labelled",
+    "Listed",
     "Locale",
     "Text",
     "messages",

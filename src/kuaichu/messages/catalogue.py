@@ -1,6 +1,6 @@
 """Loading the `.po` files, looking texts up, and choosing a locale."""
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from enum import StrEnum
@@ -92,6 +92,23 @@ class Text:
 
     def __repr__(self) -> str:
         return f"Text({self.key!r}, **{self.params!r})"
+
+
+class Listed(Text):
+    """Several texts said as one list, joined as the reader's language joins them: the key is the
+    separator's (e.g. "；" in Chinese, "; " in English). A part may be a Text, a label or a str."""
+
+    __slots__ = ("parts",)
+
+    def __init__(self, separator: str, parts: Iterable[object]) -> None:
+        super().__init__(separator)
+        self.parts = tuple(parts)
+
+    def render(self, locale: Locale = DEFAULT_LOCALE) -> str:
+        return text(self.key, locale).join(str(_said(part, locale)) for part in self.parts)
+
+    def __repr__(self) -> str:
+        return f"Listed({self.key!r}, {self.parts!r})"
 
 
 def negotiate(accept_language: str | None) -> Locale:
