@@ -1,13 +1,14 @@
 """What a person reads on a page, and the words on it that are not in the page's language.
 
-An English page shows no Chinese but what is Chinese in any language: the parties' names and
-plates (data as the registries hold it), their designations 甲/乙/丙 as the legal document prints
-them ("Party 乙 (B)"), and text the page marks as Chinese (`lang="zh-CN"`: the 中文 switch, a
-legal text or an officer's words quoted as written).
+An English page shows no Chinese but what is Chinese in any language: the names of the parties
+and of their insurers and the plates (data, as registered), the parties' designations 甲/乙/丙
+as the legal document prints them ("Party 乙 (B)"), and text the page marks as Chinese
+(`lang="zh-CN"`: the 中文 switch, a legal text or an officer's words quoted as written).
 
-A Chinese page shows no Latin word but plates (浙A12345) and units after a number (150 米 is
-Chinese, but a size in KB or a duration in ms is not translated), and text marked as English
-(the English switch).
+A Chinese page shows no Latin word but plates (浙A12345), units after a number (150 米 is
+Chinese, but a size in KB or a duration in ms is not translated), the name of the hash function
+SHA-256 (what the page says the fingerprint of the evidence is, as standards name it), and text
+marked as English (the English switch).
 """
 
 import re
@@ -37,10 +38,11 @@ VISIBLE_TEXT = r"""() => {
 }"""
 
 PLATE = r"[\u4e00-\u9fff][A-Z][A-Z0-9]{4,6}[\u4e00-\u9fff]?"
-DESIGNATION = r"[甲乙丙] \([ABC]\)"
+DESIGNATION = r"[甲乙丙丁戊己庚辛壬癸] \([A-J]\)"
 # Han characters and the full-width punctuation that comes with them (，：（）).
 CHINESE = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uf900-\ufaff\uff00-\uffef]+")
 UNIT = r"\d+(?:\.\d+)?\s?(?:km|m|s|ms|KB|MB|GB)\b"
+HASH = r"\bSHA-256\b"
 LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
 
 
@@ -56,8 +58,8 @@ def stray_chinese(page: Page, names: Iterable[str] = ()) -> list[str]:
 
 
 def stray_latin(page: Page) -> list[str]:
-    """The words in Latin letters on a Chinese page that are not plates or units."""
-    allowed = re.compile(f"{PLATE}|{UNIT}")
+    """The words in Latin letters on a Chinese page that are not plates, units or SHA-256."""
+    allowed = re.compile(f"{PLATE}|{UNIT}|{HASH}")
     return sorted(
         {word for text in visible_text(page) for word in LATIN_WORD.findall(allowed.sub(" ", text))}
     )

@@ -334,8 +334,9 @@ async function progress(caseId) {
   // The officer sent the case back for more evidence: why, and one tap back into the call.
   const sentBack = [...events].reverse().find((e) => e.kind === "send_back");
   KC.show("more-evidence-card", detail.state === "more_evidence");
-  // The officer's reason is what they typed (Chinese): shown as written.
-  KC.text("send-back-reason", (sentBack && sentBack.detail && sentBack.detail.reason) || KC.t("Party.send_back_default"));
+  // The officer's reason is what they typed (Chinese): shown as written, and marked as Chinese.
+  const reason = sentBack && sentBack.detail && sentBack.detail.reason;
+  document.getElementById("send-back-reason").replaceChildren(reason ? staffWords(reason) : KC.t("Party.send_back_default"));
   const can = (action) => detail.allowed_actions.includes(action);
   KC.show("agreement-card", detail.state === "agreement_pending");
   // Controls that no longer apply go: the review form once applied, the claim button once pushed.
@@ -356,13 +357,24 @@ async function progress(caseId) {
   watchCase(); // pushes (determined, review decided, ...) redraw this view
 }
 
+// What an officer or a reviewer wrote: Chinese, whatever the page's language (a screen reader
+// reads it as Chinese; an English page shows it as the text of record).
+function staffWords(words) {
+  return KC.el("span", { lang: "zh-CN", textContent: words });
+}
+
 function showReview(review) {
   KC.show("review-outcome", Boolean(review));
   if (!review) return;
   if (review.outcome) {
     const outcome = KC.label("ReviewOutcome", review.outcome);
-    KC.text("review-outcome-text", review.decision_note
-      ? KC.t("Party.review_outcome_note", { outcome, note: review.decision_note }) : outcome);
+    if (!review.decision_note) {
+      KC.text("review-outcome-text", outcome);
+      return;
+    }
+    // The sentence in the page's language, the reviewer's note in it as they wrote it.
+    const [before, after] = KC.t("Party.review_outcome_note", { outcome, note: "\u0000" }).split("\u0000");
+    document.getElementById("review-outcome-text").replaceChildren(before, staffWords(review.decision_note), after);
     return;
   }
   const submitted = KC.t("Party.review_submitted", { date: KC.time(review.submitted_at) });
