@@ -34,6 +34,8 @@ from kuaichu.evidence.storage import LocalEvidenceStore
 from kuaichu.geo.service import import_jurisdictions, read_feature_collection
 from kuaichu.liability.api import router as liability_router
 from kuaichu.limits import BodySizeLimit, RejectNulCharacters
+from kuaichu.media.api import router as media_router
+from kuaichu.media.service import RecordingJob
 from kuaichu.messages.api import router as messages_router
 from kuaichu.metrics.api import RequestMetrics
 from kuaichu.metrics.api import router as metrics_router
@@ -154,6 +156,9 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             "retention", settings.retention_sweep_seconds, unit_of_work(context, purge_expired_data)
         )
         scheduler.add("call sweep", settings.call_sweep_seconds, lambda: sweep_once(app))
+        if settings.janus_nodes:
+            recording = RecordingJob(database, clock, context.evidence_store, settings)
+            scheduler.add("call recordings", settings.janus_sweep_seconds, recording.run_once)
         if settings.run_dispatcher:
             scheduler.add(OUTBOX_JOB, settings.outbox_poll_seconds, dispatcher.run_once, at_start=True)
         scheduler.start()
@@ -193,6 +198,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         consent_router,
         messages_router,
         retention_router,
+        media_router,
     ):
         app.include_router(router)
     mount_pages(app)

@@ -5,13 +5,23 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # An evidence kind (evidence.schemas.EvidenceKind), optionally needed once per vehicle.
 STILL_REQUIREMENT = r"^(side_by_side|vehicle_overview|collision_point|plate|other)(:each)?$"
 # A time of day, HH:MM; 24:00 ends a day.
 SERVICE_TIME = r"^(([01]\d|2[0-3]):[0-5]\d|24:00)$"
+
+
+class JanusNode(BaseModel):
+    """One Janus media server (VideoRoom SFU): how the app reaches its API and admin API, and
+    how the pages reach it (the public address, usually through the reverse proxy)."""
+
+    name: str = Field(min_length=1, max_length=32)
+    api_url: str
+    admin_url: str
+    public_url: str
 
 
 class Settings(BaseSettings):
@@ -104,6 +114,28 @@ class Settings(BaseSettings):
     reports_per_phone_per_hour: int = Field(default=6, ge=1)
     reports_per_address_per_hour: int = Field(default=60, ge=1)
     recording_chunk_seconds: int = Field(default=5, ge=1, le=60)
+    # The media server (Janus VideoRoom): calls run through it and it records on the server.
+    # No node (the default): a call runs browser to browser (P2P) and the console records.
+    # Nodes as JSON, a call's room goes to the one with the fewest open rooms, e.g.
+    # [{"name": "hz-1", "api_url": "http://10.0.0.5:8088/janus",
+    #   "admin_url": "http://10.0.0.5:7088/admin", "public_url": "https://media.example/hz-1/janus"}]
+    janus_nodes: list[JanusNode] = Field(default_factory=list)
+    # Janus's api_secret (every API request the app makes) and admin_secret (the admin API, and
+    # the VideoRoom plugin's admin_key: only the app creates rooms). Pages never see either:
+    # they hold a token per call and participant.
+    janus_api_secret: str = ""
+    janus_admin_secret: str = ""
+    # Where the nodes write the rooms' .mjr recordings, as this app sees it (a shared volume
+    # when nodes and app run on different hosts, mounted at the same path on both). Empty
+    # means data_dir/recordings.
+    janus_recordings_dir: Path | None = None
+    janus_timeout_seconds: float = Field(default=5.0, gt=0)
+    # How often ended calls' rooms are closed and their recordings stored as evidence.
+    janus_sweep_seconds: float = Field(default=5.0, gt=0)
+    # A node that cannot be reached this long after its call ended is taken as gone: the
+    # room's files are stored as they are (a dead Janus writes no more).
+    janus_close_grace_seconds: float = Field(default=600.0, gt=0)
+
 
     # The private key that signs the audit chain's head. It must live outside the data
     # directory; empty means <data_dir>-keys/audit-key.pem beside it, created on first start.
@@ -214,6 +246,10 @@ class Settings(BaseSettings):
             key_file.write_text(secrets.token_urlsafe(48))
             key_file.chmod(0o600)
         return key_file.read_text().strip()
+
+    @property
+    def effective_janus_recordings_dir(self) -> Path:
+        return (self.janus_recordings_dir or self.data_dir / "recordings").resolve()
 
     @property
     def evidence_dir(self) -> Path:

@@ -14,6 +14,7 @@ from kuaichu.eligibility import models as eligibility_models
 from kuaichu.evidence import models as evidence_models
 from kuaichu.geo import models as geo_models
 from kuaichu.liability import models as liability_models
+from kuaichu.media import models as media_models
 from kuaichu.notify import models as notify_models
 from kuaichu.registries import models as registry_models
 from kuaichu.retention import models as retention_models
@@ -34,6 +35,7 @@ __all__ = [
     "evidence_models",
     "geo_models",
     "liability_models",
+    "media_models",
     "limit_locks",
     "notify_models",
     "registry_models",

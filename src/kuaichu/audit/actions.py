@@ -6,6 +6,8 @@ from kuaichu.messages import Labelled
 
 class AuditAction(Labelled):
     DOWNLOAD_DOCUMENT = "download_document"
+    # A seat in a call's room on the media server (a token for that call) was handed out.
+    JOIN_CALL_MEDIA = "join_call_media"
     EVIDENCE_HASH_MISMATCH = "evidence_hash_mismatch"
     LIST_CLAIMS = "list_claims"
     LIST_EVIDENCE = "list_evidence"

@@ -1,6 +1,7 @@
 """Evidence items on a case: who may add them when, and the timeline line each makes."""
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -66,6 +67,52 @@ def add_evidence(
             "kind": kind.value,
             "party_position": party_position,
             "sha256": blob.sha256,
+        },
+    )
+    return _out(item)
+
+
+def add_recording(
+    session: Session,
+    case_id: int,
+    blob: StoredBlob,
+    recorder: Principal,
+    now: datetime,
+    party_position: int | None,
+    detail: dict[str, Any],
+) -> EvidenceOut:
+    """A call's recording made by the media server, stored after the call whatever the case's
+    state by then. Its chain of custody: who recorded (`recorder`, the node), when, its hash,
+    and in `detail` what it was made from (the raw tracks' hashes)."""
+    case = session.get_one(Case, case_id)  # the room's case: it exists
+    item = EvidenceItem(
+        case_id=case.id,
+        sha256=blob.sha256,
+        size=blob.size,
+        media_type=blob.media_type,
+        kind=EvidenceKind.RECORDING.value,
+        uploaded_at=now,
+        uploaded_by_role=recorder.role.value,
+        uploaded_by_id=recorder.id,
+        uploaded_by_label=recorder.label,
+        lat=None,
+        lng=None,
+        party_position=party_position,
+    )
+    session.add(item)
+    session.flush()
+    lifecycle.record_event(
+        session,
+        case,
+        EventKind.EVIDENCE_ADDED,
+        recorder,
+        now,
+        {
+            "evidence_id": item.id,
+            "kind": EvidenceKind.RECORDING.value,
+            "party_position": party_position,
+            "sha256": blob.sha256,
+            **detail,
         },
     )
     return _out(item)

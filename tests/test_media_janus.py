@@ -1,0 +1,186 @@
+"""Calls through a real Janus (VideoRoom): Chromium with fake camera and microphone, the app
+handing out one token per call and participant, the server recording every publisher.
+
+Janus, the app and Chromium run in a network namespace of the module's own (tests/janus_stack.py).
+"""
+
+import hashlib
+import json
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import XIHU
+from janus_stack import MediaStack, Person, media_stack, requires_janus
+from live import until_true, wait_until
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from kuaichu.media.models import MediaRoom
+
+pytestmark = requires_janus
+
+# How long the call goes on once everyone sees everyone: the recordings' length is measured.
+CALL_SECONDS = 8
+UNAUTHORIZED = 433  # VideoRoom: not on the room's allowed list
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MediaStack]:
+    with media_stack(tmp_path_factory.mktemp("media")) as started:
+        yield started
+
+
+def report_and_take(stack: MediaStack, phone: str, operator_name: str) -> tuple[Person, Person, int]:
+    """A party reports by video call and an operator takes it: their pages, and the case id."""
+    party = stack.page().log_in_party(phone)
+    case_id = party.ok("POST", "/api/calls", XIHU)["case_id"]
+    operator = stack.page().log_in_staff(operator_name)
+    assert operator.ok("POST", "/api/calls/take-next")["case_id"] == case_id
+    return party, operator, case_id
+
+
+def end_call(operator: Person, case_id: int) -> None:
+    """转现场处置, then the operator hangs up: the call has ended."""
+    operator.ok("POST", f"/api/cases/{case_id}/transfer", {"reason": "测试结束通话"})
+    operator.ok("POST", f"/api/calls/{case_id}/hangup")
+
+
+def media_pass(person: Person, case_id: int) -> dict[str, Any]:
+    return person.ok("POST", f"/api/cases/{case_id}/media-pass")
+
+
+def join(person: Person, granted: dict[str, Any]) -> float:
+    """Join the room; returns when (monotonic) the page's own media started to flow."""
+    person.page.evaluate("pass => kc.join(pass)", granted)
+    return time.monotonic()
+
+
+def sees(viewer: Person, publisher: dict[str, Any], who: str) -> None:
+    until_true(viewer.page, f"kc.receiving({publisher['feed_id']})", what=f"{who}'s video")
+
+
+def room_of(stack: MediaStack, case_id: int) -> MediaRoom | None:
+    def read(session: Session) -> MediaRoom | None:
+        return session.scalars(select(MediaRoom).where(MediaRoom.case_id == case_id)).first()
+
+    return stack.database.write_sync(read)
+
+
+def room_closed(stack: MediaStack, case_id: int) -> bool:
+    room = room_of(stack, case_id)
+    return room is not None and room.closed_at is not None
+
+
+def ffprobe(path: Path) -> dict[str, Any]:
+    command = ["ffprobe", "-v", "error", "-show_format", "-show_streams", "-of", "json", str(path)]
+    return json.loads(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
+
+
+@pytest.mark.slow
+def test_two_parties_and_a_watcher_see_each_other_and_the_server_records_each_publisher(
+    stack: MediaStack,
+) -> None:
+    party, operator, case_id = report_and_take(stack, "13800005001", "op-live")
+    supervisor = stack.page().log_in_staff("supervisor-live")
+    party_pass, operator_pass, watcher_pass = (media_pass(p, case_id) for p in (party, operator, supervisor))
+    assert len({party_pass["token"], operator_pass["token"], watcher_pass["token"]}) == 3
+    assert (party_pass["publish"], operator_pass["publish"], watcher_pass["publish"]) == (True, True, False)
+
+    started = {"party": join(party, party_pass), "operator": join(operator, operator_pass)}
+    join(supervisor, watcher_pass)
+    sees(party, operator_pass, "the operator")
+    sees(operator, party_pass, "the party")
+    sees(supervisor, party_pass, "the party")
+    sees(supervisor, operator_pass, "the operator")
+
+    # The call goes on; its length is what the recordings are checked against.
+    party.page.wait_for_timeout(CALL_SECONDS * 1000)
+    ended = {}
+    for role, person in (("party", party), ("operator", operator)):
+        person.page.evaluate("kc.leave()")
+        ended[role] = time.monotonic()
+    supervisor.page.evaluate("kc.leave()")
+    end_call(operator, case_id)
+
+    def recordings() -> list[dict[str, Any]] | None:
+        found = [e for e in operator.ok("GET", f"/api/cases/{case_id}/evidence") if e["kind"] == "recording"]
+        return found if len(found) == 2 else None
+
+    listed = wait_until(recordings, timeout=60, what="both publishers' recordings")
+    timeline = operator.ok("GET", f"/api/cases/{case_id}/timeline")
+    recorded = {
+        event["detail"]["participant_role"]: event["detail"]
+        for event in timeline
+        if event["kind"] == "evidence_added" and event["detail"].get("kind") == "recording"
+    }
+    assert set(recorded) == {"party", "operator"}, timeline  # the watcher published nothing
+    for role, detail in recorded.items():
+        item = next(e for e in listed if e["id"] == detail["evidence_id"])
+        assert item["media_type"] == "video/webm"
+        assert item["uploaded_by"] == "system"
+        stored = stack.evidence_file(item["sha256"])
+        assert hashlib.sha256(stored.read_bytes()).hexdigest() == item["sha256"]
+        probe = ffprobe(stored)
+        video = [s for s in probe["streams"] if s["codec_type"] == "video"]
+        assert video and video[0]["codec_name"] == "vp8"
+        assert any(s["codec_type"] == "audio" for s in probe["streams"])
+        call_seconds = ended[role] - started[role]
+        assert abs(float(probe["format"]["duration"]) - call_seconds) <= 0.2 * call_seconds, (role, probe)
+    room = wait_until(lambda: room_of(stack, case_id), what="the room")
+    assert not Path(room.rec_dir).exists()  # the .mjr files go once everything is stored
+    for person in (party, operator, supervisor):
+        person.close()
+
+
+def try_join(page_of: Person, server: str, session_token: str, room: dict[str, Any], room_token: str) -> Any:
+    return page_of.page.evaluate(
+        "([s, t, room, pin, rt]) => kc.tryJoin(s, t, room, pin, rt)",
+        [server, session_token, room["room"], room["pin"], room_token],
+    )
+
+
+def test_janus_admits_a_token_only_to_its_own_call_and_forgets_it_when_the_call_ends(
+    stack: MediaStack,
+) -> None:
+    first_party, first_operator, first_case = report_and_take(stack, "13800005002", "op-live")
+    second_party, second_operator, second_case = report_and_take(stack, "13800005003", "op-live-2")
+    first, second = media_pass(first_party, first_case), media_pass(second_party, second_case)
+    server = second["server"]
+
+    # Without a token the app stored, Janus opens no session at all.
+    refused = try_join(second_party, server, "a-token-nobody-was-given", second, "a-token-nobody-was-given")
+    assert refused["stage"] == "session"
+    # The first call's party holds a valid token, but the second call's room does not list it.
+    refused = try_join(first_party, server, first["token"], second, first["token"])
+    assert (refused["stage"], refused["code"]) == ("join", UNAUTHORIZED)
+    # Its own party gets in.
+    assert try_join(second_party, server, second["token"], second, second["token"]) is None
+
+    end_call(first_operator, first_case)
+    wait_until(lambda: room_closed(stack, first_case), what="the first call's room closed")
+    # The ended call's token no longer opens anything.
+    assert try_join(first_party, server, first["token"], first, first["token"])["stage"] == "session"
+    end_call(second_operator, second_case)
+    for person in (first_party, first_operator, second_party, second_operator):
+        person.close()
+
+
+def test_only_the_cases_parties_its_operator_and_supervisors_get_a_pass(stack: MediaStack) -> None:
+    party, operator, case_id = report_and_take(stack, "13800005004", "op-live")
+    stranger = stack.page().log_in_party("13800005099")
+    other_operator = stack.page().log_in_staff("op-live-2")
+    officer = stack.page().log_in_staff("officer-live")
+    path = f"/api/cases/{case_id}/media-pass"
+    assert stranger.api("POST", path)[0] == 404  # not even told the case exists
+    assert other_operator.api("POST", path)[0] == 403
+    assert officer.api("POST", path)[0] == 403
+    # Asking again is the same seat: a reloaded page keeps its token and its feed.
+    assert media_pass(party, case_id) == media_pass(party, case_id)
+    end_call(operator, case_id)
+    assert party.api("POST", path)[0] == 409  # no call in progress
+    for person in (party, operator, stranger, other_operator, officer):
+        person.close()
