@@ -35,6 +35,8 @@ from kuaichu.web.context import AppContext
 
 POSTGRES_ADMIN_URL = os.environ.get("KUAICHU_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("KUAICHU_TEST_REDIS", "redis://127.0.0.1:6379/15")
+# A real S3 server (SeaweedFS) and a bucket per test: fixtures object_store, evidence_bucket.
+pytest_plugins = ["s3"]
 
 
 def _reachable(host: str, port: int) -> bool:

@@ -16,7 +16,6 @@ from kuaichu.backoffice.api import router as backoffice_router
 from kuaichu.bus import create_bus
 from kuaichu.calls.api import router as calls_router
 from kuaichu.calls.api import sweep_once
-from kuaichu.cases.api import catalogue_router
 from kuaichu.cases.api import router as cases_router
 from kuaichu.cases.fields import field_label
 from kuaichu.claims.api import router as claims_router
@@ -31,7 +30,7 @@ from kuaichu.documents.signing import DocumentSigner
 from kuaichu.eligibility.api import router as eligibility_router
 from kuaichu.errors import install_problem_handlers
 from kuaichu.evidence.api import router as evidence_router
-from kuaichu.evidence.storage import LocalEvidenceStore
+from kuaichu.evidence.factory import evidence_store_from_settings
 from kuaichu.geo.service import import_jurisdictions, read_feature_collection
 from kuaichu.liability.api import router as liability_router
 from kuaichu.limits import BodySizeLimit, RejectNulCharacters
@@ -92,7 +91,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             tokens=TokenService(
                 settings.signing_secret, settings.party_token_hours, settings.staff_access_token_minutes
             ),
-            evidence_store=LocalEvidenceStore(settings.evidence_dir),
+            evidence_store=evidence_store_from_settings(settings),
             audit_signer=AuditSigner.at_set_up(
                 settings.effective_audit_key_file,
                 settings.effective_audit_public_key_file,
@@ -184,7 +183,6 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         auth_router,
         backoffice_router,  # before the cases router: /api/cases/search is no case id
         cases_router,
-        catalogue_router,
         collection_router,
         evidence_router,
         liability_router,

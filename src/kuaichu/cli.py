@@ -1,4 +1,4 @@
-"""The `kuaichu` command: serve, demo, db upgrade, user add."""
+"""The `kuaichu` command: serve, demo, db upgrade, user add, evidence migrate."""
 
 import logging
 from collections.abc import Callable
@@ -17,7 +17,10 @@ from kuaichu.auth.service import create_insurer, create_user
 from kuaichu.clock import SystemClock
 from kuaichu.db import Database
 from kuaichu.demo.seed import DEMO_JURISDICTIONS, DEMO_PASSWORD, seed_demo
-from kuaichu.errors import DomainError
+from kuaichu.errors import DomainError, Unavailable
+from kuaichu.evidence.migrate import migrate
+from kuaichu.evidence.s3 import S3EvidenceStore
+from kuaichu.evidence.storage import LocalEvidenceStore
 from kuaichu.geo.models import Jurisdiction
 from kuaichu.migrate import upgrade
 from kuaichu.principal import Principal, Role
@@ -32,6 +35,8 @@ cli.add_typer(user_cli, name="user")
 cli.add_typer(audit_cli, name="audit")
 insurer_cli = typer.Typer(help="Insurer systems.", no_args_is_help=True)
 cli.add_typer(insurer_cli, name="insurer")
+evidence_cli = typer.Typer(help="Evidence files.", no_args_is_help=True)
+cli.add_typer(evidence_cli, name="evidence")
 
 
 def _serve(settings: Settings) -> None:
@@ -268,6 +273,38 @@ def insurer_add(
         typer.echo(f"error: {error.detail}", err=True)
         raise typer.Exit(1) from None
     typer.echo(f"API key (X-API-Key): {key}\nwebhook secret (Standard Webhooks): {secret}")
+
+
+@evidence_cli.command("migrate")
+def evidence_migrate() -> None:
+    """Copy every blob of the local evidence directory to the S3 bucket, checking each against
+    its SHA-256 before sending and reading it back after. Safe to run again: what the bucket
+    holds is not sent twice. The local files stay until you remove them."""
+    settings = Settings()
+    if not settings.evidence_s3_endpoint:
+        typer.echo(
+            "error: no object store configured: set KUAICHU_EVIDENCE_S3_ENDPOINT, _BUCKET, "
+            "_ACCESS_KEY and _SECRET_KEY first",
+            err=True,
+        )
+        raise typer.Exit(2)
+    source = LocalEvidenceStore(settings.evidence_dir)
+    target = S3EvidenceStore.from_settings(settings)
+    typer.echo(
+        f"evidence: {settings.evidence_dir} -> bucket {settings.evidence_s3_bucket} "
+        f"at {settings.evidence_s3_endpoint}"
+    )
+    try:
+        report = migrate(source, target, lambda sha256, outcome: typer.echo(f"  {sha256}  {outcome}"))
+    except Unavailable as error:
+        typer.echo(f"error: the object store failed ({error.__cause__}); run again to resume", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(
+        f"{report.uploaded} uploaded and verified, {report.present} already in the bucket, "
+        f"{len(report.corrupt)} corrupt on disk (not uploaded), {len(report.failed)} failed verification"
+    )
+    if not report.complete:
+        raise typer.Exit(1)
 
 
 def main() -> None:

@@ -82,6 +82,18 @@ class Settings(BaseSettings):
     sms_log_text: bool = False
 
     evidence_max_bytes: int = Field(default=50 * 1024 * 1024, gt=0)
+    # Evidence on S3-compatible object storage (OSS, COS, Ceph RGW, MinIO, SeaweedFS, AWS).
+    # Empty endpoint: the local directory data_dir/evidence (the embedded default).
+    evidence_s3_endpoint: str = ""
+    evidence_s3_bucket: str = "kuaichu-evidence"
+    evidence_s3_region: str = "us-east-1"
+    evidence_s3_access_key: str = ""
+    evidence_s3_secret_key: str = ""
+    # "path" (bucket in the path) suits MinIO, Ceph RGW and SeaweedFS; OSS and COS want "virtual".
+    evidence_s3_addressing_style: Literal["auto", "path", "virtual"] = "path"
+    # An unreachable store is answered 503 after this long (per attempt, and this many attempts).
+    evidence_s3_timeout_seconds: float = Field(default=10.0, gt=0)
+    evidence_s3_attempts: int = Field(default=3, ge=1, le=10)
 
     outbox_max_attempts: int = 8
     outbox_poll_seconds: float = 1.0

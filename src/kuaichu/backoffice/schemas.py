@@ -1,8 +1,7 @@
 from datetime import date, datetime
 
-from pydantic import BaseModel, computed_field
+from pydantic import BaseModel
 
-from kuaichu.cases.catalogue import VehicleType
 from kuaichu.eligibility.schemas import EligibilityOut
 from kuaichu.registries.schemas import CheckOut
 
@@ -43,16 +42,11 @@ class PartyFileOut(BaseModel):
     designation: str
     name: str
     plate_number: str
-    vehicle_type: VehicleType
+    vehicle_type: str
     checks: list[CheckOut]
     acts_recorded: bool  # False: the operator never answered what this party did
     acts: list[ActOut]
     impact_point: str
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def vehicle_type_label(self) -> str:
-        return self.vehicle_type.label()
 
 
 class ShareFileOut(BaseModel):

@@ -1,23 +1,27 @@
 """Content-addressed evidence storage: a blob's name is its SHA-256.
 
-The local directory store is the default; an S3-compatible store implements the same
-protocol for scale-out.
+The local directory store is the default; an S3-compatible store (evidence.s3) implements the
+same protocol for scale-out. Either one verifies on read: bytes that no longer hash to their
+name are never passed on as if they were the evidence.
 """
 
 import hashlib
 import os
+import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
 import filetype
 
-from kuaichu.errors import NotFound, TooLarge, UnsupportedMedia
+from kuaichu.errors import Conflict, NotFound, TooLarge, UnsupportedMedia
+from kuaichu.messages import Text
 
 ACCEPTED_MEDIA = frozenset({"image/jpeg", "image/png", "image/webp", "video/mp4", "video/webm"})
 _CHUNK = 1024 * 1024
+SHA256_NAME = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass(frozen=True)
@@ -27,16 +31,33 @@ class StoredBlob:
     media_type: str
 
 
+class CorruptedBlob(Conflict):
+    """The stored bytes no longer hash to the name they were stored under."""
+
+
 class EvidenceStore(Protocol):
-    def put(self, source: BinaryIO, max_bytes: int) -> StoredBlob: ...
+    def put(self, source: BinaryIO, max_bytes: int) -> StoredBlob:
+        """Store an upload and return its name once it is durable; `source` is a seekable file
+        (the S3 store reads it twice: once to name it, once to send it)."""
+        ...
 
-    def read_chunks(self, sha256: str) -> Iterator[bytes]: ...
-
-    def is_intact(self, sha256: str) -> bool: ...
+    def read_chunks(self, sha256: str) -> Iterator[bytes]:
+        """The blob's bytes; the iteration raises CorruptedBlob at its end if they do not hash
+        to `sha256`. NotFound when there is no such blob."""
+        ...
 
     def delete(self, sha256: str) -> None:
         """Remove a blob; the caller has made sure no kept evidence names it."""
         ...
+
+    def is_intact(self, sha256: str) -> bool:
+        """Chain of custody: the stored bytes still hash to the name recorded at upload."""
+        try:
+            for _ in self.read_chunks(sha256):
+                pass
+        except CorruptedBlob:
+            return False
+        return True
 
 
 def sniff_media_type(head: bytes) -> str:
@@ -47,7 +68,61 @@ def sniff_media_type(head: bytes) -> str:
     return kind.mime
 
 
-class LocalEvidenceStore:
+class Intake:
+    """An upload as it is read: its media type by content, its size within the limit, its hash."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.digest = hashlib.sha256()
+        self.size = 0
+        self.media_type = ""
+
+    def take(self, chunk: bytes) -> None:
+        if not self.media_type:
+            self.media_type = sniff_media_type(chunk[:8192])
+        self.size += len(chunk)
+        if self.size > self.max_bytes:
+            raise TooLarge(f"文件超过{self.max_bytes // (1024 * 1024)}MB上限")
+        self.digest.update(chunk)
+
+    def blob(self) -> StoredBlob:
+        if self.size == 0:
+            raise UnsupportedMedia("文件为空")
+        return StoredBlob(self.digest.hexdigest(), self.size, self.media_type)
+
+
+def verified(chunks: Iterable[bytes], sha256: str) -> Iterator[bytes]:
+    """Pass the chunks on; at the end, CorruptedBlob unless they hashed to `sha256` (a stream
+    already under way is then cut off rather than finished as if it were the evidence)."""
+    digest = hashlib.sha256()
+    for chunk in chunks:
+        digest.update(chunk)
+        yield chunk
+    if digest.hexdigest() != sha256:
+        raise CorruptedBlob(Text("EvidenceStore.corrupted"))
+
+
+def fsync_directory(path: Path) -> None:
+    """Make the entries of a directory (a file renamed into it, a new subdirectory) durable."""
+    descriptor = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def make_directories_durably(directory: Path) -> None:
+    """mkdir -p, with each new directory's entry fsynced in its parent."""
+    missing: list[Path] = []
+    while not directory.exists():
+        missing.append(directory)
+        directory = directory.parent
+    for path in reversed(missing):
+        path.mkdir(exist_ok=True)  # another upload may create it at the same moment
+        fsync_directory(path.parent)
+
+
+class LocalEvidenceStore(EvidenceStore):
     def __init__(self, root: Path) -> None:
         self.root = root
         (root / "incoming").mkdir(parents=True, exist_ok=True)
@@ -56,36 +131,25 @@ class LocalEvidenceStore:
         return self.root / sha256[:2] / sha256[2:4] / sha256
 
     def put(self, source: BinaryIO, max_bytes: int) -> StoredBlob:
-        digest = hashlib.sha256()
-        size = 0
-        media_type = ""
+        intake = Intake(max_bytes)
         fd, temp_name = tempfile.mkstemp(dir=self.root / "incoming")
         try:
             with os.fdopen(fd, "wb") as target:
                 while chunk := source.read(_CHUNK):
-                    if not media_type:
-                        media_type = sniff_media_type(chunk[:8192])
-                    size += len(chunk)
-                    if size > max_bytes:
-                        raise TooLarge(f"文件超过{max_bytes // (1024 * 1024)}MB上限")
-                    digest.update(chunk)
+                    intake.take(chunk)
                     target.write(chunk)
-            if size == 0:
-                raise UnsupportedMedia("文件为空")
-            final = self._path(digest.hexdigest())
-            final.parent.mkdir(parents=True, exist_ok=True)
+                # Acknowledged means on the disk: the bytes, then the name they get below.
+                target.flush()
+                os.fsync(target.fileno())
+            blob = intake.blob()
+            final = self._path(blob.sha256)
+            make_directories_durably(final.parent)
             os.replace(temp_name, final)  # same content, same name: a re-upload is harmless
+            fsync_directory(final.parent)
         finally:
             if os.path.exists(temp_name):
                 os.unlink(temp_name)
-        return StoredBlob(digest.hexdigest(), size, media_type)
-
-    def is_intact(self, sha256: str) -> bool:
-        """Chain of custody: the stored bytes still hash to the name recorded at upload."""
-        digest = hashlib.sha256()
-        for chunk in self.read_chunks(sha256):
-            digest.update(chunk)
-        return digest.hexdigest() == sha256
+        return blob
 
     def delete(self, sha256: str) -> None:
         self._path(sha256).unlink(missing_ok=True)
@@ -94,6 +158,16 @@ class LocalEvidenceStore:
         path = self._path(sha256)
         if not path.exists():
             raise NotFound("证据文件不存在")
+        return verified(self._chunks(path), sha256)
+
+    def blobs(self) -> Iterator[tuple[str, Path]]:
+        """Every stored blob's name and file, in name order (uploads under way are not blobs)."""
+        for path in sorted(self.root.glob("??/??/*")):
+            if SHA256_NAME.fullmatch(path.name) and path == self._path(path.name):
+                yield path.name, path
+
+    @staticmethod
+    def _chunks(path: Path) -> Iterator[bytes]:
         with path.open("rb") as source:
             while chunk := source.read(_CHUNK):
                 yield chunk

@@ -36,9 +36,9 @@ class LicenceRecord:
 @dataclass(frozen=True)
 class VehicleRecord:
     plate_number: str
-    plate_type: str  # GA 24.7 code, e.g. 02 (小型汽车)
+    plate_type: str
     owner: str
-    vehicle_type: str  # GA 24.4 code, e.g. K33 (小型轿车): what the party's entry is checked against
+    vehicle_type: str
     status: str
     inspection_valid_until: date
 

@@ -1,9 +1,8 @@
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, computed_field
+from pydantic import BaseModel
 
-from kuaichu.cases.catalogue import VehicleType, as_vehicle_type
 from kuaichu.messages import Labelled
 
 
@@ -54,12 +53,3 @@ class LookupOut(BaseModel):
     insurer_code: str | None
     insurer_name: str | None
     policy_number: str | None
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def vehicle_type_label(self) -> str | None:
-        """The registry's vehicle type as the reader says it (a code outside the list as it is)."""
-        if self.vehicle_type is None:
-            return None
-        kind = as_vehicle_type(self.vehicle_type)
-        return kind.label() if isinstance(kind, VehicleType) else kind
