@@ -1,8 +1,9 @@
-"""The `kuaichu` command: serve, demo, db upgrade, user add, evidence migrate."""
+"""The `kuaichu` command: serve, demo, db upgrade, user add, evidence migrate, backup, restore."""
 
 import logging
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -10,6 +11,7 @@ import uvicorn
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from kuaichu import backup as backups
 from kuaichu.audit import service as audit
 from kuaichu.audit.signing import AuditKeyError, AuditSigner, AuditVerifier
 from kuaichu.auth import sessions
@@ -305,6 +307,52 @@ def evidence_migrate() -> None:
     )
     if not report.complete:
         raise typer.Exit(1)
+
+
+@cli.command("backup")
+def backup(
+    directory: Annotated[Path, typer.Argument(help="A new or empty directory for the backup.")],
+    with_audit_signing_key: Annotated[
+        bool, typer.Option(help="Include the audit signing key (kept apart from the data by default).")
+    ] = False,
+) -> None:
+    """Back up a SQLite deployment while it runs: the database (SQLite's online backup), the local
+    evidence and the key files. PostgreSQL: pg_dump (README, "Backups")."""
+    try:
+        report = backups.backup(Settings(), directory, with_audit_signing_key)
+    except backups.BackupRefused as refused:
+        typer.echo(f"error: {refused}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(
+        f"backed up to {directory}: the database, {report.evidence_files} evidence files, "
+        f"keys: {', '.join(report.keys) or 'none'}"
+    )
+    for note in report.notes:
+        typer.echo(f"note: {note}")
+    for sha256 in report.corrupt:
+        typer.echo(f"CORRUPT evidence file {sha256}: it no longer matches its hash, not backed up", err=True)
+    if report.corrupt:
+        raise typer.Exit(1)
+
+
+@cli.command("restore")
+def restore(
+    directory: Annotated[Path, typer.Argument(help="A directory `kuaichu backup` wrote.")],
+    force: Annotated[bool, typer.Option(help="Replace a data directory or key files that exist.")] = False,
+) -> None:
+    """Restore a backup into the configured data directory and key files (checked first; a
+    target that holds anything is refused without --force). Stop the server first."""
+    try:
+        report = backups.restore(Settings(), directory, force)
+    except backups.BackupRefused as refused:
+        typer.echo(f"error: {refused}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(
+        f"restored from {directory}: the database, {report.evidence_files} evidence files, "
+        f"keys: {', '.join(report.keys) or 'none'}; check it with `kuaichu audit verify`"
+    )
+    for note in report.notes:
+        typer.echo(f"note: {note}")
 
 
 def main() -> None:
