@@ -129,3 +129,24 @@ async def test_what_the_eligibility_judgement_still_needs_is_said_in_english(
         "The parties have not been entered yet",
     ]
     assert chinese["missing"] == ["尚未确认现场情况（伤亡、车辆能否移动、有无争议等）", "尚未录入当事人信息"]
+
+
+async def test_the_collection_gate_refuses_in_the_readers_language(
+    api: Api, taken_call: tuple[int, dict[str, str]]
+) -> None:
+    case_id, operator = taken_call
+    url = f"/api/cases/{case_id}/collection-complete"
+    english = (await api.client.post(url, headers=operator | ENGLISH)).json()
+    chinese = (await api.client.post(url, headers=operator)).json()
+    assert english["title"] == "Collection incomplete" and chinese["title"] == "采集信息不完整"
+    assert [item["code"] for item in english["missing"]] == [item["code"] for item in chinese["missing"]]
+    assert english["detail"] == (
+        "Collection cannot be completed yet: The time, place and type of the accident have not been"
+        " recorded yet; Not enough parties entered: 0, at least 2 needed; It has not been judged yet"
+        " whether video handling applies (injuries, whether the vehicles can move, disputes, ...);"
+        " Missing photo: Point of collision"
+    )
+    assert chinese["detail"] == (
+        "尚不能完成采集：尚未记录事故时间、地点和事故类型；至少需要录入2方当事人信息（已录入0方）；"
+        "尚未判定能否快处（有无伤亡、车辆能否移动、有无争议等）；缺少碰撞部位照片"
+    )

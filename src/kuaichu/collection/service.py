@@ -34,18 +34,49 @@ from kuaichu.evidence.models import EvidenceItem
 from kuaichu.evidence.schemas import EvidenceKind, kind_label
 from kuaichu.geo.models import Jurisdiction
 from kuaichu.liability.service import recorded_facts
-from kuaichu.messages import Text
+from kuaichu.messages import DEFAULT_LOCALE, Listed, Locale, Text, reader_locale
 from kuaichu.notify.parties import notify_parties
 from kuaichu.notify.templates import Sms
 from kuaichu.principal import Principal
 from kuaichu.registries.schemas import CheckOutcome, RegistryKind
 from kuaichu.registries.service import checked_positions, latest_checks
 
+
 SINGLE_VEHICLE = "单方事故"
 
 
+@dataclass(frozen=True)
+class GateItem:
+    """One thing collection still lacks, said in whichever language reads it; `key` names it for
+    an override, `code` says what kind of lack it is."""
+
+    key: str
+    code: str
+    said: Text
+    overridable: bool
+    party_position: int | None = None
+
+    def out(self, locale: Locale | None = None) -> GateItemOut:
+        return GateItemOut(
+            key=self.key,
+            code=self.code,
+            message=self.said.render(locale or reader_locale()),
+            party_position=self.party_position,
+            overridable=self.overridable,
+        )
+
+
 class CollectionIncomplete(Conflict):
+    """What blocks a step, as one sentence (`refusal`, the key of its text) listing the items, and
+    each item apart for the console to place."""
+
     title = Text("Problem.collection_incomplete")
+
+    def __init__(self, refusal: str, items: list[GateItem]) -> None:
+        super().__init__(
+            Text(refusal, items=Listed("Collection.separator", [item.said for item in items])),
+            missing=[item.out().model_dump() for item in items],
+        )
 
 
 @dataclass(frozen=True)
@@ -68,17 +99,28 @@ class StillRequirement:
 
 
 def gate(session: Session, viewer: Principal, case: Case, config: GateConfig) -> CollectionOut:
+    """The gate as the reader sees it, in their language."""
     stills = _stills(session, case, config)
-    missing = [
+    missing = _missing(session, viewer, case, config, stills)
+    return CollectionOut(
+        ready=not missing,
+        missing=[item.out() for item in missing],
+        stills=stills,
+        overrides=_overrides(session, case),
+    )
+
+
+def _missing(
+    session: Session, viewer: Principal, case: Case, config: GateConfig, stills: list[StillOut] | None = None
+) -> list[GateItem]:
+    stills = _stills(session, case, config) if stills is None else stills
+    return [
         *_facts_items(case),
         *_registry_items(session, viewer, case),
         *_eligibility_items(session, viewer, case, config),
         *(_still_item(still, case) for still in stills if not still.present),
         *_acts_items(session, case),
     ]
-    return CollectionOut(
-        ready=not missing, missing=missing, stills=stills, overrides=_overrides(session, case)
-    )
 
 
 def read_gate(
@@ -100,14 +142,11 @@ def complete(
     """采集完成: succeeds only when the gate finds nothing missing that was not overridden."""
     case = _assigned_case(session, operator, case_id)
     lifecycle.ensure_allowed(case, Action.COMPLETE_COLLECTION, operator)
-    missing = gate(session, operator, case, config).missing
+    missing = _missing(session, operator, case, config)
     overridden = _overridden(missing, body.override) if body.override else []
     blocking = [item for item in missing if item not in overridden]
     if blocking:
-        raise CollectionIncomplete(
-            "尚不能完成采集：" + "；".join(item.message for item in blocking),
-            missing=[item.model_dump() for item in blocking],
-        )
+        raise CollectionIncomplete("Collection.cannot_complete", blocking)
     if body.override and overridden:
         _record_override(session, operator, case, overridden, body.override.reason, now)
     lifecycle.apply(session, case, Action.COMPLETE_COLLECTION, operator, now)
@@ -120,12 +159,9 @@ def evacuate(session: Session, operator: Principal, case_id: int, config: GateCo
     answers may have changed since collection completed."""
     case = _assigned_case(session, operator, case_id)
     lifecycle.ensure_allowed(case, Action.EVACUATE, operator)
-    blocking = [item for item in gate(session, operator, case, config).missing if not item.overridable]
+    blocking = [item for item in _missing(session, operator, case, config) if not item.overridable]
     if blocking:
-        raise CollectionIncomplete(
-            "不能通知撤离：" + "；".join(item.message for item in blocking),
-            missing=[item.model_dump() for item in blocking],
-        )
+        raise CollectionIncomplete("Collection.cannot_evacuate", blocking)
     lifecycle.apply(session, case, Action.EVACUATE, operator, now)
     notify_parties(session, case, Sms.EVACUATE, now)
     return case
@@ -137,21 +173,24 @@ def _assigned_case(session: Session, operator: Principal, case_id: int) -> Case:
     return case
 
 
-def _overridden(missing: list[GateItemOut], override: OverrideIn) -> list[GateItemOut]:
+def _overridden(missing: list[GateItem], override: OverrideIn) -> list[GateItem]:
     by_key = {item.key: item for item in missing}
     unknown = [key for key in override.keys if key not in by_key]
     if unknown:
-        raise InvalidInput(f"以下项目当前并不缺失，无需放行：{'、'.join(unknown)}", keys=unknown)
-    fixed = [by_key[key].message for key in override.keys if not by_key[key].overridable]
+        raise InvalidInput(
+            Text("Collection.not_missing", keys=Listed("Collection.list_separator", unknown)), keys=unknown
+        )
+    fixed = [by_key[key].said for key in override.keys if not by_key[key].overridable]
     if fixed:
-        raise InvalidInput("以下项目不能放行：" + "；".join(fixed))
+        raise InvalidInput(Text("Collection.not_overridable", items=Listed("Collection.separator", fixed)))
     return [by_key[key] for key in dict.fromkeys(override.keys)]
 
 
 def _record_override(
-    session: Session, operator: Principal, case: Case, items: list[GateItemOut], reason: str, now: datetime
+    session: Session, operator: Principal, case: Case, items: list[GateItem], reason: str, now: datetime
 ) -> None:
-    detail = {"items": [item.model_dump() for item in items], "reason": reason}
+    # Kept as the operator was shown it, in Chinese: the record of what was let pass.
+    detail = {"items": [item.out(DEFAULT_LOCALE).model_dump() for item in items], "reason": reason}
     session.add(
         CollectionOverride(
             case_id=case.id,
@@ -185,35 +224,35 @@ def _overrides(session: Session, case: Case) -> list[OverrideOut]:
 # The items, one group at a time.
 
 
-def _who(party: CaseParty) -> str:
-    return f"当事人{party.position}（{party.name}）"
+def _who(party: CaseParty) -> Text:
+    return Text("Collection.party", position=party.position, name=party.name)
 
 
-def _facts_items(case: Case) -> list[GateItemOut]:
+def _facts_items(case: Case) -> list[GateItem]:
     items = []
     if case.occurred_at is None or case.accident_type is None or not case.address:
         items.append(
-            GateItemOut(
+            GateItem(
                 key="accident_facts",
                 code="accident_facts",
-                message="尚未记录事故时间、地点和事故类型",
+                said=Text("Collection.accident_facts"),
                 overridable=False,
             )
         )
     needed = 1 if case.accident_type == SINGLE_VEHICLE else 2
     if len(case.parties) < needed:
         items.append(
-            GateItemOut(
+            GateItem(
                 key="parties",
                 code="parties",
-                message=f"至少需要录入{needed}方当事人信息（已录入{len(case.parties)}方）",
+                said=Text("Collection.parties", needed=needed, entered=len(case.parties)),
                 overridable=False,
             )
         )
     return items
 
 
-def _registry_items(session: Session, viewer: Principal, case: Case) -> list[GateItemOut]:
+def _registry_items(session: Session, viewer: Principal, case: Case) -> list[GateItem]:
     """Every party checked on the data now entered: an edit after the check makes it stale."""
     current = latest_checks(session, viewer, case.id)
     ever_checked = checked_positions(session, case.id)
@@ -222,26 +261,25 @@ def _registry_items(session: Session, viewer: Principal, case: Case) -> list[Gat
         own = [c for c in current if c.party_position == party.position]
         key = f"registry:{party.position}"
         if len(own) < len(RegistryKind):
-            stale = party.position in ever_checked
+            code = "registry_check_stale" if party.position in ever_checked else "registry_check_missing"
             items.append(
-                GateItemOut(
+                GateItem(
                     key=key,
-                    code="registry_check_stale" if stale else "registry_check_missing",
-                    message=f"{_who(party)}信息修改后尚未重新核验"
-                    if stale
-                    else f"{_who(party)}尚未进行驾驶证、车辆、交强险核验",
+                    code=code,
+                    said=Text(f"Collection.{code}", who=_who(party)),
                     party_position=party.position,
                     overridable=True,
                 )
             )
             continue
-        unavailable = [c.kind_label for c in own if c.outcome is CheckOutcome.UNAVAILABLE]
+        unavailable = [RegistryKind(c.kind) for c in own if c.outcome is CheckOutcome.UNAVAILABLE]
         if unavailable:
+            kinds = Listed("Collection.list_separator", unavailable)
             items.append(
-                GateItemOut(
+                GateItem(
                     key=key,
                     code="registry_unavailable",
-                    message=f"{_who(party)}的{'、'.join(unavailable)}核验暂不可用，请人工核对",
+                    said=Text("Collection.registry_unavailable", who=_who(party), kinds=kinds),
                     party_position=party.position,
                     overridable=True,
                 )
@@ -249,27 +287,25 @@ def _registry_items(session: Session, viewer: Principal, case: Case) -> list[Gat
     return items
 
 
-def _eligibility_items(
-    session: Session, viewer: Principal, case: Case, config: GateConfig
-) -> list[GateItemOut]:
+def _eligibility_items(session: Session, viewer: Principal, case: Case, config: GateConfig) -> list[GateItem]:
     """art. 13, 19: the judgement must have been made, and made for video handling."""
-    judged = eligibility.assess(session, viewer, case.id, config.max_vehicles)
+    judged = eligibility.judge(session, viewer, case.id, config.max_vehicles)
     if judged.eligible is False:
-        reasons = "；".join(r.reason for r in judged.reasons)
+        reasons = Listed("Collection.separator", [breach.full for breach in judged.breaches])
         return [
-            GateItemOut(
+            GateItem(
                 key="eligibility",
                 code="ineligible",
-                message=f"不符合快处条件（{reasons}），只能转现场处置",
+                said=Text("Collection.ineligible", reasons=reasons),
                 overridable=False,
             )
         ]
     if session.get(CaseCircumstances, case.id) is None:
         return [
-            GateItemOut(
+            GateItem(
                 key="eligibility",
                 code="eligibility_not_judged",
-                message="尚未判定能否快处（有无伤亡、车辆能否移动、有无争议等）",
+                said=Text("Collection.eligibility_not_judged"),
                 overridable=False,
             )
         ]
@@ -298,29 +334,33 @@ def _stills(session: Session, case: Case, config: GateConfig) -> list[StillOut]:
     return stills
 
 
-def _still_item(still: StillOut, case: Case) -> GateItemOut:
+def _still_item(still: StillOut, case: Case) -> GateItem:
     party = next((p for p in case.parties if p.position == still.party_position), None)
-    whose = f"{_who(party)}" if party else ""
-    what = kind_label(still.kind, None)
+    what = EvidenceKind(still.kind)
+    said = (
+        Text("Collection.party_still_missing", who=_who(party), what=what)
+        if party
+        else Text("Collection.still_missing", what=what)
+    )
     key = f"still:{still.kind}" + (f":{still.party_position}" if still.party_position else "")
-    return GateItemOut(
+    return GateItem(
         key=key,
         code="still_missing",
-        message=f"缺少{whose}{what}照片",
+        said=said,
         party_position=still.party_position,
         overridable=True,
     )
 
 
-def _acts_items(session: Session, case: Case) -> list[GateItemOut]:
+def _acts_items(session: Session, case: Case) -> list[GateItem]:
     """The liability rules need each party's acts: an empty list ("none of the listed acts")
     is an answer; no entry at all is a question not yet asked."""
     recorded = recorded_facts(session, case.id)
     return [
-        GateItemOut(
+        GateItem(
             key=f"acts:{party.position}",
             code="acts_missing",
-            message=f"尚未记录{_who(party)}的行为（供定责）",
+            said=Text("Collection.acts_missing", who=_who(party)),
             party_position=party.position,
             overridable=True,
         )
