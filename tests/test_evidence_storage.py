@@ -10,6 +10,7 @@ import subprocess
 import sys
 import tracemalloc
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -45,6 +46,7 @@ def s3_settings(settings: Settings, object_store: ObjectStore, evidence_bucket: 
     return on_object_store(settings, object_store, evidence_bucket)
 
 
+@asynccontextmanager
 async def _running(settings: Settings, clock: FrozenClock) -> AsyncIterator[Api]:
     app = create_app(settings, clock)
     async with LifespanManager(app):
@@ -55,7 +57,7 @@ async def _running(settings: Settings, clock: FrozenClock) -> AsyncIterator[Api]
 
 @pytest.fixture
 async def s3_api(s3_settings: Settings, clock: FrozenClock, database: Database) -> AsyncIterator[Api]:
-    async for api in _running(s3_settings, clock):
+    async with _running(s3_settings, clock) as api:
         yield api
 
 
@@ -264,7 +266,7 @@ async def test_the_object_store_down_is_a_503_in_the_readers_words_and_nothing_i
     bucket = store_to_stop.new_bucket()
     down_fast = {"evidence_s3_attempts": 1, "evidence_s3_timeout_seconds": 2.0}
     configured = on_object_store(settings, store_to_stop, bucket).model_copy(update=down_fast)
-    async for api in _running(configured, clock):
+    async with _running(configured, clock) as api:
         case_id, operator = await _case_in_call(api)
         kept = (await upload_jpeg(api.client, operator, case_id)).json()
         store_to_stop.stop()
