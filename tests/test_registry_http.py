@@ -167,7 +167,12 @@ async def test_the_console_sees_unavailable_checks_when_the_registry_is_down(
     assert response.status_code == 200, response.text
     outcomes = {c["outcome"] for c in response.json()}
     assert outcomes == {"unavailable"}
-    assert response.json()[0]["failures"][0]["code"] == "registry_unavailable"
+    failure = response.json()[0]["failures"][0]
+    assert (failure["code"], failure["params"], failure["reason"]) == (
+        "registry_unavailable",
+        {"cause": "no_answer"},
+        "核验服务无响应或返回异常",
+    )
     eligibility = (await api.client.get(f"/api/cases/{case_id}/eligibility", headers=operator)).json()
     assert any("核验暂不可用" in note for note in eligibility["notes"])
 
@@ -193,4 +198,11 @@ async def test_the_look_up_goes_through_the_http_registry_and_says_when_it_is_do
     assert response.status_code == 503
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["detail"] == "登记信息查询暂时不可用，请手工录入，稍后再核验"
-    assert [detail["outcome"] for _, _, detail in await lookups(api)] == ["found", "unavailable"]
+    english = await api.client.get(
+        url, params={"licence_number": "330106198503121236"}, headers=operator | {"Accept-Language": "en"}
+    )
+    assert english.json()["detail"] == (
+        "The registry cannot be asked right now: enter the details by hand and run the checks later"
+    )
+    outcomes = [detail["outcome"] for _, _, detail in await lookups(api)]
+    assert outcomes == ["found", "unavailable", "unavailable"]

@@ -15,13 +15,25 @@ import pybreaker
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from kuaichu.messages import DEFAULT_LOCALE, Labelled
 from kuaichu.registries.models import RegistryLicence, RegistryPolicy, RegistryVehicle
 
 log = logging.getLogger(__name__)
 
 
+class RegistryOutage(Labelled):
+    """Why a registry could not answer."""
+
+    NO_ANSWER = "no_answer"  # a timeout, a transport or server error, an answer we can't read
+    BREAKER_OPEN = "breaker_open"  # it failed too often just now: not asked until the cool-down
+
+
 class RegistryUnavailable(Exception):
     """The registry could not answer (timeout, error, or the breaker is open)."""
+
+    def __init__(self, cause: RegistryOutage) -> None:
+        super().__init__(cause.label(DEFAULT_LOCALE))
+        self.cause = cause
 
 
 @dataclass(frozen=True)
@@ -168,11 +180,11 @@ class HttpRegistry:
         try:
             return self.breaker.call(self._get_with_retries, path, params)
         except pybreaker.CircuitBreakerError as error:
-            raise RegistryUnavailable("核验服务暂时不可用（熔断中）") from error
+            raise RegistryUnavailable(RegistryOutage.BREAKER_OPEN) from error
         except (httpx.HTTPError, ValueError, KeyError) as error:
             # The path names a licence or a plate: log the kind of failure only.
             log.warning("registry lookup failed: %s", type(error).__name__)
-            raise RegistryUnavailable("核验服务无响应或返回异常") from error
+            raise RegistryUnavailable(RegistryOutage.NO_ANSWER) from error
 
     def _get_with_retries(self, path: str, params: dict[str, str] | None) -> dict[str, Any] | None:
         # Retries happen inside one breaker call: a lookup that fails after its retries

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends, Query
 from kuaichu.cases.api import CollectionWriter
 from kuaichu.cases.schemas import RowId
 from kuaichu.errors import NotFound, Unavailable
+from kuaichu.messages import Text
 from kuaichu.principal import Principal, Role
 from kuaichu.registries import service
 from kuaichu.registries.adapters import RegistryUnavailable
@@ -60,7 +61,7 @@ async def look_up_person(
         found = await anyio.to_thread.run_sync(service.look_up_person, context.registries, request)
     except RegistryUnavailable as error:
         await audit("unavailable")
-        raise Unavailable("登记信息查询暂时不可用，请手工录入，稍后再核验") from error
+        raise Unavailable(Text("Registry.lookup_unavailable")) from error
     except NotFound:
         await audit("not_found")
         raise

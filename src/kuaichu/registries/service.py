@@ -19,6 +19,7 @@ from kuaichu.cases.lifecycle import EventKind
 from kuaichu.cases.models import CaseParty
 from kuaichu.clock import local
 from kuaichu.errors import InvalidInput, NotFound
+from kuaichu.messages import Text
 from kuaichu.principal import Principal
 from kuaichu.registries import checks
 from kuaichu.registries.adapters import Registries, RegistryUnavailable
@@ -66,7 +67,7 @@ def what_to_check(session: Session, viewer: Principal, case_id: int, now: dateti
     # Checked here too, so nobody else's request reaches the registries.
     ensure_may_write(case, viewer, WriteRule.COLLECTION)
     if not case.parties:
-        raise InvalidInput("请先录入当事人信息，再进行核验")
+        raise InvalidInput(Text("Registry.enter_parties_first"))
     return CheckRequest(
         case_id=case.id,
         on=local(case.occurred_at or now).date(),
@@ -121,7 +122,7 @@ def look_up(registries: Registries, request: CheckRequest) -> list[CheckResult]:
                         party.position,
                         kind,
                         CheckOutcome.UNAVAILABLE,
-                        [checks.Failure("registry_unavailable", {"detail": str(error)})],
+                        [checks.Failure("registry_unavailable", {"cause": error.cause.value})],
                         {},
                     )
                 )
@@ -228,9 +229,9 @@ def what_to_look_up(
 ) -> LookupRequest:
     case = get_case(session, viewer, case_id)
     if not plate_number and not licence_number:
-        raise InvalidInput("请填写号牌号码或驾驶证号再查询")
+        raise InvalidInput(Text("Registry.lookup_needs_number"))
     if plate_number and not plate_type:
-        raise InvalidInput("请选择号牌种类再按号牌查询")
+        raise InvalidInput(Text("Registry.lookup_needs_plate_type"))
     on = local(case.occurred_at or now).date()
     return LookupRequest(case.id, on, plate_number, plate_type, licence_number)
 
@@ -245,8 +246,9 @@ def look_up_person(registries: Registries, request: LookupRequest) -> LookupOut:
         in_force = [p for p in policies if p.starts_on <= request.on <= p.ends_on]
         policy = (in_force or sorted(policies, key=lambda p: p.ends_on, reverse=True) or [None])[0]
     if licence is None and vehicle is None and policy is None:
-        what = "该号牌" if request.plate_number else "该驾驶证号"
-        raise NotFound(f"登记信息中未查到{what}，请核对后手工录入")
+        raise NotFound(
+            Text("Registry.plate_not_found" if request.plate_number else "Registry.licence_not_found")
+        )
     return LookupOut(
         name=licence.name if licence else (vehicle.owner if vehicle else None),
         licence_number=licence.number if licence else None,
