@@ -55,11 +55,11 @@ MAX_BACKOFF_SECONDS = 300
 
 
 def janus_for(settings: Settings, node: str) -> Janus:
-    for candidate in settings.janus_nodes:
-        if candidate.name == node:
-            secrets_ = (settings.janus_api_secret, settings.janus_admin_secret)
-            return Janus(candidate, *secrets_, settings.janus_timeout_seconds)
-    raise JanusUnreachable(f"node {node} is no longer configured")
+    found = next((candidate for candidate in settings.janus_nodes if candidate.name == node), None)
+    if found is None:
+        raise JanusUnreachable(f"node {node} is no longer configured")
+    timeout = settings.janus_timeout_seconds
+    return Janus(found, settings.janus_api_secret, settings.janus_admin_secret, timeout)
 
 
 def _random_id() -> int:
@@ -216,7 +216,7 @@ async def admit(
         log.warning("media server %s refused a seat: %r", admission.node, error)
         raise Unavailable(Text("Media.unavailable")) from error
     return MediaPassOut(
-        server=next(n.public_url for n in settings.janus_nodes if n.name == admission.node),
+        server=janus.node.public_url,
         room=admission.spec.room,
         pin=admission.spec.pin,
         token=admission.token,
