@@ -1,12 +1,36 @@
-"""How code names its legal basis ("art. 13 (5)"), and how a person reads it."""
+"""How code names its legal basis ("art. 13 (5)"), and how a person reads it.
+
+The law is named in the reader's language; the determination document, the Chinese legal
+text, cites it in Chinese (its callers pass DEFAULT_LOCALE, the default).
+"""
 
 import re
 
-ORDER_146 = "《道路交通事故处理程序规定》"
+from kuaichu.messages import DEFAULT_LOCALE, Locale, Text, text
+
 _ARTICLE = re.compile(r"art\. (\d+)(?: \((\d+)\))?")
 
 
-def cite(basis: str) -> str:
-    """'art. 13 (5), art. 19' -> 《道路交通事故处理程序规定》第13条第5项、第19条."""
-    parts = [f"第{a}条" + (f"第{item}项" if item else "") for a, item in _ARTICLE.findall(basis)]
-    return ORDER_146 + "、".join(parts) if parts else basis
+def cite(basis: str, locale: Locale = DEFAULT_LOCALE) -> str:
+    """'art. 13 (5), art. 19' -> 《道路交通事故处理程序规定》第13条第5项、第19条 (zh-CN), or
+    'Art. 13(5), Art. 19 of the Provisions on ...' (en). Text that cites nothing is kept as is."""
+    articles = [
+        text("Legal.article_item" if item else "Legal.article", locale, article=article, item=item)
+        for article, item in _ARTICLE.findall(basis)
+    ]
+    if not articles:
+        return basis
+    return text("Legal.citation", locale, articles=text("Legal.separator", locale).join(articles))
+
+
+class Citation(Text):
+    """A citation said later, in the locale of the text it is a parameter of:
+    `Text("Liability.basis", article=Citation("art. 60 (1)"))` cites in the reader's language."""
+
+    __slots__ = ()
+
+    def __init__(self, basis: str) -> None:
+        super().__init__("Legal.citation", basis=basis)
+
+    def render(self, locale: Locale = DEFAULT_LOCALE) -> str:
+        return cite(str(self.params["basis"]), locale)

@@ -3,6 +3,7 @@ from pydantic import BaseModel, Field, model_validator
 from kuaichu.cases.schemas import MAX_ROW_ID, WrittenReason
 from kuaichu.liability.grades import Responsibility
 from kuaichu.liability.rules import Act
+from kuaichu.messages import Text
 
 
 class ShareIn(BaseModel):
@@ -36,7 +37,7 @@ class LiabilityFactsIn(BaseModel):
     def _distinct(self) -> "LiabilityFactsIn":
         positions = [p.position for p in self.parties]
         if len(set(positions)) != len(positions):
-            raise ValueError("每一方当事人只能出现一次")
+            raise ValueError(Text("Liability.party_twice"))
         return self
 
 

@@ -14,10 +14,12 @@ from kuaichu.cases.lifecycle import Action, Edit, EventKind
 from kuaichu.cases.models import Case
 from kuaichu.documents.service import DocumentIssuer, issue_document
 from kuaichu.errors import Forbidden, InvalidInput
+from kuaichu.legal import Citation
 from kuaichu.liability.grades import DeterminationStatus, Responsibility, combination_error
 from kuaichu.liability.models import Determination, LiabilityFacts
 from kuaichu.liability.rules import Act, Proposal, propose
 from kuaichu.liability.schemas import DeterminationIn, LiabilityFactsIn, ProposalOut, ProposedShareOut
+from kuaichu.messages import DEFAULT_LOCALE, Locale, Text, reader_locale, text
 from kuaichu.notify.parties import notify_parties
 from kuaichu.notify.templates import Sms
 from kuaichu.principal import Principal, Role
@@ -39,7 +41,7 @@ def ensure_not_revoked_officer(session: Session, case: Case, officer: Principal)
         Determination.case_id == case.id, Determination.status == DeterminationStatus.REVOKED
     )
     if officer.id in set(session.scalars(revoked)):
-        raise Forbidden("原认定已被复核撤销，须由其他民警重新认定")
+        raise Forbidden(Text("Liability.revoked_officer"))
 
 
 def record_facts(
@@ -54,7 +56,7 @@ def record_facts(
     positions = {p.position for p in case.parties}
     unknown = sorted({p.position for p in facts.parties} - positions)
     if unknown:
-        raise InvalidInput(f"没有第{unknown[0]}方当事人")
+        raise InvalidInput(Text("Liability.no_such_party", position=unknown[0]))
     parties = {
         str(p.position): {"acts": [a.value for a in p.acts], "impact_point": p.impact_point}
         for p in facts.parties
@@ -86,18 +88,14 @@ def read_proposal(
     case = get_case(session, officer, case_id)
     audit.record(session, officer, AuditAction.READ_LIABILITY_PROPOSAL, now, case.id)
     proposal = proposal_for(session, case, parking)
+    locale = reader_locale()
     if proposal is None:
-        return ProposalOut(
-            rule=None,
-            label=None,
-            basis=None,
-            shares=[],
-            message="根据已记录的事故类型和当事人行为，没有可直接适用的规则，请民警根据证据认定各方责任",
-        )
+        no_rule = text("Liability.no_rule", locale)
+        return ProposalOut(rule=None, label=None, basis=None, shares=[], message=no_rule)
     return ProposalOut(
         rule=proposal.rule.code,
-        label=proposal.rule.label,
-        basis=proposal.basis_text,
+        label=proposal.rule.wording.render(locale),
+        basis=proposal.basis.render(locale),
         shares=[
             ProposedShareOut(
                 party_id=p.id,
@@ -108,7 +106,7 @@ def read_proposal(
             )
             for p in case.parties
         ],
-        message=f"建议：{proposal.describe()}",
+        message=text("Liability.suggestion", locale, proposal=proposal.describe(locale)),
     )
 
 
@@ -127,14 +125,13 @@ def determine(
     _check_shares(case, decision)
     if len(decision.reasoning.strip()) < MIN_REASON_CHARS:
         # art. 22: the document states the facts and why each party bears its share.
-        raise InvalidInput("请填写认定理由（事故经过及各方责任的依据，至少4个字）")
+        raise InvalidInput(Text("Liability.reasoning_required", chars=MIN_REASON_CHARS))
     proposal = proposal_for(session, case, parking)
     accepted = None if proposal is None else _matches(case, proposal, decision)
     override_reason = (decision.override_reason or "").strip()
-    if accepted is False and len(override_reason) < 2:
-        raise InvalidInput(
-            f"认定结果与规则建议（{proposal.describe() if proposal else ''}）不一致，须写明不采纳的理由"
-        )
+    if proposal is not None and accepted is False and len(override_reason) < 2:
+        said = Text("Liability.proposal", rule=proposal.rule.wording, basis=proposal.basis)
+        raise InvalidInput(Text("Liability.override_reason_required", proposal=said))
     lifecycle.apply(
         session,
         case,
@@ -158,14 +155,7 @@ def determine(
         replaces_id=previous.id if previous else None,
         shares=[s.model_dump(mode="json") for s in decision.shares],
         reasoning=decision.reasoning.strip(),
-        proposal=None
-        if proposal is None
-        else {
-            "rule": proposal.rule.code,
-            "basis": proposal.basis_text,
-            "label": proposal.rule.label,
-            "shares": {str(k): v.value for k, v in proposal.shares.items()},
-        },
+        proposal=None if proposal is None else _stored(proposal),
         proposal_accepted=accepted,
         override_reason=override_reason if accepted is False else None,
     )
@@ -174,6 +164,31 @@ def determine(
     document = issue_document(session, officer, case, determination, now, issuer)
     notify_parties(session, case, Sms.DETERMINED, now, document_number=document.number)
     return case
+
+
+def _stored(proposal: Proposal) -> dict[str, Any]:
+    """The proposal as the determination keeps it: its wording and basis in Chinese for the
+    record, and the keys that say them again in any reader's language (`said_rule`)."""
+    return {
+        "rule": proposal.rule.code,
+        "basis": proposal.basis.render(DEFAULT_LOCALE),
+        "label": proposal.rule.wording.render(DEFAULT_LOCALE),
+        "shares": {str(k): v.value for k, v in proposal.shares.items()},
+        "wording": proposal.rule.wording.key,
+        "article": proposal.rule.basis,
+        "list_item": proposal.rule.list_item,
+    }
+
+
+def said_rule(stored: dict[str, Any] | None, locale: Locale) -> tuple[str | None, str | None]:
+    """The stored proposal's rule and its basis in `locale`; a determination stored before the
+    keys were kept reads in the Chinese it stored."""
+    if not stored:
+        return None, None
+    if "wording" not in stored:
+        return stored.get("label"), stored.get("basis")
+    basis = Text("Liability.basis", article=Citation(stored["article"]), item=stored["list_item"])
+    return text(stored["wording"], locale), basis.render(locale)
 
 
 def _matches(case: Case, proposal: Proposal, decision: DeterminationIn) -> bool:
@@ -185,7 +200,7 @@ def _check_shares(case: Case, decision: DeterminationIn) -> None:
     party_ids = {p.id for p in case.parties}
     given = [s.party_id for s in decision.shares]
     if sorted(given) != sorted(party_ids):
-        raise InvalidInput("须为每一方当事人各认定一次责任")
+        raise InvalidInput(Text("Liability.one_share_each"))
     error = combination_error([s.responsibility for s in decision.shares])
     if error:
         raise InvalidInput(error)
