@@ -64,7 +64,7 @@ def sniff_media_type(head: bytes) -> str:
     """The media type by content, never by file name or the client's claim."""
     kind = filetype.guess(head)
     if kind is None or kind.mime not in ACCEPTED_MEDIA:
-        raise UnsupportedMedia("仅支持 JPEG、PNG、WebP 图片和 MP4、WebM 视频")
+        raise UnsupportedMedia(Text("EvidenceStore.unsupported_media"))
     return kind.mime
 
 
@@ -82,12 +82,12 @@ class Intake:
             self.media_type = sniff_media_type(chunk[:8192])
         self.size += len(chunk)
         if self.size > self.max_bytes:
-            raise TooLarge(f"文件超过{self.max_bytes // (1024 * 1024)}MB上限")
+            raise TooLarge(Text("EvidenceStore.too_large", megabytes=self.max_bytes // (1024 * 1024)))
         self.digest.update(chunk)
 
     def blob(self) -> StoredBlob:
         if self.size == 0:
-            raise UnsupportedMedia("文件为空")
+            raise UnsupportedMedia(Text("EvidenceStore.empty"))
         return StoredBlob(self.digest.hexdigest(), self.size, self.media_type)
 
 
@@ -157,7 +157,7 @@ class LocalEvidenceStore(EvidenceStore):
     def read_chunks(self, sha256: str) -> Iterator[bytes]:
         path = self._path(sha256)
         if not path.exists():
-            raise NotFound("证据文件不存在")
+            raise NotFound(Text("EvidenceStore.missing"))
         return verified(self._chunks(path), sha256)
 
     def blobs(self) -> Iterator[tuple[str, Path]]:
