@@ -5,6 +5,7 @@ from typing import Any
 
 import httpx
 
+from kuaichu.cases.catalogue import AccidentType, PlateType, VehicleType, Weather
 from kuaichu.cases.identifiers import id_check_character
 from kuaichu.registries.synthetic import demo_drivers
 
@@ -27,8 +28,8 @@ def party_body(phone: str, plate: str, name: str = "张伟", serial: str = "123"
         "id_number": number,
         "licence_number": number,
         "plate_number": plate,
-        "plate_type": "02",
-        "vehicle_type": "小型轿车",
+        "plate_type": PlateType.SMALL,
+        "vehicle_type": VehicleType.SMALL_CAR,
         "insurer_code": "PICC",
         "policy_number": "PDZA202633010600001",
     }
@@ -37,8 +38,8 @@ def party_body(phone: str, plate: str, name: str = "张伟", serial: str = "123"
 FACTS = {
     "occurred_at": "2026-11-25T09:50:00+08:00",
     "address": "西湖区文三路与学院路交叉口",
-    "accident_type": "追尾",
-    "weather": "晴",
+    "accident_type": AccidentType.REAR_END,
+    "weather": Weather.CLEAR,
     "description": "乙车追尾甲车，两车尾部、前部轻微受损",
 }
 

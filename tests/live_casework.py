@@ -93,8 +93,8 @@ def _facts() -> dict[str, str]:
     return {
         "occurred_at": datetime.now(SHANGHAI).replace(microsecond=0).isoformat(),
         "address": "西湖区文三路与学院路交叉口",
-        "accident_type": "追尾",
-        "weather": "晴",
+        "accident_type": "rear_end",
+        "weather": "clear",
         "description": "乙车追尾甲车，两车尾部、前部轻微受损",
     }
 

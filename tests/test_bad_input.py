@@ -12,7 +12,8 @@ from flows import evacuated_case
         ("plate_number", "浙AI2345", "号牌号码格式不正确"),
         ("id_number", "110105194912310021", "校验位"),
         ("phone", "1234", "手机号码"),
-        ("vehicle_type", "飞行汽车", "车辆类型"),
+        ("vehicle_type", "小型轿车", "车辆类型应为以下之一：K33（小型轿车）"),
+        ("plate_type", "99", "号牌种类应为以下之一：01（大型汽车）"),
     ],
 )
 async def test_a_wrong_party_field_is_named_and_nothing_is_saved(
@@ -36,15 +37,34 @@ async def test_an_accident_in_the_future_is_refused(api: Api, taken_call: tuple[
     assert (await api.client.get(f"/api/cases/{case_id}", headers=operator)).json()["accident_type"] is None
 
 
-async def test_an_accident_type_outside_the_catalogue_is_refused(
+@pytest.mark.parametrize("accident_type", ["drag_race", "追尾"])  # a word is no code, not even the list's
+async def test_an_accident_type_outside_the_catalogue_is_refused_with_the_codes_to_send(
+    api: Api, taken_call: tuple[int, dict[str, str]], accident_type: str
+) -> None:
+    case_id, operator = taken_call
+    response = await api.client.put(
+        f"/api/cases/{case_id}/facts", json=FACTS | {"accident_type": accident_type}, headers=operator
+    )
+    assert response.status_code == 422
+    (error,) = response.json()["errors"]
+    assert error["field"] == "accident_type"
+    assert error["message"].startswith("事故类型应为以下之一：rear_end（追尾）、lane_change（变更车道）")
+    assert (await api.client.get(f"/api/cases/{case_id}", headers=operator)).json()["accident_type"] is None
+
+
+async def test_an_english_reader_is_told_the_codes_in_english(
     api: Api, taken_call: tuple[int, dict[str, str]]
 ) -> None:
     case_id, operator = taken_call
     response = await api.client.put(
-        f"/api/cases/{case_id}/facts", json=FACTS | {"accident_type": "飙车"}, headers=operator
+        f"/api/cases/{case_id}/facts",
+        json=FACTS | {"weather": "sunny"},
+        headers=operator | {"Accept-Language": "en"},
     )
     assert response.status_code == 422
-    assert "追尾" in response.json()["errors"][0]["message"]
+    (error,) = response.json()["errors"]
+    assert error["field"] == "weather"
+    assert "clear (Clear), overcast (Overcast), rain (Rain)" in error["message"]
 
 
 async def test_collection_cannot_complete_without_the_evidence(

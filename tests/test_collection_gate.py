@@ -17,6 +17,7 @@ from sqlalchemy import select, update
 
 from kuaichu.audit import service as audit
 from kuaichu.audit.models import AuditEntry
+from kuaichu.cases.catalogue import AccidentType
 from kuaichu.geo.models import Jurisdiction
 from kuaichu.principal import Role
 
@@ -212,7 +213,7 @@ async def test_a_jurisdiction_sets_its_own_list_of_stills(api: Api) -> None:
 
 async def test_a_single_vehicle_accident_needs_no_side_by_side_still(api: Api) -> None:
     case_id, operator = await in_call_case(api, "张伟")
-    single = FACTS | {"accident_type": "单方事故"}
+    single = FACTS | {"accident_type": AccidentType.SINGLE_VEHICLE}
     await api.client.put(f"/api/cases/{case_id}/facts", json=single, headers=operator)
     gate = (await api.client.get(f"/api/cases/{case_id}/collection", headers=operator)).json()
     assert {(s["kind"], s["party_position"]) for s in gate["stills"]} == {

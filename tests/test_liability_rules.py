@@ -5,6 +5,7 @@ from conftest import Api
 from flows import evacuated_case, rear_end_decision
 from sqlalchemy import select
 
+from kuaichu.cases.catalogue import AccidentType
 from kuaichu.liability.grades import Responsibility
 from kuaichu.liability.models import Determination
 from kuaichu.liability.rules import RULES, Act, Rule, propose
@@ -38,21 +39,21 @@ def test_no_proposal_when_the_act_the_type_names_was_not_recorded(rule: Rule) ->
 
 
 def test_single_vehicle_fits_one_party_only() -> None:
-    proposal = propose("单方事故", {}, [1])
+    proposal = propose(AccidentType.SINGLE_VEHICLE, {}, [1])
     assert proposal is not None and proposal.shares == {1: FULL}
     assert "第10项" in proposal.basis_text
-    assert propose("单方事故", {}, [1, 2]) is None
+    assert propose(AccidentType.SINGLE_VEHICLE, {}, [1, 2]) is None
 
 
 def test_illegal_parking_is_main_responsibility_where_the_local_rule_says_so() -> None:
-    proposal = propose("违法停车", {1: {Act.ILLEGAL_PARKING}}, [1, 2], parking=MAIN)
+    proposal = propose(AccidentType.ILLEGAL_PARKING, {1: {Act.ILLEGAL_PARKING}}, [1, 2], parking=MAIN)
     assert proposal is not None
     assert proposal.shares == {1: MAIN, 2: MINOR}
     assert "第60条第2项" in proposal.basis_text
 
 
 def test_an_accident_type_without_a_rule_gets_no_proposal() -> None:
-    assert propose("其他", {1: {Act.REAR_END}}, [1, 2]) is None
+    assert propose(AccidentType.OTHER, {1: {Act.REAR_END}}, [1, 2]) is None
     assert propose(None, {1: {Act.REAR_END}}, [1, 2]) is None
 
 

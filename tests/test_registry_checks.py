@@ -6,7 +6,9 @@ import pytest
 from conftest import XIHU, Api
 from factories import ACCIDENT_DAY, FACTS, demo_party, id_number
 
+from kuaichu.cases.catalogue import VehicleType
 from kuaichu.cases.identifiers import validate_id_number, validate_plate
+from kuaichu.messages import Locale
 from kuaichu.principal import Role
 from kuaichu.registries.adapters import LicenceRecord, PolicyRecord, VehicleRecord
 from kuaichu.registries.checks import check_insurance, check_licence, check_vehicle
@@ -31,7 +33,7 @@ def vehicle(**changes: object) -> VehicleRecord:
         "plate_number": "浙A12345",
         "plate_type": "02",
         "owner": "张伟",
-        "vehicle_type": "小型轿车",
+        "vehicle_type": VehicleType.SMALL_CAR,
         "status": "正常",
         "inspection_valid_until": date(2027, 6, 30),
     }
@@ -54,15 +56,25 @@ def policy(**changes: object) -> PolicyRecord:
 @pytest.mark.parametrize(
     ("record", "vehicle_type", "code", "reason"),
     [
-        (None, "小型轿车", "licence_not_found", "驾驶证信息未查到"),
-        (licence(name="张卫"), "小型轿车", "licence_name_mismatch", "姓名不符"),
-        (licence(status="暂扣"), "小型轿车", "licence_suspended", "驾驶证状态为“暂扣”"),
-        (licence(status="吊销"), "小型轿车", "licence_revoked", "驾驶证状态为“吊销”"),
-        (licence(status="注销"), "小型轿车", "licence_cancelled", "驾驶证状态为“注销”"),
-        (licence(status="超分"), "小型轿车", "licence_points_exceeded", "驾驶证状态为“超分”"),
-        (licence(valid_until=date(2026, 11, 24)), "小型轿车", "licence_expired", "已于2026-11-24过期"),
-        (licence(classes="C1"), "大型普通客车", "licence_class_mismatch", "准驾车型C1不能驾驶大型普通客车"),
-        (licence(classes="C2"), "轻型普通货车", "licence_class_mismatch", "需C1或更高准驾车型"),
+        (None, VehicleType.SMALL_CAR, "licence_not_found", "驾驶证信息未查到"),
+        (licence(name="张卫"), VehicleType.SMALL_CAR, "licence_name_mismatch", "姓名不符"),
+        (licence(status="暂扣"), VehicleType.SMALL_CAR, "licence_suspended", "驾驶证状态为“暂扣”"),
+        (licence(status="吊销"), VehicleType.SMALL_CAR, "licence_revoked", "驾驶证状态为“吊销”"),
+        (licence(status="注销"), VehicleType.SMALL_CAR, "licence_cancelled", "驾驶证状态为“注销”"),
+        (licence(status="超分"), VehicleType.SMALL_CAR, "licence_points_exceeded", "驾驶证状态为“超分”"),
+        (
+            licence(valid_until=date(2026, 11, 24)),
+            VehicleType.SMALL_CAR,
+            "licence_expired",
+            "已于2026-11-24过期",
+        ),
+        (
+            licence(classes="C1"),
+            VehicleType.LARGE_BUS,
+            "licence_class_mismatch",
+            "准驾车型C1不能驾驶大型普通客车",
+        ),
+        (licence(classes="C2"), VehicleType.LIGHT_TRUCK, "licence_class_mismatch", "需C1或更高准驾车型"),
     ],
 )
 def test_licence_failures(record: LicenceRecord | None, vehicle_type: str, code: str, reason: str) -> None:
@@ -72,7 +84,12 @@ def test_licence_failures(record: LicenceRecord | None, vehicle_type: str, code:
 
 
 @pytest.mark.parametrize(
-    ("classes", "vehicle_type"), [("C1", "小型轿车"), ("A1", "小型轿车"), ("A2", "重型半挂牵引车")]
+    ("classes", "vehicle_type"),
+    [
+        ("C1", VehicleType.SMALL_CAR),
+        ("A1", VehicleType.SMALL_CAR),
+        ("A2", VehicleType.HEAVY_SEMI_TRAILER_TRACTOR),
+    ],
 )
 def test_a_higher_class_covers_the_lower_ones(classes: str, vehicle_type: str) -> None:
     # Valid through the accident day itself.
@@ -88,13 +105,33 @@ def test_a_higher_class_covers_the_lower_ones(classes: str, vehicle_type: str) -
         (vehicle(status="报废"), "vehicle_scrapped", "报废"),
         (vehicle(status="查封"), "vehicle_seized", "查封"),
         (vehicle(inspection_valid_until=date(2026, 10, 31)), "vehicle_inspection_overdue", "逾期未检验"),
-        (vehicle(vehicle_type="轻型普通货车"), "vehicle_type_mismatch", "登记车辆类型为轻型普通货车"),
+        (
+            vehicle(vehicle_type=VehicleType.LIGHT_TRUCK),
+            "vehicle_type_mismatch",
+            "登记车辆类型为轻型普通货车",
+        ),
     ],
 )
 def test_vehicle_failures(record: VehicleRecord | None, code: str, reason: str) -> None:
-    finding = check_vehicle(record, "浙A12345", "小型轿车", ACCIDENT_DAY)
+    finding = check_vehicle(record, "浙A12345", VehicleType.SMALL_CAR, ACCIDENT_DAY)
     assert [f.code for f in finding.failures] == [code]
     assert reason in finding.failures[0].reason
+
+
+def test_a_vehicle_type_is_kept_as_its_code_and_said_by_its_label() -> None:
+    record = vehicle(vehicle_type=VehicleType.LIGHT_TRUCK)
+    (failure,) = check_vehicle(record, "浙A12345", VehicleType.SMALL_CAR, ACCIDENT_DAY).failures
+    assert failure.params == {"registered": "H31", "recorded": "K33"}
+    assert failure.reason == "登记车辆类型为轻型普通货车，与现场记录的小型轿车不符"
+    assert failure.said.render(Locale.EN) == (
+        "The registered vehicle type, Light truck, does not match the Small saloon car recorded at the scene"
+    )
+
+
+def test_a_vehicle_type_the_operators_list_lacks_is_said_by_the_registrys_code() -> None:
+    record = vehicle(vehicle_type="K34")  # 小型专用客车: registered, but not on the operator's list
+    (failure,) = check_vehicle(record, "浙A12345", VehicleType.SMALL_CAR, ACCIDENT_DAY).failures
+    assert failure.reason == "登记车辆类型为K34，与现场记录的小型轿车不符"
 
 
 @pytest.mark.parametrize(
@@ -227,4 +264,4 @@ async def test_checks_need_parties_first(api: Api) -> None:
 def test_a_demo_day_later_the_same_drivers_still_pass() -> None:
     later = ACCIDENT_DAY + timedelta(days=30)
     zhang = next(p for p in demo_drivers(later) if p.name == "张伟")
-    assert check_licence(zhang.licence, "张伟", "小型轿车", later).failures == []
+    assert check_licence(zhang.licence, "张伟", VehicleType.SMALL_CAR, later).failures == []

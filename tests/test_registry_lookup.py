@@ -42,7 +42,8 @@ async def test_a_plate_fills_name_vehicle_insurer_and_policy(api: Api) -> None:
     )
     assert response.status_code == 200, response.text
     found = response.json()
-    assert (found["name"], found["vehicle_type"]) == ("李娜", "小型轿车")
+    # The vehicle type's code fills the form; its label is what the operator reads.
+    assert (found["name"], found["vehicle_type"], found["vehicle_type_label"]) == ("李娜", "K33", "小型轿车")
     assert (found["insurer_code"], found["insurer_name"]) == ("CPIC", "中国太平洋财产保险")
     assert found["policy_number"].startswith("PDZA2026")
     assert await lookups(api) == [("operator", case_id, {"by": ["plate"], "outcome": "found"})]

@@ -16,6 +16,7 @@ from kuaichu.backoffice.api import router as backoffice_router
 from kuaichu.bus import create_bus
 from kuaichu.calls.api import router as calls_router
 from kuaichu.calls.api import sweep_once
+from kuaichu.cases.api import catalogue_router
 from kuaichu.cases.api import router as cases_router
 from kuaichu.cases.fields import field_label
 from kuaichu.claims.api import router as claims_router
@@ -183,6 +184,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         auth_router,
         backoffice_router,  # before the cases router: /api/cases/search is no case id
         cases_router,
+        catalogue_router,
         collection_router,
         evidence_router,
         liability_router,

@@ -1,7 +1,8 @@
 from datetime import date, datetime
 
-from pydantic import BaseModel
+from pydantic import BaseModel, computed_field
 
+from kuaichu.cases.catalogue import VehicleType
 from kuaichu.eligibility.schemas import EligibilityOut
 from kuaichu.registries.schemas import CheckOut
 
@@ -42,11 +43,16 @@ class PartyFileOut(BaseModel):
     designation: str
     name: str
     plate_number: str
-    vehicle_type: str
+    vehicle_type: VehicleType
     checks: list[CheckOut]
     acts_recorded: bool  # False: the operator never answered what this party did
     acts: list[ActOut]
     impact_point: str
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def vehicle_type_label(self) -> str:
+        return self.vehicle_type.label()
 
 
 class ShareFileOut(BaseModel):

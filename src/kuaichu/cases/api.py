@@ -12,6 +12,7 @@ from kuaichu.cases.models import Case
 from kuaichu.cases.schemas import (
     CaseOut,
     CaseSummary,
+    CatalogueOut,
     FactsIn,
     PartiesIn,
     RowId,
@@ -26,6 +27,8 @@ from kuaichu.web.context import AppContext
 from kuaichu.web.deps import Context, CurrentUser, Operator, Party, require
 
 router = APIRouter(prefix="/api/cases", tags=["cases"])
+# The lists the operator picks from, beside the cases (no case id in their path).
+catalogue_router = APIRouter(tags=["catalogue"])
 # A live call's collection data: the operator handling it or a supervisor (WriteRule.COLLECTION).
 CollectionWriter = Annotated[Principal, Depends(require(Role.OPERATOR, Role.SUPERVISOR))]
 
@@ -40,6 +43,13 @@ async def transition(
     result = await context.database.write(lambda s: views.transition_view(change(s, now), actor))
     request.app.state.wake_dispatcher()
     return result
+
+
+@catalogue_router.get("/api/catalogue", response_model=CatalogueOut, summary="操作员可选的目录（代码与名称）")
+async def catalogue() -> CatalogueOut:
+    """Accident types, weather, plate and vehicle types: each code (what the API takes and
+    answers) with its label in the reader's language. Anonymous: it holds no personal data."""
+    return CatalogueOut.read()
 
 
 @router.get("", response_model=list[CaseSummary])

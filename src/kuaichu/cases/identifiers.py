@@ -8,7 +8,7 @@ a catalogue Text (`Identifiers.*`), said in the reader's language when the reque
 import re
 from datetime import date
 
-from kuaichu.cases.catalogue import NEW_ENERGY_PLATE_TYPES, PLATE_TYPES
+from kuaichu.cases.catalogue import NEW_ENERGY_PLATE_TYPES, PlateType
 from kuaichu.messages import Text
 
 PHONE = re.compile(r"^1[3-9]\d{9}$")
@@ -67,9 +67,11 @@ def is_new_energy_plate(plate: str) -> bool:
 def validate_plate(plate_number: str, plate_type: str) -> str:
     """The plate must read like a real one and agree with its type (GA 24.7 codes)."""
     plate = plate_number.strip().upper()
-    if plate_type not in PLATE_TYPES:
-        raise ValueError(Text("Identifiers.plate_type_unknown"))
-    if plate_type in NEW_ENERGY_PLATE_TYPES:
+    try:
+        kind = PlateType(plate_type)
+    except ValueError:
+        raise ValueError(Text("Identifiers.plate_type_unknown")) from None
+    if kind in NEW_ENERGY_PLATE_TYPES:
         if not is_new_energy_plate(plate):
             raise ValueError(Text("Identifiers.new_energy_plate_format"))
     elif not _CONVENTIONAL_PLATE.match(plate):

@@ -27,7 +27,7 @@ class Case(Base):
     occurred_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     address: Mapped[str | None] = mapped_column(String(200))
     accident_type: Mapped[str | None] = mapped_column(String(16))
-    weather: Mapped[str | None] = mapped_column(String(8))
+    weather: Mapped[str | None] = mapped_column(String(16))
     description: Mapped[str | None] = mapped_column(Text)
     transfer_reason: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)

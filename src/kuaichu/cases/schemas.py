@@ -2,26 +2,59 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Path
-from pydantic import AfterValidator, AwareDatetime, BaseModel, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    Field,
+    computed_field,
+    model_validator,
+)
 
-from kuaichu.cases.catalogue import ACCIDENT_TYPES, VEHICLE_TYPES, WEATHER
+from kuaichu.cases.catalogue import AccidentType, PlateType, VehicleType, Weather
 from kuaichu.cases.identifiers import (
     validate_id_number,
     validate_licence_number,
     validate_phone,
     validate_plate,
 )
-from kuaichu.messages import Text
+from kuaichu.messages import DEFAULT_LOCALE, Labelled, Locale, Text, text
 from kuaichu.principal import Role
 
 
-def _one_of(options: tuple[str, ...], what: Text) -> AfterValidator:
-    def check(value: str) -> str:
-        if value not in options:
-            raise ValueError(Text("Cases.one_of", what=what, options="、".join(options)))
-        return value
+class _Choices(Text):
+    """A list's codes with their labels, said in the reader's language (an API client learns
+    what to send, a person what it means)."""
 
-    return AfterValidator(check)
+    __slots__ = ("kind",)
+
+    def __init__(self, kind: type[Labelled]) -> None:
+        super().__init__("Cases.choice_separator")
+        self.kind = kind
+
+    def render(self, locale: Locale = DEFAULT_LOCALE) -> str:
+        return text("Cases.choice_separator", locale).join(
+            text("Cases.choice", locale, code=member.value, label=member) for member in self.kind
+        )
+
+
+def _one_of(kind: type[Labelled], what: Text) -> BeforeValidator:
+    """A code of the catalogue list `kind`; anything else is refused with the list."""
+
+    def check(value: object) -> Labelled:
+        try:
+            return kind(value)
+        except ValueError:
+            raise ValueError(Text("Cases.one_of", what=what, options=_Choices(kind))) from None
+
+    return BeforeValidator(check)
+
+
+AccidentTypeCode = Annotated[AccidentType, _one_of(AccidentType, Text("Field.accident_type"))]
+WeatherCode = Annotated[Weather, _one_of(Weather, Text("Field.weather"))]
+PlateTypeCode = Annotated[PlateType, _one_of(PlateType, Text("Field.plate_type"))]
+VehicleTypeCode = Annotated[VehicleType, _one_of(VehicleType, Text("Field.vehicle_type"))]
 
 
 Phone = Annotated[str, AfterValidator(validate_phone)]
@@ -54,8 +87,8 @@ class FactsIn(BaseModel):
     address: str = Field(min_length=2, max_length=200)
     lat: float | None = Field(default=None, ge=-90, le=90)
     lng: float | None = Field(default=None, ge=-180, le=180)
-    accident_type: Annotated[str, _one_of(ACCIDENT_TYPES, Text("Field.accident_type"))]
-    weather: Annotated[str, _one_of(WEATHER, Text("Field.weather"))]
+    accident_type: AccidentTypeCode
+    weather: WeatherCode
     description: str = Field(default="", max_length=2000)
 
 
@@ -65,8 +98,8 @@ class PartyIn(BaseModel):
     id_number: Annotated[str, AfterValidator(validate_id_number)]
     licence_number: Annotated[str, AfterValidator(validate_licence_number)]
     plate_number: str
-    plate_type: str
-    vehicle_type: Annotated[str, _one_of(VEHICLE_TYPES, Text("Field.vehicle_type"))]
+    plate_type: PlateTypeCode
+    vehicle_type: VehicleTypeCode
     insurer_code: str | None = Field(default=None, max_length=16)
     policy_number: str | None = Field(default=None, max_length=32)
 
@@ -99,10 +132,21 @@ class PartyOut(BaseModel):
     id_number: str
     licence_number: str
     plate_number: str
-    plate_type: str
-    vehicle_type: str
+    plate_type: PlateType
+    vehicle_type: VehicleType
     insurer_code: str | None
     policy_number: str | None
+
+    # The codes' labels in the reader's language, for the pages.
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def plate_type_label(self) -> str:
+        return self.plate_type.label()
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def vehicle_type_label(self) -> str:
+        return self.vehicle_type.label()
 
 
 class CaseOut(BaseModel):
@@ -119,8 +163,8 @@ class CaseOut(BaseModel):
     report_lng: float
     occurred_at: datetime | None
     address: str | None
-    accident_type: str | None
-    weather: str | None
+    accident_type: AccidentType | None
+    weather: Weather | None
     description: str | None
     transfer_reason: str | None
     operator_id: int | None
@@ -130,6 +174,16 @@ class CaseOut(BaseModel):
     review_deadline: datetime | None = None
     # When the reporter agreed to the recording notice (个人信息保护法); the console shows it.
     consented_at: datetime | None = None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def accident_type_label(self) -> str | None:
+        return self.accident_type.label() if self.accident_type else None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def weather_label(self) -> str | None:
+        return self.weather.label() if self.weather else None
 
 
 class TransitionOut(BaseModel):
@@ -163,3 +217,32 @@ class TimelineEventOut(BaseModel):
     actor_role: Role
     actor: str
     detail: dict[str, Any]
+
+
+class ChoiceOut(BaseModel):
+    """One entry of a list a person picks from: the code to send, the label to show."""
+
+    code: str
+    label: str
+
+    @classmethod
+    def of(cls, member: Labelled) -> "ChoiceOut":
+        return cls(code=member.value, label=member.label())
+
+
+class CatalogueOut(BaseModel):
+    """The lists the operator picks from, in their order, labelled in the reader's language."""
+
+    accident_types: list[ChoiceOut]
+    weather: list[ChoiceOut]
+    plate_types: list[ChoiceOut]
+    vehicle_types: list[ChoiceOut]
+
+    @classmethod
+    def read(cls) -> "CatalogueOut":
+        return cls(
+            accident_types=[ChoiceOut.of(m) for m in AccidentType],
+            weather=[ChoiceOut.of(m) for m in Weather],
+            plate_types=[ChoiceOut.of(m) for m in PlateType],
+            vehicle_types=[ChoiceOut.of(m) for m in VehicleType],
+        )

@@ -16,6 +16,7 @@ from kuaichu.audit import service as audit
 from kuaichu.audit.actions import AuditAction
 from kuaichu.cases import lifecycle
 from kuaichu.cases.access import WriteRule, ensure_may_write, get_case
+from kuaichu.cases.catalogue import AccidentType
 from kuaichu.cases.lifecycle import Action, EventKind
 from kuaichu.cases.models import Case, CaseParty
 from kuaichu.collection.models import CollectionOverride
@@ -40,9 +41,6 @@ from kuaichu.notify.templates import Sms
 from kuaichu.principal import Principal
 from kuaichu.registries.schemas import CheckOutcome, RegistryKind
 from kuaichu.registries.service import checked_positions, latest_checks
-
-
-SINGLE_VEHICLE = "单方事故"
 
 
 @dataclass(frozen=True)
@@ -239,7 +237,7 @@ def _facts_items(case: Case) -> list[GateItem]:
                 overridable=False,
             )
         )
-    needed = 1 if case.accident_type == SINGLE_VEHICLE else 2
+    needed = 1 if case.accident_type == AccidentType.SINGLE_VEHICLE else 2
     if len(case.parties) < needed:
         items.append(
             GateItem(

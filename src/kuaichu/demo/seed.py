@@ -9,9 +9,10 @@ from sqlalchemy.orm import Session
 
 from kuaichu.auth.models import Insurer, User
 from kuaichu.auth.service import create_insurer, create_user
-from kuaichu.cases.catalogue import PLATE_TYPES
+from kuaichu.cases.catalogue import PlateType, VehicleType
 from kuaichu.clock import local
 from kuaichu.geo.service import import_jurisdictions, read_feature_collection
+from kuaichu.messages import DEFAULT_LOCALE
 from kuaichu.principal import Role
 from kuaichu.registries import checks
 from kuaichu.registries.synthetic import demo_drivers, seed_reference_registry
@@ -33,7 +34,8 @@ class DemoDriver:
     phone: str
     id_number: str  # also the licence number
     plate_number: str
-    plate_type: str  # e.g. 小型汽车
+    # As the console's lists show them (its default language): 小型汽车, 小型轿车.
+    plate_type: str
     vehicle_type: str
     findings: list[str]  # the registry checks' failure reasons; empty: every check passes
 
@@ -66,8 +68,8 @@ def describe_demo_drivers(today: date) -> list[DemoDriver]:
                 phone=person.phone,
                 id_number=licence.number,
                 plate_number=vehicle.plate_number,
-                plate_type=PLATE_TYPES.get(vehicle.plate_type, vehicle.plate_type),
-                vehicle_type=vehicle.vehicle_type,
+                plate_type=PlateType(vehicle.plate_type).label(DEFAULT_LOCALE),
+                vehicle_type=VehicleType(vehicle.vehicle_type).label(DEFAULT_LOCALE),
                 findings=[failure.reason for finding in found for failure in finding.failures],
             )
         )

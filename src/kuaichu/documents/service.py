@@ -14,6 +14,7 @@ from kuaichu.audit.actions import AuditAction
 from kuaichu.auth.models import Insurer, User
 from kuaichu.cases import lifecycle
 from kuaichu.cases.access import get_case
+from kuaichu.cases.catalogue import AccidentType, VehicleType, Weather
 from kuaichu.cases.lifecycle import EventKind
 from kuaichu.cases.models import Case
 from kuaichu.clock import local
@@ -25,6 +26,7 @@ from kuaichu.errors import NotFound
 from kuaichu.legal import cite
 from kuaichu.liability.grades import DeterminationStatus, Responsibility
 from kuaichu.liability.models import Determination, LiabilityFacts
+from kuaichu.messages import DEFAULT_LOCALE
 from kuaichu.principal import Principal
 from kuaichu.privacy import mask_id_number, mask_phone
 from kuaichu.registries.models import RegistryCheck
@@ -125,7 +127,7 @@ def _content(
                 # A mainland licence number is the ID number: printed masked just the same.
                 licence_number=mask_id_number(p.licence_number),
                 phone=mask_phone(p.phone),
-                vehicle_type=p.vehicle_type,
+                vehicle_type=VehicleType(p.vehicle_type).label(DEFAULT_LOCALE),
                 plate_number=p.plate_number,
                 # What the insurance registry found wins over what was said at the roadside.
                 insurer=str(policy.get("insurer_name") or "")
@@ -147,8 +149,8 @@ def _content(
         case_number=case.number,
         occurred_at=f"{occurred:%Y年%m月%d日 %H时%M分}",
         address=case.address or "",
-        weather=case.weather or "",
-        accident_type=case.accident_type or "",
+        weather=Weather(case.weather).label(DEFAULT_LOCALE) if case.weather else "",
+        accident_type=AccidentType(case.accident_type).label(DEFAULT_LOCALE) if case.accident_type else "",
         facts=case.description or "",
         parties=parties,
         reasoning=determination.reasoning.strip(),

@@ -16,6 +16,7 @@ from kuaichu.eligibility.schemas import CircumstancesIn, EligibilityOut, ReasonO
 from kuaichu.legal import cite
 from kuaichu.messages import Locale, Text, reader_locale
 from kuaichu.principal import Principal
+from kuaichu.registries.checks import Failure
 from kuaichu.registries.schemas import CheckOutcome, FailureOut, RegistryKind
 from kuaichu.registries.service import latest_checks
 
@@ -96,7 +97,7 @@ def judge(session: Session, viewer: Principal, case_id: int, max_vehicles: int) 
 def _failure(failure: FailureOut) -> Text | str:
     """A check failure from the catalogue by its code, so any locale can say it; one stored before
     its params were kept is said as it was stored."""
-    said = Text(f"RegistryFailure.{failure.code}", **failure.params)
+    said = Failure(failure.code, failure.params).said
     try:
         said.render()
     except KeyError:

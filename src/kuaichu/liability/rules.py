@@ -9,6 +9,7 @@ engine proposes; the officer decides (and writes why when overriding).
 
 from dataclasses import dataclass
 
+from kuaichu.cases.catalogue import AccidentType
 from kuaichu.legal import cite
 from kuaichu.liability.grades import Responsibility
 from kuaichu.messages import DEFAULT_LOCALE, Labelled, Locale, Text, text
@@ -31,12 +32,15 @@ class Act(Labelled):
 
 @dataclass(frozen=True)
 class Rule:
-    code: str
-    accident_type: str  # the catalogue's 事故类型 this rule decides
+    accident_type: AccidentType  # the accident type this rule decides; its code is the rule's
     act: Act | None  # None: the rule needs no act (single-vehicle)
     wording: Text  # what the rule says, in the reader's language
     basis: str  # order No. 146
     list_item: int  # the common quick-handling list, LEGAL.md
+
+    @property
+    def code(self) -> str:
+        return self.accident_type.value
 
     @property
     def label(self) -> str:
@@ -45,32 +49,21 @@ class Rule:
         return self.wording.render()
 
 
+ART_60_1 = "art. 60 (1)"
 RULES = (
-    Rule("rear_end", "追尾", Act.REAR_END, Text("LiabilityRule.rear_end"), "art. 60 (1)", 1),
-    Rule("wrong_way", "逆行", Act.WRONG_WAY, Text("LiabilityRule.wrong_way"), "art. 60 (1)", 2),
-    Rule("reversing", "倒车", Act.REVERSING, Text("LiabilityRule.reversing"), "art. 60 (1)", 3),
-    Rule("rolling", "溜车", Act.ROLLING, Text("LiabilityRule.rolling"), "art. 60 (1)", 4),
-    Rule("door", "开关车门", Act.DOOR, Text("LiabilityRule.door"), "art. 60 (1)", 5),
-    Rule("signal", "闯红灯", Act.SIGNAL, Text("LiabilityRule.signal"), "art. 60 (1)", 6),
-    Rule("lane_change", "变更车道", Act.LANE_CHANGE, Text("LiabilityRule.lane_change"), "art. 60 (1)", 7),
+    Rule(AccidentType.REAR_END, Act.REAR_END, Text("LiabilityRule.rear_end"), ART_60_1, 1),
+    Rule(AccidentType.WRONG_WAY, Act.WRONG_WAY, Text("LiabilityRule.wrong_way"), ART_60_1, 2),
+    Rule(AccidentType.REVERSING, Act.REVERSING, Text("LiabilityRule.reversing"), ART_60_1, 3),
+    Rule(AccidentType.ROLLING, Act.ROLLING, Text("LiabilityRule.rolling"), ART_60_1, 4),
+    Rule(AccidentType.DOOR, Act.DOOR, Text("LiabilityRule.door"), ART_60_1, 5),
+    Rule(AccidentType.SIGNAL, Act.SIGNAL, Text("LiabilityRule.signal"), ART_60_1, 6),
+    Rule(AccidentType.LANE_CHANGE, Act.LANE_CHANGE, Text("LiabilityRule.lane_change"), ART_60_1, 7),
+    Rule(AccidentType.FAIL_TO_YIELD, Act.FAIL_TO_YIELD, Text("LiabilityRule.fail_to_yield"), ART_60_1, 7),
+    Rule(AccidentType.U_TURN, Act.U_TURN, Text("LiabilityRule.u_turn"), ART_60_1, 8),
     Rule(
-        "fail_to_yield",
-        "未按规定让行",
-        Act.FAIL_TO_YIELD,
-        Text("LiabilityRule.fail_to_yield"),
-        "art. 60 (1)",
-        7,
+        AccidentType.ILLEGAL_PARKING, Act.ILLEGAL_PARKING, Text("LiabilityRule.illegal_parking"), ART_60_1, 9
     ),
-    Rule("u_turn", "掉头", Act.U_TURN, Text("LiabilityRule.u_turn"), "art. 60 (1)", 8),
-    Rule(
-        "illegal_parking",
-        "违法停车",
-        Act.ILLEGAL_PARKING,
-        Text("LiabilityRule.illegal_parking"),
-        "art. 60 (1)",
-        9,
-    ),
-    Rule("single_vehicle", "单方事故", None, Text("LiabilityRule.single_vehicle"), "art. 60 (1)", 10),
+    Rule(AccidentType.SINGLE_VEHICLE, None, Text("LiabilityRule.single_vehicle"), ART_60_1, 10),
 )
 RULES_BY_TYPE = {rule.accident_type: rule for rule in RULES}
 
@@ -119,7 +112,7 @@ def propose(
     if rule.act is Act.ILLEGAL_PARKING and parking is Responsibility.MAIN:
         # art. 60 (2): both contributed; the parked vehicle's fault is the graver one.
         main = Text("LiabilityRule.illegal_parking_main")
-        rule = Rule(rule.code, rule.accident_type, rule.act, main, "art. 60 (2)", 9)
+        rule = Rule(rule.accident_type, rule.act, main, "art. 60 (2)", 9)
         return Proposal(
             rule, {p: Responsibility.MAIN if p == actor else Responsibility.MINOR for p in positions}
         )

@@ -48,9 +48,9 @@ class LicenceRecord:
 @dataclass(frozen=True)
 class VehicleRecord:
     plate_number: str
-    plate_type: str
+    plate_type: str  # GA 24.7 code, e.g. 02 (小型汽车)
     owner: str
-    vehicle_type: str
+    vehicle_type: str  # GA 24.4 code, e.g. K33 (小型轿车): what the party's entry is checked against
     status: str
     inspection_valid_until: date
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from kuaichu.cases.catalogue import VehicleType, as_vehicle_type
 from kuaichu.messages import Text
 from kuaichu.registries.adapters import LicenceRecord, PolicyRecord, VehicleRecord
 
@@ -31,16 +32,16 @@ COVERS = {
 
 # The class a vehicle type needs. Small passenger cars need C2 (automatic), which C1 also covers.
 REQUIRED_CLASS = {
-    "小型轿车": "C2",
-    "小型普通客车": "C2",
-    "小型越野客车": "C2",
-    "中型普通客车": "B1",
-    "大型普通客车": "A1",
-    "轻型普通货车": "C1",
-    "中型普通货车": "B2",
-    "重型普通货车": "B2",
-    "重型半挂牵引车": "A2",
-    "普通二轮摩托车": "E",
+    VehicleType.SMALL_CAR: "C2",
+    VehicleType.SMALL_BUS: "C2",
+    VehicleType.SMALL_OFF_ROAD: "C2",
+    VehicleType.MEDIUM_BUS: "B1",
+    VehicleType.LARGE_BUS: "A1",
+    VehicleType.LIGHT_TRUCK: "C1",
+    VehicleType.MEDIUM_TRUCK: "B2",
+    VehicleType.HEAVY_TRUCK: "B2",
+    VehicleType.HEAVY_SEMI_TRAILER_TRACTOR: "A2",
+    VehicleType.MOTORCYCLE: "E",
 }
 
 LICENCE_STATUS_FAILURES = {
@@ -56,6 +57,10 @@ VEHICLE_STATUS_FAILURES = {
 }
 
 
+# Params that hold a vehicle type's code: a failure says its label.
+VEHICLE_TYPE_PARAMS = frozenset({"vehicle_type", "registered", "recorded"})
+
+
 @dataclass(frozen=True)
 class Failure:
     """Why a check failed. The check stores its reason in Chinese (failures[].reason: the record
@@ -67,7 +72,13 @@ class Failure:
 
     @property
     def said(self) -> Text:
-        return Text(f"RegistryFailure.{self.code}", **self.params)
+        return Text(
+            f"RegistryFailure.{self.code}",
+            **{
+                name: as_vehicle_type(value) if name in VEHICLE_TYPE_PARAMS else value
+                for name, value in self.params.items()
+            },
+        )
 
     @property
     def reason(self) -> str:

@@ -1,8 +1,9 @@
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, computed_field
 
+from kuaichu.cases.catalogue import VehicleType, as_vehicle_type
 from kuaichu.messages import Labelled
 
 
@@ -53,3 +54,12 @@ class LookupOut(BaseModel):
     insurer_code: str | None
     insurer_name: str | None
     policy_number: str | None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def vehicle_type_label(self) -> str | None:
+        """The registry's vehicle type as the reader says it (a code outside the list as it is)."""
+        if self.vehicle_type is None:
+            return None
+        kind = as_vehicle_type(self.vehicle_type)
+        return kind.label() if isinstance(kind, VehicleType) else kind

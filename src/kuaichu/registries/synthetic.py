@@ -13,6 +13,7 @@ from datetime import date, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from kuaichu.cases.catalogue import VehicleType
 from kuaichu.cases.identifiers import id_check_character
 from kuaichu.registries.adapters import LicenceRecord, PolicyRecord, VehicleRecord
 from kuaichu.registries.models import RegistryLicence, RegistryPolicy, RegistryVehicle
@@ -39,16 +40,16 @@ DIGITS = "0123456789"
 
 # (vehicle type, plate type, licence classes that drive it)
 FLEET = (
-    ("小型轿车", "02", "C1"),
-    ("小型轿车", "02", "C2"),
-    ("小型轿车", "52", "C1"),
-    ("小型普通客车", "02", "C1"),
-    ("小型越野客车", "02", "C1"),
-    ("轻型普通货车", "01", "C1"),
-    ("中型普通客车", "01", "B1"),
-    ("重型普通货车", "01", "B2"),
-    ("重型半挂牵引车", "01", "A2"),
-    ("大型普通客车", "51", "A1"),
+    (VehicleType.SMALL_CAR, "02", "C1"),
+    (VehicleType.SMALL_CAR, "02", "C2"),
+    (VehicleType.SMALL_CAR, "52", "C1"),
+    (VehicleType.SMALL_BUS, "02", "C1"),
+    (VehicleType.SMALL_OFF_ROAD, "02", "C1"),
+    (VehicleType.LIGHT_TRUCK, "01", "C1"),
+    (VehicleType.MEDIUM_BUS, "01", "B1"),
+    (VehicleType.HEAVY_TRUCK, "01", "B2"),
+    (VehicleType.HEAVY_SEMI_TRAILER_TRACTOR, "01", "A2"),
+    (VehicleType.LARGE_BUS, "51", "A1"),
 )
 
 
@@ -113,7 +114,7 @@ def generate(
             licence_status = "超分"
         elif draw < 0.14:
             # A car licence at the wheel of a large bus.
-            vehicle_type, plate_type, classes = "大型普通客车", "01", "C1"
+            vehicle_type, plate_type, classes = VehicleType.LARGE_BUS, "01", "C1"
         elif draw < 0.17:
             vehicle_status = "被盗抢"
         elif draw < 0.19:
@@ -193,12 +194,12 @@ def demo_drivers(today: date) -> list[SyntheticPerson]:
     birth = date(1985, 3, 12)
     rows = (
         # name, phone, serial, plate, plate type, vehicle, classes, licence status, vehicle status, insurer
-        ("张伟", "13800000001", 123, "浙A12345", "02", "小型轿车", "C1", "正常", "正常", "PICC"),
-        ("李娜", "13900000002", 456, "浙A54321", "02", "小型轿车", "C1", "正常", "正常", "CPIC"),
-        ("王强", "13700000003", 789, "浙AD12345", "52", "小型轿车", "C1", "暂扣", "正常", "PAIC"),
-        ("刘洋", "13600000004", 321, "浙A88B66", "01", "大型普通客车", "C1", "正常", "正常", "PICC"),
-        ("陈静", "13500000005", 654, "浙A6C789", "02", "小型轿车", "C2", "正常", "被盗抢", "CPIC"),
-        ("赵敏", "13400000006", 987, "浙A3E579", "02", "小型轿车", "C1", "正常", "正常", None),
+        ("张伟", "13800000001", 123, "浙A12345", "02", VehicleType.SMALL_CAR, "C1", "正常", "正常", "PICC"),
+        ("李娜", "13900000002", 456, "浙A54321", "02", VehicleType.SMALL_CAR, "C1", "正常", "正常", "CPIC"),
+        ("王强", "13700000003", 789, "浙AD12345", "52", VehicleType.SMALL_CAR, "C1", "暂扣", "正常", "PAIC"),
+        ("刘洋", "13600000004", 321, "浙A88B66", "01", VehicleType.LARGE_BUS, "C1", "正常", "正常", "PICC"),
+        ("陈静", "13500000005", 654, "浙A6C789", "02", VehicleType.SMALL_CAR, "C2", "正常", "被盗抢", "CPIC"),
+        ("赵敏", "13400000006", 987, "浙A3E579", "02", VehicleType.SMALL_CAR, "C1", "正常", "正常", None),
     )
     names = {"PICC": "中国人民财产保险", "CPIC": "中国太平洋财产保险", "PAIC": "中国平安财产保险"}
     people = []

@@ -1,7 +1,8 @@
 from datetime import datetime
 
-from pydantic import BaseModel
+from pydantic import BaseModel, computed_field
 
+from kuaichu.cases.catalogue import AccidentType, Weather
 from kuaichu.cases.schemas import PartyOut
 
 
@@ -35,9 +36,19 @@ class MyCaseOut(BaseModel):
     reported_at: datetime
     occurred_at: datetime | None
     address: str | None
-    accident_type: str | None
-    weather: str | None
+    accident_type: AccidentType | None
+    weather: Weather | None
     description: str | None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def accident_type_label(self) -> str | None:
+        return self.accident_type.label() if self.accident_type else None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def weather_label(self) -> str | None:
+        return self.weather.label() if self.weather else None
 
 
 class MyTimelineOut(BaseModel):
