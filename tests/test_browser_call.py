@@ -120,12 +120,14 @@ def run_call(
 
     # Collection: facts, then the parties; the registries fill in 李娜 from her plate.
     console.fill("#address", "西湖区文三路与学院路交叉口")
-    console.select_option("#accident-type", "追尾")
+    console.select_option("#accident-type", "rear_end")  # the list's code; the operator reads its label
+    expect(console.locator("#accident-type option:checked")).to_have_text("追尾")
     fill_party(console, 1, PARTY_PHONE, "浙A12345", "张伟", "123")
     console.fill('[name="plate_number-2"]', "浙A54321")
     console.click('fieldset[data-party="2"] .lookup')
     expect(console.locator('[name="name-2"]')).to_have_value("李娜")
     expect(console.locator('[name="policy_number-2"]')).to_have_value(re.compile(r"^PDZA"))
+    expect(console.locator('fieldset[data-party="2"] .lookup-result')).to_contain_text("小型轿车")
     expect(console.locator('fieldset[data-party="2"] .lookup-result')).to_contain_text("中国太平洋财产保险")
     number = id_number(serial="456")
     console.fill('[name="phone-2"]', OTHER_PHONE)

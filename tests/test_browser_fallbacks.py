@@ -80,7 +80,7 @@ def test_photo_mode_is_handled_without_a_call(browser: Browser, tmp_path: Path, 
         console.click("#take-next")
         expect(console.locator("#call-state")).to_contain_text("拍照模式")
         expect(console.locator("#gallery img")).to_have_count(4)
-        console.select_option("#accident-type", "追尾")
+        console.select_option("#accident-type", "rear_end")
         console.fill("#address", "西湖区文三路与学院路交叉口")
         for index, (name, phone, plate, number) in enumerate(
             (

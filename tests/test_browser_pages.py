@@ -141,8 +141,8 @@ def collect_over_the_api(client: httpx.Client, operator: dict[str, str], case_id
     facts = {
         "occurred_at": local(SystemClock().now()).isoformat(),
         "address": "西湖区文三路与学院路交叉口",
-        "accident_type": "追尾",
-        "weather": "晴",
+        "accident_type": "rear_end",
+        "weather": "clear",
         "description": "乙车追尾甲车",
     }
     no = dict.fromkeys(client.get("/api/calls/config").json()["catalogues"]["circumstances"], False)
@@ -291,7 +291,7 @@ def test_wang_qiang_with_a_suspended_licence_cannot_be_evacuated(
             expect(console.locator("#call-view")).to_be_visible()
 
             console.fill("#address", "西湖区文三路与学院路交叉口")
-            console.select_option("#accident-type", "追尾")
+            console.select_option("#accident-type", "rear_end")
             for index, name in ((1, "王强"), (2, "李娜")):
                 person = demo_party(name)
                 console.fill(f'[name="plate_number-{index}"]', str(person["plate_number"]))

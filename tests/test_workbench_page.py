@@ -2,6 +2,7 @@
 operator's override shown with its reason, a determination refused without 认定理由 and then
 made with one; the document the parties get prints it, with 甲/乙 and the registry's policy."""
 
+import re
 import subprocess
 from datetime import datetime
 from pathlib import Path
@@ -52,6 +53,12 @@ def walk_the_workbench(
     found.get_by_role("button", name="打开").click()
 
     expect(page.locator("#case-number")).to_have_text(case.number)
+    # The facts as the catalogue says them (追尾, 晴, 小型轿车), never the codes stored.
+    facts = page.locator("#facts")
+    expect(facts).to_contain_text("小型轿车")
+    expect(facts.locator("dd", has_text=re.compile(r"^晴$"))).to_have_count(1)
+    for code in ("rear_end", "clear", "K33"):
+        expect(facts).not_to_contain_text(code)
     override = page.locator("#overrides li")
     expect(override).to_have_count(1)
     expect(override).to_contain_text("缺少当事人2（李娜）号牌照片")

@@ -5,6 +5,7 @@ const PAGE = "console";
 const VIEWS = ["login-view", "queue-view", "call-view", "wrapup-view"];
 const consoleState = {
   config: null,
+  catalogue: null, // GET /api/catalogue: the lists the facts are picked from, as {code, label}
   me: null,
   socket: null,
   caseId: null,
@@ -420,14 +421,14 @@ function options(select, values) {
 }
 
 function partyFieldset(index) {
-  const c = consoleState.config.catalogues;
+  const c = consoleState.catalogue;
   const field = (name, label, extra = {}) =>
     KC.el("label", { textContent: `${label} ` }, KC.el("input", { name: `${name}-${index}`, ...extra }));
   const plateType = KC.el("select", { name: `plate_type-${index}` });
-  options(plateType, Object.entries(c.plate_types).map(([code, label]) => [code, `${code} ${label}`]));
+  options(plateType, c.plate_types.map(({ code, label }) => [code, `${code} ${label}`]));
   plateType.value = "02";
   const vehicleType = KC.el("select", { name: `vehicle_type-${index}` });
-  options(vehicleType, c.vehicle_types.map((v) => [v, v]));
+  options(vehicleType, c.vehicle_types.map(({ code, label }) => [code, label]));
   const lookUp = KC.el("button", {
     type: "button", className: "secondary lookup", textContent: "查询登记信息",
     onclick: () => guarded(() => lookUpParty(index)),
@@ -451,7 +452,7 @@ function partyFieldset(index) {
       KC.el("legend", { textContent: "该方行为（供定责，没有则不勾选）" }),
       KC.el("p", { className: "gate-note", hidden: true }),
       KC.el("div", { className: "choices" },
-        ...Object.entries(c.acts).map(([act, label]) =>
+        ...Object.entries(consoleState.config.catalogues.acts).map(([act, label]) =>
           KC.el("label", { className: "inline" }, KC.el("input", { type: "checkbox", name: `act-${index}`, value: act }), ` ${label}`)))),
     field("impact_point", "碰撞部位", { maxLength: 32, placeholder: "如：车尾、左前门" }));
   fieldset.dataset.party = String(index);
@@ -482,15 +483,15 @@ async function lookUpParty(index) {
     if (found[key]) form.elements[`${key}-${index}`].value = found[key];
   }
   result.className = "hint lookup-result";
-  result.textContent = [found.name, found.vehicle_type, found.insurer_name,
+  result.textContent = [found.name, found.vehicle_type_label, found.insurer_name,
     found.licence_status && found.licence_status !== "正常" ? `驾驶证状态：${found.licence_status}` : ""]
     .filter(Boolean).join(" · ") + "（已填入，请核对）";
 }
 
 function fillForms(detail) {
-  const c = consoleState.config.catalogues;
-  options(document.getElementById("accident-type"), c.accident_types.map((v) => [v, v]));
-  options(document.getElementById("weather"), c.weather.map((v) => [v, v]));
+  const c = consoleState.catalogue;
+  options(document.getElementById("accident-type"), c.accident_types.map(({ code, label }) => [code, label]));
+  options(document.getElementById("weather"), c.weather.map(({ code, label }) => [code, label]));
   const occurred = detail.occurred_at ? new Date(detail.occurred_at) : new Date(detail.reported_at);
   const local = new Date(occurred.getTime() - occurred.getTimezoneOffset() * 60000);
   document.getElementById("occurred-at").value = local.toISOString().slice(0, 16);
@@ -804,6 +805,7 @@ async function start() {
   );
   setInterval(renderQueue, 1000); // waiting times tick between queue changes
   consoleState.config = await KC.api(PAGE, "GET", "/api/calls/config");
+  consoleState.catalogue = await KC.api(PAGE, "GET", "/api/catalogue");
   renderQuestions();
   await KC.resume(PAGE, enter, () => view("login-view"));
 }

@@ -163,7 +163,7 @@ async function replay(caseId) {
     ["辖区", data.case.jurisdiction_name],
     ["事故时间", data.case.occurred_at ? KC.time(data.case.occurred_at) : "—"],
     ["地点", data.case.address || "—"],
-    ["类型", data.case.accident_type || "—"],
+    ["类型", data.case.accident_type_label || "—"],
     ["当事人", data.case.parties.map((p) => `${p.name} ${p.plate_number}`).join("；") || "—"],
   ];
   document.getElementById("replay-facts").replaceChildren(

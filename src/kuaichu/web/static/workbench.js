@@ -54,9 +54,9 @@ async function open(caseId) {
   KC.text("case-state", detail.state_label);
   const facts = [
     ["辖区", detail.jurisdiction_name], ["发生时间", detail.occurred_at ? KC.time(detail.occurred_at) : "—"],
-    ["地点", detail.address || "—"], ["事故类型", detail.accident_type || "—"],
-    ["天气", detail.weather || "—"], ["经过", detail.description || "—"],
-    ...file.parties.map((p) => [`${p.designation}方`, `${p.name} · ${p.plate_number} · ${p.vehicle_type}`]),
+    ["地点", detail.address || "—"], ["事故类型", detail.accident_type_label || "—"],
+    ["天气", detail.weather_label || "—"], ["经过", detail.description || "—"],
+    ...file.parties.map((p) => [`${p.designation}方`, `${p.name} · ${p.plate_number} · ${p.vehicle_type_label}`]),
   ];
   document.getElementById("facts").replaceChildren(
     ...facts.flatMap(([k, v]) => [KC.el("dt", { textContent: k }), KC.el("dd", { textContent: v })]),
