@@ -11,7 +11,6 @@ database and evidence folder directly. Only 127.0.0.0/8 inside the namespace car
 
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -25,7 +24,7 @@ from typing import Any
 
 import pytest
 from conftest import CHROMIUM, CHROMIUM_ARGS, STAFF_PASSWORD
-from live import SECRET, LiveServer, prepare_database, wait_until
+from live import SECRET, LiveServer, login_code, prepare_database, wait_until
 from playwright.sync_api import Browser, Page, sync_playwright
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -37,7 +36,6 @@ from kuaichu.db import Database
 from kuaichu.demo.seed import DEMO_JURISDICTIONS
 from kuaichu.geo.models import Jurisdiction
 from kuaichu.media.config import NodeConfig, write
-from kuaichu.notify.models import SmsMessage
 from kuaichu.principal import Role
 from kuaichu.settings import JanusNode
 
@@ -209,19 +207,12 @@ class Person:
         return answer
 
     def log_in_party(self, phone: str) -> "Person":
+        since = SystemClock().now()
         self.ok("POST", "/api/auth/sms-code", {"phone": phone})
-        # The outbox delivers the code a moment after the request.
-        code = wait_until(lambda: re.findall(r"\d{6}", self.latest_sms(phone)), what="the SMS code")[0]
+        code = login_code(self.database, phone, since)
         self.token = self.ok("POST", "/api/auth/party", {"phone": phone, "code": code})["access_token"]
         self.ok("POST", "/api/consents", {"version": PRIVACY_NOTICE_VERSION})
         return self
-
-    def latest_sms(self, phone: str) -> str:
-        def read(session: Session) -> str:
-            query = select(SmsMessage.text).where(SmsMessage.phone == phone).order_by(SmsMessage.id.desc())
-            return session.scalars(query).first() or ""
-
-        return self.database.write_sync(read)
 
     def log_in_staff(self, username: str) -> "Person":
         body = {"username": username, "password": STAFF_PASSWORD}
