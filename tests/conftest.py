@@ -6,6 +6,7 @@ import shutil
 import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -84,16 +85,31 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    name = f"kuaichu_test_{uuid.uuid4().hex[:10]}"
+@contextmanager
+def scratch_postgres(prefix: str) -> Iterator[str]:
+    """A new, empty PostgreSQL database, dropped afterwards."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
-    url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    upgrade(url)
-    yield url
-    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    try:
+        yield POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    with scratch_postgres("kuaichu_test") as url:
+        upgrade(url)
+        yield url
+
+
+@pytest.fixture
+def fresh_postgres() -> Iterator[str]:
+    """An empty database of its own, for tests that start server processes on it."""
+    with scratch_postgres("kuaichu_live") as url:
+        yield url
 
 
 def empty_postgres(url: str) -> None:

@@ -59,8 +59,11 @@ class LiveServer:
             self.process.kill()
 
 
-def start_server(data_dir: Path, database_url: str, redis_url: str = "", **settings: str) -> LiveServer:
-    """One uvicorn process; returns once it is listening."""
+def start_server(
+    data_dir: Path, database_url: str, redis_url: str = "", *, as_deployed: bool = False, **settings: str
+) -> LiveServer:
+    """One uvicorn process; returns once it is listening. `as_deployed` starts it with the
+    production command, `kuaichu serve` (proxy headers trusted from 127.0.0.1, access log on)."""
     port = free_port()
     env = {
         **os.environ,
@@ -76,12 +79,17 @@ def start_server(data_dir: Path, database_url: str, redis_url: str = "", **setti
         "KUAICHU_SERVICE_HOURS_END": "24:00",
         **{f"KUAICHU_{key.upper()}": value for key, value in settings.items()},
     }
-    command = [sys.executable, "-m", "uvicorn", "--factory", "kuaichu.app:create_app"]
-    command += ["--host", "127.0.0.1", "--port", str(port), "--no-access-log"]
-    process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
-    assert process.stderr is not None
+    if as_deployed:
+        env |= {"KUAICHU_HOST": "127.0.0.1", "KUAICHU_PORT": str(port)}
+        command = [str(Path(sys.executable).with_name("kuaichu")), "serve"]
+    else:
+        command = [sys.executable, "-m", "uvicorn", "--factory", "kuaichu.app:create_app"]
+        command += ["--host", "127.0.0.1", "--port", str(port), "--no-access-log"]
+    # One stream: uvicorn logs to stderr, its access log (as deployed) to stdout.
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert process.stdout is not None
     log: list[str] = []
-    for line in process.stderr:
+    for line in process.stdout:
         log.append(line)
         if "Uvicorn running on" in line:  # bound and serving
             break
@@ -89,8 +97,8 @@ def start_server(data_dir: Path, database_url: str, redis_url: str = "", **setti
         raise RuntimeError("server did not start:\n" + "".join(log))
 
     def drain() -> None:  # keep the pipe from filling up
-        assert process.stderr is not None
-        for line in process.stderr:
+        assert process.stdout is not None
+        for line in process.stdout:
             log.append(line)
 
     threading.Thread(target=drain, daemon=True).start()
@@ -99,12 +107,19 @@ def start_server(data_dir: Path, database_url: str, redis_url: str = "", **setti
 
 @contextmanager
 def servers(
-    data_dir: Path, database_url: str, count: int, redis_url: str = "", **settings: str
+    data_dir: Path,
+    database_url: str,
+    count: int,
+    redis_url: str = "",
+    *,
+    as_deployed: bool = False,
+    **settings: str,
 ) -> Iterator[list[LiveServer]]:
     started: list[LiveServer] = []
     try:
         for _ in range(count):
-            started.append(start_server(data_dir, database_url, redis_url, **settings))
+            server = start_server(data_dir, database_url, redis_url, as_deployed=as_deployed, **settings)
+            started.append(server)
         yield started
     finally:
         for server in started:
@@ -213,9 +228,10 @@ def login_code(database: Database, phone: str, since: datetime) -> str:
 # The browser's pages.
 
 
-def party_context_page(browser: Browser, base_url: str, locale: str = "zh-CN") -> Page:
+def party_context_page(browser: Browser, base_url: str, locale: str = "zh-CN", **options: object) -> Page:
     """A phone at the scene in Xihu, its browser set to `locale`."""
     context = browser.new_context(
+        **options,
         base_url=base_url,
         viewport={"width": 360, "height": 740},
         is_mobile=True,
@@ -227,9 +243,12 @@ def party_context_page(browser: Browser, base_url: str, locale: str = "zh-CN") -
     return context.new_page()
 
 
-def operator_context_page(browser: Browser, base_url: str) -> Page:
+def operator_context_page(browser: Browser, base_url: str, **options: object) -> Page:
     context = browser.new_context(
-        base_url=base_url, viewport={"width": 1366, "height": 768}, permissions=["camera", "microphone"]
+        **options,
+        base_url=base_url,
+        viewport={"width": 1366, "height": 768},
+        permissions=["camera", "microphone"],
     )
     return context.new_page()
 
@@ -246,12 +265,12 @@ def staff_logs_in(page: Page, path: str, username: str) -> str:
 
 @contextmanager
 def call_pages(
-    browser: Browser, party_url: str, operator_url: str, locale: str = "zh-CN"
+    browser: Browser, party_url: str, operator_url: str, locale: str = "zh-CN", **options: object
 ) -> Iterator[tuple[Page, Page]]:
     """The party's phone (its browser set to `locale`) and the operator's console, closed
     afterwards (their sockets too)."""
-    party = party_context_page(browser, party_url, locale)
-    console = operator_context_page(browser, operator_url)
+    party = party_context_page(browser, party_url, locale, **options)
+    console = operator_context_page(browser, operator_url, **options)
     try:
         yield party, console
     except Exception as error:

@@ -7,14 +7,11 @@ two different server processes sharing PostgreSQL and Redis.
 
 import re
 import shutil
-import uuid
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
-import psycopg
 import pytest
 from conftest import (
-    POSTGRES_ADMIN_URL,
     REDIS_URL,
     STAFF_PASSWORD,
     requires_chromium,
@@ -34,16 +31,6 @@ from kuaichu.evidence.models import EvidenceItem
 
 PARTY_PHONE = "13800001111"
 OTHER_PHONE = "13900002222"
-
-
-@pytest.fixture
-def fresh_postgres() -> Iterator[str]:
-    name = f"kuaichu_live_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    yield POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def fill_party(page: Page, index: int, phone: str, plate: str, name: str, serial: str) -> None:
@@ -68,6 +55,7 @@ def run_call(
     *,
     auto_offer: bool,
     reconnect: bool,
+    before_drop: Callable[[Page], None] = lambda party: None,
 ) -> None:
     # The operator logs in.
     console.goto("/console")
@@ -113,6 +101,7 @@ def run_call(
         # The party's connection drops; the page reconnects by itself and the same operator
         # sends a new offer: a new peer connection, and frames again.
         first_peer = party.evaluate_handle("window.kuaichuPeer")
+        before_drop(party)
         party.evaluate("window.kuaichuParty.socket.ws.close()")
         party.wait_for_function("(old) => window.kuaichuPeer !== old", arg=first_peer, timeout=20_000)
         until_true(party, FRAMES_ARRIVE, what="frames")

@@ -54,9 +54,9 @@ from kuaichu.settings import Settings
 from kuaichu.settlement.api import router as settlement_router
 from kuaichu.supervision.api import router as supervision_router
 from kuaichu.web.context import AppContext
+from kuaichu.web.locale import ReaderLocale
 from kuaichu.web.openapi import install_openapi
 from kuaichu.web.pages import mount_pages
-from kuaichu.web.locale import ReaderLocale
 from kuaichu.web.security import CredentialsBeforeBody, SecurityHeaders
 
 OUTBOX_JOB = "outbox"

@@ -1,15 +1,17 @@
 """The `kuaichu` command: serve, demo, db upgrade, user add, evidence migrate, backup, restore."""
 
+import copy
 import logging
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import uvicorn
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from uvicorn.config import LOGGING_CONFIG
 
 from kuaichu import backup as backups
 from kuaichu.audit import service as audit
@@ -26,6 +28,7 @@ from kuaichu.evidence.storage import LocalEvidenceStore
 from kuaichu.geo.models import Jurisdiction
 from kuaichu.migrate import upgrade
 from kuaichu.principal import Principal, Role
+from kuaichu.privacy import PathOnlyAccessLog
 from kuaichu.settings import Settings
 
 cli = typer.Typer(help="快处 Kuaichu: video handling of minor traffic accidents.", no_args_is_help=True)
@@ -39,6 +42,14 @@ insurer_cli = typer.Typer(help="Insurer systems.", no_args_is_help=True)
 cli.add_typer(insurer_cli, name="insurer")
 evidence_cli = typer.Typer(help="Evidence files.", no_args_is_help=True)
 cli.add_typer(evidence_cli, name="evidence")
+
+
+def server_log_config() -> dict[str, Any]:
+    """uvicorn's own logging, with query strings kept out of the access log."""
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["filters"] = {"path_only": {"()": PathOnlyAccessLog}}
+    config["handlers"]["access"]["filters"] = ["path_only"]
+    return config
 
 
 def _serve(settings: Settings) -> None:
@@ -58,6 +69,7 @@ def _serve(settings: Settings) -> None:
         # address the limits and the audit log use, and https for HSTS.
         proxy_headers=True,
         forwarded_allow_ips=settings.forwarded_allow_ips,
+        log_config=server_log_config(),
     )
 
 

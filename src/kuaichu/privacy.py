@@ -3,6 +3,7 @@ keyed hash that lets a party's masked phone still be matched to its owner."""
 
 import hashlib
 import hmac
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -71,3 +72,14 @@ def mask_personal(value: Any, free_text: Callable[[str], str]) -> Any:
         else:
             masked[key] = mask_personal(item, free_text)
     return masked
+
+
+class PathOnlyAccessLog(logging.Filter):
+    """Drops the query string from uvicorn's access log lines: a query may carry a party's
+    position, phone or plate (searches, service status), and logs are kept longer than cases."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and len(record.args) == 5:
+            client, method, full_path, version, status = record.args
+            record.args = (client, method, str(full_path).split("?", 1)[0], version, status)
+        return True
