@@ -139,6 +139,8 @@ CALL_WALK = [
     post(f"{CASE}/checks"),
     put(f"{CASE}/liability-facts", REAR_END_ACTS),
     post(f"{CASE}/evidence", UPLOAD),
+    # Taken from the case list: no open call to sit in (nor a media server configured).
+    post(f"{CASE}/media-pass", succeeds=False),
     "collect",
     # The call was taken from the case list, not the call desk: no open call to hang up.
     post("/api/calls/{case_id}/hangup", succeeds=False),

@@ -252,6 +252,8 @@ WRITE_ROUTES: dict[tuple[str, str], WriteRule] = {
     ("PUT", "/api/cases/{case_id}/circumstances"): W.COLLECTION,
     ("POST", "/api/cases/{case_id}/checks"): W.COLLECTION,
     ("POST", "/api/cases/{case_id}/evidence"): W.EVIDENCE,
+    # A seat in the call's room on the media server: the call's recording is evidence.
+    ("POST", "/api/cases/{case_id}/media-pass"): W.EVIDENCE,
     ("PUT", "/api/cases/{case_id}/liability-facts"): W.ACTS,
     ("POST", "/api/cases/{case_id}/determination"): W.DETERMINATION,
     ("POST", "/api/cases/{case_id}/send-back"): W.DETERMINATION,

@@ -27,12 +27,11 @@ from sqlalchemy.orm import Session
 from kuaichu.audit import service as audit
 from kuaichu.audit.actions import AuditAction
 from kuaichu.calls.models import CallSession
-from kuaichu.calls.queue import own_case
-from kuaichu.cases.access import get_case
+from kuaichu.cases.access import WriteRule, ensure_may_write, get_case
 from kuaichu.cases.models import Case
 from kuaichu.clock import Clock
 from kuaichu.db import Database, upsert_insert
-from kuaichu.errors import Conflict, Forbidden, NotFound, Unavailable
+from kuaichu.errors import Conflict, NotFound, Unavailable
 from kuaichu.evidence import service as evidence
 from kuaichu.evidence.storage import EvidenceStore, StoredBlob
 from kuaichu.media import recordings
@@ -88,18 +87,14 @@ class _Sitter:
     phone_key: str | None = None
 
 
-def _sitter(session: Session, principal: Principal, case: Case, settings: Settings) -> _Sitter:
-    """Who may sit in the case's call: its parties and its operator publish, a supervisor
-    watches. Nobody else."""
+def _sitter(principal: Principal, settings: Settings) -> _Sitter:
+    """Where someone the access table let in sits: a party and the operator publish, a
+    supervisor watches."""
     if principal.role is Role.PARTY and principal.phone:
-        own_case(session, principal, case.id)
         key = phone_key(principal.phone, settings.effective_phone_key_secret)
         return _Sitter(f"party:{key}", Role.PARTY, True, phone_key=key)
-    if principal.role is Role.OPERATOR and case.operator_id == principal.id:
-        return _Sitter(f"operator:{principal.id}", Role.OPERATOR, True, user_id=principal.id)
-    if principal.role is Role.SUPERVISOR:
-        return _Sitter(f"supervisor:{principal.id}", Role.SUPERVISOR, False, user_id=principal.id)
-    raise Forbidden(Text("Media.not_a_participant"))
+    publishes = principal.role is Role.OPERATOR
+    return _Sitter(f"{principal.role.value}:{principal.id}", principal.role, publishes, user_id=principal.id)
 
 
 def _open_call(session: Session, case_id: int) -> CallSession:
@@ -167,12 +162,15 @@ def _seat_in(session: Session, room: MediaRoom, sitter: _Sitter, label: str, now
 def seat(
     session: Session, principal: Principal, case_id: int, settings: Settings, now: datetime
 ) -> Admission:
-    """The principal's seat in the case's open call, written before Janus hears of it."""
+    """The principal's seat in the case's open call, written before Janus hears of it. Who
+    takes part is who may add the case's evidence (the call's recording is evidence): its
+    parties, the operator handling the call, a supervisor."""
+    case = get_case(session, principal, case_id)
+    ensure_may_write(case, principal, WriteRule.EVIDENCE)
+    call = _open_call(session, case.id)
     if not settings.janus_nodes:
         raise NotFound(Text("Media.not_configured"))
-    case = get_case(session, principal, case_id)
-    sitter = _sitter(session, principal, case, settings)
-    call = _open_call(session, case.id)
+    sitter = _sitter(principal, settings)
     room = _room_of(session, call, settings, now)
     taken = _seat_in(session, room, sitter, principal.label or sitter.role.value, now)
     audit.record(

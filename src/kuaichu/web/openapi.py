@@ -98,6 +98,7 @@ EXTRA_STATUSES: dict[tuple[str, str], frozenset[int]] = {
     ("POST", "/api/cases/{case_id}/evidence"): frozenset({415}),  # sniffed by content
     ("GET", "/api/cases/{case_id}/evidence/{item_id}/content"): frozenset({409, 410}),  # tampered; purged
     ("GET", "/api/cases/{case_id}/registry-lookup"): frozenset({503}),  # the registries are down
+    ("POST", "/api/cases/{case_id}/media-pass"): frozenset({503}),  # the media server is down
     ("GET", "/api/cases/{case_id}/my-data"): frozenset({403}),  # a party not named in the case
     ("POST", "/verify/{number}"): frozenset({415}),  # not a PDF
 }
