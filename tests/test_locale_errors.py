@@ -1,8 +1,11 @@
 """A refusal speaks the reader's language: the page sends its locale as Accept-Language, and
 every problem+json title, detail and field name comes from the catalogue in that locale."""
 
-from conftest import Api
+from conftest import XIHU, Api
 from factories import party_body
+
+from kuaichu.cases.lifecycle import event_label
+from kuaichu.messages import Locale
 
 ENGLISH = {"Accept-Language": "en"}
 
@@ -43,3 +46,18 @@ async def test_the_edge_refusals_follow_the_reader_too(api: Api) -> None:
     assert (unknown.status_code, unknown.json()["title"]) == (404, "Not found")
     german = await api.client.get("/api/no-such-thing", headers={"Accept-Language": "de-DE"})
     assert german.json()["title"] == "未找到"
+
+
+async def test_a_strangers_case_is_refused_and_a_timeline_read_in_the_readers_language(api: Api) -> None:
+    reporter = await api.agreed_party("13800000021")
+    case_id = (await api.client.post("/api/calls", json=XIHU, headers=reporter)).json()["case_id"]
+    stranger = await api.agreed_party("13800000022")
+    english = await api.client.get(f"/api/cases/{case_id}", headers=stranger | ENGLISH)
+    chinese = await api.client.get(f"/api/cases/{case_id}", headers=stranger)
+    assert english.status_code == chinese.status_code == 404
+    assert english.json()["detail"] == "There is no such case, or you may not see it"
+    assert chinese.json()["detail"] == "案件不存在或无权查看"
+
+    timeline = (await api.client.get(f"/api/cases/{case_id}/timeline", headers=reporter | ENGLISH)).json()
+    assert [line["label"] for line in timeline] == [event_label(line["kind"], Locale.EN) for line in timeline]
+    assert timeline[0]["label"] != event_label(timeline[0]["kind"], Locale.ZH_CN)

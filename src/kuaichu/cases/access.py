@@ -13,6 +13,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from kuaichu.cases.models import Case, CaseParty
 from kuaichu.errors import Forbidden, NotFound
+from kuaichu.messages import Text
 from kuaichu.principal import Principal, Role
 
 
@@ -55,7 +56,7 @@ def get_case(session: Session, principal: Principal, case_id: int, *, lock: bool
         query = query.with_for_update(of=Case)
     case = session.scalars(query).first()
     if case is None:
-        raise NotFound("案件不存在或无权查看")
+        raise NotFound(Text("Cases.not_found"))
     return case
 
 
@@ -164,11 +165,11 @@ def ensure_may_write(case: Case | None, principal: Principal, rule: WriteRule) -
     caseless rules). The case was loaded with `get_case`, so it is already within the
     principal's scope: what is refused here is a case they may see but not write."""
     if principal.role not in RULE_ROLES[rule]:
-        raise Forbidden("当前角色不能执行此操作")
+        raise Forbidden(Text("Cases.role_may_not"))
     if rule in CASELESS_RULES:
         return
     if case is None:
-        raise NotFound("案件不存在或无权查看")
+        raise NotFound(Text("Cases.not_found"))
     match rule:
         case WriteRule.PARTY_OF_CASE:
             _ensure_party_of_case(case, principal)
@@ -197,18 +198,18 @@ def ensure_may_write(case: Case | None, principal: Principal, rule: WriteRule) -
 
 def _ensure_party_of_case(case: Case, principal: Principal) -> None:
     if not is_reporter(case, principal) and party_of(case, principal) is None:
-        raise NotFound("案件不存在或无权查看")
+        raise NotFound(Text("Cases.not_found"))
 
 
 def _ensure_jurisdiction(case: Case, principal: Principal) -> None:
     if principal.jurisdiction_id is None or case.jurisdiction_id != principal.jurisdiction_id:
-        raise NotFound("案件不存在或无权查看")
+        raise NotFound(Text("Cases.not_found"))
 
 
 def _ensure_handling(case: Case, principal: Principal) -> None:
     _ensure_jurisdiction(case, principal)
     if principal.id is None or case.operator_id != principal.id:
-        raise Forbidden("只有接警的坐席可以处理该案件")
+        raise Forbidden(Text("Cases.handling_operator_only"))
 
 
 def _ensure_collection(case: Case, principal: Principal) -> None:

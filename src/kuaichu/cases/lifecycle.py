@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 from kuaichu.audit import service as audit
 from kuaichu.cases.models import Case, TimelineEvent
 from kuaichu.errors import Forbidden, IllegalTransition
-from kuaichu.messages import DEFAULT_LOCALE, Labelled, Locale, Text
+from kuaichu.messages import Labelled, Locale, Text
 from kuaichu.principal import Principal, Role
 
 
@@ -92,8 +92,9 @@ class EventKind(Labelled):
     COLLECTION_OVERRIDE = "collection_override"
 
 
-def event_label(kind: str, locale: Locale = DEFAULT_LOCALE) -> str:
-    """What a timeline line of `kind` reads as: its action's label, or its event's."""
+def event_label(kind: str, locale: Locale | None = None) -> str:
+    """What a timeline line of `kind` reads as: its action's label, or its event's; in the
+    reader's language unless a locale is given."""
     known = _EVENT_KINDS.get(kind)
     return known.label(locale) if known else kind
 

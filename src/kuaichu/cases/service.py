@@ -15,6 +15,7 @@ from kuaichu.clock import local
 from kuaichu.db import upsert_insert
 from kuaichu.errors import Forbidden, InvalidInput
 from kuaichu.geo.models import Jurisdiction
+from kuaichu.messages import Text
 from kuaichu.principal import Principal
 
 
@@ -79,7 +80,7 @@ def report_case(
     locates the point."""
     ensure_may_write(None, party, WriteRule.PARTY_SELF)
     if party.phone is None:
-        raise Forbidden("只有当事人可以报警")
+        raise Forbidden(Text("Cases.only_party_reports"))
     point = (report.lat, report.lng)
     case = open_case(session, party.phone, jurisdiction, point, CaseState.QUEUED, now, address=report.address)
     session.flush()
@@ -92,7 +93,7 @@ def abandon(session: Session, party: Principal, case_id: int, now: datetime) -> 
     case = get_case(session, party, case_id, lock=True)
     ensure_may_write(case, party, WriteRule.PARTY_OF_CASE)
     if case.reporter_phone != party.phone:
-        raise Forbidden("只有报警人可以取消排队")
+        raise Forbidden(Text("Cases.only_reporter_leaves_queue"))
     # A case sent back for more evidence was reported long ago: leaving the queue must not
     # throw it away with its evidence.
     called_back = session.scalar(
@@ -120,7 +121,7 @@ def record_facts(session: Session, operator: Principal, case_id: int, facts: Fac
     case = _writable_case(session, operator, case_id, WriteRule.COLLECTION)
     lifecycle.ensure_editable(case, Edit.FACTS, operator)
     if facts.occurred_at > now:
-        raise InvalidInput("事故时间不能晚于当前时间")
+        raise InvalidInput(Text("Cases.occurred_in_future"))
     case.occurred_at = facts.occurred_at
     case.address = facts.address
     case.accident_type = facts.accident_type

@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from kuaichu.auth.service import authenticate_api_key
 from kuaichu.auth.sessions import check_staff_session
 from kuaichu.errors import NotAuthenticated, NotFound
+from kuaichu.messages import Text
 from kuaichu.principal import STAFF_ROLES, Principal, Role
 from kuaichu.privacy import phone_key
 from kuaichu.web.context import AppContext, app_context
@@ -25,7 +26,7 @@ async def authenticate(headers: Mapping[str, str], context: AppContext) -> Princ
         return await context.database.read(lambda s: authenticate_api_key(s, api_key))
     scheme, _, token = headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token:
-        raise NotAuthenticated("请先登录")
+        raise NotAuthenticated(Text("Auth.login_first"))
     principal = context.tokens.principal(token, context.clock.now())
     if principal.role in STAFF_ROLES:
         await context.database.read(lambda s: check_staff_session(s, principal))
@@ -48,7 +49,7 @@ def require(*roles: Role) -> Callable[..., object]:
         principal: Annotated[Principal, Depends(current_principal)],
     ) -> Principal:
         if principal.role not in roles:
-            raise NotFound("未找到")
+            raise NotFound(Text("Problem.not_found"))
         return principal
 
     return dependency
