@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 from kuaichu.audit import service as audit
 from kuaichu.audit.actions import AuditAction
 from kuaichu.errors import Conflict, NotFound
+from kuaichu.messages import Text
 from kuaichu.notify.models import OutboxMessage
 from kuaichu.notify.schemas import DeadLetter
 from kuaichu.principal import Principal
@@ -35,9 +36,9 @@ def resend(session: Session, supervisor: Principal, message_id: int, now: dateti
     """Back to pending with a fresh count; the same idempotency key keeps it from doubling."""
     row = session.get(OutboxMessage, message_id)
     if row is None:
-        raise NotFound("消息不存在")
+        raise NotFound(Text("Notify.no_such_message"))
     if row.status != "dead":
-        raise Conflict("只有投递失败的消息可以重发")
+        raise Conflict(Text("Notify.only_dead_resent"))
     row.status = "pending"
     row.attempts = 0
     row.next_attempt_at = now
