@@ -87,7 +87,13 @@ def test_every_screen_of_the_party_flow_reads_in_the_phones_language(
         party.click("#send-code")
         expect(party.locator("#message")).to_have_text(text("Party.code_sent", locale))
         screens.read("code sent")
-        party.fill("#code", login_code(database, ZHANG, since))
+        code = login_code(database, ZHANG, since)
+        # A refusal from the server is said in the page's language too.
+        party.fill("#code", f"{(int(code) + 1) % 1_000_000:06d}")
+        party.click("#login")
+        expect(party.locator("#message")).to_have_text(text("Auth.code_wrong", locale))
+        screens.read("wrong code")
+        party.fill("#code", code)
         party.click("#login")
         # Nobody is on duty yet: the page says so, with 122.
         expect(party.locator("#service-card")).to_be_visible()
@@ -132,6 +138,10 @@ def test_every_screen_of_the_party_flow_reads_in_the_phones_language(
         expect(party.locator("#documents li")).to_have_count(1)
         screens.read("determined")
 
+        party.fill("#review-reasons", "why")  # too short: the server's 422, in the page's language
+        party.click("#review-form button[type=submit]")
+        expect(party.locator("#message")).to_contain_text(text("Field.reasons", locale))
+        screens.read("review reasons too short")
         party.fill("#review-reasons", REVIEW_REASONS[locale])
         party.click("#review-form button[type=submit]")
         expect(party.locator("#progress-state")).to_have_text(text("CaseState.under_review", locale))
