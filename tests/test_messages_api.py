@@ -11,11 +11,15 @@ from kuaichu.app import create_app
 from kuaichu.errors import PROBLEM_JSON
 from kuaichu.messages.catalogue import Locale, messages
 from kuaichu.settings import Settings
+from kuaichu.web.pages import PAGES, render_pages
 
-STATIC = Path(__file__).parents[1] / "src" / "kuaichu" / "web" / "static"
+WEB = Path(__file__).parents[1] / "src" / "kuaichu" / "web"
+STATIC = WEB / "static"
+TEMPLATES = WEB / "templates"
 HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef]")
-# Literal keys: KC.t("Key"...) in the script, data-i18n*="Key" in the markup.
-KEY_USE = re.compile(r'(?:KC\.t\(|data-i18n(?:-[a-z-]+)?=)"([A-Z][A-Za-z]*\.[A-Za-z0-9_.]+)"')
+# Literal keys: any quoted `Area.key` (KC.t("Key"), data-i18n="Key", a key kept for later).
+KEY_USE = re.compile(r"""["']([A-Z][A-Za-z]*\.[A-Za-z0-9_]+)["']""")
+IMPORT = re.compile(r'^import .* from "\./([a-z]+\.js)";$', re.MULTILINE)
 
 
 @pytest.fixture
@@ -61,20 +65,39 @@ async def test_an_unknown_locale_is_not_found_in_chinese(client: httpx.AsyncClie
     assert response.json()["detail"] == "不支持该语言，可用的语言：zh-CN, en"
 
 
-PARTY_PAGE = [STATIC / "party.html", STATIC / "party.js"]
+# The pages: their templates (the layout and the staff pages' shared parts too) and scripts.
+PAGE_SOURCES = sorted(TEMPLATES.glob("*.html")) + sorted(STATIC.glob("*.js"))
 
 
-@pytest.mark.parametrize("path", PARTY_PAGE, ids=lambda p: p.name)
-def test_the_party_page_holds_no_chinese_of_its_own(path: Path) -> None:
-    """Its every word comes from the catalogue, so the English page has no stray Chinese."""
+@pytest.mark.parametrize("path", PAGE_SOURCES, ids=lambda p: p.name)
+def test_no_page_holds_chinese_of_its_own(path: Path) -> None:
+    """Every word comes from the catalogue, so an English page has no stray Chinese (and the
+    staff pages, Chinese first, read the same catalogue)."""
     lines = path.read_text(encoding="utf-8").splitlines()
     chinese = [f"{path.name}:{n}: {line.strip()}" for n, line in enumerate(lines, 1) if HAN.search(line)]
     assert chinese == []
 
 
-@pytest.mark.parametrize("path", PARTY_PAGE, ids=lambda p: p.name)
-def test_every_key_the_party_page_names_is_in_every_locale(path: Path) -> None:
-    keys = set(KEY_USE.findall(path.read_text(encoding="utf-8")))
-    assert "Party.report_button" in keys or "Party.code_sent" in keys
+@pytest.mark.parametrize("page", PAGES)
+def test_every_key_a_page_names_is_in_every_locale(page: str) -> None:
+    """The page as served (its templates put together) and its scripts name only keys that
+    every locale has."""
+    scripts = [path.read_text(encoding="utf-8") for path in scripts_of(page)]
+    sources = [render_pages()[page].decode(), *scripts]
+    keys = {key for source in sources for key in KEY_USE.findall(source)}
+    assert f"{page.capitalize()}.title" in keys
     for locale in Locale:
         assert sorted(keys - messages(locale).keys()) == [], locale
+
+
+def scripts_of(page: str) -> list[Path]:
+    """The page's module and every module it imports, however deep."""
+    found: list[Path] = []
+    waiting = [STATIC / f"{page}.js"]
+    while waiting:
+        path = waiting.pop()
+        if path in found:
+            continue
+        found.append(path)
+        waiting += [STATIC / name for name in IMPORT.findall(path.read_text(encoding="utf-8"))]
+    return found

@@ -284,8 +284,8 @@ async def test_hsts_is_sent_over_tls(api: Api) -> None:
 def test_no_page_has_inline_script_style_or_handlers() -> None:
     import re
 
-    static = Path(__file__).parent.parent / "src" / "kuaichu" / "web" / "static"
-    for page in static.glob("*.html"):
+    templates = Path(__file__).parent.parent / "src" / "kuaichu" / "web" / "templates"
+    for page in templates.glob("*.html"):
         html = page.read_text()
         assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html), page.name
         assert "<style" not in html and " style=" not in html, page.name

@@ -1,33 +1,52 @@
-"""The pages: plain HTML, CSS and JavaScript files served by the app (no build step)."""
+"""The pages: HTML put together from Jinja2 templates (one layout; the staff pages share their
+bar, login form, case search and case file), with their CSS and JavaScript modules served as
+static files. No build step: each page is rendered once, when the app is made, and served as
+the same bytes to everyone (its words are filled in the browser from the catalogue)."""
 
+import hashlib
 from pathlib import Path
 
-from fastapi import FastAPI
-from fastapi.responses import FileResponse, RedirectResponse
+from fastapi import FastAPI, Header
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 STATIC = Path(__file__).parent / "static"
-PAGES = {
-    "party": "party.html",
-    "console": "console.html",
-    "workbench": "workbench.html",
-    "review": "review.html",
-    "supervisor": "supervisor.html",
-}
+TEMPLATES = Path(__file__).parent / "templates"
+PAGES = ("party", "console", "workbench", "review", "supervisor")
+# Pages change with the code: the browser asks each time, and gets 304 while the page is the same.
+CACHE_CONTROL = "no-cache"
+
+
+def render_pages() -> dict[str, bytes]:
+    """Each page's HTML by its name (its path: /party, /console...)."""
+    environment = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    return {name: environment.get_template(f"{name}.html").render().encode() for name in PAGES}
 
 
 def mount_pages(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
-    def page_route(file_name: str) -> None:
-        async def page() -> FileResponse:
-            # Pages change with the code; the browser must not keep an old one.
-            return FileResponse(STATIC / file_name, headers={"Cache-Control": "no-cache"})
+    def page_route(name: str, body: bytes) -> None:
+        etag = f'"{hashlib.sha256(body).hexdigest()[:32]}"'
+        headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL}
 
-        app.add_api_route(f"/{file_name.removesuffix('.html')}", page, include_in_schema=False)
+        async def page(if_none_match: str | None = Header(default=None)) -> Response:
+            if if_none_match == etag:
+                return Response(status_code=304, headers=headers)
+            return HTMLResponse(body, headers=headers)
 
-    for file_name in PAGES.values():
-        page_route(file_name)
+        app.add_api_route(f"/{name}", page, include_in_schema=False)
+
+    for name, body in render_pages().items():
+        page_route(name, body)
 
     @app.get("/", include_in_schema=False)
     async def index() -> RedirectResponse:

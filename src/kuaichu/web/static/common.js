@@ -19,6 +19,13 @@ export const KC = {
     return template.replace(/\{(\w+)\}/g, (whole, name) => (name in params ? String(params[name]) : whole));
   },
 
+  // Whether `text` is the catalogue's `key` said with any values: how a page recognises a
+  // refusal it places by its field, in any language.
+  says(key, text) {
+    const parts = KC.t(key).split(/\{\w+\}/).map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"));
+    return new RegExp(`^${parts.join(".*")}$`, "s").test(text || "");
+  },
+
   // The label of a stable code (a state, an event kind, a grade...): `<Enum>.<code>`.
   label(prefix, code) {
     return KC.t(`${prefix}.${code}`);
@@ -176,7 +183,9 @@ export const KC = {
       }
       if (socket.closedByPage) return;
       const scheme = location.protocol === "https:" ? "wss" : "ws";
-      const ws = new WebSocket(`${scheme}://${location.host}/ws?ticket=${encodeURIComponent(ticket)}`);
+      // The socket speaks the page's language (its error frames, the labels it pushes).
+      const query = `ticket=${encodeURIComponent(ticket)}&locale=${encodeURIComponent(KC.locale)}`;
+      const ws = new WebSocket(`${scheme}://${location.host}/ws?${query}`);
       socket.ws = ws;
       socket.heard = Date.now();
       ws.onopen = () => {
@@ -367,7 +376,7 @@ export const KC = {
     };
   },
 
-  // A question a person answers before something that cannot be undone (取消报警).
+  // A question a person answers before something that cannot be undone (cancelling a report).
   confirm(text, { yes = KC.t("Common.confirm_yes"), no = KC.t("Common.confirm_no") } = {}) {
     let dialog = document.getElementById("confirm-dialog");
     if (!dialog) {
@@ -438,8 +447,8 @@ export const KC = {
   },
 };
 
-// The shots the operator needs (并排同框, each vehicle, collision points, plates), with their
-// labels in the page's language (read when drawn: the language may change).
+// The shots the operator needs (both vehicles in one picture, each vehicle, collision points,
+// plates), with their labels in the page's language (read when drawn: the language may change).
 export const SHOT_KINDS = ["side_by_side", "vehicle_overview", "collision_point", "plate"];
 export const shots = () => SHOT_KINDS.map((kind) => [kind, KC.label("EvidenceKind", kind)]);
 
@@ -591,7 +600,7 @@ export class CallLink {
     }
   }
 
-  // 重新连接 by hand: a fresh offer now (operator), or a request for one (party).
+  // Reconnecting by hand: a fresh offer now (operator), or a request for one (party).
   reconnect() {
     this.healing = null;
     if (this.offerer) return this.heal({ fresh: true });

@@ -1,4 +1,4 @@
-// The operator's console (坐席): presence, the queue, the call, collection, wrap-up.
+// The operator's console: presence, the queue, the call, collection, wrap-up.
 import { CallLink, KC, SHOT_KINDS, shots } from "./common.js";
 
 const PAGE = "console";
@@ -65,7 +65,7 @@ function renderQueue() {
   document.getElementById("queue-rows").replaceChildren(
     ...queue.waiting.map((w) => KC.el("tr", { className: w.returned ? "returned" : "" },
       KC.el("td", { textContent: String(w.position) }),
-      KC.el("td", { textContent: w.number + (w.returned ? "（通话中断，优先）" : "") }),
+      KC.el("td", { textContent: w.returned ? KC.t("Console.returned", { number: w.number }) : w.number }),
       KC.el("td", { textContent: KC.label("CallMode", w.mode) }),
       KC.el("td", { textContent: KC.duration(w.waiting_seconds + elapsed) }))),
   );
@@ -76,7 +76,7 @@ function renderQueue() {
 
 async function takeNext() {
   const offer = await KC.api(PAGE, "POST", "/api/calls/take-next");
-  if (offer.presence) showPresence(offer.presence); // 通话中
+  if (offer.presence) showPresence(offer.presence); // busy
   await enterCall(offer.case_id, offer.mode);
 }
 
@@ -104,14 +104,16 @@ async function enterCall(caseId, mode) {
   clearNotes();
   view("call-view");
   KC.text("call-mode", KC.label("CallMode", mode || "video"));
-  KC.text("recording-status", "录像未开始");
-  KC.text("call-state", mode === "photo" ? "拍照模式：请查看当事人上传的照片" : "等待当事人接入…");
+  KC.text("recording-status", KC.t("Console.recording_not_started"));
+  KC.text("call-state", KC.t(mode === "photo" ? "Console.photo_mode" : "Console.waiting_for_party"));
   const detail = await KC.api(PAGE, "GET", `/api/cases/${caseId}`);
   consoleState.detail = detail;
   KC.text("case-number", detail.number);
   showConsent(detail);
-  KC.text("report-point", `报警定位：${detail.report_lat.toFixed(5)}，${detail.report_lng.toFixed(5)}` +
-    ` · ${detail.jurisdiction_name} · 报警时间 ${KC.time(detail.reported_at)}`);
+  KC.text("report-point", KC.t("Console.report_point", {
+    lat: detail.report_lat.toFixed(5), lng: detail.report_lng.toFixed(5),
+    jurisdiction: detail.jurisdiction_name, at: KC.time(detail.reported_at),
+  }));
   fillForms(detail);
   showIneligible(null);
   await showUploadedEvidence();
@@ -129,7 +131,7 @@ async function enterCall(caseId, mode) {
   consoleState.socket.send({ type: "join", case_id: caseId });
 }
 
-// The call's connection as the operator reads it; 重新连接 whenever it is not connected.
+// The call's connection as the operator reads it; "reconnect" whenever it is not connected.
 // The call stays this operator's through the grace period while it heals.
 // The call link's states (CallLink) as the operator reads them.
 const LINK_STATES = ["new", "connecting", "connected", "disconnected", "reconnecting", "failed"];
@@ -140,12 +142,13 @@ function showLinkState(state) {
   KC.show("reconnect", state !== "connected" && state !== "new" && state !== "connecting");
 }
 
-// 当事人已阅读并同意录音录像告知 (个人信息保护法), from the case.
+// Whether the party has read and agreed to the notice that the call is recorded (Personal
+// Information Protection Law), from the case.
 function showConsent(detail) {
   const node = document.getElementById("consent-line");
   node.textContent = detail.consented_at
-    ? `当事人已阅读并同意录音录像告知（${KC.time(detail.consented_at)}）`
-    : "当事人尚未确认录音录像告知";
+    ? KC.t("Console.consented", { at: KC.time(detail.consented_at) })
+    : KC.t("Console.not_consented");
   node.className = detail.consented_at ? "consent-ok" : "failed";
 }
 
@@ -177,7 +180,7 @@ async function onMessage(message) {
       if (message.case_id !== consoleState.caseId) break;
       if (message.event === "joined") await consoleState.link.offer();
       else {
-        KC.text("call-state", `当事人连接中断，${KC.duration(consoleState.config.grace_seconds)}内重连仍由您接听…`);
+        KC.text("call-state", KC.t("Console.party_dropped", { grace: KC.duration(consoleState.config.grace_seconds) }));
         KC.show("reconnect");
       }
       break;
@@ -214,7 +217,7 @@ function chosenVehicle() {
 
 async function capture(kind, position = perVehicle(kind) ? chosenVehicle() : null) {
   const video = document.getElementById("remote-video");
-  if (!video.videoWidth) throw new Error("当事人画面尚未接通");
+  if (!video.videoWidth) throw new Error(KC.t("Console.no_party_video"));
   const canvas = KC.el("canvas", { width: video.videoWidth, height: video.videoHeight });
   canvas.getContext("2d").drawImage(video, 0, 0);
   const blob = await new Promise((resolve) => canvas.toBlob(resolve, "image/jpeg", 0.9));
@@ -254,14 +257,15 @@ async function showUploadedEvidence() {
   }
 }
 
-// The gate (信息采集完成的检查): the server says what is still missing; each item is shown
-// where it is fixed, the stills as a list the operator ticks off by taking them.
+// The gate (the check that collection is complete): the server says what is still missing;
+// each item is shown where it is fixed, the stills as a list the operator ticks off by taking them.
 
 async function refreshGate() {
   const gate = await KC.api(PAGE, "GET", `/api/cases/${consoleState.caseId}/collection`);
   consoleState.gate = gate;
   renderStills();
   showMissing(gate.missing, false);
+  await prefillTransferReason();
   consoleState.socket.send({
     type: "signal",
     case_id: consoleState.caseId,
@@ -289,7 +293,7 @@ function renderStills() {
     return KC.el("li", {}, button);
   });
   if (!consoleState.detail || consoleState.detail.parties.length === 0) {
-    items.push(KC.el("li", { className: "hint", textContent: "保存当事人后列出每辆车需拍的全貌和号牌" }));
+    items.push(KC.el("li", { className: "hint", textContent: KC.t("Console.stills_after_parties") }));
   }
   document.getElementById("stills").replaceChildren(...items);
 }
@@ -329,7 +333,7 @@ function showMissing(missing, loud = true) {
     const note = noteFor(item);
     if (!note) continue;
     note.hidden = false;
-    note.textContent = note.textContent ? `${note.textContent}；${item.message}` : item.message;
+    note.textContent = note.textContent ? `${note.textContent}${KC.t("Common.separator")}${item.message}` : item.message;
   }
   const ineligible = missing.find((item) => item.code === "ineligible");
   if (ineligible) showIneligible(ineligible.message);
@@ -337,19 +341,30 @@ function showMissing(missing, loud = true) {
   summary.className = `gate-summary ${missing.length && loud ? "failed" : ""}`;
   summary.textContent = consoleState.ineligible
     ? consoleState.ineligible
-    : missing.length ? `尚缺${missing.length}项：${missing.map((m) => m.message).join("；")}` : "采集项目已齐全";
+    : missing.length
+      ? KC.t("Console.missing_items", {
+        count: missing.length, items: missing.map((m) => m.message).join(KC.t("Common.separator")),
+      })
+      : KC.t("Console.all_collected");
 }
 
-// An ineligible case (art. 13) can only be transferred: 采集完成 goes, the reason is ready.
+// An ineligible case (art. 13) can only be transferred: "collection complete" goes, the
+// transfer's reason is the rules' own (stored on the case as it is).
 function showIneligible(reason, transferReason = null) {
   consoleState.ineligible = reason;
   KC.show("complete", !reason);
   const transfer = document.getElementById("transfer-open");
   transfer.classList.toggle("emphasis", Boolean(reason));
   if (reason && transferReason) document.getElementById("transfer-reason").value = transferReason;
-  else if (reason && !document.getElementById("transfer-reason").value) {
-    document.getElementById("transfer-reason").value = reason.replace(/，只能转现场处置$/, "");
-  }
+}
+
+// The gate found the case ineligible (a reload, another tab): the rules' transfer reason, unless
+// the operator has written one.
+async function prefillTransferReason() {
+  const field = document.getElementById("transfer-reason");
+  if (!consoleState.ineligible || field.value) return;
+  const judged = await KC.api(PAGE, "GET", `/api/cases/${consoleState.caseId}/eligibility`);
+  if (judged.transfer_reason && !field.value) field.value = judged.transfer_reason;
 }
 
 // Recording: each chunk is a complete WebM file (a fresh recorder per chunk), uploaded as
@@ -386,8 +401,8 @@ function startRecording() {
       if (event.data.size > EMPTY_CHUNK_BYTES) {
         const sent = upload(event.data, "recording.webm", "recording").then(() => {
           consoleState.chunks += 1;
-          KC.text("recording-status", `录像中 · 已上传 ${consoleState.chunks} 段`);
-        }).catch((error) => say(`录像上传失败：${error.message}`));
+          KC.text("recording-status", KC.t("Console.recording", { count: consoleState.chunks }));
+        }).catch((error) => say(KC.t("Console.recording_upload_failed", { error: error.message })));
         consoleState.uploads.push(sent);
       }
     };
@@ -430,36 +445,36 @@ function partyFieldset(index) {
   const vehicleType = KC.el("select", { name: `vehicle_type-${index}` });
   options(vehicleType, c.vehicle_types.map(({ code, label }) => [code, label]));
   const lookUp = KC.el("button", {
-    type: "button", className: "secondary lookup", textContent: "查询登记信息",
+    type: "button", className: "secondary lookup", textContent: KC.t("Console.look_up"),
     onclick: () => guarded(() => lookUpParty(index)),
   });
   const fieldset = KC.el("fieldset", { className: "party" },
-    KC.el("legend", { textContent: `当事人${index}` }),
+    KC.el("legend", { textContent: KC.t("Common.party_n", { position: index }) }),
     KC.el("p", { className: "gate-note", hidden: true }),
     KC.el("div", { className: "three" },
-      field("plate_number", "号牌号码", { maxLength: 10 }),
-      KC.el("label", { textContent: "号牌种类 " }, plateType),
-      field("licence_number", "驾驶证号", { maxLength: 18 })),
+      field("plate_number", KC.t("Field.plate_number"), { maxLength: 10 }),
+      KC.el("label", { textContent: `${KC.t("Field.plate_type")} ` }, plateType),
+      field("licence_number", KC.t("Field.licence_number"), { maxLength: 18 })),
     KC.el("div", { className: "row lookup-row" }, lookUp,
       KC.el("span", { className: "hint lookup-result", textContent: "" })),
     KC.el("div", { className: "three" },
-      field("name", "姓名"), field("phone", "手机号", { inputMode: "numeric", maxLength: 11 }),
-      field("id_number", "身份证号", { maxLength: 18 }),
-      KC.el("label", { textContent: "车辆类型 " }, vehicleType),
-      field("insurer_code", "交强险承保公司代码", { maxLength: 16 }),
-      field("policy_number", "交强险保单号", { maxLength: 32 })),
+      field("name", KC.t("Field.name")), field("phone", KC.t("Field.phone"), { inputMode: "numeric", maxLength: 11 }),
+      field("id_number", KC.t("Field.id_number"), { maxLength: 18 }),
+      KC.el("label", { textContent: `${KC.t("Field.vehicle_type")} ` }, vehicleType),
+      field("insurer_code", KC.t("Console.insurer_code"), { maxLength: 16 }),
+      field("policy_number", KC.t("Field.policy_number"), { maxLength: 32 })),
     KC.el("fieldset", { className: "acts" },
-      KC.el("legend", { textContent: "该方行为（供定责，没有则不勾选）" }),
+      KC.el("legend", { textContent: KC.t("Console.acts") }),
       KC.el("p", { className: "gate-note", hidden: true }),
       KC.el("div", { className: "choices" },
         ...Object.entries(consoleState.config.catalogues.acts).map(([act, label]) =>
           KC.el("label", { className: "inline" }, KC.el("input", { type: "checkbox", name: `act-${index}`, value: act }), ` ${label}`)))),
-    field("impact_point", "碰撞部位", { maxLength: 32, placeholder: "如：车尾、左前门" }));
+    field("impact_point", KC.t("Field.impact_point"), { maxLength: 32, placeholder: KC.t("Console.impact_point_example") }));
   fieldset.dataset.party = String(index);
   return fieldset;
 }
 
-// 查询预填: the registries know the name, the vehicle and its compulsory insurance.
+// Look-up to fill in: the registries know the name, the vehicle and its compulsory insurance.
 async function lookUpParty(index) {
   const form = document.getElementById("parties-form");
   const value = (key) => form.elements[`${key}-${index}`].value.trim();
@@ -470,7 +485,7 @@ async function lookUpParty(index) {
   }
   if (value("licence_number")) query.set("licence_number", value("licence_number"));
   const result = form.querySelector(`fieldset[data-party="${index}"] .lookup-result`);
-  result.textContent = "查询中…";
+  result.textContent = KC.t("Console.looking_up");
   let found;
   try {
     found = await KC.api(PAGE, "GET", `/api/cases/${consoleState.caseId}/registry-lookup?${query}`);
@@ -484,8 +499,8 @@ async function lookUpParty(index) {
   }
   result.className = "hint lookup-result";
   result.textContent = [found.name, found.vehicle_type_label, found.insurer_name,
-    found.licence_status && found.licence_status !== "正常" ? `驾驶证状态：${found.licence_status}` : ""]
-    .filter(Boolean).join(" · ") + "（已填入，请核对）";
+    found.licence_status ? KC.t("Console.licence_status", { status: found.licence_status }) : ""]
+    .filter(Boolean).join(" · ") + KC.t("Console.filled_in");
 }
 
 function fillForms(detail) {
@@ -496,7 +511,7 @@ function fillForms(detail) {
   const local = new Date(occurred.getTime() - occurred.getTimezoneOffset() * 60000);
   document.getElementById("occurred-at").value = local.toISOString().slice(0, 16);
   // What the system knows: the GPS point's jurisdiction until the operator names the place.
-  document.getElementById("address").value = detail.address || `${detail.jurisdiction_name}（报警定位附近）`;
+  document.getElementById("address").value = detail.address || KC.t("Console.near_report_point", { jurisdiction: detail.jurisdiction_name });
   if (detail.accident_type) document.getElementById("accident-type").value = detail.accident_type;
   if (detail.weather) document.getElementById("weather").value = detail.weather;
   document.getElementById("description").value = detail.description || "";
@@ -504,7 +519,7 @@ function fillForms(detail) {
   renderQuestions(); // a new call starts with no answers and no results of the last one
   document.getElementById("eligibility").textContent = "";
   document.getElementById("checks").replaceChildren(
-    KC.el("li", { className: "hint", textContent: "录入当事人后自动核验驾驶证、车辆和交强险" }));
+    KC.el("li", { className: "hint", textContent: KC.t("Console.checks_hint") }));
   const form = document.getElementById("parties-form");
   detail.parties.forEach((p, i) => {
     for (const key of ["name", "phone", "id_number", "licence_number", "plate_number", "plate_type", "vehicle_type", "insurer_code", "policy_number"]) {
@@ -524,7 +539,7 @@ async function saveForms() {
 async function saveFacts() {
   const id = consoleState.caseId;
   const occurred = new Date(document.getElementById("occurred-at").value);
-  if (Number.isNaN(occurred.getTime())) throw new Error("请填写事故发生时间");
+  if (Number.isNaN(occurred.getTime())) throw new Error(KC.t("Console.occurred_at_needed"));
   await placed("facts-form", () => KC.api(PAGE, "PUT", `/api/cases/${id}/facts`, {
     occurred_at: occurred.toISOString(),
     lat: consoleState.detail.report_lat,
@@ -584,7 +599,7 @@ async function saveParties() {
         insurer_code: value("insurer_code") || null, policy_number: value("policy_number") || null,
       };
     });
-  if (!parties.length) throw new Error("请填写当事人信息");
+  if (!parties.length) throw new Error(KC.t("Console.parties_needed"));
   await placed("parties-form", () => KC.api(PAGE, "PUT", `/api/cases/${id}/parties`, { parties }));
   consoleState.detail = await KC.api(PAGE, "GET", `/api/cases/${id}`);
   const acts = parties.map((_, i) => ({
@@ -595,19 +610,23 @@ async function saveParties() {
   await KC.api(PAGE, "PUT", `/api/cases/${id}/liability-facts`, { parties: acts });
 }
 
-// 自动核验: the registries answer for each party as soon as the parties are saved.
+// Automatic checks: the registries answer for each party as soon as the parties are saved.
 async function saveAndCheck() {
   await saveForms();
   const checks = await KC.api(PAGE, "POST", `/api/cases/${consoleState.caseId}/checks`);
   document.getElementById("checks").replaceChildren(...checks.map((c) => KC.el("li", {
     className: c.outcome === "passed" ? "passed" : "failed",
-    textContent: `${c.party_name} ${c.plate_number} · ${c.kind_label}：` +
-      (c.outcome === "passed" ? "通过" : c.failures.map((f) => f.reason).join("；") || "暂时无法核验"),
+    textContent: KC.t("Staff.check_line", {
+      party: c.party_name, plate: c.plate_number, kind: c.kind_label,
+      result: c.outcome === "passed"
+        ? KC.t("CaseFile.passed")
+        : c.failures.map((f) => f.reason).join(KC.t("Common.separator")) || KC.t("Console.check_unavailable"),
+    }),
   })));
   await refreshGate();
 }
 
-// 能否快处: the operator's answers and the registry results against the rules (art. 13, 19).
+// Eligibility: the operator's answers and the registry results against the rules (art. 13, 19).
 async function checkEligibility() {
   const id = consoleState.caseId;
   const answers = Object.fromEntries(Object.keys(consoleState.config.catalogues.circumstances).map((field) =>
@@ -616,14 +635,15 @@ async function checkEligibility() {
   const result = await KC.api(PAGE, "GET", `/api/cases/${id}/eligibility`);
   const node = document.getElementById("eligibility");
   if (result.eligible === null) {
-    node.textContent = `尚缺：${result.missing.join("、")}`;
+    node.textContent = KC.t("Console.eligibility_missing", { missing: result.missing.join(KC.t("Common.list_separator")) });
   } else if (result.eligible) {
-    node.textContent = "符合快处条件，可在采集完成后通知撤离。";
+    node.textContent = KC.t("Console.eligible");
     showIneligible(null);
   } else {
-    const reasons = result.reasons.map((r) => `${r.reason}（${r.basis}）`).join("；");
-    node.textContent = `不符合快处条件：${reasons}。只能转现场处置。`;
-    showIneligible(`不符合快处条件：${result.reasons.map((r) => r.reason).join("；")}，只能转现场处置`,
+    const separator = KC.t("Common.separator");
+    const reasons = result.reasons.map((r) => KC.t("CaseFile.with_basis", { text: r.reason, basis: r.basis }));
+    node.textContent = KC.t("Console.ineligible", { reasons: reasons.join(separator) });
+    showIneligible(KC.t("Console.transfer_only", { reasons: result.reasons.map((r) => r.reason).join(separator) }),
       result.transfer_reason || null);
   }
   node.className = result.eligible === false ? "failed" : "hint";
@@ -636,8 +656,8 @@ function renderQuestions() {
     KC.el("label", { className: "inline" }, KC.el("input", { type: "checkbox", name: field }), ` ${label}`)));
 }
 
-// 采集完成 → 撤离: the server's gate decides; what it finds missing is shown next to where it
-// is fixed, and the overridable part may be let through with a written reason.
+// Collection complete → leave the scene: the server's gate decides; what it finds missing is
+// shown next to where it is fixed, and the overridable part may be let through with a written reason.
 async function completeAndEvacuate(override = null) {
   const id = consoleState.caseId;
   if (consoleState.ineligible) throw new Error(consoleState.ineligible);
@@ -655,7 +675,7 @@ async function completeAndEvacuate(override = null) {
   }
   await stopRecording();
   await KC.api(PAGE, "POST", `/api/cases/${id}/evacuate`);
-  await endCall("已通知当事人撤离现场，案件转入后台定责。");
+  await endCall(KC.t("Console.evacuated"));
 }
 
 function openOverride(missing) {
@@ -679,8 +699,8 @@ function openOverride(missing) {
 async function confirmOverride() {
   const keys = [...document.querySelectorAll('input[name="override-key"]:checked')].map((box) => box.value);
   const reason = document.getElementById("override-reason").value.trim();
-  const problem = !keys.length ? "请勾选要放行的项目"
-    : reason.length < 4 ? "请写明放行的理由（至少4个字）" : "";
+  const problem = !keys.length ? KC.t("Console.override_pick")
+    : reason.length < 4 ? KC.t("Console.override_reason_short") : "";
   KC.text("override-error", problem);
   if (problem) return;
   document.getElementById("override-dialog").close();
@@ -694,12 +714,12 @@ function openTransfer() {
 
 async function transfer() {
   const reason = document.getElementById("transfer-reason").value.trim();
-  KC.text("transfer-error", reason.length < 2 ? "请填写转现场处置的原因" : "");
+  KC.text("transfer-error", reason.length < 2 ? KC.t("Console.transfer_reason_needed") : "");
   if (reason.length < 2) return;
   document.getElementById("transfer-dialog").close();
   await stopRecording();
   await KC.api(PAGE, "POST", `/api/cases/${consoleState.caseId}/transfer`, { reason });
-  await endCall(`已转现场处置：${reason}`);
+  await endCall(KC.t("Console.transferred", { reason }));
 }
 
 // Keyboard: 1–4 take the stills (not while typing), Ctrl+Enter completes.
@@ -740,7 +760,7 @@ async function ready() {
 
 async function enter() {
   const me = await KC.api(PAGE, "GET", "/api/auth/me");
-  if (me.role !== "operator") throw new Error("该账号不是接警坐席");
+  if (me.role !== "operator") throw new Error(KC.t("Console.not_operator"));
   consoleState.me = me;
   consoleState.socket = KC.socket(PAGE, {
     onOpen: () => {
@@ -761,7 +781,7 @@ async function resync() {
   } else if (consoleState.caseId) {
     return; // the call is ending on this page (hang-up in flight)
   } else if (current.presence.status === "wrap_up") {
-    KC.text("wrapup-text", "上一通话已结束。");
+    KC.text("wrapup-text", KC.t("Console.last_call_ended"));
     view("wrapup-view");
   } else {
     view("queue-view");
@@ -796,7 +816,7 @@ async function start() {
     ...shots().map(([kind, label], index) => {
       const button = KC.el("button", {
         type: "button", className: "secondary shot", textContent: `${index + 1} ${label}`,
-        title: `截图：${label}（按 ${index + 1}）`,
+        title: KC.t("Console.capture_title", { label, key: index + 1 }),
         onclick: () => guarded(() => capture(kind)),
       });
       button.dataset.kind = kind;

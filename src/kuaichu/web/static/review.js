@@ -1,4 +1,4 @@
-// The reviewer's page (复核民警, a superior unit): review requests, found also by number, phone
+// The reviewer's page (a reviewing officer of a superior unit): review requests, found also by number, phone
 // or plate; the determination under review as the officer made it (reasoning, rule applied),
 // what the officer saw (recordings, captioned stills, checks, acts, overrides), the days left
 // to decide (art. 73), and the decision. Separation of duties is the server's rule.
@@ -23,7 +23,7 @@ async function list() {
   const me = await KC.api(PAGE, "GET", "/api/auth/me");
   KC.text("me-name", me.name);
   const cases = await KC.api(PAGE, "GET", "/api/cases?state=under_review");
-  KC.caseRows(cases, "复核", (id) => guarded(() => open(id)), "暂无待复核案件");
+  KC.caseRows(cases, KC.t("Review.handle"), (id) => guarded(() => open(id)), KC.t("Review.no_cases"));
 }
 
 // A case without a review request has none to read: the page shows the rest.
@@ -38,9 +38,11 @@ async function reviewOf(id) {
 
 function periodText(review) {
   if (!review) return "";
-  if (review.outcome) return `复核结论：${review.outcome_label}（${KC.time(review.decided_at)}）`;
-  const left = review.days_left >= 0 ? `剩余${review.days_left}天` : `已超期${-review.days_left}天`;
-  return `复核期限：须于${review.decide_by}前作出复核结论（${left}）`;
+  if (review.outcome) return KC.t("Review.decided", { outcome: review.outcome_label, at: KC.time(review.decided_at) });
+  const left = review.days_left >= 0
+    ? KC.t("Review.days_left", { days: review.days_left })
+    : KC.t("Review.days_overdue", { days: -review.days_left });
+  return KC.t("Review.deadline", { date: review.decide_by, left });
 }
 
 async function open(id) {
@@ -59,17 +61,21 @@ async function open(id) {
   KC.text("period", periodText(review));
   KC.show("period", Boolean(review));
   const facts = [
-    ["辖区", detail.jurisdiction_name], ["发生时间", detail.occurred_at ? KC.time(detail.occurred_at) : "—"],
-    ["地点", detail.address || "—"], ["事故类型", detail.accident_type_label || "—"], ["经过", detail.description || "—"],
-    ...file.parties.map((p) => [`${p.designation}方`, `${p.name} · ${p.plate_number} · ${p.vehicle_type_label}`]),
+    [KC.t("Staff.jurisdiction"), detail.jurisdiction_name], [KC.t("Field.occurred_at"), detail.occurred_at ? KC.time(detail.occurred_at) : "—"],
+    [KC.t("Field.address"), detail.address || "—"], [KC.t("Field.accident_type"), detail.accident_type_label || "—"], [KC.t("Field.description"), detail.description || "—"],
+    ...file.parties.map((p) => [KC.t("Staff.side", { designation: p.designation }), `${p.name} · ${p.plate_number} · ${p.vehicle_type_label}`]),
   ];
   document.getElementById("facts").replaceChildren(
     ...facts.flatMap(([k, v]) => [KC.el("dt", { textContent: k }), KC.el("dd", { textContent: v })]));
-  const names = Object.fromEntries(file.parties.map((p) => [p.id, `${p.designation}方 ${p.name}（${p.plate_number}）`]));
-  KC.text("reasons", review ? `${names[review.applicant_party_id]}于${KC.time(review.submitted_at)}申请：${review.reasons}` : "无复核申请");
+  const names = Object.fromEntries(file.parties.map((p) => [
+    p.id, KC.t("Staff.side_party", { designation: p.designation, name: p.name, plate: p.plate_number }),
+  ]));
+  KC.text("reasons", review
+    ? KC.t("Review.request_line", { party: names[review.applicant_party_id], at: KC.time(review.submitted_at), reasons: review.reasons })
+    : KC.t("Review.no_request"));
   BO.renderDetermination("determination", file.determination);
   document.getElementById("documents").replaceChildren(...documents.map((d) => {
-    const button = KC.el("button", { type: "button", className: "link", textContent: `认定书 ${d.number}（${d.status_label}）` });
+    const button = KC.el("button", { type: "button", className: "link", textContent: BO.documentLabel(d) });
     button.onclick = () => guarded(async () => window.open(URL.createObjectURL(await KC.api(PAGE, "GET", d.download_url))));
     return KC.el("li", {}, button);
   }));
@@ -90,7 +96,7 @@ async function decide(event) {
   await KC.api(PAGE, "POST", `/api/cases/${caseId}/review/decision`, {
     outcome, note: document.getElementById("note").value,
   });
-  say(outcome === "upheld" ? "已维持原认定，已通知各方当事人" : "已撤销原认定，案件转由其他民警重新认定");
+  say(KC.t(outcome === "upheld" ? "Review.upheld" : "Review.revoked"));
   await list();
 }
 

@@ -25,7 +25,8 @@ async function showDashboard() {
 }
 
 function presenceText(presence) {
-  return presence.length ? presence.map((p) => `${p.label}${p.count}`).join("·") : "均未上线";
+  if (!presence.length) return KC.t("Supervisor.nobody_online");
+  return presence.map((p) => KC.t("Supervisor.presence_count", { label: p.label, count: p.count })).join("·");
 }
 
 async function loadQueues() {
@@ -40,10 +41,12 @@ async function loadQueues() {
       KC.el("td", { textContent: q.jurisdiction_name }),
       KC.el("td", { textContent: q.waiting }),
       KC.el("td", { textContent: KC.duration(q.longest_wait_seconds) }),
-      KC.el("td", { textContent: `${q.operators_on_roster}（${presenceText(q.presence)}）` }),
+      KC.el("td", { textContent: KC.t("Supervisor.roster", { count: q.operators_on_roster, presence: presenceText(q.presence) }) }),
       KC.el("td", { textContent: q.operators_in_call }),
       KC.el("td", {
-        textContent: `${staffing[i].operators_needed}（到达${staffing[i].calls_per_hour.toFixed(1)}起/小时）`,
+        textContent: KC.t("Supervisor.needed", {
+          needed: staffing[i].operators_needed, rate: staffing[i].calls_per_hour.toFixed(1),
+        }),
         className: staffing[i].operators_needed > q.operators_on_roster ? "short" : "",
       }),
     ),
@@ -55,12 +58,12 @@ async function loadQueues() {
 async function loadServices() {
   const services = await KC.api(PAGE, "GET", "/api/supervision/jurisdictions/service");
   const rows = services.map((s) => {
-    const reason = KC.el("input", { maxLength: 500, placeholder: "暂停原因（必填）", value: s.pause_reason || "" });
+    const reason = KC.el("input", { maxLength: 500, placeholder: KC.t("Supervisor.pause_reason_required"), value: s.pause_reason || "" });
     reason.disabled = s.paused;
     const button = KC.el("button", {
       type: "button",
       className: s.paused ? "" : "secondary",
-      textContent: s.paused ? "恢复服务" : "暂停服务",
+      textContent: KC.t(s.paused ? "Supervisor.resume" : "Supervisor.pause"),
     });
     button.addEventListener("click", () =>
       guarded(async () => {
@@ -74,7 +77,7 @@ async function loadServices() {
       {},
       KC.el("td", { textContent: s.name }),
       KC.el("td", { textContent: s.status.hours }),
-      KC.el("td", { textContent: s.status.open ? "服务中" : s.status.message }),
+      KC.el("td", { textContent: s.status.open ? KC.t("Supervisor.open") : s.status.message }),
       KC.el("td", {}, reason),
       KC.el("td", {}, button),
     );
@@ -123,14 +126,16 @@ async function loadTimings() {
     const d = timings[name];
     drawHistogram(document.getElementById(`chart-${name}`), d);
     const share = d.within_target == null ? "—" : `${Math.round(d.within_target * 100)}%`;
-    KC.text(`stat-${name}`, `共${d.count}起；中位数${KC.duration(d.p50_seconds)}，90%分位${KC.duration(d.p90_seconds)}；达标${share}`);
+    KC.text(`stat-${name}`, KC.t("Supervisor.timing", {
+      count: d.count, p50: KC.duration(d.p50_seconds), p90: KC.duration(d.p90_seconds), share,
+    }));
   }
 }
 
 async function loadDeadLetters() {
   const letters = await KC.api(PAGE, "GET", "/api/supervision/dead-letters");
   const items = letters.map((letter) => {
-    const resend = KC.el("button", { type: "button", className: "secondary", textContent: "重新投递" });
+    const resend = KC.el("button", { type: "button", className: "secondary", textContent: KC.t("Supervisor.resend") });
     resend.onclick = () =>
       guarded(async () => {
         await KC.api(PAGE, "POST", `/api/supervision/dead-letters/${letter.id}/resend`);
@@ -139,20 +144,23 @@ async function loadDeadLetters() {
     return KC.el(
       "li",
       {},
-      `${letter.target}（案件${letter.case_id ?? "—"}，${letter.attempts}次失败：${letter.last_error}） `,
+      `${KC.t("Supervisor.dead_letter", {
+        target: letter.target, case: letter.case_id ?? "—", attempts: letter.attempts, error: letter.last_error,
+      })} `,
       resend,
     );
   });
-  document.getElementById("dead-letters").replaceChildren(...(items.length ? items : [KC.el("li", { textContent: "无" })]));
+  document.getElementById("dead-letters").replaceChildren(...(items.length ? items : [KC.el("li", { textContent: KC.t("Supervisor.none") })]));
 }
 
 // What a person needs to read beside an event: what was let through, and why.
 function eventNote(event) {
   const parts = [];
-  if (event.detail.items) parts.push(`放行：${event.detail.items.map((i) => i.message).join("；")}`);
-  if (event.detail.reason) parts.push(`理由：${event.detail.reason}`);
-  if (event.detail.note) parts.push(`意见：${event.detail.note}`);
-  return parts.length ? `（${parts.join("。")}）` : "";
+  const items = event.detail.items && event.detail.items.map((i) => i.message).join(KC.t("Common.separator"));
+  if (items) parts.push(KC.t("Supervisor.note_overridden", { items }));
+  if (event.detail.reason) parts.push(KC.t("Supervisor.note_reason", { reason: event.detail.reason }));
+  if (event.detail.note) parts.push(KC.t("Supervisor.note_opinion", { note: event.detail.note }));
+  return parts.length ? KC.t("Supervisor.note", { parts: parts.join(KC.t("Common.sentence_separator")) }) : "";
 }
 
 async function replay(caseId) {
@@ -160,11 +168,11 @@ async function replay(caseId) {
   KC.text("replay-number", data.case.number);
   KC.text("replay-state", data.case.state_label);
   const facts = [
-    ["辖区", data.case.jurisdiction_name],
-    ["事故时间", data.case.occurred_at ? KC.time(data.case.occurred_at) : "—"],
-    ["地点", data.case.address || "—"],
-    ["类型", data.case.accident_type_label || "—"],
-    ["当事人", data.case.parties.map((p) => `${p.name} ${p.plate_number}`).join("；") || "—"],
+    [KC.t("Staff.jurisdiction"), data.case.jurisdiction_name],
+    [KC.t("Supervisor.occurred_at"), data.case.occurred_at ? KC.time(data.case.occurred_at) : "—"],
+    [KC.t("Field.address"), data.case.address || "—"],
+    [KC.t("Supervisor.accident_type"), data.case.accident_type_label || "—"],
+    [KC.t("Staff.parties"), data.case.parties.map((p) => `${p.name} ${p.plate_number}`).join(KC.t("Common.separator")) || "—"],
   ];
   document.getElementById("replay-facts").replaceChildren(
     ...facts.flatMap(([k, v]) => [KC.el("dt", { textContent: k }), KC.el("dd", { textContent: v })]),
@@ -192,14 +200,16 @@ async function replay(caseId) {
   document.getElementById("replay-checks").replaceChildren(
     ...data.registry_checks.map((c) =>
       KC.el("li", {
-        textContent: `${c.party_name} ${c.plate_number} · ${c.kind_label}：` +
-          (c.outcome === "passed" ? "通过" : c.failures.map((f) => f.reason).join("；") || "未能核验"),
+        textContent: KC.t("Staff.check_line", {
+          party: c.party_name, plate: c.plate_number, kind: c.kind_label,
+          result: c.outcome === "passed" ? KC.t("CaseFile.passed") : BO.failures(c.failures),
+        }),
         className: c.outcome === "passed" ? "" : "short",
       }),
     ),
   );
   const documents = data.documents.map((d) => {
-    const open = KC.el("button", { type: "button", className: "link", textContent: `认定书 ${d.number}（${d.status_label}）` });
+    const open = KC.el("button", { type: "button", className: "link", textContent: BO.documentLabel(d) });
     open.onclick = () =>
       guarded(async () => window.open(URL.createObjectURL(await KC.api(PAGE, "GET", d.download_url))));
     return KC.el("li", {}, open);
@@ -208,15 +218,19 @@ async function replay(caseId) {
     ...documents,
     ...data.determinations.map((d) =>
       KC.el("li", {
-        textContent: `认定（${d.status_label}）${KC.time(d.decided_at)}：` +
-          d.shares.map((s) => `${s.party} ${s.responsibility_label}`).join("；") +
-          `。认定理由：${d.reasoning || "（未填写）"}` +
-          (d.rule_label ? `。适用规则：${d.rule_label}` : "") +
-          (d.override_reason ? `。不采纳规则建议的理由：${d.override_reason}` : ""),
+        textContent: [
+          KC.t("Supervisor.determination", {
+            status: d.status_label, at: KC.time(d.decided_at),
+            shares: d.shares.map((s) => `${s.party} ${s.responsibility_label}`).join(KC.t("Common.separator")),
+          }),
+          BO.reasoningLine(d.reasoning),
+          ...(d.rule_label ? [KC.t("Supervisor.rule", { rule: d.rule_label })] : []),
+          ...(d.override_reason ? [BO.overrideReasonLine(d.override_reason)] : []),
+        ].join(KC.t("Common.sentence_separator")),
       }),
     ),
-    ...(data.review ? [KC.el("li", { textContent: `复核：${data.review.outcome_label}（申请理由：${data.review.reasons}）` })] : []),
-    ...data.claims.map((c) => KC.el("li", { textContent: `理赔：${c.insurer_name} · ${c.status_label}` })),
+    ...(data.review ? [KC.el("li", { textContent: KC.t("Supervisor.review", { outcome: data.review.outcome_label, reasons: data.review.reasons }) })] : []),
+    ...data.claims.map((c) => KC.el("li", { textContent: KC.t("Supervisor.claim", { insurer: c.insurer_name, status: c.status_label }) })),
   ];
   document.getElementById("replay-decisions").replaceChildren(...decisions);
   document.getElementById("replay-access").replaceChildren(
@@ -252,8 +266,8 @@ document.getElementById("verify-audit").onclick = () =>
     KC.text(
       "audit-result",
       result.ok
-        ? `完整：${result.entries}条记录，${result.checkpoints}个签名检查点`
-        : `已被篡改：第${result.first_broken_id ?? "?"}条（${result.reason}）`,
+        ? KC.t("Supervisor.audit_intact", { entries: result.entries, checkpoints: result.checkpoints })
+        : KC.t("Supervisor.audit_broken", { entry: result.first_broken_id ?? "?", reason: result.reason }),
     );
   });
 

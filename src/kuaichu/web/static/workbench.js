@@ -1,6 +1,6 @@
-// The officer's workbench (民警): cases awaiting determination, found by number, phone or plate;
+// The officer's workbench: cases awaiting determination, found by number, phone or plate;
 // the case file (checks, eligibility, acts, collection overrides, stills, recording); the
-// determination with its 认定理由; or the case sent back for more evidence / to the ordinary procedure.
+// determination with its reasoning; or the case sent back for more evidence / to the ordinary procedure.
 import { BO } from "./backoffice.js";
 import { KC } from "./common.js";
 
@@ -12,15 +12,16 @@ const view = (id) => KC.view(VIEWS, id);
 const say = KC.say;
 const guarded = (action) => KC.guarded(action);
 
-// The two ways out other than a determination: each needs the officer's reason.
+// The two ways out other than a determination: each needs the officer's reason. Their words
+// are catalogue keys, said when shown.
 const OTHER_ACTIONS = {
   "send-back": {
-    path: "send-back", label: "退回补充证据的原因（必填，将以短信告知当事人）", confirm: "确认退回补充证据",
-    done: "已退回补充证据，已通知当事人重新视频连线",
+    path: "send-back", label: "Workbench.send_back_reason", confirm: "Workbench.send_back_confirm",
+    done: "Workbench.sent_back",
   },
   ordinary: {
-    path: "ordinary-procedure", label: "转一般程序处理的原因（必填）", confirm: "确认转一般程序处理",
-    done: "已转一般程序处理，已通知当事人",
+    path: "ordinary-procedure", label: "Workbench.ordinary_reason", confirm: "Workbench.ordinary_confirm",
+    done: "Workbench.handed_over",
   },
 };
 
@@ -36,7 +37,7 @@ async function list() {
   KC.text("me-name", me.name);
   // Staff lists come oldest first: the longest-waiting case on top.
   const cases = await KC.api(PAGE, "GET", "/api/cases?state=evacuated");
-  KC.caseRows(cases, "办理", (id) => guarded(() => open(id)), "暂无待定责案件");
+  KC.caseRows(cases, KC.t("Workbench.handle"), (id) => guarded(() => open(id)), KC.t("Workbench.no_cases"));
 }
 
 async function open(caseId) {
@@ -53,10 +54,10 @@ async function open(caseId) {
   KC.text("case-number", detail.number);
   KC.text("case-state", detail.state_label);
   const facts = [
-    ["辖区", detail.jurisdiction_name], ["发生时间", detail.occurred_at ? KC.time(detail.occurred_at) : "—"],
-    ["地点", detail.address || "—"], ["事故类型", detail.accident_type_label || "—"],
-    ["天气", detail.weather_label || "—"], ["经过", detail.description || "—"],
-    ...file.parties.map((p) => [`${p.designation}方`, `${p.name} · ${p.plate_number} · ${p.vehicle_type_label}`]),
+    [KC.t("Staff.jurisdiction"), detail.jurisdiction_name], [KC.t("Field.occurred_at"), detail.occurred_at ? KC.time(detail.occurred_at) : "—"],
+    [KC.t("Field.address"), detail.address || "—"], [KC.t("Field.accident_type"), detail.accident_type_label || "—"],
+    [KC.t("Field.weather"), detail.weather_label || "—"], [KC.t("Field.description"), detail.description || "—"],
+    ...file.parties.map((p) => [KC.t("Staff.side", { designation: p.designation }), `${p.name} · ${p.plate_number} · ${p.vehicle_type_label}`]),
   ];
   document.getElementById("facts").replaceChildren(
     ...facts.flatMap(([k, v]) => [KC.el("dt", { textContent: k }), KC.el("dd", { textContent: v })]),
@@ -83,7 +84,7 @@ async function open(caseId) {
 async function showProposal() {
   const proposal = await KC.api(PAGE, "GET", `/api/cases/${bench.caseId}/liability-proposal`);
   bench.proposal = proposal.rule ? proposal : null;
-  KC.text("proposal", proposal.rule ? `规则建议：${proposal.label}（${proposal.basis}）` : proposal.message);
+  KC.text("proposal", proposal.rule ? KC.t("Workbench.proposal", { label: proposal.label, basis: proposal.basis }) : proposal.message);
   for (const share of proposal.shares) {
     const select = document.querySelector(`#shares select[data-party-id="${share.party_id}"]`);
     if (select) select.value = share.responsibility;
@@ -114,7 +115,8 @@ function renderShares(parties) {
     select.replaceChildren(...Object.entries(grades).map(([value, label]) => KC.el("option", { value, textContent: label })));
     select.dataset.partyId = p.id;
     select.onchange = updateOverride;
-    return KC.el("label", { textContent: `${p.designation}方 ${p.name}（${p.plate_number}） ` }, select);
+    const who = KC.t("Staff.side_party", { designation: p.designation, name: p.name, plate: p.plate_number });
+    return KC.el("label", { textContent: `${who} ` }, select);
   }));
 }
 
@@ -135,7 +137,7 @@ async function determine(event) {
       override_reason: departsFromProposal() ? override : null,
     });
   } catch (error) {
-    if (error.status === 422 && error.message.includes("认定理由")) {
+    if (error.status === 422 && KC.says("Liability.reasoning_required", error.message)) {
       showFieldError("reasoning-error", error.message);
       document.getElementById("reasoning").focus();
       return;
@@ -143,7 +145,7 @@ async function determine(event) {
     throw error;
   }
   document.getElementById("reasoning").value = "";
-  say("已作出事故认定，认定书将送达当事人");
+  say(KC.t("Workbench.determined"));
   await list();
 }
 
@@ -152,8 +154,8 @@ function showReasonForm(key) {
   KC.show("reason-form", Boolean(key));
   showFieldError("action-reason-error", "");
   if (!key) return;
-  KC.text("action-reason-label", OTHER_ACTIONS[key].label);
-  KC.text("reason-confirm", OTHER_ACTIONS[key].confirm);
+  KC.text("action-reason-label", KC.t(OTHER_ACTIONS[key].label));
+  KC.text("reason-confirm", KC.t(OTHER_ACTIONS[key].confirm));
   document.getElementById("action-reason").value = "";
   document.getElementById("action-reason").focus();
 }
@@ -163,7 +165,7 @@ async function otherAction(event) {
   const action = OTHER_ACTIONS[bench.action];
   const reason = document.getElementById("action-reason").value.trim();
   if (!reason) {
-    showFieldError("action-reason-error", "请填写原因");
+    showFieldError("action-reason-error", KC.t("Workbench.reason_needed"));
     return;
   }
   try {
@@ -173,7 +175,7 @@ async function otherAction(event) {
     throw error;
   }
   showReasonForm(null);
-  say(action.done);
+  say(KC.t(action.done));
   await list();
 }
 
