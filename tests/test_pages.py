@@ -49,6 +49,9 @@ async def test_a_page_loads_its_one_module_from_its_own_origin(client: httpx.Asy
     assert "script-src 'self'" in response.headers["content-security-policy"]
     script = await client.get(f"/static/{page}.js")
     assert "javascript" in script.headers["content-type"]
+    assert script.headers["cache-control"] == "no-cache"  # never a module of another version
+    unchanged = await client.get(f"/static/{page}.js", headers={"If-None-Match": script.headers["etag"]})
+    assert unchanged.status_code == 304
     assert re.search(r'^import \{[^}]*\bKC\b[^}]*\} from "\./common\.js";$', script.text, re.MULTILINE)
 
 

@@ -4,18 +4,37 @@ static files. No build step: each page is rendered once, when the app is made, a
 the same bytes to everyone (its words are filled in the browser from the catalogue)."""
 
 import hashlib
+import os
+from os import PathLike
 from pathlib import Path
 
 from fastapi import FastAPI, Header
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from starlette.types import Scope
 
 STATIC = Path(__file__).parent / "static"
 TEMPLATES = Path(__file__).parent / "templates"
 PAGES = ("party", "console", "workbench", "review", "supervisor")
-# Pages change with the code: the browser asks each time, and gets 304 while the page is the same.
+# Pages, scripts and styles change with the code: the browser asks each time, and gets 304 while
+# the file is the same (a page never runs with modules of another version).
 CACHE_CONTROL = "no-cache"
+
+
+class RevalidatedFiles(StaticFiles):
+    """The static files, revalidated on each use by their ETag."""
+
+    def file_response(
+        self,
+        full_path: PathLike[str],
+        stat_result: os.stat_result,
+        scope: Scope,
+        status_code: int = 200,
+    ) -> Response:
+        response = super().file_response(full_path, stat_result, scope, status_code)
+        response.headers["Cache-Control"] = CACHE_CONTROL
+        return response
 
 
 def render_pages() -> dict[str, bytes]:
@@ -32,7 +51,7 @@ def render_pages() -> dict[str, bytes]:
 
 
 def mount_pages(app: FastAPI) -> None:
-    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.mount("/static", RevalidatedFiles(directory=STATIC), name="static")
 
     def page_route(name: str, body: bytes) -> None:
         etag = f'"{hashlib.sha256(body).hexdigest()[:32]}"'
