@@ -12,6 +12,7 @@ from kuaichu.cases.schemas import RowId
 from kuaichu.documents import service
 from kuaichu.documents.schemas import DocumentOut, DocumentStatusOut, VerificationOut
 from kuaichu.errors import InvalidInput, UnsupportedMedia
+from kuaichu.messages import Text, reader_locale, text
 from kuaichu.web.deps import Context, CurrentUser
 
 router = APIRouter(tags=["documents"])
@@ -31,11 +32,11 @@ async def list_documents(case_id: RowId, viewer: CurrentUser, context: Context) 
 # What the OpenAPI document says of the answers that are not JSON.
 PDF_RESPONSE: dict[int | str, dict[str, Any]] = {
     200: {
-        "description": "认定书PDF（带电子签章），作为附件下载",
+        "description": "The determination PDF (electronically signed), as an attachment",
         "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
         "headers": {
             "Content-Disposition": {
-                "description": 'attachment; filename="认定书编号.pdf"',
+                "description": 'attachment; filename="<document number>.pdf"',
                 "required": True,
                 "schema": {"type": "string"},
             }
@@ -63,6 +64,16 @@ def _wants_html(request: Request) -> bool:
     return "text/html" in request.headers.get("accept", "")
 
 
+def _page(request: Request, values: dict[str, Any]) -> HTMLResponse:
+    """The verify page in the visitor's language (their browser's Accept-Language)."""
+    locale = reader_locale()
+
+    def say(key: str, **params: object) -> str:
+        return text(key, locale, **params)
+
+    return templates.TemplateResponse(request, "verify.html", values | {"lang": locale.value, "t": say})
+
+
 @router.get("/verify/{number}", response_model=DocumentStatusOut, responses=HTML_TOO)
 async def verify_page(
     number: DocumentNumber, request: Request, context: Context
@@ -73,7 +84,7 @@ async def verify_page(
         lambda s: service.public_status(s, number, authority, context.document_issuer.signer)
     )
     if _wants_html(request):
-        return templates.TemplateResponse(request, "verify.html", {"status": status})
+        return _page(request, {"status": status})
     return status
 
 
@@ -83,13 +94,13 @@ async def verify_upload(
 ) -> VerificationOut | HTMLResponse:
     uploaded = await file.read(MAX_PDF_BYTES + 1)
     if len(uploaded) > MAX_PDF_BYTES:
-        raise InvalidInput("文件过大，认定书PDF不超过5MB")
+        raise InvalidInput(Text("Document.too_large", megabytes=MAX_PDF_BYTES // (1024 * 1024)))
     if not uploaded.startswith(b"%PDF-"):
-        raise UnsupportedMedia("请上传PDF格式的认定书")
+        raise UnsupportedMedia(Text("Document.not_pdf"))
     issued_sha256, status = await context.database.read(lambda s: service.issued_digest(s, number))
     result = await anyio.to_thread.run_sync(
         service.verification, number, uploaded, issued_sha256, status, context.document_issuer.signer
     )
     if _wants_html(request):
-        return templates.TemplateResponse(request, "verify.html", {"result": result})
+        return _page(request, {"result": result})
     return result

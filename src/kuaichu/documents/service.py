@@ -23,22 +23,25 @@ from kuaichu.documents.models import DeterminationDocument
 from kuaichu.documents.schemas import DocumentOut, DocumentStatusOut, VerificationOut
 from kuaichu.documents.signing import DocumentSigner
 from kuaichu.errors import NotFound
-from kuaichu.legal import cite
+from kuaichu.legal import Citation
 from kuaichu.liability.grades import DeterminationStatus, Responsibility
 from kuaichu.liability.models import Determination, LiabilityFacts
-from kuaichu.messages import DEFAULT_LOCALE
+from kuaichu.messages import DEFAULT_LOCALE, Locale, Text, reader_locale, text
 from kuaichu.principal import Principal
 from kuaichu.privacy import mask_id_number, mask_phone
 from kuaichu.registries.models import RegistryCheck
 from kuaichu.registries.schemas import RegistryKind
 from kuaichu.registries.service import subject_of
 
-# How the document and its facts text name the parties, by position: 甲方, 乙方, 丙方...
+# How the document and its facts text name the parties, by position: 甲方, 乙方, 丙方... These are
+# the legal names of the parties (the English pages show them too), so they stay Chinese.
 DESIGNATIONS = "甲乙丙丁戊己庚辛壬癸"
 
 
 def designation(position: int) -> str:
-    return DESIGNATIONS[position - 1] if 1 <= position <= len(DESIGNATIONS) else f"第{position}方"
+    if 1 <= position <= len(DESIGNATIONS):
+        return DESIGNATIONS[position - 1]
+    return text("Document.party_n", DEFAULT_LOCALE, position=position)
 
 
 @dataclass(frozen=True)
@@ -116,6 +119,8 @@ def _content(
     facts = facts_row.parties if facts_row else {}
     insurer_names = {code: name for code, name in session.execute(select(Insurer.code, Insurer.name))}
     insured = _registry_policies(session, case)
+    # The determination is the Chinese legal text: every word on it in the default locale.
+    unregistered = text("Document.not_registered", DEFAULT_LOCALE)
     parties = []
     for p in case.parties:
         policy = insured.get(p.position, {})
@@ -132,33 +137,34 @@ def _content(
                 # What the insurance registry found wins over what was said at the roadside.
                 insurer=str(policy.get("insurer_name") or "")
                 or insurer_names.get(p.insurer_code or "")
-                or (p.insurer_code or "未登记"),
-                policy_number=str(policy.get("policy_number") or "") or p.policy_number or "未登记",
+                or (p.insurer_code or unregistered),
+                policy_number=str(policy.get("policy_number") or "") or p.policy_number or unregistered,
                 impact_point=facts.get(str(p.position), {}).get("impact_point") or "—",
-                responsibility=shares[p.id].label(),
+                responsibility=shares[p.id].label(DEFAULT_LOCALE),
             )
         )
     if determination.proposal_accepted:
         assert determination.proposal is not None
-        basis = f"{determination.proposal['label']}，依据{determination.proposal['basis']}。"
+        proposal = determination.proposal
+        basis = Text("Document.basis_rule", rule=proposal["label"], basis=proposal["basis"])
     else:
-        basis = f"依据{cite('art. 60')}，根据现场证据认定各方责任。"
+        basis = Text("Document.basis_evidence", law=Citation("art. 60"))
     occurred = local(case.occurred_at or case.reported_at)
     return pdf.DocumentContent(
         number=number,
         case_number=case.number,
-        occurred_at=f"{occurred:%Y年%m月%d日 %H时%M分}",
+        occurred_at=text("Document.occurred_at", DEFAULT_LOCALE, at=occurred),
         address=case.address or "",
         weather=Weather(case.weather).label(DEFAULT_LOCALE) if case.weather else "",
         accident_type=AccidentType(case.accident_type).label(DEFAULT_LOCALE) if case.accident_type else "",
         facts=case.description or "",
         parties=parties,
         reasoning=determination.reasoning.strip(),
-        basis=basis,
+        basis=basis.render(DEFAULT_LOCALE),
         authority=issuer.authority,
         officer=officer.display_name,
         badge_number=officer.badge_number or "",
-        issued_on=f"{local(now):%Y年%m月%d日}",
+        issued_on=text("Document.issued_on", DEFAULT_LOCALE, day=local(now)),
         verify_url=issuer.verify_url(number),
         replaces_number=replaced.number if replaced else None,
     )
@@ -191,11 +197,14 @@ def _by_number(session: Session, number: str) -> DeterminationDocument:
         select(DeterminationDocument).where(DeterminationDocument.number == number)
     ).first()
     if document is None:
-        raise NotFound("认定书编号不存在")
+        raise NotFound(Text("Document.no_such_number"))
     return document
 
 
-def list_documents(session: Session, viewer: Principal, case_id: int) -> list[DocumentOut]:
+def list_documents(
+    session: Session, viewer: Principal, case_id: int, locale: Locale | None = None
+) -> list[DocumentOut]:
+    """The case's documents, labelled in `locale` (the reader's when None)."""
     case = get_case(session, viewer, case_id)
     documents = session.scalars(
         select(DeterminationDocument)
@@ -211,7 +220,7 @@ def list_documents(session: Session, viewer: Principal, case_id: int) -> list[Do
                 number=document.number,
                 issued_at=document.issued_at,
                 status=status,
-                status_label=DeterminationStatus(status).label(),
+                status_label=DeterminationStatus(status).label(locale),
                 replaces_number=numbers.get(document.replaces_id) if document.replaces_id else None,
                 download_url=f"/api/documents/{document.number}/pdf",
             )
@@ -256,18 +265,19 @@ def issued_digest(session: Session, number: str) -> tuple[str, str]:
 def verification(
     number: str, uploaded: bytes, issued_sha256: str, status: str, signer: DocumentSigner
 ) -> VerificationOut:
-    """Is this file the document we issued under that number, byte for byte, with our signature?"""
+    """Is this file the document we issued under that number, byte for byte, with our signature?
+    Said to whoever uploaded it, in their language."""
     signature = signer.check(uploaded)
     unchanged = hashlib.sha256(uploaded).hexdigest() == issued_sha256
     authentic = signature.valid and unchanged
-    if authentic:
-        message = "该认定书由本机关签发，内容未被修改。"
-        if status != DeterminationStatus.IN_FORCE:
-            message += "但该认定书已经复核撤销，请以重新作出的认定书为准。"
+    if authentic and status != DeterminationStatus.IN_FORCE:
+        key = "Document.authentic_revoked"
+    elif authentic:
+        key = "Document.authentic"
     elif signature.valid:
-        message = "该文件签章有效，但不是以此编号签发的认定书。"
+        key = "Document.other_number"
     else:
-        message = "该文件不是本机关签发的原件，或签发后已被修改。"
+        key = "Document.not_authentic"
     return VerificationOut(
         number=number,
         authentic=authentic,
@@ -275,7 +285,7 @@ def verification(
         signature_valid=signature.valid,
         status=status,
         status_label=DeterminationStatus(status).label(),
-        message=message,
+        message=text(key, reader_locale()),
     )
 
 
