@@ -21,7 +21,7 @@ from kuaichu.errors import Conflict, Forbidden, InvalidInput, NotFound
 from kuaichu.evidence.service import evidence_of
 from kuaichu.liability.grades import Responsibility
 from kuaichu.liability.service import in_force_determination
-from kuaichu.messages import text
+from kuaichu.messages import DEFAULT_LOCALE, Text
 from kuaichu.notify.outbox import Sms, enqueue_sms, enqueue_webhook
 from kuaichu.principal import Principal
 from kuaichu.privacy import mask_id_number, mask_name
@@ -74,7 +74,7 @@ def push_claim(session: Session, party: Principal, case_id: int, now: datetime) 
     ensure_may_write(case, party, WriteRule.PARTY_OF_CASE)
     claimant = party_of(case, party)
     if claimant is None:
-        raise Forbidden("只有事故当事人可以提交理赔")
+        raise Forbidden(Text("Claims.only_parties"))
     shares = responsibility_shares(session, case.id)
     lifecycle.ensure_editable(case, Edit.CLAIM, party)
     if shares is None:
@@ -82,11 +82,11 @@ def push_claim(session: Session, party: Principal, case_id: int, now: datetime) 
     if session.scalars(
         select(Claim.id).where(Claim.case_id == case.id, Claim.party_id == claimant.id)
     ).first():
-        raise Conflict("您已提交过理赔")
+        raise Conflict(Text("Claims.already_pushed"))
     insured = route_claim(case, claimant, shares)
     insurer_code = compulsory_insurer(session, case, insured)
     if not insurer_code:
-        raise InvalidInput(f"{insured.plate_number}未查到交强险承保公司，无法推送理赔")
+        raise InvalidInput(Text("Claims.no_insurer", plate=insured.plate_number))
     detail = {"insurer_code": insurer_code, "insured_plate": insured.plate_number}
     if case.state == CaseState.CLOSED or review_still_possible(session, case.id, now):
         # Already closed by another claim, or another party may still apply for review
@@ -127,12 +127,13 @@ def _claim_notice(
 
 
 def _shares_by_plate(case: Case, shares: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """Each party's responsibility as the insurer is told it: labelled in Chinese, whoever asks."""
     plates = {p.id: p.plate_number for p in case.parties}
     return [
         {
             "plate_number": plates[s["party_id"]],
             "responsibility": s["responsibility"],
-            "label": Responsibility(s["responsibility"]).label(),
+            "label": Responsibility(s["responsibility"]).label(DEFAULT_LOCALE),
         }
         for s in shares
     ]
@@ -168,7 +169,7 @@ def claims_of_insurer(session: Session, insurer: Principal, now: datetime) -> li
 def _insurers_claim(session: Session, insurer: Principal, claim_id: int) -> Claim:
     claim = session.get(Claim, claim_id)
     if claim is None or claim.insurer_code != insurer.insurer_code:
-        raise NotFound("理赔不存在")
+        raise NotFound(Text("Claims.not_found"))
     return claim
 
 
@@ -191,7 +192,9 @@ def claim_package(session: Session, insurer: Principal, claim_id: int, now: date
         "description": case.description,
         "parties": [_party_for_insurer(p, insurer, p.id == claimant_id) for p in case.parties],
         "responsibility": _shares_by_plate(case, shares) if shares else [],
-        "documents": [d.model_dump(mode="json") for d in list_documents(session, insurer, case.id)],
+        "documents": [
+            d.model_dump(mode="json") for d in list_documents(session, insurer, case.id, DEFAULT_LOCALE)
+        ],
         "evidence": [
             item.model_dump(mode="json") | {"content": f"/api/cases/{case.id}/evidence/{item.id}/content"}
             for item in evidence_of(session, case)
@@ -236,7 +239,7 @@ def report_progress(
     order = list(ClaimStep)
     done = ClaimStep(claim.status) if claim.status in order else None
     if done is not None and order.index(step) <= order.index(done):
-        raise Conflict(text("Claims.step_backwards", done=done.label(), step=step.label()))
+        raise Conflict(Text("Claims.step_backwards", done=done, step=step))
     claim.status = step.value
     session.add(ClaimProgress(claim_id=claim.id, at=now, status=step.value, note=note))
     lifecycle.record_event(
@@ -245,7 +248,7 @@ def report_progress(
         EventKind.CLAIM_PROGRESS,
         insurer,
         now,
-        {"status": step.value, "label": step.label()},
+        {"status": step.value, "label": step.label(DEFAULT_LOCALE)},
     )
     claimant = session.get(CaseParty, claim.party_id)
     assert claimant is not None

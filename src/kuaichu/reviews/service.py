@@ -14,6 +14,7 @@ from kuaichu.cases.models import Case
 from kuaichu.errors import Conflict, Forbidden, IllegalTransition, NotFound
 from kuaichu.liability.grades import DeterminationStatus
 from kuaichu.liability.service import in_force_determination
+from kuaichu.messages import Text
 from kuaichu.notify.parties import notify_parties
 from kuaichu.notify.templates import Sms
 from kuaichu.principal import SYSTEM, Principal
@@ -38,16 +39,16 @@ def apply_for_review(
     ensure_may_write(case, party, WriteRule.PARTY_OF_CASE)
     applicant = party_of(case, party)
     if applicant is None:
-        raise Forbidden("只有事故当事人可以申请复核")
+        raise Forbidden(Text("Reviews.only_parties"))
     if session.scalars(select(ReviewRequest.id).where(ReviewRequest.case_id == case.id)).first():
-        raise Conflict("同一事故只能申请一次复核")  # art. 71: one review per accident
+        raise Conflict(Text("Reviews.only_once"))  # art. 71: one review per accident
     determination = in_force_determination(session, case.id)
     lifecycle.ensure_editable(case, Edit.REVIEW, party)
     if determination is None:
         raise lifecycle.not_editable(case, Edit.REVIEW)
     if now >= review_deadline(determination.delivered_at):
         last_day = last_day_to_apply(determination.delivered_at).isoformat()
-        raise IllegalTransition(f"复核申请期限已过（最后一日为{last_day}）", state=case.state)
+        raise IllegalTransition(Text("Reviews.period_over", last_day=last_day), state=case.state)
     lifecycle.apply(session, case, Action.REQUEST_REVIEW, party, now)
     review = ReviewRequest(
         case_id=case.id,
@@ -69,10 +70,10 @@ def decide_review(
     ensure_may_write(case, reviewer, WriteRule.REVIEW)
     determination = in_force_determination(session, case.id)
     if determination is not None and reviewer.id == determination.officer_id:
-        raise Forbidden("作出原认定的民警不能复核本案")
+        raise Forbidden(Text("Reviews.own_determination"))
     review = session.scalars(select(ReviewRequest).where(ReviewRequest.case_id == case.id)).first()
     if review is None or determination is None or review.outcome is not None:
-        raise IllegalTransition("该案件没有待处理的复核申请", state=case.state)
+        raise IllegalTransition(Text("Reviews.nothing_pending"), state=case.state)
     upheld = decision.outcome is ReviewOutcome.UPHELD
     lifecycle.apply(
         session,
@@ -119,7 +120,7 @@ def read_review(session: Session, viewer: Principal, case_id: int, now: datetime
     case = get_case(session, viewer, case_id)
     review = session.scalars(select(ReviewRequest).where(ReviewRequest.case_id == case.id)).first()
     if review is None:
-        raise NotFound("该案件没有复核申请")
+        raise NotFound(Text("Reviews.none"))
     audit.record(session, viewer, AuditAction.READ_REVIEW, now, case.id)
     return ReviewOut(
         submitted_at=review.submitted_at,

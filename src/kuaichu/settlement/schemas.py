@@ -2,6 +2,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from kuaichu.cases.schemas import FactsIn, PartiesIn, ReportIn
 from kuaichu.liability.grades import Responsibility
+from kuaichu.messages import Text
 
 
 class AgreedShare(BaseModel):
@@ -20,7 +21,7 @@ class SettlementIn(BaseModel):
     @model_validator(mode="after")
     def _two_vehicles_each_graded_once(self) -> "SettlementIn":
         if len(self.parties.parties) != 2:
-            raise ValueError("自行协商仅适用于两车事故")
+            raise ValueError(Text("Settlement.two_vehicles_only"))
         if sorted(s.position for s in self.shares) != [1, 2]:
-            raise ValueError("须为双方各约定一次责任")
+            raise ValueError(Text("Settlement.one_share_each"))
         return self

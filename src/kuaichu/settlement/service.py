@@ -18,6 +18,7 @@ from kuaichu.errors import Forbidden, InvalidInput, RateLimited
 from kuaichu.geo.service import locate
 from kuaichu.liability.grades import combination_error
 from kuaichu.limit_locks import VALUE_LENGTH, limit_key, lock_limits
+from kuaichu.messages import DEFAULT_LOCALE, Text, text
 from kuaichu.notify.parties import notify_parties
 from kuaichu.notify.templates import Sms
 from kuaichu.principal import Principal
@@ -59,11 +60,11 @@ def _check_limits(session: Session, notice: _Notice, limits: ProposalLimits, now
         return session.scalar(select(func.count()).where(Agreement.proposed_at > since, *where)) or 0
 
     if count(Agreement.proposed_by_phone == notice.proposer) >= limits.per_proposer:
-        raise RateLimited("您今天发起的自行协商次数已达上限，请明天再试或拨打122")
+        raise RateLimited(Text("Settlement.proposer_limit"))
     if count(Agreement.recipient_phone == notice.recipient) >= limits.per_recipient:
-        raise RateLimited("对方手机号今天收到的协商通知已达上限，请拨打122处理")
+        raise RateLimited(Text("Settlement.recipient_limit"))
     if notice.address and count(Agreement.proposed_from == notice.address) >= limits.per_address:
-        raise RateLimited("当前网络今天发起的自行协商次数已达上限，请稍后再试")
+        raise RateLimited(Text("Settlement.address_limit"))
 
 
 def propose(
@@ -72,13 +73,13 @@ def propose(
     ensure_may_write(None, party, WriteRule.PARTY_SELF)
     phones = [p.phone for p in proposal.parties.parties]
     if party.phone is None or party.phone not in phones:
-        raise InvalidInput("发起人须是事故一方当事人")
+        raise InvalidInput(Text("Settlement.proposer_not_party"))
     if phones[0] == phones[1]:
-        raise InvalidInput("双方当事人的手机号不能相同")
+        raise InvalidInput(Text("Settlement.same_phone"))
     if any(not p.insurer_code for p in proposal.parties.parties):
-        raise InvalidInput("双方车辆均须登记交强险承保公司")
+        raise InvalidInput(Text("Settlement.insurer_missing"))
     if proposal.facts.occurred_at > now:
-        raise InvalidInput("事故时间不能晚于当前时间")
+        raise InvalidInput(Text("Settlement.occurred_in_future"))
     error = combination_error([s.responsibility for s in sorted(proposal.shares, key=lambda s: s.position)])
     if error:
         raise InvalidInput(error)
@@ -120,9 +121,9 @@ def _pending(session: Session, party: Principal, case_id: int) -> tuple[Case, Ag
     ensure_may_write(case, party, WriteRule.PARTY_OF_CASE)
     agreement = session.scalars(select(Agreement).where(Agreement.case_id == case.id)).first()
     if party_of(case, party) is None or agreement is None:
-        raise Forbidden("只有协商的另一方当事人可以确认")
+        raise Forbidden(Text("Settlement.only_other_party"))
     if agreement.proposed_by_phone == party.phone:
-        raise Forbidden("须由另一方当事人确认协商结果")
+        raise Forbidden(Text("Settlement.not_the_proposer"))
     return case, agreement
 
 
@@ -132,7 +133,8 @@ def answer(session: Session, party: Principal, case_id: int, accept: bool, now: 
         lifecycle.apply(session, case, Action.CONFIRM_AGREEMENT, party, now)
     else:
         lifecycle.apply(session, case, Action.REJECT_AGREEMENT, party, now)
-        case.transfer_reason = "当事人对协商结果有异议"
+        # Stored for the record, as every transfer reason: in Chinese.
+        case.transfer_reason = text("Settlement.disputed", DEFAULT_LOCALE)
     agreement.status = "confirmed" if accept else "rejected"
     agreement.answered_at = now
     notify_parties(session, case, Sms.AGREEMENT_CONFIRMED if accept else Sms.AGREEMENT_REJECTED, now)
