@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from babel.dates import format_date
 from sqlalchemy import Select, event, func, select
 from sqlalchemy.orm import Session
 
@@ -28,9 +29,9 @@ from kuaichu.clock import local
 from kuaichu.documents.models import DeterminationDocument
 from kuaichu.errors import Forbidden
 from kuaichu.evidence.models import EvidenceItem
-from kuaichu.evidence.schemas import PURGED_LABEL, EvidenceKind
+from kuaichu.evidence.schemas import EvidenceKind
 from kuaichu.evidence.storage import EvidenceStore
-from kuaichu.messages import Labelled, text
+from kuaichu.messages import Labelled, Locale, Text, reader_locale, text
 from kuaichu.principal import SYSTEM, Principal
 from kuaichu.retention.models import RetentionPurge
 from kuaichu.retention.personal import purge_personal_data
@@ -193,9 +194,9 @@ def _delete_after_commit(session: Session, store: EvidenceStore, doomed: list[st
 # What the parties see.
 
 
-def _day(moment: datetime) -> str:
-    day = local(moment)
-    return f"{day.year}年{day.month}月{day.day}日"
+def _day(moment: datetime, locale: Locale) -> str:
+    """The Shanghai day of `moment` as the reader writes a date (2027年3月1日, March 1, 2027)."""
+    return format_date(local(moment).date(), "long", locale=locale.po_name)
 
 
 def retention_of(session: Session, case: Case, policy: RetentionPolicy) -> RetentionOut:
@@ -206,17 +207,18 @@ def retention_of(session: Session, case: Case, policy: RetentionPolicy) -> Reten
         p.kind: p.purged_at
         for p in session.scalars(select(RetentionPurge).where(RetentionPurge.case_id == case.id))
     }
+    locale = reader_locale()
     kinds = []
     for kind in RetentionKind:
         days = policy.days(kind)
         due = end + timedelta(days=days) if end else None
         purged_at = purged.get(kind.value)
         if purged_at is not None:
-            status = text("Retention.purged")
+            status = text("Retention.purged", locale)
         elif due is not None:
-            status = text("Retention.kept_until", date=_day(due))
+            status = text("Retention.kept_until", locale, date=_day(due, locale))
         else:
-            status = text("Retention.kept_days", days=days)
+            status = text("Retention.kept_days", locale, days=days)
         kinds.append(
             RetentionKindOut(
                 kind=kind.value,
@@ -227,7 +229,7 @@ def retention_of(session: Session, case: Case, policy: RetentionPolicy) -> Reten
                 status_label=status,
             )
         )
-    return RetentionOut(ended_at=end, kinds=kinds, kept_label=text("Retention.kept"))
+    return RetentionOut(ended_at=end, kinds=kinds, kept_label=text("Retention.kept", locale))
 
 
 def retention(session: Session, viewer: Principal, case_id: int, policy: RetentionPolicy) -> RetentionOut:
@@ -244,7 +246,7 @@ def my_data(
     case = get_case(session, party, case_id)
     entry = party_of(case, party)
     if entry is None and not is_reporter(case, party):
-        raise Forbidden("只能下载本人作为当事人的案件数据")
+        raise Forbidden(Text("Retention.not_your_data"))
     audit.record(session, party, AuditAction.READ_MY_DATA, now, case.id)
     return MyDataOut(
         generated_at=now,
@@ -288,6 +290,7 @@ def _documents(session: Session, case_id: int) -> list[MyDocumentOut]:
 
 
 def _evidence(session: Session, case_id: int) -> list[MyEvidenceOut]:
+    purged = text("Retention.purged", reader_locale())
     items = session.scalars(
         select(EvidenceItem).where(EvidenceItem.case_id == case_id).order_by(EvidenceItem.id)
     )
@@ -298,7 +301,7 @@ def _evidence(session: Session, case_id: int) -> list[MyEvidenceOut]:
             sha256=item.sha256,
             uploaded_at=item.uploaded_at,
             purged=item.purged_at is not None,
-            status_label=PURGED_LABEL if item.purged_at is not None else None,
+            status_label=purged if item.purged_at is not None else None,
         )
         for item in items
     ]
