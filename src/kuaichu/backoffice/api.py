@@ -23,7 +23,7 @@ BackOffice = Annotated[
 async def search(
     viewer: Staff,
     context: Context,
-    q: Annotated[str, Query(description="事故编号、当事人手机号或号牌号码")] = "",
+    q: Annotated[str, Query(description="An accident number, a party's phone number or a plate number")] = "",
 ) -> list[FoundCase]:
     now = context.clock.now()
     return await context.database.write(lambda s: service.search_cases(s, viewer, q, now))

@@ -32,8 +32,8 @@ from kuaichu.geo.models import Jurisdiction
 from kuaichu.liability.grades import DeterminationStatus, Responsibility
 from kuaichu.liability.models import LiabilityFacts
 from kuaichu.liability.rules import Act
-from kuaichu.liability.service import in_force_determination
-from kuaichu.messages import Labelled, text
+from kuaichu.liability.service import in_force_determination, said_rule
+from kuaichu.messages import Labelled, Text, reader_locale, text
 from kuaichu.principal import Principal, Role
 from kuaichu.privacy import mask_phone
 from kuaichu.registries.service import latest_checks
@@ -57,9 +57,6 @@ class SearchBy(Labelled):
     PLATE = "plate"
 
 
-HOW_TO_SEARCH = "请输入事故编号（19位数字）、当事人手机号（11位）或号牌号码（如浙A12345）"
-
-
 @dataclass(frozen=True)
 class CaseQuery:
     by: SearchBy
@@ -74,23 +71,25 @@ def parse_query(text: str) -> CaseQuery:
     """What a person typed, read as a case number, a phone or a plate; anything else is refused
     with a message saying what to type (never reaching the database)."""
     if len(text) > MAX_QUERY_CHARS:
-        raise InvalidInput(f"查询内容过长。{HOW_TO_SEARCH}")
+        raise InvalidInput(Text("Backoffice.query_too_long", how=Text("Backoffice.how_to_search")))
     if any(ord(c) < 32 or ord(c) == 127 for c in text):
-        raise InvalidInput(f"查询内容含有无法识别的字符。{HOW_TO_SEARCH}")
+        raise InvalidInput(Text("Backoffice.query_unreadable", how=Text("Backoffice.how_to_search")))
     compact = text.strip()
     if not compact:
-        raise InvalidInput(HOW_TO_SEARCH)
+        raise InvalidInput(Text("Backoffice.how_to_search"))
     if compact.isascii() and compact.replace("-", "").isdigit():
         if PHONE.match(compact):
             return CaseQuery(SearchBy.PHONE, compact)
         number = _CASE_NUMBER.match(compact)
         if number:
             return CaseQuery(SearchBy.NUMBER, number.group(1))
-        raise InvalidInput(f"“{compact}”既不是19位事故编号，也不是11位手机号。{HOW_TO_SEARCH}")
+        raise InvalidInput(
+            Text("Backoffice.not_number_nor_phone", query=compact, how=Text("Backoffice.how_to_search"))
+        )
     plate = _SEPARATORS.sub("", compact).upper()
     if _PLATE.match(plate):
         return CaseQuery(SearchBy.PLATE, plate)
-    raise InvalidInput(HOW_TO_SEARCH)
+    raise InvalidInput(Text("Backoffice.how_to_search"))
 
 
 def _matches(query: CaseQuery) -> ColumnElement[bool]:
@@ -204,7 +203,8 @@ def _determination_file(session: Session, case: Case) -> DeterminationFileOut | 
         return None
     officer = session.get(User, determination.officer_id)
     parties = {p.id: p for p in case.parties}
-    proposal = determination.proposal or {}
+    locale = reader_locale()
+    rule_label, rule_basis = said_rule(determination.proposal, locale)
     return DeterminationFileOut(
         decided_at=determination.decided_at,
         officer=officer.display_name if officer else "",
@@ -222,10 +222,10 @@ def _determination_file(session: Session, case: Case) -> DeterminationFileOut | 
             if int(str(s["party_id"])) in parties
         ],
         reasoning=determination.reasoning,
-        rule_label=proposal.get("label"),
-        rule_basis=proposal.get("basis"),
+        rule_label=rule_label,
+        rule_basis=rule_basis,
         proposal_accepted=determination.proposal_accepted,
-        proposal_accepted_label=text(PROPOSAL_TAKEN[determination.proposal_accepted]),
+        proposal_accepted_label=text(PROPOSAL_TAKEN[determination.proposal_accepted], locale),
         override_reason=determination.override_reason,
         review_last_day=last_day_to_apply(determination.delivered_at),
     )

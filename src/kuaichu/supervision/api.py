@@ -8,6 +8,7 @@ from kuaichu.calls import queue as calls
 from kuaichu.calls.api import publish, rules
 from kuaichu.calls.schemas import JurisdictionServiceOut, ServiceIn
 from kuaichu.cases.schemas import RowId
+from kuaichu.messages import reader_locale, text
 from kuaichu.notify import dead_letters as letters
 from kuaichu.notify.schemas import DeadLetter
 from kuaichu.principal import Principal, Role
@@ -69,7 +70,7 @@ async def resend(
     now = context.clock.now()
     await context.database.write(lambda s: service.resend_dead_letter(s, supervisor, message_id, now))
     request.app.state.wake_dispatcher()
-    return {"detail": "已重新投递"}
+    return {"detail": text("Supervision.resent", reader_locale())}
 
 
 @router.get("/audit")

@@ -25,7 +25,8 @@ from kuaichu.evidence.service import evidence_of
 from kuaichu.geo.models import Jurisdiction
 from kuaichu.liability.grades import DeterminationStatus, Responsibility
 from kuaichu.liability.models import Determination
-from kuaichu.messages import DEFAULT_LOCALE, messages, text
+from kuaichu.liability.service import said_rule
+from kuaichu.messages import Text, reader_locale, text
 from kuaichu.notify import dead_letters as letters
 from kuaichu.principal import Principal, Role
 from kuaichu.progress.views import case_view
@@ -67,6 +68,7 @@ def replay(session: Session, supervisor: Principal, case_id: int, now: datetime)
     access = session.scalars(select(AuditEntry).where(AuditEntry.case_id == case.id).order_by(AuditEntry.id))
     insurers = {code: name for code, name in session.execute(select(Insurer.code, Insurer.name))}
     names = {p.id: f"{designation(p.position)} {p.name}" for p in case.parties}
+    locale = reader_locale()
     return CaseReplay(
         case=case_view(session, case, supervisor),
         timeline=timeline_of(session, case, supervisor),
@@ -89,7 +91,7 @@ def replay(session: Session, supervisor: Principal, case_id: int, now: datetime)
                     for s in d.shares
                 ],
                 "reasoning": d.reasoning,
-                "rule_label": (d.proposal or {}).get("label"),
+                "rule_label": said_rule(d.proposal, locale)[0],
                 "proposal_accepted": d.proposal_accepted,
                 "override_reason": d.override_reason,
             }
@@ -104,7 +106,7 @@ def replay(session: Session, supervisor: Principal, case_id: int, now: datetime)
             "outcome": review.outcome,
             "outcome_label": ReviewOutcome(review.outcome).label()
             if review.outcome
-            else text("Reviews.pending"),
+            else text("Reviews.pending", locale),
             "reviewer_id": review.reviewer_id,
             "decided_at": review.decided_at.isoformat() if review.decided_at else None,
         },
@@ -114,7 +116,7 @@ def replay(session: Session, supervisor: Principal, case_id: int, now: datetime)
                 "insurer_name": insurers.get(c.insurer_code, c.insurer_code),
                 "pushed_at": c.pushed_at.isoformat(),
                 "status": c.status,
-                "status_label": text(f"ClaimStep.{c.status}"),
+                "status_label": text(f"ClaimStep.{c.status}", locale),
             }
             for c in claims
         ],
@@ -124,8 +126,10 @@ def replay(session: Session, supervisor: Principal, case_id: int, now: datetime)
 
 def _action_label(action: str) -> str:
     """A read or an administration step (AuditAction), else the timeline event it records."""
-    key = f"AuditAction.{action}"
-    return text(key) if key in messages(DEFAULT_LOCALE) else lifecycle.event_label(action)
+    try:
+        return AuditAction(action).label()
+    except ValueError:
+        return lifecycle.event_label(action, reader_locale())
 
 
 def _audit_line(entry: AuditEntry) -> AuditLine:
@@ -192,7 +196,7 @@ def timings(session: Session, since: datetime, jurisdiction_id: int | None = Non
 def _jurisdiction(session: Session, code: str) -> Jurisdiction:
     jurisdiction = session.scalars(select(Jurisdiction).where(Jurisdiction.code == code)).first()
     if jurisdiction is None:
-        raise NotFound(f"辖区不存在：{code}")
+        raise NotFound(Text("Supervision.no_such_jurisdiction", code=code))
     return jurisdiction
 
 
