@@ -7,6 +7,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kuaichu.errors import NotAuthenticated, NotFound
+from kuaichu.messages import Text
 from kuaichu.metrics.service import LATENCY, REQUESTS, exposition, work_snapshot
 from kuaichu.web.deps import Context
 
@@ -19,10 +20,10 @@ async def metrics(request: Request, context: Context) -> Response:
     configured token the endpoint is not served at all."""
     expected = context.settings.metrics_token
     if not expected:
-        raise NotFound("未找到")
+        raise NotFound(Text("Problem.not_found"))
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not hmac.compare_digest(token.encode(), expected.encode()):
-        raise NotAuthenticated("需要监控令牌")
+        raise NotAuthenticated(Text("Metrics.token_required"))
     snapshot = await context.database.read(work_snapshot)
     return Response(exposition(snapshot), media_type=CONTENT_TYPE_LATEST)
 

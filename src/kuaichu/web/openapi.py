@@ -27,22 +27,25 @@ PROBLEM_REF = "#/components/schemas/Problem"
 PROBLEM_SCHEMAS: dict[str, dict[str, Any]] = {
     "Problem": {
         "title": "Problem",
-        "description": "RFC 9457 问题详情：所有错误均以此格式回答（application/problem+json）。",
+        "description": (
+            "RFC 9457 problem details: every error is answered in this shape (application/problem+json)."
+            " `title` and `detail` follow the request's Accept-Language (zh-CN by default, en)."
+        ),
         "type": "object",
         "required": ["type", "title", "status", "detail"],
         "properties": {
-            "type": {"type": "string", "description": "问题类型（about:blank）"},
-            "title": {"type": "string", "description": "简短标题，如“输入有误”"},
-            "status": {"type": "integer", "description": "HTTP 状态码"},
-            "detail": {"type": "string", "description": "给用户看的说明"},
+            "type": {"type": "string", "description": "The problem type (about:blank)"},
+            "title": {"type": "string", "description": "A short title, e.g. “输入有误” (Invalid input)"},
+            "status": {"type": "integer", "description": "The HTTP status code"},
+            "detail": {"type": "string", "description": "What went wrong, for the person using the app"},
             "errors": {
                 "type": "array",
-                "description": "输入有误时逐项说明（422）",
+                "description": "Each invalid field, when the input is invalid (422)",
                 "items": {"$ref": "#/components/schemas/FieldProblem"},
             },
-            "field": {"type": "string", "description": "出错的字段"},
-            "state": {"type": "string", "description": "案件当前状态（状态冲突时）"},
-            "code": {"type": "string", "description": "机器可读的原因"},
+            "field": {"type": "string", "description": "The field in error"},
+            "state": {"type": "string", "description": "The case's current state (on a state conflict)"},
+            "code": {"type": "string", "description": "A machine-readable reason"},
         },
         "additionalProperties": True,
     },
@@ -51,9 +54,9 @@ PROBLEM_SCHEMAS: dict[str, dict[str, Any]] = {
         "type": "object",
         "required": ["field", "label", "message"],
         "properties": {
-            "field": {"type": "string", "description": "字段路径，如 parties.0.plate_number"},
-            "label": {"type": "string", "description": "字段的中文名称"},
-            "message": {"type": "string", "description": "错误说明"},
+            "field": {"type": "string", "description": "The field's path, e.g. parties.0.plate_number"},
+            "label": {"type": "string", "description": "The field's name, in the reader's language"},
+            "message": {"type": "string", "description": "What is wrong with the field"},
         },
     },
 }
@@ -63,28 +66,28 @@ SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
         "type": "http",
         "scheme": "bearer",
         "bearerFormat": "JWT",
-        "description": "当事人或工作人员登录所得的访问令牌",
+        "description": "The access token a party or a staff member gets by logging in",
     },
     "insurerKey": {
         "type": "apiKey",
         "in": "header",
         "name": "X-API-Key",
-        "description": "保险公司的API密钥",
+        "description": "The insurer's API key",
     },
 }
 
 DESCRIPTIONS = {
-    400: "请求内容无法解析（如不是有效的UTF-8、JSON或表单）",
-    401: "未登录、登录已失效或凭证无效",
-    403: "当前角色或身份无权执行此操作",
-    404: "不存在，或不在调用者可查看的范围内",
-    409: "当前状态不允许此操作",
-    410: "已按规定期限删除",
-    413: "请求内容过大",
-    415: "不支持的文件类型",
-    422: "输入有误：参数或请求内容不合要求，或含有不可见的非法字符（NUL）",
-    429: "请求过于频繁",
-    503: "所依赖的服务暂时不可用",
+    400: "The request body cannot be parsed (not valid UTF-8, JSON or form data)",
+    401: "Not logged in, the login has expired, or the credentials are invalid",
+    403: "The caller's role or identity may not do this",
+    404: "Does not exist, or is not within what the caller may see",
+    409: "Not possible in the current state",
+    410: "Deleted at the end of its retention period",
+    413: "The request is too large",
+    415: "Unsupported file type",
+    422: "Invalid input: a parameter or the body breaks the rules, or holds an illegal NUL character",
+    429: "Too many requests",
+    503: "A service this depends on is unavailable for now",
 }
 
 # What a service raises that the route's shape does not tell; everything else is derived.
