@@ -163,7 +163,8 @@ def breaches(facts: Facts) -> list[Breach]:
 def transfer_reason(found: list[Breach], locale: Locale = DEFAULT_LOCALE) -> str:
     """Why the case goes to an officer on the scene; stored on the case in Chinese (the default)."""
     breached = text("Eligibility.separator", locale).join(
-        text("Eligibility.breach_basis", locale, reason=b.say(locale), basis=cite(b.basis)) for b in found
+        text("Eligibility.breach_basis", locale, reason=b.say(locale), basis=cite(b.basis, locale))
+        for b in found
     )
     return text("Eligibility.transfer", locale, breaches=breached)
 

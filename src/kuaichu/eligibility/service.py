@@ -55,7 +55,8 @@ class Judgement:
         return EligibilityOut(
             eligible=self.eligible,
             reasons=[
-                ReasonOut(code=b.code, reason=b.say(locale), basis=cite(b.basis)) for b in self.breaches
+                ReasonOut(code=b.code, reason=b.say(locale), basis=cite(b.basis, locale))
+                for b in self.breaches
             ],
             missing=[m.render(locale) for m in self.missing],
             notes=[n.render(locale) for n in self.notes],

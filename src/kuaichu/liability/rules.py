@@ -10,7 +10,7 @@ engine proposes; the officer decides (and writes why when overriding).
 from dataclasses import dataclass
 
 from kuaichu.cases.catalogue import AccidentType
-from kuaichu.legal import cite
+from kuaichu.legal import Citation
 from kuaichu.liability.grades import Responsibility
 from kuaichu.messages import DEFAULT_LOCALE, Labelled, Locale, Text, text
 
@@ -75,7 +75,7 @@ class Proposal:
 
     @property
     def basis(self) -> Text:
-        return Text("Liability.basis", article=cite(self.rule.basis), item=self.rule.list_item)
+        return Text("Liability.basis", article=Citation(self.rule.basis), item=self.rule.list_item)
 
     @property
     def basis_text(self) -> str:
