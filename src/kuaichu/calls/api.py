@@ -21,10 +21,11 @@ from kuaichu.calls.schemas import (
 )
 from kuaichu.calls.signaling import serve_page
 from kuaichu.cases.schemas import RowId
-from kuaichu.eligibility.rules import QUESTIONS
+from kuaichu.eligibility.rules import questions
 from kuaichu.geo.service import listed
 from kuaichu.liability.grades import Responsibility
 from kuaichu.liability.rules import Act
+from kuaichu.messages import reader_locale
 from kuaichu.web.context import AppContext
 from kuaichu.web.deps import Context, Operator, Party
 
@@ -67,7 +68,7 @@ async def config(context: Context) -> CallConfigOut:
         catalogues={
             "responsibilities": {r.value: r.label() for r in Responsibility},
             "acts": {act.value: act.label() for act in Act},
-            "circumstances": QUESTIONS,
+            "circumstances": questions(reader_locale()),
             # Stills taken once per vehicle (its overview, its plate): the console asks whose.
             "per_vehicle_stills": [
                 still.split(":")[0] for still in settings.required_stills if still.endswith(":each")

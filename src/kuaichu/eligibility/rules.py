@@ -169,6 +169,6 @@ def transfer_reason(found: list[Breach], locale: Locale = DEFAULT_LOCALE) -> str
     return text("Eligibility.transfer", locale, breaches=breached)
 
 
-# The yes/no questions of the console's form, worded as the rule each one tests (the console
-# reads Chinese; the same words are the catalogue's EligibilityRule.<code>).
-QUESTIONS = {rule.question: rule.reason.render() for rule in RULES if rule.question}
+def questions(locale: Locale) -> dict[str, str]:
+    """The yes/no questions of the console's form, worded as the rule each one tests."""
+    return {rule.question: rule.reason.render(locale) for rule in RULES if rule.question}

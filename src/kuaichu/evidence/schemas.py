@@ -2,7 +2,7 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
-from kuaichu.messages import Labelled
+from kuaichu.messages import DEFAULT_LOCALE, Labelled, reader_locale, text
 
 
 class EvidenceKind(Labelled):
@@ -14,14 +14,20 @@ class EvidenceKind(Labelled):
     OTHER = "other"
 
 
-# What a page shows for evidence retention has deleted.
-PURGED_LABEL = "已按规定期限删除"
+# What retention writes in place of deleted free text: a marker kept in the record's language,
+# compared against when purging again.
+PURGED_LABEL = text("Retention.purged", DEFAULT_LOCALE)
 
 
 def kind_label(kind: str, party_position: int | None) -> str:
-    """A still's caption: its kind, and whose vehicle it shows when it is one party's."""
+    """A still's caption in the reader's language: its kind, and whose vehicle it shows when it
+    is one party's."""
     label = EvidenceKind(kind).label()
-    return f"当事人{party_position} {label}" if party_position else label
+    if not party_position:
+        return label
+    locale = reader_locale()
+    party = text("Common.party_n", locale, position=party_position)
+    return text("Evidence.party_still", locale, party=party, kind=label)
 
 
 class EvidenceOut(BaseModel):

@@ -14,8 +14,9 @@ from kuaichu.cases.lifecycle import Edit, EventKind
 from kuaichu.cases.models import Case
 from kuaichu.errors import InvalidInput, NotFound
 from kuaichu.evidence.models import EvidenceItem
-from kuaichu.evidence.schemas import PURGED_LABEL, EvidenceKind, EvidenceOut, kind_label
+from kuaichu.evidence.schemas import EvidenceKind, EvidenceOut, kind_label
 from kuaichu.evidence.storage import StoredBlob
+from kuaichu.messages import reader_locale, text
 from kuaichu.principal import Principal
 
 
@@ -157,7 +158,7 @@ def _out(item: EvidenceItem) -> EvidenceOut:
         lat=item.lat,
         lng=item.lng,
         purged=item.purged_at is not None,
-        status_label=PURGED_LABEL if item.purged_at is not None else None,
+        status_label=text("Retention.purged", reader_locale()) if item.purged_at is not None else None,
     )
 
 
