@@ -17,8 +17,8 @@ from kuaichu.db import UtcDateTime, normalise_url
 from kuaichu.migrate import alembic_config, upgrade
 from kuaichu.registries.service import PartyToCheck, subject_of
 
-# Just before this revision: the one step down from it, the other branches as they are.
-BEFORE_CODES = "0018_catalogue_codes@-1"
+# Just before this revision (the one it revises), the other branches as they are.
+BEFORE_CODES = "0017_media_rooms"
 NOW = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)
 
 # The tables as they stood before the codes, only the columns these rows need.

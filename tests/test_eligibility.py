@@ -3,7 +3,11 @@
 import pytest
 from conftest import Api
 from flows import NO_CIRCUMSTANCES as CLEAR
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 from test_registry_checks import case_in_call
+
+from kuaichu.geo.models import Jurisdiction
 
 
 async def assess(api: Api, case_id: int, operator: dict[str, str]) -> dict[str, object]:
@@ -71,10 +75,17 @@ async def test_registry_failures_rule_video_handling_out(
 
 
 async def test_more_vehicles_than_the_limit_is_ruled_out(api: Api) -> None:
-    case_id, operator = await case_in_call(api, "张伟", "李娜", "王强", "陈静")
+    # Recording more parties than the limit is refused (tests/test_three_vehicles.py); a case
+    # recorded before its jurisdiction lowered the limit is ruled out by this rule.
+    case_id, operator = await case_in_call(api, "张伟", "李娜", "王强")
+
+    def two_vehicles_here(session: Session) -> None:
+        session.scalars(select(Jurisdiction).where(Jurisdiction.code == "330106")).one().max_vehicles = 2
+
+    await api.context.database.write(two_vehicles_here)
     await api.client.put(f"/api/cases/{case_id}/circumstances", json=CLEAR, headers=operator)
     result = await assess(api, case_id, operator)
-    assert "（4辆，上限3辆）" in str(result["transfer_reason"])
+    assert "（3辆，上限2辆）" in str(result["transfer_reason"])
 
 
 async def test_the_prefilled_reason_transfers_the_case(api: Api) -> None:

@@ -97,8 +97,11 @@ async def record_parties(
     case_id: RowId, body: PartiesIn, operator: CollectionWriter, context: Context
 ) -> CaseOut:
     now = context.clock.now()
+    limit = context.settings.quick_handling_max_vehicles
     return await context.database.write(
-        lambda s: progress.case_view(s, service.record_parties(s, operator, case_id, body, now), operator)
+        lambda s: progress.case_view(
+            s, service.record_parties(s, operator, case_id, body, now, limit), operator
+        )
     )
 
 

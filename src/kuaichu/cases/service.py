@@ -134,10 +134,23 @@ def record_facts(session: Session, operator: Principal, case_id: int, facts: Fac
 
 
 def record_parties(
-    session: Session, operator: Principal, case_id: int, parties: PartiesIn, now: datetime
+    session: Session,
+    operator: Principal,
+    case_id: int,
+    parties: PartiesIn,
+    now: datetime,
+    max_vehicles: int,
 ) -> Case:
+    """The parties in order (甲, 乙, 丙...), as many as the case's jurisdiction allows;
+    `max_vehicles` is the setting, for jurisdictions without a limit of their own."""
     case = _writable_case(session, operator, case_id, WriteRule.COLLECTION)
     lifecycle.ensure_editable(case, Edit.FACTS, operator)
+    jurisdiction = session.get(Jurisdiction, case.jurisdiction_id)
+    assert jurisdiction is not None
+    limit = jurisdiction.vehicle_limit(max_vehicles)
+    if len(parties.parties) > limit:
+        said = Text("Cases.too_many_vehicles", limit=limit, vehicles=len(parties.parties))
+        raise InvalidInput(said, field="parties", limit=limit)
     case.parties.clear()
     session.flush()
     for position, party in enumerate(parties.parties, start=1):

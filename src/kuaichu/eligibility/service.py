@@ -10,9 +10,11 @@ from kuaichu.audit.actions import AuditAction
 from kuaichu.cases import lifecycle
 from kuaichu.cases.access import WriteRule, ensure_may_write, get_case
 from kuaichu.cases.lifecycle import Edit, EventKind
+from kuaichu.cases.models import Case
 from kuaichu.eligibility import rules
 from kuaichu.eligibility.models import CaseCircumstances
 from kuaichu.eligibility.schemas import CircumstancesIn, EligibilityOut, ReasonOut
+from kuaichu.geo.models import Jurisdiction
 from kuaichu.legal import cite
 from kuaichu.messages import Locale, Text, reader_locale
 from kuaichu.principal import Principal
@@ -87,12 +89,18 @@ def judge(session: Session, viewer: Principal, case_id: int, max_vehicles: int) 
         circumstances=circumstances,
         check_failures=[(c.party_position, f.code, _failure(f)) for c in checks for f in c.failures],
         vehicles=len(case.parties),
-        max_vehicles=max_vehicles,
+        max_vehicles=_jurisdiction(session, case).vehicle_limit(max_vehicles),
     )
     found = rules.breaches(facts)
     if found:
         return Judgement(False, found, missing, notes)
     return Judgement(None if missing else True, [], missing, notes)
+
+
+def _jurisdiction(session: Session, case: Case) -> Jurisdiction:
+    jurisdiction = session.get(Jurisdiction, case.jurisdiction_id)
+    assert jurisdiction is not None
+    return jurisdiction
 
 
 def _failure(failure: FailureOut) -> Text | str:

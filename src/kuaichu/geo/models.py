@@ -22,7 +22,13 @@ class Jurisdiction(Base):
     # Video quick handling's hours here, "HH:MM" Shanghai time; None: the setting.
     service_hours_start: Mapped[str | None] = mapped_column(String(5))
     service_hours_end: Mapped[str | None] = mapped_column(String(5))
+    # Quick handling's most vehicles here (a local rule); None: Settings.quick_handling_max_vehicles.
+    max_vehicles: Mapped[int | None]
     # The supervisor's pause switch (bad weather, an incident): no new calls while paused.
     paused: Mapped[bool] = mapped_column(default=False)
     pause_reason: Mapped[str | None] = mapped_column(Text)
     paused_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+    def vehicle_limit(self, default: int) -> int:
+        """The most vehicles an accident here may have for quick handling."""
+        return self.max_vehicles or default

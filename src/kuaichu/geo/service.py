@@ -15,7 +15,8 @@ from kuaichu.messages import Text
 
 def read_feature_collection(path: Path) -> list[dict[str, Any]]:
     """Each feature: a Polygon/MultiPolygon with properties code, name, authority_name, and
-    optionally required_stills (the jurisdiction's own list; see Settings.required_stills) and
+    optionally required_stills (the jurisdiction's own list; see Settings.required_stills),
+    max_vehicles (see Settings.quick_handling_max_vehicles) and
     service_hours_start/service_hours_end ("HH:MM"; see Settings.service_hours_start)."""
     collection = json.loads(path.read_text(encoding="utf-8"))
     features = collection.get("features", [])
@@ -40,6 +41,7 @@ def import_jurisdictions(session: Session, features: list[dict[str, Any]]) -> li
         jurisdiction.authority_name = props["authority_name"]
         jurisdiction.boundary = feature["geometry"]
         jurisdiction.required_stills = props.get("required_stills")
+        jurisdiction.max_vehicles = props.get("max_vehicles")
         # Service hours from the file when it sets them; else what the supervisor set stays.
         if "service_hours_start" in props and "service_hours_end" in props:
             jurisdiction.service_hours_start = props["service_hours_start"]

@@ -50,6 +50,10 @@ class Rule:
 
 
 ART_60_1 = "art. 60 (1)"
+# How much each vehicle's act contributed is the officer's call once three or more vehicles
+# are involved (art. 60 (2)); the common list's situations are two-vehicle ones (LEGAL.md).
+RULES_MAX_VEHICLES = 2
+ART_60_2 = "art. 60 (2)"
 RULES = (
     Rule(AccidentType.REAR_END, Act.REAR_END, Text("LiabilityRule.rear_end"), ART_60_1, 1),
     Rule(AccidentType.WRONG_WAY, Act.WRONG_WAY, Text("LiabilityRule.wrong_way"), ART_60_1, 2),
@@ -106,13 +110,13 @@ def propose(
     at_fault = [p for p in positions if acts.get(p)]
     actors = [p for p in positions if rule.act in acts.get(p, set())]
     # Both at fault, or the named act not recorded: no rule applies alone (the officer grades).
-    if len(positions) < 2 or len(actors) != 1 or at_fault != actors:
+    if not 2 <= len(positions) <= RULES_MAX_VEHICLES or len(actors) != 1 or at_fault != actors:
         return None
     actor = actors[0]
     if rule.act is Act.ILLEGAL_PARKING and parking is Responsibility.MAIN:
         # art. 60 (2): both contributed; the parked vehicle's fault is the graver one.
         main = Text("LiabilityRule.illegal_parking_main")
-        rule = Rule(rule.accident_type, rule.act, main, "art. 60 (2)", 9)
+        rule = Rule(rule.accident_type, rule.act, main, ART_60_2, 9)
         return Proposal(
             rule, {p: Responsibility.MAIN if p == actor else Responsibility.MINOR for p in positions}
         )

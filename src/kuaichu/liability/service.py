@@ -17,7 +17,7 @@ from kuaichu.errors import Forbidden, InvalidInput
 from kuaichu.legal import Citation
 from kuaichu.liability.grades import DeterminationStatus, Responsibility, combination_error
 from kuaichu.liability.models import Determination, LiabilityFacts
-from kuaichu.liability.rules import Act, Proposal, propose
+from kuaichu.liability.rules import ART_60_2, RULES_MAX_VEHICLES, Act, Proposal, propose
 from kuaichu.liability.schemas import DeterminationIn, LiabilityFactsIn, ProposalOut, ProposedShareOut
 from kuaichu.messages import DEFAULT_LOCALE, Locale, Text, reader_locale, text
 from kuaichu.notify.parties import notify_parties
@@ -90,7 +90,7 @@ def read_proposal(
     proposal = proposal_for(session, case, parking)
     locale = reader_locale()
     if proposal is None:
-        no_rule = text("Liability.no_rule", locale)
+        no_rule = _no_rule(case).render(locale)
         return ProposalOut(rule=None, label=None, basis=None, shares=[], message=no_rule)
     return ProposalOut(
         rule=proposal.rule.code,
@@ -108,6 +108,14 @@ def read_proposal(
         ],
         message=text("Liability.suggestion", locale, proposal=proposal.describe(locale)),
     )
+
+
+def _no_rule(case: Case) -> Text:
+    """Why the officer grades alone: beyond two vehicles no rule proposes, else none fitted."""
+    vehicles = len(case.parties)
+    if vehicles > RULES_MAX_VEHICLES:
+        return Text("Liability.no_rule_many_vehicles", vehicles=vehicles, article=Citation(ART_60_2))
+    return Text("Liability.no_rule")
 
 
 def determine(
