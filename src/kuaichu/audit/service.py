@@ -9,6 +9,11 @@ names its entry's id and hash, so a rewrite of the whole chain, a removed tail, 
 no signature at all and one re-signed under another key are all detected. Appends are
 serialized: on PostgreSQL with a transaction-scoped advisory lock, on SQLite by its single
 writer.
+
+An entry recorded in a transaction is appended when that transaction commits (in its
+before-commit step, so the entry and the action commit together or not at all): the lock
+on the chain's head is held for the append alone, not for the rest of the transaction.
+Reading the log in the appending transaction sees the entries it recorded.
 """
 
 import hashlib
@@ -21,7 +26,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from sqlalchemy import Engine, event, func, insert, select, text
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import ORMExecuteState, Session
 
 from kuaichu.audit.models import AuditCheckpoint, AuditEntry
 from kuaichu.audit.signing import AuditSigner
@@ -31,7 +36,7 @@ from kuaichu.privacy import mask_personal
 
 GENESIS_HASH = "0" * 64
 _APPEND_LOCK = 7_270_001  # any constant shared by every server process
-_UNSIGNED = "kuaichu.audit.unsigned"  # Session.info: this transaction appended entries
+_PENDING = "kuaichu.audit.pending"  # Session.info: entries recorded, appended at commit
 
 
 class SignatureCheck(Protocol):
@@ -113,36 +118,82 @@ def record(
     case_id: int | None = None,
     detail: dict[str, Any] | None = None,
 ) -> None:
-    """Append one entry in the caller's transaction: it exists exactly when the action does.
+    """Record one entry in the caller's transaction: it is appended when the transaction
+    commits, so it exists exactly when the action does.
     `action` is an AuditAction, or the case's Action or EventKind for a timeline event.
 
     An entry is never rewritten, so it never holds what retention must later delete
     (个人信息保护法 art. 19, 47): personal fields in `detail` are masked and free text (a
     reason, a note: it may name anyone) is kept as its SHA-256 only, which still proves what
     the domain's own row said while that row keeps it."""
-    _lock(session)
-    prev_hash = session.scalar(select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1))
-    prev_hash = prev_hash or GENESIS_HASH
     # Round-trip the detail through JSON so the hash covers exactly what the database keeps.
     masked = mask_personal(detail or {}, text_digest)
-    detail = json.loads(json.dumps(masked, ensure_ascii=False, default=str))
     fields = {
         "at": now,
         "actor_role": actor.role.value,
         "actor_id": actor.id,
         "actor_label": actor.label,
         "address": actor.address,
-        "action": action,
+        "action": str(action),
         "case_id": case_id,
-        "detail": detail,
+        "detail": json.loads(json.dumps(masked, ensure_ascii=False, default=str)),
     }
-    digest = entry_hash(prev_hash, **fields)
-    session.execute(insert(AuditEntry).values(**fields, prev_hash=prev_hash, hash=digest))
+    deferred = session.info.get(DEFERRED)
+    if deferred is not None:
+        deferred.append(fields)  # a read's entry: kuaichu.audit.reads appends it
+    else:
+        append_recorded(session, [fields])
+
+
+def append_recorded(session: Session, entries: list[dict[str, Any]]) -> None:
+    """Entries made by `record` (or deferred by a read), appended when `session` commits."""
+    session.info.setdefault(_PENDING, []).extend(entries)
+
+
+# Session.info: the entries of a read, which kuaichu.audit.reads appends in a transaction of
+# its own (a read changes nothing to commit them with).
+DEFERRED = "kuaichu.audit.deferred"
+
+
+@event.listens_for(Session, "before_commit")
+def _append_pending(session: Session) -> None:
+    """Still inside the committing transaction: append its entries to the chain, under the
+    append lock, and sign the new head when the policy says so."""
+    entries = session.info.pop(_PENDING, None)
+    if not entries:
+        return
+    _lock(session)
+    head = session.execute(
+        select(AuditEntry.id, AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)
+    ).first()
+    prev_hash = head.hash if head else GENESIS_HASH
+    rows = []
+    for fields in entries:
+        digest = entry_hash(prev_hash, **fields)
+        rows.append(fields | {"prev_hash": prev_hash, "hash": digest})
+        prev_hash = digest
+    # Core, not the ORM's bulk insert: that one groups rows by which fields are None, and the
+    # ids must follow the chain's order.
+    table = AuditEntry.__table__
+    ids = session.scalars(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows).all()
     bind = session.get_bind()
     policy = _policies.get(bind) if isinstance(bind, Engine) else None
-    if policy is not None and not session.info.get(_UNSIGNED):
-        session.info[_UNSIGNED] = True
-        event.listen(session, "before_commit", lambda s: _sign_if_due(s, policy), once=True)
+    if policy is not None:
+        _sign_if_due(session, policy, ids[-1], prev_hash)
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_pending(session: Session) -> None:
+    session.info.pop(_PENDING, None)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _before_reading_the_log(state: ORMExecuteState) -> None:
+    """A transaction that reads the log sees the entries it recorded (a replay shows itself)."""
+    if not (state.is_select and state.session.info.get(_PENDING)):
+        return
+    if any(mapper.class_ is AuditEntry for mapper in state.all_mappers):
+        _append_pending(state.session)
 
 
 def text_digest(text: str) -> str:
@@ -150,22 +201,23 @@ def text_digest(text: str) -> str:
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 
-def _sign_if_due(session: Session, policy: CheckpointPolicy) -> None:
+def _sign_if_due(session: Session, policy: CheckpointPolicy, head_id: int, head_hash: str) -> None:
     """Still inside the appending transaction (and its append lock): sign the head if due."""
-    session.info.pop(_UNSIGNED, None)
     now = policy.clock.now()
     if policy.entries > 1:
         last = session.execute(
             select(AuditCheckpoint.entry_id, AuditCheckpoint.at).order_by(AuditCheckpoint.id.desc()).limit(1)
         ).first()
-        head = session.scalar(select(func.max(AuditEntry.id))) or 0
         if (
             last is not None
-            and head - last.entry_id < policy.entries
+            and head_id - last.entry_id < policy.entries
             and (now - last.at).total_seconds() < policy.seconds
         ):
             return
-    checkpoint(session, policy.signer, now)
+    signature = policy.signer.sign(checkpoint_message(head_id, head_hash))
+    session.execute(
+        insert(AuditCheckpoint).values(entry_id=head_id, entry_hash=head_hash, at=now, signature=signature)
+    )
 
 
 def checkpoint(session: Session, signer: AuditSigner, now: datetime) -> AuditCheckpoint | None:

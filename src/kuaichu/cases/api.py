@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from sqlalchemy.orm import Session
 
+from kuaichu.audit.reads import audited_read
 from kuaichu.calls import queue as calls
 from kuaichu.cases import service, views
 from kuaichu.cases.lifecycle import CaseState
@@ -63,13 +64,13 @@ async def list_cases(
 @router.get("/{case_id}", response_model=CaseOut)
 async def read_case(case_id: RowId, viewer: CurrentUser, context: Context) -> CaseOut:
     now = context.clock.now()
-    return await context.database.write(lambda s: progress.read_case(s, viewer, case_id, now))
+    return await audited_read(context.database, lambda s: progress.read_case(s, viewer, case_id, now))
 
 
 @router.get("/{case_id}/timeline", response_model=list[TimelineEventOut])
 async def timeline(case_id: RowId, viewer: CurrentUser, context: Context) -> list[TimelineEventOut]:
     now = context.clock.now()
-    return await context.database.write(lambda s: views.timeline(s, viewer, case_id, now))
+    return await audited_read(context.database, lambda s: views.timeline(s, viewer, case_id, now))
 
 
 @router.post("/{case_id}/abandon", response_model=TransitionOut)

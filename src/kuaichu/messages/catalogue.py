@@ -4,7 +4,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from enum import StrEnum
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from babel import Locale as BabelLocale
@@ -111,6 +111,7 @@ class Listed(Text):
         return f"Listed({self.key!r}, {self.parts!r})"
 
 
+@lru_cache(maxsize=512)  # every request asks; browsers send a handful of distinct headers
 def negotiate(accept_language: str | None) -> Locale:
     """The shipped locale that best fits an Accept-Language header (or a page's own choice).
 

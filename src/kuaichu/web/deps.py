@@ -36,9 +36,16 @@ async def authenticate(headers: Mapping[str, str], context: AppContext) -> Princ
     return principal
 
 
+# Where CredentialsBeforeBody leaves the principal it authenticated (in the request's scope
+# state), so the route does not decode the token and check the session a second time.
+AUTHENTICATED = "kuaichu.principal"
+
+
 async def current_principal(request: Request, context: Context) -> Principal:
     address = request.client.host if request.client else None
-    principal = await authenticate(request.headers, context)
+    principal = request.scope.get("state", {}).get(AUTHENTICATED) or await authenticate(
+        request.headers, context
+    )
     return replace(principal, address=address)
 
 

@@ -4,7 +4,7 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kuaichu.errors import DomainError, locale_of
-from kuaichu.web.deps import authenticate
+from kuaichu.web.deps import AUTHENTICATED, authenticate
 
 # The pages load only their own files: no inline script or style, no other origin, never in
 # a frame. Video previews and fetched evidence are blob: URLs; the camera is mediastream:.
@@ -87,11 +87,12 @@ class CredentialsBeforeBody:
         context = getattr(scope["app"].state, "context", None)
         if context is not None:
             try:
-                await authenticate(Headers(scope=scope), context)
+                principal = await authenticate(Headers(scope=scope), context)
             except DomainError as error:
                 response = error.response(locale_of(Headers(scope=scope)))
                 # Say the connection ends: the unread body is not drained for nothing.
                 response.headers["connection"] = "close"
                 await response(scope, receive, send)
                 return
+            scope.setdefault("state", {})[AUTHENTICATED] = principal
         await self.app(scope, receive, send)
