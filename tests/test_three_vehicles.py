@@ -12,7 +12,10 @@ from flows import NO_CIRCUMSTANCES, OVERRIDE_REASON, in_call_case
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from kuaichu.cases.catalogue import AccidentType
 from kuaichu.geo.models import Jurisdiction
+from kuaichu.liability.grades import Responsibility
+from kuaichu.liability.rules import Act, propose
 from kuaichu.principal import Role
 from kuaichu.registries.synthetic import SyntheticPerson, demo_drivers, load
 
@@ -183,3 +186,15 @@ async def test_parties_settle_only_a_two_vehicle_accident_themselves(api: Api) -
     response = await api.client.post("/api/settlements", json=body, headers=api.party_token(PHONES[0]))
     assert response.status_code == 422
     assert "自行协商仅适用于两车事故" in response.text
+
+
+def test_the_rules_propose_for_two_vehicles_and_leave_three_to_the_officer() -> None:
+    rear_end = {2: {Act.REAR_END}}
+    two = propose(AccidentType.REAR_END, rear_end, [1, 2])
+    assert two is not None and two.shares == {1: Responsibility.NONE, 2: Responsibility.FULL}
+    assert propose(AccidentType.REAR_END, rear_end, [1, 2, 3]) is None
+
+
+async def test_the_console_offers_a_form_for_each_vehicle_the_limit_allows(api: Api) -> None:
+    config = (await api.client.get("/api/calls/config")).json()
+    assert config["max_vehicles"] == 3

@@ -64,6 +64,7 @@ async def config(context: Context) -> CallConfigOut:
         ice_transport_policy=settings.ice_transport_policy,
         recording_chunk_seconds=settings.recording_chunk_seconds,
         grace_seconds=settings.call_grace_seconds,
+        max_vehicles=settings.quick_handling_max_vehicles,
         # The lists the operator picks the facts from are GET /api/catalogue.
         catalogues={
             "responsibilities": {r.value: r.label() for r in Responsibility},

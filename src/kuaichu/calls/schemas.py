@@ -186,6 +186,9 @@ class CallConfigOut(BaseModel):
     ice_transport_policy: str = "all"  # RTCPeerConnection's iceTransportPolicy
     recording_chunk_seconds: int
     grace_seconds: float
+    # The most vehicles (parties) quick handling takes: the console offers as many party forms.
+    # A jurisdiction may set its own; recording parties enforces the case's (a 422 naming it).
+    max_vehicles: int
     # What the console's forms pick from.
     catalogues: dict[str, Any]
 

@@ -515,7 +515,8 @@ function fillForms(detail) {
   if (detail.accident_type) document.getElementById("accident-type").value = detail.accident_type;
   if (detail.weather) document.getElementById("weather").value = detail.weather;
   document.getElementById("description").value = detail.description || "";
-  document.getElementById("party-fieldsets").replaceChildren(partyFieldset(1), partyFieldset(2));
+  document.getElementById("party-fieldsets").replaceChildren(...partyPositions().map(partyFieldset));
+  renderStillVehicles(detail.parties.length);
   renderQuestions(); // a new call starts with no answers and no results of the last one
   document.getElementById("eligibility").textContent = "";
   document.getElementById("checks").replaceChildren(
@@ -585,11 +586,25 @@ function fieldFor(form, path) {
   return form.elements[parts[0]] || form.querySelector(".gate-note");
 }
 
+// One form per vehicle the jurisdiction's quick handling takes (甲, 乙, 丙...); those left empty are not parties.
+function partyPositions() {
+  return Array.from({ length: consoleState.config.max_vehicles }, (_, i) => i + 1);
+}
+
+// Whose vehicle a per-vehicle still shows: one choice per recorded party (at least two).
+function renderStillVehicles(count) {
+  const choices = Array.from({ length: Math.max(2, count) }, (_, i) => KC.el("label", { className: "inline" },
+    KC.el("input", { type: "radio", name: "still-vehicle", value: String(i + 1), checked: i === 0 }),
+    ` ${KC.t("Common.party_n", { position: i + 1 })}`));
+  const fieldset = document.getElementById("still-vehicle");
+  fieldset.replaceChildren(fieldset.querySelector("legend"), ...choices);
+}
+
 async function saveParties() {
   const id = consoleState.caseId;
   const form = document.getElementById("parties-form");
-  const parties = [1, 2]
-    .filter((i) => form.elements[`name-${i}`].value.trim())
+  const filled = partyPositions().filter((i) => form.elements[`name-${i}`].value.trim());
+  const parties = filled
     .map((i) => {
       const value = (key) => form.elements[`${key}-${i}`].value.trim();
       return {
@@ -602,10 +617,12 @@ async function saveParties() {
   if (!parties.length) throw new Error(KC.t("Console.parties_needed"));
   await placed("parties-form", () => KC.api(PAGE, "PUT", `/api/cases/${id}/parties`, { parties }));
   consoleState.detail = await KC.api(PAGE, "GET", `/api/cases/${id}`);
-  const acts = parties.map((_, i) => ({
-    position: i + 1,
-    acts: [...form.querySelectorAll(`input[name="act-${i + 1}"]:checked`)].map((box) => box.value),
-    impact_point: form.elements[`impact_point-${i + 1}`].value.trim(),
+  renderStillVehicles(parties.length);
+  // The parties are numbered in the order they were filled in; each one's acts follow it.
+  const acts = filled.map((i, n) => ({
+    position: n + 1,
+    acts: [...form.querySelectorAll(`input[name="act-${i}"]:checked`)].map((box) => box.value),
+    impact_point: form.elements[`impact_point-${i}`].value.trim(),
   }));
   await KC.api(PAGE, "PUT", `/api/cases/${id}/liability-facts`, { parties: acts });
 }
