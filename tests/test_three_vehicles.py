@@ -7,8 +7,8 @@ import subprocess
 from pathlib import Path
 
 from conftest import XIHU, Api
-from factories import ACCIDENT_DAY, demo_party, id_number, party_body
-from flows import NO_CIRCUMSTANCES, OVERRIDE_REASON, in_call_case
+from factories import ACCIDENT_DAY, demo_party, id_number, party_body, upload_jpeg
+from flows import NO_CIRCUMSTANCES, in_call_case
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -89,13 +89,18 @@ async def _collect_and_evacuate(api: Api, case_id: int, operator: dict[str, str]
         response = await client.put(f"/api/cases/{case_id}/{path}", json=body, headers=operator)
         assert response.status_code < 300, response.text
     gate = (await client.get(f"/api/cases/{case_id}/collection", headers=operator)).json()
-    still_keys = {item["key"] for item in gate["missing"] if item["key"].startswith("still:")}
-    assert {"still:vehicle_overview:3", "still:plate:3"} <= still_keys  # each vehicle's own stills
-    assert "acts:3" not in {item["key"] for item in gate["missing"]}
-    keys = [item["key"] for item in gate["missing"] if item["overridable"]]
-    body = {"override": {"keys": keys, "reason": OVERRIDE_REASON}}
+    missing = {item["key"] for item in gate["missing"]}
+    assert {"still:vehicle_overview:3", "still:plate:3"} <= missing  # each vehicle's own stills
+    assert "acts:3" not in missing
+    for kind, position in [("side_by_side", None), ("collision_point", None)] + [
+        (kind, position) for kind in ("vehicle_overview", "plate") for position in (1, 2, 3)
+    ]:
+        response = await upload_jpeg(client, operator, case_id, kind, position)
+        assert response.status_code < 300, response.text
+    gate = (await client.get(f"/api/cases/{case_id}/collection", headers=operator)).json()
+    assert gate["missing"] == []
     for response in (
-        await client.post(f"/api/cases/{case_id}/collection-complete", json=body, headers=operator),
+        await client.post(f"/api/cases/{case_id}/collection-complete", headers=operator),
         await client.post(f"/api/cases/{case_id}/evacuate", headers=operator),
     ):
         assert response.status_code < 300, response.text
