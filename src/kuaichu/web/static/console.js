@@ -586,7 +586,7 @@ function fieldFor(form, path) {
   return form.elements[parts[0]] || form.querySelector(".gate-note");
 }
 
-// One form per vehicle the jurisdiction's quick handling takes (甲, 乙, 丙...); those left empty are not parties.
+// One form per vehicle quick handling takes (the setting; a jurisdiction may allow fewer); those left empty are not parties.
 function partyPositions() {
   return Array.from({ length: consoleState.config.max_vehicles }, (_, i) => i + 1);
 }
