@@ -373,3 +373,15 @@ async def test_a_staff_ticket_of_a_revoked_session_opens_nothing(
         lambda s: sessions.change_role(s, "op-moved", Role.OFFICER, SYSTEM, now)
     )
     assert await refused(url) == 4401
+
+
+async def test_a_page_that_switches_language_is_answered_in_it_on_the_same_socket(
+    server: ThreadedServer, http: httpx.AsyncClient
+) -> None:
+    ws = await page(server, server.party(PARTY))
+    await ws.send(json.dumps({"type": "locale", "locale": "en"}))
+    assert (await receive(ws, "locale"))["locale"] == "en"
+    await ws.send("not json")
+    assert (await receive(ws, "error"))["detail"] == "The message is not valid JSON"
+    await ws.send(json.dumps({"type": "locale", "locale": "klingon"}))
+    assert (await receive(ws, "locale"))["locale"] == "zh-CN"  # what is not shipped reads Chinese

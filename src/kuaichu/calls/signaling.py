@@ -10,7 +10,8 @@ Channels:
     operator:{id}             offers to one operator
     call:{case}:{party|operator}  signaling (offer/answer/ICE) and call events to one side
 
-Page → server messages: watch {case_id}, join {case_id}, signal {case_id, data}, ping.
+Page → server messages: watch {case_id}, join {case_id}, signal {case_id, data}, locale {locale},
+ping.
 
 Words on a connection are said in its page's language: the page opens `/ws?ticket=…&locale=…`
 (else its handshake's Accept-Language counts; kuaichu.web.locale). An error frame carries the
@@ -40,7 +41,7 @@ from kuaichu.calls.schemas import ServiceStatusOut
 from kuaichu.cases.lifecycle import CaseState
 from kuaichu.cases.schemas import MAX_ROW_ID
 from kuaichu.errors import DomainError, InvalidInput, NotAuthenticated
-from kuaichu.messages import Locale, Text, reader_locale, text
+from kuaichu.messages import Locale, Text, negotiate, reader_locale, text
 from kuaichu.principal import STAFF_ROLES, Principal, Role
 from kuaichu.web.context import AppContext
 
@@ -166,6 +167,11 @@ class PageConnection:
         kind = message.get("type")
         if kind == "ping":
             await self.send({"type": "pong", "t": message.get("t")})
+        elif kind == "locale":
+            # The party switched language mid-call: say the rest in it, without a reconnect
+            # that would interrupt the call.
+            self.locale = negotiate(str(message.get("locale", "")))
+            await self.send({"type": "locale", "locale": self.locale.value})
         elif kind == "watch":
             await self._watch(_case_id(message))
         elif kind == "join":

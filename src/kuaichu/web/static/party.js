@@ -1011,6 +1011,7 @@ async function setLocale(locale, chosen = false) {
   localStorage.setItem(LOCALE_KEY, locale);
   say("");
   if (KC.token(PAGE)) await KC.api(PAGE, "PUT", "/api/me/locale", { locale });
+  if (party.socket) party.socket.send({ type: "locale", locale });
   await redraw();
 }
 
