@@ -11,6 +11,18 @@ Measured, each as median and 95th percentile over the rounds:
   receives it (party WebSocket → server → event bus → operator WebSocket).
 The baseline for both is the round trip of one message through a bare `websockets` echo
 server in its own process (client → server → client, the same hops without any of the work).
+
+    .venv/bin/python bench/calls.py --burst 200 [--window 0] [--operators 10]
+        [--database sqlite|postgresql] [--processes 1]
+
+*Burst*: `--burst` callers report at once (spread evenly over `--window` seconds), each from
+its own address, while `--operators` operators with their consoles open go 空闲, receive an
+offer, spend `--handling` seconds on the call, transfer it and hang up, again and again until
+every caller was offered. Reported:
+the report's latency (POST /api/calls) and the offer's (from the operator going 空闲, or from
+the call's report when the operator was already waiting, to the offer on the console), each
+as median, p95, p99. On PostgreSQL `--processes` app processes share Redis; the operators'
+and callers' requests are spread over them.
 """
 
 import argparse
@@ -22,10 +34,21 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import AsyncExitStack
 from pathlib import Path
 
 import httpx
 from sqlalchemy.orm import Session
+from stack import (
+    REDIS_URL,
+    Staff,
+    load_average,
+    party_headers,
+    scratch_database,
+    seed_city,
+    start_server,
+    summary_ms,
+)
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.asyncio.server import ServerConnection, serve
 
@@ -213,14 +236,125 @@ async def echo_server(port: int) -> None:
         await asyncio.Future()
 
 
+def consent_all(url: str, phones: list[str]) -> None:
+    database = Database(url)
+    now = SystemClock().now()
+
+    def work(session: Session) -> None:
+        for phone in phones:
+            record_consent(session, party_principal(phone), PRIVACY_NOTICE_VERSION, now)
+
+    database.write_sync(work)
+    database.dispose()
+
+
+async def burst(
+    bases: list[str], operators: list[Staff], phones: list[str], window: float, handling: float
+) -> dict[str, list[float]]:
+    """Every phone reports (spread over `window` s) while the operators take offers in turn."""
+    reported_at: dict[str, float] = {}
+    case_phone: dict[int, str] = {}
+    report_times: list[float] = []
+    offers: list[tuple[int, float, float]] = []  # case, operator went 空闲, offer arrived
+    all_offered = asyncio.Event()
+
+    async def report(index: int, phone: str, http: httpx.AsyncClient) -> None:
+        await asyncio.sleep(window * index / len(phones))
+        # Each phone from its own address (the server trusts X-Forwarded-For from 127.0.0.1).
+        address = f"10.{index // 65536}.{index // 256 % 256}.{index % 256}"
+        headers = party_headers(phone) | {"X-Forwarded-For": address}
+        reported_at[phone] = time.perf_counter()
+        response = await http.post("/api/calls", json={"lat": XIHU.lat, "lng": XIHU.lng}, headers=headers)
+        response.raise_for_status()
+        report_times.append(time.perf_counter() - reported_at[phone])
+        case_phone[response.json()["case_id"]] = phone
+
+    async def operate(http: httpx.AsyncClient, console: ClientConnection) -> None:
+        while not all_offered.is_set():
+            available = time.perf_counter()
+            (await http.put("/api/operators/me/presence", json={"status": "available"})).raise_for_status()
+            offered = asyncio.ensure_future(receive(console, "offer"))
+            finished = asyncio.ensure_future(all_offered.wait())
+            await asyncio.wait({offered, finished}, return_when=asyncio.FIRST_COMPLETED)
+            finished.cancel()
+            if not offered.done():
+                offered.cancel()
+                return
+            offer = offered.result()
+            offers.append((int(offer["case_id"]), available, time.perf_counter()))
+            if len(offers) >= len(phones):
+                all_offered.set()
+            await asyncio.sleep(handling)  # the call
+            path = f"/api/cases/{offer['case_id']}"
+            (await http.post(f"{path}/transfer", json={"reason": "基准测试"})).raise_for_status()
+            (await http.post(f"/api/calls/{offer['case_id']}/hangup")).raise_for_status()
+
+    async with AsyncExitStack() as stack:
+        clients = [await stack.enter_async_context(httpx.AsyncClient(base_url=b, timeout=120)) for b in bases]
+        desks = []
+        for index, staff in enumerate(operators):  # consoles open before the burst
+            base = bases[index % len(bases)]
+            http = await stack.enter_async_context(
+                httpx.AsyncClient(base_url=base, headers=staff.headers, timeout=120)
+            )
+            console = await stack.enter_async_context(
+                connect(await socket_url(base, staff.headers["Authorization"].split()[1]))
+            )
+            await receive(console, "hello")
+            desks.append(operate(http, console))
+        calls = [report(i, phone, clients[i % len(clients)]) for i, phone in enumerate(phones)]
+        await asyncio.wait_for(asyncio.gather(*desks, *calls), timeout=600)
+    # An offer to an operator already waiting counts from the call's report.
+    offer_times = [
+        arrived - max(available, reported_at[case_phone[case]]) for case, available, arrived in offers
+    ]
+    return {"report": report_times, "offer": offer_times}
+
+
+def run_burst(args: argparse.Namespace) -> None:
+    print(f"before: {load_average()}")
+    with tempfile.TemporaryDirectory() as temp, scratch_database(args.database, Path(temp)) as url:
+        operators, _ = seed_city(url, args.operators, 0)
+        phones = [caller_phone(index) for index in range(args.burst)]
+        consent_all(url, phones)
+        redis = REDIS_URL if args.processes > 1 else ""
+        servers = [
+            start_server(Path(temp) / "data", url, redis, call_sweep_seconds="3600", run_dispatcher="false")
+            for _ in range(args.processes)
+        ]
+        try:
+            timings = asyncio.run(
+                burst([s.url for s in servers], operators, phones, args.window, args.handling)
+            )
+        finally:
+            for server in servers:
+                server.stop()
+    print(
+        f"{args.burst} callers in {args.window:g} s, {args.operators} operators "
+        f"({args.handling:g} s a call), {args.database}, {args.processes} process(es); "
+        f"after: {load_average()}"
+    )
+    print(f"report  {summary_ms(timings['report'])}")
+    print(f"offer   {summary_ms(timings['offer'])}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--waiting", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=50)
+    parser.add_argument("--burst", type=int, default=0, help="callers reporting at once (burst mode)")
+    parser.add_argument("--window", type=float, default=0.0, help="seconds the burst's reports spread over")
+    parser.add_argument("--operators", type=int, default=10)
+    parser.add_argument("--handling", type=float, default=1.0, help="seconds an operator spends on a call")
+    parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--processes", type=int, default=1)
     parser.add_argument("--echo-server", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.echo_server:
         asyncio.run(echo_server(args.echo_server))
+        return
+    if args.burst:
+        run_burst(args)
         return
     with tempfile.TemporaryDirectory() as temp:
         db_path = Path(temp) / "kuaichu.db"

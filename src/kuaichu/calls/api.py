@@ -1,10 +1,9 @@
 from typing import Annotated
 
 from fastapi import APIRouter, FastAPI, Query, Request, Response, WebSocket, status
-from sqlalchemy.orm import Session
 
 from kuaichu.auth.turn import public_ice_servers
-from kuaichu.calls import connections, presence, queue
+from kuaichu.calls import connections, passes, presence, queue
 from kuaichu.calls.queue import CallRules, QueueChange
 from kuaichu.calls.schemas import (
     CallConfigOut,
@@ -34,12 +33,13 @@ router = APIRouter(tags=["calls"])
 
 async def publish(context: AppContext, changes: list[QueueChange]) -> None:
     """After the commit: queue snapshots to the waiting pages, offers to the operators."""
-    for change in changes:
-        await context.bus.publish(f"queue:{change.snapshot.jurisdiction_id}", change.snapshot.message())
-        for offer in change.offers:
-            await context.bus.publish(
-                f"operator:{offer.operator_id}", {"type": "offer", **offer.model_dump(mode="json")}
-            )
+    await passes.publish(context.bus, changes)
+
+
+async def after_change(context: AppContext, jurisdiction_id: int) -> QueueChange:
+    """The pass over the jurisdiction's queue that follows a committed change (published)."""
+    runner = passes.passes_of(context.database, context.bus, context.clock, lambda: rules(context))
+    return await runner.after_change(jurisdiction_id)
 
 
 def _changed(request: Request) -> None:
@@ -97,18 +97,15 @@ async def report_call(
     now = context.clock.now()
     call_rules = rules(context)
     address = _address(request)
-
-    def work(session: Session) -> tuple[QueueStatusOut, QueueChange | None]:
-        case, change = queue.report_call(session, party, body, call_rules, now, address)
-        return queue.queue_status(session, party, case.id, call_rules, now), change
-
-    status_out, change = await context.database.write(work)
-    if change is None:
+    case, new = await context.database.write(
+        lambda s: queue.report_call(s, party, body, call_rules, now, address)
+    )
+    if not new:
         response.status_code = status.HTTP_200_OK
-        return status_out
-    await publish(context, [change])
+        return await context.database.read(lambda s: queue.queue_status(s, party, case.id, call_rules, now))
+    change = await after_change(context, case.jurisdiction_id)
     _changed(request)
-    return status_out
+    return queue.status_after_pass(case, change)
 
 
 @router.get("/api/calls/active", response_model=QueueStatusOut)
@@ -153,24 +150,17 @@ async def queue_status(case_id: RowId, party: Party, context: Context) -> QueueS
 @router.post("/api/cases/{case_id}/call-back", response_model=QueueStatusOut)
 async def call_back(case_id: RowId, party: Party, context: Context, request: Request) -> QueueStatusOut:
     now = context.clock.now()
-    call_rules = rules(context)
-
-    def work(session: Session) -> tuple[QueueStatusOut, QueueChange]:
-        case, change = queue.call_back(session, party, case_id, call_rules, now)
-        return queue.queue_status(session, party, case.id, call_rules, now), change
-
-    status_out, change = await context.database.write(work)
-    await publish(context, [change])
+    case = await context.database.write(lambda s: queue.call_back(s, party, case_id, now))
+    change = await after_change(context, case.jurisdiction_id)
     _changed(request)
-    return status_out
+    return queue.status_after_pass(case, change)
 
 
 @router.post("/api/calls/{case_id}/abandon", status_code=status.HTTP_204_NO_CONTENT)
 async def abandon(case_id: RowId, party: Party, context: Context) -> None:
     now = context.clock.now()
-    call_rules = rules(context)
-    change = await context.database.write(lambda s: queue.abandon(s, party, case_id, call_rules, now))
-    await publish(context, [change])
+    jurisdiction_id = await context.database.write(lambda s: queue.abandon(s, party, case_id, now))
+    await after_change(context, jurisdiction_id)
 
 
 @router.put("/api/calls/{case_id}/mode", status_code=status.HTTP_204_NO_CONTENT)
@@ -187,13 +177,15 @@ async def set_presence(
     body: PresenceIn, operator: Operator, context: Context, request: Request
 ) -> PresenceOut:
     now = context.clock.now()
-    call_rules = rules(context)
-    updated, change = await context.database.write(
-        lambda s: presence.set_presence(s, operator, body.status, call_rules, now)
+    updated, offers = await context.database.write(
+        lambda s: presence.set_presence(s, operator, body.status, now), urgent=True
     )
-    await publish(context, [change])
+    await passes.publish_offers(context.bus, offers)  # the console hears at once
+    assert operator.jurisdiction_id is not None
+    change = await after_change(context, operator.jurisdiction_id)
     _changed(request)
-    return updated
+    # Offered a call in the pass (another operator's change came first): in it now.
+    return next((o.presence for o in change.offers if o.operator_id == operator.id), updated)
 
 
 @router.get("/api/calls/queue", response_model=QueueViewOut)
@@ -214,7 +206,9 @@ async def current_call(operator: Operator, context: Context) -> CurrentCallOut:
 async def take_next(operator: Operator, context: Context, request: Request) -> OfferOut:
     now = context.clock.now()
     call_rules = rules(context)
-    offer, change = await context.database.write(lambda s: presence.take_next(s, operator, call_rules, now))
+    offer, change = await context.database.write(
+        lambda s: presence.take_next(s, operator, call_rules, now), urgent=True
+    )
     await publish(context, [change])
     _changed(request)
     return offer
@@ -237,8 +231,8 @@ async def sweep_once(app: FastAPI) -> list[QueueChange]:
     context: AppContext = app.state.context
     now = context.clock.now()
     call_rules = rules(context)
-    changes = await context.database.write(lambda s: connections.sweep(s, now, call_rules))
-    await publish(context, changes)
+    jurisdictions = await context.database.write(lambda s: connections.sweep(s, now, call_rules))
+    changes = [await after_change(context, jurisdiction_id) for jurisdiction_id in jurisdictions]
     if changes:
         app.state.wake_dispatcher()
     return changes

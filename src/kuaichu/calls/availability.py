@@ -59,15 +59,20 @@ def on_duty(session: Session, jurisdiction_id: int) -> int:
 
 
 def service_status(
-    session: Session, jurisdiction: Jurisdiction, default: ServiceHours, now: datetime
+    session: Session,
+    jurisdiction: Jurisdiction,
+    default: ServiceHours,
+    now: datetime,
+    staffed: int | None = None,
 ) -> ServiceStatusOut:
+    """`staffed`: the operators on duty, when the caller has just counted them."""
     hours = hours_of(jurisdiction, default)
     reason: ServiceReason | None = None
     if jurisdiction.paused:
         reason = ServiceReason.PAUSED
     elif not hours.open_at(now):
         reason = ServiceReason.OUTSIDE_HOURS
-    elif on_duty(session, jurisdiction.id) == 0:
+    elif (on_duty(session, jurisdiction.id) if staffed is None else staffed) == 0:
         reason = ServiceReason.NOBODY_ON_DUTY
     return ServiceStatusOut(
         open=reason is None,

@@ -19,10 +19,6 @@ from kuaichu.calls.queue import (
     CALL_STATES,
     HEAD,
     CallRules,
-    QueueChange,
-    bump_version,
-    changed,
-    offer_waiting,
     own_case,
 )
 from kuaichu.calls.schemas import (
@@ -78,13 +74,14 @@ def mark_connection(session: Session, role: Role, case_id: int, present: bool, n
 # The timeouts.
 
 
-def sweep(session: Session, now: datetime, rules: CallRules) -> list[QueueChange]:
-    """The timeouts, in one pass:
+def sweep(session: Session, now: datetime, rules: CallRules) -> list[int]:
+    """The timeouts, in one go; the jurisdictions whose queue needs a pass after it:
     - offers nobody joined within the offer timeout go back to the head of the queue, and their
       operator becomes 未应答 (offered nothing until they set 空闲 again);
     - calls dropped longer than the grace go back to the head of the queue;
     - operators whose console is gone go away;
-    - waiting calls meet available operators (catches cases reported outside the one-tap call)."""
+    - waiting calls meet available operators in the pass (catches cases reported outside the
+      one-tap call, and a pass a crash left undone)."""
     grace_cutoff = now - timedelta(seconds=rules.grace_seconds)
     offer_cutoff = now - timedelta(seconds=rules.offer_timeout_seconds)
     console_cutoff = now - timedelta(seconds=rules.console_gone_seconds)
@@ -122,20 +119,13 @@ def sweep(session: Session, now: datetime, rules: CallRules) -> list[QueueChange
     jurisdictions = sorted(
         {j for _, j in unanswered} | {j for _, j in dropped} | {j for _, j in gone} | set(waiting)
     )
-    changes = []
-    for jurisdiction_id in jurisdictions:
-        version = bump_version(session, jurisdiction_id)
-        for operator_id, _ in (row for row in gone if row[1] == jurisdiction_id):
-            _console_gone(session, operator_id, console_cutoff, now)
-        for call, _ in (row for row in unanswered if row[1] == jurisdiction_id):
-            _requeue(session, call, now, unanswered=True)
-        for call, _ in (row for row in dropped if row[1] == jurisdiction_id):
-            _requeue(session, call, now)
-        offers = offer_waiting(session, jurisdiction_id, now)
-        change = changed(session, jurisdiction_id, version, rules, now)
-        change.offers = offers
-        changes.append(change)
-    return changes
+    for operator_id, _ in gone:
+        _console_gone(session, operator_id, console_cutoff, now)
+    for call, _ in unanswered:
+        _requeue(session, call, now, unanswered=True)
+    for call, _ in dropped:
+        _requeue(session, call, now)
+    return jurisdictions
 
 
 def _console_gone(session: Session, operator_id: int, cutoff: datetime, now: datetime) -> None:

@@ -73,12 +73,16 @@ def _open_call(session: Session, operator_id: int) -> CallSession | None:
 
 
 def set_presence(
-    session: Session, operator: Principal, status: PresenceStatus, rules: CallRules, now: datetime
-) -> tuple[PresenceOut, QueueChange]:
+    session: Session, operator: Principal, status: PresenceStatus, now: datetime
+) -> tuple[PresenceOut, list[OfferOut]]:
+    """空闲 or 离开. An operator going 空闲 while calls wait is offered one at once, under the
+    queue's version row like a pass (the longest idle first, first come first served); the pass
+    that follows takes the snapshot."""
     if status not in (PresenceStatus.AVAILABLE, PresenceStatus.AWAY):
         raise Conflict(Text("Calls.presence_choice"))
     assert operator.jurisdiction_id is not None
-    version = bump_version(session, operator.jurisdiction_id)
+    if status is PresenceStatus.AVAILABLE:
+        bump_version(session, operator.jurisdiction_id)
     presence = presence_of(session, operator, now)
     if _open_call(session, presence.operator_id) is not None:
         raise Conflict(Text("Calls.end_call_first"))
@@ -87,10 +91,9 @@ def set_presence(
     presence.status = status
     presence.updated_at = now
     session.flush()
-    offers = offer_waiting(session, operator.jurisdiction_id, now)
-    change = changed(session, operator.jurisdiction_id, version, rules, now)
-    change.offers = offers
-    return presence_out(session, presence), change
+    available = status is PresenceStatus.AVAILABLE
+    offers = offer_waiting(session, operator.jurisdiction_id, now) if available else []
+    return presence_out(session, presence), offers
 
 
 def take_next(

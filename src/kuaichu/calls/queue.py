@@ -2,12 +2,18 @@
 and the supervisor's service switch; the rules, no HTTP.
 
 The queue is durable because it is the database: a jurisdiction's cases in state queued,
-ordered by place class (a dropped call goes back to the head) and reporting time. Every
-change to a queue starts by bumping the jurisdiction's version row, which serializes the
-changes of one jurisdiction (a row lock on PostgreSQL, the single writer on SQLite): an
-operator becoming available and a case being reported can't both miss each other. The head
-case and the longest-idle operator are picked with SKIP LOCKED, so a case locked by a direct
-take elsewhere is passed over rather than waited for, and never assigned twice.
+ordered by place class (a dropped call goes back to the head) and reporting time. A change to
+a queue (a report, a call-back, a caller leaving, an operator going 空闲, a timeout) commits on
+its own, side by side with the others; then a pass over the jurisdiction's queue
+(`queue_pass`) gives waiting calls to available operators and takes the new snapshot. The
+passes of one jurisdiction run one at a time, each bumping its version row (a row lock on
+PostgreSQL, the single writer on SQLite), and each starts after the change that asked for it
+committed: of a call reported and an operator going available at the same moment, the later
+pass sees both, so they can't miss each other; and a snapshot with a higher version saw
+everything a lower one did. kuaichu.calls.passes runs them, one pass for all the changes that
+asked while the previous one ran. The head case and the longest-idle operator are picked
+with SKIP LOCKED, so a case locked by a direct take elsewhere is passed over rather than
+waited for, and never assigned twice.
 
 One active case per phone: every one-tap report first takes the limit locks of its phone and
 its address (kuaichu.limit_locks), so a double tap or a second tab finds the case the first one
@@ -167,6 +173,14 @@ def queued_cases(jurisdiction_id: int) -> Select[tuple[Case]]:
     )
 
 
+def queue_pass(session: Session, jurisdiction_id: int, rules: CallRules, now: datetime) -> QueueChange:
+    """After changes to the jurisdiction's queue committed: waiting calls meet available
+    operators, and the queue's new snapshot, at the next version."""
+    version = bump_version(session, jurisdiction_id)
+    offers = offer_waiting(session, jurisdiction_id, now)
+    return QueueChange(snapshot(session, jurisdiction_id, rules, now, version), offers)
+
+
 def snapshot(
     session: Session, jurisdiction_id: int, rules: CallRules, now: datetime, version: int | None = None
 ) -> QueueSnapshot:
@@ -196,13 +210,14 @@ def snapshot(
     )
     jurisdiction = session.get(Jurisdiction, jurisdiction_id)
     assert jurisdiction is not None
+    staffed = on_duty(session, jurisdiction_id)
     return QueueSnapshot(
         jurisdiction_id=jurisdiction_id,
         version=version,
         order=order,
         handling_seconds=max(handling, 1),
-        staffed=on_duty(session, jurisdiction_id),
-        service=service_status(session, jurisdiction, rules.hours, now).model_dump(
+        staffed=staffed,
+        service=service_status(session, jurisdiction, rules.hours, now, staffed).model_dump(
             mode="json", exclude={"message"}
         ),
     )
@@ -321,8 +336,9 @@ def report_call(
     rules: CallRules,
     now: datetime,
     address: str = "unknown",
-) -> tuple[Case, QueueChange | None]:
-    """一键视频报警: the case joins its jurisdiction's queue and is offered if someone is free.
+) -> tuple[Case, bool]:
+    """一键视频报警: the case joins its jurisdiction's queue (the pass that follows offers it if
+    someone is free); whether it is a new case.
 
     A phone that already has an active case gets that case back (no change to any queue);
     else the notice must have been agreed to, the service must be open (in its hours, not
@@ -336,31 +352,24 @@ def report_call(
     _lock_report_limits(session, party.phone, address, now)
     existing = active_case(session, party.phone)
     if existing is not None:
-        return existing, None
+        return existing, False
     jurisdiction, point, picked = _where(session, report)
     status = service_status(session, jurisdiction, rules.hours, now)
     if status.why is not None and status.reason is not ServiceReason.NOBODY_ON_DUTY:
         raise Conflict(status.why, code="service_closed", service=status.model_dump(mode="json"))
     _check_report_limits(session, party.phone, address, rules, now)
-    version = bump_version(session, jurisdiction.id)
     case = cases.report_case(session, party, point, jurisdiction, now, picked)
     session.add(QueueEntry(case_id=case.id, priority=IN_ORDER, mode=report.mode))
     session.add(CallReport(case_id=case.id, phone=party.phone, address=address, reported_at=now))
     session.flush()
-    offers = offer_waiting(session, jurisdiction.id, now)
-    change = changed(session, jurisdiction.id, version, rules, now)
-    change.offers = offers
-    return case, change
+    return case, True
 
 
-def call_back(
-    session: Session, party: Principal, case_id: int, rules: CallRules, now: datetime
-) -> tuple[Case, QueueChange]:
+def call_back(session: Session, party: Principal, case_id: int, now: datetime) -> Case:
     """补充视频取证: a case the officer sent back for more evidence rejoins its queue, at the
-    head, as the same case; it is offered at once if someone is free."""
+    head, as the same case; the pass that follows offers it if someone is free."""
     case = own_case(session, party, case_id, lock=True)
     ensure_may_write(case, party, WriteRule.PARTY_OF_CASE)
-    version = bump_version(session, case.jurisdiction_id)
     lifecycle.apply(session, case, Action.CALL_BACK, party, now)
     case.operator_id = None
     session.execute(
@@ -368,10 +377,7 @@ def call_back(
         .values(case_id=case.id, priority=HEAD, mode=CallMode.VIDEO)
         .on_conflict_do_update(index_elements=["case_id"], set_={"priority": HEAD, "mode": CallMode.VIDEO})
     )
-    offers = offer_waiting(session, case.jurisdiction_id, now)
-    change = changed(session, case.jurisdiction_id, version, rules, now)
-    change.offers = offers
-    return case, change
+    return case
 
 
 def own_case(session: Session, party: Principal, case_id: int, lock: bool = False) -> Case:
@@ -381,12 +387,12 @@ def own_case(session: Session, party: Principal, case_id: int, lock: bool = Fals
     return case
 
 
-def abandon(session: Session, party: Principal, case_id: int, rules: CallRules, now: datetime) -> QueueChange:
+def abandon(session: Session, party: Principal, case_id: int, now: datetime) -> int:
+    """The caller leaves the queue; the jurisdiction whose queue changed."""
     case = own_case(session, party, case_id)
     ensure_may_write(case, party, WriteRule.PARTY_OF_CASE)
-    version = bump_version(session, case.jurisdiction_id)
     cases.abandon(session, party, case_id, now)
-    return changed(session, case.jurisdiction_id, version, rules, now)
+    return case.jurisdiction_id
 
 
 def set_mode(session: Session, party: Principal, case_id: int, mode: CallMode, now: datetime) -> None:
@@ -411,15 +417,25 @@ def queue_status(
     return _status_of(session, case, rules, now)
 
 
+def status_after_pass(case: Case, change: QueueChange) -> QueueStatusOut:
+    """The reporter's answer, from the pass that followed the report: offered in it, the case is
+    in the call."""
+    offered = any(offer.case_id == case.id for offer in change.offers)
+    return _status(case, change.snapshot, CaseState.IN_CALL if offered else case.state)
+
+
 def _status_of(session: Session, case: Case, rules: CallRules, now: datetime) -> QueueStatusOut:
-    current = snapshot(session, case.jurisdiction_id, rules, now)
+    return _status(case, snapshot(session, case.jurisdiction_id, rules, now), case.state)
+
+
+def _status(case: Case, current: QueueSnapshot, state: str) -> QueueStatusOut:
     position = current.position_of(case.id)
     wait = current.estimated_wait(position) if position else None
     assert current.service is not None
     return QueueStatusOut(
         case_id=case.id,
         number=case.number,
-        state=case.state,
+        state=state,
         position=position,
         estimated_wait_seconds=wait,
         estimated_wait_text=wait_text(wait),
