@@ -15,7 +15,7 @@ import psycopg
 import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser, expect, sync_playwright
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -66,6 +66,10 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 requires_chromium = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Chromium not installed")
+# How long a page may take to show what a test expects. Playwright's 5 s ceiling was crossed on
+# this shared 2-core machine under load (a collection-complete through nginx with two processes
+# on PostgreSQL); a ceiling is no timing assertion: a page that shows it sooner passes sooner.
+expect.set_options(timeout=15_000)
 
 
 BACKENDS = [
