@@ -1,6 +1,7 @@
 """The ASGI application: wiring only; the rules live in the domain services."""
 
 import asyncio
+import gc
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -163,6 +164,9 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         if settings.run_dispatcher:
             scheduler.add(OUTBOX_JOB, settings.outbox_poll_seconds, dispatcher.run_once, at_start=True)
         scheduler.start()
+        # What start-up built lives as long as the process: frozen, the cyclic collector never
+        # scans it again (a full collection of it stalls every request for ~0.2 s).
+        gc.freeze()
         try:
             yield
         finally:

@@ -4,9 +4,12 @@ import base64
 import hashlib
 import hmac
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
+from functools import lru_cache
+from types import MappingProxyType
 
 import jwt
 from argon2 import PasswordHasher
@@ -207,6 +210,18 @@ def authenticate_api_key(session: Session, key: str) -> Principal:
     return Principal(role=Role.INSURER, id=row.id, insurer_code=row.code, label=row.name)
 
 
+@lru_cache(maxsize=4096)  # a page sends its token with every request: check the signature once
+def _signed_claims(secret: str, token: str) -> Mapping[str, object] | None:
+    """The claims of a token signed with `secret` (expiry aside), or None."""
+    try:
+        claims = jwt.decode(
+            token, secret, algorithms=["HS256"], options={"verify_exp": False, "verify_iat": False}
+        )
+    except jwt.PyJWTError:
+        return None
+    return MappingProxyType(claims)
+
+
 @dataclass(frozen=True)
 class TokenService:
     secret: str
@@ -229,12 +244,10 @@ class TokenService:
 
     def claims(self, token: str, now: datetime) -> dict[str, object]:
         """The claims of a token we signed that has not expired by the injected clock."""
-        try:
-            claims = jwt.decode(
-                token, self.secret, algorithms=["HS256"], options={"verify_exp": False, "verify_iat": False}
-            )
-        except jwt.PyJWTError:
-            raise NotAuthenticated(SESSION_ENDED) from None
+        signed = _signed_claims(self.secret, token)
+        if signed is None:
+            raise NotAuthenticated(SESSION_ENDED)
+        claims = dict(signed)
         try:
             # Expiry is checked against the injected clock, not the wall clock.
             expired = float(claims.get("exp", 0)) <= now.timestamp()
