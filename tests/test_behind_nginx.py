@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 from conftest import REDIS_URL, requires_chromium, requires_postgres, requires_redis
-from live import LiveServer, operator_context_page, party_context_page, prepare_database, servers
+from live import LiveServer, operator_context_page, party_context_page, prepare_database, servers, wait_until
 from nginx import Proxy, nginx_in_front_of, requires_nginx
 from playwright.sync_api import Browser, Page
 from test_browser_call import run_call
@@ -94,12 +94,19 @@ def test_a_call_crosses_two_processes_behind_nginx_and_heals_on_the_other(
             finally:
                 party.context.close()
                 console.context.close()
+            # Both browsers closed: nginx logs each socket once its close has passed through.
+            sockets = wait_until(
+                lambda: (
+                    (found := sockets_by_browser(proxy, apps))["console"]
+                    and len(found["party"]) >= 2
+                    and found
+                ),
+                what="the closed sockets in nginx's log",
+            )
+        assert set(sockets["console"]) == {2}
+        assert 1 in sockets["party"] and sockets["party"][-1] == 2
         # The processes' access logs name paths, never a query (the party's position was one).
         requests = [line for app in apps for line in app.log if '"GET /api/' in line]
         assert requests and not [line for line in requests if "?" in line]
-        # Both browsers closed: every socket is in the log.
-        sockets = sockets_by_browser(proxy, apps)
-        assert sockets["console"] and set(sockets["console"]) == {2}
-        assert 1 in sockets["party"] and sockets["party"][-1] == 2
     finally:
         database.dispose()
