@@ -107,10 +107,10 @@ class Timings:
     offers: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
-    def worst(self) -> tuple[str, float]:
-        return max(
-            ((route, percentile(times, 0.99)) for route, times in self.requests.items()), key=lambda r: r[1]
-        )
+    def worst(self, but: str = "") -> tuple[str, float]:
+        """The route with the highest p99 (leaving out `but`)."""
+        p99s = ((route, percentile(times, 0.99)) for route, times in self.requests.items() if route != but)
+        return max(p99s, key=lambda r: r[1])
 
     def count(self) -> int:
         return sum(len(times) for times in self.requests.values())
@@ -339,9 +339,10 @@ async def run_rate(
     rate: float,
     args: argparse.Namespace,
     first: int,
+    arrivals: int,
 ) -> tuple[Timings, int, float]:
-    """Cases arriving evenly at `rate` an hour for `args.minutes`; returns the timings, how many
-    cases arrived and the seconds until the last one finished (or the drain timed out)."""
+    """`arrivals` cases arriving evenly at `rate` an hour; returns the timings, how many cases
+    finished and the seconds from the first arrival until the last one finished."""
     timings = Timings()
     database = Database(url)
     async with AsyncExitStack() as stack:
@@ -354,7 +355,6 @@ async def run_rate(
         stop = asyncio.Event()
         staff = [asyncio.create_task(city.operator(i, s, stop)) for i, s in enumerate(operators)]
         staff += [asyncio.create_task(city.officer(i, s)) for i, s in enumerate(officers)]
-        arrivals = int(rate * args.minutes / 60)
         interval = 3600 / rate
         began = time.perf_counter()
         parties = []
@@ -394,6 +394,7 @@ def main() -> None:
     parser.add_argument("--operators", type=int, default=8)
     parser.add_argument("--officers", type=int, default=3)
     parser.add_argument("--think", type=float, default=0.05, help="seconds between one person's requests")
+    parser.add_argument("--warmup", type=int, default=10, help="cases walked untimed before the first rate")
     args = parser.parse_args()
     if args.database == "sqlite" and args.processes != 1:
         sys.exit("SQLite is one process (PostgreSQL takes several)")
@@ -408,14 +409,17 @@ def main() -> None:
         settings = {"outbox_poll_seconds": "0.2", "sms_code_min_interval_seconds": "0"}
         servers = [start_server(Path(temp) / "data", url, redis, **settings) for _ in range(args.processes)]
         try:
-            first = 0
+            # Untimed: the first requests of a process compile queries and fill caches.
+            asyncio.run(run_rate(servers, url, operators, officers, 3600, args, 0, args.warmup))
+            first = args.warmup
             for rate in parse_rates(args.rates):
+                arrivals = int(rate * args.minutes / 60)
                 timings, finished, elapsed = asyncio.run(
-                    run_rate(servers, url, operators, officers, rate, args, first)
+                    run_rate(servers, url, operators, officers, rate, args, first, arrivals)
                 )
-                first += int(rate * args.minutes / 60)
+                first += arrivals
                 rows.append((rate, timings, finished, elapsed, load_average()))
-                report(rows[-1], int(rate * args.minutes / 60))
+                report(rows[-1], arrivals)
         finally:
             for server in servers:
                 server.stop()
@@ -441,20 +445,35 @@ def report(row: tuple[float, Timings, int, float, str], arrived: int) -> None:
         print(f"  ! {error}")
 
 
+# Made and signed inside its transaction (kuaichu.documents): issue 13's document route.
+DETERMINATION = "POST /api/cases/{id}/determination"
+
+
 def summary(rows: list[tuple[float, Timings, int, float, str]], args: argparse.Namespace) -> None:
-    print("\n| cases/h offered | finished | worst request p99 | offer p99 | sustained | load |")
-    print("|---|---|---|---|---|---|")
-    sustained = 0.0
+    print(
+        "\n| cases/h | finished | worst request p99 | worst but the determination | offer p99 "
+        "| sustained | load after |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    sustained = {True: 0.0, False: 0.0}  # counting the determination or not
     for rate, timings, finished, _, load in rows:
         route, worst = timings.worst()
-        arrived = int(rate * args.minutes / 60)
-        ok = finished == arrived and worst < P99_LIMIT and not timings.errors
-        sustained = max(sustained, rate) if ok else sustained
+        other, worst_other = timings.worst(but=DETERMINATION)
+        done = finished == int(rate * args.minutes / 60) and not timings.errors
+        for counting, p99 in ((True, worst), (False, worst_other)):
+            if done and p99 < P99_LIMIT:
+                sustained[counting] = max(sustained[counting], rate)
+        verdict = "yes" if done and worst < P99_LIMIT else "no"
+        offers = percentile(timings.offers, 0.99) * 1000
         print(
-            f"| {rate:.0f} | {finished}/{arrived} | {worst * 1000:.0f} ms ({route}) "
-            f"| {percentile(timings.offers, 0.99) * 1000:.0f} ms | {'yes' if ok else 'no'} | {load} |"
+            f"| {rate:.0f} | {finished} | {worst * 1000:.0f} ms ({route}) "
+            f"| {worst_other * 1000:.0f} ms ({other}) | {offers:.0f} ms | {verdict} "
+            f"| {load.removeprefix('load average ')} |"
         )
-    print(f"\nsustained: {sustained:.0f} cases/hour with every request's p99 under {P99_LIMIT * 1000:.0f} ms")
+    limit = f"{P99_LIMIT * 1000:.0f} ms"
+    print(f"\nsustained: {sustained[True]:.0f} cases/hour with every request's p99 under {limit}")
+    but = "every request's but the determination's"
+    print(f"sustained: {sustained[False]:.0f} cases/hour with {but} p99 under {limit}")
 
 
 if __name__ == "__main__":

@@ -36,10 +36,13 @@ async def publish(context: AppContext, changes: list[QueueChange]) -> None:
     await passes.publish(context.bus, changes)
 
 
+def _passes(context: AppContext) -> passes.QueuePasses:
+    return passes.passes_of(context.database, context.bus, context.clock, lambda: rules(context))
+
+
 async def after_change(context: AppContext, jurisdiction_id: int) -> QueueChange:
     """The pass over the jurisdiction's queue that follows a committed change (published)."""
-    runner = passes.passes_of(context.database, context.bus, context.clock, lambda: rules(context))
-    return await runner.after_change(jurisdiction_id)
+    return await _passes(context).after_change(jurisdiction_id)
 
 
 def _changed(request: Request) -> None:
@@ -181,11 +184,11 @@ async def set_presence(
         lambda s: presence.set_presence(s, operator, body.status, now), urgent=True
     )
     await passes.publish_offers(context.bus, offers)  # the console hears at once
-    assert operator.jurisdiction_id is not None
-    change = await after_change(context, operator.jurisdiction_id)
     _changed(request)
-    # Offered a call in the pass (another operator's change came first): in it now.
-    return next((o.presence for o in change.offers if o.operator_id == operator.id), updated)
+    # The pages' new snapshot (and an offer this transaction could not see yet) follow.
+    assert operator.jurisdiction_id is not None
+    _passes(context).soon(operator.jurisdiction_id)
+    return updated
 
 
 @router.get("/api/calls/queue", response_model=QueueViewOut)

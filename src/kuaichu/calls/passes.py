@@ -53,14 +53,17 @@ class QueuePasses:
 
     async def after_change(self, jurisdiction_id: int) -> QueueChange:
         """A pass that starts after now (the caller's change committed), once it is done."""
+        return await asyncio.shield(self.soon(jurisdiction_id))
+
+    def soon(self, jurisdiction_id: int) -> "asyncio.Future[QueueChange]":
+        """Ask for a pass that starts after now, without waiting for it."""
         state = self._jurisdictions.setdefault(jurisdiction_id, _Jurisdiction())
         if state.next_pass is None:
             state.next_pass = asyncio.get_running_loop().create_future()
-        joined = state.next_pass
         if state.running is None or state.running.done():
             # Its own task: a caller that goes away doesn't stop the pass the others wait on.
             state.running = asyncio.create_task(self._run(jurisdiction_id, state))
-        return await asyncio.shield(joined)
+        return state.next_pass
 
     async def _run(self, jurisdiction_id: int, state: _Jurisdiction) -> None:
         while state.next_pass is not None:
