@@ -53,6 +53,7 @@ from stack import (
     percentile,
     scratch_database,
     seed_city,
+    start_insurer,
     start_server,
 )
 from websockets.asyncio.client import ClientConnection, connect
@@ -228,16 +229,19 @@ class City:
         async with await socket(page, base) as ws:
             await ws.send(json.dumps({"type": "watch", "case_id": case_id}))
             joined = False
+            offer = json.dumps({"type": "signal", "case_id": case_id, "data": {"type": "offer", "sdp": SDP}})
             while True:
                 message = json.loads(await ws.recv())
-                taken = message.get("type") == "watching" and message.get("state") == "in_call"
-                taken |= message.get("type") == "case" and message.get("event") == "call_taken"
+                kind = message.get("type")
+                taken = kind == "watching" and message.get("state") == "in_call"
+                taken |= kind == "case" and message.get("event") == "call_taken"
                 if taken and not joined:  # the page joins the call and sends its offer
                     joined = True
                     await ws.send(json.dumps({"type": "join", "case_id": case_id}))
-                    offer = {"type": "signal", "case_id": case_id, "data": {"type": "offer", "sdp": SDP}}
-                    await ws.send(json.dumps(offer))
-                if message.get("type") == "case" and message.get("state") == "determined":
+                    await ws.send(offer)
+                if kind == "peer" and message.get("event") == "joined":
+                    await ws.send(offer)  # the operator joined after it: again, now heard
+                if kind == "case" and message.get("state") == "determined":
                     break
         path = f"/api/cases/{case_id}"
         await page("GET", path, "/api/cases/{id}")
@@ -371,9 +375,13 @@ async def run_rate(
         if pending:
             timings.errors.append(f"{len(pending)} cases unfinished {args.drain:g} s after the last arrival")
         stop.set()
-        await asyncio.gather(*staff[: len(operators)], return_exceptions=True)
         for task in staff[len(operators) :]:
+            if task.done():  # an officer stopped on a failed request
+                timings.errors.append(f"officer: {task.exception()!r}"[:300])
             task.cancel()
+        for outcome in await asyncio.gather(*staff[: len(operators)], return_exceptions=True):
+            if isinstance(outcome, BaseException):
+                timings.errors.append(f"operator: {outcome!r}"[:300])
         timings.offers = city.offer_times()
     database.dispose()
     return timings, len(city.finished), elapsed
@@ -404,7 +412,8 @@ def main() -> None:
     print(f"start: {load_average()}")
     rows = []
     with tempfile.TemporaryDirectory() as temp, scratch_database(args.database, Path(temp)) as url:
-        operators, officers = seed_city(url, args.operators, args.officers)
+        insurer = start_insurer()
+        operators, officers = seed_city(url, args.operators, args.officers, f"{insurer.url}/claims")
         redis = REDIS_URL if args.processes > 1 else ""
         settings = {"outbox_poll_seconds": "0.2", "sms_code_min_interval_seconds": "0"}
         servers = [start_server(Path(temp) / "data", url, redis, **settings) for _ in range(args.processes)]
@@ -421,8 +430,12 @@ def main() -> None:
                 rows.append((rate, timings, finished, elapsed, load_average()))
                 report(rows[-1], arrivals)
         finally:
-            for server in servers:
+            for server in [*servers, insurer]:
                 server.stop()
+    for index, server in enumerate(servers):
+        trouble = [line.rstrip() for line in server.log if "Error" in line or "Exception" in line]
+        if trouble:
+            print(f"server {index}: {len(trouble)} error lines, the first: {trouble[:3]}")
     summary(rows, args)
 
 
@@ -441,7 +454,7 @@ def report(row: tuple[float, Timings, int, float, str], arrived: int) -> None:
     offers = percentile(timings.offers, 0.99) * 1000
     print(f"  {'offer (空闲 → offer on the console)':48} n={len(timings.offers):5}  p99 {offers:7.1f} ms")
     print(f"  worst p99: {route} {worst * 1000:.0f} ms")
-    for error in timings.errors[:5]:
+    for error in timings.errors[:10]:
         print(f"  ! {error}")
 
 

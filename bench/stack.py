@@ -19,9 +19,14 @@ from datetime import date
 from pathlib import Path
 
 import psycopg
+import uvicorn
 from sqlalchemy.orm import Session
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 
-from kuaichu.auth.service import TokenService, create_user, party_principal, staff_principal
+from kuaichu.auth.service import TokenService, create_insurer, create_user, party_principal, staff_principal
 from kuaichu.clock import SystemClock, local
 from kuaichu.db import Database
 from kuaichu.demo.seed import DEMO_JURISDICTIONS
@@ -72,9 +77,15 @@ class Staff:
     headers: dict[str, str]
 
 
-def seed_city(url: str, operators: int, officers: int) -> tuple[list[Staff], list[Staff]]:
-    """The demo jurisdictions, the demo's drivers in the reference registry, and Xihu's
-    operators and officers (with tokens, as if logged in)."""
+INSURERS = (("PICC", "中国人民财产保险"), ("CPIC", "中国太平洋财产保险"), ("PAIC", "中国平安财产保险"))
+
+
+def seed_city(
+    url: str, operators: int, officers: int, webhook_url: str | None = None
+) -> tuple[list[Staff], list[Staff]]:
+    """The demo jurisdictions, the demo's drivers in the reference registry, their insurers
+    (claims pushed to `webhook_url`), and Xihu's operators and officers (with tokens, as if
+    logged in)."""
     database = Database(url)
     now = SystemClock().now()
 
@@ -82,6 +93,8 @@ def seed_city(url: str, operators: int, officers: int) -> tuple[list[Staff], lis
         jurisdictions = import_jurisdictions(session, read_feature_collection(DEMO_JURISDICTIONS))
         xihu = next(j for j in jurisdictions if j.code == XIHU_CODE)
         load(session, demo_drivers(local(now).date()))
+        for code, name in INSURERS:
+            create_insurer(session, code=code, name=name, webhook_url=webhook_url, now=now)
         made: dict[Role, list[Staff]] = {Role.OPERATOR: [], Role.OFFICER: []}
         for role, count, prefix in ((Role.OPERATOR, operators, "op"), (Role.OFFICER, officers, "officer")):
             for index in range(count):
@@ -147,20 +160,40 @@ def start_server(data_dir: Path, database_url: str, redis_url: str = "", **setti
     command = [sys.executable, "-m", "uvicorn", "--factory", "kuaichu.app:create_app"]
     command += ["--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning"]
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    assert process.stdout is not None
-    log: list[str] = []
-    # --log-level warning hides "Uvicorn running on": wait for the port instead.
-    threading.Thread(target=lambda: log.extend(process.stdout or []), daemon=True).start()
+    return _listening(Server(f"http://127.0.0.1:{port}", process, []), port)
+
+
+def _listening(server: Server, port: int) -> Server:
+    """Once the process listens on `port` (--log-level warning hides "Uvicorn running on")."""
+    process = server.process
+    threading.Thread(target=lambda: server.log.extend(process.stdout or []), daemon=True).start()
     for _ in range(600):
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
-            return Server(f"http://127.0.0.1:{port}", process, log)
+            return server
         except OSError:
             if process.poll() is not None:
                 break
             threading.Event().wait(0.1)
     process.kill()
-    raise RuntimeError("server did not start:\n" + "".join(log))
+    raise RuntimeError("server did not start:\n" + "".join(server.log))
+
+
+def start_insurer() -> Server:
+    """An insurer's system that takes every claim pushed to POST /claims (its own process)."""
+    port = free_port()
+    command = [sys.executable, __file__, "insurer", str(port)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return _listening(Server(f"http://127.0.0.1:{port}", process, []), port)
+
+
+def _insurer(port: int) -> None:
+    async def claim(request: Request) -> JSONResponse:
+        await request.body()
+        return JSONResponse({"received": request.headers.get("webhook-id")})
+
+    app = Starlette(routes=[Route("/claims", claim, methods=["POST"])])
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -183,3 +216,7 @@ def summary_ms(values: list[float]) -> str:
 def load_average() -> str:
     one, five, fifteen = os.getloadavg()
     return f"load average {one:.1f} {five:.1f} {fifteen:.1f} on {os.cpu_count()} cores"
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["insurer"]:
+    _insurer(int(sys.argv[2]))
