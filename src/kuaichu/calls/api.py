@@ -78,6 +78,7 @@ async def config(context: Context) -> CallConfigOut:
                 still.split(":")[0] for still in settings.required_stills if still.endswith(":each")
             ],
         },
+        media_server=bool(settings.janus_nodes),
     )
 
 

@@ -191,6 +191,9 @@ class CallConfigOut(BaseModel):
     max_vehicles: int
     # What the console's forms pick from.
     catalogues: dict[str, Any]
+    # Calls go through the media server (Janus), which records them: the pages join its room
+    # with a media pass instead of calling browser to browser, and the console records nothing.
+    media_server: bool = False
 
 
 class JurisdictionServiceOut(BaseModel):
