@@ -9,18 +9,26 @@ import re
 from kuaichu.messages import DEFAULT_LOCALE, Locale, Text, text
 
 _ARTICLE = re.compile(r"art\. (\d+)(?: \((\d+)\))?")
+# A basis names order No. 146 unless it starts with another instrument's mark:
+# "MTLI art. 21" is the compulsory-insurance regulation (机动车交通事故责任强制保险条例),
+# "RTSL art. 76 (1)" the Road Traffic Safety Law (道路交通安全法).
+_INSTRUMENTS = {"MTLI": "Legal.citation_mtli", "RTSL": "Legal.citation_rtsl"}
 
 
 def cite(basis: str, locale: Locale = DEFAULT_LOCALE) -> str:
     """'art. 13 (5), art. 19' -> 《道路交通事故处理程序规定》第13条第5项、第19条 (zh-CN), or
     'Art. 13(5), Art. 19 of the Provisions on ...' (en). Text that cites nothing is kept as is."""
+    instrument, _, rest = basis.partition(" ")
+    citation = _INSTRUMENTS.get(instrument, "Legal.citation")
+    if instrument in _INSTRUMENTS:
+        basis = rest
     articles = [
         text("Legal.article_item" if item else "Legal.article", locale, article=article, item=item)
         for article, item in _ARTICLE.findall(basis)
     ]
     if not articles:
         return basis
-    return text("Legal.citation", locale, articles=text("Legal.separator", locale).join(articles))
+    return text(citation, locale, articles=text("Legal.separator", locale).join(articles))
 
 
 class Citation(Text):
