@@ -2,8 +2,10 @@
 opens the case, reads 已按规定期限删除 where the photos and the parties' data were, and
 downloads his own case data as JSON (个人信息保护法 art. 45, 47)."""
 
+import asyncio
 import json
 import re
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 
@@ -15,7 +17,7 @@ from playwright.sync_api import Browser, expect
 
 from kuaichu.clock import SystemClock
 from kuaichu.evidence.storage import LocalEvidenceStore
-from kuaichu.retention.service import RetentionPolicy, purge_expired
+from kuaichu.retention.service import RetentionPolicy, run_retention
 from kuaichu.reviews.service import close_final_cases
 from kuaichu.settings import Settings
 
@@ -37,7 +39,10 @@ def test_the_party_page_shows_what_was_deleted_and_downloads_my_data(
         assert database.write_sync(lambda s: close_final_cases(s, closed_at)) == 1
         later = closed_at + timedelta(days=policy.personal_data_days + 1)
         store = LocalEvidenceStore(settings.evidence_dir)
-        assert len(database.write_sync(lambda s: purge_expired(s, store, policy, later))) == 3
+        # The job's own loop, off Playwright's (which runs in this thread).
+        with ThreadPoolExecutor(1) as job:
+            purges = job.submit(lambda: asyncio.run(run_retention(database, store, policy, later)))
+            assert len(purges.result()) == 3
 
         page = party_context_page(browser, server.url)
         page.goto("/party")

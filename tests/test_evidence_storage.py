@@ -152,6 +152,23 @@ async def test_evidence_uploaded_through_the_api_is_kept_in_the_bucket_and_serve
     assert served.headers["content-type"] == "image/jpeg"
 
 
+async def test_a_download_reads_the_object_once_and_checks_it_before_sending(
+    s3_api: Api, object_store: ObjectStore, evidence_bucket: str
+) -> None:
+    """Verifying first must not cost a second transfer from the bucket."""
+    case_id, operator = await _case_in_call(s3_api)
+    item = (await upload_jpeg(s3_api.client, operator, case_id)).json()
+    reads: list[str] = []
+    store = s3_api.context.evidence_store
+    assert isinstance(store, S3EvidenceStore)
+    store.client.meta.events.register(
+        "before-call.s3.GetObject", lambda params, **_: reads.append(params["url_path"])
+    )
+    served = await s3_api.client.get(f"/api/cases/{case_id}/evidence/{item['id']}/content", headers=operator)
+    assert served.status_code == 200 and served.content == JPEG_BYTES
+    assert len(reads) == 1
+
+
 async def test_an_object_overwritten_in_the_bucket_is_refused_and_recorded(
     s3_api: Api, object_store: ObjectStore, evidence_bucket: str
 ) -> None:

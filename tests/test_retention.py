@@ -5,6 +5,7 @@ verifies, and the parties can still open their case and download what it holds a
 
 import hashlib
 import json
+import socket
 from collections.abc import Iterable
 from datetime import timedelta
 from pathlib import Path
@@ -28,12 +29,15 @@ from kuaichu.clock import FrozenClock
 from kuaichu.collection.models import CollectionOverride
 from kuaichu.consent.models import PrivacyConsent
 from kuaichu.documents.models import DeterminationDocument
+from kuaichu.evidence.models import EvidenceItem
+from kuaichu.evidence.s3 import S3EvidenceStore
+from kuaichu.evidence.storage import EvidenceStore
 from kuaichu.liability.models import Determination
 from kuaichu.limit_locks import LimitLock
 from kuaichu.notify.models import OutboxMessage, SmsMessage
 from kuaichu.principal import Role
 from kuaichu.registries.models import RegistryCheck
-from kuaichu.retention.service import RetentionPolicy, purge_expired
+from kuaichu.retention.service import RetentionPolicy, run_retention
 from kuaichu.reviews.models import ReviewRequest
 from kuaichu.reviews.service import close_final_cases
 from kuaichu.settlement.models import Agreement
@@ -52,14 +56,28 @@ async def _closed_case(api: Api, clock: FrozenClock) -> WalkedCase:
     return case
 
 
-async def _run_retention_job(api: Api) -> list[tuple[int, str]]:
+async def _run_retention_job(api: Api, store: EvidenceStore | None = None) -> list[tuple[int, str]]:
     """One run of the scheduled job, with the periods the deployment configured."""
     context = api.context
     policy = RetentionPolicy.from_settings(context.settings)
-    purges = await context.database.write(
-        lambda s: purge_expired(s, context.evidence_store, policy, context.clock.now())
-    )
+    store = store or context.evidence_store
+    purges = await run_retention(context.database, store, policy, context.clock.now())
     return [(p.case_id, p.kind) for p in purges]
+
+
+def _unreachable_object_store(api: Api) -> S3EvidenceStore:
+    """An S3 store whose server is down: nothing listens on the port."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings = api.context.settings.model_copy(
+        update={
+            "evidence_s3_endpoint": f"http://127.0.0.1:{port}",
+            "evidence_s3_attempts": 1,
+            "evidence_s3_timeout_seconds": 1.0,
+        }
+    )
+    return S3EvidenceStore.from_settings(settings)
 
 
 async def _log_in(api: Api, username: str) -> dict[str, str]:
@@ -405,3 +423,27 @@ async def test_a_party_downloads_their_own_case_data(api: Api) -> None:
         )
     )
     assert reads == ["party"]
+
+
+async def test_files_a_failing_store_kept_are_deleted_by_the_next_run(api: Api, clock: FrozenClock) -> None:
+    """The purge commits its rows; a store that is down when the files should go leaves them for
+    the next run, which deletes them: no file outlives its period because of an outage."""
+    case = await _closed_case(api, clock)
+    case.officer = await _log_in(api, "officer-xihu")
+    evidence = (await api.client.get(f"/api/cases/{case.id}/evidence", headers=case.officer)).json()
+    digests = {item["sha256"] for item in evidence}
+
+    clock.advance(timedelta(days=api.context.settings.retention_personal_data_days + 1))
+    purged = await _run_retention_job(api, _unreachable_object_store(api))
+    assert {kind for _, kind in purged} == {"recording", "still", "personal_data"}
+    assert all(_blob_exists(api, d) for d in digests)
+
+    def undeleted(session: Session) -> int:
+        waiting = select(EvidenceItem).where(EvidenceItem.blob_deleted_at.is_(None))
+        return len(session.scalars(waiting.where(EvidenceItem.case_id == case.id)).all())
+
+    assert await api.context.database.read(undeleted) == len(evidence)
+
+    assert await _run_retention_job(api) == []  # nothing left to purge, the files still to go
+    assert not any(_blob_exists(api, d) for d in digests)
+    assert await api.context.database.read(undeleted) == 0

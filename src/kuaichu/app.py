@@ -47,7 +47,7 @@ from kuaichu.notify.gateways import PushGateway, sms_gateway_from_settings
 from kuaichu.registries.api import router as registries_router
 from kuaichu.registries.factory import registries_from_settings
 from kuaichu.retention.api import router as retention_router
-from kuaichu.retention.service import RetentionPolicy, purge_expired
+from kuaichu.retention.service import RetentionPolicy, run_retention
 from kuaichu.reviews.api import router as reviews_router
 from kuaichu.reviews.service import close_final_cases
 from kuaichu.scheduler import Job, Scheduler
@@ -140,8 +140,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
 
         retention = RetentionPolicy.from_settings(settings)
 
-        def purge_expired_data(session: Session, now: datetime) -> object:
-            return purge_expired(session, context.evidence_store, retention, now)
+        async def purge_expired_data() -> object:
+            return await run_retention(database, context.evidence_store, retention, clock.now())
 
         # Entries written before start (`kuaichu demo`'s seed, `kuaichu user add`) are signed now.
         await database.write(lambda s: sign_audit_checkpoint(s, clock.now()))
@@ -154,9 +154,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         scheduler.add(
             "close final cases", settings.close_sweep_seconds, unit_of_work(context, close_final_cases)
         )
-        scheduler.add(
-            "retention", settings.retention_sweep_seconds, unit_of_work(context, purge_expired_data)
-        )
+        scheduler.add("retention", settings.retention_sweep_seconds, purge_expired_data)
         scheduler.add("call sweep", settings.call_sweep_seconds, lambda: sweep_once(app))
         if settings.janus_nodes:
             recording = RecordingJob(database, clock, context.evidence_store, settings)

@@ -8,7 +8,8 @@ from kuaichu.cases.schemas import RowId
 from kuaichu.errors import Conflict, Gone
 from kuaichu.evidence import service
 from kuaichu.evidence.schemas import PURGED_LABEL, EvidenceKind, EvidenceOut
-from kuaichu.evidence.storage import ACCEPTED_MEDIA
+from kuaichu.evidence.storage import ACCEPTED_MEDIA, CorruptedBlob, file_chunks
+from kuaichu.messages import Text
 from kuaichu.web.deps import Context, CurrentUser
 
 router = APIRouter(prefix="/api/cases/{case_id}/evidence", tags=["evidence"])
@@ -57,7 +58,10 @@ async def content(case_id: RowId, item_id: RowId, viewer: CurrentUser, context: 
     item = await context.database.write(lambda s: service.get_evidence(s, viewer, case_id, item_id, now))
     if item.purged:
         raise Gone(PURGED_LABEL)
-    if not await run_in_threadpool(context.evidence_store.is_intact, item.sha256):
+    try:
+        # Read from the store once, checked before the first byte goes out.
+        verified = await run_in_threadpool(context.evidence_store.open_verified, item.sha256)
+    except CorruptedBlob:
         await context.database.write(lambda s: service.record_custody_failure(s, viewer, case_id, item, now))
-        raise Conflict("证据文件校验失败，可能已被篡改，已记录并通知监管")
-    return StreamingResponse(context.evidence_store.read_chunks(item.sha256), media_type=item.media_type)
+        raise Conflict(Text("Evidence.custody_failed")) from None
+    return StreamingResponse(file_chunks(verified), media_type=item.media_type)

@@ -25,3 +25,5 @@ class EvidenceItem(Base):
     party_position: Mapped[int | None]
     # When retention deleted the file (the row and its hash stay); None while it is kept.
     purged_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    # When the purged item's file left the store: after the purge committed, retried until done.
+    blob_deleted_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)

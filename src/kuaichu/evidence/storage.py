@@ -21,6 +21,8 @@ from kuaichu.messages import Text
 
 ACCEPTED_MEDIA = frozenset({"image/jpeg", "image/png", "image/webp", "video/mp4", "video/webm"})
 _CHUNK = 1024 * 1024
+# A verified download is held in memory up to this size, on the temporary disk beyond it.
+SPOOL_IN_MEMORY_BYTES = 8 * 1024 * 1024
 SHA256_NAME = re.compile(r"[0-9a-f]{64}")
 
 
@@ -58,6 +60,27 @@ class EvidenceStore(Protocol):
         except CorruptedBlob:
             return False
         return True
+
+    def open_verified(self, sha256: str) -> BinaryIO:
+        """The blob as a file whose bytes were checked against its name before anything is
+        passed on: read once from the store into a spool (memory, then a temporary file).
+        CorruptedBlob when they do not match."""
+        spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY_BYTES)  # noqa: SIM115 (returned open)
+        try:
+            for chunk in self.read_chunks(sha256):
+                spool.write(chunk)
+        except BaseException:
+            spool.close()
+            raise
+        spool.seek(0)
+        return spool  # type: ignore[return-value]  # a SpooledTemporaryFile is a binary file
+
+
+def file_chunks(source: BinaryIO) -> Iterator[bytes]:
+    """A file's bytes in chunks, closing it at the end (a streamed response's body)."""
+    with source:
+        while chunk := source.read(_CHUNK):
+            yield chunk
 
 
 def sniff_media_type(head: bytes) -> str:
@@ -159,6 +182,12 @@ class LocalEvidenceStore(EvidenceStore):
         if not path.exists():
             raise NotFound(Text("EvidenceStore.missing"))
         return verified(self._chunks(path), sha256)
+
+    def open_verified(self, sha256: str) -> BinaryIO:
+        # A local file is checked in place and then passed on as it is: no copy.
+        if not self.is_intact(sha256):
+            raise CorruptedBlob(Text("EvidenceStore.corrupted"))
+        return self._path(sha256).open("rb")
 
     def blobs(self) -> Iterator[tuple[str, Path]]:
         """Every stored blob's name and file, in name order (uploads under way are not blobs)."""

@@ -10,13 +10,15 @@ database) and every hash stay, and each purge is on the audit log. A party may d
 the case holds about them, before and after (art. 45).
 """
 
+import asyncio
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from babel.dates import format_date
-from sqlalchemy import Select, event, func, select
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session
 
 from kuaichu.audit import service as audit
@@ -26,8 +28,9 @@ from kuaichu.cases.lifecycle import CaseState
 from kuaichu.cases.models import Case, TimelineEvent
 from kuaichu.cases.schemas import PartyOut
 from kuaichu.clock import local
+from kuaichu.db import Database
 from kuaichu.documents.models import DeterminationDocument
-from kuaichu.errors import Forbidden
+from kuaichu.errors import Forbidden, Unavailable
 from kuaichu.evidence.models import EvidenceItem
 from kuaichu.evidence.schemas import EvidenceKind
 from kuaichu.evidence.storage import EvidenceStore
@@ -45,6 +48,11 @@ from kuaichu.retention.schemas import (
     RetentionOut,
 )
 from kuaichu.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# Files deleted per run: a store a network away answers each delete in its own round trip.
+BLOB_BATCH = 500
 
 
 class RetentionKind(Labelled):
@@ -105,7 +113,7 @@ def _ended_cases(session: Session) -> list[tuple[int, datetime]]:
     return [(case_id, ended_at) for case_id, ended_at in session.execute(query)]
 
 
-def _purge_evidence(session: Session, case_id: int, kind: RetentionKind, now: datetime) -> list[str]:
+def _purge_evidence(session: Session, case_id: int, kind: RetentionKind, now: datetime) -> int:
     query = select(EvidenceItem).where(EvidenceItem.case_id == case_id, EvidenceItem.purged_at.is_(None))
     if kind is RetentionKind.RECORDING:
         query = query.where(EvidenceItem.kind == EvidenceKind.RECORDING)
@@ -114,7 +122,7 @@ def _purge_evidence(session: Session, case_id: int, kind: RetentionKind, now: da
     items = list(session.scalars(query.with_for_update()))
     for item in items:
         item.purged_at = now
-    return [item.sha256 for item in items]
+    return len(items)
 
 
 def _unreferenced(session: Session, digests: Iterable[str]) -> list[str]:
@@ -134,35 +142,29 @@ def _unreferenced(session: Session, digests: Iterable[str]) -> list[str]:
 
 def _purge_kind(
     session: Session, case_id: int, kind: RetentionKind, policy: RetentionPolicy, now: datetime
-) -> tuple[int, dict[str, int], list[str]]:
-    """Purge one kind of one case: (items, rows per table, blobs that may go)."""
+) -> tuple[int, dict[str, int]]:
+    """Purge one kind of one case: (items, rows per table)."""
     if kind is RetentionKind.PERSONAL_DATA:
         tables = purge_personal_data(session, case_id, policy.phone_key_secret, now)
-        return sum(tables.values()), tables, []
-    digests = _purge_evidence(session, case_id, kind, now)
-    return len(digests), {"evidence_items": len(digests)} if digests else {}, digests
+        return sum(tables.values()), tables
+    purged = _purge_evidence(session, case_id, kind, now)
+    return purged, {"evidence_items": purged} if purged else {}
 
 
-def purge_expired(
-    session: Session, store: EvidenceStore, policy: RetentionPolicy, now: datetime
-) -> list[RetentionPurge]:
-    """The scheduled job: purge every kind whose period after the case ended has run out.
-
-    Rows are changed in this transaction; the files go only once it has committed, so a
-    failed run deletes nothing and the next run does the whole work again."""
+def purge_expired(session: Session, policy: RetentionPolicy, now: datetime) -> list[RetentionPurge]:
+    """The scheduled job's transaction: purge every kind whose period after the case ended has
+    run out. Rows only: the files go once it has committed (`delete_purged_blobs`)."""
     done = {
         (case_id, kind)
         for case_id, kind in session.execute(select(RetentionPurge.case_id, RetentionPurge.kind))
     }
     purges: list[RetentionPurge] = []
-    digests: list[str] = []
     for case_id, ended_at in _ended_cases(session):
         for kind in RetentionKind:
             days = policy.days(kind)
             if (case_id, kind.value) in done or ended_at + timedelta(days=days) > now:
                 continue
-            items, tables, purged = _purge_kind(session, case_id, kind, policy, now)
-            digests.extend(purged)
+            items, tables = _purge_kind(session, case_id, kind, policy, now)
             purge = RetentionPurge(case_id=case_id, kind=kind.value, purged_at=now, items=items)
             session.add(purge)
             purges.append(purge)
@@ -176,19 +178,53 @@ def purge_expired(
                 detail | {"ended_at": ended_at.isoformat()},
             )
     session.flush()
-    _delete_after_commit(session, store, _unreferenced(session, digests))
     return purges
 
 
-def _delete_after_commit(session: Session, store: EvidenceStore, doomed: list[str]) -> None:
-    if not doomed:
-        return
+def blobs_to_delete(session: Session, limit: int = BLOB_BATCH) -> list[str]:
+    """Files of purged evidence still in the store, that no evidence which is kept names."""
+    pending = (
+        select(EvidenceItem.sha256)
+        .where(EvidenceItem.purged_at.is_not(None), EvidenceItem.blob_deleted_at.is_(None))
+        .distinct()
+        .order_by(EvidenceItem.sha256)
+        .limit(limit)
+    )
+    return _unreferenced(session, session.scalars(pending))
 
-    def delete_files(_: Session) -> None:
-        for digest in doomed:
-            store.delete(digest)
 
-    event.listen(session, "after_commit", delete_files, once=True)
+def mark_blobs_deleted(session: Session, digests: list[str], now: datetime) -> None:
+    if digests:
+        session.execute(
+            update(EvidenceItem)
+            .where(EvidenceItem.sha256.in_(digests), EvidenceItem.purged_at.is_not(None))
+            .values(blob_deleted_at=now)
+        )
+
+
+async def delete_purged_blobs(database: Database, store: EvidenceStore, now: datetime) -> int:
+    """Delete the purged files, outside any transaction (an object store is a network away),
+    then record it. A store that fails leaves the rest for the next run; a crash between the
+    delete and the record only deletes again (deleting a missing blob is harmless)."""
+    deleted: list[str] = []
+    for digest in await database.read(blobs_to_delete):
+        try:
+            await asyncio.to_thread(store.delete, digest)
+        except (Unavailable, OSError):
+            log.warning("retention: the evidence store refused a delete; the next run retries")
+            break
+        deleted.append(digest)
+    await database.write(lambda s: mark_blobs_deleted(s, deleted, now))
+    return len(deleted)
+
+
+async def run_retention(
+    database: Database, store: EvidenceStore, policy: RetentionPolicy, now: datetime
+) -> list[RetentionPurge]:
+    """One run of the retention job: purge what is due, then delete the files that may go."""
+    purges = await database.write(lambda s: purge_expired(s, policy, now))
+    await delete_purged_blobs(database, store, now)
+    return purges
 
 
 # What the parties see.
