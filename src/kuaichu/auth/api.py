@@ -17,6 +17,7 @@ from kuaichu.auth.service import claims_of
 from kuaichu.auth.turn import ice_servers_for
 from kuaichu.consent.service import consented_at_of
 from kuaichu.errors import DomainError
+from kuaichu.messages import reader_locale, text
 from kuaichu.principal import Role
 from kuaichu.web.context import AppContext
 from kuaichu.web.deps import Context, CurrentUser
@@ -36,7 +37,7 @@ async def send_sms_code(body: SmsCodeRequest, request: Request, context: Context
         lambda s: service.request_sms_code(s, context.settings, body.phone, address, now)
     )
     request.app.state.wake_dispatcher()
-    return {"detail": "验证码已发送"}
+    return {"detail": text("Party.code_sent", reader_locale())}
 
 
 @router.post("/party", response_model=TokenOut)
@@ -54,7 +55,7 @@ async def party_login(body: PartyLogin, context: Context) -> TokenOut:
 @router.post(
     "/staff",
     response_model=TokenOut,
-    responses={429: {"description": "登录失败次数过多：账号或网络地址暂时锁定"}},
+    responses={429: {"description": "Too many failed logins: account or address locked for a while"}},
 )
 async def staff_login(body: StaffLogin, request: Request, context: Context) -> TokenOut:
     now = context.clock.now()

@@ -46,7 +46,11 @@ async def transition(
     return result
 
 
-@catalogue_router.get("/api/catalogue", response_model=CatalogueOut, summary="操作员可选的目录（代码与名称）")
+@catalogue_router.get(
+    "/api/catalogue",
+    response_model=CatalogueOut,
+    summary="The code lists an operator picks from (code and label)",
+)
 async def catalogue() -> CatalogueOut:
     """Accident types, weather, plate and vehicle types: each code (what the API takes and
     answers) with its label in the reader's language. Anonymous: it holds no personal data."""

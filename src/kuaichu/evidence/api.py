@@ -44,7 +44,7 @@ async def list_evidence(case_id: RowId, viewer: CurrentUser, context: Context) -
 # Stills and recordings as stored: the media type was sniffed from the content on upload.
 MEDIA_RESPONSE: dict[int | str, dict[str, Any]] = {
     200: {
-        "description": "证据文件原件",
+        "description": "The evidence file as uploaded",
         "content": {
             media: {"schema": {"type": "string", "format": "binary"}} for media in sorted(ACCEPTED_MEDIA)
         },

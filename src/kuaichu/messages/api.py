@@ -37,8 +37,8 @@ def _shipped(locale: str) -> Locale:
 @router.get(
     "/api/messages/{locale}",
     response_model=dict[str, str],
-    responses={304: {"description": "目录未变（If-None-Match 与 ETag 相同）"}},
-    summary="一种语言的全部界面文字（键 → 文字）",
+    responses={304: {"description": "The catalogue has not changed (If-None-Match equals the ETag)"}},
+    summary="Every interface text of one language (key to text)",
 )
 async def catalogue(locale: str, if_none_match: str | None = Header(default=None)) -> Response:
     body, etag = _body_and_etag(_shipped(locale))
