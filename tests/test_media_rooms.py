@@ -26,10 +26,11 @@ from kuaichu.clock import FrozenClock
 from kuaichu.db import Database
 from kuaichu.evidence.models import EvidenceItem
 from kuaichu.evidence.storage import StoredBlob
+from kuaichu.geo.models import Jurisdiction
 from kuaichu.media import recordings
 from kuaichu.media.models import MediaRoom, MediaSeat
-from kuaichu.media.service import RecordingJob, StoredFile, claim_ended, store_recording
-from kuaichu.principal import Role
+from kuaichu.media.service import RecordingJob, StoredFile, claim_ended, seat, store_recording
+from kuaichu.principal import Principal, Role
 from kuaichu.settings import JanusNode, Settings
 
 requires_tools = pytest.mark.skipif(
@@ -138,6 +139,39 @@ async def test_an_unreachable_media_server_is_a_clear_refusal_and_the_seat_is_ke
 
     assert await media_api.context.database.read(seats) == 1  # asking again is the same seat
     assert (await media_api.client.get("/vendor/adapter.js")).status_code == 200
+
+
+async def test_the_pages_call_browser_to_browser_and_reach_no_other_origin_without_a_media_server(
+    api: Api,
+) -> None:
+    assert (await api.client.get("/api/calls/config")).json()["media_server"] is False
+    policy = (await api.client.get("/party")).headers["content-security-policy"]
+    assert "connect-src 'self';" in policy
+
+
+async def test_with_a_media_server_the_pages_join_it_and_may_reach_its_public_origin_alone(
+    media_api: Api,
+) -> None:
+    assert (await media_api.client.get("/api/calls/config")).json()["media_server"] is True
+    for page in ("/party", "/console", "/supervisor"):
+        policy = (await media_api.client.get(page)).headers["content-security-policy"]
+        assert "connect-src 'self' https://media.example;" in policy
+
+
+async def test_a_room_takes_as_many_publishing_vehicles_as_the_cases_jurisdiction_allows(
+    media_api: Api,
+) -> None:
+    case_id, _, _ = await call_in_progress(media_api)
+    context = media_api.context
+
+    def two_vehicles_here(session: Session) -> None:
+        session.scalars(select(Jurisdiction).where(Jurisdiction.code == "330106")).one().max_vehicles = 2
+
+    await context.database.write(two_vehicles_here)
+    party = Principal(role=Role.PARTY, phone="13800000001")
+    now = context.clock.now()
+    admission = await context.database.write(lambda s: seat(s, party, case_id, context.settings, now))
+    assert admission.spec.publishers == 2 + 2  # the vehicles' parties, the operator, an insurer
 
 
 @requires_tools

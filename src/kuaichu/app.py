@@ -180,7 +180,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.add_middleware(RequestMetrics)
     # Credentials are checked before any body is read (the NUL check reads small bodies).
     app.add_middleware(CredentialsBeforeBody)
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(SecurityHeaders, media_servers=[node.public_url for node in settings.janus_nodes])
     app.add_middleware(ReaderLocale)
     for router in (
         auth_router,

@@ -8,6 +8,8 @@ class AuditAction(Labelled):
     DOWNLOAD_DOCUMENT = "download_document"
     # A seat in a call's room on the media server (a token for that call) was handed out.
     JOIN_CALL_MEDIA = "join_call_media"
+    # Someone in a call's room under a feed id no seat was given: put out by the app.
+    KICK_CALL_MEDIA = "kick_call_media"
     EVIDENCE_HASH_MISMATCH = "evidence_hash_mismatch"
     LIST_CLAIMS = "list_claims"
     LIST_EVIDENCE = "list_evidence"

@@ -17,6 +17,7 @@ VIDEOROOM = "janus.plugin.videoroom"
 # VideoRoom error codes (janus_videoroom.c).
 NO_SUCH_ROOM = 426
 ROOM_EXISTS = 427
+NO_SUCH_FEED = 428
 UNAUTHORIZED = 433
 
 
@@ -128,6 +129,19 @@ class Janus:
         await self.videoroom(
             {"request": "allowed", "room": room, "secret": secret, "action": "add", "allowed": tokens}
         )
+
+    async def participants(self, room: int) -> list[int]:
+        """The feed ids of everyone who joined the room (publishing or not)."""
+        data = await self.videoroom({"request": "listparticipants", "room": room})
+        return [participant["id"] for participant in data.get("participants", [])]
+
+    async def kick(self, room: int, secret: str, feed: int) -> None:
+        """Put a participant out of the room; one already gone is fine."""
+        try:
+            await self.videoroom({"request": "kick", "room": room, "secret": secret, "id": feed})
+        except JanusError as error:
+            if error.code != NO_SUCH_FEED:
+                raise
 
     async def destroy_room(self, room: int, secret: str) -> None:
         """Hang everyone up and close the recordings; a room already gone is fine."""

@@ -34,6 +34,7 @@ from kuaichu.db import Database, upsert_insert
 from kuaichu.errors import Conflict, NotFound, Unavailable
 from kuaichu.evidence import service as evidence
 from kuaichu.evidence.storage import EvidenceStore, StoredBlob
+from kuaichu.geo.models import Jurisdiction
 from kuaichu.media import recordings
 from kuaichu.media.janus import Janus, JanusError, JanusUnreachable, RoomSpec
 from kuaichu.media.models import MediaRecording, MediaRoom, MediaSeat
@@ -182,13 +183,16 @@ def seat(
         {"call_id": call.id, "node": room.node, "room": room.room, "publishes": taken.publishes},
     )
     tokens = session.scalars(select(MediaSeat.token).where(MediaSeat.room_id == room.id)).all()
+    vehicles = session.get_one(Jurisdiction, case.jurisdiction_id).vehicle_limit(
+        settings.quick_handling_max_vehicles
+    )
     spec = RoomSpec(
         room=room.room,
         secret=room.secret,
         pin=room.pin,
         description=f"case {case.id} call {call.id}",
         rec_dir=room.rec_dir,
-        publishers=settings.quick_handling_max_vehicles + _OTHER_PUBLISHERS,
+        publishers=vehicles + _OTHER_PUBLISHERS,
         allowed=list(tokens),
     )
     return Admission(room.node, spec, taken.token, taken.feed_id, taken.publishes, taken.label)
@@ -222,6 +226,55 @@ async def admit(
         publish=admission.publishes,
         display=admission.display,
         ice_servers=ice_servers,
+    )
+
+
+# During the call: only the seats' feeds sit in the room.
+
+
+@dataclass(frozen=True)
+class OpenRoomView:
+    """A room whose call goes on, with the feed ids its seats were given."""
+
+    id: int
+    case_id: int
+    call_id: int
+    node: str
+    room: int
+    secret: str
+    feeds: frozenset[int]
+
+
+def open_rooms(session: Session) -> list[OpenRoomView]:
+    rows = session.execute(
+        select(MediaRoom)
+        .join(CallSession, CallSession.id == MediaRoom.call_id)
+        .where(MediaRoom.closed_at.is_(None), CallSession.ended_at.is_(None))
+        .order_by(MediaRoom.id)
+    ).scalars()
+    return [
+        OpenRoomView(
+            id=room.id,
+            case_id=room.case_id,
+            call_id=room.call_id,
+            node=room.node,
+            room=room.room,
+            secret=room.secret,
+            feeds=frozenset(session.scalars(select(MediaSeat.feed_id).where(MediaSeat.room_id == room.id))),
+        )
+        for room in rows
+    ]
+
+
+def record_kick(session: Session, room: OpenRoomView, feed: int, now: datetime) -> None:
+    label = text("Media.recorder", DEFAULT_LOCALE, node=room.node)
+    audit.record(
+        session,
+        Principal(role=Role.SYSTEM, label=label[:64]),
+        AuditAction.KICK_CALL_MEDIA,
+        now,
+        room.case_id,
+        {"call_id": room.call_id, "node": room.node, "room": room.room, "feed_id": feed},
     )
 
 
@@ -393,6 +446,7 @@ class RecordingJob:
 
     async def run_once(self) -> int:
         """Returns how many rooms were finished."""
+        await self.put_out_the_unseated()
         now = self.clock.now()
         claimed = await self.database.write(lambda s: claim_ended(s, now))
         finished = 0
@@ -403,6 +457,24 @@ class RecordingJob:
                 log.exception("media room %s: will try again", work.id)
                 await self._failed(work.id, repr(error))
         return finished
+
+    async def put_out_the_unseated(self) -> int:
+        """The app says who sits in a call: a feed in a room that is no seat's (a token used
+        under another id) is kicked, and the kick audited. Returns how many were kicked."""
+        rooms = await self.database.read(open_rooms)
+        kicked = 0
+        for room in rooms:
+            try:
+                janus = janus_for(self.settings, room.node)
+                for feed in set(await janus.participants(room.room)) - room.feeds:
+                    await janus.kick(room.room, room.secret, feed)
+                    await self.database.write(
+                        lambda s, r=room, f=feed: record_kick(s, r, f, self.clock.now())
+                    )
+                    kicked += 1
+            except (JanusUnreachable, JanusError) as error:
+                log.warning("media room %s: participants not checked: %r", room.id, error)
+        return kicked
 
     async def _failed(self, room_id: int, error: str) -> None:
         now = self.clock.now()

@@ -1,27 +1,42 @@
 """The edge: security headers on every response, and credentials checked before a body is read."""
 
+from collections.abc import Sequence
+from urllib.parse import urlsplit
+
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kuaichu.errors import DomainError, locale_of
 from kuaichu.web.deps import AUTHENTICATED, authenticate
 
-# The pages load only their own files: no inline script or style, no other origin, never in
-# a frame. Video previews and fetched evidence are blob: URLs; the camera is mediastream:.
-PAGE_POLICY = "; ".join(
-    (
-        "default-src 'self'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self' blob: data:",
-        "media-src 'self' blob: mediastream:",
-        "connect-src 'self'",
-        "object-src 'none'",
-        "base-uri 'none'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
+
+def page_policy(media_servers: Sequence[str] = ()) -> str:
+    """The pages load only their own files: no inline script or style, no other origin, never
+    in a frame. Video previews and fetched evidence are blob: URLs; the camera is mediastream:.
+    The one other origin a page may talk to is a configured media server's (Janus's API, at
+    its public URL): only when calls go through one."""
+    origins = sorted({_origin(url) for url in media_servers})
+    return "; ".join(
+        (
+            "default-src 'self'",
+            "script-src 'self'",
+            "style-src 'self'",
+            "img-src 'self' blob: data:",
+            "media-src 'self' blob: mediastream:",
+            " ".join(("connect-src 'self'", *origins)),
+            "object-src 'none'",
+            "base-uri 'none'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+        )
     )
-)
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
 # FastAPI's interactive docs load Swagger UI from its CDN with an inline script: they get
 # everything but the script policy.
 DOCS_POLICY = "frame-ancestors 'none'; object-src 'none'; base-uri 'none'"
@@ -33,8 +48,9 @@ class SecurityHeaders:
     """Pure ASGI middleware: CSP, nosniff, Referrer-Policy, no framing; HSTS over TLS (the
     scheme is https when the request came so, or through a trusted proxy that says so)."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, media_servers: Sequence[str] = ()) -> None:
         self.app = app
+        self.page_policy = page_policy(media_servers)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -42,7 +58,7 @@ class SecurityHeaders:
             return
         docs = scope["path"].startswith(DOCS_PATHS)
         extra = [
-            (b"content-security-policy", (DOCS_POLICY if docs else PAGE_POLICY).encode()),
+            (b"content-security-policy", (DOCS_POLICY if docs else self.page_policy).encode()),
             (b"x-content-type-options", b"nosniff"),
             (b"referrer-policy", b"no-referrer"),
             (b"x-frame-options", b"DENY"),

@@ -1,5 +1,6 @@
 // The operator's console: presence, the queue, the call, collection, wrap-up.
 import { CallLink, KC, SHOT_KINDS, shots } from "./common.js";
+import { joinRoom, mediaPass } from "./sfu.js";
 
 const PAGE = "console";
 const VIEWS = ["login-view", "queue-view", "call-view", "wrapup-view"];
@@ -10,6 +11,8 @@ const consoleState = {
   socket: null,
   caseId: null,
   link: null,
+  room: null, // the call's room on the media server (sfu.js), when there is one
+  joiningMedia: false,
   camera: null,
   remote: null,
   done: new Set(),
@@ -119,16 +122,50 @@ async function enterCall(caseId, mode) {
   await showUploadedEvidence();
   await refreshGate();
   const camera = await ownCamera();
-  consoleState.link = new CallLink({
-    iceServers: consoleState.config.ice_servers,
-    iceTransportPolicy: consoleState.config.ice_transport_policy,
-    offerer: true,
-    send: (data) => consoleState.socket.send({ type: "signal", case_id: caseId, data }),
-    onTrack: onRemoteTrack,
-    onState: showLinkState,
-  });
-  consoleState.link.localStream = camera;
+  if (consoleState.config.media_server) {
+    // The server records the call; the room is joined once the socket has joined the call.
+    KC.text("recording-status", KC.t("Console.recording_on_server"));
+  } else {
+    consoleState.link = new CallLink({
+      iceServers: consoleState.config.ice_servers,
+      iceTransportPolicy: consoleState.config.ice_transport_policy,
+      offerer: true,
+      send: (data) => consoleState.socket.send({ type: "signal", case_id: caseId, data }),
+      onTrack: onRemoteTrack,
+      onState: showLinkState,
+    });
+    consoleState.link.localStream = camera;
+  }
   consoleState.socket.send({ type: "join", case_id: caseId });
+}
+
+// With a media server the call goes through its room (sfu.js): every party is a labelled feed;
+// the first fills the main picture (the stills are taken from it) and a click puts another there.
+async function joinMedia(caseId) {
+  if (consoleState.room || consoleState.joiningMedia) return;
+  consoleState.joiningMedia = true;
+  try {
+    const pass = await mediaPass(PAGE, caseId);
+    if (pass && consoleState.caseId === caseId) {
+      consoleState.room = await joinRoom(pass, {
+        localStream: await ownCamera(),
+        container: document.getElementById("remote-feeds"),
+        onRemote: showFeed,
+        onState: showLinkState,
+      });
+    }
+  } finally {
+    consoleState.joiningMedia = false;
+  }
+}
+
+function showFeed({ stream, figure }) {
+  const main = document.getElementById("remote-video");
+  main.muted = true; // the feed's own <video> plays its sound
+  if (!main.srcObject) main.srcObject = stream;
+  figure.onclick = () => {
+    main.srcObject = stream;
+  };
 }
 
 // The call's connection as the operator reads it; "reconnect" whenever it is not connected.
@@ -176,16 +213,21 @@ async function onMessage(message) {
     case "queue_changed":
       if (!document.getElementById("queue-view").hidden) await refreshQueue();
       break;
+    case "joined":
+      if (consoleState.config.media_server && message.case_id === consoleState.caseId) await joinMedia(message.case_id);
+      break;
     case "peer":
       if (message.case_id !== consoleState.caseId) break;
-      if (message.event === "joined") await consoleState.link.offer();
+      if (message.event === "joined") {
+        if (consoleState.link) await consoleState.link.offer();
+      }
       else {
         KC.text("call-state", KC.t("Console.party_dropped", { grace: KC.duration(consoleState.config.grace_seconds) }));
         KC.show("reconnect");
       }
       break;
     case "signal":
-      if (message.case_id !== consoleState.caseId) break;
+      if (message.case_id !== consoleState.caseId || !consoleState.link) break;
       if (message.data.kind === "here") await consoleState.link.offer();
       else await consoleState.link.handle(message.data);
       break;
@@ -760,6 +802,8 @@ async function endCall(summary) {
   const presence = await KC.api(PAGE, "POST", `/api/calls/${consoleState.caseId}/hangup`);
   if (consoleState.link) consoleState.link.close();
   consoleState.link = null;
+  if (consoleState.room) consoleState.room.leave();
+  consoleState.room = null;
   consoleState.caseId = null;
   consoleState.remote = null;
   document.getElementById("remote-video").srcObject = null;
@@ -828,7 +872,10 @@ async function start() {
   KC.action("save-parties", saveAndCheck);
   KC.action("check-eligibility", checkEligibility);
   KC.action("ready", ready);
-  document.getElementById("reconnect").onclick = () => consoleState.link && consoleState.link.reconnect();
+  document.getElementById("reconnect").onclick = () => {
+    const link = consoleState.link || consoleState.room;
+    if (link) link.reconnect();
+  };
   document.getElementById("capture-buttons").replaceChildren(
     ...shots().map(([kind, label], index) => {
       const button = KC.el("button", {

@@ -5,6 +5,7 @@
 // English, chosen on the page and remembered; the API's own Chinese labels are not shown, the
 // page reads the stable codes (state, kind, responsibility...) and says them itself.
 import { CallLink, KC, SHOT_KINDS, shots } from "./common.js";
+import { joinRoom, mediaPass } from "./sfu.js";
 
 const PAGE = "party";
 const VIEWS = [
@@ -18,6 +19,7 @@ const party = {
   state: null,
   socket: null,
   link: null,
+  joiningMedia: false, // asking for a media pass and joining the room (sfu.js)
   stream: null,
   facing: "environment",
   done: new Set(),
@@ -784,6 +786,9 @@ async function onMessage(message) {
     case "case":
       if (message.case_id === undefined || message.case_id === party.caseId) await onState(message.state, message.event);
       break;
+    case "joined":
+      if (party.config.media_server && message.case_id === party.caseId) await joinMedia();
+      break;
     case "peer":
       if (message.event === "joined") sendSignal({ kind: "here" });
       else showCallState("peer-left");
@@ -885,6 +890,26 @@ async function onSignal(data) {
   if (party.link) {
     party.link.localStream = party.stream;
     await party.link.handle(data);
+  }
+}
+
+// With a media server the call goes through its room (sfu.js), joined once the signaling server
+// let this page join the call; the room is then the call link (close, replaceVideo, reconnect).
+async function joinMedia() {
+  if (party.link || party.joiningMedia) return;
+  party.joiningMedia = true;
+  try {
+    const pass = await mediaPass(PAGE, party.caseId);
+    if (pass) {
+      document.getElementById("remote-video").hidden = true; // every feed shows in remote-feeds
+      party.link = await joinRoom(pass, {
+        localStream: party.stream,
+        container: document.getElementById("remote-feeds"),
+        onState: showCallState,
+      });
+    }
+  } finally {
+    party.joiningMedia = false;
   }
 }
 

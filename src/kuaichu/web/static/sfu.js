@@ -150,10 +150,30 @@ export class Room {
     });
   }
 
-  // A new video track (the other camera): sent in place of the old one.
-  replaceVideo(track) {
-    if (!this.publisher || !track) return;
-    this.publisher.replaceTracks({ tracks: [{ type: "video", mid: "1", capture: track, dontStop: true }] });
+  // The same surface as CallLink (common.js), so a page holds either as its call link:
+  // replaceVideo, reconnect, close.
+
+  // Another camera, or none (voice only): sent in place of the video, without renegotiating.
+  async replaceVideo(track) {
+    const pc = this.publisher && this.publisher.webrtcStuff && this.publisher.webrtcStuff.pc;
+    const video = pc && pc.getTransceivers().find((t) => t.receiver.track.kind === "video");
+    if (video) await video.sender.replaceTrack(track);
+  }
+
+  // Join again with the same seat (same token and feed): a fresh session and fresh connections.
+  async reconnect() {
+    this.leave();
+    window.kuaichuRoom = this;
+    try {
+      await this.join();
+    } catch (error) {
+      this.onState("failed");
+      throw error;
+    }
+  }
+
+  close() {
+    this.leave();
   }
 
   roomEvent(msg) {
