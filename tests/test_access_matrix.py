@@ -1,7 +1,7 @@
 """Every write route × every role, owner and not owner, as the write-rule table says.
 
 The table (kuaichu.cases.access.WRITE_ROUTES) names the rule of each write route; this file
-fails for a write route without one, and walks each case-bound route with ten callers: the
+fails for a write route without one, and walks each case-bound route with twelve callers: the
 allowed ones get past access (no 401, 403 or 404), the others are refused (403 or 404) and
 change nothing on the case.
 """
@@ -21,6 +21,7 @@ from flows import (
     collect_evidence,
     in_call_case,
 )
+from insurer_seats import agent, invited_to_an_earlier_call
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -48,6 +49,8 @@ ROLES = (
     "supervisor",
     "insurer_of_claim",
     "insurer_other",
+    "agent_invited",
+    "agent_other",
 )
 # Who each rule lets past access. A caller let past may still meet the case's state (409) or
 # a domain check (422): that is not an access refusal.
@@ -61,6 +64,8 @@ ALLOWED: dict[WriteRule, frozenset[str]] = {
     W.DETERMINATION: frozenset({"officer"}),
     W.REVIEW: frozenset({"reviewer"}),
     W.INSURER_OF_CLAIM: frozenset({"insurer_of_claim"}),
+    W.CALL_SEAT: frozenset({"operator_handling", "supervisor", "party_owner", "agent_invited"}),
+    W.INSURER_SEAT: frozenset({"agent_invited"}),
 }
 
 
@@ -141,6 +146,9 @@ CALL_WALK = [
     post(f"{CASE}/evidence", UPLOAD),
     # Taken from the case list: no open call to sit in (nor a media server configured).
     post(f"{CASE}/media-pass", succeeds=False),
+    # No media server: the insurer seat cannot be offered; the agent sits in no call to leave.
+    post(f"{CASE}/insurer-invitations", {"insurer_code": "CPIC"}, succeeds=False),
+    post(f"{CASE}/insurer-seat/leave", succeeds=False),
     "collect",
     # The call was taken from the case list, not the call desk: no open call to hang up.
     post("/api/calls/{case_id}/hangup", succeeds=False),
@@ -198,8 +206,14 @@ async def _insurer(api: Api, code: str) -> dict[str, str]:
 
 
 async def callers(
-    api: Api, owner: dict[str, str], operator: dict[str, str], officer: dict[str, str] | None = None
+    api: Api,
+    case_id: int,
+    owner: dict[str, str],
+    operator: dict[str, str],
+    officer: dict[str, str] | None = None,
 ) -> dict[str, dict[str, str]]:
+    # CPIC was invited into a call of the case (which ended): its agent sees the case, PICC's not.
+    await invited_to_an_earlier_call(api, case_id, "CPIC")
     return {
         "party_owner": owner,
         "party_stranger": api.party_token(STRANGER),
@@ -212,6 +226,8 @@ async def callers(
         # 李娜, insured with CPIC, bears the responsibility: her insurer gets the claim.
         "insurer_of_claim": await _insurer(api, "CPIC"),
         "insurer_other": await _insurer(api, "PICC"),
+        "agent_invited": await agent(api, "cpic-agent", "CPIC"),
+        "agent_other": await agent(api, "picc-agent", "PICC"),
     }
 
 
@@ -269,13 +285,13 @@ async def test_a_queued_case(api: Api) -> None:
     assert response.status_code == 201, response.text
     operator = await api.staff("op-xihu", Role.OPERATOR, "330106")
     ids = {"case_id": response.json()["case_id"]}
-    await walk(api, QUEUED_WALK, await callers(api, owner, operator), ids)
+    await walk(api, QUEUED_WALK, await callers(api, ids["case_id"], owner, operator), ids)
 
 
 async def test_a_case_from_the_call_to_the_claim(api: Api) -> None:
     case_id, operator = await in_call_case(api, "张伟", "李娜")
     ids = {"case_id": case_id, "claim_id": 0}
-    await walk(api, CALL_WALK, await callers(api, api.party_token(REPORTER), operator), ids)
+    await walk(api, CALL_WALK, await callers(api, case_id, api.party_token(REPORTER), operator), ids)
 
 
 async def test_a_settlement_only_the_other_party_answers(api: Api) -> None:
@@ -291,5 +307,5 @@ async def test_a_settlement_only_the_other_party_answers(api: Api) -> None:
     response = await api.client.post("/api/settlements", json=body, headers=api.party_token(REPORTER))
     assert response.status_code == 201, response.text
     operator = await api.staff("op-xihu", Role.OPERATOR, "330106")
-    who = await callers(api, api.party_token(OTHER), operator)
+    who = await callers(api, response.json()["id"], api.party_token(OTHER), operator)
     await walk(api, SETTLEMENT_WALK, who, {"case_id": response.json()["id"]})

@@ -51,6 +51,7 @@ from kuaichu.retention.service import RetentionPolicy, run_retention
 from kuaichu.reviews.api import router as reviews_router
 from kuaichu.reviews.service import close_final_cases
 from kuaichu.scheduler import Job, Scheduler
+from kuaichu.seats.api import router as seats_router
 from kuaichu.settings import Settings
 from kuaichu.settlement.api import router as settlement_router
 from kuaichu.supervision.api import router as supervision_router
@@ -203,6 +204,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         messages_router,
         retention_router,
         media_router,
+        seats_router,
     ):
         app.include_router(router)
     mount_pages(app)

@@ -13,10 +13,15 @@ class Role(Labelled):
     SUPERVISOR = "supervisor"
     ADMIN = "admin"
     INSURER = "insurer"
+    # An insurer's staff member (保险公司坐席), invited by an operator into a live call.
+    INSURER_AGENT = "insurer_agent"
     SYSTEM = "system"
 
 
 STAFF_ROLES = frozenset({Role.OPERATOR, Role.OFFICER, Role.REVIEWER, Role.SUPERVISOR, Role.ADMIN})
+# Everyone who logs in with a password to an account (users): staff and insurers' agents, whose
+# sessions end with the account's session version.
+ACCOUNT_ROLES = STAFF_ROLES | {Role.INSURER_AGENT}
 
 
 @dataclass(frozen=True)

@@ -147,6 +147,8 @@ class Settings(BaseSettings):
     # A node that cannot be reached this long after its call ended is taken as gone: the
     # room's files are stored as they are (a dead Janus writes no more).
     janus_close_grace_seconds: float = Field(default=600.0, gt=0)
+    # How long an insurer's agents may take to join a call their insurer was invited into.
+    insurer_invitation_minutes: int = Field(default=10, ge=1, le=120)
 
 
     # The private key that signs the audit chain's head. It must live outside the data

@@ -19,6 +19,7 @@ from kuaichu.notify import models as notify_models
 from kuaichu.registries import models as registry_models
 from kuaichu.retention import models as retention_models
 from kuaichu.reviews import models as review_models
+from kuaichu.seats import models as seat_models
 from kuaichu.settlement import models as settlement_models
 
 __all__ = [
@@ -41,5 +42,6 @@ __all__ = [
     "registry_models",
     "retention_models",
     "review_models",
+    "seat_models",
     "settlement_models",
 ]

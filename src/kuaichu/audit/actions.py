@@ -40,3 +40,8 @@ class AuditAction(Labelled):
     USER_DEACTIVATED = "user_deactivated"
     USER_PASSWORD_CHANGED = "user_password_changed"
     USER_ROLE_CHANGED = "user_role_changed"
+    # An insurer's seat in a live call (kuaichu.seats): the operator's invitation, an agent
+    # joining and leaving.
+    INVITE_INSURER = "invite_insurer"
+    INSURER_SEAT_JOINED = "insurer_seat_joined"
+    INSURER_SEAT_LEFT = "insurer_seat_left"

@@ -7,7 +7,8 @@ from kuaichu.db import Base, UtcDateTime
 
 
 class User(Base):
-    """A staff account: operator, officer, reviewer, supervisor or admin."""
+    """A staff account (operator, officer, reviewer, supervisor or admin), or an insurer's
+    agent (保险公司坐席), who logs in the same way and acts for one insurer."""
 
     __tablename__ = "users"
 
@@ -26,6 +27,8 @@ class User(Base):
     # Wrong passwords in a row, and the end of the lockout they caused.
     failed_logins: Mapped[int] = mapped_column(default=0, server_default="0")
     locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # An insurer's agent: the insurer they act for (None for staff).
+    insurer_id: Mapped[int | None] = mapped_column(ForeignKey("insurers.id"), default=None)
 
 
 class SmsCode(Base):

@@ -21,7 +21,7 @@ from kuaichu.errors import InvalidInput, NotAuthenticated, RateLimited
 from kuaichu.messages import Text
 from kuaichu.notify.outbox import enqueue_sms
 from kuaichu.notify.templates import Sms
-from kuaichu.principal import STAFF_ROLES, Principal, Role
+from kuaichu.principal import ACCOUNT_ROLES, STAFF_ROLES, Principal, Role
 from kuaichu.settings import Settings
 
 _hasher = PasswordHasher()
@@ -134,14 +134,23 @@ def party_principal(phone: str) -> Principal:
     return Principal(role=Role.PARTY, phone=phone, label=f"当事人{phone[:3]}****{phone[-4:]}")
 
 
-def staff_principal(user: User) -> Principal:
+def staff_principal(user: User, insurer_code: str | None = None) -> Principal:
+    """An account's principal; an insurer's agent carries their insurer's code."""
     return Principal(
         role=Role(user.role),
         id=user.id,
         jurisdiction_id=user.jurisdiction_id,
+        insurer_code=insurer_code,
         label=user.display_name,
         session_version=user.session_version,
     )
+
+
+def account_principal(session: Session, user: User) -> Principal:
+    """The principal of a staff account or of an insurer's agent (with their insurer's code)."""
+    if user.insurer_id is None:
+        return staff_principal(user)
+    return staff_principal(user, session.scalar(select(Insurer.code).where(Insurer.id == user.insurer_id)))
 
 
 def create_user(
@@ -168,6 +177,28 @@ def create_user(
         display_name=display_name,
         jurisdiction_id=jurisdiction_id,
         badge_number=badge_number,
+        created_at=now,
+    )
+    session.add(user)
+    session.flush()
+    return user
+
+
+def create_insurer_agent(
+    session: Session, *, username: str, password: str, display_name: str, insurer_code: str, now: datetime
+) -> User:
+    """An insurer's agent (保险公司坐席): a password login acting for that insurer alone."""
+    insurer_id = session.scalar(select(Insurer.id).where(Insurer.code == insurer_code))
+    if insurer_id is None:
+        raise InvalidInput(Text("Auth.no_such_insurer", code=insurer_code))
+    if session.scalars(select(User.id).where(User.username == username)).first():
+        raise InvalidInput(Text("Auth.username_taken", username=username))
+    user = User(
+        username=username,
+        password_hash=hash_password(password),
+        role=Role.INSURER_AGENT.value,
+        display_name=display_name,
+        insurer_id=insurer_id,
         created_at=now,
     )
     session.add(user)
@@ -274,6 +305,8 @@ def claims_of(principal: Principal) -> dict[str, object]:
         claims["sv"] = principal.session_version
     if principal.phone_key is not None:
         claims["pk"] = principal.phone_key
+    if principal.role is Role.INSURER_AGENT:
+        claims["ins"] = principal.insurer_code
     return claims
 
 
@@ -281,14 +314,18 @@ def principal_of_claims(claims: dict[str, object]) -> Principal:
     try:
         role = Role(claims["role"])
         version = claims.get("sv")
-        if role in STAFF_ROLES and not isinstance(version, int):
+        if role in ACCOUNT_ROLES and not isinstance(version, int):
             raise ValueError("a staff token without its session version")
+        insurer_code = claims.get("ins") if role is Role.INSURER_AGENT else None
+        if role is Role.INSURER_AGENT and not isinstance(insurer_code, str):
+            raise ValueError("an agent's token without their insurer")
         return Principal(
             role=role,
             id=None if role is Role.PARTY else int(claims["sub"]),  # type: ignore[call-overload]
             phone=claims.get("phone"),  # type: ignore[arg-type]
             jurisdiction_id=claims.get("jur"),  # type: ignore[arg-type]
             label=str(claims.get("label", "")),
+            insurer_code=insurer_code,  # type: ignore[arg-type]
             session_version=version if isinstance(version, int) else None,
             phone_key=str(claims["pk"]) if role is Role.PARTY and claims.get("pk") else None,
         )

@@ -23,13 +23,14 @@ from kuaichu.auth.service import (
     SESSION_ENDED,
     SESSION_EXPIRED,
     _hasher,
+    account_principal,
     hash_password,
     principal_of_claims,
     staff_principal,
 )
 from kuaichu.errors import DomainError, InvalidInput, NotAuthenticated, NotFound, RateLimited
 from kuaichu.messages import Text
-from kuaichu.principal import STAFF_ROLES, Principal, Role
+from kuaichu.principal import ACCOUNT_ROLES, STAFF_ROLES, Principal, Role
 from kuaichu.settings import Settings
 
 WRONG_PASSWORD = Text("Auth.wrong_password")
@@ -79,7 +80,7 @@ def login_staff(
     if matched and user is not None and user.active:
         user.failed_logins = 0
         user.locked_until = None
-        principal = replace(staff_principal(user), address=address)
+        principal = replace(account_principal(session, user), address=address)
         audit.record(session, principal, AuditAction.LOGIN, now, detail={"username": username})
         return StaffSession(principal, _new_refresh_token(session, settings, user, None, None, now))
     if matched:
@@ -166,7 +167,7 @@ def refresh_session(
         return NotAuthenticated(SESSION_ENDED)
     row.used_at = now
     fresh = _new_refresh_token(session, settings, user, row.family, row.expires_at, now)
-    return StaffSession(replace(staff_principal(user), address=address), fresh)
+    return StaffSession(replace(account_principal(session, user), address=address), fresh)
 
 
 def _revoke_family(session: Session, family: str, now: datetime) -> None:
@@ -188,8 +189,9 @@ def end_session(session: Session, token: str, now: datetime) -> None:
 
 
 def check_staff_session(session: Session, principal: Principal) -> None:
-    """A staff token holds only while its account is active at the same session version."""
-    if principal.role not in STAFF_ROLES:
+    """A staff (or agent's) token holds only while its account is active at the same session
+    version."""
+    if principal.role not in ACCOUNT_ROLES:
         return
     row = session.execute(select(User.active, User.session_version).where(User.id == principal.id)).first()
     if row is None or not row.active or row.session_version != principal.session_version:
@@ -240,6 +242,9 @@ def change_role(
     if role not in STAFF_ROLES:
         raise InvalidInput(Text("Auth.not_staff_role", role=str(role)))
     user = _user(session, username)
+    if user.insurer_id is not None:
+        # An insurer's agent acts for their insurer: never a police role.
+        raise InvalidInput(Text("Auth.agent_role_fixed"))
     if jurisdiction_id is not None:
         user.jurisdiction_id = jurisdiction_id
     if role in (Role.OPERATOR, Role.OFFICER) and user.jurisdiction_id is None:

@@ -8,6 +8,7 @@ Channels:
     case:{id}                 the case's pushes (outbox): call taken, evacuate, ...
     queue:{jurisdiction}      queue snapshots; a party's connection turns them into its position
     operator:{id}             offers to one operator
+    insurer:{code}            invitations into calls, to the insurer's agents' pages
     call:{case}:{party|operator}  signaling (offer/answer/ICE) and call events to one side
 
 Page → server messages: watch {case_id}, join {case_id}, signal {case_id, data}, locale {locale},
@@ -42,7 +43,7 @@ from kuaichu.cases.lifecycle import CaseState
 from kuaichu.cases.schemas import MAX_ROW_ID
 from kuaichu.errors import DomainError, InvalidInput, NotAuthenticated
 from kuaichu.messages import Locale, Text, negotiate, reader_locale, text
-from kuaichu.principal import STAFF_ROLES, Principal, Role
+from kuaichu.principal import ACCOUNT_ROLES, Principal, Role
 from kuaichu.web.context import AppContext
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,10 @@ UNSUPPORTED_DATA = 1003  # RFC 6455: a binary frame where only text is accepted
 
 def call_channel(case_id: int, side: Role) -> str:
     return f"call:{case_id}:{side.value}"
+
+
+def insurer_channel(insurer_code: str) -> str:
+    return f"insurer:{insurer_code}"
 
 
 def other_side(role: Role) -> Role:
@@ -120,6 +125,9 @@ class PageConnection:
                 await self.follow(
                     "queue", f"queue:{self.principal.jurisdiction_id}", self._queue_changed_for_operator
                 )
+            if self.principal.role is Role.INSURER_AGENT:
+                # Invitations into calls for the agent's insurer (kuaichu.seats).
+                await self.follow("insurer", insurer_channel(str(self.principal.insurer_code)), self.send)
             # The page's ICE servers travel here, over the authenticated connection: TURN
             # credentials are time-limited and never handed to an anonymous page.
             ice = ice_servers_for(self.context.settings, self.principal, self.context.clock.now())
@@ -155,7 +163,7 @@ class PageConnection:
     async def _session_holds(self) -> bool:
         """A staff page's session is checked at every message it sends (the page pings every
         few seconds): deactivation, a role or a password change closes it with 4401."""
-        if self.principal.role not in STAFF_ROLES:
+        if self.principal.role not in ACCOUNT_ROLES:
             return True
         try:
             await self.context.database.read(lambda s: check_staff_session(s, self.principal))

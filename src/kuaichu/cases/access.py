@@ -29,6 +29,8 @@ def visible_to(principal: Principal) -> ColumnElement[bool]:
             return true()
         case Role.INSURER if _insurer_scope is not None:
             return _insurer_scope(principal)
+        case Role.INSURER_AGENT if _agent_scope is not None:
+            return _agent_scope(principal)
     return false()
 
 
@@ -42,6 +44,16 @@ _insurer_scope: InsurerScope | None = None
 def register_insurer_scope(scope: InsurerScope) -> None:
     global _insurer_scope
     _insurer_scope = scope
+
+
+# An insurer's agent sees the cases their insurer was invited into (a call's insurer seat) or
+# holds a claim on; kuaichu.seats registers the scope, as claims does the insurer's.
+_agent_scope: InsurerScope | None = None
+
+
+def register_agent_scope(scope: InsurerScope) -> None:
+    global _agent_scope
+    _agent_scope = scope
 
 
 def visible_cases(principal: Principal) -> Select[tuple[Case]]:
@@ -126,6 +138,12 @@ class WriteRule(StrEnum):
     REVIEW = "review"
     # An insurer about a claim pushed to it.
     INSURER_OF_CLAIM = "insurer_of_claim"
+    # A seat in the call's room on the media server (the call's recording is evidence): who may
+    # add the case's evidence (EVIDENCE), or an agent of an insurer invited into the call, who
+    # sees and speaks but writes nothing (their invitation is kuaichu.seats' look-up).
+    CALL_SEAT = "call_seat"
+    # An insurer's agent about their own seat in a call their insurer was invited into (leave).
+    INSURER_SEAT = "insurer_seat"
     # Supervision: resend a dead letter, pause or resume a jurisdiction's service.
     SUPERVISION = "supervision"
 
@@ -156,6 +174,8 @@ RULE_ROLES: dict[WriteRule, frozenset[Role]] = {
     WriteRule.DETERMINATION: frozenset({Role.OFFICER}),
     WriteRule.REVIEW: frozenset({Role.REVIEWER}),
     WriteRule.INSURER_OF_CLAIM: frozenset({Role.INSURER}),
+    WriteRule.CALL_SEAT: frozenset({Role.OPERATOR, Role.SUPERVISOR, Role.PARTY, Role.INSURER_AGENT}),
+    WriteRule.INSURER_SEAT: frozenset({Role.INSURER_AGENT}),
     WriteRule.SUPERVISION: frozenset({Role.SUPERVISOR, Role.ADMIN}),
 }
 
@@ -165,7 +185,7 @@ def ensure_may_write(case: Case | None, principal: Principal, rule: WriteRule) -
     caseless rules). The case was loaded with `get_case`, so it is already within the
     principal's scope: what is refused here is a case they may see but not write."""
     if principal.role not in RULE_ROLES[rule]:
-        raise Forbidden(Text("Cases.role_may_not"))
+        raise Forbidden(read_only_refusal(principal))
     if rule in CASELESS_RULES:
         return
     if case is None:
@@ -179,7 +199,7 @@ def ensure_may_write(case: Case | None, principal: Principal, rule: WriteRule) -
             _ensure_handling(case, principal)
         case WriteRule.COLLECTION:
             _ensure_collection(case, principal)
-        case WriteRule.EVIDENCE:
+        case WriteRule.EVIDENCE | WriteRule.CALL_SEAT if principal.role is not Role.INSURER_AGENT:
             if principal.role is Role.PARTY:
                 _ensure_party_of_case(case, principal)
             else:
@@ -193,7 +213,15 @@ def ensure_may_write(case: Case | None, principal: Principal, rule: WriteRule) -
             _ensure_jurisdiction(case, principal)
         # REVIEW (not the officer who determined) and the officer of a revoked determination
         # are liability's and reviews' checks; INSURER_OF_CLAIM's claim is the insurer's own
-        # by claims' look-up, its case within the insurer's scope by get_case.
+        # by claims' look-up, its case within the insurer's scope by get_case; an agent's
+        # invitation (CALL_SEAT, INSURER_SEAT) is kuaichu.seats' look-up.
+
+
+def read_only_refusal(principal: Principal) -> Text:
+    """Why a write is refused to a role: an insurer's agent is told they see and speak only."""
+    if principal.role is Role.INSURER_AGENT:
+        return Text("Cases.agent_read_only")
+    return Text("Cases.role_may_not")
 
 
 def _ensure_party_of_case(case: Case, principal: Principal) -> None:
@@ -253,8 +281,11 @@ WRITE_ROUTES: dict[tuple[str, str], WriteRule] = {
     ("PUT", "/api/cases/{case_id}/circumstances"): W.COLLECTION,
     ("POST", "/api/cases/{case_id}/checks"): W.COLLECTION,
     ("POST", "/api/cases/{case_id}/evidence"): W.EVIDENCE,
-    # A seat in the call's room on the media server: the call's recording is evidence.
-    ("POST", "/api/cases/{case_id}/media-pass"): W.EVIDENCE,
+    # A seat in the call's room on the media server: the call's recording is evidence; an
+    # invited insurer's agent sits there too, to see and speak.
+    ("POST", "/api/cases/{case_id}/media-pass"): W.CALL_SEAT,
+    ("POST", "/api/cases/{case_id}/insurer-invitations"): W.HANDLING_OPERATOR,
+    ("POST", "/api/cases/{case_id}/insurer-seat/leave"): W.INSURER_SEAT,
     ("PUT", "/api/cases/{case_id}/liability-facts"): W.ACTS,
     ("POST", "/api/cases/{case_id}/determination"): W.DETERMINATION,
     ("POST", "/api/cases/{case_id}/send-back"): W.DETERMINATION,

@@ -42,6 +42,7 @@ from kuaichu.media.schemas import MediaPassOut
 from kuaichu.messages import DEFAULT_LOCALE, Text, text
 from kuaichu.principal import Principal, Role
 from kuaichu.privacy import phone_key
+from kuaichu.seats import service as seats
 from kuaichu.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -89,12 +90,12 @@ class _Sitter:
 
 
 def _sitter(principal: Principal, settings: Settings) -> _Sitter:
-    """Where someone the access table let in sits: a party and the operator publish, a
-    supervisor watches."""
+    """Where someone the access table let in sits: a party, the operator and an invited
+    insurer's agent (who sees and speaks) publish, a supervisor watches."""
     if principal.role is Role.PARTY and principal.phone:
         key = phone_key(principal.phone, settings.effective_phone_key_secret)
         return _Sitter(f"party:{key}", Role.PARTY, True, phone_key=key)
-    publishes = principal.role is Role.OPERATOR
+    publishes = principal.role in (Role.OPERATOR, Role.INSURER_AGENT)
     return _Sitter(f"{principal.role.value}:{principal.id}", principal.role, publishes, user_id=principal.id)
 
 
@@ -165,12 +166,15 @@ def seat(
 ) -> Admission:
     """The principal's seat in the case's open call, written before Janus hears of it. Who
     takes part is who may add the case's evidence (the call's recording is evidence): its
-    parties, the operator handling the call, a supervisor."""
+    parties, the operator handling the call, a supervisor; and an agent of an insurer invited
+    into the call, whose joining is their presence (kuaichu.seats)."""
     case = get_case(session, principal, case_id)
-    ensure_may_write(case, principal, WriteRule.EVIDENCE)
+    ensure_may_write(case, principal, WriteRule.CALL_SEAT)
     call = _open_call(session, case.id)
     if not settings.janus_nodes:
         raise NotFound(Text("Media.not_configured"))
+    if principal.role is Role.INSURER_AGENT:
+        seats.take_seat(session, principal, case, call, now)
     sitter = _sitter(principal, settings)
     room = _room_of(session, call, settings, now)
     taken = _seat_in(session, room, sitter, principal.label or sitter.role.value, now)

@@ -7,6 +7,7 @@ from kuaichu.cases.schemas import CaseOut, TimelineEventOut
 from kuaichu.documents.schemas import DocumentOut
 from kuaichu.evidence.schemas import EvidenceOut
 from kuaichu.registries.schemas import CheckOut
+from kuaichu.seats.schemas import PresenceOut
 
 
 class AuditLine(BaseModel):
@@ -32,6 +33,8 @@ class CaseReplay(BaseModel):
     review: dict[str, Any] | None
     claims: list[dict[str, Any]]
     access_log: list[AuditLine]
+    # Insurers' agents who were in the case's calls, and when (保险公司坐席在场).
+    insurer_seats: list[PresenceOut] = []
 
 
 class Distribution(BaseModel):

@@ -33,6 +33,7 @@ from kuaichu.progress.views import case_view
 from kuaichu.registries.service import latest_checks
 from kuaichu.reviews.models import ReviewRequest
 from kuaichu.reviews.schemas import ReviewOutcome
+from kuaichu.seats.service import presences
 from kuaichu.supervision.schemas import (
     AuditLine,
     CaseReplay,
@@ -121,6 +122,7 @@ def replay(session: Session, supervisor: Principal, case_id: int, now: datetime)
             for c in claims
         ],
         access_log=[_audit_line(entry) for entry in access],
+        insurer_seats=presences(session, case.id),
     )
 
 

@@ -8,13 +8,15 @@ from fastapi import Depends, Request
 
 from kuaichu.auth.service import authenticate_api_key
 from kuaichu.auth.sessions import check_staff_session
-from kuaichu.errors import NotAuthenticated, NotFound
+from kuaichu.cases.access import read_only_refusal
+from kuaichu.errors import Forbidden, NotAuthenticated, NotFound
 from kuaichu.messages import Text
-from kuaichu.principal import STAFF_ROLES, Principal, Role
+from kuaichu.principal import ACCOUNT_ROLES, Principal, Role
 from kuaichu.privacy import phone_key
 from kuaichu.web.context import AppContext, app_context
 
 Context = Annotated[AppContext, Depends(app_context)]
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 async def authenticate(headers: Mapping[str, str], context: AppContext) -> Principal:
@@ -28,7 +30,7 @@ async def authenticate(headers: Mapping[str, str], context: AppContext) -> Princ
     if scheme.lower() != "bearer" or not token:
         raise NotAuthenticated(Text("Auth.login_first"))
     principal = context.tokens.principal(token, context.clock.now())
-    if principal.role in STAFF_ROLES:
+    if principal.role in ACCOUNT_ROLES:
         await context.database.read(lambda s: check_staff_session(s, principal))
     if principal.role is Role.PARTY and principal.phone:
         secret = context.settings.effective_phone_key_secret
@@ -53,9 +55,12 @@ def require(*roles: Role) -> Callable[..., object]:
     """A route open to these roles only; others get 404 so the route's scope doesn't leak."""
 
     async def dependency(
-        principal: Annotated[Principal, Depends(current_principal)],
+        request: Request, principal: Annotated[Principal, Depends(current_principal)]
     ) -> Principal:
         if principal.role not in roles:
+            if principal.role is Role.INSURER_AGENT and request.method in WRITE_METHODS:
+                # An invited insurer's agent sees and speaks in a call but changes nothing.
+                raise Forbidden(read_only_refusal(principal))
             raise NotFound(Text("Problem.not_found"))
         return principal
 
@@ -68,3 +73,4 @@ Operator = Annotated[Principal, Depends(require(Role.OPERATOR))]
 Officer = Annotated[Principal, Depends(require(Role.OFFICER))]
 Reviewer = Annotated[Principal, Depends(require(Role.REVIEWER))]
 Insurer = Annotated[Principal, Depends(require(Role.INSURER))]
+InsurerAgent = Annotated[Principal, Depends(require(Role.INSURER_AGENT))]
