@@ -8,8 +8,9 @@ tests/test_layers.py holds the code to it:
     retention | supervision | metrics | media
     seats                          an insurer's agents in a live call (see, speak, never edit)
     claims | backoffice | collection | calls | progress
-    settlement | reviews | recognition
+    settlement | reviews
     liability : documents
+    signals                        fraud and quality signals: named rules, never a decision
     eligibility | evidence
     registries | auth
     consent

@@ -44,7 +44,6 @@ from kuaichu.metrics.api import router as metrics_router
 from kuaichu.migrate import upgrade
 from kuaichu.notify.dispatcher import OutboxDispatcher
 from kuaichu.notify.gateways import PushGateway, sms_gateway_from_settings
-from kuaichu.recognition.api import router as recognition_router
 from kuaichu.registries.api import router as registries_router
 from kuaichu.registries.factory import registries_from_settings
 from kuaichu.retention.api import router as retention_router
@@ -55,6 +54,7 @@ from kuaichu.scheduler import Job, Scheduler
 from kuaichu.seats.api import router as seats_router
 from kuaichu.settings import Settings
 from kuaichu.settlement.api import router as settlement_router
+from kuaichu.signals.api import router as signals_router
 from kuaichu.supervision.api import router as supervision_router
 from kuaichu.web.context import AppContext
 from kuaichu.web.locale import ReaderLocale
@@ -191,7 +191,6 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         catalogue_router,
         collection_router,
         evidence_router,
-        recognition_router,
         liability_router,
         reviews_router,
         claims_router,
@@ -200,6 +199,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         documents_router,
         supervision_router,
         settlement_router,
+        signals_router,
         metrics_router,
         calls_router,
         consent_router,

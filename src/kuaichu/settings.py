@@ -126,9 +126,6 @@ class Settings(BaseSettings):
     reports_per_phone_per_hour: int = Field(default=6, ge=1)
     reports_per_address_per_hour: int = Field(default=60, ge=1)
     recording_chunk_seconds: int = Field(default=5, ge=1, le=60)
-    # Threads reading plates and licences off the stills (kuaichu.recognition): each OCR keeps
-    # a core busy for a fraction of a second, so one per process leaves the rest to requests.
-    recognition_workers: int = Field(default=1, ge=1, le=8)
     # The media server (Janus VideoRoom): calls run through it and it records on the server.
     # No node (the default): a call runs browser to browser (P2P) and the console records.
     # Nodes as JSON, a call's room goes to the one with the fewest open rooms, e.g.
@@ -202,6 +199,22 @@ class Settings(BaseSettings):
     quick_handling_max_vehicles: int = Field(default=3, ge=1, le=10)
     # Illegal parking that is hit: "full" or "main" responsibility, by local rule.
     illegal_parking_responsibility: Literal["full", "main"] = "full"
+
+    # Fraud and quality signals (kuaichu.signals), each rule's threshold; a signal never decides.
+    # The same plate, phone or ID number in this many accidents within this many days of each other.
+    signal_repeat_accidents: int = Field(default=3, ge=2)
+    signal_repeat_days: int = Field(default=30, ge=1)
+    # Two parties' logins from one device or one address within this many hours of the report;
+    # the logins' hashed traces are kept this many days.
+    signal_login_window_hours: int = Field(default=24, ge=1)
+    signal_login_trace_days: int = Field(default=7, ge=1)
+    # The reported GPS point farther than this (metres) from a point recorded later for the place.
+    signal_far_point_metres: int = Field(default=1000, ge=1)
+    # Reported later than this (minutes) after the accident's stated time.
+    signal_late_report_minutes: int = Field(default=120, ge=1)
+    # Stills whose perceptual hashes differ in at most this many of 64 bits are the same picture
+    # (3 at most: signals.models.StillHash finds near copies by four 16-bit bands).
+    signal_still_hash_distance: int = Field(default=2, ge=0, le=3)
 
     # The determination document (道路交通事故认定书). Empty key/cert: created in data_dir.
     issuing_authority: str = "示范市公安局交通警察支队"

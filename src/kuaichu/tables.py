@@ -16,12 +16,12 @@ from kuaichu.geo import models as geo_models
 from kuaichu.liability import models as liability_models
 from kuaichu.media import models as media_models
 from kuaichu.notify import models as notify_models
-from kuaichu.recognition import models as recognition_models
 from kuaichu.registries import models as registry_models
 from kuaichu.retention import models as retention_models
 from kuaichu.reviews import models as review_models
 from kuaichu.seats import models as seat_models
 from kuaichu.settlement import models as settlement_models
+from kuaichu.signals import models as signal_models
 
 __all__ = [
     "Base",
@@ -40,10 +40,10 @@ __all__ = [
     "limit_locks",
     "media_models",
     "notify_models",
-    "recognition_models",
     "registry_models",
     "retention_models",
     "review_models",
     "seat_models",
     "settlement_models",
+    "signal_models",
 ]

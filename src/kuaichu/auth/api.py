@@ -1,6 +1,7 @@
 from datetime import datetime
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, Request, Response, status
+from sqlalchemy.orm import Session
 
 from kuaichu.auth import service, sessions
 from kuaichu.auth.schemas import (
@@ -19,6 +20,8 @@ from kuaichu.consent.service import consented_at_of
 from kuaichu.errors import DomainError
 from kuaichu.messages import reader_locale, text
 from kuaichu.principal import Role
+from kuaichu.signals import service as signals
+from kuaichu.signals.rules import SignalConfig
 from kuaichu.web.context import AppContext
 from kuaichu.web.deps import Context, CurrentUser
 
@@ -41,13 +44,32 @@ async def send_sms_code(body: SmsCodeRequest, request: Request, context: Context
 
 
 @router.post("/party", response_model=TokenOut)
-async def party_login(body: PartyLogin, context: Context) -> TokenOut:
+async def party_login(body: PartyLogin, request: Request, response: Response, context: Context) -> TokenOut:
     phone = body.phone
     now = context.clock.now()
-    result = await context.database.write(
-        lambda s: service.check_sms_code(s, context.settings, phone, body.code, now)
-    )
+    device = signals.device_id(request.cookies.get(signals.DEVICE_COOKIE))
+    address = _client_address(request)
+    settings = context.settings
+
+    def check(s: Session) -> service.CodeCheck:
+        result = service.check_sms_code(s, settings, phone, body.code, now)
+        if result is service.CodeCheck.ACCEPTED:
+            keep_days = settings.signal_login_trace_days
+            signals.record_login(s, SignalConfig.of(settings), phone, address, device, now, keep_days)
+        return result
+
+    result = await context.database.write(check)
     service.raise_for_code_check(result)
+    # The device's random id, so that two parties logging in on one phone show (kuaichu.signals).
+    response.set_cookie(
+        signals.DEVICE_COOKIE,
+        device,
+        max_age=signals.DEVICE_COOKIE_SECONDS,
+        path="/api/auth",
+        secure=request.url.scheme == "https",
+        httponly=True,
+        samesite="strict",
+    )
     principal = service.party_principal(phone)
     return TokenOut(access_token=context.tokens.issue(principal, now), role="party", name=principal.label)
 

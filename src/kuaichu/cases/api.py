@@ -24,6 +24,7 @@ from kuaichu.cases.schemas import (
 from kuaichu.collection import service as collection
 from kuaichu.principal import Principal, Role
 from kuaichu.progress import views as progress
+from kuaichu.signals import service as signals
 from kuaichu.web.context import AppContext
 from kuaichu.web.deps import Context, CurrentUser, Operator, Party, require
 
@@ -92,9 +93,12 @@ async def record_facts(
     case_id: RowId, body: FactsIn, operator: CollectionWriter, context: Context
 ) -> CaseOut:
     now = context.clock.now()
-    return await context.database.write(
-        lambda s: progress.case_view(s, service.record_facts(s, operator, case_id, body, now), operator)
-    )
+
+    def record(s: Session) -> CaseOut:
+        signals.keep_reported_point(s, case_id)
+        return progress.case_view(s, service.record_facts(s, operator, case_id, body, now), operator)
+
+    return await context.database.write(record)
 
 
 @router.put("/{case_id}/parties", response_model=CaseOut)

@@ -8,6 +8,8 @@ from kuaichu.collection import service
 from kuaichu.collection.schemas import CollectionCompleteIn, CollectionOut
 from kuaichu.principal import Principal, Role
 from kuaichu.settings import Settings
+from kuaichu.signals import service as signals
+from kuaichu.signals.rules import SignalConfig
 from kuaichu.web.context import AppContext
 from kuaichu.web.deps import Context, Operator, require
 
@@ -33,8 +35,13 @@ async def complete_collection(
     context: AppContext = request.app.state.context
     config = gate_config(context.settings)
     body = body or CollectionCompleteIn()
+    signal_config = SignalConfig.of(context.settings)
     return await transition(
-        request, operator, lambda s, now: service.complete(s, operator, case_id, body, config, now)
+        request,
+        operator,
+        lambda s, now: signals.refresh(
+            s, service.complete(s, operator, case_id, body, config, now), signal_config, now
+        ),
     )
 
 
@@ -42,6 +49,11 @@ async def complete_collection(
 async def evacuate(case_id: RowId, operator: Operator, request: Request) -> TransitionOut:
     context: AppContext = request.app.state.context
     config = gate_config(context.settings)
+    signal_config = SignalConfig.of(context.settings)
     return await transition(
-        request, operator, lambda s, now: service.evacuate(s, operator, case_id, config, now)
+        request,
+        operator,
+        lambda s, now: signals.refresh(
+            s, service.evacuate(s, operator, case_id, config, now), signal_config, now
+        ),
     )

@@ -2,6 +2,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, UploadFile, status
 from fastapi.responses import StreamingResponse
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from kuaichu.cases.schemas import RowId
@@ -10,6 +11,8 @@ from kuaichu.evidence import service
 from kuaichu.evidence.schemas import PURGED_LABEL, EvidenceKind, EvidenceOut
 from kuaichu.evidence.storage import ACCEPTED_MEDIA, CorruptedBlob, file_chunks
 from kuaichu.messages import Text
+from kuaichu.signals import service as signals
+from kuaichu.signals.stills import perceptual_hash
 from kuaichu.web.deps import Context, CurrentUser
 
 router = APIRouter(prefix="/api/cases/{case_id}/evidence", tags=["evidence"])
@@ -29,10 +32,17 @@ async def upload(
     # Refuse before storing anything when the uploader may not add evidence here.
     await context.database.read(lambda s: service.check_may_upload(s, uploader, case_id))
     blob = await run_in_threadpool(context.evidence_store.put, file.file, context.settings.evidence_max_bytes)
+    # A still's perceptual hash, in a worker thread (about a millisecond for a camera's JPEG).
+    is_still = blob.media_type.startswith("image/")
+    phash = await run_in_threadpool(perceptual_hash, file.file) if is_still else None
     now = context.clock.now()
-    return await context.database.write(
-        lambda s: service.add_evidence(s, uploader, case_id, blob, kind, lat, lng, now, party_position)
-    )
+
+    def add(s: Session) -> EvidenceOut:
+        item = service.add_evidence(s, uploader, case_id, blob, kind, lat, lng, now, party_position)
+        signals.record_still_hash(s, item.id, case_id, phash)
+        return item
+
+    return await context.database.write(add)
 
 
 @router.get("", response_model=list[EvidenceOut])

@@ -3,6 +3,7 @@
 // beyond drawing.
 import { BO } from "./backoffice.js";
 import { KC } from "./common.js";
+import { SIG } from "./signals.js";
 
 const PAGE = "supervisor";
 let refreshTimer = null;
@@ -20,6 +21,7 @@ async function showDashboard() {
   KC.show("login-view", false);
   KC.show("dashboard", true);
   await Promise.all([loadQueues(), loadServices(), loadTimings(), loadDeadLetters()]);
+  await SIG.wirePanel(PAGE, (id) => guarded(() => replay(id)), guarded);
   clearInterval(refreshTimer);
   refreshTimer = setInterval(() => guarded(loadQueues), 5000);
 }
@@ -177,6 +179,7 @@ async function replay(caseId) {
   document.getElementById("replay-facts").replaceChildren(
     ...facts.flatMap(([k, v]) => [KC.el("dt", { textContent: k }), KC.el("dd", { textContent: v })]),
   );
+  await SIG.renderCase(PAGE, caseId, "replay-signals");
   document.getElementById("replay-timeline").replaceChildren(
     ...data.timeline.map((e) =>
       KC.el(

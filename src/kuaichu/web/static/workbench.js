@@ -3,6 +3,7 @@
 // determination with its reasoning; or the case sent back for more evidence / to the ordinary procedure.
 import { BO } from "./backoffice.js";
 import { KC } from "./common.js";
+import { SIG } from "./signals.js";
 
 const PAGE = "workbench";
 const VIEWS = ["login-view", "list-view", "case-view"];
@@ -38,6 +39,7 @@ async function list() {
   // Staff lists come oldest first: the longest-waiting case on top.
   const cases = await KC.api(PAGE, "GET", "/api/cases?state=evacuated");
   KC.caseRows(cases, KC.t("Workbench.handle"), (id) => guarded(() => open(id)), KC.t("Workbench.no_cases"));
+  await SIG.wirePanel(PAGE, (id) => guarded(() => open(id)));
 }
 
 async function open(caseId) {
@@ -66,6 +68,7 @@ async function open(caseId) {
   BO.renderChecks("checks", file.parties);
   BO.renderEligibility("eligibility", file.eligibility);
   BO.renderActs("acts", file.parties);
+  await SIG.renderCase(PAGE, caseId, "case-signals");
   await Promise.all([
     BO.renderStills(PAGE, caseId, "gallery", items),
     BO.recording(PAGE, caseId, "recording", "recording-info", items),

@@ -1,0 +1,163 @@
+"""Signals through the API (issue 14): two parties logging in by SMS on one phone, the same
+drivers in a second accident, the operator placing it far from where the phone reported and a
+still taken again; the signals are computed when collection completes, listed and filtered for
+the officer and the supervisor, said with reasons masked for the supervisor, and a bad filter is
+a 422. On SQLite and PostgreSQL."""
+
+import io
+
+import pytest
+from conftest import XIHU, Api
+from factories import FACTS, demo_party
+from flows import collect_evidence, demo_registry
+from PIL import Image, ImageDraw
+from sqlalchemy import select
+
+from kuaichu.principal import Role
+from kuaichu.settings import Settings
+from kuaichu.signals.models import LoginTrace, StillHash
+
+ZHANG, LI = "13800000001", "13900000002"
+# 5.5 km north of the reported point: where the operator places the second accident.
+FAR_AWAY = {"lat": XIHU["lat"] + 0.05, "lng": XIHU["lng"]}
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """Two accidents within 30 days make a signal here (the default is three)."""
+    return settings.model_copy(update={"signal_repeat_accidents": 2})
+
+
+def still_jpeg() -> bytes:
+    image = Image.new("RGB", (1280, 720), (110, 120, 130))
+    draw = ImageDraw.Draw(image)
+    for i in range(24):
+        x, y = (i * 53) % 1180, (i * 37 + 91) % 620
+        draw.rectangle([x, y, x + 90, y + 100], fill=((i * 40 + 70) % 255, (200 - i * 7) % 255, i * 10))
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=90)
+    return out.getvalue()
+
+
+STILL = still_jpeg()
+
+
+async def collected(api: Api, reporter_phone: str, operator: dict[str, str], facts: dict[str, object]) -> int:
+    """`reporter_phone` reports; the operator records `facts`, 张伟 and 李娜, everything the
+    gate asks for, one still of the scene as a real picture, and completes the collection
+    (letting through what the gate would still miss, with a reason)."""
+    client = api.client
+    reporter = await api.agreed_party(reporter_phone)
+    case_id = (await client.post("/api/calls", json=XIHU, headers=reporter)).json()["case_id"]
+    parties = {"parties": [demo_party("张伟"), demo_party("李娜")]}
+    for response in (
+        await client.post(f"/api/cases/{case_id}/take", headers=operator),
+        await client.put(f"/api/cases/{case_id}/facts", json=facts, headers=operator),
+        await client.put(f"/api/cases/{case_id}/parties", json=parties, headers=operator),
+    ):
+        assert response.status_code < 300, response.text
+    await collect_evidence(api, case_id, operator)
+    scene = {"file": ("scene.jpg", STILL, "image/jpeg")}
+    upload = await client.post(
+        f"/api/cases/{case_id}/evidence", headers=operator, files=scene, data={"kind": "collision_point"}
+    )
+    assert upload.status_code == 201, upload.text
+    gate = (await client.get(f"/api/cases/{case_id}/collection", headers=operator)).json()
+    keys = [item["key"] for item in gate["missing"] if item["overridable"]]
+    body = {"override": {"keys": keys, "reason": "现场条件所限，已当面核对"}} if keys else None
+    response = await client.post(f"/api/cases/{case_id}/collection-complete", json=body, headers=operator)
+    assert response.status_code == 200, response.text
+    return case_id
+
+
+async def test_signals_are_computed_listed_filtered_and_said_per_role(api: Api) -> None:
+    client = api.client
+    await demo_registry(api)
+    assert demo_party("张伟")["phone"] == ZHANG and demo_party("李娜")["phone"] == LI
+    # Both drivers log in by SMS on the same phone (one client: one device cookie).
+    await api.party(ZHANG)
+    await api.party(LI)
+    operator = await api.staff("op-xihu", Role.OPERATOR, "330106")
+    other_operator = await api.staff("op-xihu-2", Role.OPERATOR, "330106")
+    officer = await api.staff("officer-xihu", Role.OFFICER, "330106")
+    elsewhere = await api.staff("officer-shangcheng", Role.OFFICER, "330102")
+    supervisor = await api.staff("supervisor", Role.SUPERVISOR)
+
+    first = await collected(api, ZHANG, operator, FACTS)
+    second = await collected(api, "13700000003", other_operator, {**FACTS, **FAR_AWAY})
+
+    def stored(session: object) -> tuple[int, int]:
+        return (
+            len(session.scalars(select(LoginTrace)).all()),  # type: ignore[attr-defined]
+            len(session.scalars(select(StillHash)).all()),  # type: ignore[attr-defined]
+        )
+
+    assert await api.context.database.read(stored) == (2, 2)
+
+    async def names(case_id: int, headers: dict[str, str]) -> list[str]:
+        response = await client.get(f"/api/cases/{case_id}/signals", headers=headers)
+        assert response.status_code == 200, response.text
+        return sorted({s["name"] for s in response.json()})
+
+    # The first case was computed again when the second named it.
+    assert await names(first, officer) == ["repeated_identity", "reused_still", "shared_login"]
+    assert await names(second, officer) == [
+        "far_report_point",
+        "repeated_identity",
+        "reused_still",
+        "shared_login",
+    ]
+
+    async def listed(headers: dict[str, str], query: str = "") -> list[int]:
+        response = await client.get(f"/api/signals/cases{query}", headers=headers)
+        assert response.status_code == 200, response.text
+        return [c["id"] for c in response.json()]
+
+    assert await listed(officer) == [second, first]  # newest first
+    assert await listed(officer, "?signal=far_report_point") == [second]
+    assert await listed(officer, "?signal=late_report") == []
+    assert await listed(officer, "?signal=shared_login&state=collected") == [second, first]
+    assert await listed(officer, "?state=evacuated") == []
+    assert await listed(elsewhere) == []
+    assert await listed(supervisor, "?signal=reused_still") == [second, first]
+
+    # The reasons: the officer reads 张伟's phone in full, the supervisor masked.
+    def phone_reason(signals: list[dict[str, str]]) -> str:
+        return next(
+            s["reason"] for s in signals if "电话" in s["reason"] and s["reason"].startswith("当事人1")
+        )
+
+    for_officer = (await client.get(f"/api/cases/{second}/signals", headers=officer)).json()
+    for_supervisor = (await client.get(f"/api/cases/{second}/signals", headers=supervisor)).json()
+    assert ZHANG in phone_reason(for_officer)
+    assert "138****0001" in phone_reason(for_supervisor) and ZHANG not in phone_reason(for_supervisor)
+    far = next(s for s in for_officer if s["name"] == "far_report_point")
+    assert far["label"] == "报警定位远离事故地点"
+    assert far["reason"].startswith("报警定位距记录的事故地点约5560米")
+    shared = next(s for s in for_officer if s["name"] == "shared_login")
+    assert shared["reason"] == "当事人1与当事人2从同一设备登录"
+
+    rules = (await client.get("/api/signals/rules", headers=supervisor)).json()
+    assert [r["name"] for r in rules] == [
+        "repeated_identity",
+        "shared_login",
+        "far_report_point",
+        "late_report",
+        "reused_still",
+    ]
+
+
+async def test_a_bad_filter_is_refused_and_parties_see_no_signals(api: Api) -> None:
+    client = api.client
+    officer = await api.staff("officer-xihu", Role.OFFICER, "330106")
+    for query in ("?signal=staged", "?signal=", "?state=flying", "?signal=%00"):
+        response = await client.get(f"/api/signals/cases{query}", headers=officer)
+        assert response.status_code == 422, (query, response.text)
+        assert response.headers["content-type"].startswith("application/problem+json")
+    for path in ("/api/cases/0/signals", "/api/cases/99999999999/signals"):
+        assert (await client.get(path, headers=officer)).status_code == 422
+    assert (await client.get("/api/cases/4242/signals", headers=officer)).status_code == 404
+    party = api.party_token(ZHANG)
+    # Outside the roles a route serves: not found, so its scope does not leak.
+    assert (await client.get("/api/signals/cases", headers=party)).status_code == 404
+    assert (await client.get("/api/signals/rules")).status_code == 401
