@@ -8,7 +8,7 @@ tests/test_layers.py holds the code to it:
     retention | supervision | metrics | media
     seats                          an insurer's agents in a live call (see, speak, never edit)
     claims | backoffice | collection | calls | progress
-    settlement | reviews
+    settlement | reviews | recognition
     liability : documents
     signals                        fraud and quality signals: named rules, never a decision
     eligibility | evidence

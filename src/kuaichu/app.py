@@ -44,6 +44,7 @@ from kuaichu.metrics.api import router as metrics_router
 from kuaichu.migrate import upgrade
 from kuaichu.notify.dispatcher import OutboxDispatcher
 from kuaichu.notify.gateways import PushGateway, sms_gateway_from_settings
+from kuaichu.recognition.api import router as recognition_router
 from kuaichu.registries.api import router as registries_router
 from kuaichu.registries.factory import registries_from_settings
 from kuaichu.retention.api import router as retention_router
@@ -191,6 +192,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         catalogue_router,
         collection_router,
         evidence_router,
+        recognition_router,
         liability_router,
         reviews_router,
         claims_router,

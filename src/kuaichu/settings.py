@@ -126,6 +126,9 @@ class Settings(BaseSettings):
     reports_per_phone_per_hour: int = Field(default=6, ge=1)
     reports_per_address_per_hour: int = Field(default=60, ge=1)
     recording_chunk_seconds: int = Field(default=5, ge=1, le=60)
+    # Threads reading plates and licences off the stills (kuaichu.recognition): each OCR keeps
+    # a core busy for a fraction of a second, so one per process leaves the rest to requests.
+    recognition_workers: int = Field(default=1, ge=1, le=8)
     # The media server (Janus VideoRoom): calls run through it and it records on the server.
     # No node (the default): a call runs browser to browser (P2P) and the console records.
     # Nodes as JSON, a call's room goes to the one with the fewest open rooms, e.g.

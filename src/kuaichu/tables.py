@@ -16,6 +16,7 @@ from kuaichu.geo import models as geo_models
 from kuaichu.liability import models as liability_models
 from kuaichu.media import models as media_models
 from kuaichu.notify import models as notify_models
+from kuaichu.recognition import models as recognition_models
 from kuaichu.registries import models as registry_models
 from kuaichu.retention import models as retention_models
 from kuaichu.reviews import models as review_models
@@ -40,6 +41,7 @@ __all__ = [
     "limit_locks",
     "media_models",
     "notify_models",
+    "recognition_models",
     "registry_models",
     "retention_models",
     "review_models",

@@ -14,6 +14,8 @@ class AuditAction(Labelled):
     LIST_CLAIMS = "list_claims"
     LIST_EVIDENCE = "list_evidence"
     LIST_SIGNALS = "list_signals"
+    # What OCR read on a case's stills (kuaichu.recognition): listed; a still given to read.
+    LIST_READINGS = "list_readings"
     LOGIN = "login"
     LOGIN_FAILED = "login_failed"
     READ_CASE = "read_case"
@@ -29,6 +31,7 @@ class AuditAction(Labelled):
     READ_MY_DATA = "read_my_data"
     READ_REVIEW = "read_review"
     READ_SIGNALS = "read_signals"
+    READ_STILL = "read_still"
     READ_TIMELINE = "read_timeline"
     REFRESH_REUSE = "refresh_reuse"
     REGISTRY_LOOKUP = "registry_lookup"

@@ -10,6 +10,8 @@ class EvidenceKind(Labelled):
     VEHICLE_OVERVIEW = "vehicle_overview"
     COLLISION_POINT = "collision_point"
     PLATE = "plate"
+    # The front of a party's driving licence (驾驶证), whose 证号 OCR reads (kuaichu.recognition).
+    DRIVING_LICENCE = "driving_licence"
     RECORDING = "recording"
     OTHER = "other"
 

@@ -1,5 +1,6 @@
 // The operator's console: presence, the queue, the call, collection, wrap-up.
 import { CallLink, KC, SHOT_KINDS, shots } from "./common.js";
+import { LICENCE_SHOT, StillSuggestions, isReadable } from "./suggestions.js";
 import { joinRoom, mediaPass } from "./sfu.js";
 
 const PAGE = "console";
@@ -31,6 +32,8 @@ const consoleState = {
 const view = (id) => KC.view(VIEWS, id);
 const say = KC.say;
 const guarded = (action) => KC.guarded(action);
+// Plate and licence numbers read off the stills, offered into the party form (suggestions.js).
+const stillSuggestions = new StillSuggestions(document.getElementById("parties-form"));
 
 async function login(event) {
   event.preventDefault();
@@ -120,6 +123,7 @@ async function enterCall(caseId, mode) {
   fillForms(detail);
   showIneligible(null);
   await showUploadedEvidence();
+  guarded(() => stillSuggestions.open(caseId));
   await refreshGate();
   const camera = await ownCamera();
   if (consoleState.config.media_server) {
@@ -263,7 +267,11 @@ async function capture(kind, position = perVehicle(kind) ? chosenVehicle() : nul
   const canvas = KC.el("canvas", { width: video.videoWidth, height: video.videoHeight });
   canvas.getContext("2d").drawImage(video, 0, 0);
   const blob = await new Promise((resolve) => canvas.toBlob(resolve, "image/jpeg", 0.9));
-  const item = await upload(blob, `${kind}.jpg`, kind, position);
+  // A plate or licence read before its party is recorded is still worth taking: OCR suggests
+  // the party's numbers (the still counts for the checklist once taken of a recorded party).
+  const recorded = consoleState.detail.parties.some((p) => p.position === position);
+  const item = await upload(blob, `${kind}.jpg`, kind, isReadable(kind) && !recorded ? null : position);
+  guarded(() => stillSuggestions.read(item, position));
   consoleState.done.add(kind);
   addThumbnail(URL.createObjectURL(blob), item.kind_label || stillLabel(kind, position));
   await refreshGate();
@@ -667,6 +675,7 @@ async function saveParties() {
     impact_point: form.elements[`impact_point-${i}`].value.trim(),
   }));
   await KC.api(PAGE, "PUT", `/api/cases/${id}/liability-facts`, { parties: acts });
+  await stillSuggestions.refresh();
 }
 
 // Automatic checks: the registries answer for each party as soon as the parties are saved.
@@ -887,6 +896,10 @@ async function start() {
       return button;
     }),
   );
+  document.getElementById("capture-buttons").append(KC.el("button", {
+    type: "button", className: "secondary shot", textContent: KC.label("EvidenceKind", LICENCE_SHOT),
+    onclick: () => guarded(() => capture(LICENCE_SHOT, chosenVehicle())),
+  }));
   setInterval(renderQueue, 1000); // waiting times tick between queue changes
   consoleState.config = await KC.api(PAGE, "GET", "/api/calls/config");
   consoleState.catalogue = await KC.api(PAGE, "GET", "/api/catalogue");
