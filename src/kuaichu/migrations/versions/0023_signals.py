@@ -2,7 +2,7 @@
 reported GPS points
 
 Revision ID: 0023_signals
-Revises: 0020_evidence_blob_deleted
+Revises: 0021_insurer_seats
 Create Date: 2026-11-26 10:10:00
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 import kuaichu.db
 
 revision: str = "0023_signals"
-down_revision: str | None = "0020_evidence_blob_deleted"
+down_revision: str | None = "0021_insurer_seats"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
