@@ -16,8 +16,6 @@ class AuditAction(Labelled):
     # What OCR read on a case's stills (kuaichu.recognition): listed; a still given to read.
     LIST_READINGS = "list_readings"
     LIST_SIGNALS = "list_signals"
-    # What OCR read on a case's stills (kuaichu.recognition): listed; a still given to read.
-    LIST_READINGS = "list_readings"
     LOGIN = "login"
     LOGIN_FAILED = "login_failed"
     READ_CASE = "read_case"
@@ -34,7 +32,6 @@ class AuditAction(Labelled):
     READ_REVIEW = "read_review"
     READ_STILL = "read_still"
     READ_SIGNALS = "read_signals"
-    READ_STILL = "read_still"
     READ_TIMELINE = "read_timeline"
     REFRESH_REUSE = "refresh_reuse"
     REGISTRY_LOOKUP = "registry_lookup"
