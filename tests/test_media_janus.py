@@ -14,11 +14,17 @@ from typing import Any
 
 import pytest
 from conftest import XIHU
+from factories import id_number
 from janus_stack import MediaStack, Person, media_stack, requires_janus
-from live import until_true, wait_until
+from live import login_code, operator_context_page, party_context_page, staff_logs_in, until_true, wait_until
+from playwright.sync_api import Page, expect
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from kuaichu.audit.models import AuditEntry
+from kuaichu.cases.models import Case
+from kuaichu.clock import SystemClock
+from kuaichu.db import Database
 from kuaichu.media.models import MediaRoom
 
 pytestmark = requires_janus
@@ -183,4 +189,168 @@ def test_only_the_cases_parties_its_operator_and_supervisors_get_a_pass(stack: M
     end_call(operator, case_id)
     assert party.api("POST", path)[0] == 409  # no call in progress
     for person in (party, operator, stranger, other_operator, officer):
+        person.close()
+
+
+# The product's pages in the call: the party page (two parties' phones) and the console, with
+# the app's own CSP (no bypass): janus.js from /vendor, Janus's API at its public address.
+
+PARTY_PHONE = "13800005011"
+SECOND_PHONE = "13800005012"
+# Every other participant's feed on this page shows decoded frames and has a picture size.
+ALL_FEEDS_DECODED = """async () => {{
+  const room = window.kuaichuRoom;
+  if (!room || room.feeds.size !== {count}) return false;
+  for (const [feed, entry] of room.feeds) {{
+    if (!entry.video || entry.video.videoWidth === 0) return false;
+    if ((await room.framesDecoded(feed)) === 0) return false;
+  }}
+  return true;
+}}"""
+
+
+def party_logs_in(page: Page, database: Database, phone: str) -> None:
+    page.goto("/party")
+    page.fill("#phone", phone)
+    since = SystemClock().now()
+    page.click("#send-code")
+    page.fill("#code", login_code(database, phone, since))
+    page.click("#login")
+    expect(page.locator("#home-view")).to_be_visible()
+
+
+def operator_records_party(console: Page, index: int, phone: str, plate: str, name: str, serial: str) -> None:
+    number = id_number(serial=serial)
+    for field, value in (
+        ("name", name),
+        ("phone", phone),
+        ("id_number", number),
+        ("licence_number", number),
+        ("plate_number", plate),
+        ("insurer_code", "PICC"),
+    ):
+        console.fill(f'[name="{field}-{index}"]', value)
+
+
+def own_feed(page: Page) -> int:
+    return page.evaluate("window.kuaichuRoom.pass.feed_id")
+
+
+def sees_everyone(page: Page, others: int, who: str) -> None:
+    until_true(page, ALL_FEEDS_DECODED.format(count=others), timeout=60, what=f"{who} seeing all")
+
+
+def api_call(page: Page, token: str, method: str, path: str, body: Any = None) -> Any:
+    """The API as the page's user, from the page (the app listens inside the namespace)."""
+    answer = page.evaluate(
+        """async ([method, path, body, token]) => {
+          const headers = { Authorization: `Bearer ${token}`, "Content-Type": "application/json" };
+          const payload = body === null ? undefined : JSON.stringify(body);
+          const response = await fetch(path, { method, headers, body: payload });
+          return { status: response.status, body: await response.json() };
+        }""",
+        [method, path, body, token],
+    )
+    assert answer["status"] < 300, answer
+    return answer["body"]
+
+
+@pytest.mark.slow
+def test_two_parties_and_the_operator_call_through_janus_from_their_pages_and_the_server_records_each(
+    stack: MediaStack,
+) -> None:
+    base = stack.server.url
+    console = operator_context_page(stack.browser, base)
+    first = party_context_page(stack.browser, base)
+    second = party_context_page(stack.browser, base)
+    token = staff_logs_in(console, "/console", "op-live")
+    console.click("#go-available")
+    expect(console.locator("#me-status")).to_have_text("空闲")
+
+    # The first party reports by video call; the operator, available, gets it at once.
+    party_logs_in(first, stack.database, PARTY_PHONE)
+    first.click("#report")
+    first.click("#consent-agree")
+    expect(console.locator("#call-view")).to_be_visible()
+    expect(first.locator("#call-view")).to_be_visible()
+    expect(console.locator("#recording-status")).to_have_text("由服务器录制")
+    sees_everyone(first, 1, "the first party")
+    sees_everyone(console, 1, "the operator")
+    started = {"party-1": time.monotonic(), "operator": time.monotonic()}
+
+    # The operator records both parties; the second logs in with its own phone and opens the case.
+    operator_records_party(console, 1, PARTY_PHONE, "浙A12345", "张伟", "123")
+    operator_records_party(console, 2, SECOND_PHONE, "浙A54321", "李娜", "456")
+    console.click("#save-parties")
+    expect(console.locator("#checks li").first).to_be_visible()
+    party_logs_in(second, stack.database, SECOND_PHONE)
+    second.click("#my-cases button")
+    expect(second.locator("#call-view")).to_be_visible()
+    for page, who in ((first, "the first party"), (second, "the second party"), (console, "the operator")):
+        sees_everyone(page, 2, who)
+    started["party-2"] = time.monotonic()
+    # Every participant's feed is labelled on the other pages, once.
+    expect(console.locator("#remote-feeds figure")).to_have_count(2)
+    expect(first.locator("#remote-feeds figure")).to_have_count(2)
+    expect(second.locator("#remote-feeds figcaption")).to_have_count(2)
+    feeds = {"party-1": own_feed(first), "party-2": own_feed(second), "operator": own_feed(console)}
+
+    # The call goes on, then the operator sends it to police on site and hangs up.
+    console.wait_for_timeout(CALL_SECONDS * 1000)
+    case_id = wait_until(lambda: case_of_phone(stack, PARTY_PHONE), what="the case")
+    api_call(console, token, "POST", f"/api/cases/{case_id}/transfer", {"reason": "测试结束通话"})
+    api_call(console, token, "POST", f"/api/calls/{case_id}/hangup")
+    ended = time.monotonic()
+    expect(first.locator("#transfer-view")).to_be_visible()
+
+    def recordings() -> list[dict[str, Any]] | None:
+        listed = api_call(console, token, "GET", f"/api/cases/{case_id}/evidence")
+        found = [item for item in listed if item["kind"] == "recording"]
+        return found if len(found) == 3 else None
+
+    listed = wait_until(recordings, timeout=60, what="each participant's recording")
+    # The console recorded nothing itself: every recording is the server's.
+    assert {item["uploaded_by"] for item in listed} == {"system"}
+    timeline = api_call(console, token, "GET", f"/api/cases/{case_id}/timeline")
+    by_feed = {
+        event["detail"]["feed_id"]: event["detail"]["evidence_id"]
+        for event in timeline
+        if event["kind"] == "evidence_added" and event["detail"].get("kind") == "recording"
+    }
+    assert set(by_feed) == set(feeds.values())
+    for who, feed in feeds.items():
+        item = next(e for e in listed if e["id"] == by_feed[feed])
+        stored = stack.evidence_file(item["sha256"])
+        assert hashlib.sha256(stored.read_bytes()).hexdigest() == item["sha256"]
+        probe = ffprobe(stored)
+        assert any(s["codec_type"] == "video" for s in probe["streams"]), (who, probe)
+        call_seconds = ended - started[who]
+        assert abs(float(probe["format"]["duration"]) - call_seconds) <= 0.2 * call_seconds, (who, probe)
+    for page in (console, first, second):
+        page.context.close()
+
+
+def case_of_phone(stack: MediaStack, phone: str) -> int | None:
+    def read(session: Session) -> int | None:
+        return session.scalar(select(Case.id).where(Case.reporter_phone == phone))
+
+    return stack.database.write_sync(read)
+
+
+def test_a_feed_in_a_room_that_is_no_seats_is_put_out_and_the_kick_audited(stack: MediaStack) -> None:
+    party, operator, case_id = report_and_take(stack, "13800005021", "op-live-2")
+    granted = media_pass(party, case_id)
+    # The party's own token, but another feed id than its seat's: Janus lets it in, the app not.
+    join(party, {**granted, "feed_id": granted["feed_id"] + 1, "publish": False})
+
+    def kicks(session: Session) -> list[dict[str, Any]]:
+        entries = session.scalars(
+            select(AuditEntry).where(AuditEntry.case_id == case_id, AuditEntry.action == "kick_call_media")
+        ).all()
+        return [entry.detail for entry in entries]
+
+    [kicked] = wait_until(lambda: stack.database.write_sync(kicks), what="the kick")
+    assert kicked["feed_id"] == granted["feed_id"] + 1
+    end_call(operator, case_id)
+    for person in (party, operator):
         person.close()
