@@ -1,6 +1,5 @@
 // The operator's console: presence, the queue, the call, collection, wrap-up.
 import { CallLink, KC, SHOT_KINDS, shots } from "./common.js";
-import { joinRoom, mediaPass } from "./sfu.js";
 import { LICENCE_SHOT, StillSuggestions, isReadable } from "./suggestions.js";
 import { joinRoom, mediaPass } from "./sfu.js";
 
