@@ -13,7 +13,6 @@ class AuditAction(Labelled):
     EVIDENCE_HASH_MISMATCH = "evidence_hash_mismatch"
     LIST_CLAIMS = "list_claims"
     LIST_EVIDENCE = "list_evidence"
-    LIST_SIGNALS = "list_signals"
     # What OCR read on a case's stills (kuaichu.recognition): listed; a still given to read.
     LIST_READINGS = "list_readings"
     LIST_SIGNALS = "list_signals"
@@ -31,7 +30,6 @@ class AuditAction(Labelled):
     READ_LIABILITY_PROPOSAL = "read_liability_proposal"
     READ_MY_DATA = "read_my_data"
     READ_REVIEW = "read_review"
-    READ_SIGNALS = "read_signals"
     READ_STILL = "read_still"
     READ_SIGNALS = "read_signals"
     READ_TIMELINE = "read_timeline"
