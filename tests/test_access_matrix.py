@@ -99,6 +99,7 @@ Body = Callable[[dict[str, Any]], Any] | dict[str, Any] | None
 UPLOAD = {"kind": "collision_point"}  # sent as a multipart upload with a JPEG
 PARTIES = {"parties": [demo_party("张伟"), demo_party("李娜")]}
 REASON = {"reason": "需要进一步调查"}
+NO_PHONE = {key: value for key, value in demo_party("李娜").items() if key != "phone"}  # the link gave it
 
 
 @dataclass
@@ -140,6 +141,11 @@ QUEUED_WALK = [
 CALL_WALK = [
     put(f"{CASE}/facts", FACTS),
     put(f"{CASE}/parties", PARTIES),
+    # The join link in the call; no one asked to join, so there is no request to decide.
+    post(f"{CASE}/join-link/sms", {"phone": "13600000003"}),
+    post(f"{CASE}/join-link/revoke"),
+    post(f"{CASE}/joins/admit", {"join_id": 2**31 - 1, **NO_PHONE}, succeeds=False),
+    post(f"{CASE}/joins/refuse", {"join_id": 2**31 - 1}, succeeds=False),
     put(f"{CASE}/circumstances", NO_CIRCUMSTANCES),
     post(f"{CASE}/checks"),
     put(f"{CASE}/liability-facts", REAR_END_ACTS),

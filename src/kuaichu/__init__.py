@@ -5,7 +5,7 @@ tests/test_layers.py holds the code to it:
 
     cli, app                       start-up: settings, the database, the scheduler, the routers
     web, demo, tables              pages, request context and dependencies, security headers
-    retention | supervision | metrics | media
+    retention | supervision | metrics | media | invitations
     seats                          an insurer's agents in a live call (see, speak, never edit)
     claims | backoffice | collection | calls | progress
     settlement | reviews | recognition

@@ -34,6 +34,7 @@ from kuaichu.errors import install_problem_handlers
 from kuaichu.evidence.api import router as evidence_router
 from kuaichu.evidence.factory import evidence_store_from_settings
 from kuaichu.geo.service import import_jurisdictions, read_feature_collection
+from kuaichu.invitations.api import router as invitations_router
 from kuaichu.liability.api import router as liability_router
 from kuaichu.limits import BodySizeLimit, RejectNulCharacters
 from kuaichu.media.api import router as media_router
@@ -208,6 +209,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         messages_router,
         retention_router,
         media_router,
+        invitations_router,
         seats_router,
     ):
         app.include_router(router)

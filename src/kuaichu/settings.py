@@ -200,6 +200,10 @@ class Settings(BaseSettings):
 
     # Quick handling allows at most this many vehicles (a local rule; art. 19).
     quick_handling_max_vehicles: int = Field(default=3, ge=1, le=10)
+    # A case's join link (QR code and SMS, kuaichu.invitations): how long one lasts, and how many
+    # join SMS the operator may send for one case per hour.
+    join_link_minutes: int = Field(default=120, ge=5, le=24 * 60)
+    join_sms_per_case_per_hour: int = Field(default=5, ge=1, le=50)
     # Illegal parking that is hit: "full" or "main" responsibility, by local rule.
     illegal_parking_responsibility: Literal["full", "main"] = "full"
 

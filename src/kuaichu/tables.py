@@ -13,6 +13,7 @@ from kuaichu.documents import models as document_models
 from kuaichu.eligibility import models as eligibility_models
 from kuaichu.evidence import models as evidence_models
 from kuaichu.geo import models as geo_models
+from kuaichu.invitations import models as invitation_models
 from kuaichu.liability import models as liability_models
 from kuaichu.media import models as media_models
 from kuaichu.notify import models as notify_models
@@ -37,6 +38,7 @@ __all__ = [
     "eligibility_models",
     "evidence_models",
     "geo_models",
+    "invitation_models",
     "liability_models",
     "limit_locks",
     "media_models",

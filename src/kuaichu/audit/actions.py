@@ -8,6 +8,11 @@ class AuditAction(Labelled):
     DOWNLOAD_DOCUMENT = "download_document"
     # A seat in a call's room on the media server (a token for that call) was handed out.
     JOIN_CALL_MEDIA = "join_call_media"
+    # A case's join link (kuaichu.invitations): sent by SMS, revoked; a request to join, refused.
+    SEND_JOIN_LINK = "send_join_link"
+    REVOKE_JOIN_LINK = "revoke_join_link"
+    REQUEST_JOIN = "request_join"
+    REFUSE_JOIN = "refuse_join"
     # Someone in a call's room under a feed id no seat was given: put out by the app.
     KICK_CALL_MEDIA = "kick_call_media"
     EVIDENCE_HASH_MISMATCH = "evidence_hash_mismatch"

@@ -294,4 +294,12 @@ WRITE_ROUTES: dict[tuple[str, str], WriteRule] = {
     ("POST", "/api/insurer/claims/{claim_id}/progress"): W.INSURER_OF_CLAIM,
     ("POST", "/api/supervision/dead-letters/{message_id}/resend"): W.SUPERVISION,
     ("PUT", "/api/supervision/jurisdictions/{jurisdiction_code}/service"): W.SUPERVISION,
+    # The case's join link (kuaichu.invitations): the operator on the call sends, revokes, admits
+    # and refuses; a party asks to join with the link's token; a 122 caller's case is opened.
+    ("POST", "/api/cases/{case_id}/join-link/sms"): W.HANDLING_OPERATOR,
+    ("POST", "/api/cases/{case_id}/join-link/revoke"): W.HANDLING_OPERATOR,
+    ("POST", "/api/cases/{case_id}/joins/admit"): W.HANDLING_OPERATOR,
+    ("POST", "/api/cases/{case_id}/joins/refuse"): W.HANDLING_OPERATOR,
+    ("POST", "/api/joins"): W.PARTY_SELF,
+    ("POST", "/api/calls/phone-report"): W.OPERATOR_SELF,
 }

@@ -90,6 +90,10 @@ class EventKind(Labelled):
     CALL_MODE = "call_mode"
     PROPOSE_AGREEMENT = "propose_agreement"
     COLLECTION_OVERRIDE = "collection_override"
+    # The operator opened the case for a driver who called 122 (no app): the case's report.
+    PHONE_REPORT = "phone_report"
+    # Another party joined by the case's link, admitted by the operator: the next party.
+    PARTY_JOINED = "party_joined"
 
 
 def event_label(kind: str, locale: Locale | None = None) -> str:
@@ -210,6 +214,7 @@ class Edit(StrEnum):
     EVIDENCE = "evidence"  # photos and stills
     CLAIM = "claim"  # a party's claim to the insurer
     REVIEW = "review"  # a party's review application
+    JOIN = "join"  # another party joins by the case's link, the operator admits them
 
 
 _COLLECTING = frozenset({S.IN_CALL, S.COLLECTED})
@@ -232,6 +237,9 @@ EDITABLE: dict[Edit, Mapping[Role, frozenset[CaseState]]] = {
     # other parties' claims too.
     Edit.CLAIM: {Role.PARTY: frozenset({S.DETERMINED, S.AGREED, S.CLOSED})},
     Edit.REVIEW: {Role.PARTY: frozenset({S.DETERMINED})},
+    # Only while an operator is on the call (a first call or a call back for more evidence):
+    # the operator admits whoever asks, and the parties are still being recorded.
+    Edit.JOIN: {Role.PARTY: frozenset({S.IN_CALL}), Role.OPERATOR: frozenset({S.IN_CALL})},
 }
 
 
@@ -243,6 +251,7 @@ REFUSALS: dict[Edit, str] = {
     Edit.EVIDENCE: "Lifecycle.not_editable_evidence",
     Edit.CLAIM: "Lifecycle.not_editable_claim",
     Edit.REVIEW: "Lifecycle.not_editable_review",
+    Edit.JOIN: "Lifecycle.not_editable_join",
 }
 
 

@@ -34,6 +34,9 @@ class Sms(StrEnum):
     AGREEMENT_CONFIRMED = "agreement_confirmed"
     AGREEMENT_REJECTED = "agreement_rejected"
     CLAIM_PROGRESS = "claim_progress"
+    # The link another party joins a case by (kuaichu.invitations): the case's number and the
+    # party page's link carrying the case's invitation token, nothing the operator typed.
+    JOIN_INVITATION = "join_invitation"
 
     @property
     def key(self) -> str:
@@ -50,9 +53,20 @@ PARAMETER_SHAPES = {
     "document_number": re.compile(r"\d{10,32}-\d{1,3}"),
     "code": re.compile(r"\d{6}"),
     "minutes": re.compile(r"\d{1,3}"),
+    # 32 random-looking bytes, base64url without padding (kuaichu.invitations).
+    "join_token": re.compile(r"[A-Za-z0-9_-]{43}"),
 }
 LINK = "link"
 PARTY_PAGE = "/party"
+# Parameters that the link carries rather than the text: in the URL's fragment, which no server,
+# proxy log or Referer ever sees.
+LINK_PARAMETERS = {Sms.JOIN_INVITATION: "join_token"}
+
+
+def party_link(public_base_url: str, join_token: str | None = None) -> str:
+    """The party page's address; with a join token, the link another party joins a case by."""
+    link = public_base_url.rstrip("/") + PARTY_PAGE
+    return f"{link}#join={join_token}" if join_token else link
 
 
 def placeholders(template: Sms) -> set[str]:
@@ -65,6 +79,8 @@ def placeholders(template: Sms) -> set[str]:
 def check_parameters(template: Sms, parameters: dict[str, str]) -> None:
     """Raise ValueError unless `parameters` are exactly what the template needs, each in its shape."""
     needed = placeholders(template) - {LINK, *LEGAL_SENTENCES}
+    if template in LINK_PARAMETERS:
+        needed.add(LINK_PARAMETERS[template])
     if set(parameters) != needed:
         raise ValueError(f"SMS {template}: parameters {sorted(parameters)} != {sorted(needed)}")
     for name, value in parameters.items():
@@ -78,5 +94,6 @@ def render(
     """The SMS in `locale`, its legal sentences in Chinese whatever the locale."""
     check_parameters(template, parameters)
     legal = {name: text(key, DEFAULT_LOCALE) for name, key in LEGAL_SENTENCES.items()}
-    link = public_base_url.rstrip("/") + PARTY_PAGE
-    return text(template.key, locale, **parameters, **legal, link=link)
+    in_text = {name: value for name, value in parameters.items() if name not in LINK_PARAMETERS.values()}
+    link = party_link(public_base_url, parameters.get("join_token"))
+    return text(template.key, locale, **in_text, **legal, link=link)

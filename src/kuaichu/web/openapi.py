@@ -104,6 +104,12 @@ EXTRA_STATUSES: dict[tuple[str, str], frozenset[int]] = {
     ("POST", "/api/cases/{case_id}/media-pass"): frozenset({503}),  # the media server is down
     ("GET", "/api/cases/{case_id}/my-data"): frozenset({403}),  # a party not named in the case
     ("POST", "/verify/{number}"): frozenset({415}),  # not a PDF
+    # The join link: only the reporting party shows it, while the case is in the call.
+    ("GET", "/api/cases/{case_id}/join-link"): frozenset({403, 409}),
+    ("GET", "/api/cases/{case_id}/join-code.svg"): frozenset({403, 409}),
+    ("GET", "/api/cases/{case_id}/joins"): frozenset({403}),  # not the operator on the call
+    ("POST", "/api/cases/{case_id}/join-link/sms"): frozenset({429}),  # join SMS per case per hour
+    ("POST", "/api/joins"): frozenset({404, 410}),  # an unknown link; a revoked or expired one
 }
 
 

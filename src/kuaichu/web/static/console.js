@@ -1,5 +1,6 @@
 // The operator's console: presence, the queue, the call, collection, wrap-up.
 import { CallLink, KC, SHOT_KINDS, shots } from "./common.js";
+import { initJoins, joinsChanged } from "./join-console.js";
 import { LICENCE_SHOT, StillSuggestions, isReadable } from "./suggestions.js";
 import { joinRoom, mediaPass } from "./sfu.js";
 
@@ -240,6 +241,9 @@ async function onMessage(message) {
         KC.text("call-mode", KC.label("CallMode", message.mode));
         if (message.mode === "photo") await showUploadedEvidence();
       }
+      break;
+    case "joins":
+      await joinsChanged(message);
       break;
     case "error":
       say(message.detail);
@@ -879,6 +883,7 @@ async function start() {
     await refreshGate();
   }));
   KC.action("save-parties", saveAndCheck);
+  initJoins(PAGE, consoleState, enterCall);
   KC.action("check-eligibility", checkEligibility);
   KC.action("ready", ready);
   document.getElementById("reconnect").onclick = () => {

@@ -5,12 +5,13 @@
 // English, chosen on the page and remembered; the API's own Chinese labels are not shown, the
 // page reads the stable codes (state, kind, responsibility...) and says them itself.
 import { CallLink, KC, SHOT_KINDS, shots } from "./common.js";
+import { joinByLink, joinedWithoutMedia, showJoinedNote, watchJoinCode } from "./join-party.js";
 import { joinRoom, mediaPass } from "./sfu.js";
 
 const PAGE = "party";
 const VIEWS = [
   "login-view", "consent-view", "home-view", "wait-view", "call-view", "photo-view",
-  "evacuate-view", "transfer-view", "progress-view",
+  "evacuate-view", "transfer-view", "progress-view", "join-view",
 ];
 const party = {
   config: null,
@@ -127,6 +128,7 @@ async function logout() {
 
 async function enter() {
   party.me = await KC.api(PAGE, "GET", "/api/auth/me");
+  if (await joinByLink(PAGE, { view, resume })) return; // opened by a case's join link
   let active = null;
   try {
     active = await KC.api(PAGE, "GET", "/api/calls/active");
@@ -331,6 +333,7 @@ async function progress(caseId) {
   view("progress-view");
   KC.text("progress-number", detail.number);
   KC.text("progress-state", KC.label("CaseState", detail.state));
+  showJoinedNote(detail, party.config);
   renderSteps(detail, events, documents, claims, review);
   showDetermination(detail, documents, purged);
   // The officer sent the case back for more evidence: why, and one tap back into the call.
@@ -460,6 +463,12 @@ async function resume(caseId, status = null) {
   const same = last.caseId === caseId;
   party.caseId = caseId;
   party.state = detail.state;
+  // A party who joined by the link follows the case while the call stays one to one.
+  party.joinedOnly = !status && joinedWithoutMedia(detail, party.config);
+  if (party.joinedOnly) {
+    await progress(caseId);
+    return;
+  }
   if (["queued", "in_call", "collected"].includes(detail.state)) {
     remembered.write({ caseId, screen: same && last.screen === "photo" ? "photo" : "call" });
     if (status) showStatus(status);
@@ -729,7 +738,7 @@ function openSocket() {
     onOpen: () => {
       party.watching = party.caseId;
       party.socket.send({ type: "watch", case_id: party.caseId });
-      if (["in_call", "collected"].includes(party.state) && !photoModeOn()) {
+      if (["in_call", "collected"].includes(party.state) && !photoModeOn() && !party.joinedOnly) {
         party.socket.send({ type: "join", case_id: party.caseId });
       }
     },
@@ -1089,6 +1098,7 @@ async function start() {
   renderChecklist();
   setInterval(() => resync().catch((error) => console.warn("resync", error)), RESYNC_MS);
   party.config = await KC.api(PAGE, "GET", "/api/calls/config");
+  watchJoinCode(PAGE, party);
   await KC.resume(PAGE, enter, () => view("login-view"));
 }
 

@@ -1,0 +1,108 @@
+"""Another party joins by the case's link, in real browsers (issue 12): the reporting party's
+call screen shows the join QR code and link; a second phone opens the link, logs in with its
+SMS code and waits; the operator admits them from the console as the next party, and their
+page then shows the case. Fake media, no media server: the call stays one to one."""
+
+import re
+import shutil
+from pathlib import Path
+
+from conftest import STAFF_PASSWORD, requires_chromium
+from factories import id_number
+from live import call_pages, login_code, party_context_page, prepare_database, servers
+from playwright.sync_api import Page, expect
+from test_browser_call import fill_party
+
+from kuaichu.clock import SystemClock
+from kuaichu.db import Database
+
+REPORTER_PHONE = "13800001111"
+JOINING_PHONE = "13900002222"
+
+
+def log_in(page: Page, database: Database, phone: str) -> None:
+    page.fill("#phone", phone)
+    since = SystemClock().now()
+    page.click("#send-code")
+    page.fill("#code", login_code(database, phone, since))
+    page.click("#login")
+
+
+def operator_takes_the_call(party: Page, console: Page, database: Database) -> None:
+    console.goto("/console")
+    console.fill("#username", "op-live")
+    console.fill("#password", STAFF_PASSWORD)
+    console.click("#login-form button[type=submit]")
+    console.click("#go-available")
+    expect(console.locator("#me-status")).to_have_text("空闲")
+    party.goto("/party")
+    log_in(party, database, REPORTER_PHONE)
+    party.click("#report")
+    party.click("#consent-agree")
+    expect(console.locator("#call-view")).to_be_visible()
+    expect(party.locator("#call-view")).to_be_visible()
+
+
+@requires_chromium
+def test_a_second_party_joins_by_the_qr_code(browser, tmp_path: Path, artifacts_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    url = f"sqlite:///{tmp_path / 'kuaichu.db'}"
+    database = prepare_database(url)
+    try:
+        with (
+            servers(tmp_path / "data", url, 1) as (server,),
+            call_pages(browser, server.url, server.url) as (reporter, console),
+        ):
+            operator_takes_the_call(reporter, console, database)
+
+            # The reporting party's screen: the join QR code (the server's SVG) and the link.
+            expect(reporter.locator("#join-code")).to_be_visible()
+            expect(reporter.locator("#join-qr")).to_have_attribute("src", re.compile(r"^blob:"))
+            reporter.wait_for_function("document.getElementById('join-qr').naturalWidth > 0")
+            link = reporter.locator("#join-link")
+            expect(link).to_have_text(re.compile(r"/party#join=[A-Za-z0-9_-]{43}$"))
+            reporter.screenshot(path=str(artifacts_dir / "join-reporter-qr.png"), full_page=True)
+
+            # The operator records the reporting party first, as in any call.
+            fill_party(console, 1, REPORTER_PHONE, "浙A12345", "张伟", "123")
+            console.click("#save-parties")
+            expect(console.locator("#checks li.passed")).to_have_count(3)
+
+            # A second phone opens the link: the party page, logged in by SMS code, waiting.
+            joining = party_context_page(browser, server.url)
+            try:
+                # The link's address is the configured public one; here the same path on this server.
+                joining.goto(link.inner_text().split("/", 3)[3])
+                expect(joining.locator("#join-invite")).to_be_visible()
+                assert "#join=" not in joining.url, "the token leaves the address bar"
+                log_in(joining, database, JOINING_PHONE)
+                expect(joining.locator("#join-view")).to_be_visible()
+
+                # The console sees them waiting, the phone masked; the operator types their
+                # details in the next party form (the registry fills in 李娜) and admits them.
+                request = console.locator("#join-requests li")
+                expect(request).to_contain_text("139****2222")
+                expect(request).to_contain_text("等待接入")
+                console.fill('[name="plate_number-2"]', "浙A54321")
+                console.click('fieldset[data-party="2"] .lookup')
+                expect(console.locator('[name="name-2"]')).to_have_value("李娜")
+                number = id_number(serial="456")
+                console.fill('[name="id_number-2"]', number)
+                console.fill('[name="licence_number-2"]', number)
+                console.screenshot(path=str(artifacts_dir / "join-console-waiting.png"), full_page=True)
+                request.get_by_role("button", name="接入为第2方").click()
+                expect(request).to_contain_text("已接入")
+                expect(console.locator('[name="phone-2"]')).to_have_value(JOINING_PHONE)
+                # Her own registry checks, beside the reporting party's.
+                expect(console.locator("#checks li.passed")).to_have_count(6)
+
+                # Her page now shows the case; the operator speaks with her by the reporter's call.
+                expect(joining.locator("#progress-view")).to_be_visible()
+                case_number = console.locator("#case-number").inner_text()
+                expect(joining.locator("#progress-number")).to_have_text(case_number)
+                expect(joining.locator("#joined-note")).to_be_visible()
+                joining.screenshot(path=str(artifacts_dir / "join-second-party.png"), full_page=True)
+            finally:
+                joining.context.close()
+    finally:
+        database.dispose()
+        shutil.rmtree(tmp_path / "data", ignore_errors=True)
