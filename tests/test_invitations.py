@@ -19,6 +19,7 @@ from kuaichu.cases.models import CaseParty
 from kuaichu.clock import FrozenClock
 from kuaichu.invitations.models import JoinInvitation, JoinRequest
 from kuaichu.principal import Role
+from kuaichu.retention.personal import purge_personal_data
 from kuaichu.tables import Base
 
 STRANGER = "13700000009"
@@ -353,3 +354,17 @@ async def test_the_party_page_phone_of_a_reporter_in_the_queue_cannot_be_joined(
         return session.scalar(select(func.count()).select_from(JoinRequest)) or 0
 
     assert await api.context.database.read(requests) == 0
+
+
+async def test_retention_forgets_who_asked_to_join(api: Api) -> None:
+    case_id, _ = await in_call_case(api, "张伟")
+    await _ask(api, STRANGER, await _token(api, case_id))
+    secret = api.context.settings.effective_phone_key_secret
+    now = api.context.clock.now()
+    purged = await api.context.database.write(lambda s: purge_personal_data(s, case_id, secret, now))
+    assert purged["join_requests"] == 1
+
+    def phones(session: Session) -> list[str]:
+        return list(session.scalars(select(JoinRequest.phone)))
+
+    assert await api.context.database.read(phones) == []

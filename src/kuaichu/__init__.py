@@ -5,7 +5,8 @@ tests/test_layers.py holds the code to it:
 
     cli, app                       start-up: settings, the database, the scheduler, the routers
     web, demo, tables              pages, request context and dependencies, security headers
-    retention | supervision | metrics | media | invitations
+    retention | supervision | metrics | media
+    invitations                    other parties join by the case's link; a 122 caller's case
     seats                          an insurer's agents in a live call (see, speak, never edit)
     claims | backoffice | collection | calls | progress
     settlement | reviews | recognition

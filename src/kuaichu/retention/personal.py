@@ -35,6 +35,7 @@ from kuaichu.claims.models import Claim, ClaimProgress
 from kuaichu.collection.models import CollectionOverride
 from kuaichu.consent.models import PrivacyConsent
 from kuaichu.evidence.schemas import PURGED_LABEL
+from kuaichu.invitations.models import JoinRequest
 from kuaichu.limit_locks import LimitLock
 from kuaichu.notify.models import OutboxMessage, PartyLocale, SmsMessage
 from kuaichu.privacy import (
@@ -86,6 +87,9 @@ def purge_personal_data(session: Session, case_id: int, secret: str, now: dateti
     touched["collection_overrides"] = _mask_overrides(session, case.id)
     reports = session.execute(delete(CallReport).where(CallReport.case_id == case.id))
     touched["call_reports"] = _rowcount(reports)
+    # Who asked to join by the link (the admitted are parties by now, masked above).
+    joins = session.execute(delete(JoinRequest).where(JoinRequest.case_id == case.id))
+    touched["join_requests"] = _rowcount(joins)
     session.flush()
     touched.update(_forget_people(session, _no_longer_held(session, set(keys)), now))
     return {table: count for table, count in sorted(touched.items()) if count}
