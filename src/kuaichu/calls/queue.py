@@ -497,6 +497,7 @@ def _service_out(
         paused_at=jurisdiction.paused_at,
         hours_start=hours.start,
         hours_end=hours.end,
+        mutual_self_claim=jurisdiction.mutual_self_claim,
         status=service_status(session, jurisdiction, rules.hours, now),
     )
 
@@ -526,6 +527,8 @@ def set_service(
     if change.hours_start is not None and change.hours_end is not None:
         jurisdiction.service_hours_start = change.hours_start
         jurisdiction.service_hours_end = change.hours_end
+    if change.mutual_self_claim is not None:
+        jurisdiction.mutual_self_claim = change.mutual_self_claim
     session.flush()
     audit.record(
         session,
@@ -537,6 +540,7 @@ def set_service(
             "paused": change.paused,
             "reason": change.reason,
             "hours": [change.hours_start, change.hours_end] if change.hours_start else None,
+            "mutual_self_claim": change.mutual_self_claim,
         },
     )
     return _service_out(session, jurisdiction, rules, now), changed(

@@ -101,6 +101,8 @@ class ServiceIn(BaseModel):
     reason: WrittenReason | None = None
     hours_start: str | None = Field(default=None, pattern=SERVICE_TIME)
     hours_end: str | None = Field(default=None, pattern=SERVICE_TIME)
+    # 互碰自赔 adopted here (kuaichu.compensation); None leaves it as it is.
+    mutual_self_claim: bool | None = None
 
     @model_validator(mode="after")
     def _reason_when_paused(self) -> "ServiceIn":
@@ -206,4 +208,5 @@ class JurisdictionServiceOut(BaseModel):
     paused_at: datetime | None
     hours_start: str
     hours_end: str
+    mutual_self_claim: bool = False
     status: ServiceStatusOut

@@ -3,8 +3,9 @@ from typing import Any
 from fastapi import APIRouter, Request, status
 
 from kuaichu.cases.schemas import RowId
-from kuaichu.claims import service
-from kuaichu.claims.schemas import ClaimOut, ProgressIn
+from kuaichu.claims import payout, service
+from kuaichu.claims.schemas import ClaimOut, CompensationOut, ProgressIn
+from kuaichu.messages import reader_locale
 from kuaichu.web.deps import Context, CurrentUser, Insurer, Party
 
 router = APIRouter(tags=["claims"])
@@ -26,6 +27,13 @@ async def claims_of_case(case_id: RowId, viewer: CurrentUser, context: Context) 
     return await context.database.write(lambda s: service.read_claims(s, viewer, case_id, now))
 
 
+@router.get("/api/cases/{case_id}/compensation", response_model=CompensationOut)
+async def compensation(case_id: RowId, viewer: CurrentUser, context: Context) -> CompensationOut:
+    """Who pays what (交强险) once the insurers' 定损 is in."""
+    locale = reader_locale()
+    return await context.database.read(lambda s: payout.case_compensation(s, viewer, case_id, locale))
+
+
 @router.get("/api/insurer/claims", response_model=list[ClaimOut])
 async def insurer_claims(insurer: Insurer, context: Context) -> list[ClaimOut]:
     now = context.clock.now()
@@ -37,7 +45,7 @@ async def insurer_claims(insurer: Insurer, context: Context) -> list[ClaimOut]:
 @router.get("/api/insurer/claims/{claim_id}/package")
 async def claim_package(claim_id: RowId, insurer: Insurer, context: Context) -> dict[str, Any]:
     now = context.clock.now()
-    return await context.database.write(lambda s: service.claim_package(s, insurer, claim_id, now))
+    return await context.database.write(lambda s: payout.package_with_split(s, insurer, claim_id, now))
 
 
 @router.post("/api/insurer/claims/{claim_id}/progress", response_model=ClaimOut)
@@ -47,7 +55,7 @@ async def report_progress(
     now = context.clock.now()
     claim = await context.database.write(
         lambda s: service.claim_view(
-            s, service.report_progress(s, insurer, claim_id, body.status, body.note, now)
+            s, payout.report_progress(s, insurer, claim_id, body.status, body.note, body.losses, now)
         )
     )
     request.app.state.wake_dispatcher()

@@ -1,6 +1,6 @@
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, ForeignKey, String, UniqueConstraint, exists
+from sqlalchemy import BigInteger, ColumnElement, ForeignKey, String, UniqueConstraint, exists
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kuaichu.cases.models import Case
@@ -24,6 +24,21 @@ class Claim(Base):
     insurer_code: Mapped[str] = mapped_column(String(16), index=True)
     pushed_at: Mapped[datetime] = mapped_column(UtcDateTime)
     status: Mapped[str] = mapped_column(String(24), default="pushed")
+
+
+class AssessedLoss(Base):
+    """定损: a vehicle's property loss as an insurer assessed it, in fen (whole, never float).
+    One per vehicle of a case: the split of who pays what needs every vehicle's."""
+
+    __tablename__ = "assessed_losses"
+    __table_args__ = (UniqueConstraint("case_id", "party_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    party_id: Mapped[int] = mapped_column(ForeignKey("case_parties.id"))
+    claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id"))
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    assessed_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class ClaimProgress(Base):

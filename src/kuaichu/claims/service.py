@@ -166,7 +166,7 @@ def claims_of_insurer(session: Session, insurer: Principal, now: datetime) -> li
     )
 
 
-def _insurers_claim(session: Session, insurer: Principal, claim_id: int) -> Claim:
+def insurers_claim(session: Session, insurer: Principal, claim_id: int) -> Claim:
     claim = session.get(Claim, claim_id)
     if claim is None or claim.insurer_code != insurer.insurer_code:
         raise NotFound(Text("Claims.not_found"))
@@ -176,7 +176,7 @@ def _insurers_claim(session: Session, insurer: Principal, claim_id: int) -> Clai
 def claim_package(session: Session, insurer: Principal, claim_id: int, now: datetime) -> dict[str, Any]:
     """The case package the insurer is entitled to: the facts, the determination, the evidence,
     its own insured party in full and the others only as far as the claim needs."""
-    claim = _insurers_claim(session, insurer, claim_id)
+    claim = insurers_claim(session, insurer, claim_id)
     case = get_case(session, insurer, claim.case_id)
     audit.record(session, insurer, AuditAction.READ_CLAIM_PACKAGE, now, case.id, {"claim_id": claim.id})
     shares = responsibility_shares(session, case.id)
@@ -233,7 +233,7 @@ def _party_for_insurer(party: CaseParty, insurer: Principal, is_claimant: bool) 
 def report_progress(
     session: Session, insurer: Principal, claim_id: int, step: ClaimStep, note: str, now: datetime
 ) -> Claim:
-    claim = _insurers_claim(session, insurer, claim_id)
+    claim = insurers_claim(session, insurer, claim_id)
     case = get_case(session, insurer, claim.case_id, lock=True)
     ensure_may_write(case, insurer, WriteRule.INSURER_OF_CLAIM)
     order = list(ClaimStep)

@@ -1,7 +1,7 @@
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, String, Text
+from sqlalchemy import JSON, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kuaichu.db import Base, UtcDateTime
@@ -24,6 +24,9 @@ class Jurisdiction(Base):
     service_hours_end: Mapped[str | None] = mapped_column(String(5))
     # Quick handling's most vehicles here (a local rule); None: Settings.quick_handling_max_vehicles.
     max_vehicles: Mapped[int | None]
+    # 互碰自赔 adopted here (the province's insurance association's rule): where every party is at
+    # fault and each loss is within 2,000, each insurer pays its own car. Off unless adopted.
+    mutual_self_claim: Mapped[bool] = mapped_column(default=False, server_default=false())
     # The supervisor's pause switch (bad weather, an incident): no new calls while paused.
     paused: Mapped[bool] = mapped_column(default=False)
     pause_reason: Mapped[str | None] = mapped_column(Text)

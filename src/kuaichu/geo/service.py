@@ -16,7 +16,8 @@ from kuaichu.messages import Text
 def read_feature_collection(path: Path) -> list[dict[str, Any]]:
     """Each feature: a Polygon/MultiPolygon with properties code, name, authority_name, and
     optionally required_stills (the jurisdiction's own list; see Settings.required_stills),
-    max_vehicles (see Settings.quick_handling_max_vehicles) and
+    max_vehicles (see Settings.quick_handling_max_vehicles), mutual_self_claim (互碰自赔
+    adopted, true/false; see kuaichu.compensation) and
     service_hours_start/service_hours_end ("HH:MM"; see Settings.service_hours_start)."""
     collection = json.loads(path.read_text(encoding="utf-8"))
     features = collection.get("features", [])
@@ -42,6 +43,9 @@ def import_jurisdictions(session: Session, features: list[dict[str, Any]]) -> li
         jurisdiction.boundary = feature["geometry"]
         jurisdiction.required_stills = props.get("required_stills")
         jurisdiction.max_vehicles = props.get("max_vehicles")
+        # 互碰自赔 (the province's insurance association's rule) from the file when it says.
+        if "mutual_self_claim" in props:
+            jurisdiction.mutual_self_claim = bool(props["mutual_self_claim"])
         # Service hours from the file when it sets them; else what the supervisor set stays.
         if "service_hours_start" in props and "service_hours_end" in props:
             jurisdiction.service_hours_start = props["service_hours_start"]

@@ -314,6 +314,41 @@ function renderSteps(detail, events, documents, claims, review) {
   KC.text("next-step", nextStepText(detail, events, reached));
 }
 
+function yuan(amount) {
+  const number = Number(amount).toLocaleString(KC.locale === "en" ? "en-GB" : "zh-CN", {
+    minimumFractionDigits: 2, maximumFractionDigits: 2,
+  });
+  return KC.t("Party.yuan", { amount: number });
+}
+
+function compensationLines(split) {
+  const payments = split.payments.map((p) => KC.el("li", {
+    textContent: KC.t(p.on_behalf_of_insurer_code ? "Party.compensation_on_behalf" : "Party.compensation_payment", {
+      payer: p.payer_insurer_name || p.payer_insurer_code,
+      insurer: p.on_behalf_of_insurer_name || p.on_behalf_of_insurer_code,
+      plate: p.beneficiary_plate, amount: yuan(p.amount), rule: p.rule_label,
+    }),
+  }));
+  const excess = split.vehicles.filter((v) => Number(v.excess) > 0).map((v) => KC.el("li", {
+    textContent: KC.t("Party.compensation_excess", { plate: v.plate_number, note: v.excess_note, amount: yuan(v.excess) }),
+  }));
+  return [...payments, ...excess];
+}
+
+// Who pays what under compulsory insurance, once an insurer has reported its assessment: each
+// payment, and what is beyond the limits; until every vehicle is assessed, which ones it waits for.
+async function showCompensation(caseId, claims) {
+  const assessed = claims.some((c) => ["assessed", "paid"].includes(c.status));
+  KC.show("compensation", assessed);
+  if (!assessed) return;
+  const split = await KC.api(PAGE, "GET", `/api/cases/${caseId}/compensation`);
+  const note = split.refused || (split.complete
+    ? (split.mutual_self_claim ? KC.t("Party.compensation_mutual") : "")
+    : KC.t("Party.compensation_pending", { plates: split.pending.join(KC.t("Legal.separator")) }));
+  KC.text("compensation-note", note);
+  document.getElementById("compensation-lines").replaceChildren(...(split.complete ? compensationLines(split) : []));
+}
+
 async function progress(caseId) {
   party.caseId = caseId;
   remembered.write({ caseId, screen: "progress" });
@@ -356,6 +391,7 @@ async function progress(caseId) {
       insurer: c.insurer_name || c.insurer_code, status: KC.label("ClaimStep", c.status),
     }),
   })));
+  await showCompensation(caseId, claims);
   showReview(review);
   showRetention(retention);
   document.getElementById("timeline").replaceChildren(...timelineItems(events, purged));

@@ -74,11 +74,21 @@ async function loadServices() {
         await loadServices();
       }),
     );
+    // Mutual self-claim where the province's insurance association adopted it (who pays what).
+    const mutual = KC.el("input", { type: "checkbox", checked: s.mutual_self_claim, title: KC.t("Supervisor.mutual_self_claim_hint") });
+    mutual.addEventListener("change", () =>
+      guarded(async () => {
+        const keep = s.paused ? { paused: true, reason: s.pause_reason } : { paused: false };
+        await KC.api(PAGE, "PUT", `/api/supervision/jurisdictions/${s.code}/service`, { ...keep, mutual_self_claim: mutual.checked });
+        await loadServices();
+      }),
+    );
     return KC.el(
       "tr",
       {},
       KC.el("td", { textContent: s.name }),
       KC.el("td", { textContent: s.status.hours }),
+      KC.el("td", {}, mutual),
       KC.el("td", { textContent: s.status.open ? KC.t("Supervisor.open") : s.status.message }),
       KC.el("td", {}, reason),
       KC.el("td", {}, button),
