@@ -120,6 +120,15 @@ async def test_signals_are_computed_listed_filtered_and_said_per_role(api: Api) 
     assert await listed(officer, "?state=evacuated") == []
     assert await listed(elsewhere) == []
     assert await listed(supervisor, "?signal=reused_still") == [second, first]
+    # The cases list filters by signal too (oldest first, as staff lists are).
+    by_signal = await client.get("/api/cases?signal=far_report_point", headers=officer)
+    assert [c["id"] for c in by_signal.json()] == [second]
+    assert [
+        c["id"] for c in (await client.get("/api/cases?signal=shared_login", headers=officer)).json()
+    ] == [
+        first,
+        second,
+    ]
 
     # The reasons: the officer reads 张伟's phone in full, the supervisor masked.
     def phone_reason(signals: list[dict[str, str]]) -> str:
@@ -160,4 +169,9 @@ async def test_a_bad_filter_is_refused_and_parties_see_no_signals(api: Api) -> N
     party = api.party_token(ZHANG)
     # Outside the roles a route serves: not found, so its scope does not leak.
     assert (await client.get("/api/signals/cases", headers=party)).status_code == 404
+    # A party may list their own cases, but never learn whether one has a signal.
+    refused = await client.get("/api/cases?signal=shared_login", headers=party)
+    assert refused.status_code == 403
+    assert refused.json()["detail"] == "只有民警、复核民警和监管人员可按风险提示筛选"
+    assert (await client.get("/api/cases?signal=staged", headers=officer)).status_code == 422
     assert (await client.get("/api/signals/rules")).status_code == 401

@@ -2,7 +2,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy.orm import Session
 
 from kuaichu.audit.reads import audited_read
@@ -25,6 +25,7 @@ from kuaichu.collection import service as collection
 from kuaichu.principal import Principal, Role
 from kuaichu.progress import views as progress
 from kuaichu.signals import service as signals
+from kuaichu.signals.rules import SignalName
 from kuaichu.web.context import AppContext
 from kuaichu.web.deps import Context, CurrentUser, Operator, Party, require
 
@@ -60,10 +61,14 @@ async def catalogue() -> CatalogueOut:
 
 @router.get("", response_model=list[CaseSummary])
 async def list_cases(
-    viewer: CurrentUser, context: Context, state: CaseState | None = None
+    viewer: CurrentUser,
+    context: Context,
+    state: CaseState | None = None,
+    signal: Annotated[SignalName | None, Query(description="Only cases with this signal (staff)")] = None,
 ) -> list[CaseSummary]:
     now = context.clock.now()
-    return await context.database.read(lambda s: views.list_cases(s, viewer, now, state))
+    flagged = signals.having(viewer, signal) if signal else None
+    return await context.database.read(lambda s: views.list_cases(s, viewer, now, state, flagged))
 
 
 @router.get("/{case_id}", response_model=CaseOut)

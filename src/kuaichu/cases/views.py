@@ -7,7 +7,7 @@ case's view as an Outcome: kuaichu.progress composes them.
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from kuaichu.audit import service as audit
@@ -96,12 +96,19 @@ def transition_view(case: Case, viewer: Principal) -> TransitionOut:
 
 
 def list_cases(
-    session: Session, viewer: Principal, now: datetime, state: CaseState | None = None
+    session: Session,
+    viewer: Principal,
+    now: datetime,
+    state: CaseState | None = None,
+    only: ColumnElement[bool] | None = None,
 ) -> list[CaseSummary]:
-    """A party's own cases (newest first); staff see their scope, oldest first (the queue)."""
+    """A party's own cases (newest first); staff see their scope, oldest first (the queue).
+    `only`: a further condition from a domain built on cases (a signal, kuaichu.signals)."""
     query = visible_cases(viewer)
     if state is not None:
         query = query.where(Case.state == state)
+    if only is not None:
+        query = query.where(only)
     newest_first = viewer.role is Role.PARTY
     query = query.order_by(Case.reported_at.desc() if newest_first else Case.reported_at, Case.id)
     return [

@@ -5,15 +5,14 @@ from fastapi import APIRouter, Depends, Query
 from kuaichu.audit.reads import audited_read
 from kuaichu.cases.lifecycle import CaseState
 from kuaichu.cases.schemas import RowId
-from kuaichu.principal import Principal, Role
+from kuaichu.principal import Principal
 from kuaichu.signals import service
 from kuaichu.signals.rules import SignalName
 from kuaichu.signals.schemas import FlaggedCaseOut, SignalOut, SignalRuleOut
 from kuaichu.web.deps import Context, require
 
 router = APIRouter(tags=["signals"])
-# The officer weighs a case's signals; the reviewer and the supervisor look across cases.
-Watcher = Annotated[Principal, Depends(require(Role.OFFICER, Role.REVIEWER, Role.SUPERVISOR, Role.ADMIN))]
+Watcher = Annotated[Principal, Depends(require(*service.WATCHERS))]
 
 
 @router.get("/api/signals/rules", response_model=list[SignalRuleOut])

@@ -5,7 +5,7 @@ import re
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, exists, select
+from sqlalchemy import ColumnElement, delete, exists, select
 from sqlalchemy.orm import Session
 
 from kuaichu.audit import service as audit
@@ -13,13 +13,17 @@ from kuaichu.audit.actions import AuditAction
 from kuaichu.cases.access import get_case, visible_cases
 from kuaichu.cases.lifecycle import CaseState
 from kuaichu.cases.models import Case, CaseParty
-from kuaichu.messages import Locale, reader_locale, text
+from kuaichu.errors import Forbidden
+from kuaichu.messages import Locale, Text, reader_locale, text
 from kuaichu.principal import Principal, Role
 from kuaichu.privacy import PERSONAL_KEYS, phone_key
 from kuaichu.signals.models import CaseSignal, LoginTrace, ReportedPoint, StillHash
 from kuaichu.signals.rules import RULES, Finding, SignalConfig, SignalName, picked_by_hand
 from kuaichu.signals.schemas import FlaggedCaseOut, SignalOut
 
+# Who weighs signals: the officer; the reviewer and the supervisor look across cases.
+WATCHERS = (Role.OFFICER, Role.REVIEWER, Role.SUPERVISOR, Role.ADMIN)
+NOT_FOR_ROLE = Text("Signals.not_for_role")
 # Those who handle the case see a party's identifiers in full; others see them masked.
 FULL_VIEW_ROLES = frozenset({Role.OPERATOR, Role.OFFICER, Role.REVIEWER})
 # Rules whose findings name other cases: those cases are computed again, so both show it.
@@ -102,6 +106,14 @@ def case_signals(session: Session, viewer: Principal, case_id: int, now: datetim
     audit.record(session, viewer, AuditAction.READ_SIGNALS, now, case.id)
     rows = session.scalars(select(CaseSignal).where(CaseSignal.case_id == case.id).order_by(CaseSignal.id))
     return [signal_out(case, row, viewer) for row in rows]
+
+
+def having(viewer: Principal, name: SignalName) -> ColumnElement[bool]:
+    """A case query's condition: the case has a signal `name`; only for those who weigh
+    signals (a party must not learn that their case has one)."""
+    if viewer.role not in WATCHERS:
+        raise Forbidden(NOT_FOR_ROLE)
+    return exists().where(CaseSignal.case_id == Case.id, CaseSignal.name == name.value)
 
 
 def flagged_cases(
