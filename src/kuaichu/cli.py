@@ -20,6 +20,7 @@ from kuaichu.auth import sessions
 from kuaichu.auth.service import create_insurer, create_user
 from kuaichu.clock import SystemClock
 from kuaichu.db import Database
+from kuaichu.demo import janus as demo_janus
 from kuaichu.demo.seed import DEMO_JURISDICTIONS, DEMO_PASSWORD, seed_demo
 from kuaichu.errors import DomainError, Unavailable
 from kuaichu.evidence.migrate import migrate
@@ -113,7 +114,25 @@ def demo(port: Annotated[int, typer.Option(help="Port to serve on.")] = 8000) ->
     for code, key in logins.api_keys:
         typer.echo(f"  Insurer {code} API key (shown once): {key}")
     typer.echo("  Demo city: 西湖区 (30.26, 120.10), 上城区 (30.26, 120.20), 拱墅区 (30.33, 120.15)\n")
-    _serve(settings)
+    _serve(_with_demo_media_server(settings))
+
+
+def _with_demo_media_server(settings: Settings) -> Settings:
+    """Calls through a Janus of the demo's own when it is installed (and none is configured)."""
+    if settings.janus_nodes:
+        return settings  # configured in the environment
+    started = demo_janus.start(settings.data_dir)
+    if started is None:
+        typer.echo("  Calls: browser to browser (P2P); the console records them\n")
+        return settings
+    typer.echo(f"  Calls: through Janus at {started.node.public_url}, recorded on the server\n")
+    return settings.model_copy(
+        update={
+            "janus_nodes": [started.node],
+            "janus_api_secret": started.api_secret,
+            "janus_admin_secret": started.admin_secret,
+        }
+    )
 
 
 @db_cli.command("upgrade")
