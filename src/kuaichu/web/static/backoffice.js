@@ -136,12 +136,24 @@ export const BO = {
     return KC.t("CaseFile.override_reason_line", { reason });
   },
 
+  // What OCR read on a plate or licence still, and a recorded value the still contradicts
+  // (kuaichu.recognition): lines under the still's caption.
+  readingLines(reading) {
+    const value = reading && (reading.plate_number || reading.licence_number);
+    if (!value) return [];
+    const lines = [KC.el("small", { className: "hint ocr-note", textContent: KC.t("CaseFile.still_reads", { value }) })];
+    if (reading.mismatch_text) lines.push(KC.el("small", { className: "failed still-mismatch", textContent: reading.mismatch_text }));
+    return lines;
+  },
+
   // The stills with their captions ("Party 2 Number plate"); recordings are played elsewhere.
   async renderStills(page, caseId, id, items) {
+    const readings = await KC.api(page, "GET", `/api/cases/${caseId}/readings`);
     const figures = await Promise.all(items.filter((i) => i.media_type.startsWith("image/")).map(async (item) =>
       KC.el("figure", {},
         KC.el("img", { src: await KC.evidenceUrl(page, caseId, item.id), alt: item.kind_label }),
-        KC.el("figcaption", { textContent: `${item.kind_label} · ${KC.time(item.uploaded_at)}` }))));
+        KC.el("figcaption", {}, `${item.kind_label} · ${KC.time(item.uploaded_at)}`,
+          ...BO.readingLines(readings.find((r) => r.evidence_id === item.id))))));
     const none = KC.el("p", { className: "hint", textContent: KC.t("CaseFile.no_photos") });
     document.getElementById(id).replaceChildren(...(figures.length ? figures : [none]));
   },
