@@ -20,19 +20,26 @@ export class StillSuggestions {
     this.targets = new Map();
   }
 
-  // A call opened (or reopened): what its stills were read as, offered again.
+  // A call opened (or reopened): what its stills were read as, offered again; a plate or
+  // licence the party photographed (photo mode) and nobody had read yet is read now.
   async open(caseId) {
     this.caseId = caseId;
     this.targets = new Map();
-    await this.refresh();
+    const readings = await this.refresh();
+    const read = new Set(readings.map((reading) => reading.evidence_id));
+    const items = await KC.api(PAGE, "GET", `/api/cases/${caseId}/evidence`);
+    for (const item of items) {
+      if (isReadable(item.kind) && !item.purged && !read.has(item.id)) await this.read(item);
+    }
   }
 
   // Reads the case's stills again: new suggestions, and the mismatches as the party data stands.
   async refresh() {
-    if (!this.caseId) return;
+    if (!this.caseId) return [];
     const readings = await KC.api(PAGE, "GET", `/api/cases/${this.caseId}/readings`);
     for (const node of this.form.querySelectorAll(".still-mismatch")) node.remove();
     for (const reading of readings) this.offer(reading);
+    return readings;
   }
 
   // A still just taken: the server reads it; the suggestion follows when the worker is done.
@@ -92,7 +99,10 @@ export class StillSuggestions {
     chip.dataset.evidence = String(reading.evidence_id);
     label.append(chip);
     // One key confirms: the chip takes the focus unless the operator is typing somewhere.
-    if (!document.activeElement || !document.activeElement.closest("input, textarea, select")) chip.focus();
+    if (!document.activeElement || !document.activeElement.closest("input, textarea, select")) {
+      chip.focus({ preventScroll: true });
+      chip.scrollIntoView({ block: "center" }); // clear of the action bar along the bottom
+    }
   }
 
   // The operator's confirmation: the field (and, for a plate, its type) takes the still's value.
