@@ -28,6 +28,7 @@ processes). The load generator runs on the same machine: note the load average p
 
 import argparse
 import asyncio
+import io
 import json
 import re
 import statistics
@@ -43,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from PIL import Image, ImageDraw
 from sqlalchemy import select
 from stack import (
     REDIS_URL,
@@ -50,6 +52,7 @@ from stack import (
     Staff,
     accident_day,
     load_average,
+    party_headers,
     percentile,
     scratch_database,
     seed_city,
@@ -68,6 +71,18 @@ P99_LIMIT = 0.300
 XIHU = {"lat": 30.26, "lng": 120.10}
 # A small still: a JPEG header (the store checks content, not names) and a few KB of picture.
 STILL = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00" + bytes(8 * 1024)
+
+
+def drawn_signature() -> bytes:
+    """A signature as the party page's canvas sends it: a stroke on a transparent PNG."""
+    image = Image.new("RGBA", (320, 120), (0, 0, 0, 0))
+    ImageDraw.Draw(image).line([(20, 90), (80, 30), (140, 80), (300, 50)], fill="black", width=4)
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+SIGNATURE = drawn_signature()
 STILLS = (
     ("side_by_side", None),
     ("collision_point", None),
@@ -309,13 +324,25 @@ class City:
         steps += [
             ("GET", f"{path}/collection", "/api/cases/{id}/collection", {}),
             ("POST", f"{path}/collection-complete", "/api/cases/{id}/collection-complete", {}),
-            ("POST", f"{path}/evacuate", "/api/cases/{id}/evacuate", {}),
-            ("POST", f"/api/calls/{case_id}/hangup", "/api/calls/{id}/hangup", {}),
         ]
         for method, url, route, options in steps:
             await self.pause()
             await console_client(method, url, route, **options)
+        # Each party signs the record on their phone before the operator lets them leave.
+        for signer in (phone, "136" + phone[3:]):
+            await self.sign(case_id, path, signer)
+        await console_client("POST", f"{path}/evacuate", "/api/cases/{id}/evacuate")
+        await console_client("POST", f"/api/calls/{case_id}/hangup", "/api/calls/{id}/hangup")
         await self.evacuated.put(case_id)
+
+    async def sign(self, index: int, path: str, phone: str) -> None:
+        """A party reads the record on their phone and signs it with a drawn signature."""
+        await self.pause()
+        party, _ = self.client(index, party_headers(phone))
+        seen = (await party("GET", f"{path}/confirmation", "/api/cases/{id}/confirmation")).json()
+        files = {"file": ("signature.png", SIGNATURE, "image/png")}
+        data = {"content_sha256": seen["content_sha256"]}
+        await party("POST", f"{path}/signature", "/api/cases/{id}/signature", files=files, data=data)
 
     async def officer(self, index: int, staff: Staff) -> None:
         """Determines the evacuated cases as they come: 乙 ran into 甲, 乙 bears it all."""

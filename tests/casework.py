@@ -5,7 +5,7 @@ the supervisor, the document."""
 from dataclasses import dataclass
 
 from conftest import XIHU, Api
-from factories import FACTS, demo_party, upload_jpeg
+from factories import FACTS, demo_party, sign_all, upload_jpeg
 from flows import REQUIRED_STILLS, collect_evidence, demo_registry
 
 from kuaichu.principal import Role
@@ -58,6 +58,7 @@ async def collected_case(api: Api) -> CollectedCase:
         headers=operator,
     )
     assert complete.status_code == 200, complete.text
+    await sign_all(client, case_id, zhang, li)
     evacuate = await client.post(f"/api/cases/{case_id}/evacuate", headers=operator)
     assert evacuate.status_code == 200, evacuate.text
     party_ids = [p["id"] for p in steps[2].json()["parties"]]

@@ -1,9 +1,11 @@
 """Small builders for request bodies, and a case walked to a given state."""
 
+import io
 from datetime import date
 from typing import Any
 
 import httpx
+from PIL import Image, ImageDraw
 
 from kuaichu.cases.catalogue import AccidentType, PlateType, VehicleType, Weather
 from kuaichu.cases.identifiers import id_check_character
@@ -76,3 +78,45 @@ def demo_party(name: str) -> dict[str, object]:
         "insurer_code": person.policy.insurer_code if person.policy else None,
         "policy_number": person.policy.policy_number if person.policy else None,
     }
+
+
+def signature_png(width: int = 320, height: int = 120) -> bytes:
+    """A signature as the party page's canvas sends it: a stroke on a transparent PNG."""
+    image = Image.new("RGBA", (width, height), (0, 0, 0, 0))
+    ImageDraw.Draw(image).line([(20, 90), (80, 30), (140, 80), (220, 40), (300, 70)], fill="black", width=4)
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+SIGNATURE_PNG = signature_png()
+
+
+def signature_upload(content_sha256: str, png: bytes = SIGNATURE_PNG) -> dict[str, Any]:
+    """The multipart body the party page posts: the drawing and the hash of what was read."""
+    files = {"file": ("signature.png", png, "image/png")}
+    return {"files": files, "data": {"content_sha256": content_sha256}}
+
+
+async def sign(client: httpx.AsyncClient, case_id: int, party: dict[str, str]) -> httpx.Response:
+    """One party reads what they confirm on their phone and signs it."""
+    seen = (await client.get(f"/api/cases/{case_id}/confirmation", headers=party)).json()
+    return await client.post(
+        f"/api/cases/{case_id}/signature", headers=party, **signature_upload(seen["content_sha256"])
+    )
+
+
+async def sign_all(client: httpx.AsyncClient, case_id: int, *parties: dict[str, str]) -> None:
+    """Each party (logged in on their own phone) signs, as the evacuation asks of every party."""
+    for party in parties:
+        response = await sign(client, case_id, party)
+        assert response.status_code == 201, response.text
+
+
+def sign_all_live(client: httpx.Client, case_id: int, *parties: dict[str, str]) -> None:
+    """`sign_all` against a live server."""
+    for party in parties:
+        seen = client.get(f"/api/cases/{case_id}/confirmation", headers=party).json()
+        upload = signature_upload(seen["content_sha256"])
+        response = client.post(f"/api/cases/{case_id}/signature", headers=party, **upload)
+        assert response.status_code == 201, response.text

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 
 from conftest import XIHU, Api
-from factories import ACCIDENT_DAY, FACTS, demo_party, upload_jpeg
+from factories import ACCIDENT_DAY, FACTS, demo_party, sign_all, upload_jpeg
 
 from kuaichu.principal import Role
 from kuaichu.registries.synthetic import demo_drivers, load
@@ -103,8 +103,8 @@ OVERRIDE_REASON = "现场条件所限，已与当事人当面核对"
 
 async def evacuated_case(api: Api, skip: frozenset[str] = frozenset()) -> WalkedCase:
     """Report, call, facts, parties (张伟 and 李娜), everything the collection gate asks for
-    but the steps in `skip` (whose gaps the operator overrides with a reason), collection
-    complete, evacuate."""
+    but the steps in `skip` (whose gaps the operator overrides with a reason), both parties
+    sign, collection complete, evacuate."""
     client = api.client
     case_id, operator = await in_call_case(api, "张伟", "李娜")
     officer = await api.staff("officer-xihu", Role.OFFICER, "330106")
@@ -112,6 +112,7 @@ async def evacuated_case(api: Api, skip: frozenset[str] = frozenset()) -> Walked
     gate = (await client.get(f"/api/cases/{case_id}/collection", headers=operator)).json()
     keys = [item["key"] for item in gate["missing"] if item["overridable"]]
     body = {"override": {"keys": keys, "reason": OVERRIDE_REASON}} if keys else None
+    await sign_all(client, case_id, api.party_token(REPORTER), api.party_token(OTHER))
     steps = [
         await client.post(f"/api/cases/{case_id}/collection-complete", json=body, headers=operator),
         await client.post(f"/api/cases/{case_id}/evacuate", headers=operator),

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import httpx
 from conftest import STAFF_PASSWORD, XIHU
-from factories import JPEG_BYTES
-from live import LiveServer, login_code, prepare_database, servers
+from factories import JPEG_BYTES, sign_all_live
+from live import SECRET, LiveServer, login_code, prepare_database, servers
 
+from kuaichu.auth.service import TokenService, party_principal
 from kuaichu.clock import SHANGHAI, SystemClock, local
 from kuaichu.consent.notice import PRIVACY_NOTICE_VERSION
 from kuaichu.db import Database
@@ -75,6 +76,13 @@ def party_login(client: httpx.Client, database: Database, phone: str) -> dict[st
     return {"Authorization": f"Bearer {token}"}
 
 
+def party_session(phone: str) -> dict[str, str]:
+    """A party's SMS login as the live server issues it (its token, signed with the servers'
+    secret), for the parties a browser test does not drive."""
+    token = TokenService(SECRET, 24, 15).issue(party_principal(phone), SystemClock().now())
+    return {"Authorization": f"Bearer {token}"}
+
+
 def collected_case(client: httpx.Client, reporter: dict[str, str]) -> LiveCase:
     """张伟 (甲, `reporter`) agrees to the recording notice and reports; the operator records
     李娜 (乙) behind him, runs the checks, answers the questions and the acts, takes the stills
@@ -115,9 +123,10 @@ def settlement(client: httpx.Client, proposer: dict[str, str]) -> LiveCase:
 
 
 def collect_and_evacuate(client: httpx.Client, operator: dict[str, str], case_id: int) -> None:
-    """The collection of a case the operator has (in the call), then 撤离."""
+    """The collection of a case the operator has (in the call), each party's signature, then 撤离."""
     collect(client, operator, case_id)
     complete(client, operator, case_id)
+    sign_all_live(client, case_id, party_session(ZHANG), party_session(LI_NA))
     client.post(f"/api/cases/{case_id}/evacuate", headers=operator).raise_for_status()
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 from conftest import XIHU, Api
-from factories import FACTS, JPEG_BYTES, demo_party, party_body
+from factories import FACTS, JPEG_BYTES, demo_party, party_body, sign_all, signature_upload
 from fastapi.routing import iter_route_contexts
 from flows import (
     NO_CIRCUMSTANCES,
@@ -97,6 +97,7 @@ def test_only_logins_and_the_public_verify_page_are_open() -> None:
 
 Body = Callable[[dict[str, Any]], Any] | dict[str, Any] | None
 UPLOAD = {"kind": "collision_point"}  # sent as a multipart upload with a JPEG
+SIGNATURE = {"drawn": True}  # sent as the party page does: the drawing and the record's hash
 PARTIES = {"parties": [demo_party("张伟"), demo_party("李娜")]}
 REASON = {"reason": "需要进一步调查"}
 NO_PHONE = {key: value for key, value in demo_party("李娜").items() if key != "phone"}  # the link gave it
@@ -156,11 +157,15 @@ CALL_WALK = [
     post(f"{CASE}/insurer-invitations", {"insurer_code": "CPIC"}, succeeds=False),
     post(f"{CASE}/insurer-seat/leave", succeeds=False),
     "collect",
+    # Each party signs the record on their own phone: the owner here, then 李娜 ("sign_other").
+    post(f"{CASE}/signature", SIGNATURE),
+    "sign_other",
     # The call was taken from the case list, not the call desk: no open call to hang up.
     post("/api/calls/{case_id}/hangup", succeeds=False),
     post(f"{CASE}/collection-complete"),
     post(f"{CASE}/evacuate"),
     post(f"{CASE}/transfer", {"reason": "有人受伤"}, succeeds=False),
+    post(f"{CASE}/dispute", {"reason": "事后不认可"}, succeeds=False),
     post(f"{CASE}/determination", decision),
     post(f"{CASE}/send-back", REASON, succeeds=False),
     post(f"{CASE}/ordinary-procedure", REASON, succeeds=False),
@@ -185,6 +190,10 @@ async def send(
     if step.body is UPLOAD:
         files = {"file": ("still.jpg", JPEG_BYTES, "image/jpeg")}
         return await client.request(method, url, data=UPLOAD, files=files, headers=headers)
+    if step.body is SIGNATURE:
+        seen = await client.get(f"/api/cases/{ids['case_id']}/confirmation", headers=headers)
+        content = seen.json()["content_sha256"] if seen.status_code == 200 else "0" * 64
+        return await client.request(method, url, headers=headers, **signature_upload(content))
     json = step.body(ids) if callable(step.body) else step.body
     return await client.request(method, url, json=json, headers=headers)
 
@@ -264,6 +273,9 @@ async def walk(
             await collect_evidence(api, case_id, who["operator_handling"])
             case = await api.client.get(f"/api/cases/{case_id}", headers=who["operator_handling"])
             ids["party_ids"] = [p["id"] for p in case.json()["parties"]]
+            continue
+        if step == "sign_other":
+            await sign_all(api.client, case_id, api.party_token(OTHER))
             continue
         assert isinstance(step, Step)
         allowed = ALLOWED[WRITE_ROUTES[step.route]]

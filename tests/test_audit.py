@@ -109,6 +109,7 @@ async def test_every_step_and_every_read_of_a_case_is_on_the_audit_log(api: Api)
         ("liability_facts_recorded", "operator"),
         *[("evidence_added", "operator")] * 6,
         ("read_collection", "operator"),
+        *[("read_confirmations", "party"), ("party_signed", "party")] * 2,
         ("complete_collection", "operator"),
         ("evacuate", "operator"),
         ("read_case", "operator"),

@@ -7,9 +7,11 @@ two different server processes sharing PostgreSQL and Redis.
 
 import re
 import shutil
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import pytest
 from conftest import (
     REDIS_URL,
@@ -18,9 +20,20 @@ from conftest import (
     requires_postgres,
     requires_redis,
 )
-from factories import id_number
-from live import FRAMES_ARRIVE, call_pages, login_code, prepare_database, servers, until_true
+from factories import id_number, sign_all_live
+from live import (
+    FRAMES_ARRIVE,
+    call_pages,
+    login_code,
+    party_context_page,
+    prepare_database,
+    servers,
+    until_true,
+    wait_until,
+)
+from live_casework import determine, login, party_session
 from playwright.sync_api import Browser, Page, expect
+from signing_pages import sign_on_page
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -55,6 +68,7 @@ def run_call(
     *,
     auto_offer: bool,
     reconnect: bool,
+    other_signs: Callable[[], None],
     before_drop: Callable[[Page], None] = lambda party: None,
 ) -> None:
     # The operator logs in.
@@ -148,6 +162,12 @@ def run_call(
     party.screenshot(path=str(artifacts / f"{name}-party-call.png"))
     console.screenshot(path=str(artifacts / f"{name}-console-call.png"))
 
+    # Each party signs the record on their own phone before anyone leaves: 张伟 here, 李娜 on
+    # hers; the console shows both signatures as they come.
+    sign_on_page(party)
+    other_signs()
+    expect(console.locator('#confirmation-list [data-status="signed"]')).to_have_count(2, timeout=15_000)
+
     # Collection complete → evacuate: the party's page says so, large.
     console.click("#complete")
     expect(console.locator("#wrapup-view")).to_be_visible()
@@ -183,6 +203,31 @@ def run_call(
     assert {"side_by_side", "vehicle_overview", "collision_point", "plate"} <= {k for k, _, _ in items}
     recordings = [size for kind, media, size in items if kind == "recording" and media == "video/webm"]
     assert recordings and all(size > 1000 for size in recordings)
+
+
+def reported_case(database: Database) -> int:
+    return database.write_sync(
+        lambda s: s.scalars(select(Case.id).where(Case.reporter_phone == PARTY_PHONE)).one()
+    )
+
+
+def other_signs_by_api(base_url: str, database: Database) -> None:
+    """李娜 signs on her phone, as her page sends it."""
+    with httpx.Client(base_url=base_url) as client:
+        sign_all_live(client, reported_case(database), party_session(OTHER_PHONE))
+
+
+def other_signs_on_her_page(page: Page, database: Database) -> None:
+    """李娜 logs in on her own phone, finds the case among hers, and signs on its page."""
+    page.goto("/party")
+    page.fill("#phone", OTHER_PHONE)
+    since = SystemClock().now()
+    page.click("#send-code")
+    page.fill("#code", login_code(database, OTHER_PHONE, since))
+    page.click("#login")
+    page.locator("#my-cases button").first.click()
+    expect(page.locator("#call-view")).to_be_visible()
+    sign_on_page(page)
 
 
 def officer_determines(browser: Browser, base_url: str, artifacts: Path) -> None:
@@ -275,6 +320,7 @@ def test_call_on_one_server(browser: Browser, tmp_path: Path, artifacts_dir: Pat
                 "one-server",
                 auto_offer=False,
                 reconnect=True,
+                other_signs=lambda: other_signs_by_api(server.url, database),
             )
             officer_determines(browser, server.url, artifacts_dir)
             party_applies_for_review(party)
@@ -299,6 +345,64 @@ def test_call_across_two_server_processes(
             servers(tmp_path / "data", fresh_postgres, 2, REDIS_URL, recording_chunk_seconds="2") as (a, b),
             call_pages(browser, a.url, b.url) as (party, console),
         ):
-            run_call(party, console, database, artifacts_dir, "two-servers", auto_offer=True, reconnect=False)
+            run_call(
+                party,
+                console,
+                database,
+                artifacts_dir,
+                "two-servers",
+                auto_offer=True,
+                reconnect=False,
+                other_signs=lambda: other_signs_by_api(a.url, database),
+            )
     finally:
         database.dispose()
+
+
+@requires_chromium
+def test_each_party_signs_on_their_own_phone_and_the_document_lists_both(
+    browser: Browser, tmp_path: Path, artifacts_dir: Path
+) -> None:
+    """张伟 and 李娜 each draw their signature on their own phone's page; the operator evacuates,
+    the officer determines, and the document lists both signatures with their times."""
+    url = f"sqlite:///{tmp_path / 'kuaichu.db'}"
+    database = prepare_database(url)
+    try:
+        with (
+            servers(tmp_path / "data", url, 1, recording_chunk_seconds="2") as (server,),
+            call_pages(browser, server.url, server.url) as (party, console),
+        ):
+            li_na = party_context_page(browser, server.url)
+            run_call(
+                party,
+                console,
+                database,
+                artifacts_dir,
+                "signatures",
+                auto_offer=True,
+                reconnect=False,
+                other_signs=lambda: other_signs_on_her_page(li_na, database),
+            )
+            expect(li_na.locator("#evacuate-view")).to_be_visible(timeout=15_000)
+            li_na.context.close()
+            case_id = reported_case(database)
+            with httpx.Client(base_url=server.url) as client:
+                determine(client, login(client, "officer-live"), case_id)
+                reporter = party_session(PARTY_PHONE)
+                documents = wait_until(
+                    lambda: client.get(f"/api/cases/{case_id}/documents", headers=reporter).json() or None,
+                    what="the determination document",
+                )
+                pdf = client.get(documents[0]["download_url"], headers=reporter).content
+        (tmp_path / "document.pdf").write_bytes(pdf)
+        text = subprocess.run(
+            ["pdftotext", str(tmp_path / "document.pdf"), "-"], capture_output=True, text=True, check=True
+        ).stdout
+        flat = "".join(text.split())
+        assert "当事人签名确认" in flat
+        when = r"已于\d{4}年\d{2}月\d{2}日\d{2}时\d{2}分签名确认"
+        assert re.search("甲张伟：" + when, flat), text
+        assert re.search("乙李娜：" + when, flat), text
+    finally:
+        database.dispose()
+        shutil.rmtree(tmp_path / "data", ignore_errors=True)

@@ -3,13 +3,16 @@ same shots, handled by an operator without a call). Real browser, real server.""
 
 from pathlib import Path
 
+import httpx
 from conftest import STAFF_PASSWORD, requires_chromium
-from factories import JPEG_BYTES
+from factories import JPEG_BYTES, sign_all_live
 from live import call_pages, login_code, prepare_database, servers, until_true
+from live_casework import party_session
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from kuaichu.cases.models import Case
 from kuaichu.clock import SystemClock
 from kuaichu.db import Database
 from kuaichu.evidence.models import EvidenceItem
@@ -101,6 +104,13 @@ def test_photo_mode_is_handled_without_a_call(browser: Browser, tmp_path: Path, 
         expect(console.locator("#checks li.passed")).to_have_count(6)
         console.click("#check-eligibility")
         expect(console.locator("#eligibility")).to_contain_text("符合快处条件")
+
+        # Both parties sign the record on their phones before anyone leaves.
+        case_id = database.write_sync(
+            lambda s: s.scalars(select(Case.id).where(Case.reporter_phone == PHONE)).one()
+        )
+        with httpx.Client(base_url=server.url) as client:
+            sign_all_live(client, case_id, party_session(PHONE), party_session("13900000002"))
 
         # The party's photos name no vehicle: the gate asks for each one's overview and plate;
         # the operator lets them through with a written reason.

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import httpx
 from conftest import STAFF_PASSWORD, XIHU, requires_chromium
-from factories import JPEG_BYTES, demo_party
+from factories import JPEG_BYTES, demo_party, sign_all_live
 from live import LiveServer, login_code, prepare_database, servers, staff_logs_in
-from live_casework import determine
+from live_casework import determine, party_session
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy.orm import Session
 
@@ -165,9 +165,11 @@ def collect_over_the_api(client: httpx.Client, operator: dict[str, str], case_id
         files = {"file": ("still.jpg", JPEG_BYTES, "image/jpeg")}
         steps.append(client.post(f"/api/cases/{case_id}/evidence", data=data, files=files, headers=operator))
     steps.append(client.post(f"/api/cases/{case_id}/collection-complete", headers=operator))
-    steps.append(client.post(f"/api/cases/{case_id}/evacuate", headers=operator))
     for response in steps:
         assert response.status_code < 300, response.text
+    # Each party signs the record on their phone; then 撤离.
+    sign_all_live(client, case_id, *(party_session(str(p["phone"])) for p in (first, second)))
+    client.post(f"/api/cases/{case_id}/evacuate", headers=operator).raise_for_status()
 
 
 def bearer(token: str) -> dict[str, str]:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from conftest import requires_chromium
+from factories import sign_all_live
 from live import FRAMES_ARRIVE, call_pages, login_code, staff_logs_in, until_true
 from live_casework import (
     LI_NA,
@@ -23,6 +24,7 @@ from live_casework import (
     live_server,
     login,
     party_login,
+    party_session,
     settlement,
 )
 from playwright.sync_api import Browser, Page, expect
@@ -125,6 +127,7 @@ def test_every_screen_of_the_party_flow_reads_in_the_phones_language(
         complete(client, operator, case_id)
         screens.read("collected")
 
+        sign_all_live(client, case_id, party_session(ZHANG), party_session(LI_NA))
         client.post(f"/api/cases/{case_id}/evacuate", headers=operator).raise_for_status()
         expect(party.locator("#evacuate-view")).to_be_visible(timeout=15_000)
         screens.read("leave the scene")

@@ -3,7 +3,7 @@
 from datetime import datetime
 
 from conftest import XIHU, Api
-from factories import FACTS, demo_party
+from factories import FACTS, demo_party, sign_all
 from flows import collect_evidence, demo_registry
 
 from kuaichu.clock import SHANGHAI, FrozenClock
@@ -49,7 +49,10 @@ async def test_a_rear_end_collision_from_one_tap_to_closed(api: Api, clock: Froz
     response = await client.post(f"/api/cases/{case_id}/collection-complete", headers=operator)
     assert response.json()["state"] == "collected"
 
-    # 4. 撤离现场: both parties get the SMS.
+    # 4. 撤离现场, once both parties have signed the record on their phones: both get the SMS.
+    response = await client.post(f"/api/cases/{case_id}/evacuate", headers=operator)
+    assert response.status_code == 409
+    await sign_all(client, case_id, api.party_token(REPORTER), api.party_token(OTHER))
     response = await client.post(f"/api/cases/{case_id}/evacuate", headers=operator)
     assert response.json()["state"] == "evacuated"
     assert any("请立即撤离现场" in text for text in await api.sms_to(REPORTER))
@@ -104,6 +107,7 @@ async def test_a_rear_end_collision_from_one_tap_to_closed(api: Api, clock: Froz
         "liability_facts_recorded",
         *["evidence_added"] * 6,
         "complete_collection",
+        *["party_signed"] * 2,
         "evacuate",
         "determine",
         "document_issued",

@@ -37,6 +37,7 @@ async def test_supervisor_replay_shows_every_step_in_order(api: Api) -> None:
         "circumstances_recorded",
         "liability_facts_recorded",
         *["evidence_added"] * 6,
+        *["party_signed"] * 2,
         "complete_collection",
         "evacuate",
         "determine",
@@ -47,7 +48,8 @@ async def test_supervisor_replay_shows_every_step_in_order(api: Api) -> None:
     ]
     assert [e["state"] for e in replay["timeline"]][-1] == "closed"
     assert replay["case"]["state"] == "closed"
-    assert len(replay["evidence"]) == 6
+    # The six stills and the two parties' signatures.
+    assert len(replay["evidence"]) == 8
     assert [d["status"] for d in replay["determinations"]] == ["in_force"]
     assert [d["status"] for d in replay["documents"]] == ["in_force"]
     assert {(c["party_name"], c["kind"], c["outcome"]) for c in replay["registry_checks"]} >= {

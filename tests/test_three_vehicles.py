@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 from conftest import XIHU, Api
-from factories import ACCIDENT_DAY, demo_party, id_number, party_body, upload_jpeg
+from factories import ACCIDENT_DAY, demo_party, id_number, party_body, sign_all, upload_jpeg
 from flows import NO_CIRCUMSTANCES, in_call_case
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -99,6 +99,8 @@ async def _collect_and_evacuate(api: Api, case_id: int, operator: dict[str, str]
         assert response.status_code < 300, response.text
     gate = (await client.get(f"/api/cases/{case_id}/collection", headers=operator)).json()
     assert gate["missing"] == []
+    # Each of the three parties signs on their own phone before any of them leaves.
+    await sign_all(client, case_id, *(api.party_token(phone) for phone in PHONES))
     for response in (
         await client.post(f"/api/cases/{case_id}/collection-complete", headers=operator),
         await client.post(f"/api/cases/{case_id}/evacuate", headers=operator),

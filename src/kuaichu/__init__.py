@@ -11,6 +11,7 @@ tests/test_layers.py holds the code to it:
     claims | backoffice | collection | calls | progress
     settlement | reviews | recognition
     liability : documents
+    signatures                     each party's signed confirmation of the recorded facts
     signals                        fraud and quality signals: named rules, never a decision
     eligibility | evidence
     registries | auth

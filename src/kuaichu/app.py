@@ -57,6 +57,7 @@ from kuaichu.seats.api import router as seats_router
 from kuaichu.settings import Settings
 from kuaichu.settlement.api import router as settlement_router
 from kuaichu.signals.api import router as signals_router
+from kuaichu.signatures.api import router as signatures_router
 from kuaichu.supervision.api import router as supervision_router
 from kuaichu.web.context import AppContext
 from kuaichu.web.locale import ReaderLocale
@@ -203,6 +204,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         supervision_router,
         settlement_router,
         signals_router,
+        signatures_router,
         metrics_router,
         calls_router,
         consent_router,

@@ -82,6 +82,8 @@ class Settings(BaseSettings):
     sms_log_text: bool = False
 
     evidence_max_bytes: int = Field(default=50 * 1024 * 1024, gt=0)
+    # A party's signature drawn on the phone (a PNG of a few strokes); within the 1 MB body limit.
+    signature_max_bytes: int = Field(default=512 * 1024, gt=0, le=1024 * 1024 - 64 * 1024)
     # Evidence on S3-compatible object storage (OSS, COS, Ceph RGW, MinIO, SeaweedFS, AWS).
     # Empty endpoint: the local directory data_dir/evidence (the embedded default).
     evidence_s3_endpoint: str = ""

@@ -24,6 +24,7 @@ from kuaichu.reviews import models as review_models
 from kuaichu.seats import models as seat_models
 from kuaichu.settlement import models as settlement_models
 from kuaichu.signals import models as signal_models
+from kuaichu.signatures import models as signature_models
 
 __all__ = [
     "Base",
@@ -50,4 +51,5 @@ __all__ = [
     "seat_models",
     "settlement_models",
     "signal_models",
+    "signature_models",
 ]

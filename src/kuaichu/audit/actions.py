@@ -29,6 +29,7 @@ class AuditAction(Labelled):
     READ_CLAIM_PACKAGE = "read_claim_package"
     READ_CLAIMS = "read_claims"
     READ_COLLECTION = "read_collection"
+    READ_CONFIRMATIONS = "read_confirmations"
     READ_DOCUMENTS = "read_documents"
     READ_ELIGIBILITY = "read_eligibility"
     READ_EVIDENCE = "read_evidence"

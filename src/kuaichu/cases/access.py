@@ -268,6 +268,9 @@ WRITE_ROUTES: dict[tuple[str, str], WriteRule] = {
     ("POST", "/api/cases/{case_id}/settlement/confirm"): W.PARTY_OF_CASE,
     ("POST", "/api/cases/{case_id}/settlement/reject"): W.PARTY_OF_CASE,
     ("POST", "/api/cases/{case_id}/review"): W.PARTY_OF_CASE,
+    # A party's own confirmation of the recorded facts: staff never sign or dispute for them.
+    ("POST", "/api/cases/{case_id}/signature"): W.PARTY_OF_CASE,
+    ("POST", "/api/cases/{case_id}/dispute"): W.PARTY_OF_CASE,
     ("POST", "/api/cases/{case_id}/claim"): W.PARTY_OF_CASE,
     ("PUT", "/api/operators/me/presence"): W.OPERATOR_SELF,
     ("POST", "/api/calls/take-next"): W.OPERATOR_SELF,

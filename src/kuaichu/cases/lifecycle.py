@@ -73,6 +73,7 @@ class Action(Labelled):
     CALL_BACK = "call_back"
     CANCEL_CALL_BACK = "cancel_call_back"
     TO_ORDINARY_PROCEDURE = "to_ordinary_procedure"
+    DISPUTE = "dispute"
 
 
 class EventKind(Labelled):
@@ -94,6 +95,7 @@ class EventKind(Labelled):
     PHONE_REPORT = "phone_report"
     # Another party joined by the case's link, admitted by the operator: the next party.
     PARTY_JOINED = "party_joined"
+    PARTY_SIGNED = "party_signed"
 
 
 def event_label(kind: str, locale: Locale | None = None) -> str:
@@ -125,6 +127,8 @@ TRANSITIONS: dict[Action, Transition] = {
     Action.COMPLETE_COLLECTION: _t({S.IN_CALL}, S.COLLECTED, {Role.OPERATOR}),
     Action.EVACUATE: _t({S.COLLECTED}, S.EVACUATED, {Role.OPERATOR}),
     Action.TRANSFER: _t({S.IN_CALL, S.COLLECTED}, S.TRANSFERRED, {Role.OPERATOR}),
+    # A party disputes the recorded facts instead of signing them: police on site (art. 13).
+    Action.DISPUTE: _t({S.IN_CALL, S.COLLECTED}, S.TRANSFERRED, {Role.PARTY}),
     Action.DETERMINE: _t({S.EVACUATED}, S.DETERMINED, {Role.OFFICER}),
     # The evidence does not suffice: the parties are asked to call back into this case.
     Action.SEND_BACK: _t({S.EVACUATED}, S.MORE_EVIDENCE, {Role.OFFICER}),
@@ -215,6 +219,7 @@ class Edit(StrEnum):
     CLAIM = "claim"  # a party's claim to the insurer
     REVIEW = "review"  # a party's review application
     JOIN = "join"  # another party joins by the case's link, the operator admits them
+    SIGNATURE = "signature"  # a party's signed confirmation of the recorded facts
 
 
 _COLLECTING = frozenset({S.IN_CALL, S.COLLECTED})
@@ -240,6 +245,8 @@ EDITABLE: dict[Edit, Mapping[Role, frozenset[CaseState]]] = {
     # Only while an operator is on the call (a first call or a call back for more evidence):
     # the operator admits whoever asks, and the parties are still being recorded.
     Edit.JOIN: {Role.PARTY: frozenset({S.IN_CALL}), Role.OPERATOR: frozenset({S.IN_CALL})},
+    # Before the parties leave the scene: what they sign is what the operator recorded.
+    Edit.SIGNATURE: {Role.PARTY: _COLLECTING},
 }
 
 
@@ -252,6 +259,7 @@ REFUSALS: dict[Edit, str] = {
     Edit.CLAIM: "Lifecycle.not_editable_claim",
     Edit.REVIEW: "Lifecycle.not_editable_review",
     Edit.JOIN: "Lifecycle.not_editable_join",
+    Edit.SIGNATURE: "Lifecycle.not_editable_signature",
 }
 
 

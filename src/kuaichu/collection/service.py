@@ -41,6 +41,8 @@ from kuaichu.notify.templates import Sms
 from kuaichu.principal import Principal
 from kuaichu.registries.schemas import CheckOutcome, RegistryKind
 from kuaichu.registries.service import checked_positions, latest_checks
+from kuaichu.signatures import service as signatures
+from kuaichu.signatures.schemas import ConfirmationStatus
 
 
 @dataclass(frozen=True)
@@ -154,10 +156,12 @@ def complete(
 def evacuate(session: Session, operator: Principal, case_id: int, config: GateConfig, now: datetime) -> Case:
     """撤离现场 (art. 19): evidence is fixed, so the parties leave at once. What no override can
     excuse (an ineligible case, facts or parties missing) is checked again here, since the
-    answers may have changed since collection completed."""
+    answers may have changed since collection completed. Every party has signed the facts and
+    parties as recorded now (当事人签名确认)."""
     case = _assigned_case(session, operator, case_id)
     lifecycle.ensure_allowed(case, Action.EVACUATE, operator)
-    blocking = [item for item in _missing(session, operator, case, config) if not item.overridable]
+    missing = [item for item in _missing(session, operator, case, config) if not item.overridable]
+    blocking = missing + _signature_items(session, case)
     if blocking:
         raise CollectionIncomplete("Collection.cannot_evacuate", blocking)
     lifecycle.apply(session, case, Action.EVACUATE, operator, now)
@@ -244,6 +248,23 @@ def _facts_items(case: Case) -> list[GateItem]:
                 key="parties",
                 code="parties",
                 said=Text("Collection.parties", needed=needed, entered=len(case.parties)),
+                overridable=False,
+            )
+        )
+    return items
+
+
+def _signature_items(session: Session, case: Case) -> list[GateItem]:
+    """Each party who has not signed, or signed facts or parties since changed."""
+    items = []
+    for standing in signatures.unsigned(session, case):
+        code = "signature_stale" if standing.status is ConfirmationStatus.STALE else "signature_missing"
+        items.append(
+            GateItem(
+                key=f"signature:{standing.party.position}",
+                code=code,
+                said=Text(f"Collection.{code}", who=_who(standing.party)),
+                party_position=standing.party.position,
                 overridable=False,
             )
         )

@@ -4,7 +4,7 @@ Laid out with reportlab's platypus; the CJK font is embedded (subset) so every r
 the same glyphs; the QR code is drawn as vector squares, sharp at any zoom.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from io import BytesIO
 from pathlib import Path
@@ -44,6 +44,14 @@ class PartyLine:
 
 
 @dataclass(frozen=True)
+class Signatures:
+    """当事人签名确认: each party, who signed the recorded facts and when."""
+
+    heading: str
+    lines: list[str]
+
+
+@dataclass(frozen=True)
 class DocumentContent:
     number: str
     case_number: str
@@ -61,6 +69,7 @@ class DocumentContent:
     issued_on: str
     verify_url: str
     replaces_number: str | None
+    signatures: Signatures | None = field(default=None)
 
     def lines(self) -> list[str]:
         """Every text on the page, in reading order (the bare benchmark page draws these)."""
@@ -81,6 +90,7 @@ class DocumentContent:
             f"事故事实：{self.facts}",
             f"认定理由：{self.reasoning}",
             f"责任认定依据：{self.basis}",
+            *([self.signatures.heading, *self.signatures.lines] if self.signatures else []),
             REVIEW_NOTICE,
             f"办案民警：{self.officer}（警号{self.badge_number}）",
             f"{self.authority}　{self.issued_on}",
@@ -183,6 +193,10 @@ def render(content: DocumentContent, font_file: Path) -> bytes:
         Spacer(0, 2 * mm),
         p("责任认定依据：" + content.basis),
         Spacer(0, 2 * mm),
+    ]
+    if content.signatures:
+        story += [p(content.signatures.heading + "：", *content.signatures.lines), Spacer(0, 2 * mm)]
+    story += [
         p(REVIEW_NOTICE, style=small),
         Spacer(0, 5 * mm),
     ]

@@ -32,6 +32,7 @@ from kuaichu.privacy import mask_id_number, mask_phone
 from kuaichu.registries.models import RegistryCheck
 from kuaichu.registries.schemas import RegistryKind
 from kuaichu.registries.service import subject_of
+from kuaichu.signatures import service as signatures
 
 # How the document and its facts text name the parties, by position: 甲方, 乙方, 丙方... These are
 # the legal names of the parties (the English pages show them too), so they stay Chinese.
@@ -167,7 +168,20 @@ def _content(
         issued_on=text("Document.issued_on", DEFAULT_LOCALE, day=local(now)),
         verify_url=issuer.verify_url(number),
         replaces_number=replaced.number if replaced else None,
+        signatures=_signatures(session, case),
     )
+
+
+def _signatures(session: Session, case: Case) -> pdf.Signatures:
+    """Each party as 甲/乙/丙 with when they signed the facts as recorded (art. 19)."""
+    signed_at = {s.party.position: s.row.at for s in signatures.signed(session, case) if s.row}
+    lines = []
+    for party in case.parties:
+        who = {"designation": designation(party.position), "name": party.name}
+        at = signed_at.get(party.position)
+        said = text("Document.signed", DEFAULT_LOCALE, **who, at=local(at)) if at else None
+        lines.append(said or text("Document.not_signed", DEFAULT_LOCALE, **who))
+    return pdf.Signatures(text("Document.signatures", DEFAULT_LOCALE), lines)
 
 
 def _registry_policies(session: Session, case: Case) -> dict[int, dict[str, object]]:

@@ -30,6 +30,7 @@ async def upload(
     party_position: Annotated[int | None, Form(ge=1, le=10)] = None,
 ) -> EvidenceOut:
     # Refuse before storing anything when the uploader may not add evidence here.
+    service.check_kind(kind)
     await context.database.read(lambda s: service.check_may_upload(s, uploader, case_id))
     blob = await run_in_threadpool(context.evidence_store.put, file.file, context.settings.evidence_max_bytes)
     # A still's perceptual hash, in a worker thread (about a millisecond for a camera's JPEG).

@@ -13,6 +13,8 @@ class EvidenceKind(Labelled):
     # The front of a party's driving licence (驾驶证), whose 证号 OCR reads (kuaichu.recognition).
     DRIVING_LICENCE = "driving_licence"
     RECORDING = "recording"
+    # A party's signature drawn on their phone (kuaichu.signatures), never an upload.
+    SIGNATURE = "signature"
     OTHER = "other"
 
 

@@ -16,7 +16,7 @@ from kuaichu.errors import InvalidInput, NotFound
 from kuaichu.evidence.models import EvidenceItem
 from kuaichu.evidence.schemas import EvidenceKind, EvidenceOut, kind_label
 from kuaichu.evidence.storage import StoredBlob
-from kuaichu.messages import reader_locale, text
+from kuaichu.messages import Text, reader_locale, text
 from kuaichu.principal import Principal
 
 
@@ -25,6 +25,12 @@ def check_may_upload(session: Session, uploader: Principal, case_id: int) -> Cas
     ensure_may_write(case, uploader, WriteRule.EVIDENCE)
     lifecycle.ensure_editable(case, Edit.EVIDENCE, uploader)
     return case
+
+
+def check_kind(kind: EvidenceKind) -> None:
+    """A signature is drawn by the party on their own page (kuaichu.signatures), never uploaded."""
+    if kind is EvidenceKind.SIGNATURE:
+        raise InvalidInput(Text("Evidence.signature_not_uploaded"))
 
 
 def add_evidence(
@@ -38,6 +44,7 @@ def add_evidence(
     now: datetime,
     party_position: int | None = None,
 ) -> EvidenceOut:
+    check_kind(kind)
     case = check_may_upload(session, uploader, case_id)
     if party_position is not None and party_position not in {p.position for p in case.parties}:
         raise InvalidInput(f"没有当事人{party_position}，请先录入当事人信息")

@@ -3,6 +3,7 @@ import { CallLink, KC, SHOT_KINDS, shots } from "./common.js";
 import { initJoins, joinsChanged } from "./join-console.js";
 import { LICENCE_SHOT, StillSuggestions, isReadable } from "./suggestions.js";
 import { joinRoom, mediaPass } from "./sfu.js";
+import { showConfirmations, unsignedParties } from "./signature.js";
 
 const PAGE = "console";
 const VIEWS = ["login-view", "queue-view", "call-view", "wrapup-view"];
@@ -206,8 +207,20 @@ function onRemoteTrack(stream) {
   }
 }
 
+// A party signed or disputed on their phone: the standing shows at once; a dispute has sent the
+// case to police on site, so the call ends with the party's reason.
+async function onConfirmation() {
+  const disputed = await showConfirmations(PAGE, consoleState.caseId);
+  if (!disputed) return;
+  await stopRecording();
+  await endCall(KC.t("Console.disputed", { position: disputed.position, reason: disputed.reason || "" }));
+}
+
 async function onMessage(message) {
   switch (message.type) {
+    case "confirmation":
+      if (message.case_id === consoleState.caseId) await onConfirmation();
+      break;
     case "hello":
       await resync();
       break;
@@ -316,6 +329,7 @@ async function showUploadedEvidence() {
 
 async function refreshGate() {
   const gate = await KC.api(PAGE, "GET", `/api/cases/${consoleState.caseId}/collection`);
+  await showConfirmations(PAGE, consoleState.caseId);
   consoleState.gate = gate;
   renderStills();
   showMissing(gate.missing, false);
@@ -745,6 +759,9 @@ async function completeAndEvacuate(override = null) {
     }
     consoleState.collected = true;
   }
+  // Every party signs first (the server refuses too): the recording goes on until they have.
+  const unsigned = await unsignedParties(PAGE, id);
+  if (unsigned) throw new Error(unsigned);
   await stopRecording();
   await KC.api(PAGE, "POST", `/api/cases/${id}/evacuate`);
   await endCall(KC.t("Console.evacuated"));

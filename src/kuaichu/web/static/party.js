@@ -7,6 +7,7 @@
 import { CallLink, KC, SHOT_KINDS, shots } from "./common.js";
 import { joinByLink, joinedWithoutMedia, showJoinedNote, watchJoinCode } from "./join-party.js";
 import { joinRoom, mediaPass } from "./sfu.js";
+import { installConfirmation } from "./signature.js";
 
 const PAGE = "party";
 const VIEWS = [
@@ -852,6 +853,9 @@ async function onMessage(message) {
 async function onState(state, event) {
   const previous = party.state;
   party.state = state;
+  // Signing is for the call: the standing is read afresh there, the dialog closes elsewhere.
+  if (["in_call", "collected"].includes(state)) party.confirmation.refresh();
+  else party.confirmation.close();
   if (!document.getElementById("progress-view").hidden) {
     // The progress view redraws on every push (determined, review decided, claim...).
     if (["queued", "in_call", "collected"].includes(state)) await resume(party.caseId);
@@ -1128,6 +1132,7 @@ async function start() {
   KC.action("back-home", home);
   KC.action("call-back", callBack);
   KC.action("download-my-data", downloadMyData);
+  party.confirmation = installConfirmation(PAGE, () => party.caseId);
   window.addEventListener("offline", () => showNetwork("closed"));
   window.addEventListener("online", () => party.socket && party.socket.ws && party.socket.ws.readyState === WebSocket.OPEN
     ? KC.unbanner("network") : null);
