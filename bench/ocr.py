@@ -6,11 +6,13 @@ Renders the plates (tests/plate_images.py: every format the operator records, ev
 in turn, the CJK font on each format's colours, framed as a 640×480 still), reads the clean half
 as rendered and the other half blurred, tilted, noised and JPEG-compressed, and prints:
 - exact-match accuracy of the plate number (and of the inferred plate type) on each half;
+- the same for `--licences` driving-licence stills (the 18-character 证号);
 - the time per still, and its ratio to decoding the same JPEG alone (the work every still
   costs anyway), both measured in this run.
 """
 
 import argparse
+import io
 import random
 import sys
 import time
@@ -19,7 +21,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from plate_images import FORMATS, degrade, jpeg, plate_image, plate_number, still
+from PIL import Image
+from plate_images import (
+    FORMATS,
+    degrade,
+    jpeg,
+    licence_number,
+    licence_still,
+    plate_image,
+    plate_number,
+    still,
+)
 
 from kuaichu.cases.identifiers import PROVINCES
 from kuaichu.recognition import engine
@@ -41,9 +53,40 @@ def samples(count: int, seed: int) -> list[tuple[str, object, bytes, bool]]:
     return out
 
 
+def licences(count: int, seed: int) -> list[tuple[str, bytes, bool]]:
+    """`count` driving-licence stills, every other one degraded like the plates."""
+    rng = random.Random(seed)
+    out = []
+    for index in range(count):
+        number = licence_number(rng)
+        data = licence_still(number)
+        degraded = index % 2 == 1
+        if degraded:
+            data = jpeg(degrade(Image.open(io.BytesIO(data)).convert("RGB"), rng))
+        out.append((number, data, degraded))
+    return out
+
+
+def read_licences(count: int, seed: int, show_misses: bool) -> None:
+    right = Counter()
+    total = Counter()
+    for number, data, degraded in licences(count, seed):
+        half = "degraded" if degraded else "clean"
+        reading = read_still(data, "driving_licence")
+        total[half] += 1
+        right[half] += reading.licence_number == number
+        if reading.licence_number != number and show_misses:
+            print(f"miss licence {half:8} {number} -> {reading.licence_number} ({reading.raw_text})")
+    for half in ("clean", "degraded"):
+        print(
+            f"licence {half:8}: {right[half]}/{total[half]} exact ({right[half] / max(total[half], 1):.1%})"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--plates", type=int, default=200)
+    parser.add_argument("--licences", type=int, default=20)
     parser.add_argument("--seed", type=int, default=14)
     parser.add_argument("--show-misses", action="store_true")
     args = parser.parse_args()
@@ -78,6 +121,7 @@ def main() -> None:
         f" decoding alone {decode_seconds / count * 1000:.1f} ms,"
         f" ratio {ocr_seconds / decode_seconds:.0f}×"
     )
+    read_licences(args.licences, args.seed, args.show_misses)
 
 
 if __name__ == "__main__":
