@@ -4,6 +4,7 @@ party; and everything a hurried, mistaken or malicious user does with it, refuse
 with nothing changed."""
 
 import re
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -15,8 +16,11 @@ from sqlalchemy.orm import Session
 from test_three_vehicles import THIRD_PHONE, _party, _third_driver
 
 from kuaichu.audit.models import AuditEntry
+from kuaichu.auth.service import party_principal
+from kuaichu.calls.connections import check_may_join
 from kuaichu.cases.models import CaseParty
 from kuaichu.clock import FrozenClock
+from kuaichu.errors import Forbidden
 from kuaichu.invitations.models import JoinInvitation, JoinRequest
 from kuaichu.principal import Role
 from kuaichu.retention.personal import purge_personal_data
@@ -368,3 +372,22 @@ async def test_retention_forgets_who_asked_to_join(api: Api) -> None:
         return list(session.scalars(select(JoinRequest.phone)))
 
     assert await api.context.database.read(phones) == []
+
+
+async def test_without_a_media_server_the_call_stays_the_reporters(api: Api) -> None:
+    """The signaling server lets a party who joined by the link into the call's room only when
+    a media server takes more than two; one to one, the call is the reporting party's."""
+    case_id, operator = await in_call_case(api, "张伟")
+    waiting = await _ask(api, OTHER, await _token(api, case_id))
+    body = {"join_id": waiting["id"], **_details(demo_party("李娜"))}
+    admitted = await api.client.post(f"/api/cases/{case_id}/joins/admit", json=body, headers=operator)
+    assert admitted.status_code == 200, admitted.text
+
+    def may_join(phone: str, one_to_one: bool) -> Callable[[Session], object]:
+        return lambda s: check_may_join(s, party_principal(phone), case_id, one_to_one)
+
+    await api.context.database.read(may_join(REPORTER, one_to_one=True))
+    await api.context.database.read(may_join(OTHER, one_to_one=False))
+    with pytest.raises(Forbidden) as refused:
+        await api.context.database.read(may_join(OTHER, one_to_one=True))
+    assert "报警人的通话" in refused.value.detail

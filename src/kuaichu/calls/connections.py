@@ -26,7 +26,7 @@ from kuaichu.calls.schemas import (
     PresenceStatus,
 )
 from kuaichu.cases import lifecycle
-from kuaichu.cases.access import get_case
+from kuaichu.cases.access import get_case, is_reporter
 from kuaichu.cases.lifecycle import Action, CaseState
 from kuaichu.cases.models import Case
 from kuaichu.db import upsert_insert
@@ -38,11 +38,15 @@ from kuaichu.principal import SYSTEM, Principal, Role
 # The call's connections.
 
 
-def check_may_join(session: Session, principal: Principal, case_id: int) -> Case:
-    """A call's two ends: the case's own party and the operator who took it, during the call."""
+def check_may_join(session: Session, principal: Principal, case_id: int, one_to_one: bool = False) -> Case:
+    """A call's two ends: the case's own party and the operator who took it, during the call.
+    `one_to_one` (no media server): the party's end is the reporting party's alone; another
+    party who joined by the case's link speaks with the operator through their call."""
     case = get_case(session, principal, case_id)
     if principal.role is Role.PARTY:
         own_case(session, principal, case_id)
+        if one_to_one and not is_reporter(case, principal):
+            raise Forbidden(Text("Calls.join_reporter_only"))
     elif principal.role is not Role.OPERATOR or case.operator_id != principal.id:
         raise Forbidden(Text("Calls.join_not_allowed"))
     if case.state not in CALL_STATES:

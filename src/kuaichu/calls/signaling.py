@@ -260,7 +260,10 @@ class PageConnection:
 
     async def _join(self, case_id: int) -> None:
         role = self.principal.role
-        await self.context.database.read(lambda s: connections.check_may_join(s, self.principal, case_id))
+        one_to_one = not self.context.settings.janus_nodes
+        await self.context.database.read(
+            lambda s: connections.check_may_join(s, self.principal, case_id, one_to_one)
+        )
         await self.follow(f"call:{case_id}", call_channel(case_id, role), self.send)
         self._joined.add(case_id)
         now = self.context.clock.now()
