@@ -316,4 +316,4 @@ async def test_leaving_the_queue_after_a_call_back_keeps_the_case(api: Api) -> N
     assert left.status_code == 204
     assert await _state(api, case.id, case.officer) == "more_evidence"
     evidence = (await api.client.get(f"/api/cases/{case.id}/evidence", headers=case.officer)).json()
-    assert len(evidence) == 6
+    assert len(evidence) == 8  # the six stills and both parties' signatures

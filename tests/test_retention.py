@@ -407,7 +407,8 @@ async def test_a_party_downloads_their_own_case_data(api: Api) -> None:
     assert data["timeline"][0]["kind"] == "report"
     documents = (await client.get(f"/api/cases/{case.id}/documents", headers=case.other)).json()
     assert [d["number"] for d in data["documents"]] == [d["number"] for d in documents]
-    assert len(data["evidence"]) == 6 and all(len(e["sha256"]) == 64 for e in data["evidence"])
+    # The six stills and both parties' signatures, each with its hash.
+    assert len(data["evidence"]) == 8 and all(len(e["sha256"]) == 64 for e in data["evidence"])
     assert data["retention"]["kinds"][2]["purged_at"] is None
     assert "张伟" not in response.text  # the other party's entry is not theirs to download
 
