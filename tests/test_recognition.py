@@ -10,6 +10,7 @@ from PIL import Image
 from plate_images import FORMATS, licence_still, plate_still
 
 from kuaichu.principal import Role
+from kuaichu.retention.personal import purge_personal_data
 
 SMALL_CAR = next(f for f in FORMATS if f.name == "small")
 SMALL_NEW_ENERGY = next(f for f in FORMATS if f.name == "small_new_energy")
@@ -155,3 +156,20 @@ async def test_the_readings_are_no_route_for_a_party(
         await api.client.post(f"/api/cases/{case_id}/readings/{evidence_id}", headers=party)
     ).status_code == 404
     assert (await api.client.get(f"/api/cases/{case_id}/readings", headers=party)).status_code == 404
+
+
+async def test_retention_masks_what_the_stills_read_with_the_rest_of_the_personal_data(
+    api: Api, taken_call: tuple[int, dict[str, str]]
+) -> None:
+    case_id, operator = taken_call
+    await record_party(api, operator, case_id, "浙A12345", LICENCE)
+    evidence_id = await upload(api.client, operator, case_id, "plate", plate_still("浙A12345", SMALL_CAR), 1)
+    await read(api, operator, case_id, evidence_id)
+    secret = api.context.settings.effective_phone_key_secret
+    now = api.context.clock.now()
+    tables = await api.context.database.write(lambda s: purge_personal_data(s, case_id, secret, now))
+    assert tables["still_readings"] == 1
+    officer = await api.staff("officer-xihu", Role.OFFICER, "330106")
+    reading = (await api.client.get(f"/api/cases/{case_id}/readings", headers=officer)).json()[0]
+    assert reading["plate_number"] == "浙A****5"
+    assert reading["mismatch"] == []

@@ -9,7 +9,8 @@ Every table that holds something about a person is either masked in place or los
 - masked in place: the parties (name, phone, ID and licence numbers, plate, policy number), the
   reporter's phone, the registry checks (what was checked, what the registry said), timeline
   details, official SMS and insurer pushes (outbox, the SMS gateway's log), settlement
-  agreements (the phones, the address they came from), collection overrides;
+  agreements (the phones, the address they came from), collection overrides, the plate and
+  licence numbers OCR read on the stills (kuaichu.recognition);
 - free text someone typed (a reason, a note: it may name anyone) becomes 已按规定期限删除: the
   transfer reason, the review application's reasons, claim progress notes, override reasons;
 - deleted: the one-tap report counters (call_reports), and, once no case holds a phone in full
@@ -47,6 +48,7 @@ from kuaichu.privacy import (
     mask_plate,
     phone_key,
 )
+from kuaichu.recognition.models import StillReading
 from kuaichu.registries.models import RegistryCheck
 from kuaichu.registries.service import subject_of
 from kuaichu.reviews.models import ReviewRequest
@@ -85,6 +87,7 @@ def purge_personal_data(session: Session, case_id: int, secret: str, now: dateti
     touched["review_requests"] = _purge_review_reasons(session, case.id)
     touched["agreements"] = _mask_agreements(session, case.id)
     touched["collection_overrides"] = _mask_overrides(session, case.id)
+    touched["still_readings"] = _mask_readings(session, case.id)
     reports = session.execute(delete(CallReport).where(CallReport.case_id == case.id))
     touched["call_reports"] = _rowcount(reports)
     # Who asked to join by the link (the admitted are parties by now, masked above).
@@ -122,6 +125,22 @@ def _mask_party(party: CaseParty, keys: dict[str, str]) -> int:
     party.plate_number = mask_plate(party.plate_number)
     party.policy_number = mask_number(party.policy_number) if party.policy_number else None
     return 1
+
+
+def _mask_readings(session: Session, case_id: int) -> int:
+    """What OCR read on the stills, masked as the party's own numbers are (so a masked reading
+    still agrees with the masked party it was checked against)."""
+    changed = 0
+    for row in session.scalars(select(StillReading).where(StillReading.case_id == case_id)):
+        plate, licence = row.plate_number, row.licence_number
+        if plate and "*" not in plate:
+            plate = mask_plate(plate)
+        if licence and "*" not in licence:
+            licence = mask_id_number(licence)
+        if (plate, licence) != (row.plate_number, row.licence_number):
+            row.plate_number, row.licence_number = plate, licence
+            changed += 1
+    return changed
 
 
 def _mask_checks(session: Session, case: Case, subjects: dict[int, str]) -> int:
