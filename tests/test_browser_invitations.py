@@ -9,12 +9,24 @@ from pathlib import Path
 
 from conftest import STAFF_PASSWORD, requires_chromium
 from factories import id_number
-from live import call_pages, login_code, party_context_page, prepare_database, servers
+from live import (
+    FRAMES_ARRIVE,
+    call_pages,
+    login_code,
+    party_context_page,
+    prepare_database,
+    servers,
+    until_true,
+    wait_until,
+)
 from playwright.sync_api import Page, expect
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 from test_browser_call import fill_party
 
 from kuaichu.clock import SystemClock
 from kuaichu.db import Database
+from kuaichu.notify.models import SmsMessage
 
 REPORTER_PHONE = "13800001111"
 JOINING_PHONE = "13900002222"
@@ -103,6 +115,53 @@ def test_a_second_party_joins_by_the_qr_code(browser, tmp_path: Path, artifacts_
                 joining.screenshot(path=str(artifacts_dir / "join-second-party.png"), full_page=True)
             finally:
                 joining.context.close()
+    finally:
+        database.dispose()
+        shutil.rmtree(tmp_path / "data", ignore_errors=True)
+
+
+def join_sms_link(database: Database, phone: str) -> str:
+    """The join link in the SMS the caller got (the path: the public address is configured)."""
+
+    def read(session: Session) -> str | None:
+        texts = session.scalars(select(SmsMessage.text).where(SmsMessage.phone == phone))
+        found = next((re.search(r"/party#join=[A-Za-z0-9_-]{43}", t) for t in texts if "#join=" in t), None)
+        return found[0] if found else None
+
+    return wait_until(lambda: database.write_sync(read), what=f"the join SMS to {phone}")
+
+
+@requires_chromium
+def test_a_122_caller_without_the_app_gets_the_link_and_the_call(  # type: ignore[no-untyped-def]
+    browser, tmp_path: Path, artifacts_dir: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'kuaichu.db'}"
+    database = prepare_database(url)
+    try:
+        with (
+            servers(tmp_path / "data", url, 1) as (server,),
+            call_pages(browser, server.url, server.url) as (caller, console),
+        ):
+            console.goto("/console")
+            console.fill("#username", "op-live")
+            console.fill("#password", STAFF_PASSWORD)
+            console.click("#login-form button[type=submit]")
+            expect(console.locator("#queue-view")).to_be_visible()
+            console.fill("#caller-phone", REPORTER_PHONE)
+            console.fill("#caller-place", "西湖区文三路与学院路交叉口")
+            console.click("#phone-report-form button[type=submit]")
+            expect(console.locator("#call-view")).to_be_visible()
+            expect(console.locator("#address")).to_have_value("西湖区文三路与学院路交叉口")
+
+            # The driver opens the SMS's link in the phone's browser and logs in: their own case,
+            # in the call with the operator, real frames both ways.
+            caller.goto(join_sms_link(database, REPORTER_PHONE))
+            log_in(caller, database, REPORTER_PHONE)
+            expect(caller.locator("#call-view")).to_be_visible()
+            expect(caller.locator("#message")).to_contain_text("您是本案的报警人")
+            until_true(caller, FRAMES_ARRIVE, what="frames on the caller's phone")
+            until_true(console, FRAMES_ARRIVE, what="frames on the console")
+            caller.screenshot(path=str(artifacts_dir / "join-122-caller.png"), full_page=True)
     finally:
         database.dispose()
         shutil.rmtree(tmp_path / "data", ignore_errors=True)
