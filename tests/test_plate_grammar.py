@@ -1,9 +1,12 @@
 """The plate grammar that turns OCR text into a plate number and its type (GA 36-2018, GA 24.7)."""
 
+import numpy as np
 import pytest
+from plate_images import FORMATS, plate_image
 
 from kuaichu.cases.catalogue import PlateType
 from kuaichu.cases.identifiers import validate_plate
+from kuaichu.recognition.engine import ground_colour
 from kuaichu.recognition.plates import PlateColour, PlateReading, normalise, read_licence_number, read_plate
 
 
@@ -80,3 +83,20 @@ def test_a_licence_number_must_carry_its_check_character() -> None:
     assert read_licence_number(["证号 110105I9491231002X"]) == "11010519491231002X"  # I is a 1
     assert read_licence_number(["证号 110105194912310021"]) is None  # the check character disagrees
     assert read_licence_number(["姓名 张伟"]) is None
+
+
+@pytest.mark.parametrize(
+    ("name", "colour"),
+    [
+        ("small", PlateColour.BLUE),
+        ("large", PlateColour.YELLOW),
+        ("small_new_energy", PlateColour.GREEN),
+        ("large_new_energy", PlateColour.GREEN),
+        ("police", PlateColour.WHITE),
+    ],
+)
+def test_the_ground_colour_is_read_off_the_text_box(name: str, colour: str) -> None:
+    plate_format = next(f for f in FORMATS if f.name == name)
+    image = plate_image("京A12345" if "energy" not in name else "京AD12345", plate_format)
+    box = ((10.0, 20.0), (image.width - 10.0, 20.0), (image.width - 10.0, 120.0), (10.0, 120.0))
+    assert ground_colour(np.asarray(image), box) == colour
