@@ -36,7 +36,7 @@ def sign_on_page(page: Page) -> None:
     page.click("#signature-clear")
     draw_signature(page)
     page.click("#signature-submit")
-    expect(page.locator("#confirm-done")).to_contain_text("您已于", timeout=15_000)
+    expect(page.locator("#confirm-done")).to_contain_text("您已于", timeout=60_000)
     expect(page.locator("#confirm-sign-area")).to_be_hidden()
     page.click("#confirm-close")
     expect(page.locator("#confirm-status")).to_contain_text("您已于")

@@ -16,6 +16,8 @@ from flows import OTHER, REPORTER, collect_evidence, in_call_case
 from PIL import Image, PngImagePlugin
 
 from kuaichu.clock import local
+from kuaichu.evidence.schemas import PURGED_LABEL
+from kuaichu.retention.personal import purge_personal_data
 
 
 async def _collected(api: Api) -> tuple[int, dict[str, str]]:
@@ -297,3 +299,20 @@ async def test_the_document_lists_each_partys_signature_as_jia_and_yi_with_the_t
     at = local(api.context.clock.now()).strftime("%Y年%m月%d日%H时%M分")
     assert f"甲张伟：已于{at}签名确认" in flat
     assert f"乙李娜：已于{at}签名确认" in flat
+
+
+async def test_retention_deletes_a_disputes_reason_with_the_cases_other_personal_data(api: Api) -> None:
+    case_id, operator = await _collected(api)
+    reason = "我没有追尾，是甲车倒车"
+    disputed = await api.client.post(
+        f"/api/cases/{case_id}/dispute", json={"reason": reason}, headers=api.party_token(OTHER)
+    )
+    assert disputed.status_code == 200, disputed.text
+
+    secret = api.context.settings.effective_phone_key_secret
+    now = api.context.clock.now()
+    purged = await api.context.database.write(lambda s: purge_personal_data(s, case_id, secret, now))
+
+    assert purged["party_confirmations"] == 1
+    statuses = (await _confirmation(api, case_id, operator))["confirmations"]
+    assert statuses[1]["status"] == "disputed" and statuses[1]["reason"] == PURGED_LABEL  # type: ignore[index]

@@ -53,6 +53,7 @@ from kuaichu.registries.models import RegistryCheck
 from kuaichu.registries.service import subject_of
 from kuaichu.reviews.models import ReviewRequest
 from kuaichu.settlement.models import Agreement
+from kuaichu.signatures.models import PartyConfirmation
 
 # Login codes live an hour at most; the per-phone limits look back a day.
 LOGIN_CODE_KEPT = timedelta(days=1)
@@ -85,6 +86,7 @@ def purge_personal_data(session: Session, case_id: int, secret: str, now: dateti
     touched["outbox"], touched["sms_messages"] = _mask_messages(session, case.id, keys)
     touched["claim_progress"] = _purge_claim_notes(session, case.id)
     touched["review_requests"] = _purge_review_reasons(session, case.id)
+    touched["party_confirmations"] = _purge_dispute_reasons(session, case.id)
     touched["agreements"] = _mask_agreements(session, case.id)
     touched["collection_overrides"] = _mask_overrides(session, case.id)
     touched["still_readings"] = _mask_readings(session, case.id)
@@ -211,6 +213,22 @@ def _purge_review_reasons(session: Session, case_id: int) -> int:
         return 0
     review.reasons = PURGED_LABEL
     return 1
+
+
+def _purge_dispute_reasons(session: Session, case_id: int) -> int:
+    """A party's own words disputing the record (their signatures stay, as evidence)."""
+    disputes = list(
+        session.scalars(
+            select(PartyConfirmation).where(
+                PartyConfirmation.case_id == case_id,
+                PartyConfirmation.reason.is_not(None),
+                PartyConfirmation.reason != PURGED_LABEL,
+            )
+        )
+    )
+    for dispute in disputes:
+        dispute.reason = PURGED_LABEL
+    return len(disputes)
 
 
 def _mask_agreements(session: Session, case_id: int) -> int:
