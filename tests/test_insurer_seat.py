@@ -7,7 +7,11 @@ the seat (and the agent's presence) is written first, as the app does before Jan
 tests/test_insurer_seat_browser.py runs the same with Janus for real.
 """
 
+import os
+import subprocess
+import sys
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from conftest import STAFF_PASSWORD, Api
@@ -19,9 +23,11 @@ from sqlalchemy.orm import Session
 from test_media_rooms import call_in_progress, media_api
 
 from kuaichu.audit.models import AuditEntry
+from kuaichu.auth.models import Insurer, User
 from kuaichu.auth.sessions import deactivate_user
 from kuaichu.calls.connections import mark_connection
 from kuaichu.clock import FrozenClock
+from kuaichu.db import Database
 from kuaichu.media.models import MediaSeat
 from kuaichu.principal import Principal, Role
 from kuaichu.seats.models import InsurerInvitation, InsurerPresence
@@ -247,3 +253,30 @@ async def test_without_a_media_server_the_insurer_seat_is_refused_clearly(api: A
     assert response.json()["detail"].startswith("保险公司坐席需要媒体服务器")
     assert await seat_rows(api) == {"insurer_invitations": 0, "insurer_presences": 0, "media_seats": 0}
     assert await audited(api, case_id, "invite_insurer") == []
+
+
+def test_an_admin_makes_an_agent_on_the_command_line(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KUAICHU_")}
+    env |= {"KUAICHU_DATA_DIR": str(tmp_path / "data")}
+
+    def kuaichu(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "kuaichu.cli", *args]
+        return subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+
+    assert kuaichu("insurer", "add", "CPIC", "中国太平洋财产保险").returncode == 0
+    made = kuaichu("insurer", "agent", "CPIC", "cpic-wang", "--name", "王理赔", "--password", STAFF_PASSWORD)
+    assert made.returncode == 0, made.stderr
+    unknown = kuaichu("insurer", "agent", "NOPE", "nope-li", "--name", "李", "--password", STAFF_PASSWORD)
+    assert unknown.returncode == 1
+    assert "没有代码为 NOPE 的保险公司" in unknown.stderr
+
+    database = Database(f"sqlite:///{tmp_path / 'data' / 'kuaichu.db'}")
+    try:
+        agents = database.write_sync(
+            lambda s: s.execute(
+                select(User.username, User.role, Insurer.code).join(Insurer, Insurer.id == User.insurer_id)
+            ).all()
+        )
+    finally:
+        database.dispose()
+    assert [tuple(row) for row in agents] == [("cpic-wang", "insurer_agent", "CPIC")]

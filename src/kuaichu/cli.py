@@ -17,7 +17,7 @@ from kuaichu import backup as backups
 from kuaichu.audit import service as audit
 from kuaichu.audit.signing import AuditKeyError, AuditSigner, AuditVerifier
 from kuaichu.auth import sessions
-from kuaichu.auth.service import create_insurer, create_user
+from kuaichu.auth.service import create_insurer, create_insurer_agent, create_user
 from kuaichu.clock import SystemClock
 from kuaichu.db import Database
 from kuaichu.demo import janus as demo_janus
@@ -306,6 +306,35 @@ def insurer_add(
         typer.echo(f"error: {error.detail}", err=True)
         raise typer.Exit(1) from None
     typer.echo(f"API key (X-API-Key): {key}\nwebhook secret (Standard Webhooks): {secret}")
+
+
+@insurer_cli.command("agent")
+def insurer_agent(
+    code: Annotated[str, typer.Argument(help="The insurer's code (kuaichu insurer add)")],
+    username: str,
+    name: Annotated[str, typer.Option(help="Display name")],
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
+) -> None:
+    """Create an insurer's agent (保险公司坐席): a password login who may be invited into calls."""
+    settings = Settings()
+    upgrade(settings.effective_database_url)
+    database = Database(settings.effective_database_url)
+
+    def work(session: Session) -> int:
+        now = SystemClock().now()
+        agent = create_insurer_agent(
+            session, username=username, password=password, display_name=name, insurer_code=code, now=now
+        )
+        return agent.id
+
+    try:
+        user_id = database.write_sync(work)
+    except DomainError as error:
+        typer.echo(f"error: {error.detail}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        database.dispose()
+    typer.echo(f"created insurer agent {username} of {code} (id {user_id}); they log in at /insurer")
 
 
 @evidence_cli.command("migrate")

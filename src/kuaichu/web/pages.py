@@ -16,7 +16,7 @@ from starlette.types import Scope
 
 STATIC = Path(__file__).parent / "static"
 TEMPLATES = Path(__file__).parent / "templates"
-PAGES = ("party", "console", "workbench", "review", "supervisor")
+PAGES = ("party", "console", "workbench", "review", "supervisor", "insurer")
 # Pages, scripts and styles change with the code: the browser asks each time, and gets 304 while
 # the file is the same (a page never runs with modules of another version).
 CACHE_CONTROL = "no-cache"

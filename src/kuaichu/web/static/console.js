@@ -124,6 +124,7 @@ async function enterCall(caseId, mode) {
   }));
   fillForms(detail);
   showIneligible(null);
+  guarded(refreshInsurerSeat);
   await showUploadedEvidence();
   guarded(() => stillSuggestions.open(caseId));
   await refreshGate();
@@ -498,6 +499,31 @@ async function stopRecording() {
 }
 
 // Facts and parties.
+
+// An insurer's seat in the call: the insurers the registry checks found for the
+// parties first, then every registered one; the call's invitations and who of them is in it.
+async function refreshInsurerSeat() {
+  const seat = await KC.api(PAGE, "GET", `/api/cases/${consoleState.caseId}/insurer-invitations`);
+  document.getElementById("insurer-choice").replaceChildren(...seat.insurers.map((choice) => KC.el("option", {
+    value: choice.code,
+    textContent: choice.parties.length
+      ? KC.t("Console.insurer_of_parties", { name: choice.name, parties: choice.parties.join(" ") })
+      : choice.name,
+  })));
+  document.getElementById("insurer-invitations").replaceChildren(...seat.invitations.map((invitation) =>
+    KC.el("li", {
+      textContent: KC.t("Console.insurer_invited", {
+        name: invitation.insurer_name, until: KC.time(invitation.expires_at),
+        present: invitation.present.join(" ") || "—",
+      }),
+    })));
+}
+
+async function inviteInsurer() {
+  const insurer = document.getElementById("insurer-choice").value;
+  await KC.api(PAGE, "POST", `/api/cases/${consoleState.caseId}/insurer-invitations`, { insurer_code: insurer });
+  await refreshInsurerSeat();
+}
 
 function options(select, values) {
   select.replaceChildren(...values.map(([value, label]) => KC.el("option", { value, textContent: label })));
@@ -902,6 +928,7 @@ async function start() {
   KC.action("save-parties", saveAndCheck);
   initJoins(PAGE, consoleState, enterCall);
   KC.action("check-eligibility", checkEligibility);
+  KC.action("invite-insurer", inviteInsurer);
   KC.action("ready", ready);
   document.getElementById("reconnect").onclick = () => {
     const link = consoleState.link || consoleState.room;

@@ -175,6 +175,19 @@ function eventNote(event) {
   return parts.length ? KC.t("Supervisor.note", { parts: parts.join(KC.t("Common.sentence_separator")) }) : "";
 }
 
+// Insurers' agents who were in the case's calls: who, from when to when (hh:mm, Beijing time).
+function insurerSeats(seats) {
+  const clock = (iso) => (iso ? new Date(iso).toLocaleTimeString(KC.locale === "en" ? "en-GB" : "zh-CN", {
+    timeZone: "Asia/Shanghai", hour: "2-digit", minute: "2-digit", hour12: false,
+  }) : "—");
+  const lines = seats.map((seat) => KC.el("li", {
+    textContent: KC.t("Supervisor.insurer_seat", {
+      insurer: seat.insurer_name, agent: seat.agent, from: clock(seat.joined_at), to: clock(seat.left_at),
+    }),
+  }));
+  return lines.length ? lines : [KC.el("li", { textContent: KC.t("Supervisor.none") })];
+}
+
 async function replay(caseId) {
   const data = await KC.api(PAGE, "GET", `/api/supervision/cases/${caseId}/replay`);
   KC.text("replay-number", data.case.number);
@@ -210,6 +223,7 @@ async function replay(caseId) {
     }),
   );
   document.getElementById("replay-gallery").replaceChildren(...gallery);
+  document.getElementById("replay-insurer-seats").replaceChildren(...insurerSeats(data.insurer_seats));
   document.getElementById("replay-checks").replaceChildren(
     ...data.registry_checks.map((c) =>
       KC.el("li", {
