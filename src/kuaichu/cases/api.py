@@ -59,7 +59,11 @@ async def catalogue() -> CatalogueOut:
     return CatalogueOut.read()
 
 
-@router.get("", response_model=list[CaseSummary])
+@router.get(
+    "",
+    response_model=list[CaseSummary],
+    responses={403: {"description": "Filtering by signal is for officers, reviewers and supervisors"}},
+)
 async def list_cases(
     viewer: CurrentUser,
     context: Context,

@@ -103,6 +103,7 @@ EXTRA_STATUSES: dict[tuple[str, str], frozenset[int]] = {
     ("GET", "/api/cases/{case_id}/registry-lookup"): frozenset({503}),  # the registries are down
     ("POST", "/api/cases/{case_id}/media-pass"): frozenset({503}),  # the media server is down
     ("GET", "/api/cases/{case_id}/my-data"): frozenset({403}),  # a party not named in the case
+    ("GET", "/api/cases"): frozenset({403}),  # a signal filter from someone who does not weigh signals
     ("POST", "/verify/{number}"): frozenset({415}),  # not a PDF
     # The join link: only the reporting party shows it, while the case is in the call.
     ("GET", "/api/cases/{case_id}/join-link"): frozenset({403, 409}),
