@@ -192,6 +192,25 @@ def test_only_the_cases_parties_its_operator_and_supervisors_get_a_pass(stack: M
         person.close()
 
 
+def test_a_feed_in_a_room_that_is_no_seats_is_put_out_and_the_kick_audited(stack: MediaStack) -> None:
+    party, operator, case_id = report_and_take(stack, "13800005021", "op-live-2")
+    granted = media_pass(party, case_id)
+    # The party's own token, but another feed id than its seat's: Janus lets it in, the app not.
+    join(party, {**granted, "feed_id": granted["feed_id"] + 1, "publish": False})
+
+    def kicks(session: Session) -> list[dict[str, Any]]:
+        entries = session.scalars(
+            select(AuditEntry).where(AuditEntry.case_id == case_id, AuditEntry.action == "kick_call_media")
+        ).all()
+        return [entry.detail for entry in entries]
+
+    [kicked] = wait_until(lambda: stack.database.write_sync(kicks), what="the kick")
+    assert kicked["feed_id"] == granted["feed_id"] + 1
+    end_call(operator, case_id)
+    for person in (party, operator):
+        person.close()
+
+
 # The product's pages in the call: the party page (two parties' phones) and the console, with
 # the app's own CSP (no bypass): janus.js from /vendor, Janus's API at its public address.
 
@@ -232,12 +251,56 @@ def operator_records_party(console: Page, index: int, phone: str, plate: str, na
         console.fill(f'[name="{field}-{index}"]', value)
 
 
+# The page's own camera reaches Janus: its recording starts about now.
+PUBLISHING = """() => {
+  const room = window.kuaichuRoom;
+  const pc = room && room.publisher && room.publisher.webrtcStuff && room.publisher.webrtcStuff.pc;
+  return Boolean(pc) && pc.connectionState === "connected";
+}"""
+
+
+def publishing(page: Page) -> float:
+    """Waits until the page publishes; returns when (monotonic)."""
+    page.wait_for_function(PUBLISHING, polling=100, timeout=60_000)
+    return time.monotonic()
+
+
+def when_each_left(pages: dict[str, Page]) -> dict[str, float]:
+    """When (monotonic) each page left the room (its recording ends), seen within a poll."""
+    left: dict[str, float] = {}
+    deadline = time.monotonic() + 60
+    while len(left) < len(pages) and time.monotonic() < deadline:
+        for who, page in pages.items():
+            if who not in left and page.evaluate("!window.kuaichuRoom"):
+                left[who] = time.monotonic()
+        time.sleep(0.05)
+    assert len(left) == len(pages), f"still in the room: {set(pages) - set(left)}"
+    return left
+
+
 def own_feed(page: Page) -> int:
     return page.evaluate("window.kuaichuRoom.pass.feed_id")
 
 
+# What a page's room holds, for a failure's report: each feed, whether it shows, frames decoded.
+ROOM_REPORT = """async () => {
+  const room = window.kuaichuRoom;
+  if (!room) return "no room";
+  const feeds = [];
+  for (const [feed, entry] of room.feeds) {
+    feeds.push([feed, entry.display, entry.video && entry.video.videoWidth, await room.framesDecoded(feed)]);
+  }
+  return JSON.stringify({ own: room.pass.feed_id, feeds });
+}"""
+
+
 def sees_everyone(page: Page, others: int, who: str) -> None:
-    until_true(page, ALL_FEEDS_DECODED.format(count=others), timeout=60, what=f"{who} seeing all")
+    try:
+        until_true(page, ALL_FEEDS_DECODED.format(count=others), timeout=60, what=f"{who} seeing all")
+    except TimeoutError as error:
+        error.add_note(f"{who}'s room: {page.evaluate(ROOM_REPORT)}")
+        error.add_note(f"{who}'s page says: {page.locator('#message').text_content()!r}")
+        raise
 
 
 def api_call(page: Page, token: str, method: str, path: str, body: Any = None) -> Any:
@@ -255,14 +318,9 @@ def api_call(page: Page, token: str, method: str, path: str, body: Any = None) -
     return answer["body"]
 
 
-@pytest.mark.slow
-def test_two_parties_and_the_operator_call_through_janus_from_their_pages_and_the_server_records_each(
-    stack: MediaStack,
-) -> None:
-    base = stack.server.url
-    console = operator_context_page(stack.browser, base)
-    first = party_context_page(stack.browser, base)
-    second = party_context_page(stack.browser, base)
+def call_through_the_pages(stack: MediaStack, console: Page, first: Page, second: Page) -> None:
+    """The operator, the reporting party, then the second party in one room; the call ends; the
+    server has recorded each of them."""
     token = staff_logs_in(console, "/console", "op-live")
     console.click("#go-available")
     expect(console.locator("#me-status")).to_have_text("空闲")
@@ -274,9 +332,9 @@ def test_two_parties_and_the_operator_call_through_janus_from_their_pages_and_th
     expect(console.locator("#call-view")).to_be_visible()
     expect(first.locator("#call-view")).to_be_visible()
     expect(console.locator("#recording-status")).to_have_text("由服务器录制")
+    started = {"party-1": publishing(first), "operator": publishing(console)}
     sees_everyone(first, 1, "the first party")
     sees_everyone(console, 1, "the operator")
-    started = {"party-1": time.monotonic(), "operator": time.monotonic()}
 
     # The operator records both parties; the second logs in with its own phone and opens the case.
     operator_records_party(console, 1, PARTY_PHONE, "浙A12345", "张伟", "123")
@@ -286,9 +344,9 @@ def test_two_parties_and_the_operator_call_through_janus_from_their_pages_and_th
     party_logs_in(second, stack.database, SECOND_PHONE)
     second.click("#my-cases button")
     expect(second.locator("#call-view")).to_be_visible()
+    started["party-2"] = publishing(second)
     for page, who in ((first, "the first party"), (second, "the second party"), (console, "the operator")):
         sees_everyone(page, 2, who)
-    started["party-2"] = time.monotonic()
     # Every participant's feed is labelled on the other pages, once.
     expect(console.locator("#remote-feeds figure")).to_have_count(2)
     expect(first.locator("#remote-feeds figure")).to_have_count(2)
@@ -300,7 +358,10 @@ def test_two_parties_and_the_operator_call_through_janus_from_their_pages_and_th
     case_id = wait_until(lambda: case_of_phone(stack, PARTY_PHONE), what="the case")
     api_call(console, token, "POST", f"/api/cases/{case_id}/transfer", {"reason": "测试结束通话"})
     api_call(console, token, "POST", f"/api/calls/{case_id}/hangup")
-    ended = time.monotonic()
+    # The parties' pages leave on the case's push; the operator's room is closed by the server.
+    ended = when_each_left({"party-1": first, "party-2": second})
+    closed = wait_until(lambda: room_closed(stack, case_id) and time.monotonic(), what="the room closed")
+    ended["operator"] = closed
     expect(first.locator("#transfer-view")).to_be_visible()
 
     def recordings() -> list[dict[str, Any]] | None:
@@ -324,10 +385,25 @@ def test_two_parties_and_the_operator_call_through_janus_from_their_pages_and_th
         assert hashlib.sha256(stored.read_bytes()).hexdigest() == item["sha256"]
         probe = ffprobe(stored)
         assert any(s["codec_type"] == "video" for s in probe["streams"]), (who, probe)
-        call_seconds = ended - started[who]
+        call_seconds = ended[who] - started[who]
         assert abs(float(probe["format"]["duration"]) - call_seconds) <= 0.2 * call_seconds, (who, probe)
-    for page in (console, first, second):
-        page.context.close()
+
+
+@pytest.mark.slow
+def test_two_parties_and_the_operator_call_through_janus_from_their_pages_and_the_server_records_each(
+    stack: MediaStack,
+) -> None:
+    base = stack.server.url
+    pages = (
+        operator_context_page(stack.browser, base),
+        party_context_page(stack.browser, base),
+        party_context_page(stack.browser, base),
+    )
+    try:
+        call_through_the_pages(stack, *pages)
+    finally:
+        for page in pages:
+            page.context.close()
 
 
 def case_of_phone(stack: MediaStack, phone: str) -> int | None:
@@ -335,22 +411,3 @@ def case_of_phone(stack: MediaStack, phone: str) -> int | None:
         return session.scalar(select(Case.id).where(Case.reporter_phone == phone))
 
     return stack.database.write_sync(read)
-
-
-def test_a_feed_in_a_room_that_is_no_seats_is_put_out_and_the_kick_audited(stack: MediaStack) -> None:
-    party, operator, case_id = report_and_take(stack, "13800005021", "op-live-2")
-    granted = media_pass(party, case_id)
-    # The party's own token, but another feed id than its seat's: Janus lets it in, the app not.
-    join(party, {**granted, "feed_id": granted["feed_id"] + 1, "publish": False})
-
-    def kicks(session: Session) -> list[dict[str, Any]]:
-        entries = session.scalars(
-            select(AuditEntry).where(AuditEntry.case_id == case_id, AuditEntry.action == "kick_call_media")
-        ).all()
-        return [entry.detail for entry in entries]
-
-    [kicked] = wait_until(lambda: stack.database.write_sync(kicks), what="the kick")
-    assert kicked["feed_id"] == granted["feed_id"] + 1
-    end_call(operator, case_id)
-    for person in (party, operator):
-        person.close()

@@ -18,6 +18,7 @@ VIDEOROOM = "janus.plugin.videoroom"
 NO_SUCH_ROOM = 426
 ROOM_EXISTS = 427
 NO_SUCH_FEED = 428
+KEYFRAME_SECONDS = 5
 UNAUTHORIZED = 433
 
 
@@ -118,6 +119,9 @@ class Janus:
             "lock_record": True,
             "audiocodec": "opus",
             "videocodec": "vp8",
+            # A keyframe asked of every publisher now and then: a subscriber whose first one
+            # was lost (a busy phone, a lossy link) shows a picture within seconds.
+            "fir_freq": KEYFRAME_SECONDS,
         }
         try:
             await self.videoroom(body)

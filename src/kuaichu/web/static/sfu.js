@@ -195,12 +195,21 @@ export class Room {
         if (jsep) this.answer(entry.handle, jsep);
       },
       onremotetrack: (track, mid, on) => on && this.remoteTrack(feed, entry, track),
+      // A subscription whose connection failed is made again (the publisher is still there).
+      iceState: (state) => state === "failed" && this.resubscribe(feed),
     });
     const { pass } = this;
     await requests.send(entry.handle, {
       request: "join", ptype: "subscriber", room: pass.room, pin: pass.pin,
       private_id: this.privateId, streams: [{ feed }],
     });
+  }
+
+  resubscribe(feed) {
+    const entry = this.feeds.get(feed);
+    if (!entry || !this.janus) return;
+    this.drop(feed);
+    this.subscribe(feed, entry.display).catch((error) => console.warn("subscribe again", error));
   }
 
   answer(handle, jsep) {
