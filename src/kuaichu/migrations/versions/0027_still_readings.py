@@ -1,7 +1,7 @@
 """still readings: what OCR read on a plate or driving-licence still (kuaichu.recognition)
 
 Revision ID: 0027_still_readings
-Revises: 0023_signals
+Revises: 0024_join_invitations
 Create Date: 2026-11-26 10:00:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0027_still_readings"
-down_revision: str | None = "0023_signals"
+down_revision: str | None = "0024_join_invitations"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
