@@ -126,7 +126,10 @@ export function installConfirmation(page, currentCase) {
       : mine.status === "stale" ? KC.t("PartyConfirm.stale") : "";
     KC.text("confirm-status", standing);
     KC.text("confirm-stale", mine && mine.status === "stale" ? KC.t("PartyConfirm.stale") : "");
-    KC.show("confirm-open", seen.my_position !== null && ["in_call", "collected"].includes(seen.state));
+    // In the call, or on the progress page of a party the call is not theirs (no media server).
+    const open = seen.my_position !== null && ["in_call", "collected"].includes(seen.state);
+    KC.show("confirm-open", open);
+    for (const button of document.querySelectorAll("[data-confirm-open]")) button.hidden = !open;
   }
 
   function render(seen) {
@@ -210,7 +213,9 @@ export function installConfirmation(page, currentCase) {
     say(KC.readable(error));
     return true;
   });
-  document.getElementById("confirm-open").onclick = guarded(open);
+  for (const button of [document.getElementById("confirm-open"), ...document.querySelectorAll("[data-confirm-open]")]) {
+    button.onclick = guarded(open);
+  }
   document.getElementById("confirm-close").onclick = () => dialog.close();
   document.getElementById("signature-clear").onclick = () => { pad.clear(); say(""); };
   document.getElementById("signature-submit").onclick = guarded(signNow);
@@ -220,7 +225,10 @@ export function installConfirmation(page, currentCase) {
   // The standing under the button follows the record (the operator may change it after a signature).
   setInterval(() => {
     const inCall = !document.getElementById("call-view").hidden;
-    if (!inCall || dialog.open || !currentCase() || !KC.token(page)) return;
+    // On the progress page only while the case may still be signed.
+    const last = state.seen && state.seen.case_id === currentCase() ? state.seen.state : null;
+    const onProgress = !document.getElementById("progress-view").hidden && (!last || ["in_call", "collected"].includes(last));
+    if (!(inCall || onProgress) || dialog.open || !currentCase() || !KC.token(page)) return;
     load().catch(() => {});
   }, STATUS_REFRESH_MS);
 
