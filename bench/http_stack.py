@@ -75,7 +75,8 @@ def prepare(db_path: Path, cases: int) -> tuple[list[int], str]:
 
 def start(command: list[str], port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 30
+    # Generous: on a loaded shared machine importing the app and migrating take well over 30 s.
+    deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()

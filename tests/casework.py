@@ -82,4 +82,5 @@ async def determined(api: Api) -> CollectedCase:
         f"/api/cases/{case.id}/determination", json=rear_end(case), headers=case.officer
     )
     assert response.status_code == 200, response.text
+    await api.documents_made()
     return case

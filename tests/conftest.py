@@ -199,6 +199,11 @@ class Api:
     async def deliver_outbox(self) -> int:
         return await self.app.state.dispatcher.run_once()
 
+    async def documents_made(self) -> int:
+        """Await the document job: every determination's document made, signed and stored (the
+        job also runs by itself when a determination commits; this waits for that run too)."""
+        return await self.app.state.documents.run_once()
+
     async def sms_to(self, phone: str) -> list[str]:
         await self.deliver_outbox()
 

@@ -143,4 +143,5 @@ async def determined_case(api: Api) -> WalkedCase:
         f"/api/cases/{case.id}/determination", json=rear_end_decision(case), headers=case.officer
     )
     assert response.status_code == 200, response.text
+    await api.documents_made()
     return case

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 from conftest import STAFF_PASSWORD, XIHU
 from factories import JPEG_BYTES, sign_all_live
-from live import SECRET, LiveServer, login_code, prepare_database, servers
+from live import SECRET, LiveServer, login_code, prepare_database, servers, wait_until
 
 from kuaichu.auth.service import TokenService, party_principal
 from kuaichu.clock import SHANGHAI, SystemClock, local
@@ -192,6 +192,14 @@ def determine(client: httpx.Client, officer: dict[str, str], case_id: int) -> No
     ]
     body = {"shares": shares, "reasoning": REASONING}
     client.post(f"/api/cases/{case_id}/determination", json=body, headers=officer).raise_for_status()
+    issued_document(client, officer, case_id)
+
+
+def issued_document(client: httpx.Client, viewer: dict[str, str], case_id: int) -> dict[str, str]:
+    """The case's document, once the server's document job has signed and stored it (it does
+    so just after the determination commits)."""
+    url = f"/api/cases/{case_id}/documents"
+    return wait_until(lambda: client.get(url, headers=viewer).json(), what="the signed document")[-1]
 
 
 def determined_case(client: httpx.Client, reporter: dict[str, str]) -> LiveCase:

@@ -1,15 +1,31 @@
 """The signed determination document: checked by poppler's tools, verified publicly, tamper-evident."""
 
 import subprocess
+from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
 from conftest import Api
 from factories import id_number
-from flows import OTHER, REPORTER, WalkedCase, determined_case
+from flows import OTHER, REPORTER, WalkedCase, determined_case, evacuated_case, rear_end_decision
 from sqlalchemy import select
 
+from kuaichu.app import create_app
 from kuaichu.audit.models import AuditEntry
+from kuaichu.clock import FrozenClock
+from kuaichu.documents.service import DocumentIssuer
+from kuaichu.principal import Role
 from kuaichu.privacy import mask_id_number
+from kuaichu.settings import Settings
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """The document job retries when a test awaits it (Api.documents_made), not at its period."""
+    return settings.model_copy(update={"document_sweep_seconds": 3600})
 
 
 async def issued_pdf(api: Api) -> tuple[WalkedCase, str, bytes]:
@@ -151,3 +167,74 @@ async def test_an_upload_that_is_not_a_pdf_is_refused(api: Api) -> None:
         f"/verify/{number}", files={"file": ("a.pdf", b"GIF89a....", "application/pdf")}
     )
     assert response.status_code == 415
+
+
+def failing_signer(api: Api, tmp_path: Path) -> DocumentIssuer:
+    """The app's document job left with a font that is not there: every document it makes
+    fails until the good issuer is put back. Returns the good one."""
+    good = api.app.state.documents.issuer
+    api.app.state.documents.issuer = replace(good, font_file=tmp_path / "no-such-font.ttc")
+    return good
+
+
+async def determined_while_signing_fails(api: Api, case: WalkedCase) -> httpx.Response:
+    response = await api.client.post(
+        f"/api/cases/{case.id}/determination", json=rear_end_decision(case), headers=case.officer
+    )
+    assert response.status_code == 200, response.text
+    # The run the determination woke and this one, one after the other: the first to run
+    # failed, the other found nothing due (a failure is retried 5 s later).
+    assert await api.documents_made() == 0
+    assert await api.documents_made() == 0
+    return response
+
+
+async def test_the_document_is_made_after_the_determination_and_a_failing_signer_is_seen_and_retried(
+    api: Api, clock: FrozenClock, tmp_path: Path
+) -> None:
+    case = await evacuated_case(api)
+    good = failing_signer(api, tmp_path)
+    response = await determined_while_signing_fails(api, case)
+    assert response.json()["state"] == "determined"
+
+    # The case is determined; its document is being made: said so, and nothing carries a link yet.
+    detail = (await api.client.get(f"/api/cases/{case.id}", headers=case.reporter)).json()
+    assert detail["determination"]["document_pending"] is True
+    assert detail["determination"]["document_pending_label"] == "文书生成中"
+    assert (await api.client.get(f"/api/cases/{case.id}/documents", headers=case.reporter)).json() == []
+    case_file = await api.client.get(f"/api/cases/{case.id}/case-file", headers=case.officer)
+    assert case_file.json()["determination"]["document_pending"] is True
+    assert not any("网办进度" in text for text in await api.sms_to(OTHER))
+    supervisor = await api.staff("supervisor", Role.SUPERVISOR)
+    [stalled] = (await api.client.get("/api/supervision/documents", headers=supervisor)).json()
+    assert stalled["case_id"] == case.id and stalled["attempts"] == 1
+    assert "no-such-font" in stalled["last_error"]
+
+    # The signer works again: the next try makes it, and only now are the parties told.
+    api.app.state.documents.issuer = good
+    clock.advance(timedelta(seconds=5))
+    assert await api.documents_made() == 1
+    detail = (await api.client.get(f"/api/cases/{case.id}", headers=case.reporter)).json()
+    assert detail["determination"]["document_pending"] is False
+    [document] = (await api.client.get(f"/api/cases/{case.id}/documents", headers=case.reporter)).json()
+    assert document["number"] == stalled["number"]
+    assert any(document["number"] in text and "网办进度" in text for text in await api.sms_to(OTHER))
+    assert (await api.client.get("/api/supervision/documents", headers=supervisor)).json() == []
+    assert await api.documents_made() == 0  # made once: a second run finds nothing to do
+
+
+async def test_a_document_left_unmade_is_made_by_the_next_process_that_starts(
+    api: Api, settings: Settings, clock: FrozenClock, tmp_path: Path
+) -> None:
+    case = await evacuated_case(api)
+    failing_signer(api, tmp_path)
+    await determined_while_signing_fails(api, case)
+
+    # What the determination committed is all another process needs (as after a kill -9).
+    clock.advance(timedelta(seconds=5))
+    restarted = create_app(settings, clock)
+    async with LifespanManager(restarted):
+        await restarted.state.documents.run_once()
+    detail = (await api.client.get(f"/api/cases/{case.id}", headers=case.reporter)).json()
+    assert detail["determination"]["document_pending"] is False
+    assert len((await api.client.get(f"/api/cases/{case.id}/documents", headers=case.reporter)).json()) == 1

@@ -72,6 +72,7 @@ async def test_a_rear_end_collision_from_one_tap_to_closed(api: Api, clock: Froz
     response = await client.post(f"/api/cases/{case_id}/determination", json=decision, headers=officer)
     assert response.status_code == 200, response.text
     assert response.json()["state"] == "determined"
+    await api.documents_made()  # signed after the determination; the SMS carries its number
     determined = (await client.get(f"/api/cases/{case_id}", headers=reporter)).json()
     assert determined["review_deadline"] == "2026-11-30T16:00:00Z"  # Monday midnight, Shanghai
     assert any("已作出认定" in text and "/party" in text for text in await api.sms_to(OTHER))

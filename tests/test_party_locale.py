@@ -20,6 +20,7 @@ async def test_the_determination_sms_follows_the_language_each_party_chose(api: 
         f"/api/cases/{case.id}/determination", json=rear_end(case), headers=case.officer
     )
     assert determined.status_code == 200, determined.text
+    await api.documents_made()  # the SMS goes out with the signed document
 
     english = (await api.sms_to(LI))[-1]
     assert english.startswith(f"【快处】The determination of accident {case.number} is made")

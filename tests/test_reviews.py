@@ -106,6 +106,7 @@ async def test_the_new_determination_gets_a_new_document_naming_the_one_it_repla
         f"/api/cases/{case.id}/determination", json=rear_end_decision(case), headers=other_officer
     )
     assert response.status_code == 200, response.text
+    await api.documents_made()
     documents = (await api.client.get(f"/api/cases/{case.id}/documents", headers=case.other)).json()
     assert [d["status"] for d in documents] == ["revoked", "in_force"]
     second = documents[1]

@@ -15,6 +15,7 @@ async def test_supervisor_replay_shows_every_step_in_order(api: Api) -> None:
         f"/api/cases/{case.id}/determination", json=rear_end_decision(case), headers=case.officer
     )
     assert decision.status_code == 200, decision.text
+    await api.documents_made()
     reviewer = await api.staff("reviewer", Role.REVIEWER)
     await api.client.post(
         f"/api/cases/{case.id}/review", json={"reasons": "对方变道在先，有视频"}, headers=case.other

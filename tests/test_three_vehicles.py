@@ -141,6 +141,7 @@ async def test_a_three_vehicle_case_goes_from_the_call_to_each_partys_claim(api:
     }
     response = await client.post(f"/api/cases/{case_id}/determination", json=decision, headers=officer)
     assert response.status_code == 200, response.text
+    await api.documents_made()
 
     reader = api.party_token(PHONES[0])
     [document] = (await client.get(f"/api/cases/{case_id}/documents", headers=reader)).json()

@@ -10,7 +10,15 @@ from pathlib import Path
 import httpx
 from conftest import STAFF_PASSWORD, requires_chromium
 from live import LiveServer
-from live_casework import PLATE_COVERED, REASONING, ZHANG, collected_case, live_server, party_login
+from live_casework import (
+    PLATE_COVERED,
+    REASONING,
+    ZHANG,
+    collected_case,
+    issued_document,
+    live_server,
+    party_login,
+)
 from playwright.sync_api import Browser, Page, expect
 
 from kuaichu.clock import SHANGHAI
@@ -80,7 +88,7 @@ def walk_the_workbench(
     page.fill("#reasoning", REASONING)
     page.click("#determination-form button[type=submit]")
     expect(page.locator("#message")).to_contain_text("已作出事故认定")
-    [document] = client.get(f"/api/cases/{case.id}/documents", headers=case.reporter).json()
+    document = issued_document(client, case.reporter, case.id)
     pdf = tmp_path / "document.pdf"
     pdf.write_bytes(client.get(document["download_url"], headers=case.reporter).content)
     text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True).stdout

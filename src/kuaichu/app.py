@@ -27,7 +27,7 @@ from kuaichu.collection.api import router as collection_router
 from kuaichu.consent.api import router as consent_router
 from kuaichu.db import Database
 from kuaichu.documents.api import router as documents_router
-from kuaichu.documents.service import DocumentIssuer
+from kuaichu.documents.service import DocumentIssuer, DocumentJob
 from kuaichu.documents.signing import DocumentSigner
 from kuaichu.eligibility.api import router as eligibility_router
 from kuaichu.errors import install_problem_handlers
@@ -66,6 +66,7 @@ from kuaichu.web.pages import mount_pages
 from kuaichu.web.security import CredentialsBeforeBody, SecurityHeaders
 
 OUTBOX_JOB = "outbox"
+DOCUMENTS_JOB = "documents"
 
 
 def unit_of_work(context: AppContext, work: Callable[[Session, datetime], object]) -> Job:
@@ -132,6 +133,9 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         app.state.context = context
         app.state.dispatcher = dispatcher
         app.state.wake_dispatcher = lambda: scheduler.wake(OUTBOX_JOB)
+        documents = DocumentJob(database, clock, context.document_issuer, app.state.wake_dispatcher)
+        app.state.documents = documents
+        app.state.wake_documents = lambda: scheduler.wake(DOCUMENTS_JOB)
         signer = context.audit_signer
         audit.sign_on_commit(
             database.writer,
@@ -161,6 +165,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         )
         scheduler.add("retention", settings.retention_sweep_seconds, purge_expired_data)
         scheduler.add("call sweep", settings.call_sweep_seconds, lambda: sweep_once(app))
+        scheduler.add(DOCUMENTS_JOB, settings.document_sweep_seconds, documents.run_once, at_start=True)
         if settings.janus_nodes:
             recording = RecordingJob(database, clock, context.evidence_store, settings)
             scheduler.add("call recordings", settings.janus_sweep_seconds, recording.run_once)

@@ -101,6 +101,9 @@ class Settings(BaseSettings):
     outbox_poll_seconds: float = 1.0
     outbox_lease_seconds: int = 60
     run_dispatcher: bool = True
+    # How often the document job looks for documents to make besides when a determination wakes
+    # it: retries of failed signing, and orders a killed process left.
+    document_sweep_seconds: float = Field(default=5.0, gt=0)
 
     # WebRTC ICE servers handed to the pages, as RTCIceServer objects (JSON in the env var), e.g.
     # [{"urls": "turn:turn.example:3478", "username": "kuaichu", "credential": "..."}].

@@ -79,6 +79,8 @@ class DeterminationFileOut(BaseModel):
     override_reason: str | None
     # 复核申请期限: parties may apply until the end of this day (Shanghai).
     review_last_day: date
+    # Signed just after the determination commits: True until its document is stored.
+    document_pending: bool = False
 
 
 class CaseFileOut(BaseModel):

@@ -25,7 +25,7 @@ from kuaichu.cases.access import get_case, visible_cases
 from kuaichu.cases.identifiers import PHONE, PROVINCES
 from kuaichu.cases.lifecycle import CaseState
 from kuaichu.cases.models import Case, CaseParty
-from kuaichu.documents.service import designation
+from kuaichu.documents.service import designation, document_in_making
 from kuaichu.eligibility import service as eligibility
 from kuaichu.errors import InvalidInput
 from kuaichu.geo.models import Jurisdiction
@@ -228,4 +228,5 @@ def _determination_file(session: Session, case: Case) -> DeterminationFileOut | 
         proposal_accepted_label=text(PROPOSAL_TAKEN[determination.proposal_accepted], locale),
         override_reason=determination.override_reason,
         review_last_day=last_day_to_apply(determination.delivered_at),
+        document_pending=document_in_making(session, determination.id) is not None,
     )

@@ -33,3 +33,14 @@ class VerificationOut(BaseModel):
     status: str
     status_label: str
     message: str
+
+
+class StalledDocumentOut(BaseModel):
+    """A document whose making failed and is being tried again: the supervisor's to see."""
+
+    number: str
+    case_id: int
+    ordered_at: datetime
+    attempts: int
+    last_error: str
+    next_attempt_at: datetime

@@ -1,9 +1,13 @@
-"""The determination document: made, signed and stored with the determination; served to those
-entitled to it; verified by anyone who holds it, without showing personal data."""
+"""The determination document: ordered in the determination's transaction, then made, signed and
+stored by the document job (signing is the slow part, and holds no lock of the case's); served
+to those entitled to it; verified by anyone who holds it, without showing personal data."""
 
+import asyncio
 import hashlib
-from dataclasses import dataclass
-from datetime import datetime
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -17,17 +21,20 @@ from kuaichu.cases.access import get_case
 from kuaichu.cases.catalogue import AccidentType, VehicleType, Weather
 from kuaichu.cases.lifecycle import EventKind
 from kuaichu.cases.models import Case
-from kuaichu.clock import local
+from kuaichu.clock import Clock, local
+from kuaichu.db import Database
 from kuaichu.documents import pdf
-from kuaichu.documents.models import DeterminationDocument
-from kuaichu.documents.schemas import DocumentOut, DocumentStatusOut, VerificationOut
+from kuaichu.documents.models import DeterminationDocument, DocumentOrder
+from kuaichu.documents.schemas import DocumentOut, DocumentStatusOut, StalledDocumentOut, VerificationOut
 from kuaichu.documents.signing import DocumentSigner
 from kuaichu.errors import NotFound
 from kuaichu.legal import Citation
 from kuaichu.liability.grades import DeterminationStatus, Responsibility
 from kuaichu.liability.models import Determination, LiabilityFacts
 from kuaichu.messages import DEFAULT_LOCALE, Locale, Text, reader_locale, text
-from kuaichu.principal import Principal
+from kuaichu.notify.parties import notify_parties
+from kuaichu.notify.templates import Sms
+from kuaichu.principal import SYSTEM, Principal
 from kuaichu.privacy import mask_id_number, mask_phone
 from kuaichu.registries.models import RegistryCheck
 from kuaichu.registries.schemas import RegistryKind
@@ -37,6 +44,11 @@ from kuaichu.signatures import service as signatures
 # How the document and its facts text name the parties, by position: 甲方, 乙方, 丙方... These are
 # the legal names of the parties (the English pages show them too), so they stay Chinese.
 DESIGNATIONS = "甲乙丙丁戊己庚辛壬癸"
+log = logging.getLogger(__name__)
+# An order a run took and did not finish (its process killed) is taken again after this.
+LEASE_SECONDS = 60
+RETRY_FIRST_SECONDS = 5
+RETRY_MAX_SECONDS = 300
 
 
 def designation(position: int) -> str:
@@ -57,51 +69,191 @@ class DocumentIssuer:
     def verify_url(self, number: str) -> str:
         return f"{self.public_base_url.rstrip('/')}/verify/{number}"
 
+    def make(self, content: pdf.DocumentContent) -> bytes:
+        """The rendered document, signed: CPU work, run off the event loop."""
+        rendered = pdf.render(content, self.font_file)
+        return self.signer.sign(rendered, reason=f"{pdf.TITLE} {content.number}", location=self.authority)
 
-def issue_document(
-    session: Session,
-    officer: Principal,
-    case: Case,
-    determination: Determination,
-    now: datetime,
-    issuer: DocumentIssuer,
-) -> DeterminationDocument:
-    """Render, sign and store the document in the determination's own transaction."""
-    version = session.scalar(select(func.count()).where(DeterminationDocument.case_id == case.id)) or 0
-    number = f"{case.number}-{version + 1}"
-    replaced = (
-        session.scalars(
-            select(DeterminationDocument).where(
-                DeterminationDocument.determination_id == determination.replaces_id
-            )
-        ).first()
-        if determination.replaces_id
-        else None
+
+def order_document(session: Session, case: Case, determination: Determination, now: datetime) -> str:
+    """In the determination's own transaction: the document it needs, to be made, signed and
+    stored by the document job after the commit. Returns the number it will bear."""
+    issued = session.scalar(select(func.count()).where(DeterminationDocument.case_id == case.id)) or 0
+    waiting = (
+        session.scalar(
+            select(func.count()).where(DocumentOrder.case_id == case.id, DocumentOrder.issued_at.is_(None))
+        )
+        or 0
     )
-    content = _content(session, case, determination, number, now, issuer, replaced)
-    signed = issuer.signer.sign(
-        pdf.render(content, issuer.font_file), reason=f"{pdf.TITLE} {number}", location=issuer.authority
+    number = f"{case.number}-{issued + waiting + 1}"
+    session.add(
+        DocumentOrder(
+            determination_id=determination.id,
+            case_id=case.id,
+            number=number,
+            ordered_at=now,
+            attempts=0,
+            next_attempt_at=now,
+        )
     )
-    document = DeterminationDocument(
-        number=number,
-        case_id=case.id,
-        determination_id=determination.id,
-        replaces_id=replaced.id if replaced else None,
-        issued_at=now,
-        sha256=hashlib.sha256(signed).hexdigest(),
-        pdf=signed,
+    return number
+
+
+def document_in_making(session: Session, determination_id: int) -> str | None:
+    """The number of the determination's document while it is being made, else None (made, or
+    a determination older than the orders, whose document was made with it)."""
+    return session.scalar(
+        select(DocumentOrder.number).where(
+            DocumentOrder.determination_id == determination_id, DocumentOrder.issued_at.is_(None)
+        )
     )
-    session.add(document)
-    session.flush()
-    lifecycle.record_event(
+
+
+@dataclass(frozen=True)
+class DocumentWork:
+    determination_id: int
+    number: str
+
+
+def claim_orders(session: Session, now: datetime, limit: int = 10) -> list[DocumentWork]:
+    """Orders due and not leased, leased to this run (another process skips them)."""
+    orders = session.scalars(
+        select(DocumentOrder)
+        .where(
+            DocumentOrder.issued_at.is_(None),
+            DocumentOrder.next_attempt_at <= now,
+            (DocumentOrder.lease_until.is_(None)) | (DocumentOrder.lease_until <= now),
+        )
+        .order_by(DocumentOrder.ordered_at, DocumentOrder.determination_id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+    for order in orders:
+        order.lease_until = now + timedelta(seconds=LEASE_SECONDS)
+    return [DocumentWork(o.determination_id, o.number) for o in orders]
+
+
+def document_content(session: Session, work: DocumentWork, issuer: DocumentIssuer) -> pdf.DocumentContent:
+    order = session.get_one(DocumentOrder, work.determination_id)
+    determination = session.get_one(Determination, order.determination_id)
+    case = session.get_one(Case, order.case_id)
+    return _content(
         session,
         case,
-        EventKind.DOCUMENT_ISSUED,
-        officer,
-        now,
-        {"number": number, "replaces": replaced.number if replaced else None},
+        determination,
+        order.number,
+        order.ordered_at,
+        issuer,
+        _replaced(session, determination),
     )
-    return document
+
+
+def _replaced(session: Session, determination: Determination) -> DeterminationDocument | None:
+    if determination.replaces_id is None:
+        return None
+    return session.scalars(
+        select(DeterminationDocument).where(
+            DeterminationDocument.determination_id == determination.replaces_id
+        )
+    ).first()
+
+
+def store_document(session: Session, work: DocumentWork, signed: bytes, now: datetime) -> bool:
+    """The signed document stored, its order marked issued, the timeline told and the parties
+    sent the SMS that carries its number, all in one transaction; False if another run stored
+    it first (the order's row lock makes the second wait and see it)."""
+    order = session.get_one(DocumentOrder, work.determination_id, with_for_update=True)
+    if order.issued_at is not None:
+        return False
+    determination = session.get_one(Determination, order.determination_id)
+    case = session.get_one(Case, order.case_id)
+    replaced = _replaced(session, determination)
+    session.add(
+        DeterminationDocument(
+            number=order.number,
+            case_id=case.id,
+            determination_id=determination.id,
+            replaces_id=replaced.id if replaced else None,
+            # The day the document states: the determination's.
+            issued_at=order.ordered_at,
+            sha256=hashlib.sha256(signed).hexdigest(),
+            pdf=signed,
+        )
+    )
+    order.issued_at, order.lease_until = now, None
+    detail = {"number": order.number, "replaces": replaced.number if replaced else None}
+    lifecycle.record_event(session, case, EventKind.DOCUMENT_ISSUED, SYSTEM, now, detail)
+    notify_parties(session, case, Sms.DETERMINED, now, document_number=order.number)
+    return True
+
+
+def order_failed(session: Session, determination_id: int, error: str, now: datetime) -> None:
+    """Try again later, later each time up to a ceiling, never giving up: the supervisor sees
+    every order that failed (stalled_orders) until it is made."""
+    order = session.get_one(DocumentOrder, determination_id)
+    order.attempts += 1
+    order.last_error = error[:255]
+    order.lease_until = None
+    delay = min(RETRY_FIRST_SECONDS * 2 ** (order.attempts - 1), RETRY_MAX_SECONDS)
+    order.next_attempt_at = now + timedelta(seconds=delay)
+
+
+def stalled_orders(session: Session) -> list[StalledDocumentOut]:
+    """Documents not made yet whose making failed at least once, oldest first."""
+    orders = session.scalars(
+        select(DocumentOrder)
+        .where(DocumentOrder.issued_at.is_(None), DocumentOrder.attempts > 0)
+        .order_by(DocumentOrder.ordered_at)
+    )
+    return [
+        StalledDocumentOut(
+            number=o.number,
+            case_id=o.case_id,
+            ordered_at=o.ordered_at,
+            attempts=o.attempts,
+            last_error=o.last_error or "",
+            next_attempt_at=o.next_attempt_at,
+        )
+        for o in orders
+    ]
+
+
+@dataclass
+class DocumentJob:
+    """The app's job: make, sign and store the documents determinations ordered. Every process
+    runs it (leases keep two from making the same one); it runs when a determination commits
+    and at its period, which retries failures and picks up what a killed process left."""
+
+    database: Database
+    clock: Clock
+    issuer: DocumentIssuer
+    # The SMS and push the stored document enqueued go out now, not at the outbox's next poll.
+    wake_dispatcher: Callable[[], None]
+    # One run at a time in a process: whoever awaits a run sees every due order handled.
+    _running: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    async def run_once(self) -> int:
+        """Returns how many documents this run stored."""
+        async with self._running:
+            stored = 0
+            started = self.clock.now()
+            while claimed := await self.database.write(lambda s: claim_orders(s, started), urgent=True):
+                for work in claimed:
+                    stored += await self._make_or_fail(work)
+            if stored:
+                self.wake_dispatcher()
+            return stored
+
+    async def _make_or_fail(self, work: DocumentWork) -> bool:
+        try:
+            content = await self.database.read(lambda s: document_content(s, work, self.issuer))
+            signed = await asyncio.to_thread(self.issuer.make, content)
+            return await self.database.write(lambda s: store_document(s, work, signed, self.clock.now()))
+        except Exception as error:
+            log.exception("document %s: making it failed; it is tried again", work.number)
+            failure, now = repr(error), self.clock.now()
+            await self.database.write(lambda s: order_failed(s, work.determination_id, failure, now))
+            return False
 
 
 def _content(

@@ -33,10 +33,11 @@ async def determine(
     case_id: RowId, body: DeterminationIn, officer: Officer, context: Context, request: Request
 ) -> TransitionOut:
     parking = Responsibility(context.settings.illegal_parking_responsibility)
-    issuer = context.document_issuer
-    return await transition(
-        request, officer, lambda s, now: service.determine(s, officer, case_id, body, now, issuer, parking)
+    result = await transition(
+        request, officer, lambda s, now: service.determine(s, officer, case_id, body, now, parking)
     )
+    request.app.state.wake_documents()  # the document it ordered is made now
+    return result
 
 
 @router.post("/{case_id}/send-back", response_model=TransitionOut)

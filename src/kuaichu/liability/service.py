@@ -12,7 +12,7 @@ from kuaichu.cases import lifecycle
 from kuaichu.cases.access import WriteRule, ensure_may_write, get_case
 from kuaichu.cases.lifecycle import Action, Edit, EventKind
 from kuaichu.cases.models import Case
-from kuaichu.documents.service import DocumentIssuer, issue_document
+from kuaichu.documents.service import order_document
 from kuaichu.errors import Forbidden, InvalidInput
 from kuaichu.legal import Citation
 from kuaichu.liability.grades import DeterminationStatus, Responsibility, combination_error
@@ -20,7 +20,7 @@ from kuaichu.liability.models import Determination, LiabilityFacts
 from kuaichu.liability.rules import ART_60_2, RULES_MAX_VEHICLES, Act, Proposal, propose
 from kuaichu.liability.schemas import DeterminationIn, LiabilityFactsIn, ProposalOut, ProposedShareOut
 from kuaichu.messages import DEFAULT_LOCALE, Locale, Text, reader_locale, text
-from kuaichu.notify.parties import notify_parties
+from kuaichu.notify.parties import notify_parties, push_case_event
 from kuaichu.notify.templates import Sms
 from kuaichu.principal import Principal, Role
 
@@ -124,7 +124,6 @@ def determine(
     case_id: int,
     decision: DeterminationIn,
     now: datetime,
-    issuer: DocumentIssuer,
     parking: Responsibility = Responsibility.FULL,
 ) -> Case:
     case = get_case(session, officer, case_id, lock=True)
@@ -169,8 +168,10 @@ def determine(
     )
     session.add(determination)
     session.flush()
-    document = issue_document(session, officer, case, determination, now, issuer)
-    notify_parties(session, case, Sms.DETERMINED, now, document_number=document.number)
+    # The document is made and signed after this commits (documents.DocumentJob); the parties'
+    # SMS carries its number, so it goes out with the stored document. The pages reread now.
+    order_document(session, case, determination, now)
+    push_case_event(session, case, Action.DETERMINE, now)
     return case
 
 

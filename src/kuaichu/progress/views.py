@@ -14,8 +14,10 @@ from kuaichu.cases.schemas import CaseOut
 from kuaichu.cases.views import Outcome
 from kuaichu.cases.views import case_view as own_view
 from kuaichu.consent.service import consented_at_of
+from kuaichu.documents.service import document_in_making
 from kuaichu.liability.models import Determination
 from kuaichu.liability.service import in_force_determination
+from kuaichu.messages import reader_locale, text
 from kuaichu.principal import Principal
 from kuaichu.reviews.deadline import review_deadline
 
@@ -23,7 +25,7 @@ from kuaichu.reviews.deadline import review_deadline
 def case_view(session: Session, case: Case, viewer: Principal) -> CaseOut:
     determination = in_force_determination(session, case.id)
     outcome = Outcome(
-        determination=_determination_out(determination),
+        determination=_determination_out(session, determination),
         review_deadline=review_deadline(determination.delivered_at) if determination else None,
         consented_at=consented_at_of(session, case.reporter_phone),
     )
@@ -36,10 +38,14 @@ def read_case(session: Session, viewer: Principal, case_id: int, now: datetime) 
     return case_view(session, case, viewer)
 
 
-def _determination_out(determination: Determination | None) -> dict[str, object] | None:
+def _determination_out(session: Session, determination: Determination | None) -> dict[str, object] | None:
     if determination is None:
         return None
+    # Its document is signed after the determination commits: until stored, "文书生成中".
+    in_making = document_in_making(session, determination.id)
     return {
+        "document_pending": in_making is not None,
+        "document_pending_label": text("Document.generating", reader_locale()) if in_making else None,
         "id": determination.id,
         "decided_at": determination.decided_at.isoformat(),
         "delivered_at": determination.delivered_at.isoformat(),

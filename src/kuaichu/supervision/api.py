@@ -8,6 +8,8 @@ from kuaichu.calls import queue as calls
 from kuaichu.calls.api import publish, rules
 from kuaichu.calls.schemas import JurisdictionServiceOut, ServiceIn
 from kuaichu.cases.schemas import RowId
+from kuaichu.documents.schemas import StalledDocumentOut
+from kuaichu.documents.service import stalled_orders
 from kuaichu.messages import reader_locale, text
 from kuaichu.notify import dead_letters as letters
 from kuaichu.notify.schemas import DeadLetter
@@ -56,6 +58,12 @@ async def staffing(
             target_service_level=target_service_level,
         )
     )
+
+
+@router.get("/documents", response_model=list[StalledDocumentOut])
+async def stalled_documents(_: Supervisor, context: Context) -> list[StalledDocumentOut]:
+    """Determination documents whose making failed and is being retried: nothing stalls unseen."""
+    return await context.database.read(stalled_orders)
 
 
 @router.get("/dead-letters", response_model=list[DeadLetter])

@@ -125,6 +125,7 @@ export const BO = {
       [KC.t("CaseFile.rule_line", { rule, accepted: d.proposal_accepted_label })],
     ];
     if (d.override_reason) lines.push([BO.overrideReasonLine(d.override_reason), "failed"]);
+    if (d.document_pending) lines.push([KC.t("Document.generating")]);
     BO.items(id, lines);
   },
 

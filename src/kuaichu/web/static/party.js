@@ -445,7 +445,9 @@ function showDetermination(detail, documents, purged = new Set()) {
     }) });
     open.onclick = () => KC.busy(open, async () => window.open(URL.createObjectURL(await KC.api(PAGE, "GET", d.download_url))));
     return KC.el("li", {}, open);
-  }));
+  }), ...(detail.determination.document_pending
+    // Signed just after the determination: a push redraws this once it is stored.
+    ? [KC.el("li", { id: "document-pending", textContent: KC.t("Document.generating") })] : []));
   KC.text("review-deadline", detail.review_deadline && detail.state === "determined"
     ? KC.t("Party.review_deadline", { date: KC.time(new Date(new Date(detail.review_deadline) - 1000).toISOString()) })
     : "");

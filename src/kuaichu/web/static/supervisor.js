@@ -20,7 +20,7 @@ function showLogin() {
 async function showDashboard() {
   KC.show("login-view", false);
   KC.show("dashboard", true);
-  await Promise.all([loadQueues(), loadServices(), loadTimings(), loadDeadLetters()]);
+  await Promise.all([loadQueues(), loadServices(), loadTimings(), loadDeadLetters(), loadStalledDocuments()]);
   await SIG.wirePanel(PAGE, (id) => guarded(() => replay(id)), guarded);
   clearInterval(refreshTimer);
   refreshTimer = setInterval(() => guarded(loadQueues), 5000);
@@ -163,6 +163,17 @@ async function loadDeadLetters() {
     );
   });
   document.getElementById("dead-letters").replaceChildren(...(items.length ? items : [KC.el("li", { textContent: KC.t("Supervisor.none") })]));
+}
+
+// Determination documents whose signing failed: retried by the server, shown until made.
+async function loadStalledDocuments() {
+  const stalled = await KC.api(PAGE, "GET", "/api/supervision/documents");
+  const items = stalled.map((d) => KC.el("li", {
+    textContent: KC.t("Supervisor.stalled_document", {
+      number: d.number, case: d.case_id, attempts: d.attempts, next: KC.time(d.next_attempt_at), error: d.last_error,
+    }),
+  }));
+  document.getElementById("stalled-documents").replaceChildren(...(items.length ? items : [KC.el("li", { textContent: KC.t("Supervisor.none") })]));
 }
 
 // What a person needs to read beside an event: what was let through, and why.

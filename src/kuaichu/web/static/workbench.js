@@ -148,7 +148,8 @@ async function determine(event) {
     throw error;
   }
   document.getElementById("reasoning").value = "";
-  say(KC.t("Workbench.determined"));
+  // The document is signed just after: the parties get it by SMS once it is stored.
+  say(`${KC.t("Workbench.determined")} ${KC.t("Workbench.document_generating")}`);
   await list();
 }
 
