@@ -141,6 +141,8 @@ def split(vehicles: Sequence[Vehicle], mutual_self_claim_adopted: bool) -> Split
     payments = [
         _payment(liable, victim, amount) for (liable, victim), amount in _capped(vehicles, shares).items()
     ]
+    # Read by the vehicle paid for, then the vehicle whose insurance bears it.
+    payments.sort(key=lambda p: (p.beneficiary, p.liable))
     return Split(tuple(vehicles), tuple(p for p in payments if p.amount > 0), False)
 
 
