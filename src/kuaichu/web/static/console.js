@@ -3,7 +3,7 @@ import { CallLink, KC, SHOT_KINDS, shots } from "./common.js";
 import { initJoins, joinsChanged } from "./join-console.js";
 import { LICENCE_SHOT, StillSuggestions, isReadable } from "./suggestions.js";
 import { joinRoom, mediaPass } from "./sfu.js";
-import { showConfirmations, unsignedParties } from "./signature.js";
+import { followConfirmations, showConfirmations, unsignedParties } from "./signature.js";
 
 const PAGE = "console";
 const VIEWS = ["login-view", "queue-view", "call-view", "wrapup-view"];
@@ -950,6 +950,7 @@ async function start() {
     onclick: () => guarded(() => capture(LICENCE_SHOT, chosenVehicle())),
   }));
   setInterval(renderQueue, 1000); // waiting times tick between queue changes
+  followConfirmations(PAGE, () => consoleState.caseId);
   consoleState.config = await KC.api(PAGE, "GET", "/api/calls/config");
   consoleState.catalogue = await KC.api(PAGE, "GET", "/api/catalogue");
   renderQuestions();

@@ -36,6 +36,15 @@ export async function showConfirmations(page, caseId, listId = "confirmation-lis
   return seen.confirmations.find((entry) => entry.status === "disputed") || null;
 }
 
+// Pushes are best effort (one may pass while a socket reconnects): while a call is shown, the
+// console also reads the standing every few seconds.
+export function followConfirmations(page, currentCase, listId = "confirmation-list") {
+  setInterval(() => {
+    if (document.getElementById("call-view").hidden || !currentCase() || !KC.token(page)) return;
+    showConfirmations(page, currentCase(), listId).catch(() => {});
+  }, STATUS_REFRESH_MS);
+}
+
 // Who has not signed yet (or must sign again), as one sentence for the operator; "" when all have.
 export async function unsignedParties(page, caseId) {
   const seen = await KC.api(page, "GET", `/api/cases/${caseId}/confirmation`);
