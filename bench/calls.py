@@ -298,7 +298,8 @@ async def burst(
                 httpx.AsyncClient(base_url=base, headers=staff.headers, timeout=120)
             )
             console = await stack.enter_async_context(
-                connect(await socket_url(base, staff.headers["Authorization"].split()[1]))
+                # No keepalive pings: on a starved machine a late pong closed the console mid-burst.
+                connect(await socket_url(base, staff.headers["Authorization"].split()[1]), ping_interval=None)
             )
             await receive(console, "hello")
             desks.append(operate(http, console))

@@ -152,7 +152,8 @@ class Client:
 async def socket(client: Client, base: str) -> ClientConnection:
     """A page's WebSocket, opened with a one-time ticket."""
     ticket = (await client("POST", "/api/auth/ws-ticket", "/api/auth/ws-ticket")).json()["ticket"]
-    connection = await connect(f"ws{base.removeprefix('http')}/ws?ticket={ticket}")
+    # No keepalive pings: on a starved machine a late pong closes the socket mid-run.
+    connection = await connect(f"ws{base.removeprefix('http')}/ws?ticket={ticket}", ping_interval=None)
     await receive(connection, "hello")
     return connection
 

@@ -167,7 +167,9 @@ def _listening(server: Server, port: int) -> Server:
     """Once the process listens on `port` (--log-level warning hides "Uvicorn running on")."""
     process = server.process
     threading.Thread(target=lambda: server.log.extend(process.stdout or []), daemon=True).start()
-    for _ in range(600):
+    # Up to about five minutes: on the shared machine under a load of 30 and more, importing the
+    # app and migrating a scratch database alone took over a minute.
+    for _ in range(3000):
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
             return server
