@@ -158,7 +158,6 @@ class Settings(BaseSettings):
     # How long an insurer's agents may take to join a call their insurer was invited into.
     insurer_invitation_minutes: int = Field(default=10, ge=1, le=120)
 
-
     # The private key that signs the audit chain's head. It must live outside the data
     # directory; empty means <data_dir>-keys/audit-key.pem beside it, created on first start.
     audit_key_file: Path | None = None

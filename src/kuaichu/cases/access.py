@@ -284,6 +284,8 @@ WRITE_ROUTES: dict[tuple[str, str], WriteRule] = {
     ("PUT", "/api/cases/{case_id}/circumstances"): W.COLLECTION,
     ("POST", "/api/cases/{case_id}/checks"): W.COLLECTION,
     ("POST", "/api/cases/{case_id}/evidence"): W.EVIDENCE,
+    # Has OCR read a plate or licence still: it stores only what the still shows.
+    ("POST", "/api/cases/{case_id}/readings/{evidence_id}"): W.COLLECTION,
     # A seat in the call's room on the media server: the call's recording is evidence; an
     # invited insurer's agent sits there too, to see and speak.
     ("POST", "/api/cases/{case_id}/media-pass"): W.CALL_SEAT,

@@ -111,6 +111,7 @@ EXTRA_STATUSES: dict[tuple[str, str], frozenset[int]] = {
     ("GET", "/api/cases/{case_id}/joins"): frozenset({403}),  # not the operator on the call
     ("POST", "/api/cases/{case_id}/join-link/sms"): frozenset({429}),  # join SMS per case per hour
     ("POST", "/api/joins"): frozenset({404, 410}),  # an unknown link; a revoked or expired one
+    ("GET", "/api/cases/{case_id}/insurer-invitations"): frozenset({403}),  # not the call's operator
 }
 
 
