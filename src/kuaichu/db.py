@@ -19,6 +19,7 @@ others waiting, so a burst of reports never stands between an operator and the n
 """
 
 import asyncio
+import logging
 import os
 import threading
 import weakref
@@ -32,12 +33,14 @@ import anyio.to_thread
 from sqlalchemy import DateTime, Engine, create_engine, event
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 from kuaichu.clock import as_utc
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 class Base(DeclarativeBase):
@@ -181,6 +184,21 @@ class _Turns:
         self._free += 1
 
 
+# PostgreSQL ends one of two transactions that wait on each other (deadlock_detected) and
+# refuses a write that conflicts under SERIALIZABLE; its documentation's remedy for both is to
+# run the transaction again. A unit of work is only database work, so it can run again whole.
+RETRIED_SQLSTATES = frozenset({"40P01", "40001"})
+UNIT_ATTEMPTS = 3
+
+
 def _run_unit(factory: sessionmaker[Session], work: Callable[[Session], T]) -> T:
-    with factory() as session, session.begin():
-        return work(session)
+    for attempt in range(1, UNIT_ATTEMPTS + 1):
+        try:
+            with factory() as session, session.begin():
+                return work(session)
+        except OperationalError as error:
+            sqlstate = getattr(error.orig, "sqlstate", None)
+            if sqlstate not in RETRIED_SQLSTATES or attempt == UNIT_ATTEMPTS:
+                raise
+            log.warning("transaction aborted by the database (%s), running it again", sqlstate)
+    raise AssertionError("unreachable: the last attempt returns or raises")

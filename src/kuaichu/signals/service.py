@@ -49,22 +49,28 @@ def findings_of(session: Session, case: Case, config: SignalConfig) -> list[Find
 
 def refresh(session: Session, case: Case, config: SignalConfig, now: datetime) -> Case:
     """Compute the case's signals and store them in place of the last ones; the cases a
-    cross-case finding names are computed again too (once: not their own neighbours)."""
-    findings = _store(session, case, config, now)
+    cross-case finding names are computed again too (once: not their own neighbours).
+
+    Stored in the order of the cases' ids: two cases naming each other, evacuated at the same
+    moment by two processes, then lock their rows in one order and never wait on each other."""
+    findings = findings_of(session, case, config)
     named = {n for f in findings if f.name in CROSS_CASE for n in f.detail["cases"]}
-    for other in session.scalars(select(Case).where(Case.number.in_(named))):
-        _store(session, other, config, now)
+    others = session.scalars(select(Case).where(Case.number.in_(named), Case.id != case.id))
+    for each in sorted([case, *others], key=lambda c: c.id):
+        _store(session, each, config, now, findings if each is case else None)
     return case
 
 
-def _store(session: Session, case: Case, config: SignalConfig, now: datetime) -> list[Finding]:
-    findings = findings_of(session, case, config)
+def _store(
+    session: Session, case: Case, config: SignalConfig, now: datetime, findings: list[Finding] | None
+) -> None:
+    if findings is None:
+        findings = findings_of(session, case, config)
     session.execute(delete(CaseSignal).where(CaseSignal.case_id == case.id))
     session.add_all(
         CaseSignal(case_id=case.id, name=f.name.value, detail=f.detail, computed_at=now) for f in findings
     )
     session.flush()
-    return findings
 
 
 def record_still_hash(session: Session, evidence_id: int, case_id: int, phash: str | None) -> None:
