@@ -5,6 +5,7 @@ page then shows the case. Fake media, no media server: the call stays one to one
 
 import re
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 from conftest import STAFF_PASSWORD, requires_chromium
@@ -79,42 +80,105 @@ def test_a_second_party_joins_by_the_qr_code(browser, tmp_path: Path, artifacts_
             console.click("#save-parties")
             expect(console.locator("#checks li.passed")).to_have_count(3)
 
-            # A second phone opens the link: the party page, logged in by SMS code, waiting.
-            joining = party_context_page(browser, server.url)
-            try:
-                # The link's address is the configured public one; here the same path on this server.
-                joining.goto(link.inner_text().split("/", 3)[3])
-                expect(joining.locator("#join-invite")).to_be_visible()
-                assert "#join=" not in joining.url, "the token leaves the address bar"
-                log_in(joining, database, JOINING_PHONE)
-                expect(joining.locator("#join-view")).to_be_visible()
+            joins_by_the_link(
+                browser, server.url, reporter, console, database, artifacts_dir, LI_NA_JOINS, checks_passed=6
+            )
+    finally:
+        database.dispose()
+        shutil.rmtree(tmp_path / "data", ignore_errors=True)
 
-                # The console sees them waiting, the phone masked; the operator types their
-                # details in the next party form (the registry fills in 李娜) and admits them.
-                request = console.locator("#join-requests li")
-                expect(request).to_contain_text("139****2222")
-                expect(request).to_contain_text("等待接入")
-                console.fill('[name="plate_number-2"]', "浙A54321")
-                console.click('fieldset[data-party="2"] .lookup')
-                expect(console.locator('[name="name-2"]')).to_have_value("李娜")
-                number = id_number(serial="456")
-                console.fill('[name="id_number-2"]', number)
-                console.fill('[name="licence_number-2"]', number)
-                console.screenshot(path=str(artifacts_dir / "join-console-waiting.png"), full_page=True)
-                request.get_by_role("button", name="接入为第2方").click()
-                expect(request).to_contain_text("已接入")
-                expect(console.locator('[name="phone-2"]')).to_have_value(JOINING_PHONE)
-                # Her own registry checks, beside the reporting party's.
-                expect(console.locator("#checks li.passed")).to_have_count(6)
 
-                # Her page now shows the case; the operator speaks with her by the reporter's call.
-                expect(joining.locator("#progress-view")).to_be_visible()
-                case_number = console.locator("#case-number").inner_text()
-                expect(joining.locator("#progress-number")).to_have_text(case_number)
-                expect(joining.locator("#joined-note")).to_be_visible()
-                joining.screenshot(path=str(artifacts_dir / "join-second-party.png"), full_page=True)
-            finally:
-                joining.context.close()
+@dataclass(frozen=True)
+class Joining:
+    """A driver who joins by the link: their phone, and what the operator types for them."""
+
+    phone: str
+    position: int
+    plate: str
+    name: str
+    serial: str
+
+
+LI_NA_JOINS = Joining(JOINING_PHONE, 2, "浙A54321", "李娜", "456")
+# The third vehicle's driver, whom the registry knows by her plate.
+CHEN_JING_JOINS = Joining("13500000005", 3, "浙A6C789", "陈静", "654")
+
+
+def joins_by_the_link(  # type: ignore[no-untyped-def]
+    browser,
+    server_url: str,
+    reporter: Page,
+    console: Page,
+    database: Database,
+    artifacts_dir: Path,
+    driver: Joining,
+    checks_passed: int | None = None,
+) -> None:
+    """Another phone opens the reporter's link, logs in by SMS code and waits; the operator
+    types their details in the next party form and admits them; their page shows the case."""
+    link = reporter.locator("#join-link")
+    joining = party_context_page(browser, server_url)
+    try:
+        # The link's address is the configured public one; here the same path on this server.
+        joining.goto(link.inner_text().split("/", 3)[3])
+        expect(joining.locator("#join-invite")).to_be_visible()
+        assert "#join=" not in joining.url, "the token leaves the address bar"
+        log_in(joining, database, driver.phone)
+        expect(joining.locator("#join-view")).to_be_visible()
+
+        # The console sees them waiting, the phone masked; the operator types their details in
+        # the next party form (the registry fills in the name) and admits them.
+        request = console.locator("#join-requests li").filter(has_text=driver.phone[:3] + "****")
+        expect(request).to_contain_text(driver.phone[:3] + "****" + driver.phone[-4:])
+        expect(request).to_contain_text("等待接入")
+        position = driver.position
+        console.fill(f'[name="plate_number-{position}"]', driver.plate)
+        console.click(f'fieldset[data-party="{position}"] .lookup')
+        expect(console.locator(f'[name="name-{position}"]')).to_have_value(driver.name)
+        number = id_number(serial=driver.serial)
+        console.fill(f'[name="id_number-{position}"]', number)
+        console.fill(f'[name="licence_number-{position}"]', number)
+        console.screenshot(path=str(artifacts_dir / f"join-console-waiting-{position}.png"), full_page=True)
+        request.get_by_role("button", name=f"接入为第{position}方").click()
+        expect(request).to_contain_text("已接入")
+        expect(console.locator(f'[name="phone-{position}"]')).to_have_value(driver.phone)
+        if checks_passed is not None:  # their own registry checks, beside the others'
+            expect(console.locator("#checks li.passed")).to_have_count(checks_passed)
+
+        # Their page now shows the case; the operator speaks with them by the reporter's call.
+        expect(joining.locator("#progress-view")).to_be_visible()
+        case_number = console.locator("#case-number").inner_text()
+        expect(joining.locator("#progress-number")).to_have_text(case_number)
+        expect(joining.locator("#joined-note")).to_be_visible()
+        joining.screenshot(path=str(artifacts_dir / f"join-party-{position}.png"), full_page=True)
+    finally:
+        joining.context.close()
+
+
+@requires_chromium
+def test_a_third_vehicles_driver_joins_by_the_link(browser, tmp_path: Path, artifacts_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    """Three vehicles: the operator records the first two drivers; the third joins by the link
+    and is admitted as party 3 (the jurisdiction allows three)."""
+    url = f"sqlite:///{tmp_path / 'kuaichu.db'}"
+    database = prepare_database(url)
+    try:
+        with (
+            servers(tmp_path / "data", url, 1) as (server,),
+            call_pages(browser, server.url, server.url) as (reporter, console),
+        ):
+            operator_takes_the_call(reporter, console, database)
+            expect(reporter.locator("#join-link")).to_have_text(re.compile(r"/party#join="))
+            fill_party(console, 1, REPORTER_PHONE, "浙A12345", "张伟", "123")
+            fill_party(console, 2, JOINING_PHONE, "浙A54321", "李娜", "456")
+            console.click("#save-parties")
+            expect(console.locator("#checks li.passed")).to_have_count(6)
+
+            joins_by_the_link(
+                browser, server.url, reporter, console, database, artifacts_dir, CHEN_JING_JOINS
+            )
+            parties = console.locator("#parties-form")
+            for position, name in ((1, "张伟"), (2, "李娜"), (3, "陈静")):
+                expect(parties.locator(f'[name="name-{position}"]')).to_have_value(name)
     finally:
         database.dispose()
         shutil.rmtree(tmp_path / "data", ignore_errors=True)
