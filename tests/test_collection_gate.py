@@ -85,7 +85,7 @@ async def test_each_item_is_named_until_it_is_done(api: Api) -> None:
     ]
     present = {(s["kind"], s["party_position"]) for s in gate["stills"] if s["present"]}
     assert present == {("side_by_side", None), ("plate", 1)}
-    assert {s["label"] for s in gate["stills"]} >= {"两车并排同框", "当事人2 号牌"}
+    assert {s["label"] for s in gate["stills"]} >= {"车辆并排同框", "当事人2 号牌"}
 
 
 async def test_a_party_edited_after_its_check_must_be_checked_again(api: Api) -> None:

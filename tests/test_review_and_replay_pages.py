@@ -102,6 +102,6 @@ def test_reviewer_and_supervisor_see_the_reasons_behind_each_step(
         timeline = supervisor.locator("#replay-timeline li")
         expect(timeline.filter(has_text=PLATE_COVERED)).to_contain_text("缺少当事人2（李娜）号牌照片")
         expect(timeline.filter(has_text=SENT_BACK)).to_contain_text("民警退回补充证据")
-        expect(supervisor.locator("#replay-gallery figcaption").first).to_contain_text("两车并排同框")
+        expect(supervisor.locator("#replay-gallery figcaption").first).to_contain_text("车辆并排同框")
         supervisor.screenshot(path=str(artifacts_dir / "supervisor-replay.png"), full_page=True)
         assert supervisor.evaluate("document.documentElement.scrollWidth") <= 1366

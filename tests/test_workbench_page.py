@@ -74,7 +74,7 @@ def walk_the_workbench(
     expect(page.locator("#checks li", has_text="乙 李娜（浙A54321） 交强险")).to_contain_text("PDZA")
     expect(page.locator("#eligibility")).to_have_text("符合快处条件")
     expect(page.locator("#acts li").nth(1)).to_contain_text("同车道追尾前车；碰撞部位：车头")
-    expect(page.locator("#gallery figcaption").first).to_contain_text("两车并排同框")
+    expect(page.locator("#gallery figcaption").first).to_contain_text("车辆并排同框")
     expect(page.locator("#gallery figcaption", has_text="当事人2 车辆全貌")).to_have_count(1)
     expect(page.locator("#proposal")).to_contain_text("追尾的后车负全部责任")
 
