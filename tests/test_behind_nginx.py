@@ -11,7 +11,7 @@ from conftest import REDIS_URL, requires_chromium, requires_postgres, requires_r
 from live import LiveServer, operator_context_page, party_context_page, prepare_database, servers, wait_until
 from nginx import Proxy, nginx_in_front_of, requires_nginx
 from playwright.sync_api import Browser, Page
-from test_browser_call import run_call
+from test_browser_call import other_signs_by_api, run_call
 
 pytestmark = [requires_nginx, requires_postgres, requires_redis, pytest.mark.postgres]
 # The party's phone says so in its user agent, which nginx logs with each request.
@@ -85,6 +85,8 @@ def test_a_call_crosses_two_processes_behind_nginx_and_heals_on_the_other(
                     "behind-nginx",
                     auto_offer=True,
                     reconnect=True,
+                    # 李娜 signs on her phone, straight to one of the app processes.
+                    other_signs=lambda: other_signs_by_api(apps[0].url, database),
                     before_drop=lambda phone: pin(phone, proxy, 2),
                 )
             except Exception as error:

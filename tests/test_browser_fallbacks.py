@@ -137,6 +137,8 @@ def test_photo_mode_is_handled_without_a_call(browser: Browser, tmp_path: Path, 
         ("vehicle_overview", "party"),
         ("collision_point", "party"),
         ("plate", "party"),
+        ("signature", "party"),  # each party's signed confirmation is evidence too
+        ("signature", "party"),
     ]
     database.dispose()
 
