@@ -7,8 +7,9 @@ as the legal document prints them ("Party 乙 (B)"), and text the page marks as 
 
 A Chinese page shows no Latin word but plates (浙A12345), units after a number (150 米 is
 Chinese, but a size in KB or a duration in ms is not translated), the name of the hash function
-SHA-256 (what the page says the fingerprint of the evidence is, as standards name it), and text
-marked as English (the English switch).
+SHA-256 (what the page says the fingerprint of the evidence is, as standards name it), the
+first digits of a fingerprint (ab12cd34ef56…), a link (the join link under its QR code) and
+text marked as English (the English switch).
 """
 
 import re
@@ -43,6 +44,8 @@ DESIGNATION = r"[甲乙丙丁戊己庚辛壬癸] \([A-J]\)"
 CHINESE = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uf900-\ufaff\uff00-\uffef]+")
 UNIT = r"\d+(?:\.\d+)?\s?(?:km|m|s|ms|KB|MB|GB)\b"
 HASH = r"\bSHA-256\b"
+DIGEST = r"\b[0-9a-f]{12,64}…"
+LINK = r"https?://\S+"
 LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
 
 
@@ -59,7 +62,7 @@ def stray_chinese(page: Page, names: Iterable[str] = ()) -> list[str]:
 
 def stray_latin(page: Page) -> list[str]:
     """The words in Latin letters on a Chinese page that are not plates, units or SHA-256."""
-    allowed = re.compile(f"{PLATE}|{UNIT}|{HASH}")
+    allowed = re.compile(f"{PLATE}|{UNIT}|{HASH}|{DIGEST}|{LINK}")
     return sorted(
         {word for text in visible_text(page) for word in LATIN_WORD.findall(allowed.sub(" ", text))}
     )

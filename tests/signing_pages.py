@@ -27,7 +27,7 @@ def sign_on_page(page: Page, opener: str = "#confirm-open") -> None:
     """The party reviews the record and signs; an empty pad is refused first. `opener`: the
     button that opens it (in the call, or on the progress page of a party not in the call)."""
     page.click(opener)
-    expect(page.locator("#confirm-dialog")).to_be_visible()
+    expect(page.locator("#sign-dialog")).to_be_visible()
     expect(page.locator("#confirm-parties li")).to_have_count(2, timeout=60_000)
     expect(page.locator("#confirm-sign-area")).to_be_visible()
     expect(page.locator("#confirm-facts")).to_contain_text("文三路")

@@ -35,6 +35,8 @@ READ_PAGE = r"""() => {
     /\bPDZA\d+\b/g,                                         // policy numbers
     /\b\d+(?:\.\d+)?\s?(?:km|m|s|ms|KB|MB|GB|px)\b/g,      // units
     /\bSHA-256\b|\b[0-9a-f]{64}\b/g,                      // a document's fingerprint
+    /\b[0-9a-f]{12}…/g,                                     // a still's, shortened
+    /https?:\/\/\S+/g,                                      // a link (the join link)
     /\bPDF\b/g,                                            // the document's file format
   ];
   const visible = (el) => el.checkVisibility({ checkOpacity: true, checkVisibilityCSS: true });

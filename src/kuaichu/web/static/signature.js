@@ -124,7 +124,7 @@ class SignaturePad {
 
 // The party's page: the confirm button in the call, the dialog, the standing line under it.
 export function installConfirmation(page, currentCase) {
-  const dialog = document.getElementById("confirm-dialog");
+  const dialog = document.getElementById("sign-dialog");
   const pad = new SignaturePad(document.getElementById("signature-pad"));
   const state = { seen: null };
   const say = (text) => KC.text("confirm-error", text || "");
