@@ -87,7 +87,9 @@ async def in_call_case(api: Api, *names: str) -> tuple[int, dict[str, str]]:
     client = api.client
     reporter = await api.agreed_party(REPORTER)
     operator = await api.staff("op-xihu", Role.OPERATOR, "330106")
-    case_id = (await client.post("/api/calls", json=XIHU, headers=reporter)).json()["case_id"]
+    reported = await client.post("/api/calls", json=XIHU, headers=reporter)
+    assert reported.status_code == 201, reported.text
+    case_id = reported.json()["case_id"]
     parties = {"parties": [demo_party(name) for name in names]}
     for response in (
         await client.post(f"/api/cases/{case_id}/take", headers=operator),

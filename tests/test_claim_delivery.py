@@ -21,6 +21,7 @@ from kuaichu.auth.service import create_insurer
 from kuaichu.clock import FrozenClock
 from kuaichu.notify.models import OutboxMessage
 from kuaichu.principal import Role
+from kuaichu.settings import Settings
 
 RECEIVER = Path(__file__).parent / "insurer_receiver.py"
 
@@ -29,6 +30,12 @@ RECEIVER = Path(__file__).parent / "insurer_receiver.py"
 def clock() -> FrozenClock:
     # The receiver checks the signed timestamp against its own wall clock (replay window).
     return FrozenClock(datetime.now(UTC))
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    # The clock is the wall clock's: the service is open whatever the hour the suite runs at.
+    return settings.model_copy(update={"service_hours_start": "00:00", "service_hours_end": "24:00"})
 
 
 class Receiver:
