@@ -63,6 +63,7 @@ async def test_an_english_officer_issues_a_chinese_document_and_reads_the_rule_i
         f"/api/cases/{case.id}/determination", json=rear_end_decision(case), headers=officer
     )
     assert determined.status_code == 200, determined.text
+    await api.documents_made()  # made and signed after the determination's transaction
 
     [document] = (await api.client.get(f"/api/cases/{case.id}/documents", headers=officer)).json()
     assert document["status_label"] == "In force"
