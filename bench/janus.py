@@ -16,7 +16,7 @@ published stream costs Janus whatever N is), the streams one core forwards, and 
 CPU per stream in both modes (the P2P publisher encodes once per stream; through Janus once).
 
 Janus, a static file server for the page and the browsers run in a network namespace of their
-own (Janus gathers no ICE candidates on loopback: see tests/janus_stack.py and
+own (Janus gathers no ICE candidates on loopback: see tests/netns.py and
 /work/shared/notes/janus-in-tests.md), so this needs root, janus and Chromium.
 """
 
@@ -27,18 +27,20 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from chromium import CHROMIUM, CHROMIUM_ARGS
+from netns import NAMESPACE_CHROMIUM_ARGS, Namespace, janus_config, network_namespace, stop
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 
 from kuaichu.media.config import NodeConfig, write
 
-CHROMIUM = "/usr/bin/chromium"
 PAGE_FILES = Path(__file__).with_name("janus_page")
 VENDOR = Path("/usr/share/javascript")
 API_SECRET = "bench-api-secret"
@@ -46,48 +48,8 @@ ADMIN_SECRET = "bench-admin-secret"
 PAGE_PORT = 8000
 ROOM = 4242
 TICKS = os.sysconf("SC_CLK_TCK")
-CHROMIUM_ARGS = [
-    "--use-fake-device-for-media-stream",
-    "--use-fake-ui-for-media-stream",
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--allow-loopback-in-peer-connection",
-    "--disable-features=WebRtcHideLocalIpsWithMdns",
-    # Headless pages count as hidden: keep their timers and media at full rate.
-    "--disable-background-timer-throttling",
-    "--disable-renderer-backgrounding",
-]
-
-
-@dataclass(frozen=True)
-class Namespace:
-    name: str
-
-    def command(self, *args: str) -> list[str]:
-        return ["ip", "netns", "exec", self.name, *args]
-
-
-@contextmanager
-def network_namespace() -> Iterator[Namespace]:
-    """`lo` up and 127.0.0.2 on a veth end: the only address Janus gathers candidates on."""
-    namespace = Namespace(f"kc-bench-{uuid.uuid4().hex[:8]}")
-    subprocess.run(["ip", "netns", "add", namespace.name], check=True)
-    try:
-        for step in (
-            ("ip", "link", "set", "lo", "up"),
-            ("ip", "link", "add", "kc0", "type", "veth", "peer", "name", "kc1"),
-            ("ip", "addr", "add", "127.0.0.2/32", "dev", "kc0"),
-            ("ip", "link", "set", "kc0", "up"),
-            ("ip", "link", "set", "kc1", "up"),
-        ):
-            subprocess.run(namespace.command(*step), check=True)
-        yield namespace
-    finally:
-        subprocess.run(["ip", "netns", "del", namespace.name], check=False)
+# Headless pages count as hidden: keep their timers and media at full rate.
+FULL_RATE_ARGS = ["--disable-background-timer-throttling", "--disable-renderer-backgrounding"]
 
 
 def _wait(condition: Any, what: str, timeout: float = 60.0) -> None:
@@ -98,25 +60,10 @@ def _wait(condition: Any, what: str, timeout: float = 60.0) -> None:
         time.sleep(0.2)
 
 
-def _stop(process: "subprocess.Popen[Any]") -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
 @contextmanager
 def janus(namespace: Namespace, folder: Path) -> Iterator[int]:
     """Janus (VideoRoom and HTTP only, kuaichu.media.config) in the namespace; yields its pid."""
-    config = NodeConfig(
-        api_secret=API_SECRET,
-        admin_secret=ADMIN_SECRET,
-        rtp_port_range="20000-20999",
-        ice_enforce_list="127.0.0.2",
-        name="kuaichu-bench",
-    )
+    config = janus_config("kuaichu-bench", API_SECRET, ADMIN_SECRET)
     log = folder / "janus.log"
     # `ip netns exec` execs Janus: the process started is Janus itself.
     command = namespace.command("janus", "-C", str(write(config, folder)), "-F", str(folder), "-L", str(log))
@@ -125,7 +72,7 @@ def janus(namespace: Namespace, folder: Path) -> Iterator[int]:
         _wait(lambda: log.exists() and "HTTP webserver started" in log.read_text(), "Janus to listen")
         yield process.pid
     finally:
-        _stop(process)
+        stop(process)
 
 
 @contextmanager
@@ -146,7 +93,7 @@ def page_server(namespace: Namespace, folder: Path) -> Iterator[str]:
     try:
         yield f"http://127.0.0.1:{PAGE_PORT}"
     finally:
-        _stop(process)
+        stop(process)
 
 
 def cpu_seconds(pids: set[int]) -> float:
@@ -195,13 +142,11 @@ class Browsers:
 
 @contextmanager
 def browsers(playwright: Playwright, namespace: Namespace, folder: Path, base: str) -> Iterator[Browsers]:
-    wrapper = folder / "chromium"
-    wrapper.write_text(f'#!/bin/sh\nexec ip netns exec {namespace.name} {CHROMIUM} "$@"\n')
-    wrapper.chmod(0o755)
+    wrapper = namespace.chromium(folder)
     launched: list[Browser] = []
     try:
         for role in ("publisher", "subscriber"):
-            args = [*CHROMIUM_ARGS, f"--kc-bench={role}"]
+            args = [*CHROMIUM_ARGS, *NAMESPACE_CHROMIUM_ARGS, *FULL_RATE_ARGS, f"--kc-bench={role}"]
             launched.append(playwright.chromium.launch(executable_path=str(wrapper), args=args))
         pages = []
         for browser in launched:
@@ -341,7 +286,7 @@ def main() -> None:
         (folder / "janus").mkdir()
         (folder / "www").mkdir()
         with (
-            network_namespace() as namespace,
+            network_namespace("kc-bench") as namespace,
             janus(namespace, folder / "janus") as janus_pid,
             page_server(namespace, folder / "www") as base,
             sync_playwright() as playwright,

@@ -14,6 +14,7 @@ import httpx
 import psycopg
 import pytest
 from asgi_lifespan import LifespanManager
+from chromium import CHROMIUM, CHROMIUM_ARGS
 from fastapi import FastAPI
 from playwright.sync_api import Browser, expect, sync_playwright
 from sqlalchemy import select
@@ -53,18 +54,6 @@ REDIS_UP = _reachable("127.0.0.1", 6379)
 requires_postgres = pytest.mark.skipif(not POSTGRES_UP, reason="PostgreSQL not reachable")
 requires_redis = pytest.mark.skipif(not REDIS_UP, reason="Redis not reachable")
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--use-fake-device-for-media-stream",
-    "--use-fake-ui-for-media-stream",
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 requires_chromium = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Chromium not installed")
 # How long a page may take to show what a test expects. Playwright's 5 s ceiling was crossed on
 # this shared 2-core machine under load (a collection-complete through nginx with two processes

@@ -1,12 +1,11 @@
 """A real Janus for the media tests, with the app and Chromium beside it, in a network namespace
-the test makes and removes.
+the test makes and removes (tests/netns.py: only there does Janus gather ICE candidates that
+Chromium reaches).
 
-Janus gathers no ICE candidates on a loopback interface, and Chromium offers none there unless
-told to. So the namespace has `lo` up and a veth pair whose one end carries 127.0.0.2/32: Janus
-gathers only there and Chromium (loopback allowed) reaches it. Janus, the app server the
-browser talks to (it reaches Janus's API at 127.0.0.1) and Chromium (through a wrapper script
-that Playwright starts) run inside; the test process stays outside and reads the app's SQLite
-database and evidence folder directly. Only 127.0.0.0/8 inside the namespace carries traffic.
+Janus, the app server the browser talks to (it reaches Janus's API at 127.0.0.1) and Chromium
+(through a wrapper script that Playwright starts) run inside; the test process stays outside and
+reads the app's SQLite database and evidence folder directly. Only 127.0.0.0/8 inside the
+namespace carries traffic.
 """
 
 import json
@@ -15,7 +14,6 @@ import shutil
 import subprocess
 import sys
 import threading
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,8 +21,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import CHROMIUM, CHROMIUM_ARGS, STAFF_PASSWORD
+from chromium import CHROMIUM, CHROMIUM_ARGS
+from conftest import STAFF_PASSWORD
 from live import SECRET, LiveServer, login_code, prepare_database, wait_until
+from netns import NAMESPACE_CHROMIUM_ARGS, Namespace, janus_config, network_namespace, stop
 from playwright.sync_api import Browser, Page, sync_playwright
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -35,7 +35,7 @@ from kuaichu.consent.notice import PRIVACY_NOTICE_VERSION
 from kuaichu.db import Database
 from kuaichu.demo.seed import DEMO_JURISDICTIONS
 from kuaichu.geo.models import Jurisdiction
-from kuaichu.media.config import NodeConfig, write
+from kuaichu.media.config import write
 from kuaichu.principal import Role
 from kuaichu.settings import JanusNode
 
@@ -52,55 +52,14 @@ APP_PORT = 8000  # the namespace is new: every port is free
 HARNESS = Path(__file__).with_name("janus_harness.js")
 
 
-@dataclass(frozen=True)
-class Namespace:
-    name: str
-
-    def command(self, *args: str) -> list[str]:
-        return ["ip", "netns", "exec", self.name, *args]
-
-
-@contextmanager
-def network_namespace() -> Iterator[Namespace]:
-    namespace = Namespace(f"kc-media-{uuid.uuid4().hex[:8]}")
-    subprocess.run(["ip", "netns", "add", namespace.name], check=True)
-    try:
-        for step in (
-            ("ip", "link", "set", "lo", "up"),
-            ("ip", "link", "add", "kc0", "type", "veth", "peer", "name", "kc1"),
-            ("ip", "addr", "add", "127.0.0.2/32", "dev", "kc0"),
-            ("ip", "link", "set", "kc0", "up"),
-            ("ip", "link", "set", "kc1", "up"),
-        ):
-            subprocess.run(namespace.command(*step), check=True)
-        yield namespace
-    finally:
-        subprocess.run(["ip", "netns", "del", namespace.name], check=False)
-
-
-def _stop(process: subprocess.Popen[Any]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
 @contextmanager
 def janus(namespace: Namespace, folder: Path) -> Iterator[JanusNode]:
     """Janus with its own configuration folder (kuaichu.media.config), until the block ends."""
-    config = NodeConfig(
-        api_secret=API_SECRET,
-        admin_secret=ADMIN_SECRET,
-        rtp_port_range="20000-20999",
-        ice_enforce_list="127.0.0.2",
-        name="kuaichu-test",
-    )
-    janus_config = write(config, folder)
+    config = janus_config("kuaichu-test", API_SECRET, ADMIN_SECRET)
+    configuration = write(config, folder)
     log = folder / "janus.log"
     # -N: no stdout logging, -o: no colours in the log.
-    command = namespace.command("janus", "-C", str(janus_config), "-F", str(folder), "-L", str(log), "-N")
+    command = namespace.command("janus", "-C", str(configuration), "-F", str(folder), "-L", str(log), "-N")
     command.append("-o")
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
@@ -118,7 +77,7 @@ def janus(namespace: Namespace, folder: Path) -> Iterator[JanusNode]:
             public_url=f"http://127.0.0.1:{config.api_port}/janus",
         )
     finally:
-        _stop(process)
+        stop(process)
 
 
 def start_app(namespace: Namespace, data_dir: Path, database_url: str, node: JanusNode) -> LiveServer:
@@ -252,20 +211,13 @@ def media_stack(folder: Path) -> Iterator[MediaStack]:
     database = prepare_database(database_url)
     add_staff(database, "op-live-2", Role.OPERATOR, "330106")
     add_staff(database, "supervisor-live", Role.SUPERVISOR, None)
-    wrapper = folder / "chromium"
-    with network_namespace() as namespace, janus(namespace, folder / "janus") as node:
-        wrapper.write_text(f'#!/bin/sh\nexec ip netns exec {namespace.name} {CHROMIUM} "$@"\n')
-        wrapper.chmod(0o755)
+    with network_namespace("kc-media") as namespace, janus(namespace, folder / "janus") as node:
         server = start_app(namespace, data_dir, database_url, node)
         try:
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(
-                    executable_path=str(wrapper),
-                    args=[
-                        *CHROMIUM_ARGS,
-                        "--allow-loopback-in-peer-connection",
-                        "--disable-features=WebRtcHideLocalIpsWithMdns",
-                    ],
+                    executable_path=str(namespace.chromium(folder)),
+                    args=[*CHROMIUM_ARGS, *NAMESPACE_CHROMIUM_ARGS],
                 )
                 try:
                     yield MediaStack(namespace, node, server, database, data_dir, browser)
