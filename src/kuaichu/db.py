@@ -77,8 +77,19 @@ def normalise_url(url: str) -> str:
     return url
 
 
+# Connections kept open per engine: a unit of work runs in one of anyio's worker threads (up
+# to 40), and SQLAlchemy's default pool (5, closing the overflow on return) opened and closed a
+# connection, with its pragmas, for most requests under 8 concurrent clients.
+POOLED_CONNECTIONS = 20
+
+
 def _sqlite_engine(url: str, begin: str) -> Engine:
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+    engine = create_engine(
+        url,
+        connect_args={"check_same_thread": False, "timeout": 30},
+        pool_size=POOLED_CONNECTIONS,
+        max_overflow=POOLED_CONNECTIONS,
+    )
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _: Any) -> None:
@@ -102,7 +113,9 @@ def create_engines(url: str) -> tuple[Engine, Engine]:
     url = normalise_url(url)
     if url.startswith("sqlite"):
         return _sqlite_engine(url, "BEGIN IMMEDIATE"), _sqlite_engine(url, "BEGIN")
-    engine = create_engine(url, pool_size=20, max_overflow=20, pool_pre_ping=True)
+    engine = create_engine(
+        url, pool_size=POOLED_CONNECTIONS, max_overflow=POOLED_CONNECTIONS, pool_pre_ping=True
+    )
     return engine, engine
 
 
