@@ -48,22 +48,7 @@ def add_evidence(
     case = check_may_upload(session, uploader, case_id)
     if party_position is not None and party_position not in {p.position for p in case.parties}:
         raise InvalidInput(f"没有当事人{party_position}，请先录入当事人信息")
-    item = EvidenceItem(
-        case_id=case.id,
-        sha256=blob.sha256,
-        size=blob.size,
-        media_type=blob.media_type,
-        kind=kind.value,
-        uploaded_at=now,
-        uploaded_by_role=uploader.role.value,
-        uploaded_by_id=uploader.id,
-        uploaded_by_label=uploader.label,
-        lat=lat,
-        lng=lng,
-        party_position=party_position,
-    )
-    session.add(item)
-    session.flush()
+    item = store_item(session, case, blob, kind, uploader, now, party_position, lat, lng)
     lifecycle.record_event(
         session,
         case,
@@ -93,22 +78,7 @@ def add_recording(
     state by then. Its chain of custody: who recorded (`recorder`, the node), when, its hash,
     and in `detail` what it was made from (the raw tracks' hashes)."""
     case = session.get_one(Case, case_id)  # the room's case: it exists
-    item = EvidenceItem(
-        case_id=case.id,
-        sha256=blob.sha256,
-        size=blob.size,
-        media_type=blob.media_type,
-        kind=EvidenceKind.RECORDING.value,
-        uploaded_at=now,
-        uploaded_by_role=recorder.role.value,
-        uploaded_by_id=recorder.id,
-        uploaded_by_label=recorder.label,
-        lat=None,
-        lng=None,
-        party_position=party_position,
-    )
-    session.add(item)
-    session.flush()
+    item = store_item(session, case, blob, EvidenceKind.RECORDING, recorder, now, party_position)
     lifecycle.record_event(
         session,
         case,
@@ -124,6 +94,38 @@ def add_recording(
         },
     )
     return _out(item)
+
+
+def store_item(
+    session: Session,
+    case: Case,
+    blob: StoredBlob,
+    kind: EvidenceKind,
+    by: Principal,
+    now: datetime,
+    party_position: int | None,
+    lat: float | None = None,
+    lng: float | None = None,
+) -> EvidenceItem:
+    """The evidence item of a stored blob, whatever its kind: its hash, who stored it and when.
+    The caller has checked that it may, and records the case's event."""
+    item = EvidenceItem(
+        case_id=case.id,
+        sha256=blob.sha256,
+        size=blob.size,
+        media_type=blob.media_type,
+        kind=kind.value,
+        uploaded_at=now,
+        uploaded_by_role=by.role.value,
+        uploaded_by_id=by.id,
+        uploaded_by_label=by.label,
+        lat=lat,
+        lng=lng,
+        party_position=party_position,
+    )
+    session.add(item)
+    session.flush()
+    return item
 
 
 def list_evidence(session: Session, viewer: Principal, case_id: int, now: datetime) -> list[EvidenceOut]:

@@ -26,6 +26,7 @@ from kuaichu.cases.models import Case, CaseParty
 from kuaichu.errors import Conflict, Forbidden, InvalidInput, TooLarge, UnsupportedMedia
 from kuaichu.evidence.models import EvidenceItem
 from kuaichu.evidence.schemas import EvidenceKind, kind_label
+from kuaichu.evidence.service import store_item
 from kuaichu.evidence.storage import StoredBlob
 from kuaichu.messages import DEFAULT_LOCALE, Text, text
 from kuaichu.notify.parties import notify_parties
@@ -222,22 +223,7 @@ def sign(
     """The party's drawn signature of the facts and parties they saw (their hash, `seen`)."""
     case = get_case(session, signer, case_id, lock=True)
     party = _signable(session, signer, case, seen)
-    item = EvidenceItem(
-        case_id=case.id,
-        sha256=blob.sha256,
-        size=blob.size,
-        media_type=blob.media_type,
-        kind=EvidenceKind.SIGNATURE.value,
-        uploaded_at=now,
-        uploaded_by_role=signer.role.value,
-        uploaded_by_id=None,
-        uploaded_by_label=signer.label,
-        lat=None,
-        lng=None,
-        party_position=party.position,
-    )
-    session.add(item)
-    session.flush()
+    item = store_item(session, case, blob, EvidenceKind.SIGNATURE, signer, now, party.position)
     session.add(
         PartyConfirmation(
             case_id=case.id,
