@@ -3,8 +3,10 @@
     .venv/bin/python bench/http_stack.py [--cases 400] [--concurrency 8]
 
 Both servers run as their own uvicorn process on the same SQLite file (WAL), one after the
-other, driven by the same client. Reported: requests per second of each and the ratio
-full/bare (the goal for transitions is at least 0.5).
+other, driven by the same client. Reported: requests per second of each and the ratios
+full/bare against two baselines (bench/bare_server.py): the same SQL as the full stack (the
+issue's definition: the goal for both is at least 0.5) and the minimal one of the earlier
+sessions (the case's rows alone: no session check, no audit entry).
 """
 
 import argparse
@@ -42,7 +44,7 @@ def free_port() -> int:
 
 
 def prepare(db_path: Path, cases: int) -> tuple[list[int], str]:
-    """Migrated database with one operator and 2 x cases queued cases; the operator's token."""
+    """Migrated database with one operator and 3 x cases queued cases; the operator's token."""
     url = f"sqlite:///{db_path}"
     upgrade(url)
     database = Database(url)
@@ -63,7 +65,7 @@ def prepare(db_path: Path, cases: int) -> tuple[list[int], str]:
         located = locate(session, point.lat, point.lng)
         ids = [
             report_case(session, party_principal(f"138{i:08d}"), point, located, now).id
-            for i in range(2 * cases)
+            for i in range(3 * cases)
         ]
         token = TokenService(SECRET, 24, 60).issue(staff_principal(user), now)
         return ids, token
@@ -112,7 +114,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         db_path = Path(tmp) / "kuaichu.db"
         ids, token = prepare(db_path, args.cases)
-        full_ids, bare_ids = ids[: args.cases], ids[args.cases :]
+        full_ids, bare_ids, same_sql_ids = (
+            ids[: args.cases],
+            ids[args.cases : 2 * args.cases],
+            ids[2 * args.cases :],
+        )
         full_port, bare_port = free_port(), free_port()
         env = os.environ | {
             "KUAICHU_DATA_DIR": tmp,
@@ -143,15 +149,16 @@ def main() -> None:
         full_base, bare_base = f"http://127.0.0.1:{full_port}", f"http://127.0.0.1:{bare_port}"
         try:
             results = asyncio.run(
-                measure(full_base, bare_base, headers, full_ids, bare_ids, args.concurrency)
+                measure(full_base, bare_base, headers, (full_ids, bare_ids, same_sql_ids), args.concurrency)
             )
         finally:
             full.terminate()
             bare.terminate()
-    for name, (full_rate, bare_rate) in results.items():
+    for name, (full_rate, same_sql_rate, minimal_rate) in results.items():
         print(
-            f"{name:<12} full stack {full_rate:8.1f}/s   bare {bare_rate:8.1f}/s   "
-            f"ratio {full_rate / bare_rate:.2f}"
+            f"{name:<12} full stack {full_rate:8.1f}/s   bare same SQL {same_sql_rate:8.1f}/s   "
+            f"ratio {full_rate / same_sql_rate:.2f}   bare minimal {minimal_rate:8.1f}/s   "
+            f"ratio {full_rate / minimal_rate:.2f}"
         )
 
 
@@ -159,32 +166,46 @@ async def measure(
     full_base: str,
     bare_base: str,
     headers: dict[str, str],
-    full_ids: list[int],
-    bare_ids: list[int],
+    ids: tuple[list[int], list[int], list[int]],
     concurrency: int,
-) -> dict[str, tuple[float, float]]:
-    def take_full(case_id: int) -> Callable[[httpx.AsyncClient], Awaitable[httpx.Response]]:
-        return lambda c: c.post(f"{full_base}/api/cases/{case_id}/take", headers=headers)
+) -> dict[str, tuple[float, float, float]]:
+    """Requests per second of (full stack, bare same SQL, bare minimal) for each hot path."""
+    full_ids, minimal_ids, same_sql_ids = ids
+    Call = Callable[[httpx.AsyncClient], Awaitable[httpx.Response]]
 
-    def take_bare(case_id: int) -> Callable[[httpx.AsyncClient], Awaitable[httpx.Response]]:
-        return lambda c: c.post(f"{bare_base}/take/{case_id}")
+    def call(method: str, url: str, **kwargs: object) -> Call:
+        return lambda c: c.request(method, url, **kwargs)  # type: ignore[arg-type]
 
-    def read_full(case_id: int) -> Callable[[httpx.AsyncClient], Awaitable[httpx.Response]]:
-        return lambda c: c.get(f"{full_base}/api/cases/{case_id}", headers=headers)
+    def takes(which: str, chosen: list[int]) -> list[Call]:
+        return {
+            "full": [call("POST", f"{full_base}/api/cases/{i}/take", headers=headers) for i in chosen],
+            "same": [call("POST", f"{bare_base}/same-sql/take/{i}") for i in chosen],
+            "minimal": [call("POST", f"{bare_base}/take/{i}") for i in chosen],
+        }[which]
 
-    def read_bare(case_id: int) -> Callable[[httpx.AsyncClient], Awaitable[httpx.Response]]:
-        return lambda c: c.get(f"{bare_base}/cases/{case_id}")
+    def reads(which: str, chosen: list[int]) -> list[Call]:
+        return {
+            "full": [call("GET", f"{full_base}/api/cases/{i}", headers=headers) for i in chosen],
+            "same": [call("GET", f"{bare_base}/same-sql/cases/{i}") for i in chosen],
+            "minimal": [call("GET", f"{bare_base}/cases/{i}") for i in chosen],
+        }[which]
 
+    chosen = {"full": full_ids, "same": same_sql_ids, "minimal": minimal_ids}
+    order = ["minimal", "same", "full"]
+    take_rate = dict.fromkeys(order, 0.0)
     half = len(full_ids) // 2
-    # Alternate halves so neither side always runs on a warmer machine.
-    bare_take = await rate([take_bare(i) for i in bare_ids[:half]], concurrency)
-    full_take = await rate([take_full(i) for i in full_ids[:half]], concurrency)
-    bare_take += await rate([take_bare(i) for i in bare_ids[half:]], concurrency)
-    full_take += await rate([take_full(i) for i in full_ids[half:]], concurrency)
-    reads = [read_full(i) for i in full_ids] * 2
-    full_read = await rate(reads, concurrency)
-    bare_read = await rate([read_bare(i) for i in bare_ids] * 2, concurrency)
-    return {"transition": (full_take / 2, bare_take / 2), "case read": (full_read, bare_read)}
+    # Alternate halves and orders so no side always runs on a warmer machine.
+    for part, sequence in ((slice(None, half), order), (slice(half, None), order[::-1])):
+        for which in sequence:
+            take_rate[which] += await rate(takes(which, chosen[which][part]), concurrency) / 2
+    read_rate = dict.fromkeys(order, 0.0)
+    for sequence in (order, order[::-1]):
+        for which in sequence:
+            read_rate[which] += await rate(reads(which, chosen[which]), concurrency) / 2
+    return {
+        "transition": (take_rate["full"], take_rate["same"], take_rate["minimal"]),
+        "case read": (read_rate["full"], read_rate["same"], read_rate["minimal"]),
+    }
 
 
 if __name__ == "__main__":
