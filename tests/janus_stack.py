@@ -50,6 +50,16 @@ API_SECRET = "janus-api-secret-of-the-tests"
 ADMIN_SECRET = "janus-admin-secret-of-the-tests"
 APP_PORT = 8000  # the namespace is new: every port is free
 HARNESS = Path(__file__).with_name("janus_harness.js")
+# Every other participant's feed on this page shows decoded frames and has a picture size.
+ALL_FEEDS_DECODED = """async () => {{
+  const room = window.kuaichuRoom;
+  if (!room || room.feeds.size !== {count}) return false;
+  for (const [feed, entry] of room.feeds) {{
+    if (!entry.video || entry.video.videoWidth === 0) return false;
+    if ((await room.framesDecoded(feed)) === 0) return false;
+  }}
+  return true;
+}}"""
 
 
 @contextmanager

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from conftest import STAFF_PASSWORD, XIHU
+from factories import id_number
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -261,6 +262,31 @@ def staff_logs_in(page: Page, path: str, username: str) -> str:
     page.click("#login-form button[type=submit]")
     expect(page.locator("#login-view")).to_be_hidden()
     return page.evaluate(f"sessionStorage.getItem('kuaichu.{path.strip('/')}.token')")
+
+
+def party_logs_in(page: Page, database: Database, phone: str) -> None:
+    """The SMS login on the party page."""
+    page.goto("/party")
+    page.fill("#phone", phone)
+    since = SystemClock().now()
+    page.click("#send-code")
+    page.fill("#code", login_code(database, phone, since))
+    page.click("#login")
+    expect(page.locator("#home-view")).to_be_visible()
+
+
+def fill_party(console: Page, index: int, phone: str, plate: str, name: str, serial: str) -> None:
+    """The operator types party `index` into the console's parties form."""
+    number = id_number(serial=serial)
+    for field, value in (
+        ("name", name),
+        ("phone", phone),
+        ("id_number", number),
+        ("licence_number", number),
+        ("plate_number", plate),
+        ("insurer_code", "PICC"),
+    ):
+        console.fill(f'[name="{field}-{index}"]', value)
 
 
 @contextmanager

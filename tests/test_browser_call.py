@@ -20,7 +20,15 @@ from conftest import (
     requires_redis,
 )
 from factories import id_number, sign_all_live
-from live import FRAMES_ARRIVE, call_pages, login_code, prepare_database, servers, until_true
+from live import (
+    FRAMES_ARRIVE,
+    call_pages,
+    fill_party,
+    party_logs_in,
+    prepare_database,
+    servers,
+    until_true,
+)
 from live_casework import party_session
 from playwright.sync_api import Browser, Page, expect
 from signing_pages import sign_on_page
@@ -28,25 +36,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kuaichu.cases.models import Case, TimelineEvent
-from kuaichu.clock import SystemClock
 from kuaichu.db import Database
 from kuaichu.evidence.models import EvidenceItem
 
 PARTY_PHONE = "13800001111"
 OTHER_PHONE = "13900002222"
-
-
-def fill_party(page: Page, index: int, phone: str, plate: str, name: str, serial: str) -> None:
-    number = id_number(serial=serial)
-    for field, value in (
-        ("name", name),
-        ("phone", phone),
-        ("id_number", number),
-        ("licence_number", number),
-        ("plate_number", plate),
-        ("insurer_code", "PICC"),
-    ):
-        page.fill(f'[name="{field}-{index}"]', value)
 
 
 def run_call(
@@ -72,12 +66,7 @@ def run_call(
         expect(console.locator("#me-status")).to_have_text("空闲")
 
     # The party logs in with the SMS code and taps the one button.
-    party.goto("/party")
-    party.fill("#phone", PARTY_PHONE)
-    since = SystemClock().now()
-    party.click("#send-code")
-    party.fill("#code", login_code(database, PARTY_PHONE, since))
-    party.click("#login")
+    party_logs_in(party, database, PARTY_PHONE)
     expect(party.locator("#report")).to_be_visible()
     party.click("#report")
     # Before the first call: the notice of what is recorded, and the party's agreement.

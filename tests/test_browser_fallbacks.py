@@ -4,16 +4,15 @@ same shots, handled by an operator without a call). Real browser, real server.""
 from pathlib import Path
 
 import httpx
-from conftest import STAFF_PASSWORD, requires_chromium
+from conftest import requires_chromium
 from factories import JPEG_BYTES, sign_all_live
-from live import call_pages, login_code, prepare_database, servers, until_true
+from live import call_pages, party_logs_in, prepare_database, servers, staff_logs_in, until_true
 from live_casework import party_session
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kuaichu.cases.models import Case
-from kuaichu.clock import SystemClock
 from kuaichu.db import Database
 from kuaichu.evidence.models import EvidenceItem
 
@@ -34,17 +33,9 @@ VOICE_ONLY = """async () => {
 
 
 def _log_in_and_report(party: Page, console: Page, database: Database) -> None:
-    console.goto("/console")
-    console.fill("#username", "op-live")
-    console.fill("#password", STAFF_PASSWORD)
-    console.click("#login-form button[type=submit]")
+    staff_logs_in(console, "/console", "op-live")
     expect(console.locator("#queue-view")).to_be_visible()
-    party.goto("/party")
-    party.fill("#phone", PHONE)
-    since = SystemClock().now()
-    party.click("#send-code")
-    party.fill("#code", login_code(database, PHONE, since))
-    party.click("#login")
+    party_logs_in(party, database, PHONE)
     party.click("#report")
     # Before the first call: the notice of what is recorded, and the party's agreement.
     expect(party.locator("#privacy-text")).to_contain_text("录音录像")

@@ -13,6 +13,7 @@ from factories import id_number
 from live import (
     FRAMES_ARRIVE,
     call_pages,
+    fill_party,
     login_code,
     party_context_page,
     prepare_database,
@@ -23,7 +24,6 @@ from live import (
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from test_browser_call import fill_party
 
 from kuaichu.clock import SystemClock
 from kuaichu.db import Database

@@ -3,14 +3,13 @@ operator confirms it with one key. Real browser, real server, real OCR."""
 
 from pathlib import Path
 
-from conftest import STAFF_PASSWORD, XIHU, requires_chromium
+from conftest import XIHU, requires_chromium
 from factories import JPEG_BYTES
-from live import call_pages, login_code, prepare_database, servers, staff_logs_in
+from live import call_pages, party_logs_in, prepare_database, servers, staff_logs_in
 from live_casework import STILLS, ZHANG, collect, live_server, login, party_login
 from plate_images import FORMATS, plate_still
 from playwright.sync_api import Browser, expect
 
-from kuaichu.clock import SystemClock
 from kuaichu.consent.notice import PRIVACY_NOTICE_VERSION
 
 PHONE = "13800006666"
@@ -29,18 +28,10 @@ def test_the_operator_confirms_a_plate_read_off_a_still_with_one_key(
         servers(tmp_path / "data", url, 1) as (server,),
         call_pages(browser, server.url, server.url) as (party, console),
     ):
-        console.goto("/console")
-        console.fill("#username", "op-live")
-        console.fill("#password", STAFF_PASSWORD)
-        console.click("#login-form button[type=submit]")
+        staff_logs_in(console, "/console", "op-live")
         expect(console.locator("#queue-view")).to_be_visible()
         # The party reports without video and photographs the shots, its plate among them.
-        party.goto("/party")
-        party.fill("#phone", PHONE)
-        since = SystemClock().now()
-        party.click("#send-code")
-        party.fill("#code", login_code(database, PHONE, since))
-        party.click("#login")
+        party_logs_in(party, database, PHONE)
         party.click("#report")
         party.click("#consent-agree")
         party.click("#photo-mode")

@@ -11,8 +11,15 @@ from typing import Any
 
 import pytest
 from conftest import STAFF_PASSWORD
-from janus_stack import MediaStack, add_staff, media_stack, requires_janus
-from live import login_code, operator_context_page, party_context_page, staff_logs_in, until_true, wait_until
+from janus_stack import ALL_FEEDS_DECODED, MediaStack, add_staff, media_stack, requires_janus
+from live import (
+    operator_context_page,
+    party_context_page,
+    party_logs_in,
+    staff_logs_in,
+    until_true,
+    wait_until,
+)
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -30,16 +37,6 @@ PARTY_PHONE = "13800005031"
 # Three browsers with fake cameras, Janus and the app share two cores with other work here: a
 # request or a first frame may take well beyond the usual 15 s.
 SLOW_MS = 90_000
-# Every other participant's feed on this page shows decoded frames and has a picture size.
-ALL_FEEDS_DECODED = """async () => {{
-  const room = window.kuaichuRoom;
-  if (!room || room.feeds.size !== {count}) return false;
-  for (const [feed, entry] of room.feeds) {{
-    if (!entry.video || entry.video.videoWidth === 0) return false;
-    if ((await room.framesDecoded(feed)) === 0) return false;
-  }}
-  return true;
-}}"""
 
 
 @pytest.fixture(scope="module")
@@ -65,13 +62,7 @@ def register_agent(database: Database) -> None:
 
 
 def party_reports(page: Page, database: Database, phone: str) -> None:
-    page.goto("/party")
-    page.fill("#phone", phone)
-    since = SystemClock().now()
-    page.click("#send-code")
-    page.fill("#code", login_code(database, phone, since))
-    page.click("#login")
-    expect(page.locator("#home-view")).to_be_visible()
+    party_logs_in(page, database, phone)
     page.click("#report")
     page.click("#consent-agree")
 

@@ -14,17 +14,22 @@ from typing import Any
 
 import pytest
 from conftest import XIHU
-from factories import id_number
-from janus_stack import MediaStack, Person, media_stack, requires_janus
-from live import login_code, operator_context_page, party_context_page, staff_logs_in, until_true, wait_until
+from janus_stack import ALL_FEEDS_DECODED, MediaStack, Person, media_stack, requires_janus
+from live import (
+    fill_party,
+    operator_context_page,
+    party_context_page,
+    party_logs_in,
+    staff_logs_in,
+    until_true,
+    wait_until,
+)
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kuaichu.audit.models import AuditEntry
 from kuaichu.cases.models import Case
-from kuaichu.clock import SystemClock
-from kuaichu.db import Database
 from kuaichu.media.models import MediaRoom
 
 pytestmark = requires_janus
@@ -216,39 +221,6 @@ def test_a_feed_in_a_room_that_is_no_seats_is_put_out_and_the_kick_audited(stack
 
 PARTY_PHONE = "13800005011"
 SECOND_PHONE = "13800005012"
-# Every other participant's feed on this page shows decoded frames and has a picture size.
-ALL_FEEDS_DECODED = """async () => {{
-  const room = window.kuaichuRoom;
-  if (!room || room.feeds.size !== {count}) return false;
-  for (const [feed, entry] of room.feeds) {{
-    if (!entry.video || entry.video.videoWidth === 0) return false;
-    if ((await room.framesDecoded(feed)) === 0) return false;
-  }}
-  return true;
-}}"""
-
-
-def party_logs_in(page: Page, database: Database, phone: str) -> None:
-    page.goto("/party")
-    page.fill("#phone", phone)
-    since = SystemClock().now()
-    page.click("#send-code")
-    page.fill("#code", login_code(database, phone, since))
-    page.click("#login")
-    expect(page.locator("#home-view")).to_be_visible()
-
-
-def operator_records_party(console: Page, index: int, phone: str, plate: str, name: str, serial: str) -> None:
-    number = id_number(serial=serial)
-    for field, value in (
-        ("name", name),
-        ("phone", phone),
-        ("id_number", number),
-        ("licence_number", number),
-        ("plate_number", plate),
-        ("insurer_code", "PICC"),
-    ):
-        console.fill(f'[name="{field}-{index}"]', value)
 
 
 # The page's own camera reaches Janus: its recording starts about now.
@@ -337,8 +309,8 @@ def call_through_the_pages(stack: MediaStack, console: Page, first: Page, second
     sees_everyone(console, 1, "the operator")
 
     # The operator records both parties; the second logs in with its own phone and opens the case.
-    operator_records_party(console, 1, PARTY_PHONE, "浙A12345", "张伟", "123")
-    operator_records_party(console, 2, SECOND_PHONE, "浙A54321", "李娜", "456")
+    fill_party(console, 1, PARTY_PHONE, "浙A12345", "张伟", "123")
+    fill_party(console, 2, SECOND_PHONE, "浙A54321", "李娜", "456")
     console.click("#save-parties")
     expect(console.locator("#checks li").first).to_be_visible()
     party_logs_in(second, stack.database, SECOND_PHONE)
