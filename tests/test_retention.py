@@ -14,7 +14,7 @@ from typing import Any
 from casework import LI, PLATE_COVERED, REASONING, ZHANG, CollectedCase, determined
 from conftest import STAFF_PASSWORD, XIHU, Api
 from factories import FACTS, demo_party, party_body, upload_jpeg
-from flows import REPORTER, WalkedCase, determined_case
+from flows import OTHER, REPORTER, WalkedCase, determined_case
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -41,6 +41,7 @@ from kuaichu.retention.service import RetentionPolicy, run_retention
 from kuaichu.reviews.models import ReviewRequest
 from kuaichu.reviews.service import close_final_cases
 from kuaichu.settlement.models import Agreement
+from kuaichu.signals.models import LoginTrace
 
 PURGED = "已按规定期限删除"
 REVIEW_REASONS = "张伟突然刹车，我方并非全责，行车记录仪为证"
@@ -448,3 +449,20 @@ async def test_files_a_failing_store_kept_are_deleted_by_the_next_run(api: Api, 
     assert await _run_retention_job(api) == []  # nothing left to purge, the files still to go
     assert not any(_blob_exists(api, d) for d in digests)
     assert await api.context.database.read(undeleted) == 0
+
+
+async def test_old_login_traces_go_with_the_retention_job_though_nobody_logs_in(
+    api: Api, clock: FrozenClock
+) -> None:
+    """A login's hashed traces are kept signal_login_trace_days, then the scheduled job deletes
+    them even when no one logs in since (个人信息保护法 art. 47)."""
+    days = api.context.settings.signal_login_trace_days
+    await api.party(REPORTER)
+    clock.advance(timedelta(days=days - 1))
+    await api.party(OTHER)
+    recent = clock.now()
+    clock.advance(timedelta(days=2))  # the reporter's login is now older than the period
+
+    await _run_retention_job(api)
+    kept = await api.context.database.read(lambda s: list(s.scalars(select(LoginTrace.at))))
+    assert kept == [recent]

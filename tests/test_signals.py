@@ -196,10 +196,10 @@ def test_two_parties_logged_in_from_one_device_or_address(
 
     def walk(session: Session) -> None:
         case = add_case(session, T0, zhang, li)
-        service.record_login(session, config, zhang.phone, "10.0.0.1", "phone-of-zhang", T0, 7)
+        service.record_login(session, config, zhang.phone, "10.0.0.1", "phone-of-zhang", T0)
         device, address = second_login
         at = T0 - timedelta(minutes=minutes_before)
-        service.record_login(session, config, li.phone, address, device, at, 7)
+        service.record_login(session, config, li.phone, address, device, at)
         findings = shared_login(session, case, config)
         if via is None:
             assert findings == []
@@ -216,16 +216,15 @@ def test_one_person_recorded_twice_is_not_two_parties_sharing_a_device(
 
     def walk(session: Session) -> None:
         case = add_case(session, T0, zhang, replace(person(2), phone=zhang.phone))
-        service.record_login(session, config, zhang.phone, "10.0.0.1", "phone-of-zhang", T0, 7)
+        service.record_login(session, config, zhang.phone, "10.0.0.1", "phone-of-zhang", T0)
         assert shared_login(session, case, config) == []
 
     database.write_sync(walk)
 
 
-def test_login_traces_hold_hashes_only_and_old_ones_go(database: Database, config: SignalConfig) -> None:
+def test_login_traces_hold_hashes_only(database: Database, config: SignalConfig) -> None:
     def walk(session: Session) -> None:
-        service.record_login(session, config, "13800000001", "10.0.0.1", "phone-a", T0 - timedelta(days=8), 7)
-        service.record_login(session, config, "13800000001", "10.0.0.1", "phone-a", T0, 7)
+        service.record_login(session, config, "13800000001", "10.0.0.1", "phone-a", T0)
         session.flush()
         (trace,) = session.scalars(select(LoginTrace))
         kept = (trace.phone_key, trace.address_hash, trace.device_hash)

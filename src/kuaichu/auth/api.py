@@ -54,8 +54,7 @@ async def party_login(body: PartyLogin, request: Request, response: Response, co
     def check(s: Session) -> service.CodeCheck:
         result = service.check_sms_code(s, settings, phone, body.code, now)
         if result is service.CodeCheck.ACCEPTED:
-            keep_days = settings.signal_login_trace_days
-            signals.record_login(s, SignalConfig.of(settings), phone, address, device, now, keep_days)
+            signals.record_login(s, SignalConfig.of(settings), phone, address, device, now)
         return result
 
     result = await context.database.write(check)

@@ -8,6 +8,9 @@ content (the store is content-addressed). Personal data is masked or deleted in 
 that holds it (retention.personal). The determination document (its PDF is kept in the
 database) and every hash stay, and each purge is on the audit log. A party may download what
 the case holds about them, before and after (art. 45).
+
+Party logins' hashed traces (kuaichu.signals) belong to no case: the same job deletes those
+older than Settings.signal_login_trace_days, whether or not anyone logged in since.
 """
 
 import asyncio
@@ -48,6 +51,7 @@ from kuaichu.retention.schemas import (
     RetentionOut,
 )
 from kuaichu.settings import Settings
+from kuaichu.signals import service as signals
 
 log = logging.getLogger(__name__)
 
@@ -72,12 +76,14 @@ ENDED_STATES = (
 
 @dataclass(frozen=True)
 class RetentionPolicy:
-    """Days each kind is kept after the case ended, and the secret of the phones' keyed hash."""
+    """Days each kind is kept after the case ended, the secret of the phones' keyed hash, and
+    days a login's traces are kept after the login."""
 
     recording_days: int
     still_days: int
     personal_data_days: int
     phone_key_secret: str
+    login_trace_days: int
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "RetentionPolicy":
@@ -86,6 +92,7 @@ class RetentionPolicy:
             settings.retention_still_days,
             settings.retention_personal_data_days,
             settings.effective_phone_key_secret,
+            settings.signal_login_trace_days,
         )
 
     def days(self, kind: RetentionKind) -> int:
@@ -221,8 +228,11 @@ async def delete_purged_blobs(database: Database, store: EvidenceStore, now: dat
 async def run_retention(
     database: Database, store: EvidenceStore, policy: RetentionPolicy, now: datetime
 ) -> list[RetentionPurge]:
-    """One run of the retention job: purge what is due, then delete the files that may go."""
+    """One run of the retention job: purge what is due and the old login traces, then delete
+    the files that may go."""
     purges = await database.write(lambda s: purge_expired(s, policy, now))
+    traces_before = now - timedelta(days=policy.login_trace_days)
+    await database.write(lambda s: signals.delete_login_traces(s, traces_before))
     await delete_purged_blobs(database, store, now)
     return purges
 

@@ -40,7 +40,8 @@ class StillHash(Base):
 class LoginTrace(Base):
     """A party's login, kept only as keyed hashes (个人信息保护法 art. 51: de-identified): the
     phone's (privacy.phone_key), the client address's as seen behind the proxy, and the
-    device's (a random id in a cookie of the login). Kept Settings.signal_login_trace_days."""
+    device's (a random id in a cookie of the login). Kept Settings.signal_login_trace_days, then
+    the retention job deletes it (art. 47)."""
 
     __tablename__ = "login_traces"
     __table_args__ = (Index("ix_login_traces_phone_at", "phone_key", "at"),)

@@ -3,7 +3,7 @@ perceptual hash, a party login's hashed traces)."""
 
 import re
 import secrets
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import ColumnElement, delete, exists, select
 from sqlalchemy.orm import Session
@@ -93,10 +93,9 @@ def record_login(
     address: str,
     device: str,
     now: datetime,
-    keep_days: int,
 ) -> None:
-    """A party's login as keyed hashes only; traces older than `keep_days` go."""
-    session.execute(delete(LoginTrace).where(LoginTrace.at < now - timedelta(days=keep_days)))
+    """A party's login as keyed hashes only; the retention job deletes it once its period ran
+    out (`delete_login_traces`)."""
     session.add(
         LoginTrace(
             phone_key=phone_key(phone, config.hash_secret),
@@ -105,6 +104,11 @@ def record_login(
             at=now,
         )
     )
+
+
+def delete_login_traces(session: Session, before: datetime) -> None:
+    """个人信息保护法 art. 47: the login traces recorded before `before` are deleted."""
+    session.execute(delete(LoginTrace).where(LoginTrace.at < before))
 
 
 def case_signals(session: Session, viewer: Principal, case_id: int, now: datetime) -> list[SignalOut]:
