@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 from conftest import STAFF_PASSWORD, XIHU, requires_chromium
 from factories import JPEG_BYTES, demo_party, sign_all_live
-from live import LiveServer, login_code, prepare_database, servers, staff_logs_in
+from live import LiveServer, party_logs_in, prepare_database, servers, staff_logs_in
 from live_casework import determine, party_session
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy.orm import Session
@@ -112,16 +112,6 @@ def page_at(browser: Browser, server: LiveServer, size: dict[str, int], **option
         yield context.new_page()
     finally:
         context.close()
-
-
-def party_logs_in(page: Page, database: Database, phone: str) -> None:
-    page.goto("/party")
-    page.fill("#phone", phone)
-    since = SystemClock().now()
-    page.click("#send-code")
-    page.fill("#code", login_code(database, phone, since))
-    page.click("#login")
-    expect(page.locator("#report")).to_be_visible()
 
 
 def party_page(browser: Browser, server: LiveServer) -> Page:

@@ -10,24 +10,10 @@ import subprocess
 from pathlib import Path
 
 from conftest import requires_chromium
-from live import call_pages, login_code, party_context_page, staff_logs_in, wait_until
+from live import call_pages, party_context_page, party_logs_in, staff_logs_in, wait_until
 from live_casework import LI_NA, ZHANG, collect, complete, determine, live_server, login, party_session
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, expect
 from signing_pages import sign_on_page
-
-from kuaichu.clock import SystemClock
-from kuaichu.db import Database
-
-
-def logs_in(page: Page, database: Database, phone: str) -> None:
-    """The SMS login on the party page."""
-    page.goto("/party")
-    page.fill("#phone", phone)
-    since = SystemClock().now()
-    page.click("#send-code")
-    page.fill("#code", login_code(database, phone, since))
-    page.click("#login")
-    expect(page.locator("#home-view")).to_be_visible()
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -46,7 +32,7 @@ def test_each_party_signs_on_their_own_phone_and_the_document_lists_both(
         for page in (zhang, console):
             page.set_default_timeout(60_000)
         # 张伟 reports; the operator takes the call and records the case.
-        logs_in(zhang, database, ZHANG)
+        party_logs_in(zhang, database, ZHANG)
         zhang.click("#report")
         zhang.click("#consent-agree")
         operator = bearer(staff_logs_in(console, "/console", "op-live"))
@@ -72,7 +58,7 @@ def test_each_party_signs_on_their_own_phone_and_the_document_lists_both(
         li_na = party_context_page(browser, server.url)
         li_na.set_default_timeout(60_000)
         try:
-            logs_in(li_na, database, LI_NA)
+            party_logs_in(li_na, database, LI_NA)
             li_na.locator("#my-cases button").first.click()
             # Without a media server the call stays the reporter's: she signs from the progress page.
             sign_on_page(li_na, "#progress-view [data-confirm-open]")
