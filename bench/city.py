@@ -36,7 +36,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -51,6 +51,7 @@ from stack import (
     Server,
     Staff,
     accident_day,
+    city_drivers,
     load_average,
     party_headers,
     percentile,
@@ -65,7 +66,7 @@ from kuaichu.clock import SHANGHAI
 from kuaichu.consent.notice import PRIVACY_NOTICE_VERSION
 from kuaichu.db import Database
 from kuaichu.notify.models import SmsMessage
-from kuaichu.registries.synthetic import demo_drivers
+from kuaichu.registries.synthetic import SyntheticPerson
 
 P99_LIMIT = 0.300
 XIHU = {"lat": 30.26, "lng": 120.10}
@@ -165,9 +166,8 @@ async def receive(connection: ClientConnection, kind: str, **match: object) -> d
             return message
 
 
-def party_body(name: str, phone: str) -> dict[str, object]:
-    """A driver the reference registry knows (the demo's), on the phone of this case."""
-    person = next(p for p in demo_drivers(accident_day()) if p.name == name)
+def party_body(person: SyntheticPerson, phone: str) -> dict[str, object]:
+    """A driver the reference registry knows, on the phone of this case."""
     assert person.policy is not None
     return {
         "name": person.name,
@@ -190,11 +190,17 @@ class City:
     database: Database
     timings: Timings
     think: float
+    drivers: Sequence[SyntheticPerson]
     clients: list[httpx.AsyncClient] = field(default_factory=list)
     evacuated: "asyncio.Queue[int]" = field(default_factory=asyncio.Queue)
     finished: list[float] = field(default_factory=list)
     reported: dict[int, float] = field(default_factory=dict)  # case: when its report was sent
     offers: list[tuple[int, float, float]] = field(default_factory=list)  # case, 空闲, offer
+
+    def drivers_of(self, case_id: int) -> tuple[SyntheticPerson, SyntheticPerson]:
+        """The case's two drivers: a pair of its own while the city has drivers for it."""
+        pair = (case_id - 1) % (len(self.drivers) // 2)
+        return self.drivers[2 * pair], self.drivers[2 * pair + 1]
 
     def offer_times(self) -> list[float]:
         """From the operator going 空闲, or from the report when the operator was waiting."""
@@ -308,7 +314,8 @@ class City:
             "weather": "clear",
             "description": "乙车追尾甲车，两车尾部、前部轻微受损",
         }
-        parties = {"parties": [party_body("张伟", phone), party_body("李娜", "136" + phone[3:])]}
+        first, second = self.drivers_of(case_id)
+        parties = {"parties": [party_body(first, phone), party_body(second, "136" + phone[3:])]}
         steps: list[tuple[str, str, str, dict[str, Any]]] = [
             ("PUT", f"{path}/facts", "/api/cases/{id}/facts", {"json": facts}),
             ("PUT", f"{path}/parties", "/api/cases/{id}/parties", {"json": parties}),
@@ -374,6 +381,7 @@ async def run_rate(
     args: argparse.Namespace,
     first: int,
     arrivals: int,
+    drivers: Sequence[SyntheticPerson],
 ) -> tuple[Timings, int, float]:
     """`arrivals` cases arriving evenly at `rate` an hour; returns the timings, how many cases
     finished and the seconds from the first arrival until the last one finished."""
@@ -385,7 +393,7 @@ async def run_rate(
             await stack.enter_async_context(httpx.AsyncClient(base_url=s.url, timeout=120, limits=limits))
             for s in servers
         ]
-        city = City([s.url for s in servers], database, timings, args.think, clients)
+        city = City([s.url for s in servers], database, timings, args.think, drivers, clients)
         stop = asyncio.Event()
         staff = [asyncio.create_task(city.operator(i, s, stop)) for i, s in enumerate(operators)]
         staff += [asyncio.create_task(city.officer(i, s)) for i, s in enumerate(officers)]
@@ -443,18 +451,20 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as temp, scratch_database(args.database, Path(temp)) as url:
         insurer = start_insurer()
-        operators, officers = seed_city(url, args.operators, args.officers, f"{insurer.url}/claims")
+        cases = args.warmup + sum(int(rate * args.minutes / 60) for rate in parse_rates(args.rates))
+        drivers = city_drivers(accident_day(), 2 * cases)
+        operators, officers = seed_city(url, args.operators, args.officers, f"{insurer.url}/claims", drivers)
         redis = REDIS_URL if args.processes > 1 else ""
         settings = {"outbox_poll_seconds": "0.2", "sms_code_min_interval_seconds": "0"}
         servers = [start_server(Path(temp) / "data", url, redis, **settings) for _ in range(args.processes)]
         try:
             # Untimed: the first requests of a process compile queries and fill caches.
-            asyncio.run(run_rate(servers, url, operators, officers, 3600, args, 0, args.warmup))
+            asyncio.run(run_rate(servers, url, operators, officers, 3600, args, 0, args.warmup, drivers))
             first = args.warmup
             for rate in parse_rates(args.rates):
                 arrivals = int(rate * args.minutes / 60)
                 timings, finished, elapsed = asyncio.run(
-                    run_rate(servers, url, operators, officers, rate, args, first, arrivals)
+                    run_rate(servers, url, operators, officers, rate, args, first, arrivals, drivers)
                 )
                 first += arrivals
                 rows.append((rate, timings, finished, elapsed, load_average()))

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
@@ -27,13 +27,14 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from kuaichu.auth.service import TokenService, create_insurer, create_user, party_principal, staff_principal
+from kuaichu.cases.catalogue import VehicleType
 from kuaichu.clock import SystemClock, local
 from kuaichu.db import Database
 from kuaichu.demo.seed import DEMO_JURISDICTIONS
 from kuaichu.geo.service import import_jurisdictions, read_feature_collection
 from kuaichu.migrate import upgrade
 from kuaichu.principal import Role
-from kuaichu.registries.synthetic import demo_drivers, load
+from kuaichu.registries.synthetic import SyntheticPerson, demo_drivers, generate, load
 
 SECRET = "bench-secret-of-at-least-thirty-two-bytes"
 PASSWORD = "bench-password-42"
@@ -80,19 +81,45 @@ class Staff:
 INSURERS = (("PICC", "中国人民财产保险"), ("CPIC", "中国太平洋财产保险"), ("PAIC", "中国平安财产保险"))
 
 
+def city_drivers(today: date, count: int) -> list[SyntheticPerson]:
+    """`count` different drivers, each in order in the registries (licence, vehicle and policy
+    in force) at the wheel of a small car: a city's accidents are between different people, and
+    the same two drivers in every case would make each case name all the others in its
+    cross-case signals (kuaichu.signals), which no city's traffic looks like."""
+    drawn = generate(count * 10, INSURERS, today, seed=2026)
+    fit = [
+        person
+        for person in drawn
+        if person.licence.status == "正常"
+        and person.licence.valid_until > today
+        and person.vehicle.status == "正常"
+        and person.vehicle.vehicle_type == VehicleType.SMALL_CAR
+        and person.vehicle.inspection_valid_until > today
+        and person.policy is not None
+        and person.policy.starts_on <= today <= person.policy.ends_on
+    ]
+    if len(fit) < count:
+        raise ValueError(f"only {len(fit)} drivers in order among {len(drawn)} drawn")
+    return fit[:count]
+
+
 def seed_city(
-    url: str, operators: int, officers: int, webhook_url: str | None = None
+    url: str,
+    operators: int,
+    officers: int,
+    webhook_url: str | None = None,
+    drivers: Sequence[SyntheticPerson] = (),
 ) -> tuple[list[Staff], list[Staff]]:
-    """The demo jurisdictions, the demo's drivers in the reference registry, their insurers
-    (claims pushed to `webhook_url`), and Xihu's operators and officers (with tokens, as if
-    logged in)."""
+    """The demo jurisdictions, the demo's drivers and `drivers` in the reference registry, their
+    insurers (claims pushed to `webhook_url`), and Xihu's operators and officers (with tokens, as
+    if logged in)."""
     database = Database(url)
     now = SystemClock().now()
 
     def work(session: Session) -> tuple[list[Staff], list[Staff]]:
         jurisdictions = import_jurisdictions(session, read_feature_collection(DEMO_JURISDICTIONS))
         xihu = next(j for j in jurisdictions if j.code == XIHU_CODE)
-        load(session, demo_drivers(local(now).date()))
+        load(session, [*demo_drivers(local(now).date()), *drivers])
         for code, name in INSURERS:
             create_insurer(session, code=code, name=name, webhook_url=webhook_url, now=now)
         made: dict[Role, list[Staff]] = {Role.OPERATOR: [], Role.OFFICER: []}
