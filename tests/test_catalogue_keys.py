@@ -20,7 +20,6 @@ import kuaichu
 from kuaichu.app import create_app
 from kuaichu.calls.schemas import ServiceReason
 from kuaichu.cases.schemas import PartiesIn
-from kuaichu.claims.models import Claim
 from kuaichu.claims.schemas import ClaimStep
 from kuaichu.errors import _VALIDATION_TYPES
 from kuaichu.messages import DEFAULT_LOCALE, Labelled, Locale, messages
@@ -153,8 +152,7 @@ FAMILIES: dict[str, Callable[[], set[str]]] = {
     "PartyStep.": lambda: _page_list("party.js", "STEPS"),
     "PartyCall.": lambda: {state.replace("-", "_") for state in _page_list("party.js", "CALL_STATES")},
     "ConsoleLink.": lambda: _page_list("console.js", "LINK_STATES"),
-    # A claim's status is an insurer's step, or the status it starts in (the party page labels both).
-    "ClaimStep.": lambda: {step.value for step in ClaimStep} | {Claim.__table__.c.status.default.arg},
+    "ClaimStep.": lambda: {step.value for step in ClaimStep},
 }
 
 

@@ -156,18 +156,15 @@ async def test_the_party_sees_each_step_the_insurer_reports(api: Api) -> None:
     case = await determined_case(api)
     _, cpic = await _register(api, "CPIC", "http://127.0.0.1:9/none")
     claim_id = (await api.client.post(f"/api/cases/{case.id}/claim", headers=case.reporter)).json()["id"]
+    progress = f"/api/insurer/claims/{claim_id}/progress"
+    pushed = await api.client.post(progress, json={"status": "pushed"}, headers=cpic)
+    assert pushed.status_code == 422  # the push is the party's step, never the insurer's
     # 定损 comes with the assessed loss of each vehicle the insurer assessed: here 张伟's.
     losses = {"assessed": {"losses": [{"plate_number": "浙A12345", "amount": "1200.00"}]}}
     for step in ("surveyor_assigned", "contacted", "assessed", "paid"):
-        response = await api.client.post(
-            f"/api/insurer/claims/{claim_id}/progress",
-            json={"status": step} | losses.get(step, {}),
-            headers=cpic,
-        )
+        response = await api.client.post(progress, json={"status": step} | losses.get(step, {}), headers=cpic)
         assert response.status_code == 200, response.text
-    back = await api.client.post(
-        f"/api/insurer/claims/{claim_id}/progress", json={"status": "contacted"}, headers=cpic
-    )
+    back = await api.client.post(progress, json={"status": "contacted"}, headers=cpic)
     assert back.status_code == 409
     timeline = (await api.client.get(f"/api/cases/{case.id}/timeline", headers=case.reporter)).json()
     steps = [e["detail"]["label"] for e in timeline if e["kind"] == "claim_progress"]

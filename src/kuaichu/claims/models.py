@@ -4,6 +4,7 @@ from sqlalchemy import BigInteger, ColumnElement, ForeignKey, String, UniqueCons
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kuaichu.cases.models import Case
+from kuaichu.claims.schemas import ClaimStep
 from kuaichu.db import Base, UtcDateTime
 from kuaichu.principal import Principal
 
@@ -23,7 +24,7 @@ class Claim(Base):
     party_id: Mapped[int] = mapped_column(ForeignKey("case_parties.id"))
     insurer_code: Mapped[str] = mapped_column(String(16), index=True)
     pushed_at: Mapped[datetime] = mapped_column(UtcDateTime)
-    status: Mapped[str] = mapped_column(String(24), default="pushed")
+    status: Mapped[str] = mapped_column(String(24), default=ClaimStep.PUSHED)
 
 
 class AssessedLoss(Base):

@@ -1,5 +1,6 @@
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
+from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
@@ -11,12 +12,18 @@ MAX_LOSS = Decimal(1_000_000)
 
 
 class ClaimStep(Labelled):
-    """The insurer's steps, in the order they happen."""
+    """A claim's status (Claim.status): its last step, in the order they happen. The party
+    pushes the claim; the insurer reports every step after."""
 
+    PUSHED = "pushed"
     SURVEYOR_ASSIGNED = "surveyor_assigned"
     CONTACTED = "contacted"
     ASSESSED = "assessed"
     PAID = "paid"
+
+
+# The steps an insurer reports: all but the party's push.
+InsurerStep = Literal[ClaimStep.SURVEYOR_ASSIGNED, ClaimStep.CONTACTED, ClaimStep.ASSESSED, ClaimStep.PAID]
 
 
 class ClaimOut(BaseModel):
@@ -26,7 +33,7 @@ class ClaimOut(BaseModel):
     insurer_code: str
     insurer_name: str | None = None
     pushed_at: datetime
-    status: str
+    status: ClaimStep
 
 
 class VehicleLoss(BaseModel):
@@ -56,7 +63,7 @@ class VehicleLoss(BaseModel):
 
 
 class ProgressIn(BaseModel):
-    status: ClaimStep
+    status: InsurerStep
     note: str = Field(default="", max_length=500)
     # With the 定损 step, the loss of each vehicle the insurer assessed (and only with it).
     losses: list[VehicleLoss] = Field(default_factory=list, max_length=10)

@@ -237,8 +237,8 @@ def report_progress(
     case = get_case(session, insurer, claim.case_id, lock=True)
     ensure_may_write(case, insurer, WriteRule.INSURER_OF_CLAIM)
     order = list(ClaimStep)
-    done = ClaimStep(claim.status) if claim.status in order else None
-    if done is not None and order.index(step) <= order.index(done):
+    done = ClaimStep(claim.status)
+    if order.index(step) <= order.index(done):
         raise Conflict(Text("Claims.step_backwards", done=done, step=step))
     claim.status = step.value
     session.add(ClaimProgress(claim_id=claim.id, at=now, status=step.value, note=note))

@@ -19,6 +19,7 @@ from kuaichu.cases.lifecycle import CaseState
 from kuaichu.cases.models import Case, TimelineEvent
 from kuaichu.cases.views import timeline_of
 from kuaichu.claims.models import Claim
+from kuaichu.claims.schemas import ClaimStep
 from kuaichu.documents.service import designation, list_documents
 from kuaichu.errors import NotFound
 from kuaichu.evidence.service import evidence_of
@@ -117,7 +118,7 @@ def replay(session: Session, supervisor: Principal, case_id: int, now: datetime)
                 "insurer_name": insurers.get(c.insurer_code, c.insurer_code),
                 "pushed_at": c.pushed_at.isoformat(),
                 "status": c.status,
-                "status_label": text(f"ClaimStep.{c.status}", locale),
+                "status_label": ClaimStep(c.status).label(locale),
             }
             for c in claims
         ],
