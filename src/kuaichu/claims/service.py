@@ -235,6 +235,9 @@ def report_progress(
 ) -> Claim:
     claim = insurers_claim(session, insurer, claim_id)
     case = get_case(session, insurer, claim.case_id, lock=True)
+    # Read again under the case's lock: a report sent twice at once waited here for the first,
+    # whose step it must see (the claim was read before the lock).
+    session.refresh(claim)
     ensure_may_write(case, insurer, WriteRule.INSURER_OF_CLAIM)
     order = list(ClaimStep)
     done = ClaimStep(claim.status)

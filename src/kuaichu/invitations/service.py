@@ -38,8 +38,9 @@ from kuaichu.invitations.schemas import (
     JoinState,
     WaitingOut,
 )
+from kuaichu.limit_locks import limit_key, lock_limits
 from kuaichu.messages import Text
-from kuaichu.notify.outbox import enqueue_sms
+from kuaichu.notify.outbox import enqueue_sms, sms_enqueued_since
 from kuaichu.notify.parties import push_case_event
 from kuaichu.notify.templates import Sms, party_link
 from kuaichu.principal import Principal
@@ -48,6 +49,8 @@ from kuaichu.settings import Settings
 
 TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{43}")
 SMS_WINDOW = timedelta(hours=1)
+# The same phone's join SMS again within this time is a double tap: the phone has the link.
+SMS_AGAIN_AFTER = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -171,8 +174,13 @@ def send_link(
 def _send(
     session: Session, operator: Principal, case: Case, phone: str, rules: InvitationRules, now: datetime
 ) -> None:
+    """The join SMS to `phone`; the same again a moment later (a double tap) sends nothing."""
     if any(p.phone == phone for p in case.parties) and phone != case.reporter_phone:
         raise Conflict(Text("Invitations.already_party"))
+    if sms_enqueued_since(
+        session, case_id=case.id, phone=phone, template=Sms.JOIN_INVITATION, since=now - SMS_AGAIN_AFTER
+    ):
+        return
     sent = session.scalar(
         select(func.count()).where(JoinSms.case_id == case.id, JoinSms.sent_at > now - SMS_WINDOW)
     )
@@ -354,6 +362,10 @@ def open_for_caller(
     the party page, and takes its call at once; the driver gets the link by the join SMS."""
     ensure_may_write(None, operator, WriteRule.OPERATOR_SELF)
     assert operator.jurisdiction_id is not None and operator.id is not None
+    # A double tap's two requests at once: the second waits for the first, then finds the call
+    # it opened (as a one-tap report finds its phone's case, kuaichu.calls.queue).
+    keys = (limit_key("report-phone", caller.phone), limit_key("phone-report-operator", str(operator.id)))
+    lock_limits(session, keys, now)
     open_call = session.scalars(
         select(CallSession).where(CallSession.operator_id == operator.id, CallSession.ended_at.is_(None))
     ).first()

@@ -9,6 +9,7 @@ import json
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kuaichu.db import upsert_insert
@@ -17,7 +18,17 @@ from kuaichu.notify.preferences import locale_of
 from kuaichu.notify.templates import Sms, check_parameters
 from kuaichu.privacy import mask_phone
 
-__all__ = ["PUSH", "SMS", "WEBHOOK", "Sms", "enqueue_push", "enqueue_sms", "enqueue_webhook", "mask_phone"]
+__all__ = [
+    "PUSH",
+    "SMS",
+    "WEBHOOK",
+    "Sms",
+    "enqueue_push",
+    "enqueue_sms",
+    "enqueue_webhook",
+    "mask_phone",
+    "sms_enqueued_since",
+]
 
 SMS = "sms"
 PUSH = "push"
@@ -44,6 +55,16 @@ def enqueue_sms(
         "locale": locale_of(session, phone).value,
     }
     _enqueue(session, channel=SMS, key=key, case_id=case_id, payload=payload, now=now)
+
+
+def sms_enqueued_since(session: Session, *, case_id: int, phone: str, template: Sms, since: datetime) -> bool:
+    """Whether the case's SMS of this template to this phone was written since `since`."""
+    payloads = session.scalars(
+        select(OutboxMessage.payload).where(
+            OutboxMessage.case_id == case_id, OutboxMessage.channel == SMS, OutboxMessage.created_at > since
+        )
+    )
+    return any(p.get("phone") == phone and p.get("template") == template.value for p in payloads)
 
 
 def enqueue_push(session: Session, *, case_id: int, event: dict[str, Any], key: str, now: datetime) -> None:

@@ -21,7 +21,7 @@ from kuaichu.audit.actions import AuditAction
 from kuaichu.cases.access import WriteRule, ensure_may_write, get_case
 from kuaichu.cases.catalogue import PlateType
 from kuaichu.cases.models import Case
-from kuaichu.db import Database
+from kuaichu.db import Database, upsert_insert
 from kuaichu.errors import DomainError, Forbidden, Gone, InvalidInput, NotFound
 from kuaichu.evidence.models import EvidenceItem
 from kuaichu.evidence.schemas import EvidenceKind
@@ -99,14 +99,15 @@ def mark_pending(
     check_may_read(session, viewer, case_id, evidence_id)
     case = session.get_one(Case, case_id)
     item = session.get_one(EvidenceItem, evidence_id)
-    reading = session.scalars(select(StillReading).where(StillReading.evidence_id == item.id)).first()
-    if reading is None:
-        reading = StillReading(evidence_id=item.id, case_id=case.id)
-        session.add(reading)
-    reading.status = ReadingStatus.PENDING.value
-    reading.requested_at = now
-    reading.read_at = None
-    session.flush()
+    # One statement, insert or update: a double tap's two requests at once meet in the unique
+    # index and the second updates the row the first inserted (no duplicate key error).
+    pending = {"status": ReadingStatus.PENDING.value, "requested_at": now, "read_at": None}
+    session.execute(
+        upsert_insert(session)(StillReading)
+        .values(evidence_id=item.id, case_id=case.id, **pending)
+        .on_conflict_do_update(index_elements=["evidence_id"], set_=pending)
+    )
+    reading = session.scalars(select(StillReading).where(StillReading.evidence_id == item.id)).one()
     audit.record(session, viewer, AuditAction.READ_STILL, now, case.id, {"evidence_id": item.id})
     return _out(reading, item, case)
 

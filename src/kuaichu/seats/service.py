@@ -156,11 +156,13 @@ def live_invitations(session: Session, agent: Principal, now: datetime) -> list[
 
 
 def take_seat(session: Session, agent: Principal, case: Case, call: CallSession, now: datetime) -> None:
-    """An agent joins the call their insurer was invited into (or asks for their seat again)."""
+    """An agent joins the call their insurer was invited into (or asks for their seat again).
+    The invitation's row lock makes a double tap's second request wait and find the first's
+    presence, rather than open a second one."""
     invitation = session.scalars(
-        select(InsurerInvitation).where(
-            InsurerInvitation.call_id == call.id, InsurerInvitation.insurer_code == agent.insurer_code
-        )
+        select(InsurerInvitation)
+        .where(InsurerInvitation.call_id == call.id, InsurerInvitation.insurer_code == agent.insurer_code)
+        .with_for_update()
     ).first()
     if invitation is None:
         raise Forbidden(Text("Seats.not_invited"))
