@@ -2,8 +2,12 @@
 
 import pytest
 from conftest import Api
-from factories import FACTS, party_body
-from flows import evacuated_case
+from factories import FACTS, party_body, signature_upload
+from flows import evacuated_case, in_call_case
+from insurer_seats import agent
+
+from kuaichu.auth.service import create_insurer
+from kuaichu.principal import Role
 
 
 @pytest.mark.parametrize(
@@ -187,3 +191,81 @@ async def test_an_oversized_body_is_still_413(api: Api, taken_call: tuple[int, d
     huge = FACTS | {"description": "长" * (2 * 1024 * 1024)}
     response = await api.client.put(f"/api/cases/{case_id}/facts", json=huge, headers=operator)
     assert response.status_code == 413
+
+
+NEWEST_WRITES = [
+    ("party", "/api/cases/{id}/signature", "upload"),
+    ("party", "/api/cases/{id}/dispute", {"reason": "事实记录有误"}),
+    ("party", "/api/cases/{id}/settlement/confirm", None),
+    ("party", "/api/cases/{id}/claim", None),
+    ("operator", "/api/cases/{id}/join-link/sms", {"phone": "13700000007"}),
+    ("operator", "/api/cases/{id}/join-link/revoke", None),
+    ("operator", "/api/cases/{id}/joins/admit", {"join_id": 1}),
+    ("operator", "/api/cases/{id}/joins/refuse", {"join_id": 1}),
+    ("operator", "/api/cases/{id}/insurer-invitations", {"insurer_code": "CPIC"}),
+    ("operator", "/api/cases/{id}/readings/1", None),
+    ("operator", "/api/cases/1/readings/{id}", None),
+    ("agent", "/api/cases/{id}/insurer-seat/leave", None),
+]
+
+
+@pytest.mark.parametrize("row_id", [2**31, 2**63, -1, 0])
+async def test_an_id_out_of_range_on_the_newest_writes_is_a_clear_422(api: Api, row_id: int) -> None:
+    callers = {
+        "party": api.party_token("13800000001"),
+        "operator": await api.staff("op-xihu", Role.OPERATOR, "330106"),
+        "agent": await agent(api, "cpic-wang", "CPIC"),
+    }
+    for who, path, body in NEWEST_WRITES:
+        url = path.format(id=row_id)
+        if body == "upload":
+            sent = signature_upload("0" * 64)
+            response = await api.client.post(url, headers=callers[who], **sent)
+        else:
+            response = await api.client.post(url, json=body, headers=callers[who])
+        assert response.status_code == 422, (url, response.text)
+        assert response.headers["content-type"] == "application/problem+json"
+        assert "请检查" in response.json()["detail"], url
+    insurer = await api.context.database.write(
+        lambda s: create_insurer(s, code="PICC", name="PICC", webhook_url=None, now=api.context.clock.now())[
+            1
+        ]
+    )
+    progress = await api.client.post(
+        f"/api/insurer/claims/{row_id}/progress", json={"status": "contacted"}, headers={"X-API-Key": insurer}
+    )
+    assert progress.status_code == 422, progress.text
+    for join_id in (2**31, 2**63, -1):
+        refused = await api.client.post(
+            "/api/cases/1/joins/refuse", json={"join_id": join_id}, headers=callers["operator"]
+        )
+        assert refused.status_code == 422, refused.text
+
+
+async def test_a_nul_character_in_the_newest_writes_is_refused(api: Api) -> None:
+    case_id, operator = await in_call_case(api, "张伟")
+    party = api.party_token("13800000001")
+    refused = [
+        await api.client.post("/api/joins", json={"token": "a\u0000b"}, headers=party),
+        await api.client.post(
+            f"/api/cases/{case_id}/dispute", json={"reason": "有\u0000异议"}, headers=party
+        ),
+        await api.client.post(
+            f"/api/cases/{case_id}/join-link/sms", json={"phone": "1370000000\u0000"}, headers=operator
+        ),
+        await api.client.post(
+            f"/api/cases/{case_id}/insurer-invitations", json={"insurer_code": "CP\u0000IC"}, headers=operator
+        ),
+        await api.client.post(
+            "/api/calls/phone-report",
+            json={"phone": "13600000006", "address": "文三\u0000路"},
+            headers=operator,
+        ),
+        await api.client.post(
+            f"/api/cases/{case_id}/signature", headers=party, **signature_upload("\u0000" * 64)
+        ),
+    ]
+    assert [r.status_code for r in refused] == [422] * 6, [r.text for r in refused]
+    assert all(r.headers["content-type"] == "application/problem+json" for r in refused)
+    assert (await api.client.get(f"/api/cases/{case_id}", headers=operator)).json()["state"] == "in_call"
+    assert await api.sms_to("13700000000") == []
