@@ -316,3 +316,49 @@ async def test_retention_deletes_a_disputes_reason_with_the_cases_other_personal
     assert purged["party_confirmations"] == 1
     statuses = (await _confirmation(api, case_id, operator))["confirmations"]
     assert statuses[1]["status"] == "disputed" and statuses[1]["reason"] == PURGED_LABEL  # type: ignore[index]
+
+
+async def test_a_tab_closed_mid_signature_keeps_nothing_and_the_next_signature_heals(api: Api) -> None:
+    case_id, operator = await _collected(api)
+    zhang = api.party_token(REPORTER)
+    seen = str((await _confirmation(api, case_id, zhang))["content_sha256"])
+    request = api.client.build_request(
+        "POST", f"http://kuaichu.test/api/cases/{case_id}/signature", headers=zhang, **signature_upload(seen)
+    )
+    body = request.read()
+    parts = [{"type": "http.request", "body": body[: len(body) // 2], "more_body": True}]
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": request.url.path,
+        "raw_path": request.url.raw_path,
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(k.lower(), v) for k, v in request.headers.raw],
+        "client": ("127.0.0.1", 5000),
+        "server": ("kuaichu.test", 80),
+    }
+
+    async def receive() -> dict[str, object]:
+        return parts.pop(0) if parts else {"type": "http.disconnect"}
+
+    async def send(message: dict[str, object]) -> None:
+        pass
+
+    await api.app(scope, receive, send)  # the phone went away half way through the drawing
+    assert await _signatures_kept(api, case_id, operator) == []
+    assert _statuses(await _confirmation(api, case_id, operator)) == {1: "unsigned", 2: "unsigned"}
+    sha256 = hashlib.sha256(SIGNATURE_PNG).hexdigest()
+    assert sha256 not in dict(api.context.evidence_store.blobs())
+
+    # A request that stored the drawing and died before its row: the file alone, which no row
+    # names; the party signs again and the same drawing is the same file, now named by its row.
+    api.context.evidence_store.put(io.BytesIO(SIGNATURE_PNG), len(SIGNATURE_PNG))
+    assert (await sign(api.client, case_id, zhang)).status_code == 201
+    [kept] = await _signatures_kept(api, case_id, operator)
+    assert kept["sha256"] == sha256
+    assert api.context.evidence_store.is_intact(sha256)
+    assert _statuses(await _confirmation(api, case_id, operator))[1] == "signed"
