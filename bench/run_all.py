@@ -44,7 +44,7 @@ class Step:
 
 def steps(quick: bool) -> list[Step]:
     cases = "300" if quick else "600"
-    rates = "2000" if quick else "1000,2000,3000"
+    rates = "2000" if quick else "1000,2000,3000,4000"
     minutes = "1" if quick else "2"
     sustained = r"sustained: (\d+) cases/hour with every request's p99"
     offer_p99 = r"offer .*?p99\s+([\d.]+)"
@@ -53,8 +53,10 @@ def steps(quick: bool) -> list[Step]:
         Step(
             ["http_stack.py", "--cases", cases],
             [
-                Figure("transition / bare", r"transition .* ratio ([\d.]+)", ">= 0.5", "min", 0.5),
-                Figure("case read / bare", r"case read .* ratio ([\d.]+)", ">= 0.5", "min", 0.5),
+                Figure("transition / bare, same SQL", r"transition .*? ratio ([\d.]+)", ">= 0.5", "min", 0.5),
+                Figure("case read / bare, same SQL", r"case read .*? ratio ([\d.]+)", ">= 0.5", "min", 0.5),
+                Figure("transition / bare, minimal", r"transition .* ratio ([\d.]+)", ">= 0.5", "min", 0.5),
+                Figure("case read / bare, minimal", r"case read .* ratio ([\d.]+)", ">= 0.5", "min", 0.5),
             ],
         ),
         Step(
