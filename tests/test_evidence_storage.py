@@ -11,6 +11,7 @@ import sys
 import tracemalloc
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -32,6 +33,7 @@ from kuaichu.evidence.s3 import PART_BYTES, S3EvidenceStore
 from kuaichu.evidence.storage import CorruptedBlob, LocalEvidenceStore
 from kuaichu.messages import Locale, text
 from kuaichu.principal import Role
+from kuaichu.retention.service import RetentionPolicy, run_retention
 from kuaichu.settings import Settings
 
 # The store is what is under test: one database backend is enough.
@@ -313,6 +315,28 @@ async def test_the_object_store_down_is_a_503_in_the_readers_words_and_nothing_i
             )
         )
         assert "evidence_hash_mismatch" not in actions
+
+
+async def test_in_the_bucket_an_object_no_row_names_is_deleted_once_past_its_grace(
+    s3_api: Api, clock: FrozenClock, object_store: ObjectStore, evidence_bucket: str
+) -> None:
+    """The retention job's sweep on the object store, judged by each object's LastModified."""
+    context = s3_api.context
+    case_id, operator = await _case_in_call(s3_api)
+    named = (await upload_jpeg(s3_api.client, operator, case_id)).json()["sha256"]
+    orphan = context.evidence_store.put(io.BytesIO(JPEG_BYTES + b"died"), 1024).sha256
+    written = {blob.sha256: blob.modified_at for blob in context.evidence_store.listing()}
+    assert set(written) == {named, orphan}
+    policy = RetentionPolicy.from_settings(context.settings)
+
+    clock.set(written[orphan] + policy.orphan_grace - timedelta(minutes=1))
+    await run_retention(context.database, context.evidence_store, policy, clock.now())
+    assert {blob.sha256 for blob in context.evidence_store.listing()} == {named, orphan}
+
+    clock.advance(timedelta(minutes=2))  # its row never came
+    await run_retention(context.database, context.evidence_store, policy, clock.now())
+    assert {blob.sha256 for blob in context.evidence_store.listing()} == {named}
+    assert _bucket_object(object_store, evidence_bucket, named) == JPEG_BYTES
 
 
 async def test_a_local_blob_and_its_name_are_on_disk_before_the_upload_is_acknowledged(

@@ -4,16 +4,18 @@ verifies, and the parties can still open their case and download what it holds a
 (个人信息保护法 art. 19, 45, 47)."""
 
 import hashlib
+import io
 import json
+import os
 import socket
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from casework import LI, PLATE_COVERED, REASONING, ZHANG, CollectedCase, determined
 from conftest import STAFF_PASSWORD, XIHU, Api
-from factories import FACTS, demo_party, party_body, upload_jpeg
+from factories import FACTS, JPEG_BYTES, demo_party, party_body, upload_jpeg
 from flows import OTHER, REPORTER, WalkedCase, determined_case
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -31,7 +33,7 @@ from kuaichu.consent.models import PrivacyConsent
 from kuaichu.documents.models import DeterminationDocument
 from kuaichu.evidence.models import EvidenceItem
 from kuaichu.evidence.s3 import S3EvidenceStore
-from kuaichu.evidence.storage import EvidenceStore
+from kuaichu.evidence.storage import EvidenceStore, LocalEvidenceStore
 from kuaichu.liability.models import Determination
 from kuaichu.limit_locks import LimitLock
 from kuaichu.notify.models import OutboxMessage, SmsMessage
@@ -466,3 +468,60 @@ async def test_old_login_traces_go_with_the_retention_job_though_nobody_logs_in(
     await _run_retention_job(api)
     kept = await api.context.database.read(lambda s: list(s.scalars(select(LoginTrace.at))))
     assert kept == [recent]
+
+
+def _left_behind(store: LocalEvidenceStore, content: bytes, written_at: datetime) -> str:
+    """A blob whose request died before its row committed, last written at `written_at`."""
+    sha256 = store.put(io.BytesIO(content), len(content)).sha256
+    _written(store, sha256, written_at)
+    return sha256
+
+
+def _written(store: LocalEvidenceStore, sha256: str, at: datetime) -> None:
+    os.utime(dict(store.blobs())[sha256], (at.timestamp(), at.timestamp()))
+
+
+async def test_a_file_no_row_names_is_deleted_once_past_its_grace_and_a_named_or_fresh_one_stays(
+    api: Api, clock: FrozenClock
+) -> None:
+    """个人信息保护法 art. 47: a photo whose upload died before its row is kept for nothing; an
+    upload whose row is still to commit is younger than the grace and is never touched."""
+    store = api.context.evidence_store
+    assert isinstance(store, LocalEvidenceStore)
+    grace = timedelta(hours=api.context.settings.evidence_orphan_grace_hours)
+    reporter = await api.agreed_party(REPORTER)
+    operator = await api.staff("op-xihu", Role.OPERATOR, "330106")
+    case_id = (await api.client.post("/api/calls", json=XIHU, headers=reporter)).json()["case_id"]
+    assert (await api.client.post(f"/api/cases/{case_id}/take", headers=operator)).status_code == 200
+    named = (await upload_jpeg(api.client, operator, case_id)).json()
+    _written(store, named["sha256"], clock.now() - timedelta(days=30))
+    orphan = _left_behind(store, JPEG_BYTES + b"died", clock.now() - grace - timedelta(minutes=1))
+    fresh = _left_behind(store, JPEG_BYTES + b"in flight", clock.now() - grace + timedelta(minutes=1))
+
+    await _run_retention_job(api)
+    assert set(dict(store.blobs())) == {named["sha256"], fresh}
+    content = await api.client.get(f"/api/cases/{case_id}/evidence/{named['id']}/content", headers=operator)
+    assert content.status_code == 200 and content.content == JPEG_BYTES
+
+    clock.advance(timedelta(minutes=2))  # the fresh one's row never came
+    await _run_retention_job(api)
+    assert set(dict(store.blobs())) == {named["sha256"]}
+    assert orphan not in dict(store.blobs())
+
+
+def test_a_file_stored_again_since_it_was_listed_is_not_deleted(tmp_path: Path) -> None:
+    """The same content uploaded again during the sweep, its row about to commit, keeps its file."""
+    store = LocalEvidenceStore(tmp_path / "evidence")
+    sha256 = store.put(io.BytesIO(JPEG_BYTES), len(JPEG_BYTES)).sha256
+    [stored] = store.listing()  # written by the disk's clock, now
+    cutoff = stored.modified_at - timedelta(hours=1)
+    _written(store, sha256, cutoff - timedelta(hours=1))
+    assert [blob.modified_at < cutoff for blob in store.listing()] == [True]
+
+    store.put(io.BytesIO(JPEG_BYTES), len(JPEG_BYTES))  # written again now, after the cutoff
+    assert not store.delete_if_written_before(sha256, cutoff)
+    assert b"".join(store.read_chunks(sha256)) == JPEG_BYTES
+
+    _written(store, sha256, cutoff - timedelta(hours=1))
+    assert store.delete_if_written_before(sha256, cutoff)
+    assert list(store.listing()) == []

@@ -177,6 +177,11 @@ class Settings(BaseSettings):
     retention_still_days: int = Field(default=365, ge=1)
     retention_personal_data_days: int = Field(default=3 * 365, ge=1)
     retention_sweep_seconds: float = Field(default=3600.0, gt=0)
+    # A blob no row names (its request died between storing it and committing the row) is
+    # deleted by the same job once it was written this long ago; an upload whose row has not
+    # committed yet is younger. Longer than any upload takes, and than the clocks of the app
+    # and of an object store differ.
+    evidence_orphan_grace_hours: float = Field(default=24.0, ge=1)
     # The secret of the keyed hash (HMAC-SHA256) that keeps a masked phone matchable to its
     # owner's login, so parties still open their case and its document after retention.
     # Empty means a key generated once in <data_dir>-keys/phone-key beside the audit key.

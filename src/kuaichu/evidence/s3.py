@@ -16,6 +16,7 @@ import hashlib
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from datetime import datetime
 from typing import Any, BinaryIO
 
 import boto3
@@ -23,7 +24,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from kuaichu.errors import NotFound, Unavailable
-from kuaichu.evidence.storage import EvidenceStore, Intake, StoredBlob, verified
+from kuaichu.evidence.storage import SHA256_NAME, EvidenceStore, Intake, ListedBlob, StoredBlob, verified
 from kuaichu.messages import Text
 from kuaichu.settings import Settings
 
@@ -155,6 +156,29 @@ class S3EvidenceStore(EvidenceStore):
     def delete(self, sha256: str) -> None:
         with self._answering(Text("EvidenceStore.unavailable")):
             self.client.delete_object(Bucket=self.bucket, Key=self.key(sha256))
+
+    def listing(self) -> Iterator[ListedBlob]:
+        # S3 lists keys in UTF-8 binary order: the key layout puts them in name order.
+        pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket)
+        with self._answering(Text("EvidenceStore.unavailable")):
+            for page in pages:
+                for entry in page.get("Contents", []):
+                    sha256 = entry["Key"].rpartition("/")[2]
+                    if SHA256_NAME.fullmatch(sha256) and entry["Key"] == self.key(sha256):
+                        yield ListedBlob(sha256, entry["LastModified"])
+
+    def delete_if_written_before(self, sha256: str, cutoff: datetime) -> bool:
+        # S3 has no delete on a condition every compatible service accepts: the object's time is
+        # read just before the delete (a put of the same bytes between the two is the risk left).
+        try:
+            with self._answering(Text("EvidenceStore.unavailable")):
+                head = self.client.head_object(Bucket=self.bucket, Key=self.key(sha256))
+        except NotFound:
+            return False
+        if head["LastModified"] >= cutoff:
+            return False
+        self.delete(sha256)
+        return True
 
     @contextmanager
     def _answering(self, unavailable: Text) -> Iterator[None]:

@@ -11,6 +11,7 @@ import re
 import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
@@ -33,6 +34,14 @@ class StoredBlob:
     media_type: str
 
 
+@dataclass(frozen=True)
+class ListedBlob:
+    """A blob in the store's listing, with when its bytes were last written there."""
+
+    sha256: str
+    modified_at: datetime
+
+
 class CorruptedBlob(Conflict):
     """The stored bytes no longer hash to the name they were stored under."""
 
@@ -50,6 +59,17 @@ class EvidenceStore(Protocol):
 
     def delete(self, sha256: str) -> None:
         """Remove a blob; the caller has made sure no kept evidence names it."""
+        ...
+
+    def listing(self) -> Iterator[ListedBlob]:
+        """Every stored blob with when it was last written, in name order (an upload under way
+        is not listed until it is complete)."""
+        ...
+
+    def delete_if_written_before(self, sha256: str, cutoff: datetime) -> bool:
+        """Remove a blob unless it was written at or after `cutoff` (stored again since it was
+        listed, for a row about to name it); whether it was removed. The caller has made sure
+        no row names it."""
         ...
 
     def is_intact(self, sha256: str) -> bool:
@@ -177,6 +197,28 @@ class LocalEvidenceStore(EvidenceStore):
     def delete(self, sha256: str) -> None:
         self._path(sha256).unlink(missing_ok=True)
 
+    def listing(self) -> Iterator[ListedBlob]:
+        for sha256, path in self.blobs():
+            try:
+                yield ListedBlob(sha256, _modified_at(path))
+            except FileNotFoundError:
+                continue  # deleted since the directory was read
+
+    def delete_if_written_before(self, sha256: str, cutoff: datetime) -> bool:
+        # Moved aside first, then judged by the moved file's time: a put that lands at the same
+        # moment either comes before the move (its fresh file is moved, judged fresh and put
+        # back: same name, same bytes) or after it (it is at the name, untouched).
+        aside = self.root / "incoming" / f"{sha256}.deleting"
+        try:
+            os.rename(self._path(sha256), aside)
+        except FileNotFoundError:
+            return False
+        if _modified_at(aside) < cutoff:
+            aside.unlink()
+            return True
+        os.replace(aside, self._path(sha256))
+        return False
+
     def read_chunks(self, sha256: str) -> Iterator[bytes]:
         path = self._path(sha256)
         if not path.exists():
@@ -200,3 +242,7 @@ class LocalEvidenceStore(EvidenceStore):
         with path.open("rb") as source:
             while chunk := source.read(_CHUNK):
                 yield chunk
+
+
+def _modified_at(path: Path) -> datetime:
+    return datetime.fromtimestamp(path.stat().st_mtime, UTC)

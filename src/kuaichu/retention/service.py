@@ -10,7 +10,8 @@ database) and every hash stay, and each purge is on the audit log. A party may d
 the case holds about them, before and after (art. 45).
 
 Party logins' hashed traces (kuaichu.signals) belong to no case: the same job deletes those
-older than Settings.signal_login_trace_days, whether or not anyone logged in since.
+older than Settings.signal_login_trace_days, whether or not anyone logged in since. It also
+deletes the blobs no row names, once past their grace (retention.orphans).
 """
 
 import asyncio
@@ -40,6 +41,7 @@ from kuaichu.evidence.storage import EvidenceStore
 from kuaichu.messages import Labelled, Locale, Text, reader_locale, text
 from kuaichu.principal import SYSTEM, Principal
 from kuaichu.retention.models import RetentionPurge
+from kuaichu.retention.orphans import delete_orphan_blobs
 from kuaichu.retention.personal import purge_personal_data
 from kuaichu.retention.schemas import (
     MyCaseOut,
@@ -76,14 +78,15 @@ ENDED_STATES = (
 
 @dataclass(frozen=True)
 class RetentionPolicy:
-    """Days each kind is kept after the case ended, the secret of the phones' keyed hash, and
-    days a login's traces are kept after the login."""
+    """Days each kind is kept after the case ended, the secret of the phones' keyed hash, days
+    a login's traces are kept after the login, and how old a blob no row names must be to go."""
 
     recording_days: int
     still_days: int
     personal_data_days: int
     phone_key_secret: str
     login_trace_days: int
+    orphan_grace: timedelta
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "RetentionPolicy":
@@ -93,6 +96,7 @@ class RetentionPolicy:
             settings.retention_personal_data_days,
             settings.effective_phone_key_secret,
             settings.signal_login_trace_days,
+            timedelta(hours=settings.evidence_orphan_grace_hours),
         )
 
     def days(self, kind: RetentionKind) -> int:
@@ -229,11 +233,12 @@ async def run_retention(
     database: Database, store: EvidenceStore, policy: RetentionPolicy, now: datetime
 ) -> list[RetentionPurge]:
     """One run of the retention job: purge what is due and the old login traces, then delete
-    the files that may go."""
+    the files that may go: those of purged evidence, and those no row names."""
     purges = await database.write(lambda s: purge_expired(s, policy, now))
     traces_before = now - timedelta(days=policy.login_trace_days)
     await database.write(lambda s: signals.delete_login_traces(s, traces_before))
     await delete_purged_blobs(database, store, now)
+    await delete_orphan_blobs(database, store, policy.orphan_grace, now)
     return purges
 
 

@@ -1,0 +1,80 @@
+"""Blobs no row names are deleted (个人信息保护法 art. 47: deleted once the purpose is served).
+
+A blob is stored before the row that names it commits (evidence.service.store_item): a
+request that dies between the two (a phone gone half way, a signature drawn again differently,
+a process killed) leaves the file and no row, a photo of people and plates or a drawn
+signature kept for nothing. The retention job deletes such a blob once it was written longer
+ago than Settings.evidence_orphan_grace_hours: an upload whose row is still to commit is younger.
+
+What names a blob is an evidence item whose file retention has not deleted. A signature
+(party_confirmations.signature_sha256) and a call's recording (media_recordings) name theirs
+through the evidence item written in the same transaction; a determination document keeps its
+PDF in the database, never in the store. A purged item whose file is still there keeps it for
+retention.service.delete_purged_blobs, which records the deletion on the item.
+"""
+
+import asyncio
+import logging
+from collections.abc import Iterable, Iterator
+from datetime import datetime, timedelta
+from functools import partial
+from itertools import islice
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from kuaichu.db import Database
+from kuaichu.errors import Unavailable
+from kuaichu.evidence.models import EvidenceItem
+from kuaichu.evidence.storage import EvidenceStore, ListedBlob
+
+log = logging.getLogger(__name__)
+
+# Blobs judged per database query: the listing is read a page at a time, never whole.
+LISTING_PAGE = 500
+
+
+def named(session: Session, digests: Iterable[str]) -> set[str]:
+    """Of these blobs, those an evidence item names whose file retention has not deleted."""
+    wanted = set(digests)
+    if not wanted:
+        return set()
+    query = select(EvidenceItem.sha256).where(
+        EvidenceItem.sha256.in_(wanted), EvidenceItem.blob_deleted_at.is_(None)
+    )
+    return set(session.scalars(query))
+
+
+def _next_page(listing: Iterator[ListedBlob]) -> list[ListedBlob]:
+    return list(islice(listing, LISTING_PAGE))
+
+
+async def _delete_orphan(database: Database, store: EvidenceStore, digest: str, cutoff: datetime) -> bool:
+    """Checked again just before it goes: a row that committed since the listing keeps it, and
+    so does the same content stored again since (the store checks its time as it deletes)."""
+    if await database.read(partial(named, digests=[digest])):
+        return False
+    return await asyncio.to_thread(store.delete_if_written_before, digest, cutoff)
+
+
+async def delete_orphan_blobs(
+    database: Database, store: EvidenceStore, grace: timedelta, now: datetime
+) -> int:
+    """Delete the blobs written before `now - grace` that no row names, outside any transaction
+    (an object store is a network away). A store that fails leaves the rest for the next run."""
+    cutoff = now - grace
+    listing = store.listing()
+    deleted = 0
+    try:
+        while page := await asyncio.to_thread(_next_page, listing):
+            old = [blob.sha256 for blob in page if blob.modified_at < cutoff]
+            kept = await database.read(partial(named, digests=old))
+            for digest in old:
+                if digest not in kept and await _delete_orphan(database, store, digest, cutoff):
+                    log.info("retention: deleted blob %s, which no row names", digest)
+                    deleted += 1
+    except (Unavailable, OSError):
+        log.warning("retention: the evidence store failed in the orphan sweep; the next run goes on")
+    if deleted:
+        log.info("retention: deleted %d blobs no row names", deleted)
+    return deleted
