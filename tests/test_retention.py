@@ -525,3 +525,18 @@ def test_a_file_stored_again_since_it_was_listed_is_not_deleted(tmp_path: Path) 
     _written(store, sha256, cutoff - timedelta(hours=1))
     assert store.delete_if_written_before(sha256, cutoff)
     assert list(store.listing()) == []
+
+
+async def test_what_a_killed_upload_left_part_way_is_deleted_once_past_the_grace(
+    api: Api, clock: FrozenClock
+) -> None:
+    """kill -9 in the middle of an upload leaves its bytes in incoming, named by no one."""
+    incoming = api.context.settings.evidence_dir / "incoming"
+    grace = timedelta(hours=api.context.settings.evidence_orphan_grace_hours)
+    killed, under_way = incoming / "tmpkilled", incoming / "tmpunderway"
+    for path, at in ((killed, clock.now() - grace - timedelta(minutes=1)), (under_way, clock.now())):
+        path.write_bytes(JPEG_BYTES[:100])
+        os.utime(path, (at.timestamp(), at.timestamp()))
+
+    await _run_retention_job(api)
+    assert sorted(incoming.iterdir()) == [under_way]

@@ -5,6 +5,7 @@ same protocol for scale-out. Either one verifies on read: bytes that no longer h
 name are never passed on as if they were the evidence.
 """
 
+import contextlib
 import hashlib
 import os
 import re
@@ -71,6 +72,12 @@ class EvidenceStore(Protocol):
         listed, for a row about to name it); whether it was removed. The caller has made sure
         no row names it."""
         ...
+
+    def remove_abandoned_uploads(self, cutoff: datetime) -> int:
+        """Remove what uploads a killed process left part way, untouched since `cutoff`; how
+        many. Nothing here for an object store: its incomplete multipart uploads are ended by
+        the bucket's AbortIncompleteMultipartUpload rule."""
+        return 0
 
     def is_intact(self, sha256: str) -> bool:
         """Chain of custody: the stored bytes still hash to the name recorded at upload."""
@@ -218,6 +225,16 @@ class LocalEvidenceStore(EvidenceStore):
             return True
         os.replace(aside, self._path(sha256))
         return False
+
+    def remove_abandoned_uploads(self, cutoff: datetime) -> int:
+        # An upload under way writes its file as it reads; one moved aside keeps its old time.
+        removed = 0
+        for path in (self.root / "incoming").iterdir():
+            with contextlib.suppress(FileNotFoundError):  # finished or removed meanwhile
+                if _modified_at(path) < cutoff:
+                    path.unlink()
+                    removed += 1
+        return removed
 
     def read_chunks(self, sha256: str) -> Iterator[bytes]:
         path = self._path(sha256)

@@ -5,6 +5,7 @@ request that dies between the two (a phone gone half way, a signature drawn agai
 a process killed) leaves the file and no row, a photo of people and plates or a drawn
 signature kept for nothing. The retention job deletes such a blob once it was written longer
 ago than Settings.evidence_orphan_grace_hours: an upload whose row is still to commit is younger.
+So does what a process killed part way through an upload left in the local store's incoming.
 
 What names a blob is an evidence item whose file retention has not deleted. A signature
 (party_confirmations.signature_sha256) and a call's recording (media_recordings) name theirs
@@ -60,11 +61,12 @@ async def _delete_orphan(database: Database, store: EvidenceStore, digest: str, 
 async def delete_orphan_blobs(
     database: Database, store: EvidenceStore, grace: timedelta, now: datetime
 ) -> int:
-    """Delete the blobs written before `now - grace` that no row names, outside any transaction
-    (an object store is a network away). A store that fails leaves the rest for the next run."""
+    """Delete the blobs written before `now - grace` that no row names, and the uploads left
+    part way before then, outside any transaction (an object store is a network away). A store
+    that fails leaves the rest for the next run."""
     cutoff = now - grace
     listing = store.listing()
-    deleted = 0
+    deleted = abandoned = 0
     try:
         while page := await asyncio.to_thread(_next_page, listing):
             old = [blob.sha256 for blob in page if blob.modified_at < cutoff]
@@ -73,8 +75,9 @@ async def delete_orphan_blobs(
                 if digest not in kept and await _delete_orphan(database, store, digest, cutoff):
                     log.info("retention: deleted blob %s, which no row names", digest)
                     deleted += 1
+        abandoned = await asyncio.to_thread(store.remove_abandoned_uploads, cutoff)
     except (Unavailable, OSError):
         log.warning("retention: the evidence store failed in the orphan sweep; the next run goes on")
-    if deleted:
-        log.info("retention: deleted %d blobs no row names", deleted)
+    if deleted or abandoned:
+        log.info("retention: deleted %d blobs no row names, %d abandoned uploads", deleted, abandoned)
     return deleted
