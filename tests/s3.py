@@ -47,8 +47,13 @@ class ObjectStore:
         )
 
     def new_bucket(self) -> str:
+        """A bucket of its own that takes objects already: SeaweedFS grows a new bucket's first
+        volume on its first write, which on a loaded machine outlasted a test's short S3
+        timeout (the store-down test's first upload, made before it stops the store)."""
         name = f"evidence-{uuid.uuid4().hex[:12]}"
-        self.client().create_bucket(Bucket=name)
+        client = self.client()
+        client.create_bucket(Bucket=name)
+        wait_until(lambda: _takes_an_object(client, name), timeout=60, what=f"a writable volume for {name}")
         return name
 
     def settings_for(self, bucket: str) -> dict[str, Any]:
@@ -91,6 +96,16 @@ def _answers(store: ObjectStore) -> bool:
         return error.response["Error"]["Code"] in ("BucketAlreadyExists", "BucketAlreadyOwnedByYou")
     except BotoCoreError:
         return False
+    return True
+
+
+def _takes_an_object(client: Any, bucket: str) -> bool:
+    """Write and remove a probe object: True once the bucket's volume takes writes."""
+    try:
+        client.put_object(Bucket=bucket, Key="probe", Body=b"probe")
+    except (BotoCoreError, ClientError):
+        return False
+    client.delete_object(Bucket=bucket, Key="probe")
     return True
 
 
