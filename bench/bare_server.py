@@ -44,6 +44,20 @@ def connection() -> sqlite3.Connection:
     return _local.db
 
 
+def record_take(db: sqlite3.Connection, case_id: int, now: str, on_conflict: str = "") -> None:
+    """The take's timeline event and its push in the outbox."""
+    db.execute(
+        "INSERT INTO timeline_events (case_id, at, kind, state_after, actor_role, actor_id,"
+        " actor_label, detail) VALUES (?, ?, 'take', 'in_call', 'operator', 1, 'bench', '{}')",
+        (case_id, now),
+    )
+    db.execute(
+        "INSERT INTO outbox (channel, idempotency_key, case_id, payload, status, attempts,"
+        " next_attempt_at, created_at) VALUES ('push', ?, ?, ?, 'pending', 0, ?, ?)" + on_conflict,
+        (f"bare:{case_id}", case_id, json.dumps({"event": "call_taken"}), now, now),
+    )
+
+
 def take(request: Request) -> JSONResponse:
     case_id = int(request.path_params["case_id"])
     now = datetime.now(UTC).replace(tzinfo=None).isoformat(sep=" ")
@@ -57,16 +71,7 @@ def take(request: Request) -> JSONResponse:
         if not updated:
             db.execute("ROLLBACK")
             return JSONResponse({"detail": "conflict"}, status_code=409)
-        db.execute(
-            "INSERT INTO timeline_events (case_id, at, kind, state_after, actor_role, actor_id,"
-            " actor_label, detail) VALUES (?, ?, 'take', 'in_call', 'operator', 1, 'bench', '{}')",
-            (case_id, now),
-        )
-        db.execute(
-            "INSERT INTO outbox (channel, idempotency_key, case_id, payload, status, attempts,"
-            " next_attempt_at, created_at) VALUES ('push', ?, ?, ?, 'pending', 0, ?, ?)",
-            (f"bare:{case_id}", case_id, json.dumps({"event": "call_taken"}), now, now),
-        )
+        record_take(db, case_id, now)
         number, state, updated_at = db.execute(
             "SELECT number, state, updated_at FROM cases WHERE id=?", (case_id,)
         ).fetchone()
@@ -139,17 +144,7 @@ def take_same_sql(request: Request) -> JSONResponse:
             db.execute("ROLLBACK")
             return JSONResponse({"detail": "conflict"}, status_code=409)
         db.execute("UPDATE cases SET state='in_call', operator_id=1, updated_at=? WHERE id=?", (now, case_id))
-        db.execute(
-            "INSERT INTO timeline_events (case_id, at, kind, state_after, actor_role, actor_id,"
-            " actor_label, detail) VALUES (?, ?, 'take', 'in_call', 'operator', 1, 'bench', '{}')",
-            (case_id, now),
-        )
-        db.execute(
-            "INSERT INTO outbox (channel, idempotency_key, case_id, payload, status, attempts,"
-            " next_attempt_at, created_at) VALUES ('push', ?, ?, ?, 'pending', 0, ?, ?)"
-            " ON CONFLICT (idempotency_key) DO NOTHING",
-            (f"bare:{case_id}", case_id, json.dumps({"event": "call_taken"}), now, now),
-        )
+        record_take(db, case_id, now, " ON CONFLICT (idempotency_key) DO NOTHING")
         append_audit(db, "take", case_id, now)
         db.execute("COMMIT")
     except Exception:
