@@ -158,11 +158,39 @@ async def test_a_122_caller_entered_twice_opens_one_case_and_one_sms(api: Api, t
     opened = await twice(
         lambda: api.client.post("/api/calls/phone-report", json=body, headers=operator), together
     )
-    assert statuses(opened) == [201, 409]
-    (second,) = [r for r in opened if r.status_code == 409]
-    assert second.json()["detail"] == "请先结束当前通话"
+    # The second entry gets the first's case back, as a second one-tap report does.
+    assert statuses(opened) == [200, 201], [r.text for r in opened]
+    assert opened[0].json() == opened[1].json(), "the same case"
     assert len((await rows(api))["cases"]) == 1
     assert len(await api.sms_to(THIRD_PHONE)) == 1
+
+
+@TOGETHER
+async def test_a_second_122_caller_while_the_first_call_is_live_is_refused(api: Api, together: bool) -> None:
+    operator = await api.staff("op-xihu", Role.OPERATOR, "330106")
+    first = {"phone": THIRD_PHONE, "address": "西湖区文三路"}
+    second = {"phone": OTHER, "address": "西湖区文三路"}
+    if together:
+        opened = list(
+            await asyncio.gather(
+                *(
+                    api.client.post("/api/calls/phone-report", json=b, headers=operator)
+                    for b in (first, second)
+                )
+            )
+        )
+    else:
+        opened = [
+            await api.client.post("/api/calls/phone-report", json=b, headers=operator)
+            for b in (first, second)
+        ]
+    assert statuses(opened) == [201, 409], [r.text for r in opened]
+    (refused,) = [r for r in opened if r.status_code == 409]
+    assert refused.json()["detail"] == "请先结束当前通话"
+    assert len((await rows(api))["cases"]) == 1
+    # Whichever came first has its case and its SMS; the other phone has neither.
+    texted = [len(await api.sms_to(phone)) for phone in (THIRD_PHONE, OTHER)]
+    assert sorted(texted) == [0, 1]
 
 
 @TOGETHER

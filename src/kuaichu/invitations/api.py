@@ -125,18 +125,32 @@ async def refuse(case_id: RowId, body: RefuseIn, operator: Operator, context: Co
     await _tell_console(context, operator.id, case_id)
 
 
-@router.post("/api/calls/phone-report", status_code=status.HTTP_201_CREATED, response_model=PhoneReportOut)
+@router.post(
+    "/api/calls/phone-report",
+    status_code=status.HTTP_201_CREATED,
+    response_model=PhoneReportOut,
+    responses={
+        200: {
+            "model": PhoneReportOut,
+            "description": "The same caller entered again while their call is live: that case, unchanged",
+        }
+    },
+)
 async def phone_report(
-    body: CallerIn, operator: Operator, request: Request, context: Context
+    body: CallerIn, operator: Operator, request: Request, response: Response, context: Context
 ) -> PhoneReportOut:
     """A driver who called 122 without the app: the case opens as this operator's call, and the
-    driver gets the join SMS (the party page, no app)."""
+    driver gets the join SMS (the party page, no app). The same entry again while that call is
+    live gets the case back (200, as POST /api/calls does) instead of a second one (201)."""
     now, rules = context.clock.now(), _rules(context)
 
-    def work(session: Session) -> PhoneReportOut:
-        case = service.open_for_caller(session, operator, body, rules, now)
-        return PhoneReportOut(case_id=case.id, number=case.number)
+    def work(session: Session) -> tuple[PhoneReportOut, bool]:
+        case, new = service.open_for_caller(session, operator, body, rules, now)
+        return PhoneReportOut(case_id=case.id, number=case.number), new
 
-    opened = await context.database.write(work)
+    opened, new = await context.database.write(work)
+    if not new:
+        response.status_code = status.HTTP_200_OK
+        return opened
     request.app.state.wake_dispatcher()
     return opened

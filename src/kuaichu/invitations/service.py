@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 import qrcode
 import qrcode.constants
 from qrcode.image.svg import SvgPathFillImage
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
 from kuaichu.audit import service as audit
@@ -25,7 +25,7 @@ from kuaichu.cases import lifecycle
 from kuaichu.cases import service as cases
 from kuaichu.cases.access import WriteRule, ensure_may_write, get_case, is_reporter
 from kuaichu.cases.lifecycle import CaseState, Edit, EventKind
-from kuaichu.cases.models import Case, CaseParty
+from kuaichu.cases.models import Case, CaseParty, TimelineEvent
 from kuaichu.errors import Conflict, Forbidden, Gone, InvalidInput, NotFound, RateLimited
 from kuaichu.geo.models import Jurisdiction
 from kuaichu.geo.service import inside_point
@@ -355,11 +355,31 @@ def refuse(session: Session, operator: Principal, case_id: int, request_id: int,
 # The no-app entry: a driver who called 122.
 
 
+def _entered_as(session: Session, operator: Principal, call: CallSession, caller: CallerIn) -> Case | None:
+    """The case of the operator's live call if this operator opened it for this very caller
+    (same phone, same address): the same entry sent again, not a second call."""
+    case = session.get(Case, call.case_id)
+    if case is None or (case.reporter_phone, case.address) != (caller.phone, caller.address):
+        return None
+    opened_here = session.scalar(
+        select(
+            exists().where(
+                TimelineEvent.case_id == case.id,
+                TimelineEvent.kind == EventKind.PHONE_REPORT.value,
+                TimelineEvent.actor_id == operator.id,
+            )
+        )
+    )
+    return case if opened_here else None
+
+
 def open_for_caller(
     session: Session, operator: Principal, caller: CallerIn, rules: InvitationRules, now: datetime
-) -> Case:
+) -> tuple[Case, bool]:
     """The operator opens a case for a driver on the 122 line, as if they had reported it from
-    the party page, and takes its call at once; the driver gets the link by the join SMS."""
+    the party page, and takes its call at once; the driver gets the link by the join SMS.
+    Whether the case is new: the same entry again while its call is live gets that case back
+    (a hurried operator's double tap), any other while a call is live is refused."""
     ensure_may_write(None, operator, WriteRule.OPERATOR_SELF)
     assert operator.jurisdiction_id is not None and operator.id is not None
     # A double tap's two requests at once: the second waits for the first, then finds the call
@@ -370,7 +390,10 @@ def open_for_caller(
         select(CallSession).where(CallSession.operator_id == operator.id, CallSession.ended_at.is_(None))
     ).first()
     if open_call is not None:
-        raise Conflict(Text("Calls.end_call_first"))
+        repeated = _entered_as(session, operator, open_call, caller)
+        if repeated is None:
+            raise Conflict(Text("Calls.end_call_first"))
+        return repeated, False
     existing = calls.active_case(session, caller.phone)
     if existing is not None:
         raise Conflict(Text("Invitations.caller_has_case", number=existing.number))
@@ -385,4 +408,4 @@ def open_for_caller(
     lifecycle.record_event(session, case, EventKind.PHONE_REPORT, operator, now, detail)
     calls.assign(session, case, presence_of(session, operator, now), now)
     _send(session, operator, case, caller.phone, rules, now)
-    return case
+    return case, True
