@@ -161,9 +161,16 @@ async def test_the_party_sees_each_step_the_insurer_reports(api: Api) -> None:
     assert pushed.status_code == 422  # the push is the party's step, never the insurer's
     # 定损 comes with the assessed loss of each vehicle the insurer assessed: here 张伟's.
     losses = {"assessed": {"losses": [{"plate_number": "浙A12345", "amount": "1200.00"}]}}
-    for step in ("surveyor_assigned", "contacted", "assessed", "paid"):
+    # The party page shows who pays what once a claim's loss is assessed: it reads the flag.
+    for step, assessed in (
+        ("surveyor_assigned", False),
+        ("contacted", False),
+        ("assessed", True),
+        ("paid", True),
+    ):
         response = await api.client.post(progress, json={"status": step} | losses.get(step, {}), headers=cpic)
         assert response.status_code == 200, response.text
+        assert response.json()["loss_assessed"] is assessed, step
     back = await api.client.post(progress, json={"status": "contacted"}, headers=cpic)
     assert back.status_code == 409
     timeline = (await api.client.get(f"/api/cases/{case.id}/timeline", headers=case.reporter)).json()
@@ -171,7 +178,9 @@ async def test_the_party_sees_each_step_the_insurer_reports(api: Api) -> None:
     assert steps == ["已指派查勘员", "查勘员已联系您", "定损完成", "赔款已支付"]
     assert any("理赔有新进度" in text for text in await api.sms_to("13800000001"))
     seen = (await api.client.get(f"/api/cases/{case.id}/claims", headers=case.reporter)).json()
-    assert [(c["insurer_name"], c["status"]) for c in seen] == [("CPIC保险", "paid")]
+    assert [(c["insurer_name"], c["status"], c["loss_assessed"]) for c in seen] == [
+        ("CPIC保险", "paid", True)
+    ]
     stranger = await api.client.get(f"/api/cases/{case.id}/claims", headers=api.party_token("13700000000"))
     assert stranger.status_code == 404
 

@@ -115,7 +115,7 @@ async def test_bad_amounts_are_refused_clearly_and_change_nothing(api: Api, loss
     said = problem.get("detail", "") + "".join(e["message"] for e in problem.get("errors", []))
     assert any("\u4e00" <= ch <= "\u9fff" for ch in said), problem  # a Chinese message
     claims = (await api.client.get(f"/api/cases/{case.id}/claims", headers=case.reporter)).json()
-    assert {c["status"] for c in claims} == {"pushed"}
+    assert {(c["status"], c["loss_assessed"]) for c in claims} == {("pushed", False)}
     waiting = (await api.client.get(f"/api/cases/{case.id}/compensation", headers=case.reporter)).json()
     assert waiting["complete"] is False and len(waiting["pending"]) == 2
 
@@ -132,7 +132,10 @@ async def test_amounts_only_with_the_assessment_and_a_car_assessed_once(api: Api
     assert again.status_code == 409
     assert zhang in again.json()["detail"]
     claims = (await api.client.get(f"/api/cases/{case.id}/claims", headers=case.reporter)).json()
-    assert sorted(c["status"] for c in claims) == ["assessed", "pushed"]
+    assert sorted((c["status"], c["loss_assessed"]) for c in claims) == [
+        ("assessed", True),
+        ("pushed", False),
+    ]
 
 
 async def test_the_supervisor_adopts_mutual_self_claim_for_a_jurisdiction(api: Api) -> None:

@@ -2,7 +2,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Literal
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, computed_field, field_validator, model_validator
 
 from kuaichu.messages import Labelled, Text
 
@@ -21,6 +21,11 @@ class ClaimStep(Labelled):
     ASSESSED = "assessed"
     PAID = "paid"
 
+    def reached(self, step: "ClaimStep") -> bool:
+        """Whether this status is `step` or a step after it."""
+        order = list(ClaimStep)
+        return order.index(self) >= order.index(step)
+
 
 # The steps an insurer reports: all but the party's push.
 InsurerStep = Literal[ClaimStep.SURVEYOR_ASSIGNED, ClaimStep.CONTACTED, ClaimStep.ASSESSED, ClaimStep.PAID]
@@ -34,6 +39,13 @@ class ClaimOut(BaseModel):
     insurer_name: str | None = None
     pushed_at: datetime
     status: ClaimStep
+
+    # 定损 reported (assessed, or paid since): the party page then shows who pays what. A flag
+    # rather than a list of statuses in the page, so the steps and their order live here only.
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def loss_assessed(self) -> bool:
+        return self.status.reached(ClaimStep.ASSESSED)
 
 
 class VehicleLoss(BaseModel):

@@ -239,9 +239,8 @@ def report_progress(
     # whose step it must see (the claim was read before the lock).
     session.refresh(claim)
     ensure_may_write(case, insurer, WriteRule.INSURER_OF_CLAIM)
-    order = list(ClaimStep)
     done = ClaimStep(claim.status)
-    if order.index(step) <= order.index(done):
+    if done.reached(step):
         raise Conflict(Text("Claims.step_backwards", done=done, step=step))
     claim.status = step.value
     session.add(ClaimProgress(claim_id=claim.id, at=now, status=step.value, note=note))

@@ -339,7 +339,7 @@ function compensationLines(split) {
 // Who pays what under compulsory insurance, once an insurer has reported its assessment: each
 // payment, and what is beyond the limits; until every vehicle is assessed, which ones it waits for.
 async function showCompensation(caseId, claims) {
-  const assessed = claims.some((c) => ["assessed", "paid"].includes(c.status));
+  const assessed = claims.some((c) => c.loss_assessed);
   KC.show("compensation", assessed);
   if (!assessed) return;
   const split = await KC.api(PAGE, "GET", `/api/cases/${caseId}/compensation`);
