@@ -193,6 +193,12 @@ class Api:
         job also runs by itself when a determination commits; this waits for that run too)."""
         return await self.app.state.documents.run_once()
 
+    async def signals_recomputed(self) -> int:
+        """Await the signal job: every case another case's cross-case finding named computed
+        again (the job also runs by itself when a collection-complete or an evacuation commits;
+        this waits for that run too). Returns how many cases this run computed."""
+        return await self.app.state.signal_job.run_once()
+
     async def sms_to(self, phone: str) -> list[str]:
         await self.deliver_outbox()
 

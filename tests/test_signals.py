@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from conftest import empty_postgres, requires_postgres
 from factories import id_number
 from PIL import Image, ImageDraw
 from sqlalchemy import select
@@ -25,7 +26,7 @@ from kuaichu.migrate import upgrade
 from kuaichu.principal import Principal, Role
 from kuaichu.settings import Settings
 from kuaichu.signals import service
-from kuaichu.signals.models import CaseSignal, LoginTrace
+from kuaichu.signals.models import CaseSignal, LoginTrace, SignalOrder
 from kuaichu.signals.rules import (
     SignalConfig,
     SignalName,
@@ -36,6 +37,7 @@ from kuaichu.signals.rules import (
     reused_still,
     shared_login,
 )
+from kuaichu.signals.service import Outcome, recompute_ordered
 from kuaichu.signals.stills import perceptual_hash
 
 T0 = datetime(2026, 11, 2, 2, 0, tzinfo=UTC)
@@ -350,14 +352,22 @@ def test_the_same_still_in_two_cases_shows_on_both(database: Database, config: S
         still(session, third, phash=flipped(PHASH, 0b111 << 60))
         assert hamming(PHASH, flipped(PHASH, 0b11)) == 2
         service.refresh(session, second, config, T0)
-        stored = {
-            case_id: detail
-            for case_id, detail in session.execute(select(CaseSignal.case_id, CaseSignal.detail))
-        }
-        assert stored == {first.id: {"cases": [second.number]}, second.id: {"cases": [first.number]}}
         assert reused_still(session, third, config) == []
+        return first, second
 
-    database.write_sync(walk)
+    first, second = database.write_sync(walk)
+    # The first case is computed again by the signal job, after the second's transaction.
+    assert stored_details(database) == {second.id: {"cases": [first.number]}}
+    assert database.write_sync(lambda s: recompute_ordered(s, config, T0, T0)) is Outcome.COMPUTED
+    assert stored_details(database) == {
+        first.id: {"cases": [second.number]},
+        second.id: {"cases": [first.number]},
+    }
+
+
+def stored_details(database: Database) -> dict[int, dict[str, object]]:
+    rows = database.write_sync(lambda s: s.execute(select(CaseSignal.case_id, CaseSignal.detail)).all())
+    return dict(rows)
 
 
 def picture(seed: int) -> Image.Image:
@@ -433,6 +443,8 @@ def test_the_cross_case_queries_on_a_fresh_postgresql(fresh_postgres: str, confi
             for case in cases:
                 still(session, case, phash=PHASH)
             service.refresh(session, cases[-1], config, T0)
+            while recompute_ordered(session, config, T0, T0) is not Outcome.NOTHING_DUE:
+                pass
             names = session.execute(select(CaseSignal.case_id, CaseSignal.name)).all()
             # The last case and the two it names, each with the plate, the phone, the ID and the still.
             for case in cases:
@@ -440,5 +452,100 @@ def test_the_cross_case_queries_on_a_fresh_postgresql(fresh_postgres: str, confi
                 assert found == ["repeated_identity"] * 3 + ["reused_still"]
 
         database.write_sync(walk)
+    finally:
+        database.dispose()
+
+
+# The other cases a cross-case finding names: computed again by the signal job, after the commit.
+
+
+def order_rows(database: Database) -> list[tuple[int, int]]:
+    """(case id, attempts) of every order waiting, oldest first."""
+    query = select(SignalOrder.case_id, SignalOrder.attempts).order_by(SignalOrder.id)
+    return [tuple(row) for row in database.write_sync(lambda s: s.execute(query).all())]  # type: ignore[misc]
+
+
+def signal_names(database: Database, case: Case) -> list[str]:
+    query = select(CaseSignal.name).where(CaseSignal.case_id == case.id).order_by(CaseSignal.name)
+    return list(database.write_sync(lambda s: s.scalars(query).all()))
+
+
+def test_several_orders_naming_a_case_are_one_computation_and_a_failing_one_waits_alone(
+    database: Database, config: SignalConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """张伟's third accident in 30 days names the two before it, twice (collection complete,
+    then evacuation): four orders, two computations. The second case's computation fails: it
+    keeps its previous signals, its orders are put off 5 s, and the first case is not held up."""
+    zhang = person(1)
+
+    def accidents(session: Session) -> tuple[Case, Case, Case]:
+        first = add_case(session, T0, zhang, person(11))
+        second = add_case(
+            session, T0 + timedelta(days=1), zhang, person(12), occurred_at=T0 - timedelta(hours=5)
+        )
+        service.refresh(session, second, config, T0)  # late: its one signal until now
+        third = add_case(session, T0 + timedelta(days=2), zhang, person(13))
+        service.refresh(session, third, config, T0)
+        service.refresh(session, third, config, T0)
+        return first, second, third
+
+    first, second, third = database.write_sync(accidents)
+    assert order_rows(database) == [(first.id, 0), (second.id, 0), (first.id, 0), (second.id, 0)]
+    assert signal_names(database, third) == ["repeated_identity"] * 3
+    assert signal_names(database, first) == []
+    assert signal_names(database, second) == ["late_report"]
+
+    computed = service.findings_of
+
+    def failing_for_second(session: Session, case: Case, config: SignalConfig) -> list[service.Finding]:
+        if case.id == second.id:
+            raise ValueError("a rule met data it cannot read")
+        return computed(session, case, config)
+
+    monkeypatch.setattr(service, "findings_of", failing_for_second)
+
+    def run(due: datetime) -> Outcome:
+        return database.write_sync(lambda s: recompute_ordered(s, config, due, due))
+
+    assert [run(T0), run(T0), run(T0)] == [Outcome.COMPUTED, Outcome.PUT_OFF, Outcome.NOTHING_DUE]
+    assert signal_names(database, first) == ["repeated_identity"] * 3  # once, not once per order
+    assert signal_names(database, second) == ["late_report"]
+    assert order_rows(database) == [(second.id, 1), (second.id, 1)]
+    (error,) = set(database.write_sync(lambda s: s.scalars(select(SignalOrder.last_error)).all()))
+    assert error is not None and "ValueError" in error
+
+    monkeypatch.setattr(service, "findings_of", computed)
+    assert run(T0 + timedelta(seconds=4)) is Outcome.NOTHING_DUE
+    assert run(T0 + timedelta(seconds=5)) is Outcome.COMPUTED
+    assert signal_names(database, second) == ["late_report"] + ["repeated_identity"] * 3
+    assert order_rows(database) == []
+
+
+@requires_postgres
+@pytest.mark.postgres
+def test_an_order_another_process_holds_is_passed_over_not_waited_for(
+    postgres_url: str, config: SignalConfig
+) -> None:
+    """Two processes run the job: one holds the first case's order (its transaction open), the
+    other takes the next order instead of waiting, and leaves the held one to its holder."""
+    empty_postgres(postgres_url)
+    database = Database(postgres_url)
+    try:
+        zhang = person(1)
+
+        def accidents(session: Session) -> list[Case]:
+            cases = [add_case(session, T0 + timedelta(days=d), zhang, person(10 + d)) for d in (0, 1, 2)]
+            service.refresh(session, cases[-1], config, T0)
+            return cases
+
+        first, second, _ = database.write_sync(accidents)
+        held = select(SignalOrder).where(SignalOrder.case_id == first.id).with_for_update()
+        with database.writer.connect() as other, other.begin():
+            other.execute(held)
+            assert database.write_sync(lambda s: recompute_ordered(s, config, T0, T0)) is Outcome.COMPUTED
+            assert database.write_sync(lambda s: recompute_ordered(s, config, T0, T0)) is Outcome.NOTHING_DUE
+        assert order_rows(database) == [(first.id, 0)]
+        assert signal_names(database, second) == ["repeated_identity"] * 3
+        assert signal_names(database, first) == []
     finally:
         database.dispose()

@@ -2,20 +2,24 @@
 drivers in a second accident, the operator placing it far from where the phone reported and a
 still taken again; the signals are computed when collection completes, listed and filtered for
 the officer and the supervisor, said with reasons masked for the supervisor, and a bad filter is
-a 422. On SQLite and PostgreSQL."""
+a 422. A frequent party's earlier cases are computed again after the answer, by the signal job,
+even when the process that answered is gone. On SQLite and PostgreSQL."""
 
 import io
 
 import pytest
+from asgi_lifespan import LifespanManager
 from conftest import XIHU, Api
-from factories import FACTS, demo_party
+from factories import FACTS, demo_party, sign_all
 from flows import collect_evidence, demo_registry
 from PIL import Image, ImageDraw
 from sqlalchemy import select
 
+from kuaichu.app import create_app
+from kuaichu.clock import FrozenClock
 from kuaichu.principal import Role
 from kuaichu.settings import Settings
-from kuaichu.signals.models import LoginTrace, StillHash
+from kuaichu.signals.models import LoginTrace, SignalOrder, StillHash
 
 ZHANG, LI = "13800000001", "13900000002"
 # 5.5 km north of the reported point: where the operator places the second accident.
@@ -24,8 +28,9 @@ FAR_AWAY = {"lat": XIHU["lat"] + 0.05, "lng": XIHU["lng"]}
 
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
-    """Two accidents within 30 days make a signal here (the default is three)."""
-    return settings.model_copy(update={"signal_repeat_accidents": 2})
+    """Two accidents within 30 days make a signal here (the default is three); the signal job
+    runs when a commit wakes it or a test awaits it, not at its period."""
+    return settings.model_copy(update={"signal_repeat_accidents": 2, "signal_order_sweep_seconds": 3600})
 
 
 def still_jpeg() -> bytes:
@@ -99,7 +104,8 @@ async def test_signals_are_computed_listed_filtered_and_said_per_role(api: Api) 
         assert response.status_code == 200, response.text
         return sorted({s["name"] for s in response.json()})
 
-    # The first case was computed again when the second named it.
+    # The first case was computed again by the signal job, after the second named it.
+    await api.signals_recomputed()
     assert await names(first, officer) == ["repeated_identity", "reused_still", "shared_login"]
     assert await names(second, officer) == [
         "far_report_point",
@@ -175,3 +181,88 @@ async def test_a_bad_filter_is_refused_and_parties_see_no_signals(api: Api) -> N
     assert refused.json()["detail"] == "只有民警、复核民警和监管人员可按风险提示筛选"
     assert (await client.get("/api/cases?signal=staged", headers=officer)).status_code == 422
     assert (await client.get("/api/signals/rules")).status_code == 401
+
+
+# A frequent party: the earlier cases are computed again after the answer.
+
+
+def held_back(api: Api) -> list[str]:
+    """The commits' wake-ups of the signal job are noted, not acted on: the job runs when the
+    test awaits it, as when the woken run has not come yet."""
+    woken: list[str] = []
+    api.app.state.wake_signals = lambda: woken.append("signals")
+    return woken
+
+
+async def ordered(api: Api) -> list[int]:
+    """The cases the signal orders waiting name, oldest order first."""
+    query = select(SignalOrder.case_id).order_by(SignalOrder.id)
+    return await api.context.database.read(lambda s: list(s.scalars(query)))
+
+
+async def repeated_reasons(api: Api, case_id: int, officer: dict[str, str]) -> list[str]:
+    response = await api.client.get(f"/api/cases/{case_id}/signals", headers=officer)
+    assert response.status_code == 200, response.text
+    return [s["reason"] for s in response.json() if s["name"] == "repeated_identity"]
+
+
+async def number_of(api: Api, case_id: int, officer: dict[str, str]) -> str:
+    return str((await api.client.get(f"/api/cases/{case_id}", headers=officer)).json()["number"])
+
+
+async def test_a_frequent_partys_evacuation_answers_and_the_job_then_names_it_on_the_earlier_cases(
+    api: Api,
+) -> None:
+    """张伟 and 李娜 in a third accident: its collection and its evacuation each order the two
+    earlier cases computed again, and answer without doing it; until the job runs those show
+    what they showed; the job computes each once and they name the new case."""
+    await demo_registry(api)
+    officer = await api.staff("officer-xihu", Role.OFFICER, "330106")
+    operators = [await api.staff(f"op-xihu-{n}", Role.OPERATOR, "330106") for n in (1, 2, 3)]
+    first = await collected(api, "13700000003", operators[0], FACTS)
+    second = await collected(api, "13700000004", operators[1], FACTS)
+    await api.signals_recomputed()
+    before = await repeated_reasons(api, first, officer)
+    second_number = await number_of(api, second, officer)
+    assert before and all(second_number in r for r in before)
+
+    woken = held_back(api)
+    newest = await collected(api, "13700000005", operators[2], FACTS)
+    await sign_all(api.client, newest, api.party_token(ZHANG), api.party_token(LI))
+    response = await api.client.post(f"/api/cases/{newest}/evacuate", headers=operators[2])
+    assert response.status_code == 200, response.text
+    assert response.json()["state"] == "evacuated"
+    assert woken == ["signals", "signals"]  # collection complete, evacuation
+    assert await ordered(api) == [first, second, first, second]
+    new_number = await number_of(api, newest, officer)
+    assert await repeated_reasons(api, newest, officer)  # its own signals: at once
+    assert await repeated_reasons(api, first, officer) == before  # the earlier: as they were
+
+    assert await api.signals_recomputed() == 2  # four orders, two cases, each computed once
+    assert await ordered(api) == []
+    for earlier in (first, second):
+        reasons = await repeated_reasons(api, earlier, officer)
+        assert len(reasons) == len(before) and all(new_number in r for r in reasons)
+    assert await api.signals_recomputed() == 0
+
+
+async def test_an_order_left_by_a_process_that_stopped_is_carried_out_by_the_next_to_start(
+    api: Api, settings: Settings, clock: FrozenClock
+) -> None:
+    await demo_registry(api)
+    officer = await api.staff("officer-xihu", Role.OFFICER, "330106")
+    operators = [await api.staff(f"op-xihu-{n}", Role.OPERATOR, "330106") for n in (1, 2)]
+    held_back(api)
+    first = await collected(api, "13700000003", operators[0], FACTS)
+    second = await collected(api, "13700000004", operators[1], FACTS)
+    assert await ordered(api) == [first]
+    assert await repeated_reasons(api, first, officer) == []
+
+    # What the collection committed is all another process needs (as after a kill -9).
+    restarted = create_app(settings, clock)
+    async with LifespanManager(restarted):
+        await restarted.state.signal_job.run_once()  # the run at its start, awaited
+    assert await ordered(api) == []
+    second_number = await number_of(api, second, officer)
+    reasons = await repeated_reasons(api, first, officer)
+    assert reasons and all(second_number in r for r in reasons)

@@ -57,6 +57,8 @@ from kuaichu.seats.api import router as seats_router
 from kuaichu.settings import Settings
 from kuaichu.settlement.api import router as settlement_router
 from kuaichu.signals.api import router as signals_router
+from kuaichu.signals.rules import SignalConfig
+from kuaichu.signals.service import SignalJob
 from kuaichu.signatures.api import router as signatures_router
 from kuaichu.supervision.api import router as supervision_router
 from kuaichu.web.context import AppContext
@@ -67,6 +69,7 @@ from kuaichu.web.security import CredentialsBeforeBody, SecurityHeaders
 
 OUTBOX_JOB = "outbox"
 DOCUMENTS_JOB = "documents"
+SIGNALS_JOB = "signals"
 
 
 def unit_of_work(context: AppContext, work: Callable[[Session, datetime], object]) -> Job:
@@ -136,6 +139,9 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         documents = DocumentJob(database, clock, context.document_issuer, app.state.wake_dispatcher)
         app.state.documents = documents
         app.state.wake_documents = lambda: scheduler.wake(DOCUMENTS_JOB)
+        signal_job = SignalJob(database, clock, SignalConfig.of(settings))
+        app.state.signal_job = signal_job
+        app.state.wake_signals = lambda: scheduler.wake(SIGNALS_JOB)
         signer = context.audit_signer
         audit.sign_on_commit(
             database.writer,
@@ -166,6 +172,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         scheduler.add("retention", settings.retention_sweep_seconds, purge_expired_data)
         scheduler.add("call sweep", settings.call_sweep_seconds, lambda: sweep_once(app))
         scheduler.add(DOCUMENTS_JOB, settings.document_sweep_seconds, documents.run_once, at_start=True)
+        scheduler.add(SIGNALS_JOB, settings.signal_order_sweep_seconds, signal_job.run_once, at_start=True)
         if settings.janus_nodes:
             recording = RecordingJob(database, clock, context.evidence_store, settings)
             scheduler.add("call recordings", settings.janus_sweep_seconds, recording.run_once)

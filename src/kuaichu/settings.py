@@ -231,6 +231,10 @@ class Settings(BaseSettings):
     # Stills whose perceptual hashes differ in at most this many of 64 bits are the same picture
     # (3 at most: signals.models.StillHash finds near copies by four 16-bit bands).
     signal_still_hash_distance: int = Field(default=2, ge=0, le=3)
+    # How often the signal job looks for cases to compute again (the other cases a cross-case
+    # signal names) besides when a collection-complete or evacuation wakes it: retries, and
+    # orders a killed process left.
+    signal_order_sweep_seconds: float = Field(default=5.0, gt=0)
 
     # The determination document (道路交通事故认定书). Empty key/cert: created in data_dir.
     issuing_authority: str = "示范市公安局交通警察支队"

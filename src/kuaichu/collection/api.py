@@ -36,13 +36,15 @@ async def complete_collection(
     config = gate_config(context.settings)
     body = body or CollectionCompleteIn()
     signal_config = SignalConfig.of(context.settings)
-    return await transition(
+    result = await transition(
         request,
         operator,
         lambda s, now: signals.refresh(
             s, service.complete(s, operator, case_id, body, config, now), signal_config, now
         ),
     )
+    request.app.state.wake_signals()  # the other cases its findings named are computed again now
+    return result
 
 
 @router.post("/{case_id}/evacuate", response_model=TransitionOut)
@@ -50,10 +52,12 @@ async def evacuate(case_id: RowId, operator: Operator, request: Request) -> Tran
     context: AppContext = request.app.state.context
     config = gate_config(context.settings)
     signal_config = SignalConfig.of(context.settings)
-    return await transition(
+    result = await transition(
         request,
         operator,
         lambda s, now: signals.refresh(
             s, service.evacuate(s, operator, case_id, config, now), signal_config, now
         ),
     )
+    request.app.state.wake_signals()  # the other cases its findings named are computed again now
+    return result

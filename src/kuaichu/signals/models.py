@@ -62,3 +62,21 @@ class ReportedPoint(Base):
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True)
     lat: Mapped[float]
     lng: Mapped[float]
+
+
+class SignalOrder(Base):
+    """A case whose signals are to be computed again because another case's cross-case finding
+    named it: written in that other case's transaction (so it survives anything after the
+    commit), carried out by the signal job, and deleted in the transaction that stores the
+    case's new signals. Several orders may name one case; one computation serves them all."""
+
+    __tablename__ = "signal_orders"
+    __table_args__ = (Index("ix_signal_orders_due", "next_attempt_at", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    ordered_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # A computation that failed is tried again later, later each time (SignalJob).
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    last_error: Mapped[str | None] = mapped_column(String(255))

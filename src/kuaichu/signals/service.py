@@ -1,11 +1,17 @@
 """Computing, storing and saying a case's signals; recording what the rules need (a still's
-perceptual hash, a party login's hashed traces)."""
+perceptual hash, a party login's hashed traces); the signal job, which computes again after the
+commit the other cases a cross-case finding named."""
 
+import asyncio
+import enum
+import logging
 import re
 import secrets
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, delete, exists, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from kuaichu.audit import service as audit
@@ -13,11 +19,13 @@ from kuaichu.audit.actions import AuditAction
 from kuaichu.cases.access import get_case, visible_cases
 from kuaichu.cases.lifecycle import CaseState
 from kuaichu.cases.models import Case, CaseParty
+from kuaichu.clock import Clock
+from kuaichu.db import Database
 from kuaichu.errors import Forbidden
 from kuaichu.messages import Locale, Text, reader_locale, text
 from kuaichu.principal import Principal, Role
 from kuaichu.privacy import PERSONAL_KEYS, phone_key
-from kuaichu.signals.models import CaseSignal, LoginTrace, ReportedPoint, StillHash
+from kuaichu.signals.models import CaseSignal, LoginTrace, ReportedPoint, SignalOrder, StillHash
 from kuaichu.signals.rules import RULES, Finding, SignalConfig, SignalName, picked_by_hand
 from kuaichu.signals.schemas import FlaggedCaseOut, SignalOut
 
@@ -26,7 +34,8 @@ WATCHERS = (Role.OFFICER, Role.REVIEWER, Role.SUPERVISOR, Role.ADMIN)
 NOT_FOR_ROLE = Text("Signals.not_for_role")
 # Those who handle the case see a party's identifiers in full; others see them masked.
 FULL_VIEW_ROLES = frozenset({Role.OPERATOR, Role.OFFICER, Role.REVIEWER})
-# Rules whose findings name other cases: those cases are computed again, so both show it.
+# Rules whose findings name other cases: those cases are computed again (by the signal job,
+# after the commit), so both show it.
 CROSS_CASE = frozenset({SignalName.REPEATED_IDENTITY, SignalName.REUSED_STILL})
 LIST_LIMIT = 200
 # How a reason names an identifier, and a shared login by what was shared.
@@ -41,6 +50,10 @@ SHARED_KEYS = {"device": "Signals.reason_shared_device", "address": "Signals.rea
 DEVICE_COOKIE = "kc_device"
 DEVICE_COOKIE_SECONDS = 400 * 24 * 3600
 _DEVICE_ID = re.compile(r"^[A-Za-z0-9_-]{22}$")
+# A computation the signal job failed is tried again after this, doubling up to the ceiling.
+RETRY_FIRST_SECONDS = 5
+RETRY_MAX_SECONDS = 300
+log = logging.getLogger(__name__)
 
 
 def findings_of(session: Session, case: Case, config: SignalConfig) -> list[Finding]:
@@ -48,16 +61,26 @@ def findings_of(session: Session, case: Case, config: SignalConfig) -> list[Find
 
 
 def refresh(session: Session, case: Case, config: SignalConfig, now: datetime) -> Case:
-    """Compute the case's signals and store them in place of the last ones; the cases a
-    cross-case finding names are computed again too (once: not their own neighbours).
+    """Compute the case's signals and store them in place of the last ones; the other cases a
+    cross-case finding names get an order (SignalOrder), committed with this transaction, to be
+    computed again by the signal job after the commit: a party with many accidents costs the
+    request one computation, not one per earlier case. Until the job has run, such a case
+    shows its previous signals (the finding is on this case at once, its echo on the other a
+    moment later); an order outlives a crash, so the echo is late at worst, never lost.
 
-    Stored in the order of the cases' ids: two cases naming each other, evacuated at the same
-    moment by two processes, then lock their rows in one order and never wait on each other."""
+    Each transaction stores the signals of one case only, under that case's row lock (this
+    one's transition holds it; the job takes it): two cases naming each other, evacuated at
+    the same moment by two processes, never wait on each other's locks."""
     findings = findings_of(session, case, config)
+    _store(session, case, config, now, findings)
     named = {n for f in findings if f.name in CROSS_CASE for n in f.detail["cases"]}
-    others = session.scalars(select(Case).where(Case.number.in_(named), Case.id != case.id))
-    for each in sorted([case, *others], key=lambda c: c.id):
-        _store(session, each, config, now, findings if each is case else None)
+    if named:
+        others = session.scalars(select(Case.id).where(Case.number.in_(named), Case.id != case.id))
+        session.add_all(
+            SignalOrder(case_id=other, ordered_at=now, attempts=0, next_attempt_at=now)
+            for other in sorted(others)
+        )
+        session.flush()
     return case
 
 
@@ -71,6 +94,85 @@ def _store(
         CaseSignal(case_id=case.id, name=f.name.value, detail=f.detail, computed_at=now) for f in findings
     )
     session.flush()
+
+
+class Outcome(enum.Enum):
+    """What one unit of the signal job did."""
+
+    NOTHING_DUE = "nothing_due"
+    COMPUTED = "computed"
+    PUT_OFF = "put_off"
+
+
+def recompute_ordered(session: Session, config: SignalConfig, due: datetime, now: datetime) -> Outcome:
+    """One ordered case computed again, in one transaction: the oldest order due at `due` that
+    no other process holds (SKIP LOCKED on PostgreSQL; SQLite has one writer), the case's row
+    locked, every other due order naming the case taken with it, its signals stored and those
+    orders deleted. So several orders naming one case cost one computation, and two processes
+    holding orders of one case compute it one after the other (the case's lock), each replacing
+    the whole set of signals: never twice the rows.
+
+    A computation that fails (a rule meeting data it cannot read) is undone to a savepoint and
+    its orders put off, later each time, so it never blocks the orders behind it."""
+    first = session.scalars(
+        select(SignalOrder)
+        .where(SignalOrder.next_attempt_at <= due)
+        .order_by(SignalOrder.next_attempt_at, SignalOrder.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    ).first()
+    if first is None:
+        return Outcome.NOTHING_DUE
+    case = session.get_one(Case, first.case_id, with_for_update=True)
+    orders = session.scalars(
+        select(SignalOrder)
+        .where(SignalOrder.case_id == case.id, SignalOrder.next_attempt_at <= due)
+        .with_for_update(skip_locked=True)
+    ).all()
+    try:
+        with session.begin_nested():
+            _store(session, case, config, now, None)
+    except OperationalError:
+        raise  # the database's own trouble (a deadlock, a lost connection): the unit runs again
+    except Exception as error:
+        log.exception("signals of case %s: computing them failed; they are tried again", case.id)
+        for order in orders:
+            order.attempts += 1
+            order.last_error = repr(error)[:255]
+            delay = min(RETRY_FIRST_SECONDS * 2 ** (order.attempts - 1), RETRY_MAX_SECONDS)
+            order.next_attempt_at = now + timedelta(seconds=delay)
+        return Outcome.PUT_OFF
+    session.execute(delete(SignalOrder).where(SignalOrder.id.in_([o.id for o in orders])))
+    return Outcome.COMPUTED
+
+
+@dataclass
+class SignalJob:
+    """The app's job: compute again the cases other cases' findings named (SignalOrder). Every
+    process runs it; it runs when a collection-complete or an evacuation commits and at its
+    period, which retries failures and picks up what a killed process left. One case per
+    transaction: on SQLite the job shares the one writer with the operators' requests, which
+    then wait for one case's computation at most, not a whole party's history."""
+
+    database: Database
+    clock: Clock
+    config: SignalConfig
+    # One run at a time in a process: whoever awaits a run sees every due order handled.
+    _running: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    async def run_once(self) -> int:
+        """Returns how many cases this run computed again."""
+        async with self._running:
+            computed = 0
+            # Orders written during the run wait for the next one (they wake it): the run ends.
+            due = self.clock.now()
+            while True:
+                outcome = await self.database.write(
+                    lambda s: recompute_ordered(s, self.config, due, self.clock.now())
+                )
+                if outcome is Outcome.NOTHING_DUE:
+                    return computed
+                computed += outcome is Outcome.COMPUTED
 
 
 def record_still_hash(session: Session, evidence_id: int, case_id: int, phash: str | None) -> None:
