@@ -123,7 +123,9 @@ def recompute_ordered(session: Session, config: SignalConfig, due: datetime, now
     ).first()
     if first is None:
         return Outcome.NOTHING_DUE
-    case = session.get_one(Case, first.case_id, with_for_update=True)
+    # FOR NO KEY UPDATE: serialises with the case's transitions and another run of the case,
+    # but not with a request that inserts a row naming the case (its order, its evidence).
+    case = session.get_one(Case, first.case_id, with_for_update={"key_share": True})
     orders = session.scalars(
         select(SignalOrder)
         .where(SignalOrder.case_id == case.id, SignalOrder.next_attempt_at <= due)
