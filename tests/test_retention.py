@@ -519,12 +519,14 @@ def test_a_file_stored_again_since_it_was_listed_is_not_deleted(tmp_path: Path) 
     assert [blob.modified_at < cutoff for blob in store.listing()] == [True]
 
     store.put(io.BytesIO(JPEG_BYTES), len(JPEG_BYTES))  # written again now, after the cutoff
-    assert not store.delete_if_written_before(sha256, cutoff)
+    assert store.set_aside(sha256, cutoff) is None
     assert b"".join(store.read_chunks(sha256)) == JPEG_BYTES
 
     _written(store, sha256, cutoff - timedelta(hours=1))
-    assert store.delete_if_written_before(sha256, cutoff)
-    assert list(store.listing()) == []
+    aside = store.set_aside(sha256, cutoff)
+    assert aside is not None and list(store.listing()) == []
+    store.discard(aside)
+    assert list(store.listing()) == [] and list((store.root / "incoming").iterdir()) == []
 
 
 async def test_what_a_killed_upload_left_part_way_is_deleted_once_past_the_grace(

@@ -43,7 +43,11 @@ async def upload(
         signals.record_still_hash(s, item.id, case_id, phash)
         return item
 
-    return await context.database.write(add)
+    added = await context.database.write(add)
+    # An orphan sweep may have taken the blob between its put and the row (retention.orphans).
+    file.file.seek(0)
+    await run_in_threadpool(context.evidence_store.keep, file.file, blob)
+    return added
 
 
 @router.get("", response_model=list[EvidenceOut])

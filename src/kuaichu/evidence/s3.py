@@ -14,6 +14,7 @@ so a bucket and a local evidence directory can be compared or synced with any S3
 import base64
 import hashlib
 import logging
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from datetime import datetime
@@ -24,7 +25,16 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from kuaichu.errors import NotFound, Unavailable
-from kuaichu.evidence.storage import SHA256_NAME, EvidenceStore, Intake, ListedBlob, StoredBlob, verified
+from kuaichu.evidence.storage import (
+    ASIDE_NAME,
+    SHA256_NAME,
+    EvidenceStore,
+    Intake,
+    ListedBlob,
+    SetAside,
+    StoredBlob,
+    verified,
+)
 from kuaichu.messages import Text
 from kuaichu.settings import Settings
 
@@ -34,6 +44,8 @@ _CHUNK = 1024 * 1024
 # A multipart upload's part, the least S3 allows: about what one upload holds in memory at once.
 PART_BYTES = 5 * 1024 * 1024
 _MISSING = frozenset({"NoSuchKey", "NotFound", "404"})
+# Where the orphan sweep sets blobs aside: outside the ab/cd/abcd… layout, never listed as blobs.
+ASIDE_PREFIX = "aside/"
 
 
 def _md5(body: bytes) -> str:
@@ -167,18 +179,55 @@ class S3EvidenceStore(EvidenceStore):
                     if SHA256_NAME.fullmatch(sha256) and entry["Key"] == self.key(sha256):
                         yield ListedBlob(sha256, entry["LastModified"])
 
-    def delete_if_written_before(self, sha256: str, cutoff: datetime) -> bool:
-        # S3 has no delete on a condition every compatible service accepts: the object's time is
-        # read just before the delete (a put of the same bytes between the two is the risk left).
+    def exists(self, sha256: str) -> bool:
+        return self.size_of(sha256) is not None
+
+    @staticmethod
+    def aside_key(sha256: str) -> str:
+        """A place of its own for a set-aside: two sweeps never share one."""
+        return f"{ASIDE_PREFIX}{sha256}.{uuid.uuid4().hex}.aside"
+
+    def set_aside(self, sha256: str, cutoff: datetime) -> SetAside | None:
+        # S3 has no rename, and SeaweedFS ignores If-Unmodified-Since on DeleteObject (If-Match
+        # is no help: the same bytes have the same ETag): a put of the same bytes between the
+        # HEAD and the DELETE is removed with the old object. The copy kept aside is what puts
+        # it back when the sweep, looking again, finds the row; a row that commits later finds
+        # the blob gone itself (EvidenceStore.keep).
         try:
             with self._answering(Text("EvidenceStore.unavailable")):
                 head = self.client.head_object(Bucket=self.bucket, Key=self.key(sha256))
+                if head["LastModified"] >= cutoff:
+                    return None
+                aside = SetAside(sha256, self.aside_key(sha256))
+                self._copy(self.key(sha256), aside.place)
         except NotFound:
-            return False
-        if head["LastModified"] >= cutoff:
-            return False
+            return None
         self.delete(sha256)
-        return True
+        return aside
+
+    def put_back(self, aside: SetAside) -> None:
+        self._copy(aside.place, self.key(aside.sha256))
+        self.discard(aside)
+
+    def discard(self, aside: SetAside) -> None:
+        with self._answering(Text("EvidenceStore.unavailable")):
+            self.client.delete_object(Bucket=self.bucket, Key=aside.place)
+
+    def left_aside(self, cutoff: datetime) -> Iterator[SetAside]:
+        pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=ASIDE_PREFIX)
+        with self._answering(Text("EvidenceStore.unavailable")):
+            for page in pages:
+                for entry in page.get("Contents", []):
+                    match = ASIDE_NAME.fullmatch(entry["Key"].removeprefix(ASIDE_PREFIX))
+                    if match and entry["LastModified"] < cutoff:
+                        yield SetAside(match[1], entry["Key"])
+
+    def _copy(self, source_key: str, key: str) -> None:
+        # Server-side, in one request: evidence is far below CopyObject's 5 GB.
+        with self._answering(Text("EvidenceStore.unavailable")):
+            self.client.copy_object(
+                Bucket=self.bucket, Key=key, CopySource={"Bucket": self.bucket, "Key": source_key}
+            )
 
     @contextmanager
     def _answering(self, unavailable: Text) -> Iterator[None]:

@@ -7,9 +7,11 @@ name are never passed on as if they were the evidence.
 
 import contextlib
 import hashlib
+import logging
 import os
 import re
 import tempfile
+import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,7 +20,7 @@ from typing import BinaryIO, Protocol
 
 import filetype
 
-from kuaichu.errors import Conflict, NotFound, TooLarge, UnsupportedMedia
+from kuaichu.errors import Conflict, NotFound, TooLarge, Unavailable, UnsupportedMedia
 from kuaichu.messages import Text
 
 ACCEPTED_MEDIA = frozenset({"image/jpeg", "image/png", "image/webp", "video/mp4", "video/webm"})
@@ -26,6 +28,10 @@ _CHUNK = 1024 * 1024
 # A verified download is held in memory up to this size, on the temporary disk beyond it.
 SPOOL_IN_MEMORY_BYTES = 8 * 1024 * 1024
 SHA256_NAME = re.compile(r"[0-9a-f]{64}")
+# A set-aside in a store: the blob's name and a random one (two sweeps never share a place).
+ASIDE_NAME = re.compile(r"([0-9a-f]{64})\.([0-9a-f]{32})\.aside")
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -41,6 +47,14 @@ class ListedBlob:
 
     sha256: str
     modified_at: datetime
+
+
+@dataclass(frozen=True)
+class SetAside:
+    """A blob an orphan sweep took off its name, and where the store keeps it meanwhile."""
+
+    sha256: str
+    place: str
 
 
 class CorruptedBlob(Conflict):
@@ -67,10 +81,41 @@ class EvidenceStore(Protocol):
         is not listed until it is complete)."""
         ...
 
-    def delete_if_written_before(self, sha256: str, cutoff: datetime) -> bool:
-        """Remove a blob unless it was written at or after `cutoff` (stored again since it was
-        listed, for a row about to name it); whether it was removed. The caller has made sure
-        no row names it."""
+    def exists(self, sha256: str) -> bool:
+        """Whether a blob is stored under this name."""
+        ...
+
+    def keep(self, source: BinaryIO, blob: StoredBlob) -> None:
+        """Called once the row naming `blob` has committed: store it again if an orphan sweep
+        took it off its name before the row was there to see (retention.orphans). `source`
+        holds the bytes from its current position. A store that cannot answer now is logged,
+        not raised: the row has committed and the blob was stored a moment ago."""
+        try:
+            if not self.exists(blob.sha256):
+                log.warning(
+                    "evidence blob %s went in an orphan sweep as its row committed: stored again", blob.sha256
+                )
+                self.put(source, blob.size)
+        except Unavailable:
+            log.warning("evidence store: could not check that blob %s is still stored", blob.sha256)
+
+    def set_aside(self, sha256: str, cutoff: datetime) -> SetAside | None:
+        """Take a blob off its name into a place of its own unless it was written at or after
+        `cutoff` (stored again since it was listed, for a row about to name it); None when it
+        was not taken. The caller has made sure no row names it, and then settles the set-aside
+        with put_back or discard after looking at the rows again."""
+        ...
+
+    def put_back(self, aside: SetAside) -> None:
+        """Return a set-aside blob to its name (a row came to name it meanwhile)."""
+        ...
+
+    def discard(self, aside: SetAside) -> None:
+        """Remove a set-aside blob for good."""
+        ...
+
+    def left_aside(self, cutoff: datetime) -> Iterator[SetAside]:
+        """Blobs set aside before `cutoff` and never settled: their sweep stopped part way."""
         ...
 
     def remove_abandoned_uploads(self, cutoff: datetime) -> int:
@@ -211,25 +256,46 @@ class LocalEvidenceStore(EvidenceStore):
             except FileNotFoundError:
                 continue  # deleted since the directory was read
 
-    def delete_if_written_before(self, sha256: str, cutoff: datetime) -> bool:
+    def exists(self, sha256: str) -> bool:
+        return self._path(sha256).exists()
+
+    def set_aside(self, sha256: str, cutoff: datetime) -> SetAside | None:
         # Moved aside first, then judged by the moved file's time: a put that lands at the same
         # moment either comes before the move (its fresh file is moved, judged fresh and put
         # back: same name, same bytes) or after it (it is at the name, untouched).
-        aside = self.root / "incoming" / f"{sha256}.deleting"
+        aside = self.root / "incoming" / f"{sha256}.{uuid.uuid4().hex}.aside"
         try:
             os.rename(self._path(sha256), aside)
         except FileNotFoundError:
-            return False
-        if _modified_at(aside) < cutoff:
-            aside.unlink()
-            return True
-        os.replace(aside, self._path(sha256))
-        return False
+            return None
+        if _modified_at(aside) >= cutoff:
+            os.replace(aside, self._path(sha256))
+            return None
+        os.utime(aside)  # from now on its time is when it was set aside (left_aside)
+        return SetAside(sha256, str(aside))
+
+    def put_back(self, aside: SetAside) -> None:
+        # Over a put that landed since, if any: the same bytes under the same name.
+        os.replace(aside.place, self._path(aside.sha256))
+        fsync_directory(self._path(aside.sha256).parent)
+
+    def discard(self, aside: SetAside) -> None:
+        Path(aside.place).unlink(missing_ok=True)
+
+    def left_aside(self, cutoff: datetime) -> Iterator[SetAside]:
+        for path in (self.root / "incoming").glob("*.aside"):
+            match = ASIDE_NAME.fullmatch(path.name)
+            with contextlib.suppress(FileNotFoundError):  # settled meanwhile
+                if match and _modified_at(path) < cutoff:
+                    yield SetAside(match[1], str(path))
 
     def remove_abandoned_uploads(self, cutoff: datetime) -> int:
-        # An upload under way writes its file as it reads; one moved aside keeps its old time.
+        # An upload under way writes its file as it reads. A set-aside is no upload: it goes
+        # only once the rows were looked at again (retention.orphans).
         removed = 0
         for path in (self.root / "incoming").iterdir():
+            if ASIDE_NAME.fullmatch(path.name):
+                continue
             with contextlib.suppress(FileNotFoundError):  # finished or removed meanwhile
                 if _modified_at(path) < cutoff:
                     path.unlink()

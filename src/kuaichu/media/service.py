@@ -532,3 +532,10 @@ class RecordingJob:
         await self.database.write(
             lambda s: store_recording(s, work, recording, stored, self.settings, self.clock.now())
         )
+
+        def keep() -> None:
+            # An orphan sweep may have taken the blob between its put and the row (retention.orphans).
+            with converted.path.open("rb") as source:
+                self.store.keep(source, blob)
+
+        await asyncio.to_thread(keep)

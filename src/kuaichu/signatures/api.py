@@ -59,6 +59,8 @@ async def sign(
     signed = await context.database.write(
         lambda s: service.sign(s, signer, case_id, content_sha256, blob, session, now)
     )
+    # An orphan sweep may have taken the blob between its put and the row (retention.orphans).
+    await run_in_threadpool(context.evidence_store.keep, io.BytesIO(data), blob)
     await _tell_operator(context, case_id)
     return signed
 
