@@ -100,6 +100,16 @@ async def in_call_case(api: Api, *names: str) -> tuple[int, dict[str, str]]:
     return case_id, operator
 
 
+async def collected_case(api: Api) -> tuple[int, dict[str, str]]:
+    """张伟 (1) and 李娜 (2), everything the gate asks for, collection complete; nobody signed.
+    Returns the case and its operator's headers."""
+    case_id, operator = await in_call_case(api, "张伟", "李娜")
+    await collect_evidence(api, case_id, operator)
+    response = await api.client.post(f"/api/cases/{case_id}/collection-complete", headers=operator)
+    assert response.status_code == 200, response.text
+    return case_id, operator
+
+
 OVERRIDE_REASON = "现场条件所限，已与当事人当面核对"
 
 

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from conftest import Api
 from factories import demo_party, signature_upload
-from flows import OTHER, REPORTER, collect_evidence, determined_case, in_call_case
+from flows import OTHER, REPORTER, collected_case, determined_case, in_call_case
 from insurer_seats import agent
 from plate_images import FORMATS, plate_still
 from sqlalchemy import select
@@ -56,19 +56,11 @@ def statuses(responses: list[httpx.Response]) -> list[int]:
     return sorted(r.status_code for r in responses)
 
 
-async def _collected(api: Api) -> tuple[int, dict[str, str]]:
-    case_id, operator = await in_call_case(api, "张伟", "李娜")
-    await collect_evidence(api, case_id, operator)
-    response = await api.client.post(f"/api/cases/{case_id}/collection-complete", headers=operator)
-    assert response.status_code == 200, response.text
-    return case_id, operator
-
-
 @TOGETHER
 async def test_a_party_who_signs_twice_is_told_once_signed_and_one_signature_is_kept(
     api: Api, together: bool
 ) -> None:
-    case_id, operator = await _collected(api)
+    case_id, operator = await collected_case(api)
     zhang = api.party_token(REPORTER)
     seen = (await api.client.get(f"/api/cases/{case_id}/confirmation", headers=zhang)).json()
     upload = signature_upload(seen["content_sha256"])

@@ -12,21 +12,12 @@ from pathlib import Path
 from casework import determined
 from conftest import Api
 from factories import FACTS, JPEG_BYTES, SIGNATURE_PNG, sign, sign_all, signature_png, signature_upload
-from flows import OTHER, REPORTER, collect_evidence, in_call_case
+from flows import OTHER, REPORTER, collect_evidence, collected_case, in_call_case
 from PIL import Image, PngImagePlugin
 
 from kuaichu.clock import local
 from kuaichu.evidence.schemas import PURGED_LABEL
 from kuaichu.retention.personal import purge_personal_data
-
-
-async def _collected(api: Api) -> tuple[int, dict[str, str]]:
-    """张伟 (1) and 李娜 (2), everything the gate asks for, collection complete; nobody signed."""
-    case_id, operator = await in_call_case(api, "张伟", "李娜")
-    await collect_evidence(api, case_id, operator)
-    response = await api.client.post(f"/api/cases/{case_id}/collection-complete", headers=operator)
-    assert response.status_code == 200, response.text
-    return case_id, operator
 
 
 async def _confirmation(api: Api, case_id: int, headers: dict[str, str]) -> dict[str, object]:
@@ -49,7 +40,7 @@ async def _signatures_kept(api: Api, case_id: int, headers: dict[str, str]) -> l
 
 
 async def test_the_evacuation_waits_for_every_partys_signature_and_names_who_has_not_signed(api: Api) -> None:
-    case_id, operator = await _collected(api)
+    case_id, operator = await collected_case(api)
     zhang, li = api.party_token(REPORTER), api.party_token(OTHER)
 
     refused = await api.client.post(f"/api/cases/{case_id}/evacuate", headers=operator)
@@ -71,7 +62,7 @@ async def test_the_evacuation_waits_for_every_partys_signature_and_names_who_has
 
 
 async def test_a_signature_is_evidence_with_its_hash_its_signer_and_what_was_signed(api: Api) -> None:
-    case_id, operator = await _collected(api)
+    case_id, operator = await collected_case(api)
     zhang = api.party_token(REPORTER)
     seen = await _confirmation(api, case_id, zhang)
     # What 张伟 reads: the facts, both parties (李娜's phone and licence masked), the stills.
@@ -147,7 +138,7 @@ async def test_a_party_edited_after_the_signatures_voids_them_too(api: Api) -> N
 
 
 async def test_signing_twice_signing_another_case_and_staff_signing_are_refused(api: Api) -> None:
-    case_id, operator = await _collected(api)
+    case_id, operator = await collected_case(api)
     zhang = api.party_token(REPORTER)
     stranger = api.party_token("13700000009")
     seen = str((await _confirmation(api, case_id, zhang))["content_sha256"])
@@ -185,7 +176,7 @@ def _png_of(image: Image.Image, **options: object) -> bytes:
 
 
 async def test_an_empty_a_huge_or_a_non_png_signature_is_refused_and_nothing_is_kept(api: Api) -> None:
-    case_id, operator = await _collected(api)
+    case_id, operator = await collected_case(api)
     li = api.party_token(OTHER)
     seen = str((await _confirmation(api, case_id, li))["content_sha256"])
     padding = PngImagePlugin.PngInfo()
@@ -229,7 +220,7 @@ async def test_an_empty_a_huge_or_a_non_png_signature_is_refused_and_nothing_is_
 
 
 async def test_no_signature_after_the_evacuation(api: Api) -> None:
-    case_id, operator = await _collected(api)
+    case_id, operator = await collected_case(api)
     await sign_all(api.client, case_id, api.party_token(REPORTER), api.party_token(OTHER))
     assert (await api.client.post(f"/api/cases/{case_id}/evacuate", headers=operator)).status_code == 200
     zhang = api.party_token(REPORTER)
@@ -249,7 +240,7 @@ async def test_no_signature_after_the_evacuation(api: Api) -> None:
 
 
 async def test_a_dispute_transfers_the_case_with_the_partys_reason_kept_out_of_every_sms(api: Api) -> None:
-    case_id, operator = await _collected(api)
+    case_id, operator = await collected_case(api)
     li = api.party_token(OTHER)
     assert (await sign(api.client, case_id, api.party_token(REPORTER))).status_code == 201
     # A party's text: control and invisible characters go, whitespace collapses.
@@ -276,7 +267,7 @@ async def test_a_dispute_transfers_the_case_with_the_partys_reason_kept_out_of_e
 
 
 async def test_a_dispute_needs_a_reason_of_bounded_length(api: Api) -> None:
-    case_id, operator = await _collected(api)
+    case_id, operator = await collected_case(api)
     li = api.party_token(OTHER)
     for reason, status in (("", 422), ("\u200b\u200b\u200b", 422), ("长" * 201, 422)):
         response = await api.client.post(f"/api/cases/{case_id}/dispute", json={"reason": reason}, headers=li)
@@ -302,7 +293,7 @@ async def test_the_document_lists_each_partys_signature_as_jia_and_yi_with_the_t
 
 
 async def test_retention_deletes_a_disputes_reason_with_the_cases_other_personal_data(api: Api) -> None:
-    case_id, operator = await _collected(api)
+    case_id, operator = await collected_case(api)
     reason = "我没有追尾，是甲车倒车"
     disputed = await api.client.post(
         f"/api/cases/{case_id}/dispute", json={"reason": reason}, headers=api.party_token(OTHER)
@@ -319,7 +310,7 @@ async def test_retention_deletes_a_disputes_reason_with_the_cases_other_personal
 
 
 async def test_a_tab_closed_mid_signature_keeps_nothing_and_the_next_signature_heals(api: Api) -> None:
-    case_id, operator = await _collected(api)
+    case_id, operator = await collected_case(api)
     zhang = api.party_token(REPORTER)
     seen = str((await _confirmation(api, case_id, zhang))["content_sha256"])
     request = api.client.build_request(
