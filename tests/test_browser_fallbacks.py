@@ -6,7 +6,7 @@ from pathlib import Path
 import httpx
 from conftest import requires_chromium
 from factories import JPEG_BYTES, sign_all_live
-from live import call_pages, party_logs_in, prepare_database, servers, staff_logs_in, until_true
+from live import call_pages, fill_party, party_logs_in, prepare_database, servers, staff_logs_in, until_true
 from live_casework import party_session
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
@@ -76,21 +76,8 @@ def test_photo_mode_is_handled_without_a_call(browser: Browser, tmp_path: Path, 
         expect(console.locator("#gallery img")).to_have_count(4)
         console.select_option("#accident-type", "rear_end")
         console.fill("#address", "西湖区文三路与学院路交叉口")
-        for index, (name, phone, plate, number) in enumerate(
-            (
-                ("张伟", PHONE, "浙A12345", "330106198503121231"),
-                ("李娜", "13900000002", "浙A54321", "330106198503124563"),
-            ),
-            start=1,
-        ):
-            for field, value in (
-                ("name", name),
-                ("phone", phone),
-                ("id_number", number),
-                ("licence_number", number),
-                ("plate_number", plate),
-            ):
-                console.fill(f'[name="{field}-{index}"]', value)
+        fill_party(console, 1, PHONE, "浙A12345", "张伟", "123")
+        fill_party(console, 2, "13900000002", "浙A54321", "李娜", "456")
         console.click("#save-parties")
         expect(console.locator("#checks li.passed")).to_have_count(6)
         console.click("#check-eligibility")
