@@ -19,14 +19,18 @@ from asgi_lifespan import LifespanManager
 from conftest import XIHU, Api
 from factories import JPEG_BYTES, upload_jpeg
 from s3 import on_object_store
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from kuaichu.app import create_app
 from kuaichu.clock import FrozenClock
 from kuaichu.db import Database
+from kuaichu.evidence.models import EvidenceItem
 from kuaichu.evidence.s3 import S3EvidenceStore
 from kuaichu.evidence.storage import EvidenceStore, LocalEvidenceStore, StoredBlob
 from kuaichu.principal import Role
 from kuaichu.retention.orphans import delete_orphan_blobs
+from kuaichu.retention.service import delete_purged_blobs
 from kuaichu.settings import Settings
 
 # However long the waits below, an event ends them: the bound only stops a broken test hanging.
@@ -214,3 +218,51 @@ async def test_what_a_sweep_set_aside_and_never_settled_is_put_back_if_named_els
     assert _stored(store) == {named}
     assert await _content(api, operator, case_id, upload) == JPEG_BYTES
     assert list(store.left_aside(now + 2 * grace)) == []
+
+
+async def test_a_purged_file_uploaded_again_for_kept_evidence_as_it_goes_keeps_it(
+    api: Api, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A purged item's file goes, but the same photo uploaded again, its row committing between
+    the job's check (no kept item names it) and the delete, keeps it; another purged file goes."""
+    store = api.context.evidence_store
+    case_id, operator = await _case_in_call(api)
+    purged = [(await upload(api.client, operator, case_id)).json() for upload in (upload_jpeg, _upload_other)]
+
+    def purge(session: Session) -> None:  # what the retention job does once the period is over
+        ids = [item["id"] for item in purged]
+        session.execute(update(EvidenceItem).where(EvidenceItem.id.in_(ids)).values(purged_at=clock.now()))
+
+    await api.context.database.write(purge)
+    loop = asyncio.get_running_loop()
+    uploads: list[httpx.Response] = []
+    before_it_leaves_its_name(
+        store,
+        purged[0]["sha256"],
+        monkeypatch,
+        lambda: uploads.append(
+            _on_loop(loop, upload_jpeg(api.client, operator, case_id)).result(WAIT_SECONDS)
+        ),
+    )
+
+    assert await delete_purged_blobs(api.context.database, store, clock.now()) == 1
+    [again] = uploads
+    assert again.status_code == 201 and again.json()["sha256"] == purged[0]["sha256"]
+    assert await _content(api, operator, case_id, again.json()) == JPEG_BYTES
+    assert _stored(store) == {purged[0]["sha256"]}
+
+    def deleted_at(session: Session) -> dict[int, datetime | None]:
+        items = session.scalars(select(EvidenceItem).where(EvidenceItem.case_id == case_id))
+        return {item.id: item.blob_deleted_at for item in items}
+
+    recorded = await api.context.database.read(deleted_at)
+    assert recorded[purged[0]["id"]] is None and recorded[purged[1]["id"]] is not None
+
+
+async def _upload_other(client: httpx.AsyncClient, headers: dict[str, str], case_id: int) -> httpx.Response:
+    return await client.post(
+        f"/api/cases/{case_id}/evidence",
+        headers=headers,
+        files={"file": ("plate.jpg", JPEG_BYTES + b"other", "image/jpeg")},
+        data={"kind": "plate"},
+    )

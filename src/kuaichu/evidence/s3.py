@@ -187,7 +187,7 @@ class S3EvidenceStore(EvidenceStore):
         """A place of its own for a set-aside: two sweeps never share one."""
         return f"{ASIDE_PREFIX}{sha256}.{uuid.uuid4().hex}.aside"
 
-    def set_aside(self, sha256: str, cutoff: datetime) -> SetAside | None:
+    def set_aside(self, sha256: str, cutoff: datetime | None) -> SetAside | None:
         # S3 has no rename, and SeaweedFS ignores If-Unmodified-Since on DeleteObject (If-Match
         # is no help: the same bytes have the same ETag): a put of the same bytes between the
         # HEAD and the DELETE is removed with the old object. The copy kept aside is what puts
@@ -195,9 +195,10 @@ class S3EvidenceStore(EvidenceStore):
         # the blob gone itself (EvidenceStore.keep).
         try:
             with self._answering(Text("EvidenceStore.unavailable")):
-                head = self.client.head_object(Bucket=self.bucket, Key=self.key(sha256))
-                if head["LastModified"] >= cutoff:
-                    return None
+                if cutoff is not None:
+                    head = self.client.head_object(Bucket=self.bucket, Key=self.key(sha256))
+                    if head["LastModified"] >= cutoff:
+                        return None
                 aside = SetAside(sha256, self.aside_key(sha256))
                 self._copy(self.key(sha256), aside.place)
         except NotFound:

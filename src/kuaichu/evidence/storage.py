@@ -99,11 +99,12 @@ class EvidenceStore(Protocol):
         except Unavailable:
             log.warning("evidence store: could not check that blob %s is still stored", blob.sha256)
 
-    def set_aside(self, sha256: str, cutoff: datetime) -> SetAside | None:
+    def set_aside(self, sha256: str, cutoff: datetime | None) -> SetAside | None:
         """Take a blob off its name into a place of its own unless it was written at or after
-        `cutoff` (stored again since it was listed, for a row about to name it); None when it
-        was not taken. The caller has made sure no row names it, and then settles the set-aside
-        with put_back or discard after looking at the rows again."""
+        `cutoff` (stored again since it was listed, for a row about to name it; None: whenever
+        it was written); None when it was not taken (or there was none). The caller has made
+        sure no row names it, and settles the set-aside with put_back or discard after looking
+        at the rows again."""
         ...
 
     def put_back(self, aside: SetAside) -> None:
@@ -259,7 +260,7 @@ class LocalEvidenceStore(EvidenceStore):
     def exists(self, sha256: str) -> bool:
         return self._path(sha256).exists()
 
-    def set_aside(self, sha256: str, cutoff: datetime) -> SetAside | None:
+    def set_aside(self, sha256: str, cutoff: datetime | None) -> SetAside | None:
         # Moved aside first, then judged by the moved file's time: a put that lands at the same
         # moment either comes before the move (its fresh file is moved, judged fresh and put
         # back: same name, same bytes) or after it (it is at the name, untouched).
@@ -268,7 +269,7 @@ class LocalEvidenceStore(EvidenceStore):
             os.rename(self._path(sha256), aside)
         except FileNotFoundError:
             return None
-        if _modified_at(aside) >= cutoff:
+        if cutoff is not None and _modified_at(aside) >= cutoff:
             os.replace(aside, self._path(sha256))
             return None
         os.utime(aside)  # from now on its time is when it was set aside (left_aside)

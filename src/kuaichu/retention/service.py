@@ -34,7 +34,7 @@ from kuaichu.cases.schemas import PartyOut
 from kuaichu.clock import local
 from kuaichu.db import Database
 from kuaichu.documents.models import DeterminationDocument
-from kuaichu.errors import Forbidden, Unavailable
+from kuaichu.errors import Forbidden, NotFound, Unavailable
 from kuaichu.evidence.models import EvidenceItem
 from kuaichu.evidence.schemas import EvidenceKind
 from kuaichu.evidence.storage import EvidenceStore
@@ -215,18 +215,34 @@ def mark_blobs_deleted(session: Session, digests: list[str], now: datetime) -> N
 
 async def delete_purged_blobs(database: Database, store: EvidenceStore, now: datetime) -> int:
     """Delete the purged files, outside any transaction (an object store is a network away),
-    then record it. A store that fails leaves the rest for the next run; a crash between the
-    delete and the record only deletes again (deleting a missing blob is harmless)."""
+    then record it. The same bytes uploaded again for kept evidence meanwhile keep their file,
+    as in the orphan sweep (retention.orphans). A store that fails leaves the rest for the next
+    run; a crash between the delete and the record only deletes again (deleting a missing blob
+    is harmless)."""
     deleted: list[str] = []
     for digest in await database.read(blobs_to_delete):
         try:
-            await asyncio.to_thread(store.delete, digest)
-        except (Unavailable, OSError):
+            if await _delete_unless_kept(database, store, digest):
+                deleted.append(digest)
+        except (Unavailable, NotFound, OSError):
             log.warning("retention: the evidence store refused a delete; the next run retries")
             break
-        deleted.append(digest)
     await database.write(lambda s: mark_blobs_deleted(s, deleted, now))
     return len(deleted)
+
+
+async def _delete_unless_kept(database: Database, store: EvidenceStore, digest: str) -> bool:
+    """Taken off its name, then deleted only if still no kept evidence names it: whether it is
+    gone. A row that commits after that look finds it gone and stores it again (EvidenceStore.keep)."""
+    aside = await asyncio.to_thread(store.set_aside, digest, None)
+    if aside is None:
+        return True  # gone already
+    if not await database.read(lambda s: _unreferenced(s, [digest])):
+        log.info("retention: purged blob %s is named again by kept evidence; put back", digest)
+        await asyncio.to_thread(store.put_back, aside)
+        return False
+    await asyncio.to_thread(store.discard, aside)
+    return True
 
 
 async def run_retention(
