@@ -23,6 +23,10 @@ commits after it finds the name already emptied and fills it itself. Nothing res
 blob's write time or on a conditional DELETE, which an object store may not honour (SeaweedFS
 ignores If-Unmodified-Since): the time only spares an upload in flight from being set aside.
 A set-aside that a sweep stopped part way left is settled by a later run, the same way.
+Between the set-aside and its putting back a read of the blob is a 404 for that moment.
+This holds for any number of processes, given a store whose HEAD sees a DELETE just made
+(read-after-write consistency: the local disk, AWS S3, SeaweedFS; not NetApp StorageGRID's
+default level, which gives it for new objects only).
 """
 
 import asyncio
