@@ -4,13 +4,14 @@ edge, pages carry security headers, and TURN credentials and metrics are not for
 import base64
 import hashlib
 import hmac
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from conftest import STAFF_PASSWORD, XIHU, Api
-from sqlalchemy import select
+from sqlalchemy import Connection, event, select
 from sqlalchemy.orm import Session
 
 from kuaichu.audit.models import AuditEntry
@@ -117,6 +118,82 @@ async def test_a_deactivated_operator_who_was_available_is_offered_no_call(api: 
     case_id = reported.json()["case_id"]
     state = await api.context.database.read(lambda s: s.get(Case, case_id).state)  # type: ignore[union-attr]
     assert state == CaseState.QUEUED
+
+
+# A read checks the session inside its own transaction (kuaichu.db.Precondition).
+
+
+@contextmanager
+def transactions(api: Api) -> Iterator[list[list[str]]]:
+    """The statements of each transaction the app runs meanwhile, one list per transaction."""
+    seen: list[list[str]] = []
+    open_ones: dict[int, list[str]] = {}
+
+    def began(connection: Connection) -> None:
+        open_ones[id(connection)] = []
+        seen.append(open_ones[id(connection)])
+
+    def executed(connection: Connection, *args: object) -> None:
+        open_ones.setdefault(id(connection), []).append(str(args[1]))
+
+    engines = {api.context.database.writer, api.context.database.reader}
+    for engine in engines:
+        event.listen(engine, "begin", began)
+        event.listen(engine, "before_cursor_execute", executed)
+    try:
+        yield seen
+    finally:
+        for engine in engines:
+            event.remove(engine, "begin", began)
+            event.remove(engine, "before_cursor_execute", executed)
+
+
+async def queued_case(api: Api) -> int:
+    reported = await api.client.post("/api/calls", json=XIHU, headers=await api.agreed_party(PARTY))
+    assert reported.status_code == 201, reported.text
+    return reported.json()["case_id"]
+
+
+async def test_an_operators_case_read_checks_the_session_in_the_reads_own_transaction(api: Api) -> None:
+    operator = await api.staff("op-xihu", Role.OPERATOR, "330106")
+    case_id = await queued_case(api)
+
+    with transactions(api) as seen:
+        read = await api.client.get(f"/api/cases/{case_id}", headers=operator)
+
+    assert read.status_code == 200, read.text
+    (reading,) = [t for t in seen if any("FROM cases" in sql for sql in t)]
+    assert "FROM users" in reading[0]  # the session's check, first
+    assert not [t for t in seen if t is not reading and any("FROM users" in sql for sql in t)]
+
+
+async def test_a_deactivated_operators_case_read_is_refused_and_leaves_no_trace(api: Api) -> None:
+    operator = await api.staff("op-xihu", Role.OPERATOR, "330106")
+    case_id = await queued_case(api)
+    now = api.context.clock.now()
+    await api.context.database.write(lambda s: deactivate(s, now))
+
+    read = await api.client.get(f"/api/cases/{case_id}", headers=operator)
+
+    assert read.status_code == 401
+    assert read.json()["detail"] == (await api.client.get("/api/auth/me", headers=operator)).json()["detail"]
+    reads = await api.context.database.read(
+        lambda s: s.scalars(select(AuditEntry).where(AuditEntry.action == "read_case")).all()
+    )
+    assert reads == []
+
+
+async def test_a_read_that_touches_no_data_still_refuses_an_ended_session(api: Api) -> None:
+    operator = await api.staff("op-xihu", Role.OPERATOR, "330106")
+    assert (await api.client.get("/api/auth/ice-servers", headers=operator)).status_code == 200
+    now = api.context.clock.now()
+    await api.context.database.write(lambda s: deactivate(s, now))
+
+    refused = await api.client.get("/api/auth/ice-servers", headers=operator)
+
+    assert refused.status_code == 401
+    assert "credential" not in refused.text
+    assert refused.headers["content-security-policy"]  # the edge's headers, as on any answer
 
 
 # Short access tokens, rotating refresh tokens.

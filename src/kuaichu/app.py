@@ -65,7 +65,7 @@ from kuaichu.web.context import AppContext
 from kuaichu.web.locale import ReaderLocale
 from kuaichu.web.openapi import install_openapi
 from kuaichu.web.pages import mount_pages
-from kuaichu.web.security import CredentialsBeforeBody, SecurityHeaders
+from kuaichu.web.security import CredentialsBeforeBody, PreconditionBeforeAnswer, SecurityHeaders
 
 OUTBOX_JOB = "outbox"
 DOCUMENTS_JOB = "documents"
@@ -192,6 +192,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app = FastAPI(title="快处 Kuaichu", version="0.1.0", lifespan=lifespan)
     install_problem_handlers(app, field_label)
     # The last added runs first: the size limit bounds what the NUL check reads.
+    app.add_middleware(PreconditionBeforeAnswer)
     app.add_middleware(RejectNulCharacters)
     app.add_middleware(BodySizeLimit, upload_limit=settings.evidence_max_bytes)
     app.add_middleware(RequestMetrics)

@@ -24,8 +24,9 @@ import os
 import threading
 import weakref
 from collections import deque
-from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextvars import ContextVar
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -199,6 +200,56 @@ class _Turns:
         self._free += 1
 
 
+class Precondition:
+    """A check a request's data must pass before any of it is touched (the staff session's:
+    kuaichu.web.deps defers it here). The first unit of work done on the request's behalf runs
+    it first, inside its own transaction: a read then costs one transaction and one thread hop,
+    not two. It stays pending until it passed; the web layer runs it before any answer leaves,
+    for a route that touched no data (kuaichu.web.security.PreconditionBeforeAnswer)."""
+
+    def __init__(self) -> None:
+        self._check: Callable[[Session], None] | None = None
+
+    @property
+    def pending(self) -> bool:
+        return self._check is not None
+
+    def require(self, check: Callable[[Session], None]) -> None:
+        self._check = check
+
+    def run(self, session: Session) -> None:
+        check = self._check
+        if check is not None:
+            check(session)
+            self._check = None
+
+
+# The request's precondition: a context variable, so the worker thread running a unit (anyio
+# copies the context into it) and the tasks the request starts see the request's own.
+_precondition: ContextVar[Precondition | None] = ContextVar("kuaichu_precondition", default=None)
+
+
+@contextmanager
+def request_precondition() -> Iterator[Precondition]:
+    """Bind a precondition to the request running in this context, for its duration."""
+    precondition = Precondition()
+    bound = _precondition.set(precondition)
+    try:
+        yield precondition
+    finally:
+        _precondition.reset(bound)
+
+
+def defer_to_first_unit(check: Callable[[Session], None]) -> bool:
+    """Leave `check` to the request's first unit of work; False outside a request that has a
+    precondition bound (a write, a WebSocket, a job): the caller then checks at once."""
+    precondition = _precondition.get()
+    if precondition is None:
+        return False
+    precondition.require(check)
+    return True
+
+
 # PostgreSQL ends one of two transactions that wait on each other (deadlock_detected) and
 # refuses a write that conflicts under SERIALIZABLE; its documentation's remedy for both is to
 # run the transaction again. A unit of work is only database work, so it can run again whole.
@@ -210,6 +261,9 @@ def _run_unit(factory: sessionmaker[Session], work: Callable[[Session], T]) -> T
     for attempt in range(1, UNIT_ATTEMPTS + 1):
         try:
             with factory() as session, session.begin():
+                precondition = _precondition.get()
+                if precondition is not None:
+                    precondition.run(session)
                 return work(session)
         except OperationalError as error:
             sqlstate = getattr(error.orig, "sqlstate", None)

@@ -2,6 +2,7 @@
 
 from collections.abc import Callable, Mapping
 from dataclasses import replace
+from functools import partial
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -9,6 +10,7 @@ from fastapi import Depends, Request
 from kuaichu.auth.service import authenticate_api_key
 from kuaichu.auth.sessions import check_staff_session
 from kuaichu.cases.access import read_only_refusal
+from kuaichu.db import defer_to_first_unit
 from kuaichu.errors import Forbidden, NotAuthenticated, NotFound
 from kuaichu.messages import Text
 from kuaichu.principal import ACCOUNT_ROLES, Principal, Role
@@ -22,7 +24,8 @@ WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 async def authenticate(headers: Mapping[str, str], context: AppContext) -> Principal:
     """Who the credentials in these headers stand for: an insurer's API key, or a bearer
     token; a staff token only while its session stands (not deactivated, no role or
-    password change since)."""
+    password change since). A read checks the session inside its own first unit of work
+    (kuaichu.db.Precondition); anything else checks it here, before going on."""
     api_key = headers.get("x-api-key")
     if api_key:
         return await context.database.read(lambda s: authenticate_api_key(s, api_key))
@@ -31,7 +34,9 @@ async def authenticate(headers: Mapping[str, str], context: AppContext) -> Princ
         raise NotAuthenticated(Text("Auth.login_first"))
     principal = context.tokens.principal(token, context.clock.now())
     if principal.role in ACCOUNT_ROLES:
-        await context.database.read(lambda s: check_staff_session(s, principal))
+        session_stands = partial(check_staff_session, principal=principal)
+        if not defer_to_first_unit(session_stands):
+            await context.database.read(session_stands)
     if principal.role is Role.PARTY and principal.phone:
         secret = context.settings.effective_phone_key_secret
         principal = replace(principal, phone_key=phone_key(principal.phone, secret))
