@@ -66,7 +66,12 @@ class UtcDateTime(TypeDecorator[datetime]):
 
 def upsert_insert(session: Session) -> Any:
     """The dialect's INSERT, which has ON CONFLICT clauses (plain `insert` has none)."""
-    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    return dialect_insert(session.get_bind().dialect.name)
+
+
+def dialect_insert(dialect: str) -> Any:
+    """The INSERT with ON CONFLICT clauses of the dialect of this name."""
+    return pg_insert if dialect == "postgresql" else sqlite_insert
 
 
 def normalise_url(url: str) -> str:

@@ -155,6 +155,17 @@ def append_recorded(session: Session, entries: list[dict[str, Any]]) -> None:
 DEFERRED = "kuaichu.audit.deferred"
 
 
+# The statements of every append, built once: built per commit, their construction and cache
+# keys cost more than running them. Core, not the ORM's bulk insert: that one groups rows by
+# which fields are None, and the ids must follow the chain's order.
+_HEAD = select(AuditEntry.id, AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)
+_APPEND = insert(AuditEntry.__table__).returning(AuditEntry.__table__.c.id, sort_by_parameter_order=True)
+_LAST_CHECKPOINT = (
+    select(AuditCheckpoint.entry_id, AuditCheckpoint.at).order_by(AuditCheckpoint.id.desc()).limit(1)
+)
+_SIGN = insert(AuditCheckpoint.__table__)
+
+
 @event.listens_for(Session, "before_commit")
 def _append_pending(session: Session) -> None:
     """Still inside the committing transaction: append its entries to the chain, under the
@@ -163,19 +174,14 @@ def _append_pending(session: Session) -> None:
     if not entries:
         return
     _lock(session)
-    head = session.execute(
-        select(AuditEntry.id, AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)
-    ).first()
+    head = session.execute(_HEAD).first()
     prev_hash = head.hash if head else GENESIS_HASH
     rows = []
     for fields in entries:
         digest = entry_hash(prev_hash, **fields)
         rows.append(fields | {"prev_hash": prev_hash, "hash": digest})
         prev_hash = digest
-    # Core, not the ORM's bulk insert: that one groups rows by which fields are None, and the
-    # ids must follow the chain's order.
-    table = AuditEntry.__table__
-    ids = session.scalars(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows).all()
+    ids = session.scalars(_APPEND, rows).all()
     bind = session.get_bind()
     policy = _policies.get(bind) if isinstance(bind, Engine) else None
     if policy is not None:
@@ -205,9 +211,7 @@ def _sign_if_due(session: Session, policy: CheckpointPolicy, head_id: int, head_
     """Still inside the appending transaction (and its append lock): sign the head if due."""
     now = policy.clock.now()
     if policy.entries > 1:
-        last = session.execute(
-            select(AuditCheckpoint.entry_id, AuditCheckpoint.at).order_by(AuditCheckpoint.id.desc()).limit(1)
-        ).first()
+        last = session.execute(_LAST_CHECKPOINT).first()
         if (
             last is not None
             and head_id - last.entry_id < policy.entries
@@ -215,17 +219,13 @@ def _sign_if_due(session: Session, policy: CheckpointPolicy, head_id: int, head_
         ):
             return
     signature = policy.signer.sign(checkpoint_message(head_id, head_hash))
-    session.execute(
-        insert(AuditCheckpoint).values(entry_id=head_id, entry_hash=head_hash, at=now, signature=signature)
-    )
+    session.execute(_SIGN, {"entry_id": head_id, "entry_hash": head_hash, "at": now, "signature": signature})
 
 
 def checkpoint(session: Session, signer: AuditSigner, now: datetime) -> AuditCheckpoint | None:
     """Sign the chain's head, unless nothing was appended since the last checkpoint."""
     _lock(session)
-    head = session.execute(
-        select(AuditEntry.id, AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)
-    ).first()
+    head = session.execute(_HEAD).first()
     last = session.scalar(select(func.max(AuditCheckpoint.entry_id)))
     if head is None or head.id == last:
         return None

@@ -7,12 +7,13 @@ the rows later; `key` (the idempotency key) makes enqueuing the same message twi
 
 import json
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Insert, select
 from sqlalchemy.orm import Session
 
-from kuaichu.db import upsert_insert
+from kuaichu.db import dialect_insert
 from kuaichu.notify.models import OutboxMessage
 from kuaichu.notify.preferences import locale_of
 from kuaichu.notify.templates import Sms, check_parameters
@@ -85,21 +86,24 @@ def enqueue_webhook(
 def _enqueue(
     session: Session, *, channel: str, key: str, case_id: int | None, payload: dict[str, Any], now: datetime
 ) -> None:
-    insert = upsert_insert(session)
-    # ON CONFLICT DO NOTHING rather than catching IntegrityError: a failed statement would
-    # abort the caller's whole PostgreSQL transaction, and a duplicate key is not an error.
-    statement = (
-        insert(OutboxMessage)
-        .values(
-            channel=channel,
-            idempotency_key=key,
-            case_id=case_id,
-            payload=payload,
-            status="pending",
-            attempts=0,
-            next_attempt_at=now,
-            created_at=now,
-        )
-        .on_conflict_do_nothing(index_elements=["idempotency_key"])
-    )
-    session.execute(statement)
+    row = {
+        "channel": channel,
+        "idempotency_key": key,
+        "case_id": case_id,
+        "payload": payload,
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
+    session.execute(_enqueue_statement(session.get_bind().dialect.name), row)
+
+
+@cache
+def _enqueue_statement(dialect: str) -> Insert:
+    """Built once per dialect: most writes enqueue, and building the statement per call cost
+    more than running it. ON CONFLICT DO NOTHING rather than catching IntegrityError: a failed
+    statement would abort the caller's whole PostgreSQL transaction, and a duplicate key is
+    not an error."""
+    insert = dialect_insert(dialect)(OutboxMessage.__table__)
+    return insert.on_conflict_do_nothing(index_elements=["idempotency_key"])
