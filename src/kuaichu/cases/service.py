@@ -106,8 +106,8 @@ def abandon(session: Session, party: Principal, case_id: int, now: datetime) -> 
 def take_case(session: Session, operator: Principal, case_id: int, now: datetime) -> Case:
     case = get_case(session, operator, case_id, lock=True)
     ensure_may_write(case, operator, WriteRule.OPERATOR_OF_JURISDICTION)
+    case.operator_id = operator.id  # before the transition: its timeline line flushes the case once
     lifecycle.apply(session, case, Action.TAKE, operator, now)
-    case.operator_id = operator.id
     return case
 
 
