@@ -5,7 +5,7 @@ This package sits beside the shared base: cases and calls read a consent, nothin
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from kuaichu.consent.models import PrivacyConsent
@@ -37,13 +37,15 @@ def record_consent(session: Session, party: Principal, version: str, now: dateti
     return ConsentOut(version=version, consented_at=consented_at)
 
 
+# Built once: every view of a case and every report reads it.
+_CONSENTED_AT = select(PrivacyConsent.consented_at).where(
+    PrivacyConsent.phone == bindparam("phone"), PrivacyConsent.version == PRIVACY_NOTICE_VERSION
+)
+
+
 def consented_at_of(session: Session, phone: str) -> datetime | None:
     """When this phone agreed to the current notice, or None."""
-    return session.scalar(
-        select(PrivacyConsent.consented_at).where(
-            PrivacyConsent.phone == phone, PrivacyConsent.version == PRIVACY_NOTICE_VERSION
-        )
-    )
+    return session.scalar(_CONSENTED_AT, {"phone": phone})
 
 
 def require_consent(session: Session, party: Principal) -> None:

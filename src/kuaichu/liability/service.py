@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from kuaichu.audit import service as audit
@@ -27,12 +27,19 @@ from kuaichu.principal import Principal, Role
 MIN_REASON_CHARS = 4
 
 
+# Built once: every view of a case reads it.
+_IN_FORCE = (
+    select(Determination)
+    .where(
+        Determination.case_id == bindparam("case_id"),
+        Determination.status == DeterminationStatus.IN_FORCE,
+    )
+    .order_by(Determination.id.desc())
+)
+
+
 def in_force_determination(session: Session, case_id: int) -> Determination | None:
-    return session.scalars(
-        select(Determination)
-        .where(Determination.case_id == case_id, Determination.status == DeterminationStatus.IN_FORCE)
-        .order_by(Determination.id.desc())
-    ).first()
+    return session.scalars(_IN_FORCE, {"case_id": case_id}).first()
 
 
 def ensure_not_revoked_officer(session: Session, case: Case, officer: Principal) -> None:
