@@ -81,6 +81,18 @@ async def collect_evidence(
         assert response.status_code < 300, response.text
 
 
+async def taken_case(api: Api) -> tuple[int, dict[str, str]]:
+    """A party reports; the operator takes the call (nothing recorded yet): the case and the
+    operator's headers."""
+    reporter = await api.agreed_party("13800000001")
+    operator = await api.staff("op-xihu", Role.OPERATOR, "330106")
+    reported = await api.client.post("/api/calls", json=XIHU, headers=reporter)
+    assert reported.status_code == 201, reported.text
+    case_id = reported.json()["case_id"]
+    assert (await api.client.post(f"/api/cases/{case_id}/take", headers=operator)).status_code == 200
+    return case_id, operator
+
+
 async def in_call_case(api: Api, *names: str) -> tuple[int, dict[str, str]]:
     """张伟 reports; the operator takes the call and records the facts and the named parties."""
     await demo_registry(api)

@@ -18,9 +18,10 @@ from typing import Any, BinaryIO
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
-from conftest import XIHU, Api
+from conftest import Api
 from factories import JPEG_BYTES, upload_jpeg
 from fastapi import FastAPI
+from flows import taken_case
 from s3 import ObjectStore, on_object_store, seaweedfs
 from sqlalchemy import select
 
@@ -32,7 +33,6 @@ from kuaichu.errors import NotFound
 from kuaichu.evidence.s3 import PART_BYTES, S3EvidenceStore
 from kuaichu.evidence.storage import CorruptedBlob, LocalEvidenceStore
 from kuaichu.messages import Locale, text
-from kuaichu.principal import Role
 from kuaichu.retention.service import RetentionPolicy, run_retention
 from kuaichu.settings import Settings
 
@@ -61,14 +61,6 @@ async def _running(settings: Settings, clock: FrozenClock) -> AsyncIterator[Api]
 async def s3_api(s3_settings: Settings, clock: FrozenClock, database: Database) -> AsyncIterator[Api]:
     async with _running(s3_settings, clock) as api:
         yield api
-
-
-async def _case_in_call(api: Api) -> tuple[int, dict[str, str]]:
-    reporter = await api.agreed_party("13800000001")
-    operator = await api.staff("op-xihu", Role.OPERATOR, "330106")
-    case_id = (await api.client.post("/api/calls", json=XIHU, headers=reporter)).json()["case_id"]
-    assert (await api.client.post(f"/api/cases/{case_id}/take", headers=operator)).status_code == 200
-    return case_id, operator
 
 
 def _bucket_object(store: ObjectStore, bucket: str, sha256: str) -> bytes:
@@ -141,7 +133,7 @@ async def _download(app: FastAPI, path: str, headers: dict[str, str]) -> tuple[i
 async def test_evidence_uploaded_through_the_api_is_kept_in_the_bucket_and_served_back_verified(
     s3_api: Api, object_store: ObjectStore, evidence_bucket: str
 ) -> None:
-    case_id, operator = await _case_in_call(s3_api)
+    case_id, operator = await taken_case(s3_api)
     response = await upload_jpeg(s3_api.client, operator, case_id, kind="plate")
     assert response.status_code == 201, response.text
     item = response.json()
@@ -158,7 +150,7 @@ async def test_a_download_reads_the_object_once_and_checks_it_before_sending(
     s3_api: Api, object_store: ObjectStore, evidence_bucket: str
 ) -> None:
     """Verifying first must not cost a second transfer from the bucket."""
-    case_id, operator = await _case_in_call(s3_api)
+    case_id, operator = await taken_case(s3_api)
     item = (await upload_jpeg(s3_api.client, operator, case_id)).json()
     reads: list[str] = []
     store = s3_api.context.evidence_store
@@ -174,7 +166,7 @@ async def test_a_download_reads_the_object_once_and_checks_it_before_sending(
 async def test_an_object_overwritten_in_the_bucket_is_refused_and_recorded(
     s3_api: Api, object_store: ObjectStore, evidence_bucket: str
 ) -> None:
-    case_id, operator = await _case_in_call(s3_api)
+    case_id, operator = await taken_case(s3_api)
     item = (await upload_jpeg(s3_api.client, operator, case_id)).json()
     object_store.client().put_object(
         Bucket=evidence_bucket,
@@ -201,7 +193,7 @@ async def test_a_50_mb_recording_streams_up_and_down_without_being_held_in_memor
 ) -> None:
     size = 50 * 1000 * 1000
     recording = _recording(tmp_path / "call.mp4", size)
-    case_id, operator = await _case_in_call(s3_api)
+    case_id, operator = await taken_case(s3_api)
     tracemalloc.start()
     try:
         with recording.open("rb") as source:
@@ -286,7 +278,7 @@ async def test_the_object_store_down_is_a_503_in_the_readers_words_and_nothing_i
     down_fast = {"evidence_s3_attempts": 1, "evidence_s3_timeout_seconds": 2.0}
     configured = on_object_store(settings, store_to_stop, bucket).model_copy(update=down_fast)
     async with _running(configured, clock) as api:
-        case_id, operator = await _case_in_call(api)
+        case_id, operator = await taken_case(api)
         kept = (await upload_jpeg(api.client, operator, case_id)).json()
         store_to_stop.stop()
 
@@ -322,7 +314,7 @@ async def test_in_the_bucket_an_object_no_row_names_is_deleted_once_past_its_gra
 ) -> None:
     """The retention job's sweep on the object store, judged by each object's LastModified."""
     context = s3_api.context
-    case_id, operator = await _case_in_call(s3_api)
+    case_id, operator = await taken_case(s3_api)
     named = (await upload_jpeg(s3_api.client, operator, case_id)).json()["sha256"]
     orphan = context.evidence_store.put(io.BytesIO(JPEG_BYTES + b"died"), 1024).sha256
     written = {blob.sha256: blob.modified_at for blob in context.evidence_store.listing()}
@@ -349,7 +341,7 @@ async def test_a_local_blob_and_its_name_are_on_disk_before_the_upload_is_acknow
         synced.append(os.readlink(f"/proc/self/fd/{descriptor}"))
         real_fsync(descriptor)
 
-    case_id, operator = await _case_in_call(api)
+    case_id, operator = await taken_case(api)
     monkeypatch.setattr(os, "fsync", fsync)
     response = await upload_jpeg(api.client, operator, case_id)
     monkeypatch.undo()

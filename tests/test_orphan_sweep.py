@@ -16,8 +16,9 @@ from typing import Any
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
-from conftest import XIHU, Api
+from conftest import Api
 from factories import JPEG_BYTES, upload_jpeg
+from flows import taken_case
 from s3 import on_object_store
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -28,7 +29,6 @@ from kuaichu.db import Database
 from kuaichu.evidence.models import EvidenceItem
 from kuaichu.evidence.s3 import S3EvidenceStore
 from kuaichu.evidence.storage import EvidenceStore, LocalEvidenceStore, StoredBlob
-from kuaichu.principal import Role
 from kuaichu.retention.orphans import delete_orphan_blobs
 from kuaichu.retention.service import delete_purged_blobs
 from kuaichu.settings import Settings
@@ -50,14 +50,6 @@ async def api(
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://kuaichu.test") as client:
             yield Api(app, client)
-
-
-async def _case_in_call(api: Api) -> tuple[int, dict[str, str]]:
-    reporter = await api.agreed_party("13800000001")
-    operator = await api.staff("op-xihu", Role.OPERATOR, "330106")
-    case_id = (await api.client.post("/api/calls", json=XIHU, headers=reporter)).json()["case_id"]
-    assert (await api.client.post(f"/api/cases/{case_id}/take", headers=operator)).status_code == 200
-    return case_id, operator
 
 
 def _left_behind(store: EvidenceStore, content: bytes) -> str:
@@ -143,7 +135,7 @@ async def test_a_re_upload_whose_row_commits_before_the_sweep_looks_again_keeps_
     """The same photo uploaded again, row and all, between the sweep's check (no row, old) and
     its delete: the sweep takes the blob off its name, finds the row and puts the blob back."""
     store = api.context.evidence_store
-    case_id, operator = await _case_in_call(api)
+    case_id, operator = await taken_case(api)
     again = _left_behind(store, JPEG_BYTES)
     died = _left_behind(store, JPEG_BYTES + b"died")
     grace, now = _a_day_later(store, api)
@@ -174,7 +166,7 @@ async def test_a_re_upload_whose_row_commits_after_the_sweep_looked_again_keeps_
     its row commits only once the sweep, finding no row, has removed the blob. The upload finds
     its blob gone after its row committed and stores it again."""
     store = api.context.evidence_store
-    case_id, operator = await _case_in_call(api)
+    case_id, operator = await taken_case(api)
     again = _left_behind(store, JPEG_BYTES)
     died = _left_behind(store, JPEG_BYTES + b"died")
     grace, now = _a_day_later(store, api)
@@ -204,7 +196,7 @@ async def test_what_a_sweep_set_aside_and_never_settled_is_put_back_if_named_els
     """A sweep that stopped between taking blobs off their names and looking at the rows again:
     the next run looks for it, puts back the blob a row named meanwhile, removes the other."""
     store = api.context.evidence_store
-    case_id, operator = await _case_in_call(api)
+    case_id, operator = await taken_case(api)
     named = _left_behind(store, JPEG_BYTES)
     died = _left_behind(store, JPEG_BYTES + b"died")
     grace, now = _a_day_later(store, api)
@@ -226,7 +218,7 @@ async def test_a_purged_file_uploaded_again_for_kept_evidence_as_it_goes_keeps_i
     """A purged item's file goes, but the same photo uploaded again, its row committing between
     the job's check (no kept item names it) and the delete, keeps it; another purged file goes."""
     store = api.context.evidence_store
-    case_id, operator = await _case_in_call(api)
+    case_id, operator = await taken_case(api)
     purged = [(await upload(api.client, operator, case_id)).json() for upload in (upload_jpeg, _upload_other)]
 
     def purge(session: Session) -> None:  # what the retention job does once the period is over
