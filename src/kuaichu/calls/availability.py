@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from kuaichu.calls.models import OperatorPresence
@@ -45,17 +45,15 @@ def hours_of(jurisdiction: Jurisdiction, default: ServiceHours) -> ServiceHours:
     )
 
 
+# Built once: every report and every service-status read counts them.
+_ON_DUTY = select(func.count()).where(
+    OperatorPresence.jurisdiction_id == bindparam("jurisdiction_id"), OperatorPresence.status.in_(ON_DUTY)
+)
+
+
 def on_duty(session: Session, jurisdiction_id: int) -> int:
     """Operators taking calls: available, in a call or wrapping one up (not away, not 未应答)."""
-    return (
-        session.scalar(
-            select(func.count()).where(
-                OperatorPresence.jurisdiction_id == jurisdiction_id,
-                OperatorPresence.status.in_(ON_DUTY),
-            )
-        )
-        or 0
-    )
+    return session.scalar(_ON_DUTY, {"jurisdiction_id": jurisdiction_id}) or 0
 
 
 def service_status(
