@@ -113,6 +113,16 @@ def empty_postgres(url: str) -> None:
 
 
 @pytest.fixture(params=BACKENDS)
+def fresh_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty, unmigrated database of its own: for tests that walk the migrations."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'kuaichu.db'}"
+        return
+    with scratch_postgres("kuaichu_migration") as url:
+        yield url
+
+
+@pytest.fixture(params=BACKENDS)
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A migrated, empty database for this test alone."""
     if request.param == "sqlite":

@@ -1,17 +1,11 @@
 """Migration 0018: a database whose cases hold the lists' Chinese words reads codes after the
 upgrade (and the words again after the downgrade), on SQLite and on PostgreSQL."""
 
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
 
-import psycopg
-import pytest
 import sqlalchemy as sa
 from alembic import command
-from conftest import BACKENDS, POSTGRES_ADMIN_URL
 
 from kuaichu.db import UtcDateTime, normalise_url
 from kuaichu.migrate import alembic_config, upgrade
@@ -70,20 +64,6 @@ registry_checks = sa.table(
     sa.column("found", sa.JSON),
     sa.column("checked_at", UtcDateTime),
 )
-
-
-@pytest.fixture(params=BACKENDS)
-def fresh_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty database of its own: this test walks the migrations down and up."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'kuaichu.db'}"
-        return
-    name = f"kuaichu_migration_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    yield POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def subject(vehicle_type: str) -> str:

@@ -1,8 +1,9 @@
 from datetime import datetime
 from typing import Any
 
+from shapely.geometry import shape
 from sqlalchemy import JSON, String, Text, false
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from kuaichu.db import Base, UtcDateTime
 
@@ -17,6 +18,13 @@ class Jurisdiction(Base):
     name: Mapped[str] = mapped_column(String(64))
     authority_name: Mapped[str] = mapped_column(String(128))
     boundary: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # The boundary's bounding box (degrees), kept with it: a report's point is tried against the
+    # boundaries whose box holds it, not against every boundary decoded for every report (a
+    # province's detailed district boundaries are megabytes). None: no boundary to locate by.
+    min_lng: Mapped[float | None]
+    min_lat: Mapped[float | None]
+    max_lng: Mapped[float | None]
+    max_lat: Mapped[float | None]
     # The stills collection needs here, e.g. ["side_by_side", "plate:each"]; None: the setting.
     required_stills: Mapped[list[str] | None] = mapped_column(JSON)
     # Video quick handling's hours here, "HH:MM" Shanghai time; None: the setting.
@@ -32,6 +40,22 @@ class Jurisdiction(Base):
     pause_reason: Mapped[str | None] = mapped_column(Text)
     paused_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
+    @validates("boundary")
+    def _keep_box(self, _: str, boundary: dict[str, Any]) -> dict[str, Any]:
+        self.min_lng, self.min_lat, self.max_lng, self.max_lat = box_of(boundary)
+        return boundary
+
     def vehicle_limit(self, default: int) -> int:
         """The most vehicles an accident here may have for quick handling."""
         return self.max_vehicles or default
+
+
+Box = tuple[float, float, float, float] | tuple[None, None, None, None]
+
+
+def box_of(boundary: dict[str, Any]) -> Box:
+    """(min_lng, min_lat, max_lng, max_lat) of a GeoJSON geometry; all None for none."""
+    geometry = shape(boundary) if boundary else None
+    if geometry is None or geometry.is_empty:
+        return None, None, None, None
+    return geometry.bounds

@@ -5,7 +5,7 @@ from pathlib import Path
 from typing import Any
 
 from shapely.geometry import Point, shape
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from kuaichu.errors import InvalidInput
@@ -56,9 +56,22 @@ def import_jurisdictions(session: Session, features: list[dict[str, Any]]) -> li
     return result
 
 
+# The jurisdictions whose boundary's box holds the point: usually one, a few near borders.
+_BOXES_HOLDING = (
+    select(Jurisdiction)
+    .where(
+        Jurisdiction.min_lng <= bindparam("lng"),
+        Jurisdiction.max_lng >= bindparam("lng"),
+        Jurisdiction.min_lat <= bindparam("lat"),
+        Jurisdiction.max_lat >= bindparam("lat"),
+    )
+    .order_by(Jurisdiction.code)
+)
+
+
 def locate(session: Session, lat: float, lng: float) -> Jurisdiction:
     point = Point(lng, lat)  # GeoJSON order: longitude, latitude
-    for jurisdiction in session.scalars(select(Jurisdiction).order_by(Jurisdiction.code)):
+    for jurisdiction in session.scalars(_BOXES_HOLDING, {"lat": lat, "lng": lng}):
         if shape(jurisdiction.boundary).covers(point):
             return jurisdiction
     raise InvalidInput(Text("Geo.outside_service_area"), lat=lat, lng=lng)

@@ -1,0 +1,127 @@
+"""A report's point picks its jurisdiction: among the boundaries whose box holds the point, the
+one whose polygon covers it. Each boundary's box is kept with it; migration 0033 boxes the
+jurisdictions stored before it."""
+
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from alembic import command
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from kuaichu.db import Database, normalise_url
+from kuaichu.errors import InvalidInput
+from kuaichu.geo.models import Jurisdiction
+from kuaichu.geo.service import import_jurisdictions, locate
+from kuaichu.messages import text
+from kuaichu.migrate import alembic_config, upgrade
+
+BEFORE_BOXES = "0032_signal_orders"
+
+
+def polygon(*corners: tuple[float, float]) -> dict[str, Any]:
+    """A GeoJSON polygon through these (lng, lat) corners, closed."""
+    ring = [list(corner) for corner in (*corners, corners[0])]
+    return {"type": "Polygon", "coordinates": [ring]}
+
+
+# An L-shaped district and its neighbour in the L's corner: the L's box holds the neighbour.
+L_SHAPED = polygon((120.0, 30.0), (120.2, 30.0), (120.2, 30.1), (120.1, 30.1), (120.1, 30.2), (120.0, 30.2))
+IN_THE_CORNER = polygon((120.1, 30.1), (120.2, 30.1), (120.2, 30.2), (120.1, 30.2))
+
+
+def feature(code: str, boundary: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "Feature",
+        "properties": {"code": code, "name": f"辖区{code}", "authority_name": f"交警大队{code}"},
+        "geometry": boundary,
+    }
+
+
+def districts(database: Database, *features: dict[str, Any]) -> None:
+    database.write_sync(lambda s: import_jurisdictions(s, list(features)))
+
+
+async def located(database: Database, lat: float, lng: float) -> str:
+    return await database.read(lambda s: locate(s, lat, lng).code)
+
+
+async def refused(database: Database, lat: float, lng: float) -> str:
+    with pytest.raises(InvalidInput) as error:
+        await located(database, lat, lng)
+    return error.value.detail
+
+
+OUTSIDE = text("Geo.outside_service_area")
+
+
+async def test_a_point_in_the_corner_of_an_l_shaped_district_is_its_neighbours(database: Database) -> None:
+    districts(database, feature("330101", L_SHAPED), feature("330102", IN_THE_CORNER))
+
+    assert await located(database, lat=30.15, lng=120.15) == "330102"
+    assert await located(database, lat=30.05, lng=120.15) == "330101"
+    assert await located(database, lat=30.15, lng=120.05) == "330101"
+
+
+async def test_a_point_outside_every_boundary_is_outside_the_service_area(database: Database) -> None:
+    districts(database, feature("330101", L_SHAPED))
+
+    assert await refused(database, lat=31.2, lng=121.5) == OUTSIDE
+
+
+async def test_a_boundary_imported_anew_moves_its_box_with_it(database: Database) -> None:
+    districts(database, feature("330101", L_SHAPED))
+    moved = polygon((121.0, 31.0), (121.2, 31.0), (121.2, 31.2), (121.0, 31.2))
+    districts(database, feature("330101", moved))
+
+    assert await refused(database, lat=30.05, lng=120.05) == OUTSIDE
+    assert await located(database, lat=31.1, lng=121.1) == "330101"
+
+
+async def test_a_jurisdiction_without_a_boundary_is_located_by_no_point(database: Database) -> None:
+    def unbounded(session: Session) -> None:
+        session.add(Jurisdiction(code="330199", name="无边界", authority_name="测试大队", boundary={}))
+
+    database.write_sync(unbounded)
+
+    assert await refused(database, lat=30.05, lng=120.05) == OUTSIDE
+
+
+async def test_the_migration_boxes_the_jurisdictions_stored_before_it(fresh_url: str) -> None:
+    upgrade(fresh_url)
+    command.downgrade(alembic_config(fresh_url), BEFORE_BOXES)
+    engine = sa.create_engine(normalise_url(fresh_url))
+    stored = sa.table(
+        "jurisdictions",
+        sa.column("code"),
+        sa.column("name"),
+        sa.column("authority_name"),
+        sa.column("boundary", sa.JSON),
+    )
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                stored.insert(),
+                [
+                    {"code": code, "name": code, "authority_name": code, "boundary": boundary}
+                    for code, boundary in (("330101", L_SHAPED), ("330102", IN_THE_CORNER))
+                ],
+            )
+    finally:
+        engine.dispose()
+
+    upgrade(fresh_url)
+
+    database = Database(fresh_url)
+    try:
+        boxes = await database.read(
+            lambda s: {
+                j.code: (j.min_lng, j.min_lat, j.max_lng, j.max_lat)
+                for j in s.scalars(select(Jurisdiction).order_by(Jurisdiction.code))
+            }
+        )
+        assert boxes == {"330101": (120.0, 30.0, 120.2, 30.2), "330102": (120.1, 30.1, 120.2, 30.2)}
+        assert await located(database, lat=30.15, lng=120.15) == "330102"
+    finally:
+        database.dispose()
