@@ -89,9 +89,17 @@ def start(command: list[str], port: int, env: dict[str, str]) -> subprocess.Pope
     raise RuntimeError(f"server did not start: {process.stderr.read().decode() if process.stderr else ''}")
 
 
+def cpu_seconds(pid: int) -> float:
+    """The process's CPU time so far, all its threads, user and system (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def rate(
-    requests: list[Callable[[httpx.AsyncClient], Awaitable[httpx.Response]]], concurrency: int
-) -> float:
+    requests: list[Callable[[httpx.AsyncClient], Awaitable[httpx.Response]]], concurrency: int, server: int
+) -> tuple[float, float]:
+    """Requests per second, and the server process's CPU milliseconds per request: a figure the
+    other load on a shared machine disturbs much less than the rate."""
     queue = list(requests)
     async with httpx.AsyncClient(timeout=60) as client:
 
@@ -100,9 +108,10 @@ async def rate(
                 response = await queue.pop()(client)
                 response.raise_for_status()
 
-        began = time.perf_counter()
+        began, cpu_before = time.perf_counter(), cpu_seconds(server)
         await asyncio.gather(*(worker() for _ in range(concurrency)))
-        return len(requests) / (time.perf_counter() - began)
+        elapsed, cpu = time.perf_counter() - began, cpu_seconds(server) - cpu_before
+        return len(requests) / elapsed, 1000 * cpu / len(requests)
 
 
 def main() -> None:
@@ -148,17 +157,31 @@ def main() -> None:
         headers = {"Authorization": f"Bearer {token}"}
         full_base, bare_base = f"http://127.0.0.1:{full_port}", f"http://127.0.0.1:{bare_port}"
         try:
+            servers = {"full": full.pid, "same": bare.pid, "minimal": bare.pid}
             results = asyncio.run(
-                measure(full_base, bare_base, headers, (full_ids, bare_ids, same_sql_ids), args.concurrency)
+                measure(
+                    full_base,
+                    bare_base,
+                    headers,
+                    (full_ids, bare_ids, same_sql_ids),
+                    args.concurrency,
+                    servers,
+                )
             )
         finally:
             full.terminate()
             bare.terminate()
-    for name, (full_rate, same_sql_rate, minimal_rate) in results.items():
+    for name, measured in results.items():
+        full_rate, same_rate, minimal_rate = (measured[which][0] for which in ("full", "same", "minimal"))
         print(
-            f"{name:<12} full stack {full_rate:8.1f}/s   bare same SQL {same_sql_rate:8.1f}/s   "
-            f"ratio {full_rate / same_sql_rate:.2f}   bare minimal {minimal_rate:8.1f}/s   "
+            f"{name:<12} full stack {full_rate:8.1f}/s   bare same SQL {same_rate:8.1f}/s   "
+            f"ratio {full_rate / same_rate:.2f}   bare minimal {minimal_rate:8.1f}/s   "
             f"ratio {full_rate / minimal_rate:.2f}"
+        )
+    for name, measured in results.items():
+        print(
+            f"{name:<12} server CPU per request: full stack {measured['full'][1]:.2f} ms, "
+            f"bare same SQL {measured['same'][1]:.2f} ms, bare minimal {measured['minimal'][1]:.2f} ms"
         )
 
 
@@ -168,8 +191,10 @@ async def measure(
     headers: dict[str, str],
     ids: tuple[list[int], list[int], list[int]],
     concurrency: int,
-) -> dict[str, tuple[float, float, float]]:
-    """Requests per second of (full stack, bare same SQL, bare minimal) for each hot path."""
+    servers: dict[str, int],
+) -> dict[str, dict[str, tuple[float, float]]]:
+    """For each hot path and each server (full stack, bare same SQL, bare minimal): requests per
+    second and the server's CPU milliseconds per request."""
     full_ids, minimal_ids, same_sql_ids = ids
     Call = Callable[[httpx.AsyncClient], Awaitable[httpx.Response]]
 
@@ -192,19 +217,29 @@ async def measure(
 
     chosen = {"full": full_ids, "same": same_sql_ids, "minimal": minimal_ids}
     order = ["minimal", "same", "full"]
-    take_rate = dict.fromkeys(order, 0.0)
     half = len(full_ids) // 2
     # Alternate halves and orders so no side always runs on a warmer machine.
-    for part, sequence in ((slice(None, half), order), (slice(half, None), order[::-1])):
-        for which in sequence:
-            take_rate[which] += await rate(takes(which, chosen[which][part]), concurrency) / 2
-    read_rate = dict.fromkeys(order, 0.0)
-    for sequence in (order, order[::-1]):
-        for which in sequence:
-            read_rate[which] += await rate(reads(which, chosen[which]), concurrency) / 2
+    take_runs = [
+        (which, await rate(takes(which, chosen[which][part]), concurrency, servers[which]))
+        for part, sequence in ((slice(None, half), order), (slice(half, None), order[::-1]))
+        for which in sequence
+    ]
+    read_runs = [
+        (which, await rate(reads(which, chosen[which]), concurrency, servers[which]))
+        for sequence in (order, order[::-1])
+        for which in sequence
+    ]
+    return {"transition": _averaged(take_runs), "case read": _averaged(read_runs)}
+
+
+def _averaged(runs: list[tuple[str, tuple[float, float]]]) -> dict[str, tuple[float, float]]:
+    """Each server's two runs (one per half, or per order), averaged."""
+    pairs: dict[str, list[tuple[float, float]]] = {}
+    for which, measured in runs:
+        pairs.setdefault(which, []).append(measured)
     return {
-        "transition": (take_rate["full"], take_rate["same"], take_rate["minimal"]),
-        "case read": (read_rate["full"], read_rate["same"], read_rate["minimal"]),
+        which: (sum(r for r, _ in both) / len(both), sum(c for _, c in both) / len(both))
+        for which, both in pairs.items()
     }
 
 
