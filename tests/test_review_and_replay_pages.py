@@ -92,6 +92,8 @@ def test_reviewer_and_supervisor_see_the_reasons_behind_each_step(
 
         # The supervisor: both cases by the plate; the replay tells why at each step.
         supervisor = staff_page(browser, server.url, "/supervisor", "supervisor-live")
+        # Beside the stalled documents: no signal recomputation failing or overdue.
+        expect(supervisor.locator("#stuck-signals li")).to_have_text(["无"])
         supervisor.fill("#search-q", "浙A54321")
         supervisor.click("#search-form button")
         expect(supervisor.locator("#search-rows tr")).to_have_count(2)

@@ -3,9 +3,11 @@ drivers in a second accident, the operator placing it far from where the phone r
 still taken again; the signals are computed when collection completes, listed and filtered for
 the officer and the supervisor, said with reasons masked for the supervisor, and a bad filter is
 a 422. A frequent party's earlier cases are computed again after the answer, by the signal job,
-even when the process that answered is gone. On SQLite and PostgreSQL."""
+even when the process that answered is gone; an order that fails or is overdue is the
+supervisor's to see, and only theirs. On SQLite and PostgreSQL."""
 
 import io
+from datetime import timedelta
 
 import pytest
 from asgi_lifespan import LifespanManager
@@ -19,6 +21,7 @@ from kuaichu.app import create_app
 from kuaichu.clock import FrozenClock
 from kuaichu.principal import Role
 from kuaichu.settings import Settings
+from kuaichu.signals import service
 from kuaichu.signals.models import LoginTrace, SignalOrder, StillHash
 
 ZHANG, LI = "13800000001", "13900000002"
@@ -266,3 +269,68 @@ async def test_an_order_left_by_a_process_that_stopped_is_carried_out_by_the_nex
     second_number = await number_of(api, second, officer)
     reasons = await repeated_reasons(api, first, officer)
     assert reasons and all(second_number in r for r in reasons)
+
+
+async def test_an_overdue_or_failing_order_is_seen_by_the_supervisor_and_no_one_else(
+    api: Api, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The second accident orders the first case computed again. No run takes it for two sweep
+    periods: the supervisor sees it overdue. A run fails on it: the supervisor sees the failure
+    by the case's number and the error's kind, not its message (which quotes a plate). Officers
+    and operators get a 404. Once a run computes it, the view is empty."""
+    await demo_registry(api)
+    officer = await api.staff("officer-xihu", Role.OFFICER, "330106")
+    operators = [await api.staff(f"op-xihu-{n}", Role.OPERATOR, "330106") for n in (1, 2)]
+    supervisor = await api.staff("supervisor", Role.SUPERVISOR)
+
+    async def stuck() -> dict[str, object]:
+        response = await api.client.get("/api/supervision/signals", headers=supervisor)
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+    held_back(api)
+    first = await collected(api, "13700000003", operators[0], FACTS)
+    await collected(api, "13700000004", operators[1], FACTS)
+    assert await ordered(api) == [first]
+    first_number = await number_of(api, first, officer)
+    assert await stuck() == {"count": 0, "oldest_ordered_at": None, "cases": []}  # just ordered
+
+    # No run took it for two sweep periods (a minute each, as the view reads it): overdue.
+    api.context.settings.signal_order_sweep_seconds = 60
+    clock.advance(timedelta(minutes=2, seconds=1))
+    overdue = await stuck()
+    assert overdue["count"] == 1 and overdue["oldest_ordered_at"] is not None
+    [case] = overdue["cases"]  # type: ignore[misc]
+    assert (case["number"], case["case_id"], case["attempts"], case["last_error"]) == (
+        first_number,
+        first,
+        0,
+        "",
+    )
+
+    computed = service.findings_of
+
+    def failing_for_first(session, case, config):  # type: ignore[no-untyped-def]
+        if case.id == first:
+            raise ValueError("a rule met plate 浙A12345 it cannot read")
+        return computed(session, case, config)
+
+    monkeypatch.setattr(service, "findings_of", failing_for_first)
+    assert await api.signals_recomputed() == 0
+    failing = await stuck()
+    [case] = failing["cases"]  # type: ignore[misc]
+    assert (case["number"], case["orders"], case["attempts"], case["last_error"]) == (
+        first_number,
+        1,
+        1,
+        "ValueError",
+    )
+    assert "浙A12345" not in str(failing)
+
+    for other in (officer, operators[0]):
+        assert (await api.client.get("/api/supervision/signals", headers=other)).status_code == 404
+
+    monkeypatch.setattr(service, "findings_of", computed)
+    clock.advance(timedelta(seconds=5))
+    assert await api.signals_recomputed() == 1
+    assert (await stuck())["count"] == 0

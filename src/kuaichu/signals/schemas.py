@@ -24,3 +24,24 @@ class FlaggedCaseOut(BaseModel):
 class SignalRuleOut(BaseModel):
     name: str
     label: str
+
+
+class StuckSignalCaseOut(BaseModel):
+    """A case whose ordered computation failed or is overdue. `last_error` is the exception's
+    type only: its message may quote a party's data (the log has the rest)."""
+
+    case_id: int
+    number: str
+    orders: int
+    attempts: int
+    ordered_at: datetime
+    next_attempt_at: datetime
+    last_error: str
+
+
+class StuckSignalsOut(BaseModel):
+    """The signal orders that failed or are overdue, for the supervisor: nothing stalls unseen."""
+
+    count: int
+    oldest_ordered_at: datetime | None
+    cases: list[StuckSignalCaseOut]

@@ -10,7 +10,7 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, delete, exists, select
+from sqlalchemy import ColumnElement, delete, exists, or_, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -27,7 +27,7 @@ from kuaichu.principal import Principal, Role
 from kuaichu.privacy import PERSONAL_KEYS, phone_key
 from kuaichu.signals.models import CaseSignal, LoginTrace, ReportedPoint, SignalOrder, StillHash
 from kuaichu.signals.rules import RULES, Finding, SignalConfig, SignalName, picked_by_hand
-from kuaichu.signals.schemas import FlaggedCaseOut, SignalOut
+from kuaichu.signals.schemas import FlaggedCaseOut, SignalOut, StuckSignalCaseOut, StuckSignalsOut
 
 # Who weighs signals: the officer; the reviewer and the supervisor look across cases.
 WATCHERS = (Role.OFFICER, Role.REVIEWER, Role.SUPERVISOR, Role.ADMIN)
@@ -53,6 +53,8 @@ _DEVICE_ID = re.compile(r"^[A-Za-z0-9_-]{22}$")
 # A computation the signal job failed is tried again after this, doubling up to the ceiling.
 RETRY_FIRST_SECONDS = 5
 RETRY_MAX_SECONDS = 300
+# An order never tried this many sweep periods past its time: no job is running it.
+OVERDUE_PERIODS = 2
 log = logging.getLogger(__name__)
 
 
@@ -175,6 +177,43 @@ class SignalJob:
                 if outcome is Outcome.NOTHING_DUE:
                     return computed
                 computed += outcome is Outcome.COMPUTED
+
+
+def stuck_orders(session: Session, now: datetime, sweep_seconds: float) -> StuckSignalsOut:
+    """The orders whose computation failed, or which no run took OVERDUE_PERIODS sweep periods
+    past their time, grouped by case, the case waiting longest first."""
+    overdue = now - timedelta(seconds=OVERDUE_PERIODS * sweep_seconds)
+    rows = session.execute(
+        select(SignalOrder, Case.number)
+        .join(Case, Case.id == SignalOrder.case_id)
+        .where(or_(SignalOrder.attempts > 0, SignalOrder.next_attempt_at < overdue))
+        .order_by(SignalOrder.ordered_at, SignalOrder.id)
+    ).all()
+    by_case: dict[int, StuckSignalCaseOut] = {}
+    for order, number in rows:
+        # repr(error) is "Type(message)": the message may quote a party's data.
+        kind = (order.last_error or "").split("(", 1)[0]
+        seen = by_case.get(order.case_id)
+        if seen is None:
+            by_case[order.case_id] = StuckSignalCaseOut(
+                case_id=order.case_id,
+                number=number,
+                orders=1,
+                attempts=order.attempts,
+                ordered_at=order.ordered_at,
+                next_attempt_at=order.next_attempt_at,
+                last_error=kind,
+            )
+            continue
+        seen.orders += 1
+        seen.next_attempt_at = min(seen.next_attempt_at, order.next_attempt_at)
+        if order.attempts > seen.attempts:
+            seen.attempts, seen.last_error = order.attempts, kind
+    return StuckSignalsOut(
+        count=len(rows),
+        oldest_ordered_at=rows[0][0].ordered_at if rows else None,
+        cases=list(by_case.values()),
+    )
 
 
 def record_still_hash(session: Session, evidence_id: int, case_id: int, phash: str | None) -> None:

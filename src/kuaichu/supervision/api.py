@@ -14,6 +14,8 @@ from kuaichu.messages import reader_locale, text
 from kuaichu.notify import dead_letters as letters
 from kuaichu.notify.schemas import DeadLetter
 from kuaichu.principal import Principal, Role
+from kuaichu.signals.schemas import StuckSignalsOut
+from kuaichu.signals.service import stuck_orders
 from kuaichu.supervision import service
 from kuaichu.supervision.schemas import CaseReplay, QueueHealth, StaffingOut, Timings
 from kuaichu.web.deps import Context, require
@@ -64,6 +66,13 @@ async def staffing(
 async def stalled_documents(_: Supervisor, context: Context) -> list[StalledDocumentOut]:
     """Determination documents whose making failed and is being retried: nothing stalls unseen."""
     return await context.database.read(stalled_orders)
+
+
+@router.get("/signals", response_model=StuckSignalsOut)
+async def stuck_signals(_: Supervisor, context: Context) -> StuckSignalsOut:
+    """Signal orders (other cases computed again) that failed or are overdue: none stalls unseen."""
+    now, sweep = context.clock.now(), context.settings.signal_order_sweep_seconds
+    return await context.database.read(lambda s: stuck_orders(s, now, sweep))
 
 
 @router.get("/dead-letters", response_model=list[DeadLetter])

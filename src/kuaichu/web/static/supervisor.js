@@ -20,7 +20,7 @@ function showLogin() {
 async function showDashboard() {
   KC.show("login-view", false);
   KC.show("dashboard", true);
-  await Promise.all([loadQueues(), loadServices(), loadTimings(), loadDeadLetters(), loadStalledDocuments()]);
+  await Promise.all([loadQueues(), loadServices(), loadTimings(), loadDeadLetters(), loadStalledDocuments(), loadStuckSignals()]);
   await SIG.wirePanel(PAGE, (id) => guarded(() => replay(id)), guarded);
   clearInterval(refreshTimer);
   refreshTimer = setInterval(() => guarded(loadQueues), 5000);
@@ -174,6 +174,23 @@ async function loadStalledDocuments() {
     }),
   }));
   document.getElementById("stalled-documents").replaceChildren(...(items.length ? items : [KC.el("li", { textContent: KC.t("Supervisor.none") })]));
+}
+
+// Other cases' signals to compute again whose computation failed or is overdue: retried by the
+// server, shown until computed.
+async function loadStuckSignals() {
+  const stuck = await KC.api(PAGE, "GET", "/api/supervision/signals");
+  KC.text("stuck-signals-summary", stuck.count
+    ? KC.t("Supervisor.stuck_signals_summary", { count: stuck.count, oldest: KC.time(stuck.oldest_ordered_at) })
+    : "");
+  const items = stuck.cases.map((c) => KC.el("li", {
+    textContent: c.attempts
+      ? KC.t("Supervisor.stuck_signal", {
+        number: c.number, orders: c.orders, attempts: c.attempts, next: KC.time(c.next_attempt_at), error: c.last_error,
+      })
+      : KC.t("Supervisor.overdue_signal", { number: c.number, orders: c.orders, next: KC.time(c.next_attempt_at) }),
+  }));
+  document.getElementById("stuck-signals").replaceChildren(...(items.length ? items : [KC.el("li", { textContent: KC.t("Supervisor.none") })]));
 }
 
 // What a person needs to read beside an event: what was let through, and why.
