@@ -81,7 +81,9 @@ class Settings(BaseSettings):
     # The database gateway writes message texts to the log only when asked (`kuaichu demo`).
     sms_log_text: bool = False
 
-    evidence_max_bytes: int = Field(default=50 * 1024 * 1024, gt=0)
+    # At most 5 GiB: the S3 store's orphan sweep sets a blob aside with one CopyObject, which S3
+    # refuses above 5 GiB; a larger upload would be stored but could never be swept.
+    evidence_max_bytes: int = Field(default=50 * 1024 * 1024, gt=0, le=5 * 1024**3)
     # A party's signature drawn on the phone (a PNG of a few strokes); within the 1 MB body limit.
     signature_max_bytes: int = Field(default=512 * 1024, gt=0, le=1024 * 1024 - 64 * 1024)
     # Evidence on S3-compatible object storage (OSS, COS, Ceph RGW, MinIO, SeaweedFS, AWS).

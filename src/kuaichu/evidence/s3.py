@@ -224,7 +224,8 @@ class S3EvidenceStore(EvidenceStore):
                         yield SetAside(match[1], entry["Key"])
 
     def _copy(self, source_key: str, key: str) -> None:
-        # Server-side, in one request: evidence is far below CopyObject's 5 GB.
+        # Server-side, in one request: Settings.evidence_max_bytes keeps evidence within
+        # CopyObject's 5 GiB.
         with self._answering(Text("EvidenceStore.unavailable")):
             self.client.copy_object(
                 Bucket=self.bucket, Key=key, CopySource={"Bucket": self.bucket, "Key": source_key}
