@@ -145,6 +145,22 @@ def test_user_add_refuses_an_operator_without_a_jurisdiction(tmp_path: Path) -> 
     assert "必须属于一个辖区" in result.stderr
 
 
+def test_a_setting_out_of_its_bounds_stops_the_start_naming_the_variable(tmp_path: Path) -> None:
+    too_large = str(5 * 1024**3 + 1)  # the S3 store sets a blob aside with one CopyObject: 5 GiB
+    result = subprocess.run(
+        [*KUAICHU, "db", "upgrade"],
+        env=_env(tmp_path / "data") | {"KUAICHU_EVIDENCE_MAX_BYTES": too_large},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "error: KUAICHU_EVIDENCE_MAX_BYTES: " in result.stderr
+    assert "5368709120" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "data" / "kuaichu.db").exists()
+
+
 def test_db_upgrade_is_idempotent(tmp_path: Path) -> None:
     for _ in range(2):
         result = subprocess.run(

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 import uvicorn
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from uvicorn.config import LOGGING_CONFIG
@@ -416,7 +417,16 @@ def restore(
 
 
 def main() -> None:
-    cli()
+    try:
+        cli()
+    except ValidationError as error:
+        if error.title != Settings.__name__:
+            raise
+        # A setting the deployment set out of its bounds: which variable and why, no traceback.
+        for problem in error.errors():
+            variable = "KUAICHU_" + "_".join(str(part) for part in problem["loc"]).upper()
+            typer.echo(f"error: {variable}: {problem['msg']}", err=True)
+        raise SystemExit(1) from None
 
 
 if __name__ == "__main__":
