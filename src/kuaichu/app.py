@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
 
+import anyio.to_thread
 from fastapi import FastAPI
 from sqlalchemy.orm import Session
 
@@ -170,6 +171,12 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             "close final cases", settings.close_sweep_seconds, unit_of_work(context, close_final_cases)
         )
         scheduler.add("retention", settings.retention_sweep_seconds, purge_expired_data)
+        if not database.is_postgres:
+            scheduler.add(
+                "sqlite checkpoint",
+                settings.sqlite_checkpoint_seconds,
+                lambda: anyio.to_thread.run_sync(database.checkpoint),
+            )
         scheduler.add("call sweep", settings.call_sweep_seconds, lambda: sweep_once(app))
         scheduler.add(DOCUMENTS_JOB, settings.document_sweep_seconds, documents.run_once, at_start=True)
         scheduler.add(SIGNALS_JOB, settings.signal_order_sweep_seconds, signal_job.run_once, at_start=True)

@@ -1,4 +1,4 @@
-"""Database access: SQLAlchemy 2 with one worker-thread hop per unit of work.
+"""Database access: SQLAlchemy 2 with at most one worker-thread hop per unit of work.
 
 Every service function is plain synchronous SQLAlchemy code taking a Session; the HTTP layer
 awaits `Database.write(fn)` or `Database.read(fn)`, which runs the whole transaction in one
@@ -16,16 +16,24 @@ transactions waiting on each other's rows).
 Async writers wait their turn in the event loop, not in a worker thread, and an urgent one (a
 person on a live call waits on it: an operator going 空闲, the queue's offers) goes before the
 others waiting, so a burst of reports never stands between an operator and the next call.
+
+On SQLite the hot paths' units (`read_small`, `write_small`: a few rows found by key, nothing
+but the database) skip the hop and run on the event loop. In a worker thread such a unit cost
+twice its own CPU: SQLite lets go of the GIL at every step, so the thread and the loop hand it
+back and forth dozens of times a unit. On the loop nothing may wait: a WAL read takes no lock,
+a write runs there only when the write lock is free at once (else it waits in a thread, as
+before), and the WAL is checkpointed by a job in a thread (`checkpoint`), never by a commit.
 """
 
 import asyncio
 import logging
 import os
+import sqlite3
 import threading
 import weakref
 from collections import deque
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager, nullcontext
 from contextvars import ContextVar
 from datetime import datetime
 from typing import Any, TypeVar
@@ -87,12 +95,21 @@ def normalise_url(url: str) -> str:
 # to 40), and SQLAlchemy's default pool (5, closing the overflow on return) opened and closed a
 # connection, with its pragmas, for most requests under 8 concurrent clients.
 POOLED_CONNECTIONS = 20
+BUSY_TIMEOUT_SECONDS = 30
+
+
+class _WriteLockTaken(Exception):
+    """SQLite's write lock is held elsewhere: a unit begun on the event loop goes to a thread."""
+
+
+# Set while a unit runs on the event loop: its BEGIN IMMEDIATE must not wait for the lock.
+_begin_at_once: ContextVar[bool] = ContextVar("kuaichu_begin_at_once", default=False)
 
 
 def _sqlite_engine(url: str, begin: str) -> Engine:
     engine = create_engine(
         url,
-        connect_args={"check_same_thread": False, "timeout": 30},
+        connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_SECONDS},
         pool_size=POOLED_CONNECTIONS,
         max_overflow=POOLED_CONNECTIONS,
     )
@@ -105,13 +122,27 @@ def _sqlite_engine(url: str, begin: str) -> Engine:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
+        # A commit on the event loop must not copy the WAL back and fsync: Database.checkpoint.
+        cursor.execute("PRAGMA wal_autocheckpoint=0")
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         # On the driver's connection: exec_driver_sql's statement machinery costs more than
         # the BEGIN itself, once per unit of work.
-        connection.connection.driver_connection.execute(begin)
+        driver = connection.connection.driver_connection
+        if not _begin_at_once.get():
+            driver.execute(begin)
+            return
+        driver.execute("PRAGMA busy_timeout = 0")
+        try:
+            driver.execute(begin)
+        except sqlite3.OperationalError as error:
+            if error.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY:  # the extended codes too
+                raise _WriteLockTaken from error
+            raise
+        finally:
+            driver.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_SECONDS * 1000}")
 
     return engine
 
@@ -133,9 +164,8 @@ class Database:
         self.writer, self.reader = create_engines(self.url)
         self._write_sessions = sessionmaker(self.writer, expire_on_commit=False)
         self._read_sessions = sessionmaker(self.reader, expire_on_commit=False)
-        self._write_lock: AbstractContextManager[object] = (
-            nullcontext() if self.is_postgres else threading.Lock()
-        )
+        # SQLite's one writer, within this process (PostgreSQL's writers run side by side).
+        self._write_lock: threading.Lock | None = None if self.is_postgres else threading.Lock()
         self._turns: weakref.WeakKeyDictionary[object, _Turns] = weakref.WeakKeyDictionary()  # per loop
 
     @property
@@ -143,22 +173,72 @@ class Database:
         return self.writer.dialect.name == "postgresql"
 
     async def write(self, work: Callable[[Session], T], *, urgent: bool = False) -> T:
-        turn = self._turns.get(asyncio.get_running_loop())
-        if turn is None:
-            writers = POSTGRES_WRITERS if self.is_postgres else 1
-            turn = self._turns[asyncio.get_running_loop()] = _Turns(writers)
-        await turn.take(urgent)
-        try:
+        async with self._turn(urgent):
             return await anyio.to_thread.run_sync(self.write_sync, work)
-        finally:
-            turn.give()
+
+    async def write_small(self, work: Callable[[Session], T], *, urgent: bool = False) -> T:
+        """A write of a few rows found by key (a case's change with its timeline line, audit
+        entry and outbox message) that touches nothing but the database. On SQLite it runs on
+        the event loop when the write lock is free at once; otherwise like `write`."""
+        if self._write_lock is None:
+            return await self.write(work, urgent=urgent)
+        async with self._turn(urgent):
+            try:
+                return self._write_at_once(self._write_lock, work)
+            except _WriteLockTaken:
+                return await anyio.to_thread.run_sync(self.write_sync, work)
 
     async def read(self, work: Callable[[Session], T]) -> T:
         return await anyio.to_thread.run_sync(_run_unit, self._read_sessions, work)
 
+    async def read_small(self, work: Callable[[Session], T]) -> T:
+        """A read of a few rows found by key (a case and its parts, a session's row). On SQLite
+        it runs on the event loop: a WAL read takes no lock a writer holds. A read that may
+        scan many rows uses `read`, so that the loop serves others while SQLite works."""
+        if self.is_postgres:
+            return await self.read(work)
+        return _run_unit(self._read_sessions, work)
+
     def write_sync(self, work: Callable[[Session], T]) -> T:
-        with self._write_lock:
+        with self._write_lock or nullcontext():
             return _run_unit(self._write_sessions, work)
+
+    def checkpoint(self) -> None:
+        """Copy SQLite's WAL back into the database file (a job, in a worker thread: it writes
+        and fsyncs the file). PASSIVE: it never waits for a reader or a writer."""
+        if self._write_lock is None:
+            return
+        # The driver's own connection: SQLAlchemy's would begin a transaction, and a
+        # connection inside one cannot checkpoint.
+        connection = self.writer.raw_connection()
+        try:
+            connection.driver_connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        finally:
+            connection.close()
+
+    @asynccontextmanager
+    async def _turn(self, urgent: bool) -> AsyncIterator[None]:
+        loop = asyncio.get_running_loop()
+        turns = self._turns.get(loop)
+        if turns is None:
+            turns = self._turns[loop] = _Turns(POSTGRES_WRITERS if self._write_lock is None else 1)
+        await turns.take(urgent)
+        try:
+            yield
+        finally:
+            turns.give()
+
+    def _write_at_once(self, lock: threading.Lock, work: Callable[[Session], T]) -> T:
+        """Run `work` here if SQLite's write lock is free now, in this process and in the file;
+        raise _WriteLockTaken, having run none of it, if not."""
+        if not lock.acquire(blocking=False):
+            raise _WriteLockTaken
+        at_once = _begin_at_once.set(True)
+        try:
+            return _run_unit(self._write_sessions, lambda session: _begun_first(session, work))
+        finally:
+            _begin_at_once.reset(at_once)
+            lock.release()
 
     def dispose(self) -> None:
         self.writer.dispose()
@@ -260,6 +340,11 @@ def defer_to_first_unit(check: Callable[[Session], None]) -> bool:
 # run the transaction again. A unit of work is only database work, so it can run again whole.
 RETRIED_SQLSTATES = frozenset({"40P01", "40001"})
 UNIT_ATTEMPTS = 3
+
+
+def _begun_first(session: Session, work: Callable[[Session], T]) -> T:
+    session.connection()  # BEGIN before any of the work: a lock taken elsewhere shows here
+    return work(session)
 
 
 def _run_unit(factory: sessionmaker[Session], work: Callable[[Session], T]) -> T:

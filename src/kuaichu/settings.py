@@ -106,6 +106,9 @@ class Settings(BaseSettings):
     # How often the document job looks for documents to make besides when a determination wakes
     # it: retries of failed signing, and orders a killed process left.
     document_sweep_seconds: float = Field(default=5.0, gt=0)
+    # How often SQLite's write-ahead log is copied back into the database file (a job, so that
+    # no request's commit does it; kuaichu.db). Ignored on PostgreSQL.
+    sqlite_checkpoint_seconds: float = Field(default=2.0, gt=0)
 
     # WebRTC ICE servers handed to the pages, as RTCIceServer objects (JSON in the env var), e.g.
     # [{"urls": "turn:turn.example:3478", "username": "kuaichu", "credential": "..."}].

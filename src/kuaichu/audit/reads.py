@@ -53,7 +53,7 @@ class _Appender:
     async def _commit(self, batch: list[tuple[Entries, "asyncio.Future[None]"]]) -> None:
         recorded = [entry for entries, _ in batch for entry in entries]
         try:
-            await self._database.write(lambda s: append_recorded(s, recorded))
+            await self._database.write_small(lambda s: append_recorded(s, recorded))
         except asyncio.CancelledError:
             for _, committed in batch:
                 committed.cancel()
@@ -78,7 +78,7 @@ async def audited_read(database: Database, work: Callable[[Session], T]) -> T:
         session.info[DEFERRED] = entries
         return work(session)
 
-    result = await database.read(unit)
+    result = await database.read_small(unit)
     if entries:
         appender = _appenders.get(database)
         if appender is None:

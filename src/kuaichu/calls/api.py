@@ -101,7 +101,7 @@ async def report_call(
     now = context.clock.now()
     call_rules = rules(context)
     address = _address(request)
-    case, new = await context.database.write(
+    case, new = await context.database.write_small(
         lambda s: queue.report_call(s, party, body, call_rules, now, address)
     )
     if not new:
@@ -154,7 +154,7 @@ async def queue_status(case_id: RowId, party: Party, context: Context) -> QueueS
 @router.post("/api/cases/{case_id}/call-back", response_model=QueueStatusOut)
 async def call_back(case_id: RowId, party: Party, context: Context, request: Request) -> QueueStatusOut:
     now = context.clock.now()
-    case = await context.database.write(lambda s: queue.call_back(s, party, case_id, now))
+    case = await context.database.write_small(lambda s: queue.call_back(s, party, case_id, now))
     change = await after_change(context, case.jurisdiction_id)
     _changed(request)
     return queue.status_after_pass(case, change)
@@ -163,14 +163,14 @@ async def call_back(case_id: RowId, party: Party, context: Context, request: Req
 @router.post("/api/calls/{case_id}/abandon", status_code=status.HTTP_204_NO_CONTENT)
 async def abandon(case_id: RowId, party: Party, context: Context) -> None:
     now = context.clock.now()
-    jurisdiction_id = await context.database.write(lambda s: queue.abandon(s, party, case_id, now))
+    jurisdiction_id = await context.database.write_small(lambda s: queue.abandon(s, party, case_id, now))
     await after_change(context, jurisdiction_id)
 
 
 @router.put("/api/calls/{case_id}/mode", status_code=status.HTTP_204_NO_CONTENT)
 async def set_mode(case_id: RowId, body: ModeIn, party: Party, context: Context) -> None:
     now = context.clock.now()
-    await context.database.write(lambda s: queue.set_mode(s, party, case_id, body.mode, now))
+    await context.database.write_small(lambda s: queue.set_mode(s, party, case_id, body.mode, now))
     await context.bus.publish(
         f"call:{case_id}:operator", {"type": "mode", "case_id": case_id, "mode": body.mode.value}
     )
@@ -181,7 +181,7 @@ async def set_presence(
     body: PresenceIn, operator: Operator, context: Context, request: Request
 ) -> PresenceOut:
     now = context.clock.now()
-    updated, offers = await context.database.write(
+    updated, offers = await context.database.write_small(
         lambda s: presence.set_presence(s, operator, body.status, now), urgent=True
     )
     await passes.publish_offers(context.bus, offers)  # the console hears at once
@@ -203,14 +203,14 @@ async def queue_view(operator: Operator, context: Context) -> QueueViewOut:
 @router.get("/api/calls/current", response_model=CurrentCallOut)
 async def current_call(operator: Operator, context: Context) -> CurrentCallOut:
     now = context.clock.now()
-    return await context.database.write(lambda s: presence.current_call(s, operator, now))
+    return await context.database.write_small(lambda s: presence.current_call(s, operator, now))
 
 
 @router.post("/api/calls/take-next", response_model=OfferOut)
 async def take_next(operator: Operator, context: Context, request: Request) -> OfferOut:
     now = context.clock.now()
     call_rules = rules(context)
-    offer, change = await context.database.write(
+    offer, change = await context.database.write_small(
         lambda s: presence.take_next(s, operator, call_rules, now), urgent=True
     )
     await publish(context, [change])
@@ -221,7 +221,7 @@ async def take_next(operator: Operator, context: Context, request: Request) -> O
 @router.post("/api/calls/{case_id}/hangup", response_model=PresenceOut)
 async def hang_up(case_id: RowId, operator: Operator, context: Context) -> PresenceOut:
     now = context.clock.now()
-    return await context.database.write(lambda s: presence.hang_up(s, operator, case_id, now))
+    return await context.database.write_small(lambda s: presence.hang_up(s, operator, case_id, now))
 
 
 @router.websocket("/ws")

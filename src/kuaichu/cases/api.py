@@ -43,7 +43,7 @@ async def transition(
     to the outbox are delivered now rather than at the dispatcher's next poll."""
     context: AppContext = request.app.state.context
     now = context.clock.now()
-    result = await context.database.write(lambda s: views.transition_view(change(s, now), actor))
+    result = await context.database.write_small(lambda s: views.transition_view(change(s, now), actor))
     request.app.state.wake_dispatcher()
     return result
 
@@ -107,7 +107,7 @@ async def record_facts(
         signals.keep_reported_point(s, case_id)
         return progress.case_view(s, service.record_facts(s, operator, case_id, body, now), operator)
 
-    return await context.database.write(record)
+    return await context.database.write_small(record)
 
 
 @router.put("/{case_id}/parties", response_model=CaseOut)
@@ -116,7 +116,7 @@ async def record_parties(
 ) -> CaseOut:
     now = context.clock.now()
     limit = context.settings.quick_handling_max_vehicles
-    return await context.database.write(
+    return await context.database.write_small(
         lambda s: progress.case_view(
             s, service.record_parties(s, operator, case_id, body, now, limit), operator
         )

@@ -14,7 +14,7 @@ router = APIRouter(tags=["claims"])
 @router.post("/api/cases/{case_id}/claim", status_code=status.HTTP_201_CREATED, response_model=ClaimOut)
 async def push_claim(case_id: RowId, party: Party, context: Context, request: Request) -> ClaimOut:
     now = context.clock.now()
-    claim = await context.database.write(
+    claim = await context.database.write_small(
         lambda s: service.claim_view(s, service.push_claim(s, party, case_id, now))
     )
     request.app.state.wake_dispatcher()
@@ -24,7 +24,7 @@ async def push_claim(case_id: RowId, party: Party, context: Context, request: Re
 @router.get("/api/cases/{case_id}/claims", response_model=list[ClaimOut])
 async def claims_of_case(case_id: RowId, viewer: CurrentUser, context: Context) -> list[ClaimOut]:
     now = context.clock.now()
-    return await context.database.write(lambda s: service.read_claims(s, viewer, case_id, now))
+    return await context.database.write_small(lambda s: service.read_claims(s, viewer, case_id, now))
 
 
 @router.get("/api/cases/{case_id}/compensation", response_model=CompensationOut)

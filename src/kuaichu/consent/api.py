@@ -16,7 +16,7 @@ async def privacy_notice() -> PrivacyNoticeOut:
 @router.post("/api/consents", status_code=status.HTTP_201_CREATED, response_model=ConsentOut)
 async def consent(body: ConsentIn, party: Party, context: Context) -> ConsentOut:
     now = context.clock.now()
-    return await context.database.write(lambda s: service.record_consent(s, party, body.version, now))
+    return await context.database.write_small(lambda s: service.record_consent(s, party, body.version, now))
 
 
 @router.put("/api/me/locale", response_model=LocaleOut)
@@ -25,5 +25,5 @@ async def my_locale(body: LocaleIn, party: Party, context: Context) -> LocaleOut
     assert party.phone is not None
     phone = party.phone
     now = context.clock.now()
-    await context.database.write(lambda s: choose_locale(s, phone, body.locale, now))
+    await context.database.write_small(lambda s: choose_locale(s, phone, body.locale, now))
     return LocaleOut(locale=body.locale)

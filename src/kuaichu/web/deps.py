@@ -28,7 +28,7 @@ async def authenticate(headers: Mapping[str, str], context: AppContext) -> Princ
     (kuaichu.db.Precondition); anything else checks it here, before going on."""
     api_key = headers.get("x-api-key")
     if api_key:
-        return await context.database.read(lambda s: authenticate_api_key(s, api_key))
+        return await context.database.read_small(lambda s: authenticate_api_key(s, api_key))
     scheme, _, token = headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise NotAuthenticated(Text("Auth.login_first"))
@@ -36,7 +36,7 @@ async def authenticate(headers: Mapping[str, str], context: AppContext) -> Princ
     if principal.role in ACCOUNT_ROLES:
         session_stands = partial(check_staff_session, principal=principal)
         if not defer_to_first_unit(session_stands):
-            await context.database.read(session_stands)
+            await context.database.read_small(session_stands)
     if principal.role is Role.PARTY and principal.phone:
         secret = context.settings.effective_phone_key_secret
         principal = replace(principal, phone_key=phone_key(principal.phone, secret))

@@ -146,7 +146,7 @@ class PreconditionBeforeAnswer:
                 return  # the route's answer, after the 401 that replaced it
             if message["type"] == "http.response.start" and precondition.pending:
                 try:
-                    await context.database.read(precondition.run)
+                    await context.database.read_small(precondition.run)
                 except DomainError as error:
                     refused = True
                     await error.response(locale_of(Headers(scope=scope)))(scope, receive, send)
