@@ -1,19 +1,24 @@
 """Staff sessions end when they should, logins are throttled, credentials are checked at the
 edge, pages carry security headers, and TURN credentials and metrics are not for anyone."""
 
+import ast
 import base64
 import hashlib
 import hmac
-from collections.abc import AsyncIterator, Iterator
+import inspect
+import textwrap
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from conftest import STAFF_PASSWORD, XIHU, Api
+from fastapi import routing
 from sqlalchemy import Connection, event, select
 from sqlalchemy.orm import Session
 
+from kuaichu.app import create_app
 from kuaichu.audit.models import AuditEntry
 from kuaichu.auth import sessions
 from kuaichu.cases.lifecycle import CaseState
@@ -194,6 +199,70 @@ async def test_a_read_that_touches_no_data_still_refuses_an_ended_session(api: A
     assert refused.status_code == 401
     assert "credential" not in refused.text
     assert refused.headers["content-security-policy"]  # the edge's headers, as on any answer
+
+
+async def test_taking_a_case_checks_the_session_in_the_takes_own_transaction(api: Api) -> None:
+    operator = await api.staff("op-xihu", Role.OPERATOR, "330106")
+    case_id = await queued_case(api)
+
+    with transactions(api) as seen:
+        taken = await api.client.post(f"/api/cases/{case_id}/take", headers=operator)
+
+    assert taken.status_code == 200, taken.text
+    (taking,) = [t for t in seen if any(sql.startswith("UPDATE cases") for sql in t)]
+    assert "FROM users" in taking[0]  # the session's check, first
+    assert not [t for t in seen if t is not taking and any("FROM users" in sql for sql in t)]
+
+
+async def test_a_deactivated_operator_cannot_take_a_case_and_nothing_changes(api: Api) -> None:
+    operator = await api.staff("op-xihu", Role.OPERATOR, "330106")
+    case_id = await queued_case(api)
+    now = api.context.clock.now()
+    await api.context.database.write(lambda s: deactivate(s, now))
+
+    taken = await api.client.post(f"/api/cases/{case_id}/take", headers=operator)
+
+    assert taken.status_code == 401
+    case = await api.context.database.read(lambda s: s.get(Case, case_id))
+    assert case is not None and case.state == CaseState.QUEUED and case.operator_id is None
+    assert await actions(api, "take_case") == []
+
+
+UNITS_OF_WORK = frozenset({"read", "write", "read_small", "write_small"})
+
+
+def begins_with_a_unit_of_work(function: Callable[..., object], depth: int = 0) -> bool:
+    """Whether the first thing `function` awaits is a unit of work, directly or through the
+    helper it awaits first (a route that awaits nothing touches no data)."""
+    tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
+    awaits = sorted(
+        (n for n in ast.walk(tree) if isinstance(n, ast.Await)), key=lambda n: (n.lineno, n.col_offset)
+    )
+    if not awaits:
+        return True
+    assert isinstance(awaits[0].value, ast.Call)
+    called = ast.unparse(awaits[0].value.func)
+    owner, _, name = called.rpartition(".")
+    if name in UNITS_OF_WORK and owner.endswith("database"):
+        return True
+    helper: object = function.__globals__[called.split(".")[0]]
+    for part in called.split(".")[1:]:
+        helper = getattr(helper, part)
+    return depth < 2 and callable(helper) and begins_with_a_unit_of_work(helper, depth + 1)
+
+
+def test_every_write_route_without_a_body_begins_with_its_unit_of_work() -> None:
+    """Such a route's session is checked inside its first unit of work (one transaction fewer):
+    nothing it does before that unit may escape the check."""
+    late = sorted(
+        context.path
+        for context in routing.iter_route_contexts(create_app().routes)
+        if isinstance(route := context.original_route, routing.APIRoute)
+        and route.methods & {"POST", "PUT", "PATCH", "DELETE"}
+        and not route.dependant.body_params
+        and not begins_with_a_unit_of_work(route.endpoint)
+    )
+    assert late == []
 
 
 # Short access tokens, rotating refresh tokens.
