@@ -161,6 +161,23 @@ def test_a_setting_out_of_its_bounds_stops_the_start_naming_the_variable(tmp_pat
     assert not (tmp_path / "data" / "kuaichu.db").exists()
 
 
+def test_a_nested_setting_out_of_its_bounds_names_its_variable_and_where_within_it(tmp_path: Path) -> None:
+    nodes = '[{"name": "janus-1", "api_url": "http://j1:8088/janus", "admin_url": "http://j1:7088/admin"}]'
+    result = subprocess.run(
+        [*KUAICHU, "db", "upgrade"],
+        env=_env(tmp_path / "data") | {"KUAICHU_JANUS_NODES": nodes},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 1
+    # The variable the deployment sets, not one made of the location (KUAICHU_JANUS_NODES_0_...).
+    assert "error: KUAICHU_JANUS_NODES: [0].public_url: Field required" in result.stderr
+    assert "KUAICHU_JANUS_NODES_0" not in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "data" / "kuaichu.db").exists()
+
+
 def test_db_upgrade_is_idempotent(tmp_path: Path) -> None:
     for _ in range(2):
         result = subprocess.run(

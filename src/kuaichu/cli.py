@@ -416,6 +416,17 @@ def restore(
         typer.echo(f"note: {note}")
 
 
+def _setting_problem(loc: tuple[int | str, ...], msg: str) -> str:
+    """'KUAICHU_<NAME>: <why>' for a setting's validation error. Only the top of the location is
+    a variable; within a structured one (a list of objects) the rest of it says where, as in
+    'KUAICHU_JANUS_NODES: [0].public_url: Field required'."""
+    if not loc:  # the settings as a whole
+        return msg
+    name, *inside = loc
+    where = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in inside)
+    return ": ".join(part for part in (f"KUAICHU_{str(name).upper()}", where, msg) if part)
+
+
 def main() -> None:
     try:
         cli()
@@ -424,8 +435,7 @@ def main() -> None:
             raise
         # A setting the deployment set out of its bounds: which variable and why, no traceback.
         for problem in error.errors():
-            variable = "KUAICHU_" + "_".join(str(part) for part in problem["loc"]).upper()
-            typer.echo(f"error: {variable}: {problem['msg']}", err=True)
+            typer.echo(f"error: {_setting_problem(problem['loc'], problem['msg'])}", err=True)
         raise SystemExit(1) from None
 
 
