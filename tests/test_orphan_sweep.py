@@ -9,6 +9,7 @@ import io
 import os
 import threading
 from collections.abc import AsyncIterator, Callable, Coroutine
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -64,6 +65,43 @@ def _a_day_later(store: EvidenceStore, api: Api) -> tuple[timedelta, datetime]:
     grace = timedelta(hours=api.context.settings.evidence_orphan_grace_hours)
     written = max(blob.modified_at for blob in store.listing())
     return grace, written + grace + timedelta(minutes=1)
+
+
+@dataclass
+class Race:
+    """What each race below starts from: a taken case, two blobs its requests left behind
+    before their rows committed (`again`, the photo the operator will upload again; `died`,
+    one nobody sends again), and a sweep's grace and `now` past it for both."""
+
+    api: Api
+    case_id: int
+    operator: dict[str, str]
+    again: str
+    died: str
+    grace: timedelta
+    now: datetime
+
+    @property
+    def store(self) -> EvidenceStore:
+        return self.api.context.evidence_store
+
+    def upload_again(self) -> Coroutine[Any, Any, httpx.Response]:
+        """The operator uploads the same photo again: it names `again`."""
+        return upload_jpeg(self.api.client, self.operator, self.case_id)
+
+    async def content(self, item: dict[str, Any]) -> bytes:
+        """What the operator gets back for an uploaded item."""
+        return await _content(self.api, self.operator, self.case_id, item)
+
+
+@pytest.fixture
+async def race(api: Api) -> Race:
+    store = api.context.evidence_store
+    case_id, operator = await taken_case(api)
+    again = _left_behind(store, JPEG_BYTES)
+    died = _left_behind(store, JPEG_BYTES + b"died")
+    grace, now = _a_day_later(store, api)
+    return Race(api, case_id, operator, again, died, grace, now)
 
 
 def before_it_leaves_its_name(
@@ -130,85 +168,71 @@ def _stored(store: EvidenceStore) -> set[str]:
 
 
 async def test_a_re_upload_whose_row_commits_before_the_sweep_looks_again_keeps_its_blob(
-    api: Api, monkeypatch: pytest.MonkeyPatch
+    api: Api, race: Race, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The same photo uploaded again, row and all, between the sweep's check (no row, old) and
     its delete: the sweep takes the blob off its name, finds the row and puts the blob back."""
-    store = api.context.evidence_store
-    case_id, operator = await taken_case(api)
-    again = _left_behind(store, JPEG_BYTES)
-    died = _left_behind(store, JPEG_BYTES + b"died")
-    grace, now = _a_day_later(store, api)
+    store = race.store
     loop = asyncio.get_running_loop()
     uploads: list[httpx.Response] = []
     before_it_leaves_its_name(
         store,
-        again,
+        race.again,
         monkeypatch,
-        lambda: uploads.append(
-            _on_loop(loop, upload_jpeg(api.client, operator, case_id)).result(WAIT_SECONDS)
-        ),
+        lambda: uploads.append(_on_loop(loop, race.upload_again()).result(WAIT_SECONDS)),
     )
 
-    await delete_orphan_blobs(api.context.database, store, grace, now)
+    await delete_orphan_blobs(api.context.database, store, race.grace, race.now)
     [upload] = uploads
-    assert upload.status_code == 201 and upload.json()["sha256"] == again
-    assert await _content(api, operator, case_id, upload.json()) == JPEG_BYTES
-    assert _stored(store) == {again}  # the true orphan went
-    assert list(store.left_aside(now + grace)) == []
-    assert died not in _stored(store)
+    assert upload.status_code == 201 and upload.json()["sha256"] == race.again
+    assert await race.content(upload.json()) == JPEG_BYTES
+    assert _stored(store) == {race.again}  # the true orphan went
+    assert list(store.left_aside(race.now + race.grace)) == []
+    assert race.died not in _stored(store)
 
 
 async def test_a_re_upload_whose_row_commits_after_the_sweep_looked_again_keeps_its_blob(
-    api: Api, monkeypatch: pytest.MonkeyPatch
+    api: Api, race: Race, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The same photo uploaded again: its put lands between the sweep's check and its delete,
     its row commits only once the sweep, finding no row, has removed the blob. The upload finds
     its blob gone after its row committed and stores it again."""
-    store = api.context.evidence_store
-    case_id, operator = await taken_case(api)
-    again = _left_behind(store, JPEG_BYTES)
-    died = _left_behind(store, JPEG_BYTES + b"died")
-    grace, now = _a_day_later(store, api)
+    store = race.store
     loop = asyncio.get_running_loop()
     paused = PausedAfterItsPut(store, monkeypatch)
     uploads: list[Any] = []
 
     def upload_stored_not_yet_committed() -> None:
-        uploads.append(_on_loop(loop, upload_jpeg(api.client, operator, case_id)))
+        uploads.append(_on_loop(loop, race.upload_again()))
         assert paused.stored.wait(WAIT_SECONDS)
 
-    before_it_leaves_its_name(store, again, monkeypatch, upload_stored_not_yet_committed)
+    before_it_leaves_its_name(store, race.again, monkeypatch, upload_stored_not_yet_committed)
 
-    assert await delete_orphan_blobs(api.context.database, store, grace, now) == 2
+    assert await delete_orphan_blobs(api.context.database, store, race.grace, race.now) == 2
     assert _stored(store) == set()  # the sweep saw no row: both went, the re-upload's put too
     paused.resumed.set()  # its row commits now
     upload = await asyncio.wrap_future(uploads[0])
-    assert upload.status_code == 201 and upload.json()["sha256"] == again
-    assert await _content(api, operator, case_id, upload.json()) == JPEG_BYTES
-    assert _stored(store) == {again}
-    assert died not in _stored(store) and list(store.left_aside(now + grace)) == []
+    assert upload.status_code == 201 and upload.json()["sha256"] == race.again
+    assert await race.content(upload.json()) == JPEG_BYTES
+    assert _stored(store) == {race.again}
+    assert race.died not in _stored(store) and list(store.left_aside(race.now + race.grace)) == []
 
 
 async def test_what_a_sweep_set_aside_and_never_settled_is_put_back_if_named_else_removed(
-    api: Api,
+    api: Api, race: Race
 ) -> None:
     """A sweep that stopped between taking blobs off their names and looking at the rows again:
     the next run looks for it, puts back the blob a row named meanwhile, removes the other."""
-    store = api.context.evidence_store
-    case_id, operator = await taken_case(api)
-    named = _left_behind(store, JPEG_BYTES)
-    died = _left_behind(store, JPEG_BYTES + b"died")
-    grace, now = _a_day_later(store, api)
-    assert store.set_aside(named, now - grace) is not None
-    assert store.set_aside(died, now - grace) is not None
-    upload = (await upload_jpeg(api.client, operator, case_id)).json()  # stored again and named
-    store.delete(named)  # as if the sweep's delete came after that upload's check
+    store, grace, now = race.store, race.grace, race.now
+    assert store.set_aside(race.again, now - grace) is not None
+    assert store.set_aside(race.died, now - grace) is not None
+    upload = (await race.upload_again()).json()  # stored again and named
+    store.delete(race.again)  # as if the sweep's delete came after that upload's check
 
     # The next run, a day on: what was set aside is older than the grace.
     assert await delete_orphan_blobs(api.context.database, store, grace, now + grace) == 1
-    assert _stored(store) == {named}
-    assert await _content(api, operator, case_id, upload) == JPEG_BYTES
+    assert _stored(store) == {race.again}
+    assert await race.content(upload) == JPEG_BYTES
     assert list(store.left_aside(now + 2 * grace)) == []
 
 
