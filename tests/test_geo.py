@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from alembic import command
+from shapely.errors import GeometryTypeError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -77,6 +78,28 @@ async def test_a_boundary_imported_anew_moves_its_box_with_it(database: Database
 
     assert await refused(database, lat=30.05, lng=120.05) == OUTSIDE
     assert await located(database, lat=31.1, lng=121.1) == "330101"
+
+
+async def test_a_point_decodes_only_the_boundaries_whose_box_holds_it(database: Database) -> None:
+    """A far district whose stored boundary no longer decodes (written behind the model's back,
+    its box left as it was) troubles no point outside that box: locate never decodes it."""
+    far_away = polygon((121.4, 31.1), (121.6, 31.1), (121.6, 31.3), (121.4, 31.3))
+    # Its code sorts first: a locate that walked every district in code order would meet it first.
+    districts(
+        database, feature("310101", far_away), feature("330101", L_SHAPED), feature("330102", IN_THE_CORNER)
+    )
+    corrupt = {"type": "Corrupt", "coordinates": []}
+    table = Jurisdiction.__table__
+    database.write_sync(
+        lambda s: s.execute(table.update().where(table.c.code == "310101").values(boundary=corrupt))
+    )
+
+    assert await located(database, lat=30.15, lng=120.15) == "330102"
+    assert await located(database, lat=30.05, lng=120.05) == "330101"
+    assert await refused(database, lat=29.0, lng=119.0) == OUTSIDE  # in no box: nothing decoded
+    # The corruption is real: a point in its box does decode it.
+    with pytest.raises(GeometryTypeError, match="corrupt"):
+        await located(database, lat=31.2, lng=121.5)
 
 
 async def test_a_jurisdiction_without_a_boundary_is_located_by_no_point(database: Database) -> None:
