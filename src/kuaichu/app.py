@@ -62,7 +62,6 @@ from kuaichu.signals.rules import SignalConfig
 from kuaichu.signals.service import SignalJob
 from kuaichu.signatures.api import router as signatures_router
 from kuaichu.supervision.api import router as supervision_router
-from kuaichu.web.admission import REPORT_PATHS, ArrivalOrder
 from kuaichu.web.context import AppContext
 from kuaichu.web.locale import ReaderLocale
 from kuaichu.web.openapi import install_openapi
@@ -208,7 +207,6 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.add_middleware(CredentialsBeforeBody)
     app.add_middleware(SecurityHeaders, media_servers=[node.public_url for node in settings.janus_nodes])
     app.add_middleware(ReaderLocale)
-    app.add_middleware(ArrivalOrder, paths=REPORT_PATHS, concurrency=settings.report_admission_concurrency)
     for router in (
         auth_router,
         backoffice_router,  # before the cases router: /api/cases/search is no case id

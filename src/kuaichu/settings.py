@@ -135,9 +135,6 @@ class Settings(BaseSettings):
     # is often a mobile carrier's NAT shared by many phones, so its limit is generous.
     reports_per_phone_per_hour: int = Field(default=6, ge=1)
     reports_per_address_per_hour: int = Field(default=60, ge=1)
-    # One-tap reports a process works on at once; the others wait their turn in the order they
-    # came (kuaichu.web.admission), so in a burst the first callers reach an operator first.
-    report_admission_concurrency: int = Field(default=2, ge=1, le=64)
     recording_chunk_seconds: int = Field(default=5, ge=1, le=60)
     # Threads reading plates and licences off the stills (kuaichu.recognition): each OCR keeps
     # a core busy for a fraction of a second, so one per process leaves the rest to requests.
