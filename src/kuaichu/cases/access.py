@@ -8,7 +8,7 @@ a case within scope that the principal may not write is forbidden.
 from collections.abc import Callable
 from enum import StrEnum
 
-from sqlalchemy import ColumnElement, Select, exists, false, or_, select, true
+from sqlalchemy import ColumnElement, Select, bindparam, exists, false, or_, select, true
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from kuaichu.cases.models import Case, CaseParty
@@ -61,12 +61,29 @@ def visible_cases(principal: Principal) -> Select[tuple[Case]]:
     return select(Case).where(visible_to(principal))
 
 
+# A staff member's case by id, built once (the visibility clause of `visible_to`, for the
+# roles most requests come from): building it per request cost more than running it.
+_IN_JURISDICTION = select(Case).where(
+    Case.id == bindparam("case_id"), Case.jurisdiction_id == bindparam("jurisdiction_id")
+)
+_ANY = select(Case).where(Case.id == bindparam("case_id"))
+_PREPARED = {
+    Role.OPERATOR: _IN_JURISDICTION,
+    Role.OFFICER: _IN_JURISDICTION,
+    **dict.fromkeys((Role.REVIEWER, Role.SUPERVISOR, Role.ADMIN, Role.SYSTEM), _ANY),
+}
+_PREPARED_LOCKED = {role: query.with_for_update(of=Case) for role, query in _PREPARED.items()}
+
+
 def get_case(session: Session, principal: Principal, case_id: int, *, lock: bool = False) -> Case:
     """Load a case the principal may see; `lock` takes the row lock a transition needs."""
-    query = visible_cases(principal).where(Case.id == case_id)
-    if lock:
-        query = query.with_for_update(of=Case)
-    case = session.scalars(query).first()
+    prepared = (_PREPARED_LOCKED if lock else _PREPARED).get(principal.role)
+    if prepared is not None:
+        parameters = {"case_id": case_id, "jurisdiction_id": principal.jurisdiction_id}
+        case = session.scalars(prepared, parameters).first()
+    else:
+        query = visible_cases(principal).where(Case.id == case_id)
+        case = session.scalars(query.with_for_update(of=Case) if lock else query).first()
     if case is None:
         raise NotFound(Text("Cases.not_found"))
     return case
