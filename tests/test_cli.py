@@ -145,15 +145,15 @@ def test_user_add_refuses_an_operator_without_a_jurisdiction(tmp_path: Path) -> 
     assert "必须属于一个辖区" in result.stderr
 
 
+def upgrade_with(tmp_path: Path, setting: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`kuaichu db upgrade` with one setting more."""
+    env = _env(tmp_path / "data") | setting
+    return subprocess.run([*KUAICHU, "db", "upgrade"], env=env, capture_output=True, text=True, check=False)
+
+
 def test_a_setting_out_of_its_bounds_stops_the_start_naming_the_variable(tmp_path: Path) -> None:
     too_large = str(5 * 1024**3 + 1)  # the S3 store sets a blob aside with one CopyObject: 5 GiB
-    result = subprocess.run(
-        [*KUAICHU, "db", "upgrade"],
-        env=_env(tmp_path / "data") | {"KUAICHU_EVIDENCE_MAX_BYTES": too_large},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = upgrade_with(tmp_path, {"KUAICHU_EVIDENCE_MAX_BYTES": too_large})
     assert result.returncode == 1
     assert "error: KUAICHU_EVIDENCE_MAX_BYTES: " in result.stderr
     assert "5368709120" in result.stderr
@@ -163,13 +163,7 @@ def test_a_setting_out_of_its_bounds_stops_the_start_naming_the_variable(tmp_pat
 
 def test_a_nested_setting_out_of_its_bounds_names_its_variable_and_where_within_it(tmp_path: Path) -> None:
     nodes = '[{"name": "janus-1", "api_url": "http://j1:8088/janus", "admin_url": "http://j1:7088/admin"}]'
-    result = subprocess.run(
-        [*KUAICHU, "db", "upgrade"],
-        env=_env(tmp_path / "data") | {"KUAICHU_JANUS_NODES": nodes},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = upgrade_with(tmp_path, {"KUAICHU_JANUS_NODES": nodes})
     assert result.returncode == 1
     # The variable the deployment sets, not one made of the location (KUAICHU_JANUS_NODES_0_...).
     assert "error: KUAICHU_JANUS_NODES: [0].public_url: Field required" in result.stderr

@@ -159,17 +159,24 @@ async def queued_case(api: Api) -> int:
     return reported.json()["case_id"]
 
 
-async def test_an_operators_case_read_checks_the_session_in_the_reads_own_transaction(api: Api) -> None:
+@pytest.mark.parametrize(
+    ("method", "path", "own_statement"),
+    [("GET", "/api/cases/{}", "FROM cases"), ("POST", "/api/cases/{}/take", "UPDATE cases")],
+    ids=["case read", "take"],
+)
+async def test_a_request_without_a_body_checks_the_session_in_its_own_transaction(
+    api: Api, method: str, path: str, own_statement: str
+) -> None:
     operator = await api.staff("op-xihu", Role.OPERATOR, "330106")
     case_id = await queued_case(api)
 
     with transactions(api) as seen:
-        read = await api.client.get(f"/api/cases/{case_id}", headers=operator)
+        answer = await api.client.request(method, path.format(case_id), headers=operator)
 
-    assert read.status_code == 200, read.text
-    (reading,) = [t for t in seen if any("FROM cases" in sql for sql in t)]
-    assert "FROM users" in reading[0]  # the session's check, first
-    assert not [t for t in seen if t is not reading and any("FROM users" in sql for sql in t)]
+    assert answer.status_code == 200, answer.text
+    (own,) = [t for t in seen if any(own_statement in sql for sql in t)]
+    assert "FROM users" in own[0]  # the session's check, first
+    assert not [t for t in seen if t is not own and any("FROM users" in sql for sql in t)]
 
 
 async def test_a_deactivated_operators_case_read_is_refused_and_leaves_no_trace(api: Api) -> None:
@@ -199,19 +206,6 @@ async def test_a_read_that_touches_no_data_still_refuses_an_ended_session(api: A
     assert refused.status_code == 401
     assert "credential" not in refused.text
     assert refused.headers["content-security-policy"]  # the edge's headers, as on any answer
-
-
-async def test_taking_a_case_checks_the_session_in_the_takes_own_transaction(api: Api) -> None:
-    operator = await api.staff("op-xihu", Role.OPERATOR, "330106")
-    case_id = await queued_case(api)
-
-    with transactions(api) as seen:
-        taken = await api.client.post(f"/api/cases/{case_id}/take", headers=operator)
-
-    assert taken.status_code == 200, taken.text
-    (taking,) = [t for t in seen if any(sql.startswith("UPDATE cases") for sql in t)]
-    assert "FROM users" in taking[0]  # the session's check, first
-    assert not [t for t in seen if t is not taking and any("FROM users" in sql for sql in t)]
 
 
 async def test_a_deactivated_operator_cannot_take_a_case_and_nothing_changes(api: Api) -> None:
