@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from alembic import command
+from conftest import XIHU, Api
 from shapely.errors import GeometryTypeError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -17,6 +18,7 @@ from kuaichu.geo.models import Jurisdiction
 from kuaichu.geo.service import import_jurisdictions, locate
 from kuaichu.messages import text
 from kuaichu.migrate import alembic_config, upgrade
+from kuaichu.principal import Role
 
 BEFORE_BOXES = "0032_signal_orders"
 
@@ -148,3 +150,28 @@ async def test_the_migration_boxes_the_jurisdictions_stored_before_it(fresh_url:
         assert await located(database, lat=30.15, lng=120.15) == "330102"
     finally:
         database.dispose()
+
+
+async def test_a_case_read_never_loads_its_districts_boundary(api: Api) -> None:
+    """The view names the district; its boundary (megabytes in a province) stays unread."""
+    operator = await api.staff("op-xihu", Role.OPERATOR, "330106")
+    reported = await api.client.post("/api/calls", json=XIHU, headers=await api.agreed_party("13800007777"))
+    assert reported.status_code == 201, reported.text
+    statements: list[str] = []
+
+    def executed(connection: object, cursor: object, statement: str, *args: object) -> None:
+        statements.append(statement)
+
+    engines = {api.context.database.writer, api.context.database.reader}
+    for engine in engines:
+        sa.event.listen(engine, "before_cursor_execute", executed)
+    try:
+        read = await api.client.get(f"/api/cases/{reported.json()['case_id']}", headers=operator)
+    finally:
+        for engine in engines:
+            sa.event.remove(engine, "before_cursor_execute", executed)
+
+    assert read.status_code == 200, read.text
+    assert read.json()["jurisdiction_code"] == "330106"
+    assert any("jurisdictions" in sql for sql in statements)
+    assert not [sql for sql in statements if "boundary" in sql]

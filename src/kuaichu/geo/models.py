@@ -17,7 +17,9 @@ class Jurisdiction(Base):
     code: Mapped[str] = mapped_column(String(12), unique=True)
     name: Mapped[str] = mapped_column(String(64))
     authority_name: Mapped[str] = mapped_column(String(128))
-    boundary: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # Loaded only where it is used (locating a point, placing a report without GPS): a case
+    # view or a district list needs the name, and a province's boundaries are megabytes.
+    boundary: Mapped[dict[str, Any]] = mapped_column(JSON, deferred=True)
     # The boundary's bounding box (degrees), kept with it: a report's point is tried against the
     # boundaries whose box holds it, not against every boundary decoded for every report (a
     # province's detailed district boundaries are megabytes). None: no boundary to locate by.

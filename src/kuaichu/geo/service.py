@@ -6,7 +6,7 @@ from typing import Any
 
 from shapely.geometry import Point, shape
 from sqlalchemy import bindparam, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, undefer
 
 from kuaichu.errors import InvalidInput
 from kuaichu.geo.models import Jurisdiction
@@ -66,6 +66,7 @@ _BOXES_HOLDING = (
         Jurisdiction.max_lat >= bindparam("lat"),
     )
     .order_by(Jurisdiction.code)
+    .options(undefer(Jurisdiction.boundary))
 )
 
 
