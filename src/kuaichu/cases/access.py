@@ -18,6 +18,7 @@ from kuaichu.principal import Principal, Role
 
 
 def visible_to(principal: Principal) -> ColumnElement[bool]:
+    # get_case keeps these staff rules prepared (_PREPARED, below): a change here goes there too.
     match principal.role:
         case Role.PARTY:
             own = _own_phone(CaseParty.phone, CaseParty.phone_key, principal)
