@@ -179,11 +179,17 @@ async def test_a_request_without_a_body_checks_the_session_in_its_own_transactio
     assert not [t for t in seen if t is not own and any("FROM users" in sql for sql in t)]
 
 
-async def test_a_deactivated_operators_case_read_is_refused_and_leaves_no_trace(api: Api) -> None:
+async def deactivated_operator_and_a_queued_case(api: Api) -> tuple[dict[str, str], int]:
+    """An operator's login, and a case in their queue, after the account was deactivated."""
     operator = await api.staff("op-xihu", Role.OPERATOR, "330106")
     case_id = await queued_case(api)
     now = api.context.clock.now()
     await api.context.database.write(lambda s: deactivate(s, now))
+    return operator, case_id
+
+
+async def test_a_deactivated_operators_case_read_is_refused_and_leaves_no_trace(api: Api) -> None:
+    operator, case_id = await deactivated_operator_and_a_queued_case(api)
 
     read = await api.client.get(f"/api/cases/{case_id}", headers=operator)
 
@@ -209,10 +215,7 @@ async def test_a_read_that_touches_no_data_still_refuses_an_ended_session(api: A
 
 
 async def test_a_deactivated_operator_cannot_take_a_case_and_nothing_changes(api: Api) -> None:
-    operator = await api.staff("op-xihu", Role.OPERATOR, "330106")
-    case_id = await queued_case(api)
-    now = api.context.clock.now()
-    await api.context.database.write(lambda s: deactivate(s, now))
+    operator, case_id = await deactivated_operator_and_a_queued_case(api)
 
     taken = await api.client.post(f"/api/cases/{case_id}/take", headers=operator)
 
