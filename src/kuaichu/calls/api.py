@@ -101,15 +101,18 @@ async def report_call(
     now = context.clock.now()
     call_rules = rules(context)
     address = _address(request)
-    case, new = await context.database.write_small(
+    joined = await context.database.write_small(
         lambda s: queue.report_call(s, party, body, call_rules, now, address)
     )
-    if not new:
+    if not joined.new:
         response.status_code = status.HTTP_200_OK
-        return await context.database.read(lambda s: queue.queue_status(s, party, case.id, call_rules, now))
-    change = await after_change(context, case.jurisdiction_id)
+        return await context.database.read(
+            lambda s: queue.queue_status(s, party, joined.case.id, call_rules, now)
+        )
+    await passes.publish_offers(context.bus, joined.offers)  # an operator already waiting hears at once
     _changed(request)
-    return queue.status_after_pass(case, change)
+    change = await after_change(context, joined.case.jurisdiction_id)
+    return queue.status_after_pass(joined.case, change, joined.offers)
 
 
 @router.get("/api/calls/active", response_model=QueueStatusOut)

@@ -13,7 +13,10 @@ pass sees both, so they can't miss each other; and a snapshot with a higher vers
 everything a lower one did. kuaichu.calls.passes runs them, one pass for all the changes that
 asked while the previous one ran. The head case and the longest-idle operator are picked
 with SKIP LOCKED, so a case locked by a direct take elsewhere is passed over rather than
-waited for, and never assigned twice.
+waited for, and never assigned twice. A report and an operator going 空闲 also offer within
+their own transaction (`offer_waiting`, the same SKIP LOCKED picks): an operator already
+waiting hears of a new call when its report commits, not after the pass that follows it, which
+in a burst of reports waits behind many others.
 
 One active case per phone: every one-tap report first takes the limit locks of its phone and
 its address (kuaichu.limit_locks), so a double tap or a second tab finds the case the first one
@@ -22,6 +25,7 @@ other, on SQLite and PostgreSQL alike. This is the only way a party reports an a
 """
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -148,6 +152,16 @@ class QueueChange:
     """What a committed queue change must tell the pages: the new snapshot and any offers."""
 
     snapshot: QueueSnapshot
+    offers: list[OfferOut] = field(default_factory=list)
+
+
+@dataclass
+class Joined:
+    """A report's result: its case, whether the report opened it, and the offers its own
+    transaction made to operators already waiting (published at once, before the pass)."""
+
+    case: Case
+    new: bool
     offers: list[OfferOut] = field(default_factory=list)
 
 
@@ -343,9 +357,9 @@ def report_call(
     rules: CallRules,
     now: datetime,
     address: str = "unknown",
-) -> tuple[Case, bool]:
-    """一键视频报警: the case joins its jurisdiction's queue (the pass that follows offers it if
-    someone is free); whether it is a new case.
+) -> Joined:
+    """一键视频报警: the case joins its jurisdiction's queue, and an operator already waiting
+    is offered the head of the queue (the report's own call, unless others wait before it).
 
     A phone that already has an active case gets that case back (no change to any queue);
     else the notice must have been agreed to, the service must be open (in its hours, not
@@ -359,7 +373,7 @@ def report_call(
     _lock_report_limits(session, party.phone, address, now)
     existing = active_case(session, party.phone)
     if existing is not None:
-        return existing, False
+        return Joined(existing, new=False)
     jurisdiction, point, picked = _where(session, report)
     status = service_status(session, jurisdiction, rules.hours, now)
     if status.why is not None and status.reason is not ServiceReason.NOBODY_ON_DUTY:
@@ -369,7 +383,7 @@ def report_call(
     session.add(QueueEntry(case_id=case.id, priority=IN_ORDER, mode=report.mode))
     session.add(CallReport(case_id=case.id, phone=party.phone, address=address, reported_at=now))
     session.flush()
-    return case, True
+    return Joined(case, new=True, offers=offer_waiting(session, jurisdiction.id, now))
 
 
 def call_back(session: Session, party: Principal, case_id: int, now: datetime) -> Case:
@@ -424,10 +438,12 @@ def queue_status(
     return _status_of(session, case, rules, now)
 
 
-def status_after_pass(case: Case, change: QueueChange) -> QueueStatusOut:
-    """The reporter's answer, from the pass that followed the report: offered in it, the case is
-    in the call."""
-    offered = any(offer.case_id == case.id for offer in change.offers)
+def status_after_pass(
+    case: Case, change: QueueChange, offered_before: Sequence[OfferOut] = ()
+) -> QueueStatusOut:
+    """The reporter's answer, from the pass that followed the report: offered in it or in the
+    report's own transaction, the case is in the call."""
+    offered = any(offer.case_id == case.id for offer in [*offered_before, *change.offers])
     return _status(case, change.snapshot, CaseState.IN_CALL if offered else case.state)
 
 
