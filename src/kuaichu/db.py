@@ -82,6 +82,25 @@ def dialect_insert(dialect: str) -> Any:
     return pg_insert if dialect == "postgresql" else sqlite_insert
 
 
+class PreparedUpsert:
+    """An upsert built once for each dialect (their ON CONFLICT clauses differ), its values
+    bound at execution: on the hot paths (a report's case number, its limit locks, a queue's
+    version) building the statement for every call cost more than running it. `build` gets the
+    dialect's INSERT; build it on a Table, not an ORM class, so that executing it skips the
+    ORM's bulk-insert machinery."""
+
+    def __init__(self, build: Callable[[Any], Any]) -> None:
+        self._build = build
+        self._built: dict[str, Any] = {}
+
+    def of(self, session: Session) -> Any:
+        dialect = session.get_bind().dialect.name
+        statement = self._built.get(dialect)
+        if statement is None:
+            statement = self._built[dialect] = self._build(dialect_insert(dialect))
+        return statement
+
+
 def normalise_url(url: str) -> str:
     """Accept plain postgresql:// URLs and pick the psycopg 3 driver for them."""
     if url.startswith("postgres://"):

@@ -15,11 +15,12 @@ wait on each other in a circle.
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import String
+from sqlalchemy import String, bindparam
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from kuaichu.db import Base, UtcDateTime, upsert_insert
+from kuaichu.db import Base, PreparedUpsert, UtcDateTime
 
 KEY_LENGTH = 100
 VALUE_LENGTH = 64  # what the counted columns keep of an address
@@ -38,11 +39,17 @@ def limit_key(kind: str, value: str) -> str:
     return f"{kind}:{value[:VALUE_LENGTH]}"
 
 
+def _lock(insert: Any) -> Any:
+    statement = insert(LimitLock.__table__).values(key=bindparam("key"), taken_at=bindparam("now"))
+    return statement.on_conflict_do_update(
+        index_elements=["key"], set_={"taken_at": statement.excluded.taken_at}
+    )
+
+
+_LOCK = PreparedUpsert(_lock)
+
+
 def lock_limits(session: Session, keys: Iterable[str], now: datetime) -> None:
     """Hold the locks of these limit keys until the transaction ends, taken in sorted order."""
     for key in sorted(set(keys)):
-        session.execute(
-            upsert_insert(session)(LimitLock)
-            .values(key=key, taken_at=now)
-            .on_conflict_do_update(index_elements=["key"], set_={"taken_at": now})
-        )
+        session.execute(_LOCK.of(session), {"key": key, "now": now})

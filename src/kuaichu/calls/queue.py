@@ -65,7 +65,7 @@ from kuaichu.cases.lifecycle import Action, CaseState
 from kuaichu.cases.models import Case
 from kuaichu.cases.schemas import ReportIn
 from kuaichu.consent.service import require_consent
-from kuaichu.db import upsert_insert
+from kuaichu.db import PreparedUpsert, upsert_insert
 from kuaichu.errors import Conflict, Forbidden, IllegalTransition, InvalidInput, NotFound, RateLimited
 from kuaichu.geo.models import Jurisdiction
 from kuaichu.geo.service import by_code, inside_point, listed, locate
@@ -168,14 +168,19 @@ class Joined:
 # The queue.
 
 
-def bump_version(session: Session, jurisdiction_id: int) -> int:
-    statement = (
-        upsert_insert(session)(QueueVersion)
-        .values(jurisdiction_id=jurisdiction_id, version=1)
-        .on_conflict_do_update(index_elements=["jurisdiction_id"], set_={"version": QueueVersion.version + 1})
-        .returning(QueueVersion.version)
+_VERSIONS = QueueVersion.__table__
+_NEXT_VERSION = PreparedUpsert(
+    lambda insert: (
+        insert(_VERSIONS)
+        .values(jurisdiction_id=bindparam("jurisdiction_id"), version=1)
+        .on_conflict_do_update(index_elements=["jurisdiction_id"], set_={"version": _VERSIONS.c.version + 1})
+        .returning(_VERSIONS.c.version)
     )
-    return session.execute(statement).scalar_one()
+)
+
+
+def bump_version(session: Session, jurisdiction_id: int) -> int:
+    return session.execute(_NEXT_VERSION.of(session), {"jurisdiction_id": jurisdiction_id}).scalar_one()
 
 
 def queued_cases(jurisdiction_id: int) -> Select[tuple[Case]]:

@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import exists, select
+from sqlalchemy import bindparam, exists, select
 from sqlalchemy.orm import Session
 
 from kuaichu.cases import lifecycle
@@ -12,27 +12,32 @@ from kuaichu.cases.lifecycle import Action, CaseState, Edit, EventKind
 from kuaichu.cases.models import Case, CaseNumberSequence, CaseParty, TimelineEvent
 from kuaichu.cases.schemas import FactsIn, PartiesIn, ReportIn
 from kuaichu.clock import local
-from kuaichu.db import upsert_insert
+from kuaichu.db import PreparedUpsert
 from kuaichu.errors import Forbidden, InvalidInput
 from kuaichu.geo.models import Jurisdiction
 from kuaichu.messages import Text
 from kuaichu.principal import Principal
+
+_SEQUENCES = CaseNumberSequence.__table__
+_NEXT_SEQUENCE = PreparedUpsert(
+    lambda insert: (
+        insert(_SEQUENCES)
+        .values(jurisdiction_code=bindparam("code"), day=bindparam("day"), last=1)
+        .on_conflict_do_update(
+            index_elements=["jurisdiction_code", "day"], set_={"last": _SEQUENCES.c.last + 1}
+        )
+        .returning(_SEQUENCES.c.last)
+    )
+)
 
 
 def next_case_number(session: Session, jurisdiction_code: str, now: datetime) -> str:
     """Jurisdiction code + Shanghai date + daily sequence; one atomic upsert, so concurrent
     reports can never share a number."""
     day = local(now).strftime("%Y%m%d")
-    statement = (
-        upsert_insert(session)(CaseNumberSequence)
-        .values(jurisdiction_code=jurisdiction_code, day=day, last=1)
-        .on_conflict_do_update(
-            index_elements=["jurisdiction_code", "day"],
-            set_={"last": CaseNumberSequence.last + 1},
-        )
-        .returning(CaseNumberSequence.last)
-    )
-    sequence = session.execute(statement).scalar_one()
+    sequence = session.execute(
+        _NEXT_SEQUENCE.of(session), {"code": jurisdiction_code, "day": day}
+    ).scalar_one()
     return f"{jurisdiction_code}{day}{sequence:05d}"
 
 
