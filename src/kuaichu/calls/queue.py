@@ -31,7 +31,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import Select, bindparam, func, select
+from sqlalchemy import BindParameter, Select, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from kuaichu.audit import service as audit
@@ -183,13 +183,31 @@ def bump_version(session: Session, jurisdiction_id: int) -> int:
     return session.execute(_NEXT_VERSION.of(session), {"jurisdiction_id": jurisdiction_id}).scalar_one()
 
 
-def queued_cases(jurisdiction_id: int) -> Select[tuple[Case]]:
+def queued_cases(jurisdiction_id: int | BindParameter[int]) -> Select[tuple[Case]]:
     return (
         select(Case)
         .outerjoin(QueueEntry, QueueEntry.case_id == Case.id)
         .where(Case.jurisdiction_id == jurisdiction_id, Case.state == CaseState.QUEUED)
         .order_by(func.coalesce(QueueEntry.priority, IN_ORDER), Case.reported_at, Case.id)
     )
+
+
+# The statements of every pass, report and 空闲 (offer_waiting), built once: in a burst, building
+# them cost more than running them.
+_QUEUE_ORDER = queued_cases(bindparam("jurisdiction_id")).with_only_columns(Case.id)
+_HEAD_CASE = queued_cases(bindparam("jurisdiction_id")).limit(1).with_for_update(skip_locked=True, of=Case)
+_LONGEST_IDLE = (
+    select(OperatorPresence)
+    .join(User, User.id == OperatorPresence.operator_id)
+    .where(
+        OperatorPresence.jurisdiction_id == bindparam("jurisdiction_id"),
+        OperatorPresence.status == PresenceStatus.AVAILABLE,
+        User.active.is_(True),  # a deactivated operator is offered nothing
+    )
+    .order_by(OperatorPresence.idle_since, OperatorPresence.operator_id)
+    .limit(1)
+    .with_for_update(skip_locked=True, of=OperatorPresence)
+)
 
 
 def queue_pass(session: Session, jurisdiction_id: int, rules: CallRules, now: datetime) -> QueueChange:
@@ -210,7 +228,7 @@ def snapshot(
             )
             or 0
         )
-    order = list(session.scalars(queued_cases(jurisdiction_id).with_only_columns(Case.id)))
+    order = list(session.scalars(_QUEUE_ORDER, {"jurisdiction_id": jurisdiction_id}))
     recent = session.execute(
         select(CallSession.started_at, CallSession.ended_at)
         .join(Case, Case.id == CallSession.case_id)
@@ -252,18 +270,7 @@ def offer_waiting(session: Session, jurisdiction_id: int, now: datetime) -> list
     """Give waiting calls to available operators, longest idle first, until one side runs out."""
     offers = []
     while True:
-        presence = session.scalars(
-            select(OperatorPresence)
-            .join(User, User.id == OperatorPresence.operator_id)
-            .where(
-                OperatorPresence.jurisdiction_id == jurisdiction_id,
-                OperatorPresence.status == PresenceStatus.AVAILABLE,
-                User.active.is_(True),  # a deactivated operator is offered nothing
-            )
-            .order_by(OperatorPresence.idle_since, OperatorPresence.operator_id)
-            .limit(1)
-            .with_for_update(skip_locked=True, of=OperatorPresence)
-        ).first()
+        presence = session.scalars(_LONGEST_IDLE, {"jurisdiction_id": jurisdiction_id}).first()
         if presence is None:
             return offers
         case = head_case(session, jurisdiction_id)
@@ -273,9 +280,7 @@ def offer_waiting(session: Session, jurisdiction_id: int, now: datetime) -> list
 
 
 def head_case(session: Session, jurisdiction_id: int) -> Case | None:
-    return session.scalars(
-        queued_cases(jurisdiction_id).limit(1).with_for_update(skip_locked=True, of=Case)
-    ).first()
+    return session.scalars(_HEAD_CASE, {"jurisdiction_id": jurisdiction_id}).first()
 
 
 def take_case(session: Session, operator: Principal, case_id: int, now: datetime) -> Case:
