@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from conftest import scratch_postgres
+from conftest import Api, scratch_postgres
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
@@ -125,6 +125,12 @@ async def test_commits_leave_the_wal_to_the_checkpoint(notes: Database) -> None:
 
     assert wal_bytes(notes) == grown  # copied back: the log starts over instead of growing
     assert await notes.read_small(count_notes) == 1200
+
+
+async def test_the_app_copies_the_wal_back_by_a_job_on_sqlite_only(api: Api) -> None:
+    jobs = api.app.state.scheduler.names
+
+    assert ("sqlite checkpoint" in jobs) is not api.context.database.is_postgres
 
 
 async def test_on_postgresql_small_units_run_in_a_worker_thread() -> None:

@@ -134,6 +134,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             webhook_gateway=InsurerWebhookGateway(database, clock),
         )
         scheduler = Scheduler()
+        app.state.scheduler = scheduler
         app.state.context = context
         app.state.dispatcher = dispatcher
         app.state.wake_dispatcher = lambda: scheduler.wake(OUTBOX_JOB)

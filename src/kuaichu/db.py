@@ -307,9 +307,10 @@ class _Turns:
 class Precondition:
     """A check a request's data must pass before any of it is touched (the staff session's:
     kuaichu.web.deps defers it here). The first unit of work done on the request's behalf runs
-    it first, inside its own transaction: a read then costs one transaction and one thread hop,
-    not two. It stays pending until it passed; the web layer runs it before any answer leaves,
-    for a route that touched no data (kuaichu.web.security.PreconditionBeforeAnswer)."""
+    it first, inside its own transaction: a read, or a staff write without a body (a take, a
+    hang-up), then costs one transaction, not two. It stays pending until it passed; the web
+    layer runs it before any answer leaves, for a route that touched no data
+    (kuaichu.web.security.PreconditionBeforeAnswer)."""
 
     def __init__(self) -> None:
         self._check: Callable[[Session], None] | None = None

@@ -37,6 +37,10 @@ class Scheduler:
         """Run `run` every `seconds`: the first time after one period, or at once if `at_start`."""
         self._jobs[name] = _Scheduled(name, seconds, run, at_start)
 
+    @property
+    def names(self) -> list[str]:
+        return list(self._jobs)
+
     def wake(self, name: str) -> None:
         """Run the job now rather than at its next period; a job not scheduled (the outbox in a
         process that does not deliver) ignores it."""
