@@ -7,8 +7,9 @@ case's view as an Outcome: kuaichu.progress composes them.
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, bindparam, select
+from sqlalchemy import ColumnElement, bindparam, inspect, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from kuaichu.audit import service as audit
 from kuaichu.audit.actions import AuditAction
@@ -55,8 +56,24 @@ class Outcome:
     consented_at: datetime | None = None
 
 
-# The view names the case's district; a statement built once, as a case is read often.
-_DISTRICT = select(Jurisdiction.code, Jurisdiction.name).where(Jurisdiction.id == bindparam("id"))
+# The view names the case's district; a statement built once, as a case is read often. On the
+# table's columns: a select of the model's attributes goes through the ORM's compile step,
+# which costs as much again as running it.
+_DISTRICTS = Jurisdiction.__table__.c
+_DISTRICT = select(_DISTRICTS.code, _DISTRICTS.name).where(_DISTRICTS.id == bindparam("id"))
+# The case's parties, built once: the relationship's lazy load builds its query at every call,
+# which cost about three times the read itself.
+_PARTIES = select(CaseParty).where(CaseParty.case_id == bindparam("case_id")).order_by(CaseParty.position)
+
+
+def _parties(session: Session, case: Case) -> list[CaseParty]:
+    """The case's parties, by position: as loaded (a write that just recorded them), else
+    read now and kept on the case as its loaded relationship."""
+    if "parties" not in inspect(case).unloaded:
+        return case.parties
+    parties = list(session.scalars(_PARTIES, {"case_id": case.id}))
+    set_committed_value(case, "parties", parties)
+    return parties
 
 
 def case_view(session: Session, case: Case, viewer: Principal, outcome: Outcome) -> CaseOut:
@@ -79,7 +96,7 @@ def case_view(session: Session, case: Case, viewer: Principal, outcome: Outcome)
         description=case.description,
         transfer_reason=case.transfer_reason,
         operator_id=case.operator_id,
-        parties=[_party_out(p, viewer) for p in case.parties],
+        parties=[_party_out(p, viewer) for p in _parties(session, case)],
         allowed_actions=[a.value for a in lifecycle.allowed_actions(case.state, viewer.role)],
         determination=outcome.determination,
         review_deadline=outcome.review_deadline,
