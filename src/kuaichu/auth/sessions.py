@@ -189,7 +189,9 @@ def end_session(session: Session, token: str, now: datetime) -> None:
 
 
 # Built once: every staff request runs it, and building it per request cost more than running it.
-_SESSION_OF = select(User.active, User.session_version).where(User.id == bindparam("user_id"))
+# On the table's columns: the model's attributes would add the ORM's compile step to every run.
+_USERS = User.__table__.c
+_SESSION_OF = select(_USERS.active, _USERS.session_version).where(_USERS.id == bindparam("user_id"))
 
 
 def check_staff_session(session: Session, principal: Principal) -> None:

@@ -37,9 +37,11 @@ def record_consent(session: Session, party: Principal, version: str, now: dateti
     return ConsentOut(version=version, consented_at=consented_at)
 
 
-# Built once: every view of a case and every report reads it.
-_CONSENTED_AT = select(PrivacyConsent.consented_at).where(
-    PrivacyConsent.phone == bindparam("phone"), PrivacyConsent.version == PRIVACY_NOTICE_VERSION
+# Built once: every view of a case and every report reads it. On the table's columns: the
+# model's attributes would add the ORM's compile step to every run.
+_CONSENTS = PrivacyConsent.__table__.c
+_CONSENTED_AT = select(_CONSENTS.consented_at).where(
+    _CONSENTS.phone == bindparam("phone"), _CONSENTS.version == PRIVACY_NOTICE_VERSION
 )
 
 
