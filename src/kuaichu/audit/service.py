@@ -157,12 +157,12 @@ DEFERRED = "kuaichu.audit.deferred"
 
 # The statements of every append, built once: built per commit, their construction and cache
 # keys cost more than running them. Core, not the ORM's bulk insert: that one groups rows by
-# which fields are None, and the ids must follow the chain's order.
-_HEAD = select(AuditEntry.id, AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)
-_APPEND = insert(AuditEntry.__table__).returning(AuditEntry.__table__.c.id, sort_by_parameter_order=True)
-_LAST_CHECKPOINT = (
-    select(AuditCheckpoint.entry_id, AuditCheckpoint.at).order_by(AuditCheckpoint.id.desc()).limit(1)
-)
+# which fields are None, and the ids must follow the chain's order. On the tables' columns: the
+# models' attributes would add the ORM's compile step to every run.
+_ENTRIES, _CHECKPOINTS = AuditEntry.__table__.c, AuditCheckpoint.__table__.c
+_HEAD = select(_ENTRIES.id, _ENTRIES.hash).order_by(_ENTRIES.id.desc()).limit(1)
+_APPEND = insert(AuditEntry.__table__).returning(_ENTRIES.id, sort_by_parameter_order=True)
+_LAST_CHECKPOINT = select(_CHECKPOINTS.entry_id, _CHECKPOINTS.at).order_by(_CHECKPOINTS.id.desc()).limit(1)
 _SIGN = insert(AuditCheckpoint.__table__)
 
 
@@ -224,6 +224,7 @@ def _sign_if_due(session: Session, policy: CheckpointPolicy, head_id: int, head_
 
 def checkpoint(session: Session, signer: AuditSigner, now: datetime) -> AuditCheckpoint | None:
     """Sign the chain's head, unless nothing was appended since the last checkpoint."""
+    _append_pending(session)  # what this transaction recorded is part of the head it signs
     _lock(session)
     head = session.execute(_HEAD).first()
     last = session.scalar(select(func.max(AuditCheckpoint.entry_id)))
