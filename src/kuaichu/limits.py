@@ -23,9 +23,8 @@ class BodySizeLimit:
         # Multipart framing adds a little around the file itself.
         limit = self.upload_limit + 64 * 1024 if is_upload else self.default_limit
         declared = dict(scope["headers"]).get(b"content-length")
-        too_large = TooLarge(Text("Problem.body_too_large", megabytes=limit // (1024 * 1024)))
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            await too_large.response(_locale(scope))(scope, receive, send)
+            await _too_large(limit).response(_locale(scope))(scope, receive, send)
             return
         received = 0
 
@@ -34,10 +33,15 @@ class BodySizeLimit:
             message = await receive()
             received += len(message.get("body", b""))
             if received > limit:
-                raise too_large
+                raise _too_large(limit)
             return message
 
         await self.app(scope, counting_receive, send)
+
+
+def _too_large(limit: int) -> TooLarge:
+    # Built only when refusing: an error with its message, for every request, cost more than the check.
+    return TooLarge(Text("Problem.body_too_large", megabytes=limit // (1024 * 1024)))
 
 
 # What a NUL character looks like in a path, a query string, a form or a JSON body.
