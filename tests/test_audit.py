@@ -275,6 +275,19 @@ def test_every_n_entries_or_t_seconds_whichever_comes_first(database: Database, 
     assert database.write_sync(lambda s: audit.verify(s, signer.verifier)).ok
 
 
+def test_a_checkpoint_signs_what_its_own_transaction_recorded(database: Database, tmp_path: Path) -> None:
+    clock = FrozenClock(datetime(2026, 11, 25, 2, 0, tzinfo=UTC))
+    signer = AuditSigner.from_file(tmp_path / "keys" / "audit-key.pem")
+
+    def record_then_sign(session: Session) -> int | None:
+        audit.record(session, SYSTEM, "test", clock.now())
+        signed = audit.checkpoint(session, signer, clock.now())
+        return signed.entry_id if signed else None
+
+    assert database.write_sync(record_then_sign) == 1
+    assert database.write_sync(lambda s: audit.verify(s, signer.verifier)).unsigned == 0
+
+
 async def test_every_read_of_personal_data_leaves_an_entry(api: Api) -> None:
     """Checks, eligibility, the liability proposal, documents, claims and the review: each read
     by whoever may see it is on the log with the reader and the case."""
