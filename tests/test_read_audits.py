@@ -4,12 +4,14 @@ answered: many readers share one append, the chain holds, every commit is signed
 import asyncio
 
 import httpx
+import pytest
 from conftest import XIHU, Api
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from kuaichu.audit import service as audit
-from kuaichu.audit.models import AuditEntry
+from kuaichu.audit.models import AuditCheckpoint, AuditEntry
+from kuaichu.audit.reads import audited_read
 from kuaichu.principal import Principal, Role
 
 
@@ -102,4 +104,27 @@ async def test_one_append_of_many_entries_keeps_the_chains_order(api: Api) -> No
     await api.context.database.write(append)
 
     verified = await api.context.database.read(lambda s: audit.verify(s, api.context.audit_signer))
+    assert verified.ok and verified.unsigned == 0
+
+
+async def test_a_read_arriving_a_moment_after_another_shares_its_commit(api: Api) -> None:
+    """Under load the next request is a loop round behind: its entry joins the batch."""
+    database = api.context.database
+    if database.is_postgres:
+        pytest.skip("a read on PostgreSQL runs in a worker thread, not in the loop's rounds")
+    reader = Principal(role=Role.OPERATOR, id=7, label="坐席", address="10.0.0.7")
+    now = api.context.clock.now()
+    commits = lambda s: s.scalar(select(func.count()).select_from(AuditCheckpoint))  # noqa: E731
+    before = await database.read(commits)
+
+    def read(session: Session) -> None:
+        audit.record(session, reader, "read_case", now)
+
+    first = asyncio.create_task(audited_read(database, read))
+    await asyncio.sleep(0)  # the first read has run and waits on its entry's commit
+    second = asyncio.create_task(audited_read(database, read))
+    await asyncio.gather(first, second)
+
+    assert await database.read(commits) == before + 1  # every commit signs the head
+    verified = await database.read(lambda s: audit.verify(s, api.context.audit_signer))
     assert verified.ok and verified.unsigned == 0

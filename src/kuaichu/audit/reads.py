@@ -29,6 +29,9 @@ T = TypeVar("T")
 Entries = list[dict[str, Any]]
 
 
+ROUNDS_BEFORE_COMMIT = 2
+
+
 class _Appender:
     """One per database and process: appends the entries of the reads waiting, in batches."""
 
@@ -46,6 +49,11 @@ class _Appender:
         await asyncio.shield(committed)
 
     async def _drain(self) -> None:
+        # Reads on their way join the batch: a request the server just received runs to its own
+        # append in the loop's next round or the one after, so the loop goes round twice before
+        # the batch is taken (8 clients: about 2.4 reads a commit before, 5.7 after).
+        for _ in range(ROUNDS_BEFORE_COMMIT):
+            await asyncio.sleep(0)
         while self._waiting:
             batch, self._waiting = self._waiting, []
             await self._commit(batch)
