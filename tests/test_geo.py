@@ -1,6 +1,7 @@
 """A report's point picks its jurisdiction: among the boundaries whose box holds the point, the
-one whose polygon covers it. Each boundary's box is kept with it; migration 0033 boxes the
-jurisdictions stored before it."""
+one whose polygon covers it. Each boundary's box and digest are kept with it (migrations 0033
+and 0034 add them to the jurisdictions stored before), and a process decodes each boundary
+once."""
 
 from typing import Any
 
@@ -9,12 +10,12 @@ import sqlalchemy as sa
 from alembic import command
 from conftest import XIHU, Api
 from shapely.errors import GeometryTypeError
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
 from kuaichu.db import Database, normalise_url
 from kuaichu.errors import InvalidInput
-from kuaichu.geo.models import Jurisdiction
+from kuaichu.geo.models import Jurisdiction, digest_of
 from kuaichu.geo.service import import_jurisdictions, locate
 from kuaichu.messages import text
 from kuaichu.migrate import alembic_config, upgrade
@@ -104,6 +105,18 @@ async def test_a_point_decodes_only_the_boundaries_whose_box_holds_it(database: 
         await located(database, lat=31.2, lng=121.5)
 
 
+async def test_a_boundary_is_decoded_once_not_for_every_report(database: Database) -> None:
+    districts(database, feature("330101", L_SHAPED))
+
+    def loads_the_boundary(session: Session) -> bool:
+        jurisdiction = locate(session, lat=30.05, lng=120.05)
+        return "boundary" not in inspect(jurisdiction).unloaded
+
+    await database.read(loads_the_boundary)  # decoded here, or by an earlier test: same digest
+
+    assert await database.read(loads_the_boundary) is False
+
+
 async def test_a_jurisdiction_without_a_boundary_is_located_by_no_point(database: Database) -> None:
     def unbounded(session: Session) -> None:
         session.add(Jurisdiction(code="330199", name="无边界", authority_name="测试大队", boundary={}))
@@ -147,6 +160,10 @@ async def test_the_migration_boxes_the_jurisdictions_stored_before_it(fresh_url:
             }
         )
         assert boxes == {"330101": (120.0, 30.0, 120.2, 30.2), "330102": (120.1, 30.1, 120.2, 30.2)}
+        digests = await database.read(
+            lambda s: dict(s.execute(select(Jurisdiction.code, Jurisdiction.boundary_digest)).all())
+        )
+        assert digests == {"330101": digest_of(L_SHAPED), "330102": digest_of(IN_THE_CORNER)}
         assert await located(database, lat=30.15, lng=120.15) == "330102"
     finally:
         database.dispose()

@@ -1,3 +1,5 @@
+import hashlib
+import json
 from datetime import datetime
 from typing import Any
 
@@ -27,6 +29,9 @@ class Jurisdiction(Base):
     min_lat: Mapped[float | None]
     max_lng: Mapped[float | None]
     max_lat: Mapped[float | None]
+    # The boundary's SHA-256 (digest_of), kept with it: a process decodes each boundary once and
+    # keeps its shape by this digest (kuaichu.geo.service.locate), not once every report.
+    boundary_digest: Mapped[str | None] = mapped_column(String(64))
     # The stills collection needs here, e.g. ["side_by_side", "plate:each"]; None: the setting.
     required_stills: Mapped[list[str] | None] = mapped_column(JSON)
     # Video quick handling's hours here, "HH:MM" Shanghai time; None: the setting.
@@ -45,6 +50,7 @@ class Jurisdiction(Base):
     @validates("boundary")
     def _keep_box(self, _: str, boundary: dict[str, Any]) -> dict[str, Any]:
         self.min_lng, self.min_lat, self.max_lng, self.max_lat = box_of(boundary)
+        self.boundary_digest = digest_of(boundary)
         return boundary
 
     def vehicle_limit(self, default: int) -> int:
@@ -53,6 +59,14 @@ class Jurisdiction(Base):
 
 
 Box = tuple[float, float, float, float] | tuple[None, None, None, None]
+
+
+def digest_of(boundary: dict[str, Any] | None) -> str | None:
+    """The SHA-256 of the boundary's canonical JSON; None for none."""
+    if not boundary:
+        return None
+    canonical = json.dumps(boundary, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def box_of(boundary: dict[str, Any]) -> Box:

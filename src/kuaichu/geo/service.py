@@ -4,9 +4,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+import shapely
 from shapely.geometry import Point, shape
+from shapely.geometry.base import BaseGeometry
 from sqlalchemy import bindparam, select
-from sqlalchemy.orm import Session, undefer
+from sqlalchemy.orm import Session
 
 from kuaichu.errors import InvalidInput
 from kuaichu.geo.models import Jurisdiction
@@ -66,14 +68,33 @@ _BOXES_HOLDING = (
         Jurisdiction.max_lat >= bindparam("lat"),
     )
     .order_by(Jurisdiction.code)
-    .options(undefer(Jurisdiction.boundary))
 )
+
+# Each boundary's shape, prepared for point tests, by its digest: decoding a detailed boundary
+# (megabytes of JSON in a province) for every report cost far more than the test. Keyed by the
+# content, it needs no invalidation: a boundary imported anew has a new digest. Written by hand:
+# functools.lru_cache cannot load on a miss from the caller's session. Bounded by clearing.
+_SHAPES: dict[str, BaseGeometry] = {}
+_MOST_SHAPES = 4096
+
+
+def _shape_of(jurisdiction: Jurisdiction) -> BaseGeometry:
+    digest = jurisdiction.boundary_digest
+    geometry = _SHAPES.get(digest) if digest else None
+    if geometry is None:
+        geometry = shape(jurisdiction.boundary)  # loads the deferred boundary
+        shapely.prepare(geometry)
+        if digest:
+            if len(_SHAPES) >= _MOST_SHAPES:
+                _SHAPES.clear()
+            _SHAPES[digest] = geometry
+    return geometry
 
 
 def locate(session: Session, lat: float, lng: float) -> Jurisdiction:
     point = Point(lng, lat)  # GeoJSON order: longitude, latitude
     for jurisdiction in session.scalars(_BOXES_HOLDING, {"lat": lat, "lng": lng}):
-        if shape(jurisdiction.boundary).covers(point):
+        if _shape_of(jurisdiction).covers(point):
             return jurisdiction
     raise InvalidInput(Text("Geo.outside_service_area"), lat=lat, lng=lng)
 
