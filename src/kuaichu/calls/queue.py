@@ -196,6 +196,20 @@ def queued_cases(jurisdiction_id: int | BindParameter[int]) -> Select[tuple[Case
 # them cost more than running them.
 _QUEUE_ORDER = queued_cases(bindparam("jurisdiction_id")).with_only_columns(Case.id)
 _HEAD_CASE = queued_cases(bindparam("jurisdiction_id")).limit(1).with_for_update(skip_locked=True, of=Case)
+_VERSION = select(_VERSIONS.c.version).where(_VERSIONS.c.jurisdiction_id == bindparam("jurisdiction_id"))
+# The table's columns, not the model's attributes: no ORM compile step on every pass.
+_SESSIONS, _CASES = CallSession.__table__, Case.__table__
+_RECENT_CALL_TIMES = (
+    select(_SESSIONS.c.started_at, _SESSIONS.c.ended_at)
+    .join(_CASES, _CASES.c.id == _SESSIONS.c.case_id)
+    .where(
+        _CASES.c.jurisdiction_id == bindparam("jurisdiction_id"),
+        _SESSIONS.c.ended_at.is_not(None),
+        _SESSIONS.c.outcome.not_in(("dropped", "no_answer")),
+    )
+    .order_by(_SESSIONS.c.ended_at.desc())
+    .limit(_RECENT_CALLS)
+)
 _LONGEST_IDLE = (
     select(OperatorPresence)
     .join(User, User.id == OperatorPresence.operator_id)
@@ -222,24 +236,9 @@ def snapshot(
     session: Session, jurisdiction_id: int, rules: CallRules, now: datetime, version: int | None = None
 ) -> QueueSnapshot:
     if version is None:
-        version = (
-            session.scalar(
-                select(QueueVersion.version).where(QueueVersion.jurisdiction_id == jurisdiction_id)
-            )
-            or 0
-        )
+        version = session.scalar(_VERSION, {"jurisdiction_id": jurisdiction_id}) or 0
     order = list(session.scalars(_QUEUE_ORDER, {"jurisdiction_id": jurisdiction_id}))
-    recent = session.execute(
-        select(CallSession.started_at, CallSession.ended_at)
-        .join(Case, Case.id == CallSession.case_id)
-        .where(
-            Case.jurisdiction_id == jurisdiction_id,
-            CallSession.ended_at.is_not(None),
-            CallSession.outcome.not_in(("dropped", "no_answer")),
-        )
-        .order_by(CallSession.ended_at.desc())
-        .limit(_RECENT_CALLS)
-    ).all()
+    recent = session.execute(_RECENT_CALL_TIMES, {"jurisdiction_id": jurisdiction_id}).all()
     handling = (
         round(sum((end - start).total_seconds() for start, end in recent) / len(recent))
         if recent
