@@ -46,8 +46,9 @@ def hours_of(jurisdiction: Jurisdiction, default: ServiceHours) -> ServiceHours:
 
 
 # Built once: every report and every service-status read counts them.
+_PRESENCE = OperatorPresence.__table__  # its columns: no ORM compile step for a count
 _ON_DUTY = select(func.count()).where(
-    OperatorPresence.jurisdiction_id == bindparam("jurisdiction_id"), OperatorPresence.status.in_(ON_DUTY)
+    _PRESENCE.c.jurisdiction_id == bindparam("jurisdiction_id"), _PRESENCE.c.status.in_(ON_DUTY)
 )
 
 
