@@ -15,15 +15,14 @@ from kuaichu.cases.views import Outcome
 from kuaichu.cases.views import case_view as own_view
 from kuaichu.consent.service import consented_at_of
 from kuaichu.documents.service import document_in_making
-from kuaichu.liability.models import Determination
-from kuaichu.liability.service import in_force_determination
+from kuaichu.liability.service import InForceTerms, in_force_terms
 from kuaichu.messages import reader_locale, text
 from kuaichu.principal import Principal
 from kuaichu.reviews.deadline import review_deadline
 
 
 def case_view(session: Session, case: Case, viewer: Principal) -> CaseOut:
-    determination = in_force_determination(session, case.id)
+    determination = in_force_terms(session, case.id)
     outcome = Outcome(
         determination=_determination_out(session, determination),
         review_deadline=review_deadline(determination.delivered_at) if determination else None,
@@ -38,7 +37,7 @@ def read_case(session: Session, viewer: Principal, case_id: int, now: datetime) 
     return case_view(session, case, viewer)
 
 
-def _determination_out(session: Session, determination: Determination | None) -> dict[str, object] | None:
+def _determination_out(session: Session, determination: InForceTerms | None) -> dict[str, object] | None:
     if determination is None:
         return None
     # Its document is signed after the determination commits: until stored, "文书生成中".
