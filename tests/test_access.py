@@ -80,6 +80,28 @@ async def test_shangcheng_reports_go_to_shangcheng(api: Api) -> None:
     assert response.json()["service"]["jurisdiction_name"] == "上城区"
 
 
+async def test_each_partys_details_are_whole_for_the_operator_and_that_party_masked_for_others(
+    api: Api,
+) -> None:
+    """A case read answers each party's phone and numbers in full or masked, by who reads."""
+    case = await evacuated_case(api)
+    seen_by = {
+        "operator": case.operator,
+        "reporter": case.reporter,
+        "supervisor": await api.staff("supervisor", Role.SUPERVISOR),
+    }
+    fields = ("phone", "id_number", "licence_number")
+    masked = {}
+    for who, headers in seen_by.items():
+        parties = (await api.client.get(f"/api/cases/{case.id}", headers=headers)).json()["parties"]
+        masked[who] = [["*" in party[field] for field in fields] for party in parties]
+    assert masked == {
+        "operator": [[False] * 3, [False] * 3],
+        "reporter": [[False] * 3, [True] * 3],  # 张伟 reported: 李娜's details are masked
+        "supervisor": [[True] * 3, [True] * 3],
+    }
+
+
 async def test_the_reporters_phone_is_whole_for_the_operator_and_masked_for_the_other_party(
     api: Api,
 ) -> None:
