@@ -84,6 +84,10 @@ def _shape_of(jurisdiction: Jurisdiction) -> BaseGeometry:
     if geometry is None:
         geometry = shape(jurisdiction.boundary)  # loads the deferred boundary
         shapely.prepare(geometry)
+        # GEOS builds a prepared polygon's point index lazily, at its first test, and that
+        # build is not thread-safe (libgeos/geos#825): build it here, before another worker
+        # thread can find the shape.
+        geometry.covers(geometry.representative_point())
         if digest:
             if len(_SHAPES) >= _MOST_SHAPES:
                 _SHAPES.clear()
