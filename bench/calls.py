@@ -23,6 +23,11 @@ the report's latency (POST /api/calls) and the offer's (from the operator going 
 the call's report when the operator was already waiting, to the offer on the console), each
 as median, p95, p99. On PostgreSQL `--processes` app processes share Redis; the operators'
 and callers' requests are spread over them.
+
+The burst's floor, right after it: the same callers report at once to as many bare handlers
+(bench/burst_floor.py) that check the token and, on PostgreSQL, make a report's round trips
+(counted on a real report before the burst) as `SELECT 1`. No server that does the report's
+SQL can answer the burst faster on this machine.
 """
 
 import argparse
@@ -39,6 +44,7 @@ from pathlib import Path
 
 import h11
 import httpx
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 from stack import (
     REDIS_URL,
@@ -55,7 +61,7 @@ from websockets.asyncio.server import ServerConnection, serve
 
 from kuaichu.auth.service import TokenService, create_user, party_principal, staff_principal
 from kuaichu.calls.availability import ServiceHours
-from kuaichu.calls.queue import CallRules, report_call
+from kuaichu.calls.queue import CallRules, abandon, report_call
 from kuaichu.calls.schemas import CallReportIn
 from kuaichu.clock import SystemClock
 from kuaichu.consent.notice import PRIVACY_NOTICE_VERSION
@@ -376,13 +382,68 @@ async def warm_up(bases: list[str], phones: list[str]) -> None:
             hung_up.raise_for_status()
 
 
+def report_round_trips(url: str, phone: str) -> int:
+    """A report's round trips to the database (BEGIN, each statement, COMMIT), counted on a
+    report that offers nothing, as most of a burst's do; its caller leaves the queue again."""
+    database = Database(url)
+    statements: list[str] = []
+    event.listen(database.writer, "before_cursor_execute", lambda *call: statements.append(call[2]))
+    party, now = party_principal(phone), SystemClock().now()
+    joined = database.write_sync(lambda s: report_call(s, party, XIHU, RULES, now, "10.255.255.255"))
+    counted = len(statements) + 2
+    database.write_sync(lambda s: abandon(s, party, joined.case.id, now))
+    database.dispose()
+    return counted
+
+
+async def floor_burst(bases: list[str], phones: list[str]) -> list[float]:
+    """The same burst's reports to the floor servers (bench/burst_floor.py): their latencies."""
+    devices = [Phone(bases[i % len(bases)], party_headers(phone)) for i, phone in enumerate(phones)]
+    await asyncio.gather(*(device.open() for device in devices))
+    times: list[float] = []
+
+    async def report(device: Phone) -> None:
+        began = time.perf_counter()
+        status, answer = await device.report()
+        assert status == 201, (status, answer)
+        times.append(time.perf_counter() - began)
+
+    await asyncio.gather(*(report(device) for device in devices))
+    return times
+
+
+def run_floor(url: str, processes: int, phones: list[str], round_trips: int) -> list[float]:
+    """The floor servers, one per app process: with `round_trips` to PostgreSQL, or none."""
+    ports = [free_port() for _ in range(processes)]
+    command = [sys.executable, str(Path(__file__).parent / "burst_floor.py")]
+    servers = [
+        _started(
+            subprocess.Popen(
+                [*command, str(port), str(round_trips), *([url] if round_trips else [])],
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        )
+        for port in ports
+    ]
+    try:
+        return asyncio.run(floor_burst([f"http://127.0.0.1:{port}" for port in ports], phones))
+    finally:
+        for server in servers:
+            server.terminate()
+            server.wait()
+
+
 def run_burst(args: argparse.Namespace) -> None:
     print(f"before: {load_average()}")
     with tempfile.TemporaryDirectory() as temp, scratch_database(args.database, Path(temp)) as url:
         operators, _ = seed_city(url, args.operators, 0)
         phones = [caller_phone(index) for index in range(args.burst)]
         early = [caller_phone(args.burst + index) for index in range(args.processes)]
-        consent_all(url, phones + early)
+        counted = caller_phone(args.burst + args.processes)
+        consent_all(url, [*phones, *early, counted])
+        # On PostgreSQL a round trip is a wait on another process; SQLite's statements are calls.
+        round_trips = report_round_trips(url, counted) if args.database == "postgresql" else 0
         redis = REDIS_URL if args.processes > 1 else ""
         servers = [
             start_server(Path(temp) / "data", url, redis, call_sweep_seconds="3600", run_dispatcher="false")
@@ -396,6 +457,7 @@ def run_burst(args: argparse.Namespace) -> None:
         finally:
             for server in servers:
                 server.stop()
+        floor = run_floor(url, args.processes, phones, round_trips)
     print(
         f"{args.burst} callers in {args.window:g} s, {args.operators} operators "
         f"({args.handling:g} s a call), {args.database}, {args.processes} process(es); "
@@ -403,6 +465,8 @@ def run_burst(args: argparse.Namespace) -> None:
     )
     print(f"report  {summary_ms(timings['report'])}")
     print(f"offer   {summary_ms(timings['offer'])}")
+    said = f"{round_trips} round trips to PostgreSQL" if round_trips else "no database"
+    print(f"floor   {summary_ms(floor)}   (bare handler: token, body, {said})")
 
 
 def main() -> None:
