@@ -50,6 +50,8 @@ _LOCK = PreparedUpsert(_lock)
 
 
 def lock_limits(session: Session, keys: Iterable[str], now: datetime) -> None:
-    """Hold the locks of these limit keys until the transaction ends, taken in sorted order."""
-    for key in sorted(set(keys)):
-        session.execute(_LOCK.of(session), {"key": key, "now": now})
+    """Hold the locks of these limit keys until the transaction ends, taken in sorted order:
+    in one round trip (an executemany, its rows upserted one after the other, in order)."""
+    rows = [{"key": key, "now": now} for key in sorted(set(keys))]
+    if rows:
+        session.execute(_LOCK.of(session), rows)

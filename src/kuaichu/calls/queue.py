@@ -321,11 +321,14 @@ _REPORTED = CallReport.__table__  # its columns: no ORM compile step for a count
 # Rows nothing reads back in the report's transaction: inserted, not flushed as new objects.
 _JOIN_QUEUE = insert(QueueEntry.__table__)
 _COUNT_REPORT = insert(_REPORTED)
-_REPORTS_BY_PHONE = select(func.count()).where(
-    _REPORTED.c.phone == bindparam("phone"), _REPORTED.c.reported_at > bindparam("since")
-)
-_REPORTS_BY_ADDRESS = select(func.count()).where(
-    _REPORTED.c.address == bindparam("address"), _REPORTED.c.reported_at > bindparam("since")
+# Both limits' counts in one statement: one round trip.
+_RECENT_REPORTS = select(
+    select(func.count())
+    .where(_REPORTED.c.phone == bindparam("phone"), _REPORTED.c.reported_at > bindparam("since"))
+    .scalar_subquery(),
+    select(func.count())
+    .where(_REPORTED.c.address == bindparam("address"), _REPORTED.c.reported_at > bindparam("since"))
+    .scalar_subquery(),
 )
 
 
@@ -344,11 +347,11 @@ def _check_report_limits(session: Session, phone: str, address: str, rules: Call
     """Reports per phone and per address in the last hour (429, nothing stored); the caller holds
     both keys' locks, so the counts are exact under concurrency too."""
     since = now - timedelta(hours=1)
-    by_phone = session.scalar(_REPORTS_BY_PHONE, {"phone": phone, "since": since})
-    if (by_phone or 0) >= rules.reports_per_phone_per_hour:
+    counts = {"phone": phone, "address": address, "since": since}
+    by_phone, by_address = session.execute(_RECENT_REPORTS, counts).one()
+    if by_phone >= rules.reports_per_phone_per_hour:
         raise RateLimited(Text("Calls.too_many_reports_phone"))
-    by_address = session.scalar(_REPORTS_BY_ADDRESS, {"address": address, "since": since})
-    if (by_address or 0) >= rules.reports_per_address_per_hour:
+    if by_address >= rules.reports_per_address_per_hour:
         raise RateLimited(Text("Calls.too_many_reports_address"))
 
 
