@@ -1,9 +1,11 @@
 """Role AND ownership: whatever is outside a caller's scope is simply not found."""
 
+from typing import Any
+
 import pytest
 from conftest import SHANGCHENG, XIHU, Api
 from factories import upload_jpeg
-from flows import evacuated_case
+from flows import WalkedCase, evacuated_case
 
 from kuaichu.principal import Role
 
@@ -80,24 +82,34 @@ async def test_shangcheng_reports_go_to_shangcheng(api: Api) -> None:
     assert response.json()["service"]["jurisdiction_name"] == "上城区"
 
 
+async def case_read_by_each(api: Api, case: WalkedCase) -> dict[str, dict[str, Any]]:
+    """The case as each of its readers gets it: its operator, both parties, a supervisor."""
+    readers = {
+        "operator": case.operator,
+        "reporter": case.reporter,
+        "other party": case.other,
+        "supervisor": await api.staff("supervisor", Role.SUPERVISOR),
+    }
+    return {
+        who: (await api.client.get(f"/api/cases/{case.id}", headers=headers)).json()
+        for who, headers in readers.items()
+    }
+
+
 async def test_each_partys_details_are_whole_for_the_operator_and_that_party_masked_for_others(
     api: Api,
 ) -> None:
     """A case read answers each party's phone and numbers in full or masked, by who reads."""
-    case = await evacuated_case(api)
-    seen_by = {
-        "operator": case.operator,
-        "reporter": case.reporter,
-        "supervisor": await api.staff("supervisor", Role.SUPERVISOR),
-    }
+    reads = await case_read_by_each(api, await evacuated_case(api))
     fields = ("phone", "id_number", "licence_number")
-    masked = {}
-    for who, headers in seen_by.items():
-        parties = (await api.client.get(f"/api/cases/{case.id}", headers=headers)).json()["parties"]
-        masked[who] = [["*" in party[field] for field in fields] for party in parties]
+    masked = {
+        who: [["*" in party[field] for field in fields] for party in read["parties"]]
+        for who, read in reads.items()
+    }
     assert masked == {
         "operator": [[False] * 3, [False] * 3],
         "reporter": [[False] * 3, [True] * 3],  # 张伟 reported: 李娜's details are masked
+        "other party": [[True] * 3, [False] * 3],  # and 李娜 sees 张伟's masked
         "supervisor": [[True] * 3, [True] * 3],
     }
 
@@ -105,17 +117,8 @@ async def test_each_partys_details_are_whole_for_the_operator_and_that_party_mas
 async def test_the_reporters_phone_is_whole_for_the_operator_and_masked_for_the_other_party(
     api: Api,
 ) -> None:
-    case = await evacuated_case(api)
-    seen_by = {
-        "operator": case.operator,
-        "reporter": case.reporter,
-        "other party": case.other,
-        "supervisor": await api.staff("supervisor", Role.SUPERVISOR),
-    }
-    phones = {
-        who: (await api.client.get(f"/api/cases/{case.id}", headers=headers)).json()["reporter_phone"]
-        for who, headers in seen_by.items()
-    }
+    reads = await case_read_by_each(api, await evacuated_case(api))
+    phones = {who: read["reporter_phone"] for who, read in reads.items()}
     assert phones == {
         "operator": "13800000001",
         "reporter": "13800000001",
