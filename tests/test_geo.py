@@ -85,7 +85,8 @@ async def test_a_boundary_imported_anew_moves_its_box_with_it(database: Database
 
 async def test_a_point_decodes_only_the_boundaries_whose_box_holds_it(database: Database) -> None:
     """A far district whose stored boundary no longer decodes (written behind the model's back,
-    its box left as it was) troubles no point outside that box: locate never decodes it."""
+    with a digest but its box left as it was) troubles no point outside that box: locate never
+    decodes it."""
     far_away = polygon((121.4, 31.1), (121.6, 31.1), (121.6, 31.3), (121.4, 31.3))
     # Its code sorts first: a locate that walked every district in code order would meet it first.
     districts(
@@ -94,7 +95,11 @@ async def test_a_point_decodes_only_the_boundaries_whose_box_holds_it(database: 
     corrupt = {"type": "Corrupt", "coordinates": []}
     table = Jurisdiction.__table__
     database.write_sync(
-        lambda s: s.execute(table.update().where(table.c.code == "310101").values(boundary=corrupt))
+        lambda s: s.execute(
+            table.update()
+            .where(table.c.code == "310101")
+            .values(boundary=corrupt, boundary_digest=digest_of(corrupt))
+        )
     )
 
     assert await located(database, lat=30.15, lng=120.15) == "330102"
@@ -115,6 +120,52 @@ async def test_a_boundary_is_decoded_once_not_for_every_report(database: Databas
     await database.read(loads_the_boundary)  # decoded here, or by an earlier test: same digest
 
     assert await database.read(loads_the_boundary) is False
+
+
+def boundary_of(database: Database, code: str) -> dict[str, Any]:
+    return database.write_sync(
+        lambda s: s.scalar(select(Jurisdiction.boundary).where(Jurisdiction.code == code))
+    )
+
+
+async def test_a_boundary_written_behind_the_model_is_refused_and_changes_nothing(
+    database: Database,
+) -> None:
+    """A hand-written UPDATE would keep the old digest and box: processes that decoded the old
+    shape would go on locating by it (migration 0035)."""
+    districts(database, feature("330101", L_SHAPED))
+    behind_the_model = (
+        sa.update(Jurisdiction.__table__).where(Jurisdiction.code == "330101").values(boundary=IN_THE_CORNER)
+    )
+
+    with pytest.raises(sa.exc.DBAPIError, match="boundary_digest"):
+        database.write_sync(lambda s: s.execute(behind_the_model))
+
+    assert boundary_of(database, "330101") == L_SHAPED
+    assert await located(database, lat=30.05, lng=120.05) == "330101"
+
+
+async def test_a_boundary_imported_anew_is_not_located_by_the_shape_decoded_before(
+    database: Database,
+) -> None:
+    districts(database, feature("330101", L_SHAPED))
+    assert await located(database, lat=30.05, lng=120.05) == "330101"  # its shape decoded and kept
+
+    districts(database, feature("330101", IN_THE_CORNER))
+
+    assert await refused(database, lat=30.05, lng=120.05) == OUTSIDE
+    assert await located(database, lat=30.15, lng=120.15) == "330101"
+
+
+async def test_the_same_boundary_imported_again_in_another_key_order_is_no_change(
+    database: Database,
+) -> None:
+    districts(database, feature("330101", L_SHAPED))
+    reordered = dict(reversed(list(L_SHAPED.items())))
+
+    districts(database, feature("330101", reordered))
+
+    assert boundary_of(database, "330101") == L_SHAPED
 
 
 async def test_a_jurisdiction_without_a_boundary_is_located_by_no_point(database: Database) -> None:

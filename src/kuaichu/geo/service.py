@@ -11,7 +11,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from kuaichu.errors import InvalidInput
-from kuaichu.geo.models import Jurisdiction
+from kuaichu.geo.models import Jurisdiction, digest_of
 from kuaichu.messages import Text
 
 
@@ -42,7 +42,10 @@ def import_jurisdictions(session: Session, features: list[dict[str, Any]]) -> li
         jurisdiction = existing.get(props["code"]) or Jurisdiction(code=props["code"])
         jurisdiction.name = props["name"]
         jurisdiction.authority_name = props["authority_name"]
-        jurisdiction.boundary = feature["geometry"]
+        # An unchanged boundary is not written again: a province's are megabytes, and the
+        # same content in another key order would be a change to SQLite (migration 0035).
+        if digest_of(feature["geometry"]) != jurisdiction.boundary_digest:
+            jurisdiction.boundary = feature["geometry"]
         jurisdiction.required_stills = props.get("required_stills")
         jurisdiction.max_vehicles = props.get("max_vehicles")
         # 互碰自赔 (the province's insurance association's rule) from the file when it says.
