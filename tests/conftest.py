@@ -4,6 +4,7 @@ import os
 import re
 import shutil
 import socket
+import subprocess
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
@@ -150,6 +151,39 @@ async def bus(request: pytest.FixtureRequest) -> AsyncIterator[EventBus]:
     )
     yield event_bus
     await event_bus.close()
+
+
+@pytest.fixture(scope="session")
+def live_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A Redis server of this session's own, on a unix socket, for the app processes a test
+    starts. They publish on the app's fixed channel prefix, and Redis's pub/sub channels are
+    shared by all its databases: on the shared Redis, two tests' processes running at once (two
+    pytest-xdist workers, each with case 1 in its own database) would hear each other's events."""
+    redis_server = shutil.which("redis-server")
+    if redis_server is None:
+        pytest.skip("redis-server not installed")
+    directory = tmp_path_factory.mktemp("redis")
+    socket_path = directory / "redis.sock"
+    process = subprocess.Popen(
+        [redis_server, "--port", "0", "--unixsocket", str(socket_path), "--save", "", "--appendonly", "no"],
+        cwd=directory,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert process.stdout is not None
+    log: list[str] = []
+    for line in process.stdout:
+        log.append(line)
+        if "ready to accept connections" in line.lower():
+            break
+    else:
+        raise RuntimeError("redis-server did not start:\n" + "".join(log))
+    try:
+        yield f"unix://{socket_path}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
 
 
 @pytest.fixture

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import REDIS_URL, requires_chromium, requires_postgres, requires_redis
+from conftest import requires_chromium, requires_postgres
 from live import LiveServer, operator_context_page, party_context_page, prepare_database, servers, wait_until
 from nginx import Proxy, nginx_in_front_of, requires_nginx
 from playwright.sync_api import Browser, Page
 from test_browser_call import other_signs_by_api, run_call
 
-pytestmark = [requires_nginx, requires_postgres, requires_redis, pytest.mark.postgres]
+pytestmark = [requires_nginx, requires_postgres, pytest.mark.postgres]
 # The party's phone says so in its user agent, which nginx logs with each request.
 PHONE = "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Mobile Safari/537.36"
 
@@ -36,11 +36,11 @@ def sockets_by_browser(proxy: Proxy, apps: list[LiveServer]) -> dict[str, list[i
 
 
 def test_the_example_serves_https_with_a_websocket_and_the_upload_limit(
-    tmp_path: Path, fresh_postgres: str
+    tmp_path: Path, fresh_postgres: str, live_redis: str
 ) -> None:
     prepare_database(fresh_postgres).dispose()
     with (
-        servers(tmp_path / "data", fresh_postgres, 2, REDIS_URL, as_deployed=True) as apps,
+        servers(tmp_path / "data", fresh_postgres, 2, live_redis, as_deployed=True) as apps,
         nginx_in_front_of(tmp_path / "nginx", apps) as proxy,
         httpx.Client(base_url=proxy.url, verify=False) as client,
     ):
@@ -61,14 +61,14 @@ def test_the_example_serves_https_with_a_websocket_and_the_upload_limit(
 
 @requires_chromium
 def test_a_call_crosses_two_processes_behind_nginx_and_heals_on_the_other(
-    browser: Browser, tmp_path: Path, artifacts_dir: Path, fresh_postgres: str
+    browser: Browser, tmp_path: Path, artifacts_dir: Path, fresh_postgres: str, live_redis: str
 ) -> None:
     database = prepare_database(fresh_postgres)
     data = tmp_path / "data"
     try:
         with (
             servers(
-                data, fresh_postgres, 2, REDIS_URL, as_deployed=True, recording_chunk_seconds="2"
+                data, fresh_postgres, 2, live_redis, as_deployed=True, recording_chunk_seconds="2"
             ) as apps,
             nginx_in_front_of(tmp_path / "nginx", apps) as proxy,
         ):

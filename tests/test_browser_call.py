@@ -13,11 +13,9 @@ from pathlib import Path
 import httpx
 import pytest
 from conftest import (
-    REDIS_URL,
     STAFF_PASSWORD,
     requires_chromium,
     requires_postgres,
-    requires_redis,
 )
 from factories import id_number, sign_all_live
 from live import (
@@ -300,16 +298,15 @@ def test_call_on_one_server(browser: Browser, tmp_path: Path, artifacts_dir: Pat
 
 @requires_chromium
 @requires_postgres
-@requires_redis
 @pytest.mark.postgres
 def test_call_across_two_server_processes(
-    browser: Browser, tmp_path: Path, artifacts_dir: Path, fresh_postgres: str
+    browser: Browser, tmp_path: Path, artifacts_dir: Path, fresh_postgres: str, live_redis: str
 ) -> None:
     """Party on one process, operator on another; the offer and signaling cross via Redis."""
     database = prepare_database(fresh_postgres)
     try:
         with (
-            servers(tmp_path / "data", fresh_postgres, 2, REDIS_URL, recording_chunk_seconds="2") as (a, b),
+            servers(tmp_path / "data", fresh_postgres, 2, live_redis, recording_chunk_seconds="2") as (a, b),
             call_pages(browser, a.url, b.url) as (party, console),
         ):
             run_call(
