@@ -397,7 +397,12 @@ def report_round_trips(url: str, phone: str) -> int:
 
 
 async def floor_burst(bases: list[str], phones: list[str]) -> list[float]:
-    """The same burst's reports to the floor servers (bench/burst_floor.py): their latencies."""
+    """The same burst's reports to the floor servers (bench/burst_floor.py): their latencies.
+    Each server answers one report first, as the full stack's do (warm_up)."""
+    for base in bases:
+        warm = Phone(base, party_headers(phones[0]))
+        await warm.open()
+        await warm.report()
     devices = [Phone(bases[i % len(bases)], party_headers(phone)) for i, phone in enumerate(phones)]
     await asyncio.gather(*(device.open() for device in devices))
     times: list[float] = []
