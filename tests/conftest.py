@@ -330,19 +330,3 @@ def browser() -> Iterator[Browser]:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
-
-
-# Chromium-driven tests run one at a time, on one worker (scripts/test: -n 2 --dist loadgroup).
-# On the shared 2-core machine two WebRTC calls in Chromium at once, beside the other worker's
-# tests, starved each other past their pages' wait ceilings; one at a time they pass, and as one
-# group they keep the module-scoped browser. The rest is shared test by test.
-# Not in effect yet: pytest-xdist 3.8.0 marks a group by rewriting the node id, which pytest 9.2
-# no longer reads, so --dist loadgroup spreads these tests like the rest (pytest-xdist#1386).
-CHROMIUM_FIXTURES = {"browser", "stack"}  # `stack`: a Janus media stack with its own Chromium
-
-
-@pytest.hookimpl(tryfirst=True)  # before xdist's worker reads the groups from the markers
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        if CHROMIUM_FIXTURES & set(getattr(item, "fixturenames", ())):
-            item.add_marker(pytest.mark.xdist_group("chromium"))
