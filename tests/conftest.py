@@ -5,6 +5,7 @@ import re
 import shutil
 import socket
 import subprocess
+import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
@@ -179,6 +180,8 @@ def live_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             break
     else:
         raise RuntimeError("redis-server did not start:\n" + "".join(log))
+    # Its log read on to the end, so that a full pipe never stops the server.
+    threading.Thread(target=lambda: log.extend(process.stdout or ()), daemon=True).start()
     try:
         yield f"unix://{socket_path}"
     finally:
