@@ -7,8 +7,13 @@ token and, with a URL, wait for each of the report's round trips (BEGIN, `SELECT
 of its statements, COMMIT) in a worker thread, as many transactions at a time as the app's
 writers (kuaichu.db.POSTGRES_WRITERS). Without a URL it touches no database. Its p99 in the
 same burst is what the full stack's could at best be on this machine with as many round trips.
+
+With `batched` after the URL it is the floor of another design: the reports that arrive while a
+batch is being written wait for the next batch, which writes them all in one transaction, each
+statement one executemany over the batch (psycopg sends it as one pipeline: one round trip).
 """
 
+import asyncio
 import functools
 import itertools
 import queue
@@ -28,6 +33,7 @@ from kuaichu.db import POSTGRES_WRITERS
 
 PORT, ROUND_TRIPS = int(sys.argv[1]), int(sys.argv[2])
 URL = sys.argv[3] if len(sys.argv) > 3 else ""
+BATCHED = sys.argv[4:5] == ["batched"]
 CLOCK = SystemClock()
 case_ids = itertools.count(1)
 # One connection per writer, handed round: psycopg_pool is no dependency of the project, and a
@@ -47,6 +53,41 @@ def round_trips() -> None:
         connections.put(connection)
 
 
+def batch_round_trips(reports: int) -> None:
+    connection = connections.get()
+    try:
+        with connection.transaction(), connection.cursor() as cursor:
+            for _ in range(ROUND_TRIPS - 2):
+                cursor.executemany("SELECT %s", [(report,) for report in range(reports)])
+    finally:
+        connections.put(connection)
+
+
+class Batches:
+    """One writer: the reports waiting when it is free go in its next batch."""
+
+    def __init__(self) -> None:
+        self.waiting: list[asyncio.Future[None]] = []
+        self.writer: asyncio.Task[None] | None = None
+
+    async def written(self) -> None:
+        report = asyncio.get_running_loop().create_future()
+        self.waiting.append(report)
+        if self.writer is None or self.writer.done():
+            self.writer = asyncio.create_task(self.write())
+        await report
+
+    async def write(self) -> None:
+        while self.waiting:
+            batch, self.waiting = self.waiting, []
+            await anyio.to_thread.run_sync(batch_round_trips, len(batch))
+            for report in batch:
+                report.set_result(None)
+
+
+batches = Batches()
+
+
 @functools.cache
 def _writers() -> anyio.CapacityLimiter:
     return anyio.CapacityLimiter(POSTGRES_WRITERS)  # made on the server's event loop, at its first use
@@ -55,7 +96,9 @@ def _writers() -> anyio.CapacityLimiter:
 async def report(request: Request) -> JSONResponse:
     body = await request.json()
     TOKENS.principal(request.headers["authorization"].split()[1], CLOCK.now())
-    if URL:
+    if BATCHED:
+        await batches.written()
+    elif URL:
         await anyio.to_thread.run_sync(round_trips, limiter=_writers())
     return JSONResponse({"case_id": next(case_ids), "lat": body["lat"], "lng": body["lng"]}, status_code=201)
 

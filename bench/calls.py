@@ -27,7 +27,9 @@ and callers' requests are spread over them.
 The burst's floor, right after it: the same callers report at once to as many bare handlers
 (bench/burst_floor.py) that check the token and, on PostgreSQL, make a report's round trips
 (counted on a real report before the burst) as `SELECT 1`. No server that does the report's
-SQL can answer the burst faster on this machine.
+SQL in a transaction of its own can answer the burst faster on this machine. On PostgreSQL a
+second floor writes the reports waiting together, each statement one executemany over them:
+the floor of a batched report.
 """
 
 import argparse
@@ -417,14 +419,18 @@ async def floor_burst(bases: list[str], phones: list[str]) -> list[float]:
     return times
 
 
-def run_floor(url: str, processes: int, phones: list[str], round_trips: int) -> list[float]:
-    """The floor servers, one per app process: with `round_trips` to PostgreSQL, or none."""
+def run_floor(
+    url: str, processes: int, phones: list[str], round_trips: int, batched: bool = False
+) -> list[float]:
+    """The floor servers, one per app process: with `round_trips` to PostgreSQL (per report, or
+    per batch of reports), or none."""
     ports = [free_port() for _ in range(processes)]
     command = [sys.executable, str(Path(__file__).parent / "burst_floor.py")]
+    database = [url, *(["batched"] if batched else [])] if round_trips else []
     servers = [
         _started(
             subprocess.Popen(
-                [*command, str(port), str(round_trips), *([url] if round_trips else [])],
+                [*command, str(port), str(round_trips), *database],
                 stderr=subprocess.PIPE,
                 text=True,
             )
@@ -463,6 +469,7 @@ def run_burst(args: argparse.Namespace) -> None:
             for server in servers:
                 server.stop()
         floor = run_floor(url, args.processes, phones, round_trips)
+        batched = run_floor(url, args.processes, phones, round_trips, batched=True) if round_trips else []
     print(
         f"{args.burst} callers in {args.window:g} s, {args.operators} operators "
         f"({args.handling:g} s a call), {args.database}, {args.processes} process(es); "
@@ -472,6 +479,8 @@ def run_burst(args: argparse.Namespace) -> None:
     print(f"offer   {summary_ms(timings['offer'])}")
     said = f"{round_trips} round trips to PostgreSQL" if round_trips else "no database"
     print(f"floor   {summary_ms(floor)}   (bare handler: token, body, {said})")
+    if batched:
+        print(f"batched {summary_ms(batched)}   (the same, the reports waiting written together)")
 
 
 def main() -> None:

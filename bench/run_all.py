@@ -9,7 +9,8 @@ then one table of the figures against their goals.
 - offer p99 with 200 callers in a burst, on SQLite and on PostgreSQL, goal < 100 ms, and the
   report p99 on PostgreSQL in the same burst, goal < 300 ms (bench/calls.py --burst);
 - beside each burst, its floor (bench/burst_floor.py): the report p99 of a bare handler that
-  only checks the token and, on PostgreSQL, makes the report's round trips as `SELECT 1`;
+  only checks the token and, on PostgreSQL, makes the report's round trips as `SELECT 1`, one
+  report at a time and in batches;
 - the cases an hour sustained while every request's p99 stays under 300 ms, on SQLite and on
   PostgreSQL with two app processes (bench/city.py), goal >= 2000.
 
@@ -85,6 +86,9 @@ def steps(quick: bool) -> list[Step]:
                     "report p99 ms, same burst, PostgreSQL", r"report .*?p99\s+([\d.]+)", "< 300", "max", 300
                 ),
                 Figure("floor: report p99 ms, bare handler, the round trips only", floor_p99, "", "info"),
+                Figure(
+                    "floor: the same, reports written in batches", r"batched .*?p99\s+([\d.]+)", "", "info"
+                ),
             ],
         ),
         Step(
