@@ -18,6 +18,8 @@ import functools
 import itertools
 import queue
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import anyio
 import psycopg
@@ -43,24 +45,27 @@ for _ in range(POSTGRES_WRITERS if URL else 0):
     connections.put(psycopg.connect(URL))
 
 
-def round_trips() -> None:
+@contextmanager
+def transaction() -> Iterator[psycopg.Connection]:
+    """A writer's connection, in a transaction: BEGIN and COMMIT are two of the round trips."""
     connection = connections.get()
     try:
-        with connection.transaction():  # BEGIN and COMMIT: two of the round trips
-            for _ in range(ROUND_TRIPS - 2):
-                connection.execute("SELECT 1").fetchone()
+        with connection.transaction():
+            yield connection
     finally:
         connections.put(connection)
+
+
+def round_trips() -> None:
+    with transaction() as connection:
+        for _ in range(ROUND_TRIPS - 2):
+            connection.execute("SELECT 1").fetchone()
 
 
 def batch_round_trips(reports: int) -> None:
-    connection = connections.get()
-    try:
-        with connection.transaction(), connection.cursor() as cursor:
-            for _ in range(ROUND_TRIPS - 2):
-                cursor.executemany("SELECT %s", [(report,) for report in range(reports)])
-    finally:
-        connections.put(connection)
+    with transaction() as connection, connection.cursor() as cursor:
+        for _ in range(ROUND_TRIPS - 2):
+            cursor.executemany("SELECT %s", [(report,) for report in range(reports)])
 
 
 class Batches:
@@ -80,7 +85,12 @@ class Batches:
     async def write(self) -> None:
         while self.waiting:
             batch, self.waiting = self.waiting, []
-            await anyio.to_thread.run_sync(batch_round_trips, len(batch))
+            try:
+                await anyio.to_thread.run_sync(batch_round_trips, len(batch))
+            except Exception as error:  # each report of the batch fails with it, none waits on
+                for report in batch:
+                    report.set_exception(error)
+                continue
             for report in batch:
                 report.set_result(None)
 
