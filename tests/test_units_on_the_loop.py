@@ -36,6 +36,14 @@ def add_note(body: str, ran_on: list[int]) -> Callable[[Session], int]:
     return work
 
 
+def add_note_in_order(body: str, order: list[str]) -> Callable[[Session], int]:
+    def work(session: Session) -> int:
+        order.append(body)
+        return add_note(body, [])(session)
+
+    return work
+
+
 def count_notes(session: Session) -> int:
     return session.execute(text("SELECT count(*) FROM notes")).scalar_one()
 
@@ -95,6 +103,42 @@ async def test_a_small_write_waits_its_turn_behind_a_write_of_this_process(notes
         lambda s: s.execute(text("SELECT body FROM notes ORDER BY id")).scalars().all()
     )
     assert rows == ["slow", "after"]
+
+
+async def test_a_console_woken_by_one_write_hears_before_the_next_write_runs(notes: Database) -> None:
+    """Two reports read in one go: the offer the first one makes reaches its console before
+    the second report's unit takes the loop."""
+    order: list[str] = []
+    offered = asyncio.Event()
+
+    async def console() -> None:
+        await offered.wait()
+        order.append("console")
+
+    async def report(body: str, offers: bool) -> None:
+        await notes.write_small(add_note_in_order(body, order))
+        if offers:
+            offered.set()
+
+    listening = asyncio.create_task(console())
+    await asyncio.sleep(0)  # the console listens
+    await asyncio.gather(report("first", offers=True), report("second", offers=False))
+    await listening
+
+    assert order == ["first", "console", "second"]
+    assert await notes.read_small(count_notes) == 2
+
+
+async def test_an_urgent_write_read_behind_others_goes_before_them(notes: Database) -> None:
+    """An operator going 空闲, read behind a burst's reports, waits for none but the first."""
+    order: list[str] = []
+
+    async def write(body: str, urgent: bool = False) -> None:
+        await notes.write_small(add_note_in_order(body, order), urgent=urgent)
+
+    await asyncio.gather(write("report 1"), write("report 2"), write("report 3"), write("空闲", urgent=True))
+
+    assert order == ["report 1", "空闲", "report 2", "report 3"]
 
 
 async def test_a_failing_small_write_changes_nothing_and_frees_the_lock(notes: Database) -> None:

@@ -23,6 +23,11 @@ twice its own CPU: SQLite lets go of the GIL at every step, so the thread and th
 back and forth dozens of times a unit. On the loop nothing may wait: a WAL read takes no lock,
 a write runs there only when the write lock is free at once (else it waits in a thread, as
 before), and the WAL is checkpointed by a job in a thread (`checkpoint`), never by a commit.
+
+A turn passes to the next writer only after the tasks ready at its end have run (`_turn`).
+Otherwise a burst's reports, read in one go, each ran its unit on the loop back to back, and
+the offers the first ones made reached the operators' consoles only after the last (about
+100 ms at 200 callers): the consoles' tasks wait in the same line as the requests.
 """
 
 import asyncio
@@ -245,7 +250,9 @@ class Database:
         try:
             yield
         finally:
-            turns.give()
+            # Behind the tasks ready now: those this unit woke (a console to push an offer to)
+            # and the fronts of requests already read, which then queue here in order.
+            loop.call_soon(turns.give)
 
     def _write_at_once(self, lock: threading.Lock, work: Callable[[Session], T]) -> T:
         """Run `work` here if SQLite's write lock is free now, in this process and in the file;

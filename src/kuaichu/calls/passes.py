@@ -6,7 +6,11 @@ The passes of a jurisdiction run one at a time in each process (and across proce
 time on the version row). Every change asks for a pass that starts after it committed; the
 changes that ask while a pass runs all share the next one. So a burst of 200 reports makes a
 handful of passes, not 200 snapshots of a 200-call queue, and no report waits on another's
-row lock. A pass is urgent on SQLite (kuaichu.db): it goes before the reports waiting.
+row lock. A pass is urgent on SQLite (kuaichu.db): it goes before the reports waiting. It is
+also a small write (a few rows by key and the queue's order, about 1 ms with 200 calls waiting),
+so on SQLite it runs on the event loop when the writer is free. In a worker thread it held the
+writer's turn until the loop, busy with a burst's 200 requests, came back for its result: every
+report of the burst waited about 100 ms behind one pass.
 """
 
 import asyncio
@@ -73,7 +77,9 @@ class QueuePasses:
     async def _one(self, jurisdiction_id: int) -> QueueChange:
         rules = self._rules()
         now = self._clock.now()
-        change = await self._database.write(lambda s: queue_pass(s, jurisdiction_id, rules, now), urgent=True)
+        change = await self._database.write_small(
+            lambda s: queue_pass(s, jurisdiction_id, rules, now), urgent=True
+        )
         await publish(self._bus, [change])
         return change
 
