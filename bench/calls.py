@@ -24,6 +24,11 @@ the call's report when the operator was already waiting, to the offer on the con
 as median, p95, p99. On PostgreSQL `--processes` app processes share Redis; the operators'
 and callers' requests are spread over them.
 
+The operators' first 空闲 reaches the server behind the 200 reports (httpx takes longer to
+send a request than a phone its prepared bytes), so their first offers wait for the fronts of
+every report ahead. `--operators-waiting` starts the burst once every operator waits 空闲
+instead: the first offers then count from the calls' reports.
+
 The burst's floor, right after it: the same callers report at once to as many bare handlers
 (bench/burst_floor.py) that check the token and, on PostgreSQL, make a report's round trips
 (counted on a real report before the burst) as `SELECT 1`. No server that does the report's
@@ -41,8 +46,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Coroutine
 from contextlib import AsyncExitStack
 from pathlib import Path
+from typing import Any
 
 import h11
 import httpx
@@ -298,14 +305,21 @@ class Phone:
 
 
 async def burst(
-    bases: list[str], operators: list[Staff], phones: list[str], window: float, handling: float
+    bases: list[str],
+    operators: list[Staff],
+    phones: list[str],
+    window: float,
+    handling: float,
+    operators_waiting: bool = False,
 ) -> dict[str, list[float]]:
-    """Every phone reports (spread over `window` s) while the operators take offers in turn."""
+    """Every phone reports (spread over `window` s) while the operators take offers in turn.
+    With `operators_waiting`, the burst starts once every operator waits 空闲."""
     reported_at: dict[str, float] = {}
     case_phone: dict[int, str] = {}
     report_times: list[float] = []
     offers: list[tuple[int, float, float]] = []  # case, operator went 空闲, offer arrived
     all_offered = asyncio.Event()
+    waiting = asyncio.Barrier(len(operators) + 1)  # the operators and the burst
 
     async def report(index: int, phone: str, device: Phone) -> None:
         await asyncio.sleep(window * index / len(phones))
@@ -316,9 +330,13 @@ async def burst(
         case_phone[int(answer["case_id"])] = phone  # type: ignore[call-overload]
 
     async def operate(http: httpx.AsyncClient, console: ClientConnection) -> None:
+        first = True
         while not all_offered.is_set():
             available = time.perf_counter()
             (await http.put("/api/operators/me/presence", json={"status": "available"})).raise_for_status()
+            if first and operators_waiting:
+                await waiting.wait()
+            first = False
             offered = asyncio.ensure_future(receive(console, "offer"))
             finished = asyncio.ensure_future(all_offered.wait())
             await asyncio.wait({offered, finished}, return_when=asyncio.FIRST_COMPLETED)
@@ -334,6 +352,11 @@ async def burst(
             path = f"/api/cases/{offer['case_id']}"
             (await http.post(f"{path}/transfer", json={"reason": "基准测试"})).raise_for_status()
             (await http.post(f"/api/calls/{offer['case_id']}/hangup")).raise_for_status()
+
+    async def burst_after_desks(calls: list[Coroutine[Any, Any, None]]) -> None:
+        if operators_waiting:
+            await waiting.wait()
+        await asyncio.gather(*calls)
 
     async with AsyncExitStack() as stack:
         desks = []
@@ -360,7 +383,7 @@ async def burst(
         calls = [
             report(i, phone, device) for i, (phone, device) in enumerate(zip(phones, devices, strict=True))
         ]
-        await asyncio.wait_for(asyncio.gather(*desks, *calls), timeout=600)
+        await asyncio.wait_for(asyncio.gather(*desks, burst_after_desks(calls)), timeout=600)
     # An offer to an operator already waiting counts from the call's report.
     offer_times = [
         arrived - max(available, reported_at[case_phone[case]]) for case, available, arrived in offers
@@ -463,15 +486,23 @@ def run_burst(args: argparse.Namespace) -> None:
         try:
             asyncio.run(warm_up([s.url for s in servers], early))
             timings = asyncio.run(
-                burst([s.url for s in servers], operators, phones, args.window, args.handling)
+                burst(
+                    [s.url for s in servers],
+                    operators,
+                    phones,
+                    args.window,
+                    args.handling,
+                    args.operators_waiting,
+                )
             )
         finally:
             for server in servers:
                 server.stop()
         floor = run_floor(url, args.processes, phones, round_trips)
         batched = run_floor(url, args.processes, phones, round_trips, batched=True) if round_trips else []
+    operators = "waiting 空闲" if args.operators_waiting else "going 空闲 with the burst"
     print(
-        f"{args.burst} callers in {args.window:g} s, {args.operators} operators "
+        f"{args.burst} callers in {args.window:g} s, {args.operators} operators {operators} "
         f"({args.handling:g} s a call), {args.database}, {args.processes} process(es); "
         f"after: {load_average()}"
     )
@@ -493,6 +524,7 @@ def main() -> None:
     parser.add_argument("--handling", type=float, default=1.0, help="seconds an operator spends on a call")
     parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--processes", type=int, default=1)
+    parser.add_argument("--operators-waiting", action="store_true", help="burst once all wait 空闲")
     parser.add_argument("--echo-server", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.echo_server:
