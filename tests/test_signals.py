@@ -4,7 +4,9 @@ other case a cross-case rule names), listed and filtered by signal within the vi
 and its reason masks a party's identifiers for roles that see them masked. On SQLite and
 PostgreSQL (the `database` fixture runs each test on both)."""
 
+import asyncio
 import io
+import json
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from kuaichu.cases.lifecycle import CaseState, EventKind
 from kuaichu.cases.models import Case, CaseParty, TimelineEvent
+from kuaichu.clock import FrozenClock
 from kuaichu.db import Database
 from kuaichu.evidence.models import EvidenceItem
 from kuaichu.geo.models import Jurisdiction
@@ -37,7 +40,7 @@ from kuaichu.signals.rules import (
     reused_still,
     shared_login,
 )
-from kuaichu.signals.service import Outcome, recompute_ordered
+from kuaichu.signals.service import Outcome, SignalJob, recompute_ordered
 from kuaichu.signals.stills import perceptual_hash
 
 T0 = datetime(2026, 11, 2, 2, 0, tzinfo=UTC)
@@ -549,3 +552,52 @@ def test_an_order_another_process_holds_is_passed_over_not_waited_for(
         assert signal_names(database, first) == []
     finally:
         database.dispose()
+
+
+def signal_rows(database: Database) -> list[tuple[int, str, str]]:
+    """(case id, name, detail) of every stored signal, in a stable order."""
+    rows = database.write_sync(
+        lambda s: s.execute(select(CaseSignal.case_id, CaseSignal.name, CaseSignal.detail)).all()
+    )
+    return sorted((case_id, name, json.dumps(detail, sort_keys=True)) for case_id, name, detail in rows)
+
+
+@requires_postgres
+@pytest.mark.postgres
+async def test_two_processes_running_the_job_at_once_store_what_one_would_alone(
+    postgres_url: str, config: SignalConfig
+) -> None:
+    """张伟 in eight accidents within 30 days: each later case names the ones before it, so
+    dozens of orders name the same few cases. Two processes' jobs (each its own connections)
+    run at once: every order is carried out, nothing deadlocks, and the signals stored are
+    exactly those one job computes alone afterwards, never a row twice."""
+    empty_postgres(postgres_url)
+    processes = [Database(postgres_url) for _ in range(2)]
+    first = processes[0]
+    try:
+
+        def accidents(session: Session) -> list[Case]:
+            cases = [add_case(session, T0 + timedelta(days=d), person(1), person(10 + d)) for d in range(8)]
+            for case in cases[2:]:
+                service.refresh(session, case, config, T0)
+            return cases
+
+        cases = first.write_sync(accidents)
+        assert len(order_rows(first)) > 2 * len(cases)
+        jobs = [SignalJob(database, FrozenClock(T0), config) for database in processes]
+
+        await asyncio.gather(*(job.run_once() for job in jobs))
+
+        assert order_rows(first) == []
+        together = signal_rows(first)
+        assert together and len(together) == len(set(together))
+
+        def order_every_case(session: Session) -> None:
+            session.add_all(SignalOrder(case_id=c.id, ordered_at=T0, next_attempt_at=T0) for c in cases)
+
+        first.write_sync(order_every_case)
+        assert await jobs[0].run_once() == len(cases)
+        assert signal_rows(first) == together
+    finally:
+        for database in processes:
+            database.dispose()
