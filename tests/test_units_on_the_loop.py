@@ -7,12 +7,15 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from conftest import Api, scratch_postgres
+from conftest import XIHU, Api, scratch_postgres
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from kuaichu.calls import passes
+from kuaichu.calls.queue import QueueChange
 from kuaichu.db import Database
 
 PAGE = 4096
@@ -175,6 +178,30 @@ async def test_the_app_copies_the_wal_back_by_a_job_on_sqlite_only(api: Api) -> 
     jobs = api.app.state.scheduler.names
 
     assert ("sqlite checkpoint" in jobs) is not api.context.database.is_postgres
+
+
+async def test_the_queue_pass_after_a_report_runs_on_the_loop_on_sqlite_only(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In a worker thread the pass held SQLite's one writer until the loop, busy with a
+    burst's other requests, came back for it; every report waited behind it."""
+    ran_on: list[int] = []
+    real_pass = passes.queue_pass
+
+    def recorded_pass(*args: Any) -> QueueChange:
+        ran_on.append(threading.get_ident())
+        return real_pass(*args)
+
+    monkeypatch.setattr(passes, "queue_pass", recorded_pass)
+    caller = await api.agreed_party("13800000009")
+
+    reported = await api.client.post("/api/calls", json=XIHU, headers=caller)
+
+    assert reported.status_code == 201, reported.text
+    on_the_loop = threading.get_ident()
+    assert ran_on and all(
+        (thread == on_the_loop) is not api.context.database.is_postgres for thread in ran_on
+    )
 
 
 async def test_on_postgresql_small_units_run_in_a_worker_thread() -> None:
